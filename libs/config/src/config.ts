@@ -1,0 +1,101 @@
+import { randomBytes } from "node:crypto";
+import { z } from "zod";
+
+/**
+ * Every setting of every app, read from environment variables only and validated once.
+ * A bad value stops the app with a message naming the variable (DESIGN §3.10).
+ */
+const portList = z
+  .string()
+  .transform((s, ctx) => {
+    const ports = s.split(",").map((p) => p.trim()).filter(Boolean).map(Number);
+    if (ports.length === 0 || ports.some((p) => !Number.isInteger(p) || p < 0 || p > 65535)) {
+      ctx.addIssue({ code: "custom", message: "must be a comma-separated list of ports, e.g. 4000,4001" });
+      return z.NEVER;
+    }
+    return ports;
+  });
+
+const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
+
+const schema = z.object({
+  NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  HOST: z.string().default("0.0.0.0"),
+  API_PORT: int(3000),
+  WS_PORTS: portList.default([4000, 4001]),
+  /** The port of this one ws-node process; `npm start` sets it for each entry of WS_PORTS. */
+  WS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  /** A name for this node in logs and liveness records; random when unset. */
+  NODE_ID: z.string().min(1).optional(),
+  REDIS_URL: z.string().url().default("redis://127.0.0.1:6379"),
+  /** Every Redis key and channel starts with it, so several deployments (or test runs) share one Redis. */
+  REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/, "letters, digits, _ and - only").default("sdc"),
+  DATABASE_URL: z.string().url().default("postgres://postgres@127.0.0.1:5432/postgres"),
+  JWT_SECRET: z.string().min(16, "must be at least 16 characters").optional(),
+  JWT_ISSUER: z.string().default("seat-drop-cluster"),
+  JWT_TTL_SECONDS: int(86_400, 60),
+  /** Verify tokens against an identity provider's key set instead of JWT_SECRET. */
+  JWKS_URL: z.string().url().optional(),
+  /** The seed-000 `authorizationString` for the backend actions reserve, unreserve, pay, revoke. */
+  SERVICE_SECRET: z.string().min(8, "must be at least 8 characters").optional(),
+  ADMIN_EMAIL: z.string().email().default("admin@example.com"),
+  ADMIN_PASSWORD: z.string().min(8, "must be at least 8 characters").optional(),
+  /** The event a seed-000 client gets when it connects to `/` without `?event=`. */
+  DEFAULT_EVENT_ID: z.string().uuid().optional(),
+  HOLD_TTL_MS: int(600_000, 100),
+  HOLD_MAX_SEATS: int(10, 1),
+  HOLD_GRACE_MS: int(30_000, 0),
+  HOLD_MAX_EXTENSIONS: int(2, 0),
+  /** How many seat events each event's log keeps for `last_seq` catch-up. */
+  EVENT_LOG_MAX: int(10_000, 100),
+  WS_MAX_PAYLOAD: int(16 * 1024, 512),
+  WS_MAX_BACKPRESSURE: int(1024 * 1024, 16 * 1024),
+  WS_IDLE_TIMEOUT_S: int(60, 8),
+  /** Pushes per second one socket may make (token bucket), and the burst above that. */
+  WS_PUSH_RATE: int(20, 1),
+  WS_PUSH_BURST: int(40, 1),
+  PAYMENT_WEBHOOK_SECRET: z.string().min(16).optional(),
+});
+
+export type Config = Omit<z.infer<typeof schema>, "JWT_SECRET" | "SERVICE_SECRET" | "ADMIN_PASSWORD"> & {
+  JWT_SECRET: string;
+  SERVICE_SECRET: string;
+  ADMIN_PASSWORD: string;
+};
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+const devSecrets = new Map<string, string>();
+/** Development gets a random secret per process tree (shared through the environment), production must set it. */
+function secret(env: NodeJS.ProcessEnv, name: string, production: boolean): string {
+  const v = env[name];
+  if (v) return v;
+  if (production) throw new ConfigError(`${name} is required when NODE_ENV=production`);
+  let s = devSecrets.get(name);
+  if (!s) {
+    s = randomBytes(24).toString("base64url");
+    devSecrets.set(name, s);
+    env[name] = s; // child processes started by `npm start` inherit the same secret
+  }
+  return s;
+}
+
+/** Reads and validates the environment; throws a ConfigError naming each bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join(".")}=${JSON.stringify(env[String(i.path[0])] ?? "")}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join("\n")}`);
+  }
+  const c = parsed.data;
+  const production = c.NODE_ENV === "production";
+  return {
+    ...c,
+    JWT_SECRET: c.JWT_SECRET ?? secret(env, "JWT_SECRET", production && !c.JWKS_URL),
+    SERVICE_SECRET: c.SERVICE_SECRET ?? secret(env, "SERVICE_SECRET", production),
+    ADMIN_PASSWORD: c.ADMIN_PASSWORD ?? secret(env, "ADMIN_PASSWORD", production),
+  };
+}

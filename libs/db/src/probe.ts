@@ -1,0 +1,32 @@
+import postgres from "postgres";
+
+/**
+ * One connection attempt with a short timeout, turned into one human sentence on failure, so
+ * `npm start` can say "PostgreSQL is not reachable at …: do X" instead of a stack trace.
+ */
+export async function probeDatabase(url: string): Promise<string | null> {
+  const sql = postgres(url, { max: 1, connect_timeout: 3, onnotice: () => {} });
+  try {
+    await sql`select 1`;
+    return null;
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const where = safeUrl(url);
+    if (e.code === "ECONNREFUSED" || e.code === "CONNECT_TIMEOUT" || e.code === "ENOTFOUND")
+      return `PostgreSQL is not reachable at ${where} (${e.code}). Start PostgreSQL, or set DATABASE_URL to a running server.`;
+    if (e.code === "3D000") return `PostgreSQL database missing at ${where}: create it (createdb) or point DATABASE_URL at an existing one.`;
+    return `PostgreSQL at ${where} refused the connection: ${e.message}. Check DATABASE_URL.`;
+  } finally {
+    await sql.end({ timeout: 1 }).catch(() => {});
+  }
+}
+
+function safeUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.password = u.password ? "***" : "";
+    return u.toString();
+  } catch {
+    return "(unparseable DATABASE_URL)";
+  }
+}

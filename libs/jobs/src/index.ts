@@ -1,0 +1,2 @@
+export * from "./definitions.ts";
+export { HoldJobs } from "./queues.ts";

@@ -1,0 +1,40 @@
+import { Queue } from "bullmq";
+import type { Redis } from "ioredis";
+import { HOLDS_QUEUE, holdAbandonJob, holdExpiryJob, type HoldAbandonData, type HoldExpiryData } from "./definitions.ts";
+
+/** The producer side of the hold jobs, used by ws-nodes and the API. */
+export class HoldJobs {
+  readonly queue: Queue;
+  constructor(connection: Redis, prefix: string) {
+    this.queue = new Queue(HOLDS_QUEUE, { connection, prefix });
+  }
+
+  /** Schedules the release of a hold at its deadline. */
+  async scheduleExpiry(data: HoldExpiryData): Promise<void> {
+    await this.queue.add(holdExpiryJob.name, data, {
+      jobId: holdExpiryJob.jobId(data),
+      delay: Math.max(0, data.deadline - Date.now()),
+      removeOnComplete: true,
+      removeOnFail: 1000,
+      attempts: 5,
+      backoff: { type: "exponential", delay: 200 },
+    });
+  }
+
+  /** Schedules the abandonment check of a hold whose user's last connection closed. */
+  async scheduleAbandonCheck(data: HoldAbandonData, graceMs: number): Promise<void> {
+    const at = Date.now();
+    await this.queue.add(holdAbandonJob.name, data, {
+      jobId: holdAbandonJob.jobId(data, at),
+      delay: graceMs + 50,
+      removeOnComplete: true,
+      removeOnFail: 1000,
+      attempts: 5,
+      backoff: { type: "exponential", delay: 200 },
+    });
+  }
+
+  close(): Promise<void> {
+    return this.queue.close();
+  }
+}

@@ -1,0 +1,2 @@
+export { createLogger, type Logger } from "./logger.ts";
+export { metrics, metricsText, metricsContentType } from "./metrics.ts";

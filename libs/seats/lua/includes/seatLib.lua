@@ -1,0 +1,150 @@
+--[[
+  Shared helpers of every seat script. Included (not pasted) by the loader in src/scripts.ts,
+  which replaces the `--- @include "seatLib"` line of a script with this file.
+
+  Every script receives ARGV[1] = the event's key base (`<prefix>:{e:<eventId>}:`) and builds
+  its keys from it with the suffixes of libs/redis/src/keys.ts. All of them carry the event's
+  hash tag, so one script never leaves one Redis Cluster slot; KEYS[1] (the meta hash) is the
+  key that routes the call.
+
+  Time is Redis's own clock (TIME), so nodes with skewed clocks still agree on deadlines.
+]]
+local base = ARGV[1]
+local K = {
+  meta = base .. 'meta',
+  seatmap = base .. 'seatmap',
+  state = base .. 'state',
+  holds = base .. 'holds',
+  seq = base .. 'seq',
+  log = base .. 'log',
+  channel = base .. 'ch',
+}
+local function lockKey(seat) return base .. 'lock:' .. seat end
+local function holdKey(user) return base .. 'hold:' .. user end
+local function holdSeatsKey(user) return base .. 'hold:' .. user .. ':seats' end
+local function liveKey(user) return base .. 'live:' .. user end
+
+-- Error codes: keep in step with ../src/errors.ts.
+local E = {
+  UNKNOWN_EVENT = -1, UNKNOWN_SEAT = -2, ALREADY_LOCKED = -3, NOT_YOURS = -4,
+  ALREADY_UNLOCKED = -5, SEAT_UNAVAILABLE = -6, HOLD_LIMIT = -7, NO_HOLD = -8,
+  EXTEND_LIMIT = -9, ALREADY_RESERVED = -10, NOT_RESERVED = -11, ALREADY_PAID = -12,
+}
+
+-- How long a seat's lock key outlives its hold's deadline: the PX safety net only
+-- matters when every other release path failed.
+local LOCK_SAFETY_MS = 5000
+
+local function nowMs()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+local function setting(name, default)
+  local v = redis.call('HGET', K.meta, name)
+  if v then return tonumber(v) end
+  return default
+end
+
+--[[
+  Appends seat events to the event's total order: one sequence number each, one entry each in
+  the capped log (stream id `<seq>-1`, so XRANGE by seq needs no index), then ONE publish
+  carrying them all. `origin` names the connection that caused them, so fan-out can exclude it.
+  Returns the last sequence number (0 when there was nothing to emit).
+]]
+local function emit(events, origin)
+  if #events == 0 then return 0 end
+  local logMax = setting('logMax', 10000)
+  local last = 0
+  for i = 1, #events do
+    local ev = events[i]
+    last = redis.call('INCR', K.seq)
+    ev.seq = last
+    redis.call('XADD', K.log, 'MAXLEN', '~', logMax, last .. '-1', 'd', cjson.encode(ev))
+  end
+  local msg = { ev = events }
+  if origin and origin ~= '' then msg.o = origin end
+  redis.call('PUBLISH', K.channel, cjson.encode(msg))
+  return last
+end
+
+--[[
+  Releases every seat of `user`'s hold and deletes the hold. Seats are released only while the
+  state hash still says this user locked them (a seat reserved since then is not touched).
+  `why` is recorded on each `unlocked` event: `expired`, `abandoned`, `released`.
+  Returns the number of seats released; their events are emitted here.
+]]
+local function releaseHold(user, why, origin)
+  local members = redis.call('SMEMBERS', holdSeatsKey(user))
+  local owned = 'L|' .. user
+  local events = {}
+  for i = 1, #members do
+    local seat = members[i]
+    if redis.call('HGET', K.state, seat) == owned then
+      redis.call('HDEL', K.state, seat)
+      redis.call('DEL', lockKey(seat))
+      events[#events + 1] = { t = 'unlocked', seat = seat, u = user, why = why }
+    end
+  end
+  redis.call('DEL', holdKey(user), holdSeatsKey(user))
+  redis.call('ZREM', K.holds, user)
+  emit(events, origin)
+  return #events
+end
+
+--[[
+  The caller's hold if it is still alive. A hold past its deadline is treated as gone, and is
+  released right here: expiry is enforced when state is read and changed, never only by the
+  delayed job, which can run late under load (DESIGN §3.3).
+  Returns deadline, extensions (or nil when there is no live hold).
+]]
+local function liveHold(user, now)
+  local h = redis.call('HMGET', holdKey(user), 'dl', 'ext')
+  if not h[1] then return nil end
+  local dl = tonumber(h[1])
+  if dl <= now then
+    releaseHold(user, 'expired', '')
+    return nil
+  end
+  return dl, tonumber(h[2] or '0')
+end
+
+--[[
+  Who really holds `seat` now: nil when free (cleaning a stale lock whose hold expired or whose
+  PX safety net already fired), else the raw state value (`L|u`, `R|ref`, `P|ref`).
+]]
+local function seatState(seat, now)
+  local v = redis.call('HGET', K.state, seat)
+  if not v then return nil end
+  if string.sub(v, 1, 2) ~= 'L|' then return v end
+  local owner = string.sub(v, 3)
+  if not liveHold(owner, now) then
+    -- liveHold released the owner's whole hold if it had expired; a lock without a hold
+    -- (hold key lost) is cleaned here.
+    if redis.call('HGET', K.state, seat) == v then
+      redis.call('HDEL', K.state, seat)
+      redis.call('DEL', lockKey(seat))
+      emit({ { t = 'unlocked', seat = seat, u = owner, why = 'expired' } }, '')
+    end
+    return nil
+  end
+  if redis.call('EXISTS', lockKey(seat)) == 0 then
+    -- The PX safety net fired although the hold lives (clock jump, manual edit): the seat is free.
+    redis.call('HDEL', K.state, seat)
+    redis.call('SREM', holdSeatsKey(owner), seat)
+    emit({ { t = 'unlocked', seat = seat, u = owner, why = 'expired' } }, '')
+    return nil
+  end
+  return v
+end
+
+-- Moves every lock key and the hold itself to a new deadline.
+local function setHoldDeadline(user, dl, now)
+  local ttl = dl - now + LOCK_SAFETY_MS
+  redis.call('HSET', holdKey(user), 'dl', dl)
+  redis.call('PEXPIRE', holdKey(user), ttl)
+  redis.call('PEXPIRE', holdSeatsKey(user), ttl)
+  redis.call('ZADD', K.holds, dl, user)
+  local members = redis.call('SMEMBERS', holdSeatsKey(user))
+  for i = 1, #members do redis.call('PEXPIRE', lockKey(members[i]), ttl) end
+end

@@ -1,0 +1,51 @@
+--[[
+  Locks one seat into the caller's hold, creating the hold when it has none.
+
+  Input:
+    KEYS[1] meta hash of the event (routes the call; every other key is built from ARGV[1])
+    ARGV[1] key base of the event
+    ARGV[2] user id
+    ARGV[3] seat id
+    ARGV[4] origin tag (`<nodeId>:<connId>`) for author exclusion, or ''
+
+  Output:
+    {1, seq, deadline, newHold(1|0), seatsInHold}
+    {code} with code < 0: UNKNOWN_EVENT, UNKNOWN_SEAT, SEAT_UNAVAILABLE, ALREADY_LOCKED, HOLD_LIMIT
+]]
+--- @include "seatLib"
+
+local user, seat, origin = ARGV[2], ARGV[3], ARGV[4]
+if redis.call('EXISTS', K.meta) == 0 then return { E.UNKNOWN_EVENT } end
+if redis.call('SISMEMBER', K.seatmap, seat) == 0 then return { E.UNKNOWN_SEAT } end
+local now = nowMs()
+
+local current = seatState(seat, now)
+if current then
+  if string.sub(current, 1, 2) ~= 'L|' then return { E.SEAT_UNAVAILABLE } end
+  return { E.ALREADY_LOCKED }
+end
+
+local dl = liveHold(user, now)
+local newHold = 0
+local count = 0
+if dl then
+  count = redis.call('SCARD', holdSeatsKey(user))
+  if count >= setting('max', 10) then return { E.HOLD_LIMIT } end
+else
+  if setting('max', 10) < 1 then return { E.HOLD_LIMIT } end
+  newHold = 1
+  dl = now + setting('ttl', 600000)
+  redis.call('HSET', holdKey(user), 'dl', dl, 'ext', 0, 'created', now)
+  redis.call('ZADD', K.holds, dl, user)
+  redis.call('PEXPIRE', holdKey(user), dl - now + LOCK_SAFETY_MS)
+end
+
+if not redis.call('SET', lockKey(seat), user, 'NX', 'PX', dl - now + LOCK_SAFETY_MS) then
+  -- Only reachable when a lock key exists without a state entry (manual edits): refuse rather than guess.
+  return { E.ALREADY_LOCKED }
+end
+redis.call('HSET', K.state, seat, 'L|' .. user)
+redis.call('SADD', holdSeatsKey(user), seat)
+redis.call('PEXPIRE', holdSeatsKey(user), dl - now + LOCK_SAFETY_MS)
+local seq = emit({ { t = 'locked', seat = seat, u = user } }, origin)
+return { 1, seq, dl, newHold, count + 1 }

@@ -1,0 +1,35 @@
+--[[
+  The event's seat states and the caller's hold, atomically with the sequence number they
+  correspond to. Stale locks (expired holds) are released first, so a snapshot never shows a
+  seat as locked by a hold that is already dead.
+
+  Input:
+    KEYS[1] meta hash of the event
+    ARGV[1] key base of the event
+    ARGV[2] user id, or '' for an anonymous watcher
+
+  Output:
+    {seq, flatState, holdDeadline, holdExtensionsLeft, holdSeats}
+      flatState: {seat1, state1, seat2, state2, ...} for non-available seats only,
+      state 'L|user' | 'R|ref' | 'P|ref'; holdDeadline 0 when the caller has no hold
+    {code}: UNKNOWN_EVENT
+]]
+--- @include "seatLib"
+
+local user = ARGV[2]
+if redis.call('EXISTS', K.meta) == 0 then return { E.UNKNOWN_EVENT } end
+local now = nowMs()
+local due = redis.call('ZRANGEBYSCORE', K.holds, '-inf', now)
+for i = 1, #due do releaseHold(due[i], 'expired', '') end
+
+local dl, ext, seats = 0, 0, {}
+if user ~= '' then
+  local d, e = liveHold(user, now)
+  if d then
+    dl = d
+    ext = setting('maxExt', 2) - e
+    seats = redis.call('SMEMBERS', holdSeatsKey(user))
+  end
+end
+local flat = redis.call('HGETALL', K.state)
+return { tonumber(redis.call('GET', K.seq) or '0'), flat, dl, ext, seats }

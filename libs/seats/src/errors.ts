@@ -1,0 +1,55 @@
+/**
+ * The one list of seat error codes. The numbers are what the Lua scripts return (`E` in
+ * lua/includes/seatLib.lua); the strings are what clients see in replies (`reason`).
+ */
+export const SeatErrorCode = {
+  unknown_event: -1,
+  unknown_seat: -2,
+  already_locked: -3,
+  not_yours: -4,
+  already_unlocked: -5,
+  seat_unavailable: -6,
+  hold_limit: -7,
+  no_hold: -8,
+  extend_limit: -9,
+  already_reserved: -10,
+  not_reserved: -11,
+  already_paid: -12,
+} as const;
+
+export type SeatErrorReason = keyof typeof SeatErrorCode;
+
+const byNumber = new Map<number, SeatErrorReason>(
+  Object.entries(SeatErrorCode).map(([k, v]) => [v, k as SeatErrorReason]),
+);
+
+/** Human sentences for each reason, used in error replies next to the machine-readable code. */
+export const seatErrorMessages: Record<SeatErrorReason, string> = {
+  unknown_event: "no such event (or it is not open for seat selection)",
+  unknown_seat: "no such seat in this event's seat map",
+  already_locked: "the seat is already locked",
+  not_yours: "the seat is held by someone else",
+  already_unlocked: "the seat is not locked",
+  seat_unavailable: "the seat is reserved or sold",
+  hold_limit: "your hold already has the most seats allowed for this event",
+  no_hold: "you have no hold on this event",
+  extend_limit: "your hold cannot be extended any more",
+  already_reserved: "the seat is already reserved",
+  not_reserved: "the seat is neither reserved nor paid",
+  already_paid: "the seat is already paid",
+};
+
+/** A seat operation the scripts refused; `reason` is the wire code. */
+export class SeatError extends Error {
+  override name = "SeatError";
+  constructor(readonly reason: SeatErrorReason) {
+    super(seatErrorMessages[reason]);
+  }
+}
+
+/** Turns a script's negative return code into its typed error. */
+export function seatErrorFromCode(code: number): SeatError {
+  const reason = byNumber.get(code);
+  if (!reason) throw new Error(`seat script returned unknown code ${code}`);
+  return new SeatError(reason);
+}

@@ -1,0 +1,230 @@
+import { randomBytes } from "node:crypto";
+import { eq } from "drizzle-orm";
+import type { Redis } from "ioredis";
+import type { Config } from "@seatdrop/config";
+import { events as eventsTable, seats as seatsTable, type Db } from "@seatdrop/db";
+import type { HoldJobs } from "@seatdrop/jobs";
+import { metrics, type Logger } from "@seatdrop/observability";
+import type { Keys } from "@seatdrop/redis";
+import { SeatError, seatErrorFromCode } from "./errors.ts";
+import { registerScripts, type ScriptCaller, type ScriptName } from "./scripts.ts";
+import { resolveHoldSettings, type HoldSettings } from "./settings.ts";
+import type { HoldView, SeatEvent, SeatStateName, Snapshot } from "./types.ts";
+
+export interface SeatServiceDeps {
+  redis: Redis;
+  keys: Keys;
+  config: Config;
+  logger: Logger;
+  /** Where the event's seat map comes from when Redis does not have it (first use, or after a flush). */
+  db?: Db;
+  /** Producer of hold expiry / abandonment jobs; without it only the sweep and the scripts release holds. */
+  jobs?: HoldJobs;
+}
+
+export type BackendAction = "reserve" | "unreserve" | "pay" | "revoke";
+
+/**
+ * The seat service: every seat transition of every dialect and app goes through here, and each is
+ * ONE Lua script (lua/). Nothing reads a hold, decides, then writes: the script that changes state
+ * is the only check (DESIGN §3.3).
+ */
+export class SeatService {
+  private readonly call: ScriptCaller;
+  private readonly log: Logger;
+  private readonly loading = new Map<string, Promise<boolean>>();
+
+  constructor(private readonly deps: SeatServiceDeps) {
+    this.call = registerScripts(deps.redis);
+    this.log = deps.logger.child({ module: "seat-service" });
+  }
+
+  /** Locks a seat into the user's hold; a new hold gets its expiry job. */
+  async lock(o: { eventId: string; userId: string; seatId: string; origin?: string }) {
+    const r = await this.run("lockSeat", o.eventId, [o.userId, o.seatId, o.origin ?? ""]);
+    const [, seq, deadline, newHold, holdSize] = r as [number, number, number, number, number];
+    if (newHold === 1) await this.scheduleExpiry(o.eventId, o.userId, deadline);
+    return { seq, deadline, newHold: newHold === 1, holdSize };
+  }
+
+  async unlock(o: { eventId: string; userId: string; seatId: string; origin?: string }) {
+    const [, seq, left] = (await this.run("unlockSeat", o.eventId, [o.userId, o.seatId, o.origin ?? ""])) as [number, number, number];
+    return { seq, seatsLeft: left };
+  }
+
+  /** Gives the hold a fresh TTL (bounded by the event's max extensions). */
+  async extend(o: { eventId: string; userId: string }) {
+    const [, deadline, extensionsLeft] = (await this.run("extendHold", o.eventId, [o.userId])) as [number, number, number];
+    await this.scheduleExpiry(o.eventId, o.userId, deadline);
+    return { deadline, extensionsLeft };
+  }
+
+  /** The seed-000 backend transitions (reserve, unreserve, pay, revoke). */
+  async setSeatState(o: { eventId: string; seatId: string; action: BackendAction; ref?: string; origin?: string }) {
+    const [, seq, type] = (await this.run("setSeatState", o.eventId, [o.seatId, o.action, o.ref ?? "svc", o.origin ?? ""])) as [
+      number,
+      number,
+      string,
+    ];
+    return { seq, type };
+  }
+
+  /** Releases a hold if it expired or (mode `abandoned`) its user left for longer than the grace. Idempotent. */
+  async releaseHold(o: { eventId: string; userId: string; mode: "expired" | "abandoned" }) {
+    const [released, reason] = (await this.run("releaseHold", o.eventId, [o.userId, o.mode], false)) as [number, string];
+    if (released > 0) metrics.holdsExpired.inc({ reason });
+    return { released, reason };
+  }
+
+  /** Releases every hold of the event past its deadline (the safety net behind the jobs). */
+  async sweep(eventId: string, limit = 500): Promise<number> {
+    return (await this.run("sweepHolds", eventId, [limit], false)) as number;
+  }
+
+  async snapshot(o: { eventId: string; userId?: string }): Promise<Snapshot> {
+    const [seq, flat, dl, extLeft, holdSeats] = (await this.run("snapshot", o.eventId, [o.userId ?? ""])) as [
+      number,
+      string[],
+      number,
+      number,
+      string[],
+    ];
+    const taken: Snapshot["taken"] = new Map();
+    for (let i = 0; i < flat.length; i += 2) {
+      const v = flat[i + 1]!;
+      const kind = v[0];
+      const state: Exclude<SeatStateName, "available"> = kind === "L" ? "locked" : kind === "R" ? "reserved" : "paid";
+      taken.set(flat[i]!, kind === "L" ? { state, userId: v.slice(2) } : { state });
+    }
+    const hold: HoldView | null = dl > 0 ? { seats: holdSeats.sort(), expiresAt: dl, extensionsLeft: extLeft } : null;
+    return { seq, taken, hold };
+  }
+
+  /** The event's seat ids (the map), sorted. */
+  async seatIds(eventId: string): Promise<string[]> {
+    const ids = await this.deps.redis.smembers(this.deps.keys.event(eventId).seatmap);
+    return ids.sort(naturalCompare);
+  }
+
+  async currentSeq(eventId: string): Promise<number> {
+    return Number((await this.deps.redis.get(this.deps.keys.event(eventId).seq)) ?? 0);
+  }
+
+  /**
+   * Logged events with fromSeq ≤ seq ≤ toSeq, or null when the log no longer reaches back to
+   * fromSeq (trimmed, or Redis lost it): the caller then needs a snapshot.
+   */
+  async readLog(eventId: string, fromSeq: number, toSeq?: number): Promise<SeatEvent[] | null> {
+    const entries = (await this.deps.redis.xrange(
+      this.deps.keys.event(eventId).log,
+      `${fromSeq}-1`,
+      toSeq === undefined ? "+" : `${toSeq}-1`,
+    )) as [string, string[]][];
+    const out = entries.map(([, fields]) => JSON.parse(fields[1]!) as SeatEvent);
+    if (out.length === 0) {
+      const seq = await this.currentSeq(eventId);
+      return seq < fromSeq ? [] : null;
+    }
+    return out[0]!.seq === fromSeq ? out : null;
+  }
+
+  /** Node liveness for the abandoned-hold rule; see lua/markLive-1.lua. */
+  async markLive(eventId: string, nodeId: string, userIds: string[], windowMs: number): Promise<void> {
+    if (userIds.length === 0) return;
+    await this.run("markLive", eventId, [nodeId, "live", windowMs, ...userIds], false);
+  }
+
+  /** The user's last socket for the event on this node closed: stop vouching, and check the hold after the grace. */
+  async markGone(eventId: string, nodeId: string, userId: string): Promise<void> {
+    const [hasHold, graceMs] = (await this.run("markLive", eventId, [nodeId, "gone", 0, userId], false)) as [number, number];
+    if (hasHold === 1 && this.deps.jobs) await this.deps.jobs.scheduleAbandonCheck({ eventId, userId }, graceMs);
+  }
+
+  /** Installs (or refreshes) an event's seat map and settings in Redis. Keeps live state. */
+  async loadEvent(eventId: string, settings: HoldSettings, seatIds: string[]): Promise<void> {
+    const epoch = randomBytes(6).toString("hex");
+    await this.call("loadEvent", [this.deps.keys.event(eventId).meta], [
+      this.deps.keys.event(eventId).base,
+      settings.holdTtlMs,
+      settings.holdMaxSeats,
+      settings.holdGraceMs,
+      settings.holdMaxExtensions,
+      this.deps.config.EVENT_LOG_MAX,
+      epoch,
+      ...seatIds,
+    ]);
+  }
+
+  /** Whether the event exists in Redis, loading it from PostgreSQL when it is missing there. */
+  async ensureEventLoaded(eventId: string): Promise<boolean> {
+    if ((await this.deps.redis.exists(this.deps.keys.event(eventId).meta)) === 1) return true;
+    return this.loadFromDb(eventId);
+  }
+
+  /** Loads an event from PostgreSQL (deduplicated per event while in flight). */
+  loadFromDb(eventId: string): Promise<boolean> {
+    const db = this.deps.db;
+    if (!db || !isUuid(eventId)) return Promise.resolve(false);
+    let p = this.loading.get(eventId);
+    if (!p) {
+      p = (async () => {
+        const [row] = await db.select().from(eventsTable).where(eq(eventsTable.id, eventId));
+        if (!row) return false;
+        const seatRows = await db.select({ id: seatsTable.seatId }).from(seatsTable).where(eq(seatsTable.eventId, eventId));
+        await this.loadEvent(eventId, resolveHoldSettings(row, this.deps.config), seatRows.map((s) => s.id));
+        this.log.info({ eventId, seats: seatRows.length }, "event loaded into redis");
+        return true;
+      })().finally(() => this.loading.delete(eventId));
+      this.loading.set(eventId, p);
+    }
+    return p;
+  }
+
+  private async scheduleExpiry(eventId: string, userId: string, deadline: number): Promise<void> {
+    if (!this.deps.jobs) return;
+    try {
+      await this.deps.jobs.scheduleExpiry({ eventId, userId, deadline });
+    } catch (err) {
+      // The lock stands: the sweep and every later script still enforce the deadline.
+      this.log.error({ err, eventId, userId }, "could not schedule hold expiry job");
+    }
+  }
+
+  /**
+   * Runs a script for an event; a negative code becomes a SeatError. An unknown event is looked up
+   * in PostgreSQL once (Redis may have been flushed, or the event just created) before giving up.
+   */
+  private async run(name: ScriptName, eventId: string, args: (string | number)[], checkCode = true): Promise<unknown> {
+    const k = this.deps.keys.event(eventId);
+    const started = performance.now();
+    let r = await this.call(name, [k.meta], [k.base, ...args]);
+    if (checkCode && isErr(r) && r[0] === -1 && (await this.loadFromDb(eventId))) {
+      r = await this.call(name, [k.meta], [k.base, ...args]);
+    }
+    metrics.seatOpSeconds.observe({ op: name }, (performance.now() - started) / 1000);
+    if (checkCode && isErr(r)) {
+      const e = seatErrorFromCode(r[0]);
+      metrics.seatOps.inc({ op: name, result: e.reason });
+      throw e;
+    }
+    metrics.seatOps.inc({ op: name, result: "ok" });
+    return r;
+  }
+}
+
+function isErr(r: unknown): r is [number] {
+  return Array.isArray(r) && typeof r[0] === "number" && r[0] < 0;
+}
+
+const uuidRe = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export function isUuid(s: string): boolean {
+  return uuidRe.test(s);
+}
+
+const collator = new Intl.Collator("en", { numeric: true });
+/** Orders `A_2` before `A_10`, as a seat map reads. */
+export function naturalCompare(a: string, b: string): number {
+  return collator.compare(a, b);
+}
+
+export { SeatError };

@@ -1,0 +1,91 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createLogger } from "@seatdrop/observability";
+import { SeatError, SeatService } from "@seatdrop/seats";
+import { createTestEnv, type TestEnv } from "../../../test/support/test-env.ts";
+
+let env: TestEnv;
+let seats: SeatService;
+const EVENT = "11111111-1111-4111-8111-111111111111";
+const settings = { holdTtlMs: 60_000, holdMaxSeats: 3, holdGraceMs: 1000, holdMaxExtensions: 1 };
+
+beforeAll(async () => {
+  env = await createTestEnv();
+  seats = new SeatService({ redis: env.redis, keys: env.keys, config: env.config, logger: createLogger("test", "silent") });
+  await seats.loadEvent(EVENT, settings, ["A_1", "A_2", "A_3", "A_4", "A_10"]);
+});
+afterAll(() => env.close());
+
+const reason = (p: Promise<unknown>) => p.then(() => "ok", (e: SeatError) => e.reason);
+
+describe("seat scripts", () => {
+  it("locks, refuses a second locker, unlocks, and numbers every transition", async () => {
+    const a = await seats.lock({ eventId: EVENT, userId: "u1", seatId: "A_1" });
+    expect(a.newHold).toBe(true);
+    expect(await reason(seats.lock({ eventId: EVENT, userId: "u2", seatId: "A_1" }))).toBe("already_locked");
+    expect(await reason(seats.lock({ eventId: EVENT, userId: "u1", seatId: "A_1" }))).toBe("already_locked");
+    expect(await reason(seats.unlock({ eventId: EVENT, userId: "u2", seatId: "A_1" }))).toBe("not_yours");
+    expect(await reason(seats.unlock({ eventId: EVENT, userId: "u2", seatId: "A_2" }))).toBe("already_unlocked");
+    expect(await reason(seats.lock({ eventId: EVENT, userId: "u1", seatId: "Z_9" }))).toBe("unknown_seat");
+    expect(await reason(seats.lock({ eventId: "22222222-2222-4222-8222-222222222222", userId: "u1", seatId: "A_1" }))).toBe("unknown_event");
+    const u = await seats.unlock({ eventId: EVENT, userId: "u1", seatId: "A_1" });
+    expect(u.seq).toBe(a.seq + 1);
+    expect(u.seatsLeft).toBe(0);
+    const log = await seats.readLog(EVENT, a.seq);
+    expect(log?.map((e) => [e.t, e.seat, e.seq])).toEqual([
+      ["locked", "A_1", a.seq],
+      ["unlocked", "A_1", a.seq + 1],
+    ]);
+  });
+
+  it("enforces the seat limit per hold and shows the hold in the snapshot", async () => {
+    await seats.lock({ eventId: EVENT, userId: "u3", seatId: "A_1" });
+    await seats.lock({ eventId: EVENT, userId: "u3", seatId: "A_2" });
+    await seats.lock({ eventId: EVENT, userId: "u3", seatId: "A_3" });
+    expect(await reason(seats.lock({ eventId: EVENT, userId: "u3", seatId: "A_4" }))).toBe("hold_limit");
+    const snap = await seats.snapshot({ eventId: EVENT, userId: "u3" });
+    expect(snap.hold?.seats).toEqual(["A_1", "A_2", "A_3"]);
+    expect(snap.taken.get("A_2")).toEqual({ state: "locked", userId: "u3" });
+    expect(await seats.extend({ eventId: EVENT, userId: "u3" })).toMatchObject({ extensionsLeft: 0 });
+    expect(await reason(seats.extend({ eventId: EVENT, userId: "u3" }))).toBe("extend_limit");
+    expect(await reason(seats.extend({ eventId: EVENT, userId: "nobody" }))).toBe("no_hold");
+  });
+
+  it("backend transitions take a seat out of its hold and refuse impossible ones", async () => {
+    await seats.setSeatState({ eventId: EVENT, seatId: "A_1", action: "reserve" });
+    expect(await reason(seats.lock({ eventId: EVENT, userId: "u4", seatId: "A_1" }))).toBe("seat_unavailable");
+    expect(await reason(seats.setSeatState({ eventId: EVENT, seatId: "A_1", action: "reserve" }))).toBe("already_reserved");
+    expect((await seats.setSeatState({ eventId: EVENT, seatId: "A_1", action: "pay" })).type).toBe("paid");
+    expect((await seats.setSeatState({ eventId: EVENT, seatId: "A_1", action: "revoke" })).type).toBe("unpaid");
+    expect(await reason(seats.setSeatState({ eventId: EVENT, seatId: "A_1", action: "unreserve" }))).toBe("not_reserved");
+    const snap = await seats.snapshot({ eventId: EVENT, userId: "u3" });
+    expect(snap.hold?.seats).toEqual(["A_2", "A_3"]);
+  });
+
+  it("treats a hold past its deadline as gone even when no job ran", async () => {
+    const E2 = "33333333-3333-4333-8333-333333333333";
+    await seats.loadEvent(E2, { ...settings, holdTtlMs: 150 }, ["B_1"]);
+    await seats.lock({ eventId: E2, userId: "late", seatId: "B_1" });
+    await new Promise((r) => setTimeout(r, 250));
+    // No expiry job exists here: the lock script itself must see the dead hold and let the seat go.
+    const next = await seats.lock({ eventId: E2, userId: "fresh", seatId: "B_1" });
+    const log = await seats.readLog(E2, 1);
+    expect(log?.map((e) => [e.t, e.u, e.why ?? null])).toEqual([
+      ["locked", "late", null],
+      ["unlocked", "late", "expired"],
+      ["locked", "fresh", null],
+    ]);
+    expect(next.seq).toBe(3);
+  });
+
+  it("releases an abandoned hold only after the grace, and not while the user is live", async () => {
+    const E3 = "44444444-4444-4444-8444-444444444444";
+    await seats.loadEvent(E3, { ...settings, holdGraceMs: 200 }, ["C_1"]);
+    await seats.lock({ eventId: E3, userId: "w", seatId: "C_1" });
+    await seats.markLive(E3, "node-a", ["w"], 5000);
+    expect((await seats.releaseHold({ eventId: E3, userId: "w", mode: "abandoned" })).released).toBe(0);
+    await seats.markGone(E3, "node-a", "w");
+    expect((await seats.releaseHold({ eventId: E3, userId: "w", mode: "abandoned" })).released).toBe(0);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await seats.releaseHold({ eventId: E3, userId: "w", mode: "abandoned" })).toEqual({ released: 1, reason: "abandoned" });
+  });
+});
