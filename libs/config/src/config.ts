@@ -23,6 +23,8 @@ const schema = z.object({
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   HOST: z.string().default("0.0.0.0"),
   API_PORT: int(3000),
+  /** The worker's health and metrics port. */
+  WORKER_PORT: int(3001),
   WS_PORTS: portList.default([4000, 4001]),
   /** The port of this one ws-node process; `npm start` sets it for each entry of WS_PORTS. */
   WS_PORT: z.coerce.number().int().min(0).max(65535).optional(),

@@ -96,8 +96,29 @@ export class SeatService {
       const state: Exclude<SeatStateName, "available"> = kind === "L" ? "locked" : kind === "R" ? "reserved" : "paid";
       taken.set(flat[i]!, kind === "L" ? { state, userId: v.slice(2) } : { state });
     }
-    const hold: HoldView | null = dl > 0 ? { seats: holdSeats.sort(), expiresAt: dl, extensionsLeft: extLeft } : null;
+    const hold: HoldView | null = dl > 0 ? { seats: holdSeats.sort(naturalCompare), expiresAt: dl, extensionsLeft: extLeft } : null;
     return { seq, taken, hold };
+  }
+
+  /** The user's hold as it stands (read-only: a hold past its deadline reads as none). */
+  async holdOf(eventId: string, userId: string): Promise<HoldView | null> {
+    const k = this.deps.keys.event(eventId);
+    const [[, h], [, members], [, maxExt], [, time]] = (await this.deps.redis
+      .multi()
+      .hmget(k.hold(userId), "dl", "ext")
+      .smembers(k.holdSeats(userId))
+      .hget(k.meta, "maxExt")
+      .time()
+      .exec()) as [[null, (string | null)[]], [null, string[]], [null, string | null], [null, [string, string]]];
+    const now = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
+    const dl = Number(h[0] ?? 0);
+    if (!dl || dl <= now) return null;
+    return { seats: members.sort(naturalCompare), expiresAt: dl, extensionsLeft: Number(maxExt ?? 0) - Number(h[1] ?? 0) };
+  }
+
+  /** The event's epoch (changes when Redis lost the event). */
+  async epoch(eventId: string): Promise<string | null> {
+    return this.deps.redis.hget(this.deps.keys.event(eventId).meta, "epoch");
   }
 
   /** The event's seat ids (the map), sorted. */

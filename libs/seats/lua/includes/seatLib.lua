@@ -62,7 +62,7 @@ local function emit(events, origin)
     ev.seq = last
     redis.call('XADD', K.log, 'MAXLEN', '~', logMax, last .. '-1', 'd', cjson.encode(ev))
   end
-  local msg = { ev = events }
+  local msg = { ev = events, ep = redis.call('HGET', K.meta, 'epoch') }
   if origin and origin ~= '' then msg.o = origin end
   redis.call('PUBLISH', K.channel, cjson.encode(msg))
   return last

@@ -1,0 +1,19 @@
+import type { TemplatedApp } from "uWebSockets.js";
+import type { Config } from "@seatdrop/config";
+import type { Logger } from "@seatdrop/observability";
+import type { SeatService } from "@seatdrop/seats";
+import type { EventFeeds } from "./fanout/event-feed.ts";
+import type { SeatFanout } from "./fanout/seat-fanout.ts";
+import type { LocalRegistry } from "./registry.ts";
+
+/** The long-lived parts of one ws-node, passed to every handler. */
+export interface NodeContext {
+  config: Config;
+  nodeId: string;
+  logger: Logger;
+  app: TemplatedApp;
+  seats: SeatService;
+  feeds: EventFeeds;
+  registry: LocalRegistry;
+  fanout: SeatFanout;
+}

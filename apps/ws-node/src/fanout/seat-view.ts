@@ -1,0 +1,61 @@
+import type { SeatEvent } from "@seatdrop/protocol";
+import type { HoldView, SeatService, Snapshot } from "@seatdrop/seats";
+import type { EventFeed } from "./event-feed.ts";
+
+/** What a joining connection is told: a whole snapshot, or only the events it missed. */
+export type SeatView =
+  | { mode: "snapshot"; seq: number; taken: Snapshot["taken"]; hold: HoldView | null; seatIds: string[] }
+  | { mode: "events"; seq: number; events: SeatEvent[]; hold: HoldView | null };
+
+/**
+ * Prepares a join's view and calls `commit` with it in the same tick as the feed's state it was
+ * computed against, so the socket subscribes exactly where its view ends: nothing missed, nothing
+ * twice. `isCurrent` is checked after every await (the socket may have closed or rejoined).
+ */
+export async function prepareSeatView(o: {
+  seats: SeatService;
+  feed: EventFeed;
+  eventId: string;
+  userId: string | null;
+  lastSeq?: number;
+  isCurrent: () => boolean;
+  commit: (view: SeatView) => void;
+}): Promise<void> {
+  const { seats, feed, eventId, userId } = o;
+  if (o.lastSeq !== undefined && o.lastSeq <= feed.lastSeq) {
+    const hold = userId ? await seats.holdOf(eventId, userId) : null;
+    if (!o.isCurrent()) return;
+    let events = feed.eventsSince(o.lastSeq);
+    if (events === null) {
+      const upTo = feed.lastSeq;
+      const logged = await seats.readLog(eventId, o.lastSeq + 1, upTo);
+      if (!o.isCurrent()) return;
+      const tail = feed.eventsSince(upTo);
+      if (logged && tail && logged.length === upTo - o.lastSeq) events = [...logged, ...tail];
+    }
+    if (events !== null) {
+      o.commit({ mode: "events", seq: Math.max(o.lastSeq, feed.lastSeq), events, hold });
+      return;
+    }
+    // The log no longer reaches back that far: a snapshot it is.
+  }
+  if (!feed.seatIds) feed.seatIds = await seats.seatIds(eventId);
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const snap = await seats.snapshot({ eventId, userId: userId ?? undefined });
+    await feed.reached(snap.seq);
+    if (!o.isCurrent()) return;
+    const tail = feed.eventsSince(snap.seq);
+    if (tail === null) continue; // more happened meanwhile than the ring keeps: take a newer snapshot
+    for (const ev of tail) applyEvent(snap.taken, ev);
+    o.commit({ mode: "snapshot", seq: Math.max(snap.seq, feed.lastSeq), taken: snap.taken, hold: snap.hold, seatIds: feed.seatIds });
+    return;
+  }
+  throw new Error(`could not take a consistent snapshot of event ${eventId}`);
+}
+
+function applyEvent(taken: Snapshot["taken"], ev: SeatEvent): void {
+  if (ev.t === "locked") taken.set(ev.seat, { state: "locked", userId: ev.u });
+  else if (ev.t === "reserved") taken.set(ev.seat, { state: "reserved" });
+  else if (ev.t === "paid") taken.set(ev.seat, { state: "paid" });
+  else taken.delete(ev.seat);
+}

@@ -1,0 +1,117 @@
+import { CloseCode, PHX, decodePhx, encodePhx, encodeReply, parseTopic } from "@seatdrop/protocol";
+import { metrics } from "@seatdrop/observability";
+import { sendTo, type Conn, type Join } from "../conn.ts";
+import type { NodeContext } from "../context.ts";
+import type { Channel } from "./channel.ts";
+import { SeatChannel } from "./seat-channel.ts";
+
+/** Consecutive rate-limited pushes after which a socket is closed (4429) instead of answered. */
+const MAX_REFUSED_IN_A_ROW = 200;
+
+/**
+ * The Phoenix Channels V2 socket at `/socket/websocket`: heartbeats, joins, leaves and pushes,
+ * routed to the channel that serves the topic. Every path answers: an error reply naming the
+ * reason and field, or (for a frame with no ref to answer) a close with a documented code.
+ */
+export class PhoenixSocket {
+  readonly seats: SeatChannel;
+  private readonly channels: Record<string, Channel>;
+
+  constructor(private readonly ctx: NodeContext) {
+    this.seats = new SeatChannel(ctx);
+    this.channels = { seats: this.seats };
+  }
+
+  /** `text` is already a copy: uWS detaches the message's ArrayBuffer when the handler returns. */
+  onMessage(conn: Conn, text: string): void {
+    metrics.wsFramesIn.inc({ dialect: "phx" });
+    const d = decodePhx(text);
+    if (!d.ok) {
+      metrics.wsFrameErrors.inc({ reason: d.reason });
+      if (d.topic !== undefined && d.ref !== undefined) {
+        sendTo(conn, encodeReply(d.joinRef ?? null, d.ref, d.topic, "error", { reason: d.reason, field: d.field }));
+      } else if (!conn.closed) {
+        conn.ws?.end(CloseCode.malformedFrame, `malformed_frame: ${d.field} (expected [join_ref, ref, topic, event, payload])`);
+      }
+      return;
+    }
+    const [joinRef, ref, topic, event, payload] = d.frame;
+    if (topic === PHX.heartbeatTopic) {
+      if (event === PHX.heartbeat) sendTo(conn, encodeReply(null, ref, topic, "ok", {}));
+      else sendTo(conn, encodeReply(null, ref, topic, "error", { reason: "unsupported_event" }));
+      return;
+    }
+    if (event === PHX.join) return void this.join(conn, joinRef ?? ref, ref, topic, payload);
+    const join = conn.joins.get(topic);
+    if (event === PHX.leave) return this.leave(conn, join, joinRef, ref, topic);
+    if (!join || !join.live || join.joinRef !== joinRef) {
+      sendTo(conn, encodeReply(joinRef, ref, topic, "error", { reason: "not_joined", message: `join ${topic} before pushing to it` }));
+      return;
+    }
+    if (!conn.bucket.take()) {
+      metrics.wsFrameErrors.inc({ reason: "rate_limited" });
+      if (++conn.refusedInARow > MAX_REFUSED_IN_A_ROW) conn.ws?.end(CloseCode.rateLimited, "rate_limited");
+      else sendTo(conn, encodeReply(joinRef, ref, topic, "error", { reason: "rate_limited", message: "too many pushes; slow down" }));
+      return;
+    }
+    conn.refusedInARow = 0;
+    const channel = this.channels[topic.slice(0, topic.indexOf(":"))];
+    channel!.handle(conn, join, ref, event, payload).catch((err: unknown) => this.internalError(conn, join.joinRef, ref, topic, err));
+  }
+
+  private async join(conn: Conn, joinRef: string | null, ref: string | null, topic: string, payload: Record<string, unknown>): Promise<void> {
+    const parsed = parseTopic(topic);
+    const channel = parsed ? this.channels[parsed.kind] : undefined;
+    if (!parsed || !channel || parsed.kind === "user" || joinRef === null) {
+      sendTo(conn, encodeReply(joinRef, ref, topic, "error", { reason: "unmatched topic" }));
+      return;
+    }
+    const old = conn.joins.get(topic);
+    if (old) {
+      // A second join of a joined topic: close the old one first, as Phoenix does.
+      this.channelOf(topic).leave(conn, old);
+      sendTo(conn, encodePhx(old.joinRef, old.joinRef, topic, PHX.close, {}));
+    }
+    const join: Join = { topic, joinRef, eventId: parsed.eventId, live: false };
+    conn.joins.set(topic, join);
+    try {
+      await channel.join(conn, join, ref, payload);
+    } catch (err) {
+      if (conn.joins.get(topic) === join) conn.joins.delete(topic);
+      this.internalError(conn, joinRef, ref, topic, err);
+    }
+  }
+
+  private leave(conn: Conn, join: Join | undefined, joinRef: string | null, ref: string | null, topic: string): void {
+    if (join) {
+      this.channelOf(topic).leave(conn, join);
+      conn.joins.delete(topic);
+    }
+    sendTo(conn, encodeReply(joinRef, ref, topic, "ok", {}));
+    sendTo(conn, encodePhx(joinRef, joinRef, topic, PHX.close, {}));
+  }
+
+  /** The socket closed: release every join without touching the socket. */
+  onClose(conn: Conn): void {
+    for (const join of conn.joins.values()) this.channelOf(join.topic).leave(conn, join);
+    conn.joins.clear();
+  }
+
+  /** Every Phoenix connection watching the event gets phx_error and rejoins from a fresh snapshot. */
+  resync(eventId: string): void {
+    for (const conn of [...this.ctx.registry.watchers(eventId)]) {
+      if (conn.dialect !== "phx") continue;
+      const join = conn.joins.get(`seats:${eventId}`);
+      if (join) this.seats.resync(conn, join);
+    }
+  }
+
+  private channelOf(topic: string): Channel {
+    return this.channels[topic.slice(0, topic.indexOf(":"))]!;
+  }
+
+  private internalError(conn: Conn, joinRef: string | null, ref: string | null, topic: string, err: unknown): void {
+    this.ctx.logger.error({ err, topic }, "phoenix handler failed");
+    sendTo(conn, encodeReply(joinRef, ref, topic, "error", { reason: "internal_error", message: "temporary failure; retry" }));
+  }
+}

@@ -1,0 +1,25 @@
+import type { Conn } from "./conn.ts";
+import type { NodeContext } from "./context.ts";
+
+/**
+ * Bookkeeping shared by both dialects when a connection starts or stops watching an event:
+ * the local registry, the feed's reference count and the user's liveness for abandoned holds.
+ */
+export function startWatching(ctx: NodeContext, conn: Conn, eventId: string): void {
+  const first = ctx.registry.add(eventId, conn);
+  if (first && conn.userId) {
+    ctx.seats.markLive(eventId, ctx.nodeId, [conn.userId], LIVE_WINDOW_MS).catch((err: unknown) => ctx.logger.warn({ err, eventId }, "markLive failed"));
+  }
+}
+
+/** Undo of startWatching; the feed reference is dropped by the caller, which took it. */
+export function stopWatching(ctx: NodeContext, conn: Conn, eventId: string): void {
+  const last = ctx.registry.remove(eventId, conn);
+  ctx.feeds.release(eventId);
+  if (last && conn.userId) {
+    ctx.seats.markGone(eventId, ctx.nodeId, conn.userId).catch((err: unknown) => ctx.logger.warn({ err, eventId }, "markGone failed"));
+  }
+}
+
+/** How long one liveness record vouches for a user; nodes refresh every third of it. */
+export const LIVE_WINDOW_MS = 15_000;

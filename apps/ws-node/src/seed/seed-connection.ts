@@ -1,0 +1,126 @@
+import { timingSafeEqual } from "node:crypto";
+import { CloseCode, SEED_BACKEND_ACTIONS, decodeSeed, encodeSeed, seedErrorEvents, uwsTopic, type SeedRequest } from "@seatdrop/protocol";
+import { metrics } from "@seatdrop/observability";
+import { SeatError, type SeatErrorReason } from "@seatdrop/seats";
+import { sendTo, type Conn } from "../conn.ts";
+import type { NodeContext } from "../context.ts";
+import { prepareSeatView } from "../fanout/seat-view.ts";
+import { startWatching, stopWatching } from "../seat-watch.ts";
+
+const UNAUTHORIZED_TEXT = "You are unauthorized to do this.";
+
+/**
+ * Seed 000's dialect on `/`: its frames verbatim, `startstate` on connect, and the backend actions
+ * guarded by `authorizationString`. A thin codec over the same seat service as the Phoenix channel.
+ */
+export class SeedSocket {
+  private readonly secret: Buffer;
+
+  constructor(private readonly ctx: NodeContext) {
+    this.secret = Buffer.from(ctx.config.SERVICE_SECRET);
+  }
+
+  /** Subscribes and sends `startstate`; resolves false when the connection had to close. */
+  async open(conn: Conn): Promise<boolean> {
+    const { ctx } = this;
+    const eventId = conn.seedEventId;
+    if (!eventId || !(await ctx.seats.ensureEventLoaded(eventId))) {
+      sendTo(conn, encodeSeed("error", { code: "unknown_event", field: "event", message: eventId ? `no event ${eventId}` : "connect with ?event=<eventId>" }));
+      if (!conn.closed) conn.ws?.end(CloseCode.unknownEvent, "unknown_event");
+      return false;
+    }
+    if (conn.closed) return false;
+    const feed = await ctx.feeds.acquire(eventId);
+    let committed = false;
+    try {
+      await prepareSeatView({
+        seats: ctx.seats,
+        feed,
+        eventId,
+        userId: conn.userId,
+        isCurrent: () => !conn.closed,
+        commit: (view) => {
+          if (view.mode !== "snapshot") return;
+          committed = true;
+          const data: Record<"reserved" | "paid" | "locked", string[]> = { reserved: [], paid: [], locked: [] };
+          for (const [seat, s] of view.taken) data[s.state].push(seat);
+          conn.ws!.subscribe(uwsTopic.seedSeats(eventId));
+          startWatching(ctx, conn, eventId);
+          sendTo(conn, encodeSeed("startstate", data));
+        },
+      });
+    } finally {
+      if (!committed) ctx.feeds.release(eventId);
+    }
+    return committed;
+  }
+
+  async onMessage(conn: Conn, text: string): Promise<void> {
+    metrics.wsFramesIn.inc({ dialect: "seed" });
+    if (!(await conn.seedReady) || conn.closed) return;
+    const d = decodeSeed(text);
+    if (!d.ok) {
+      metrics.wsFrameErrors.inc({ reason: d.code });
+      sendTo(conn, encodeSeed("error", { code: d.code, field: d.field, message: d.message }));
+      return;
+    }
+    const req = d.req;
+    if (!conn.bucket.take()) {
+      sendTo(conn, encodeSeed("error", { code: "rate_limited", seat: req.seat, message: "too many actions; slow down" }));
+      if (++conn.refusedInARow > 200) conn.ws?.end(CloseCode.rateLimited, "rate_limited");
+      return;
+    }
+    conn.refusedInARow = 0;
+    try {
+      await this.act(conn, req);
+    } catch (err) {
+      if (err instanceof SeatError) this.refuse(conn, err.reason, req.seat, err.message);
+      else {
+        this.ctx.logger.error({ err, action: req.action }, "seed action failed");
+        sendTo(conn, encodeSeed("error", { code: "internal_error", seat: req.seat, message: "temporary failure; retry" }));
+      }
+    }
+  }
+
+  private async act(conn: Conn, req: SeedRequest): Promise<void> {
+    const eventId = conn.seedEventId!;
+    if (SEED_BACKEND_ACTIONS.has(req.action)) {
+      if (!this.authorized(req.authorizationString)) return this.refuse(conn, "unauthorized", req.seat, UNAUTHORIZED_TEXT);
+      // Backend actions are heard by everyone, their author included: it is the author's acknowledgement.
+      await this.ctx.seats.setSeatState({ eventId, seatId: req.seat, action: req.action as "reserve", ref: "svc" });
+      return;
+    }
+    if (!conn.userId) return this.refuse(conn, "unauthorized", req.seat, UNAUTHORIZED_TEXT);
+    // Success needs no reply here: the author's `lockedForYou` / `unlockedForYou` comes through the fan-out, in order.
+    if (req.action === "lock") await this.ctx.seats.lock({ eventId, userId: conn.userId, seatId: req.seat, origin: conn.tag });
+    else await this.ctx.seats.unlock({ eventId, userId: conn.userId, seatId: req.seat, origin: conn.tag });
+  }
+
+  private refuse(conn: Conn, reason: SeatErrorReason | "unauthorized", seat: string, message: string): void {
+    const event = seedErrorEvents[reason];
+    if (event === "unauthorized") sendTo(conn, encodeSeed("unauthorized", UNAUTHORIZED_TEXT));
+    else if (event) sendTo(conn, encodeSeed(event, seat));
+    else sendTo(conn, encodeSeed("error", { code: reason, seat, message }));
+  }
+
+  private authorized(given: string | undefined): boolean {
+    if (!given) return false;
+    const b = Buffer.from(given);
+    return b.length === this.secret.length && timingSafeEqual(b, this.secret);
+  }
+
+  onClose(conn: Conn): void {
+    if (conn.seedEventId && conn.seedCommitted) stopWatching(this.ctx, conn, conn.seedEventId);
+  }
+
+  /** Redis lost the event's history: send a fresh `startstate`. */
+  resync(eventId: string): void {
+    for (const conn of [...this.ctx.registry.watchers(eventId)]) {
+      if (conn.dialect !== "seed" || conn.closed) continue;
+      conn.ws?.unsubscribe(uwsTopic.seedSeats(eventId));
+      stopWatching(this.ctx, conn, eventId);
+      conn.seedCommitted = false;
+      conn.seedReady = this.open(conn).then((ok) => (conn.seedCommitted = ok));
+    }
+  }
+}

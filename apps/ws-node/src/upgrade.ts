@@ -1,0 +1,90 @@
+import type { HttpRequest, HttpResponse, us_socket_context_t } from "uWebSockets.js";
+import { AuthError, type TokenVerifier } from "@seatdrop/auth";
+import type { Logger } from "@seatdrop/observability";
+import { newConn, type Conn, type UserData } from "./conn.ts";
+
+const BEARER_PREFIX = "base64url.bearer.phx.";
+
+/** The token a client offered: `?token=` or, from the stock client's `authToken`, the bearer subprotocol. */
+export function tokenFrom(query: string | undefined, protocols: string[]): string | undefined {
+  if (query) return query;
+  const p = protocols.find((x) => x.startsWith(BEARER_PREFIX));
+  if (!p) return undefined;
+  // "base64url" in name only: the Phoenix client encodes with standard base64, padding removed.
+  const b64 = p.slice(BEARER_PREFIX.length).replace(/-/g, "+").replace(/_/g, "/");
+  return Buffer.from(b64, "base64").toString("utf8");
+}
+
+/** The subprotocol to echo: `phoenix` when offered, never the one carrying the token. */
+export function protocolToEcho(protocols: string[]): string {
+  if (protocols.includes("phoenix")) return "phoenix";
+  return protocols.find((p) => !p.startsWith(BEARER_PREFIX)) ?? "";
+}
+
+export interface UpgradeOptions {
+  nodeId: string;
+  dialect: Conn["dialect"];
+  verifier: TokenVerifier;
+  logger: Logger;
+  rate: number;
+  burst: number;
+  isDraining: () => boolean;
+  /** Per-dialect checks on the query string (the seed's `?event=`); a string refuses with 400. */
+  prepare?: (conn: Conn, query: (key: string) => string | undefined) => string | undefined;
+}
+
+/**
+ * Verifies the token before accepting the socket. The upgrade is asynchronous, so (uWS rules)
+ * `onAborted` is registered first, every header is copied synchronously, and the upgrade runs
+ * inside `cork` after the await. A missing token makes an anonymous watcher; a bad one is refused
+ * with 401 and a JSON body naming the reason.
+ */
+export function handleUpgrade(o: UpgradeOptions) {
+  return (res: HttpResponse, req: HttpRequest, context: us_socket_context_t): void => {
+    let aborted = false;
+    res.onAborted(() => {
+      aborted = true;
+    });
+    const key = req.getHeader("sec-websocket-key");
+    const protocols = req
+      .getHeader("sec-websocket-protocol")
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean);
+    const extensions = req.getHeader("sec-websocket-extensions");
+    const params = new URLSearchParams(req.getQuery() ?? "");
+    const query = (k: string) => params.get(k) ?? undefined;
+    const refuse = (status: string, error: string, message: string) => {
+      if (aborted) return;
+      res.cork(() => {
+        res.writeStatus(status).writeHeader("content-type", "application/json").end(JSON.stringify({ error, message }));
+      });
+    };
+    if (o.isDraining()) return refuse("503 Service Unavailable", "draining", "this node is shutting down; reconnect");
+    const vsn = query("vsn");
+    if (o.dialect === "phx" && vsn !== undefined && vsn !== "2.0.0")
+      return refuse("400 Bad Request", "unsupported_vsn", `vsn ${vsn} is not supported; use the V2 JSON serializer (vsn=2.0.0)`);
+    const token = tokenFrom(query("token"), protocols);
+
+    const accept = (user: { userId: string; role: string } | null) => {
+      if (aborted) return;
+      const conn = newConn(o.nodeId, o.dialect, user, o.rate, o.burst);
+      const bad = o.prepare?.(conn, query);
+      if (bad) return refuse("400 Bad Request", "bad_request", bad);
+      res.cork(() => {
+        res.upgrade<UserData>({ conn }, key, protocolToEcho(protocols), extensions, context);
+      });
+    };
+    if (!token) return accept(null);
+    o.verifier.verify(token).then(
+      (t) => accept({ userId: t.userId, role: t.role }),
+      (err: unknown) => {
+        if (err instanceof AuthError) refuse("401 Unauthorized", err.code, err.message);
+        else {
+          o.logger.error({ err }, "token verification failed");
+          refuse("503 Service Unavailable", "auth_unavailable", "could not verify the token; retry");
+        }
+      },
+    );
+  };
+}

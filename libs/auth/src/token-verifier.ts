@@ -1,0 +1,101 @@
+import { createHash } from "node:crypto";
+import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from "jose";
+import type { Config } from "@seatdrop/config";
+import { AuthError } from "./auth-error.ts";
+import { isRole, type Role } from "./roles.ts";
+
+/** What a verified token says about its bearer. */
+export interface VerifiedToken {
+  userId: string;
+  role: Role;
+  username?: string;
+  /** The token's id, the key for revocation. */
+  jti: string;
+  /** Expiry in seconds since the epoch; a revocation need not outlive it. */
+  exp: number;
+}
+
+/** Checks access tokens. Free of any HTTP framework: the WebSocket nodes use it too. */
+export interface TokenVerifier {
+  /** Resolves to the token's claims or rejects with an {@link AuthError}. */
+  verify(token: string): Promise<VerifiedToken>;
+}
+
+/** The part of the configuration a verifier reads. */
+export type TokenVerifierConfig = Pick<Config, "JWT_SECRET" | "JWT_ISSUER" | "JWKS_URL">;
+
+export interface TokenVerifierOptions {
+  /** Answers whether a token id was revoked (signed out); checked only after the signature holds. */
+  isRevoked?: (jti: string) => Promise<boolean>;
+}
+
+/** Tokens longer than this are refused before any parsing; real ones are a few hundred bytes. */
+const MAX_TOKEN_LENGTH = 8192;
+/** Allowed clock skew with an identity provider, in seconds. */
+const CLOCK_TOLERANCE_S = 5;
+
+/**
+ * Creates a verifier with an explicit algorithm list, so a token can never choose how it is checked
+ * (the `alg: none` and RS256-to-HS256 confusion attacks). HS256 tokens are always checked against
+ * `JWT_SECRET`; with `JWKS_URL` set, RS256 and ES256 tokens from the identity provider are checked
+ * against its key set as well, so the cluster's own tokens keep working beside the provider's.
+ */
+export function createTokenVerifier(config: TokenVerifierConfig, options: TokenVerifierOptions = {}): TokenVerifier {
+  const secret = new TextEncoder().encode(config.JWT_SECRET);
+  const remote = config.JWKS_URL ? createRemoteJWKSet(new URL(config.JWKS_URL)) : null;
+  const algorithms = remote ? ["HS256", "RS256", "ES256"] : ["HS256"];
+  const getKey: JWTVerifyGetKey = async (header, token) => {
+    if (header.alg === "HS256" || !remote) return secret;
+    return remote(header, token);
+  };
+
+  return {
+    async verify(token) {
+      if (typeof token !== "string" || token.length === 0 || token.length > MAX_TOKEN_LENGTH)
+        throw new AuthError("invalid_token", "the token is missing or malformed");
+      let payload: JWTPayload;
+      try {
+        ({ payload } = await jwtVerify(token, getKey, {
+          algorithms,
+          issuer: config.JWT_ISSUER,
+          requiredClaims: ["sub", "exp"],
+          clockTolerance: CLOCK_TOLERANCE_S,
+        }));
+      } catch (err) {
+        throw toAuthError(err);
+      }
+      const verified = toVerifiedToken(payload, token);
+      if (options.isRevoked && (await options.isRevoked(verified.jti)))
+        throw new AuthError("token_revoked", "the token was revoked (signed out); sign in again");
+      return verified;
+    },
+  };
+}
+
+function toVerifiedToken(payload: JWTPayload, token: string): VerifiedToken {
+  const role = payload.role ?? "user"; // identity providers rarely know our roles: their users are plain users
+  if (!isRole(role)) throw new AuthError("invalid_token", "the token carries an unknown role");
+  if (typeof payload.sub !== "string" || payload.sub.length === 0 || typeof payload.exp !== "number")
+    throw new AuthError("invalid_token", "the token lacks a subject or an expiry");
+  // Tokens from an identity provider may lack a jti; a digest of the token still names it uniquely for revocation.
+  const jti = typeof payload.jti === "string" && payload.jti ? payload.jti : createHash("sha256").update(token).digest("base64url");
+  const verified: VerifiedToken = { userId: payload.sub, role, jti, exp: payload.exp };
+  if (typeof payload.username === "string") verified.username = payload.username;
+  return verified;
+}
+
+function toAuthError(err: unknown): Error {
+  if (err instanceof AuthError) return err;
+  if (err instanceof errors.JWTExpired) return new AuthError("token_expired", "the token has expired; sign in again", { cause: err });
+  // The provider's key set being unreachable says nothing about the token: let it surface as a server error.
+  if (err instanceof errors.JWKSTimeout || !(err instanceof errors.JOSEError)) return err instanceof Error ? err : new Error(String(err));
+  return new AuthError("invalid_token", `the token is not valid (${describe(err)})`, { cause: err });
+}
+
+function describe(err: errors.JOSEError): string {
+  if (err instanceof errors.JWSSignatureVerificationFailed) return "signature verification failed";
+  if (err instanceof errors.JOSEAlgNotAllowed) return "algorithm not allowed";
+  if (err instanceof errors.JWTClaimValidationFailed) return `claim ${err.claim} ${err.reason === "check_failed" ? "is wrong" : err.reason}`;
+  if (err instanceof errors.JWKSNoMatchingKey) return "no matching key";
+  return "malformed";
+}

@@ -1,0 +1,140 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { exportJWK, generateKeyPair, SignJWT, UnsecuredJWT } from "jose";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AuthError, createTokenSigner, createTokenVerifier, type AuthErrorCode } from "../src/index.ts";
+import { createTestEnv, type TestEnv } from "../../../test/support/test-env.ts";
+
+let env: TestEnv;
+beforeAll(async () => {
+  env = await createTestEnv();
+});
+afterAll(async () => {
+  await env.close();
+});
+
+const userId = "7c0b8d64-1f43-4c43-9a43-1d4fe1f3a9a1";
+
+async function expectAuthError(promise: Promise<unknown>, code: AuthErrorCode): Promise<void> {
+  const err = await promise.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(AuthError);
+  expect((err as AuthError).code).toBe(code);
+  expect((err as AuthError).message.length).toBeGreaterThan(0);
+}
+
+describe("token signer and verifier", () => {
+  it("round-trips subject, role, username, jti and expiry", async () => {
+    const token = await createTokenSigner(env.config).sign({ sub: userId, role: "admin", username: "ada" });
+    const verified = await createTokenVerifier(env.config).verify(token);
+    expect(verified).toMatchObject({ userId, role: "admin", username: "ada" });
+    expect(verified.jti).toMatch(/^[0-9a-f-]{36}$/);
+    expect(verified.exp).toBeGreaterThan(Date.now() / 1000);
+    expect(verified.exp).toBeLessThanOrEqual(Math.ceil(Date.now() / 1000) + env.config.JWT_TTL_SECONDS);
+  });
+
+  it("gives every token its own jti", async () => {
+    const signer = createTokenSigner(env.config);
+    const verifier = createTokenVerifier(env.config);
+    const a = await verifier.verify(await signer.sign({ sub: userId, role: "user" }));
+    const b = await verifier.verify(await signer.sign({ sub: userId, role: "user" }));
+    expect(a.jti).not.toBe(b.jti);
+    expect(a.username).toBeUndefined();
+  });
+
+  it("refuses an expired token with token_expired", async () => {
+    const twoHoursAgo = () => Date.now() - 2 * 3600_000;
+    const token = await createTokenSigner(env.config, { now: twoHoursAgo }).sign({ sub: userId, role: "user" }, { ttlSeconds: 60 });
+    await expectAuthError(createTokenVerifier(env.config).verify(token), "token_expired");
+  });
+
+  it("refuses a token signed with another secret", async () => {
+    const token = await createTokenSigner({ ...env.config, JWT_SECRET: "another-secret-another-secret" }).sign({ sub: userId, role: "user" });
+    await expectAuthError(createTokenVerifier(env.config).verify(token), "invalid_token");
+  });
+
+  it("refuses a tampered token", async () => {
+    const token = await createTokenSigner(env.config).sign({ sub: userId, role: "user" });
+    const [header, payload, signature] = token.split(".") as [string, string, string];
+    const claims = JSON.parse(Buffer.from(payload, "base64url").toString()) as Record<string, unknown>;
+    const forged = Buffer.from(JSON.stringify({ ...claims, role: "admin" })).toString("base64url");
+    await expectAuthError(createTokenVerifier(env.config).verify(`${header}.${forged}.${signature}`), "invalid_token");
+  });
+
+  it("refuses unsigned tokens, garbage and another issuer", async () => {
+    const verifier = createTokenVerifier(env.config);
+    const unsigned = new UnsecuredJWT({ role: "admin" }).setSubject(userId).setIssuer(env.config.JWT_ISSUER).setExpirationTime("1h").encode();
+    await expectAuthError(verifier.verify(unsigned), "invalid_token");
+    await expectAuthError(verifier.verify("not.a.jwt"), "invalid_token");
+    await expectAuthError(verifier.verify(""), "invalid_token");
+    const otherIssuer = await createTokenSigner({ ...env.config, JWT_ISSUER: "someone-else" }).sign({ sub: userId, role: "user" });
+    await expectAuthError(verifier.verify(otherIssuer), "invalid_token");
+  });
+
+  it("refuses a token with an unknown role", async () => {
+    const token = await new SignJWT({ role: "superuser" })
+      .setProtectedHeader({ alg: "HS256" })
+      .setSubject(userId)
+      .setIssuer(env.config.JWT_ISSUER)
+      .setExpirationTime("1h")
+      .setJti("j1")
+      .sign(new TextEncoder().encode(env.config.JWT_SECRET));
+    await expectAuthError(createTokenVerifier(env.config).verify(token), "invalid_token");
+  });
+
+  it("refuses a revoked token, asking the deny list in Redis", async () => {
+    const verifier = createTokenVerifier(env.config, {
+      isRevoked: async (jti) => (await env.redis.exists(env.keys.deniedToken(jti))) === 1,
+    });
+    const token = await createTokenSigner(env.config).sign({ sub: userId, role: "user" });
+    const { jti } = await verifier.verify(token);
+    await env.redis.set(env.keys.deniedToken(jti), "1", "EX", 60);
+    await expectAuthError(verifier.verify(token), "token_revoked");
+  });
+});
+
+describe("verifier with an identity provider's JWKS", () => {
+  let server: Server;
+  let jwksUrl: string;
+  let signProvider: (claims: Record<string, unknown>) => Promise<string>;
+
+  beforeAll(async () => {
+    const { publicKey, privateKey } = await generateKeyPair("ES256");
+    const jwk = { ...(await exportJWK(publicKey)), kid: "k1", alg: "ES256", use: "sig" };
+    server = createServer((_req, res) => {
+      res.setHeader("content-type", "application/json");
+      res.end(JSON.stringify({ keys: [jwk] }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    jwksUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/.well-known/jwks.json`;
+    signProvider = (claims) =>
+      new SignJWT(claims)
+        .setProtectedHeader({ alg: "ES256", kid: "k1" })
+        .setSubject(userId)
+        .setIssuer(env.config.JWT_ISSUER)
+        .setExpirationTime("1h")
+        .sign(privateKey);
+  });
+  afterAll(async () => {
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  it("accepts the provider's ES256 tokens, defaulting the role to user", async () => {
+    const verifier = createTokenVerifier({ ...env.config, JWKS_URL: jwksUrl });
+    const verified = await verifier.verify(await signProvider({ username: "idp-user" }));
+    expect(verified).toMatchObject({ userId, role: "user", username: "idp-user" });
+    expect(verified.jti.length).toBeGreaterThan(10);
+  });
+
+  it("still accepts the cluster's own HS256 tokens", async () => {
+    const verifier = createTokenVerifier({ ...env.config, JWKS_URL: jwksUrl });
+    const token = await createTokenSigner(env.config).sign({ sub: userId, role: "service" });
+    expect((await verifier.verify(token)).role).toBe("service");
+  });
+
+  it("refuses ES256 tokens when no JWKS is configured", async () => {
+    await expectAuthError(createTokenVerifier(env.config).verify(await signProvider({})), "invalid_token");
+  });
+});

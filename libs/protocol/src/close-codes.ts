@@ -1,0 +1,18 @@
+/**
+ * WebSocket close codes this cluster uses (documented in the README). 1000–1015 are the standard
+ * ones; 4xxx are ours, modelled on HTTP statuses so they read at a glance.
+ */
+export const CloseCode = {
+  /** Node draining for a deploy; reconnect through the load balancer. */
+  goingAway: 1001,
+  /** A frame larger than WS_MAX_PAYLOAD (uWebSockets.js closes such a socket itself). */
+  tooBig: 1009,
+  /** A frame that is not a Phoenix frame at all (not JSON, not an array of five). */
+  malformedFrame: 4400,
+  /** Seed dialect: the event named in `?event=` does not exist. */
+  unknownEvent: 4404,
+  /** The send buffer passed WS_MAX_BACKPRESSURE: a slow consumer; rejoin with `last_seq`. */
+  slowConsumer: 4408,
+  /** Kept flooding after being told `rate_limited`. */
+  rateLimited: 4429,
+} as const;

@@ -1,0 +1,69 @@
+import { holdReleaseReasons, type SeatEvent } from "./seat-events.ts";
+
+/**
+ * How a seat event reads in each dialect. `forAuthor` is the connection whose push caused it,
+ * `forOwner` a connection of the user whose hold was released as a whole.
+ */
+export interface WirePush {
+  event: string;
+  payload: Record<string, unknown>;
+}
+
+/** Whether the event is part of a whole-hold release (expiry, abandonment), which its owner hears as `deleted`. */
+export function isHoldRelease(ev: SeatEvent): boolean {
+  return ev.t === "unlocked" && ev.why !== undefined && holdReleaseReasons.has(ev.why);
+}
+
+/** The Phoenix push every watcher (not the author) gets. */
+export function phxBroadcast(ev: SeatEvent): WirePush {
+  const payload: Record<string, unknown> = { seat: ev.seat, seq: ev.seq };
+  if (ev.why && ev.why !== "unlocked") payload.reason = ev.why;
+  return { event: ev.t, payload };
+}
+
+/** The Phoenix push the author of a lock or unlock gets. */
+export function phxForAuthor(ev: SeatEvent): WirePush {
+  if (ev.t === "locked") return { event: "lockedForYou", payload: { seat: ev.seat, seq: ev.seq } };
+  if (ev.t === "unlocked") return { event: "unlockedForYou", payload: { seat: ev.seat, seq: ev.seq } };
+  return phxBroadcast(ev);
+}
+
+/** The Phoenix push the owner of a released hold gets, for all its seats at once. */
+export function phxDeleted(events: SeatEvent[]): WirePush {
+  const last = events[events.length - 1]!;
+  return { event: "deleted", payload: { seats: events.map((e) => e.seat), seq: last.seq, reason: last.why } };
+}
+
+/**
+ * A run of events as one user should see it (catch-up replies): own locks as `…ForYou`, own
+ * released holds grouped into `deleted`, everything else as broadcast.
+ */
+export function phxPushesFor(events: SeatEvent[], userId: string | null): WirePush[] {
+  const out: WirePush[] = [];
+  for (let i = 0; i < events.length; i++) {
+    const ev = events[i]!;
+    const own = userId !== null && ev.u === userId;
+    if (own && isHoldRelease(ev)) {
+      const run = [ev];
+      while (i + 1 < events.length && events[i + 1]!.u === userId && events[i + 1]!.why === ev.why && isHoldRelease(events[i + 1]!)) run.push(events[++i]!);
+      out.push(phxDeleted(run));
+    } else out.push(own ? phxForAuthor(ev) : phxBroadcast(ev));
+  }
+  return out;
+}
+
+/** Seed 000's frames for a seat event: `{"event": name, "data": seat}`. A revoke keeps the seed's own name, `revoked`. */
+export function seedBroadcast(ev: SeatEvent): { event: string; data: unknown } {
+  if (ev.why === "revoked") return { event: "revoked", data: ev.seat };
+  return { event: ev.t, data: ev.seat };
+}
+
+export function seedForAuthor(ev: SeatEvent): { event: string; data: unknown } {
+  if (ev.t === "locked") return { event: "lockedForYou", data: ev.seat };
+  if (ev.t === "unlocked") return { event: "unlockedForYou", data: ev.seat };
+  return seedBroadcast(ev);
+}
+
+export function seedDeleted(events: SeatEvent[]): { event: string; data: unknown } {
+  return { event: "deleted", data: events.map((e) => e.seat) };
+}

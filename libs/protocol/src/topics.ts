@@ -1,0 +1,22 @@
+/** Channel topics (DESIGN §3.1): `seats:<eventId>` seat map, `event:<eventId>` chat, `user:<userId>` notifications. */
+export type ParsedTopic = { kind: "seats"; eventId: string } | { kind: "event"; eventId: string } | { kind: "user"; userId: string };
+
+export function parseTopic(topic: string): ParsedTopic | null {
+  const i = topic.indexOf(":");
+  if (i <= 0) return null;
+  const kind = topic.slice(0, i);
+  const id = topic.slice(i + 1);
+  if (!id) return null;
+  if (kind === "seats") return { kind, eventId: id };
+  if (kind === "event") return { kind, eventId: id };
+  if (kind === "user") return { kind, userId: id };
+  return null;
+}
+
+export const seatsTopic = (eventId: string) => `seats:${eventId}`;
+
+/** uWS topic names inside a node: one per dialect, since each dialect's frames are encoded once for all. */
+export const uwsTopic = {
+  phxSeats: (eventId: string) => `p|seats:${eventId}`,
+  seedSeats: (eventId: string) => `s|${eventId}`,
+};
