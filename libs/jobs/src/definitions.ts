@@ -4,6 +4,7 @@ import { z } from "zod";
  * Every background job: one definition (queue, name, payload schema) shared by the producers and
  * the worker (STYLE: trigger.dev). The worker's handler for each lives in apps/worker/src/jobs/.
  */
+/** BullMQ refuses custom job ids containing `:`, so ids join their parts with `_`. */
 export const HOLDS_QUEUE = "holds";
 
 export const holdExpiryJob = {
@@ -11,14 +12,14 @@ export const holdExpiryJob = {
   name: "hold-expiry",
   schema: z.object({ eventId: z.string(), userId: z.string(), deadline: z.number().int() }),
   /** One job per hold deadline: an extension makes a new job; the old one then finds nothing to do. */
-  jobId: (d: { eventId: string; userId: string; deadline: number }) => `expiry:${d.eventId}:${d.userId}:${d.deadline}`,
+  jobId: (d: { eventId: string; userId: string; deadline: number }) => `expiry_${d.eventId}_${d.userId}_${d.deadline}`,
 } as const;
 
 export const holdAbandonJob = {
   queue: HOLDS_QUEUE,
   name: "hold-abandon",
   schema: z.object({ eventId: z.string(), userId: z.string() }),
-  jobId: (d: { eventId: string; userId: string }, at: number) => `abandon:${d.eventId}:${d.userId}:${at}`,
+  jobId: (d: { eventId: string; userId: string }, at: number) => `abandon_${d.eventId}_${d.userId}_${at}`,
 } as const;
 
 /** The sweep behind the per-hold jobs (DESIGN §3.3: jobs run late under load; the sweep and the scripts still hold the line). */

@@ -19,20 +19,26 @@ if redis.call('EXISTS', K.meta) == 0 then return { E.UNKNOWN_EVENT } end
 if redis.call('SISMEMBER', K.seatmap, seat) == 0 then return { E.UNKNOWN_SEAT } end
 local now = nowMs()
 
+-- A full hold is refused first, whatever the seat: the buyer must free a seat before trying any other.
+local dl = liveHold(user, now)
+local count = 0
+if dl then
+  count = redis.call('SCARD', holdSeatsKey(user))
+  if count >= setting('max', 10) then return { E.HOLD_LIMIT } end
+end
+
 local current = seatState(seat, now)
 if current then
   if string.sub(current, 1, 2) ~= 'L|' then return { E.SEAT_UNAVAILABLE } end
   return { E.ALREADY_LOCKED }
 end
 
-local dl = liveHold(user, now)
+-- seatState may have released holds (the caller's own included, had it just expired).
+dl = liveHold(user, now)
 local newHold = 0
-local count = 0
-if dl then
-  count = redis.call('SCARD', holdSeatsKey(user))
-  if count >= setting('max', 10) then return { E.HOLD_LIMIT } end
-else
+if not dl then
   if setting('max', 10) < 1 then return { E.HOLD_LIMIT } end
+  count = 0
   newHold = 1
   dl = now + setting('ttl', 600000)
   redis.call('HSET', holdKey(user), 'dl', dl, 'ext', 0, 'created', now)

@@ -76,6 +76,7 @@ end
 ]]
 local function releaseHold(user, why, origin)
   local members = redis.call('SMEMBERS', holdSeatsKey(user))
+  table.sort(members) -- a deterministic order of the release's events
   local owned = 'L|' .. user
   local events = {}
   for i = 1, #members do

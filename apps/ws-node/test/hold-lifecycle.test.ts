@@ -1,0 +1,111 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestEnv, type TestEnv } from "../../../test/support/test-env.ts";
+import { PhxClient, createEvent, createUser, eventually, push, seatIdsGrid, startCluster, type TestCluster } from "../../../test/support/cluster.ts";
+
+let env: TestEnv;
+let cluster: TestCluster;
+const clients: PhxClient[] = [];
+const client = (node: number, token?: string) => {
+  const c = new PhxClient(cluster.nodes[node]!.port, token);
+  clients.push(c);
+  return c;
+};
+
+beforeAll(async () => {
+  env = await createTestEnv();
+  cluster = await startCluster(env);
+});
+afterAll(async () => {
+  await Promise.all(clients.map((c) => c.disconnect()));
+  await cluster.close();
+  await env.close();
+});
+
+describe("hold lifecycle", () => {
+  it("a hold with a 1-second TTL is released by the worker: the owner gets deleted, others unlocked", async () => {
+    const eventId = await createEvent(env, seatIdsGrid(1, 4), { holdTtlMs: 1000 });
+    const [owner, other] = [await createUser(env), await createUser(env)];
+    const o = await client(0, owner.token).join(`seats:${eventId}`);
+    const w = await client(1, other.token).join(`seats:${eventId}`);
+    const r1 = await push(o.channel, "lock", { seat: "A_1" });
+    await push(o.channel, "lock", { seat: "A_2" });
+    const deadline = r1.response.expires_at as number;
+    const deleted = await eventually(() => o.log.find((m) => m.event === "deleted"), 8000, "deleted");
+    expect(deleted.payload).toMatchObject({ seats: ["A_1", "A_2"], reason: "expired" });
+    await eventually(() => w.log.filter((m) => m.event === "unlocked").length === 2, 5000, "two unlocked");
+    expect(w.log.filter((m) => m.event === "unlocked").map((m) => m.payload)).toEqual([
+      { seat: "A_1", seq: 3, reason: "expired" },
+      { seat: "A_2", seq: 4, reason: "expired" },
+    ]);
+    expect(o.log.some((m) => m.event === "unlocked")).toBe(false);
+    console.log(`hold expiry: deleted seen ${Date.now() - deadline} ms after the deadline`);
+    const snap = await cluster.seats.snapshot({ eventId, userId: owner.id });
+    expect(snap.taken.size).toBe(0);
+    expect(snap.hold).toBeNull();
+  });
+
+  it("an extended hold outlives its first deadline", async () => {
+    const eventId = await createEvent(env, seatIdsGrid(1, 2), { holdTtlMs: 800 });
+    const u = await createUser(env);
+    const o = await client(0, u.token).join(`seats:${eventId}`);
+    await push(o.channel, "lock", { seat: "A_1" });
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await push(o.channel, "extend", {})).status).toBe("ok");
+    await new Promise((r) => setTimeout(r, 500)); // past the first deadline, before the second
+    const snap = await cluster.seats.snapshot({ eventId, userId: u.id });
+    expect(snap.hold?.seats).toEqual(["A_1"]);
+    expect(o.log.some((m) => m.event === "deleted")).toBe(false);
+  });
+
+  it("a hold whose user has no live connection for the grace period is released as abandoned", async () => {
+    const eventId = await createEvent(env, seatIdsGrid(1, 2), { holdGraceMs: 500 });
+    const [leaver, stayer, watcher] = [await createUser(env), await createUser(env), await createUser(env)];
+    const l = client(0, leaver.token);
+    const lj = await l.join(`seats:${eventId}`);
+    await push(lj.channel, "lock", { seat: "A_1" });
+    const s = await client(1, stayer.token).join(`seats:${eventId}`);
+    await push(s.channel, "lock", { seat: "A_2" });
+    const w = await client(1, watcher.token).join(`seats:${eventId}`);
+    await l.disconnect();
+    const un = await eventually(() => w.log.find((m) => m.event === "unlocked"), 8000, "abandoned hold released");
+    expect(un.payload).toMatchObject({ seat: "A_1", reason: "abandoned" });
+    await new Promise((r) => setTimeout(r, 800));
+    const snap = await cluster.seats.snapshot({ eventId });
+    expect([...snap.taken.keys()]).toEqual(["A_2"]); // the connected user keeps theirs
+  });
+
+  it("a client that missed events while disconnected catches up from last_seq", async () => {
+    const eventId = await createEvent(env, seatIdsGrid(1, 6));
+    const [u1, u2] = [await createUser(env), await createUser(env)];
+    const watcherClient = client(1, u2.token);
+    let lastSeq = 0;
+    const replies: Record<string, unknown>[] = [];
+    const channel = watcherClient.socket.channel(`seats:${eventId}`, () => ({ last_seq: lastSeq }));
+    channel.onMessage = (event: string, payload: any) => {
+      if (typeof payload?.seq === "number") lastSeq = Math.max(lastSeq, payload.seq);
+      if (event === "phx_reply" && payload?.response?.mode) replies.push(payload.response);
+      return payload;
+    };
+    await new Promise((resolve) => channel.join().receive("ok", resolve));
+    lastSeq = replies[0]!.seq as number;
+    const author = await client(0, u1.token).join(`seats:${eventId}`);
+    await push(author.channel, "lock", { seat: "A_1" });
+    await eventually(() => lastSeq === 1, 5000, "first event");
+
+    watcherClient.socket.disconnect();
+    await push(author.channel, "lock", { seat: "A_2" });
+    await push(author.channel, "lock", { seat: "A_3" });
+    await push(author.channel, "unlock", { seat: "A_1" });
+    watcherClient.socket.connect();
+    await eventually(() => replies.length === 2, 8000, "rejoin reply");
+    expect(replies[1]).toMatchObject({
+      mode: "events",
+      seq: 4,
+      events: [
+        { event: "locked", seat: "A_2", seq: 2 },
+        { event: "locked", seat: "A_3", seq: 3 },
+        { event: "unlocked", seat: "A_1", seq: 4 },
+      ],
+    });
+  });
+});
