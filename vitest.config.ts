@@ -6,6 +6,7 @@ export default defineConfig({
     // Test files start real servers on random ports against the real Redis and PostgreSQL; each file
     // gets its own database and key prefix (test/support/test-env.ts), so files may run in parallel.
     pool: "forks",
+    reporters: ["default", "./test/support/summary-reporter.ts"],
     maxWorkers: 2,
     testTimeout: 30_000,
     hookTimeout: 60_000,

@@ -6,11 +6,16 @@ export const migrationsFolder = fileURLToPath(new URL("../migrations", import.me
 
 /**
  * Applies pending migrations. Several processes may start at once (`npm start`, tests), so the
- * run is serialised with a PostgreSQL advisory lock rather than trusting that only one migrates.
+ * run is serialised with a session-level PostgreSQL advisory lock held on a reserved connection
+ * while the migrator uses another one: the pool needs at least two connections.
  */
 export async function runMigrations(handle: DbHandle): Promise<void> {
-  await handle.sql.begin(async (tx) => {
-    await tx`select pg_advisory_xact_lock(7242001)`;
+  const lock = await handle.sql.reserve();
+  try {
+    await lock`select pg_advisory_lock(7242001)`;
     await migrate(handle.db, { migrationsFolder });
-  });
+  } finally {
+    await lock`select pg_advisory_unlock(7242001)`.catch(() => {});
+    lock.release();
+  }
 }

@@ -43,7 +43,9 @@ export class SeatService {
   async lock(o: { eventId: string; userId: string; seatId: string; origin?: string }) {
     const r = await this.run("lockSeat", o.eventId, [o.userId, o.seatId, o.origin ?? ""]);
     const [, seq, deadline, newHold, holdSize] = r as [number, number, number, number, number];
-    if (newHold === 1) await this.scheduleExpiry(o.eventId, o.userId, deadline);
+    // Not awaited: the reply need not wait for BullMQ, and a lost job is covered by the sweep and
+    // by every script treating a hold past its deadline as gone.
+    if (newHold === 1) void this.scheduleExpiry(o.eventId, o.userId, deadline);
     return { seq, deadline, newHold: newHold === 1, holdSize };
   }
 

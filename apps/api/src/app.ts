@@ -1,0 +1,52 @@
+import Fastify, { type FastifyBaseLogger } from "fastify";
+import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import type { ApiDeps } from "./deps.ts";
+import { authPlugin } from "./plugins/auth.ts";
+import { depsPlugin } from "./plugins/deps.ts";
+import { errorHandlerPlugin } from "./plugins/error-handler.ts";
+import { openApiPlugin } from "./plugins/openapi.ts";
+import { requestMetricsPlugin } from "./plugins/request-metrics.ts";
+import { eventCreateRoutes } from "./routes/event-create.ts";
+import { eventReadRoutes } from "./routes/event-read.ts";
+import { healthRoutes } from "./routes/health.ts";
+import { metricsRoutes } from "./routes/metrics.ts";
+import { userAccountRoutes } from "./routes/user-accounts.ts";
+import { userProfileRoutes } from "./routes/user-profile.ts";
+
+/**
+ * Builds the HTTP API as a Fastify instance without listening, so tests drive it with `inject()`
+ * and `main.ts` adds the port and the shutdown.
+ *
+ * Validation uses TypeBox's compiler: it converts types only for params, query and headers (where
+ * everything arrives as a string) and never coerces a JSON body, so `"price": "45"` is a 422, not a
+ * silently accepted number.
+ */
+export function buildApp(deps: ApiDeps) {
+  const app = Fastify({
+    loggerInstance: deps.logger.child({ module: "http" }) as FastifyBaseLogger,
+    // Behind the load balancer the client address comes from X-Forwarded-For, but only a proxy on a
+    // private network may set it; trusting everyone would let any client choose its logged address.
+    trustProxy: ["loopback", "linklocal", "uniquelocal"],
+    // Request ids let a log line of an error be matched with the client's report.
+    requestIdHeader: "x-request-id",
+  })
+    .setValidatorCompiler(TypeBoxValidatorCompiler)
+    .withTypeProvider<TypeBoxTypeProvider>();
+
+  app.register(depsPlugin, { deps });
+  app.register(errorHandlerPlugin);
+  app.register(requestMetricsPlugin);
+  app.register(openApiPlugin);
+  app.register(authPlugin);
+
+  app.register(healthRoutes);
+  app.register(metricsRoutes);
+  app.register(userAccountRoutes);
+  app.register(userProfileRoutes);
+  app.register(eventCreateRoutes);
+  app.register(eventReadRoutes);
+  return app;
+}
+
+/** The API's Fastify instance. */
+export type ApiApp = ReturnType<typeof buildApp>;

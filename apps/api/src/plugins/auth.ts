@@ -1,0 +1,66 @@
+import type { FastifyRequest, onRequestAsyncHookHandler } from "fastify";
+import fp from "fastify-plugin";
+import { bearerToken, createTokenSigner, createTokenVerifier, type Role, type TokenSigner, type VerifiedToken } from "@seatdrop/auth";
+import { forbidden, unauthorized } from "../errors.ts";
+
+declare module "fastify" {
+  interface FastifyInstance {
+    tokenSigner: TokenSigner;
+    /**
+     * onRequest hook: the request must carry a valid bearer token; sets `request.user`. It runs
+     * before the body is parsed and validated, so strangers get a 401, never a 422 that describes
+     * the route, and a multi-megabyte body from them is never parsed.
+     */
+    authenticate: onRequestAsyncHookHandler;
+    /** onRequest hook: as `authenticate`, and the token's role must be one of `roles` (else 403). */
+    requireRole(...roles: Role[]): onRequestAsyncHookHandler;
+  }
+  interface FastifyRequest {
+    /** The verified bearer of the request's token; null until `authenticate` ran. */
+    user: VerifiedToken | null;
+  }
+}
+
+/**
+ * Bearer-token authentication. Verification is libs/auth's (shared with the WebSocket nodes); this
+ * plugin only reads the header and maps outcomes to HTTP: no token 401 `unauthorized`, a bad one
+ * 401 `invalid_token` / `token_expired` / `token_revoked` (AuthError, see the error handler),
+ * a wrong role 403 `forbidden`.
+ */
+export const authPlugin = fp(
+  async (app) => {
+    const { config, redis, keys } = app.deps;
+    const verifier = createTokenVerifier(config, {
+      // Sign-out puts the token's jti on a deny list until the token would have expired anyway.
+      isRevoked: async (jti) => (await redis.exists(keys.deniedToken(jti))) === 1,
+    });
+
+    const authenticate = async (request: FastifyRequest): Promise<void> => {
+      const token = bearerToken(request.headers.authorization);
+      if (!token) throw unauthorized();
+      request.user = await verifier.verify(token);
+    };
+
+    app.decorateRequest("user", null);
+    app.decorate("tokenSigner", createTokenSigner(config));
+    app.decorate("authenticate", authenticate);
+    app.decorate("requireRole", (...roles: Role[]): onRequestAsyncHookHandler => async (request) => {
+      await authenticate(request);
+      if (!request.user || !roles.includes(request.user.role)) throw forbidden(`this needs the role ${roles.join(" or ")}`);
+    });
+  },
+  { name: "auth", dependencies: ["deps"], fastify: "5.x" },
+);
+
+/** The authenticated user of a request behind `authenticate`/`requireRole`; a 401 if there is none. */
+export function currentUser(request: FastifyRequest): VerifiedToken {
+  if (!request.user) throw unauthorized();
+  return request.user;
+}
+
+/** Seed 003: a user may act on their own account only (403 otherwise); admins may act on any. */
+export function requireSelfOrAdmin(request: FastifyRequest, userId: string): VerifiedToken {
+  const user = currentUser(request);
+  if (user.role !== "admin" && user.userId.toLowerCase() !== userId.toLowerCase()) throw forbidden("this is not your account");
+  return user;
+}

@@ -1,0 +1,34 @@
+import swagger from "@fastify/swagger";
+import fp from "fastify-plugin";
+
+/**
+ * The OpenAPI document, generated from the same route schemas that validate requests and serialise
+ * responses, so it cannot drift from what the API does. Served at `GET /openapi.json`. Registered
+ * before the routes: @fastify/swagger learns routes as they are added.
+ */
+export const openApiPlugin = fp(
+  async (app) => {
+    await app.register(swagger, {
+      openapi: {
+        openapi: "3.1.0",
+        info: {
+          title: "Seat drop cluster API",
+          version: "0.1.0",
+          description:
+            "HTTP API of the seat drop cluster: accounts (seed 003 routes), events with their seat maps, health. " +
+            "Errors are always `{\"error\": \"<code>\", \"message\": \"...\"}`; invalid input is 422 `validation_failed` naming each field.",
+        },
+        tags: [
+          { name: "users", description: "Sign up and sign in (seed 003)" },
+          { name: "events", description: "Events, their seat maps and chat rooms" },
+          { name: "ops", description: "Health, readiness and metrics" },
+        ],
+        components: {
+          securitySchemes: { bearerAuth: { type: "http", scheme: "bearer", bearerFormat: "JWT" } },
+        },
+      },
+    });
+    app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
+  },
+  { name: "openapi", fastify: "5.x" },
+);

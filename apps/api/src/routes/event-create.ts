@@ -1,0 +1,41 @@
+import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import { bearerSecurity, errorResponses } from "../schemas/common.ts";
+import { CreateEventBody, EventView } from "../schemas/event.ts";
+import { checkNewEvent, createEvent } from "../services/create-event.ts";
+import { toEventView } from "../services/event-views.ts";
+
+/** A 100000-seat map is several megabytes of JSON; Fastify's 1 MiB default would refuse it. */
+const CREATE_EVENT_BODY_LIMIT = 32 * 1024 * 1024;
+
+/** `POST /api/events`: an admin creates an event with its seat map and its (inactive) chat room. */
+export const eventCreateRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const log = app.deps.logger.child({ module: "event-create" });
+
+  app.post(
+    "/api/events",
+    {
+      bodyLimit: CREATE_EVENT_BODY_LIMIT,
+      onRequest: app.requireRole("admin"),
+      schema: {
+        tags: ["events"],
+        summary: "Create an event with its seats (admin)",
+        description:
+          "Stores the event, its seats and its chat room (status inactive) in one transaction. " +
+          "Times are ISO-8601 or `YYYY-MM-DD HH:MM:SS` (UTC); prices are in major units with at most 2 decimals.",
+        security: bearerSecurity,
+        body: CreateEventBody,
+        response: { 201: EventView, ...errorResponses(401, 403, 422) },
+      },
+    },
+    async (request, reply) => {
+      const saved = await createEvent({ db: app.deps.db.db, event: checkNewEvent(request.body) });
+      log.info({ eventId: saved.event.id, seats: saved.seatCount, by: request.user?.userId }, "event created");
+      if (app.deps.onEventSaved) {
+        // The event is committed: a failure here must not turn into an error the client retries
+        // (that would create the event twice). Seat services load an unknown event from PostgreSQL anyway.
+        await app.deps.onEventSaved(saved.event.id).catch((err: unknown) => log.error({ err, eventId: saved.event.id }, "onEventSaved failed"));
+      }
+      return reply.code(201).send(toEventView(saved, app.deps.config));
+    },
+  );
+};

@@ -1,0 +1,71 @@
+import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import { Type } from "typebox";
+import { currentUser } from "../plugins/auth.ts";
+import { bearerSecurity, errorResponses } from "../schemas/common.ts";
+import { SessionResponse, SignInBody, SignUpBody } from "../schemas/user.ts";
+import { revokeToken } from "../services/revoke-token.ts";
+import { authenticateUser, createUser, type UserRecord } from "../services/user-accounts.ts";
+
+/** Seed 003's sign-up, sign-in and sign-out, with the paths and bodies the seed's clients send. */
+export const userAccountRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const log = app.deps.logger.child({ module: "user-accounts" });
+  const session = async (user: UserRecord) => ({
+    user,
+    token: await app.tokenSigner.sign({ sub: user.id, role: user.role, username: user.username }),
+  });
+
+  app.post(
+    "/api/users/create",
+    {
+      schema: {
+        tags: ["users"],
+        summary: "Sign up",
+        description: "Creates a user and returns it with a token. `password_hash` is the plaintext password; the server hashes it.",
+        body: SignUpBody,
+        response: { 201: SessionResponse, ...errorResponses(409, 422) },
+      },
+    },
+    async (request, reply) => {
+      const { username, email, password_hash: password } = request.body.user_params;
+      const user = await createUser({ db: app.deps.db.db, username, email, password });
+      log.info({ userId: user.id }, "user signed up");
+      return reply.code(201).send(await session(user));
+    },
+  );
+
+  app.post(
+    "/api/users/sign_in",
+    {
+      schema: {
+        tags: ["users"],
+        summary: "Sign in",
+        body: SignInBody,
+        response: { 200: SessionResponse, ...errorResponses(401, 422) },
+      },
+    },
+    async (request, reply) => {
+      const user = await authenticateUser({ db: app.deps.db.db, email: request.body.email, password: request.body.password_hash });
+      return reply.code(200).send(await session(user));
+    },
+  );
+
+  // Seed 003 lists sign-out without a path; POST and DELETE on /api/users/sign_out both work.
+  app.route({
+    method: ["POST", "DELETE"],
+    url: "/api/users/sign_out",
+    onRequest: app.authenticate,
+    schema: {
+      tags: ["users"],
+      summary: "Sign out",
+      description: "Revokes the presented token (until it would have expired) on every API and WebSocket node.",
+      security: bearerSecurity,
+      response: { 204: Type.Null({ description: "signed out" }), ...errorResponses(401) },
+    },
+    handler: async (request, reply) => {
+      const user = currentUser(request);
+      await revokeToken({ redis: app.deps.redis, keys: app.deps.keys, token: user });
+      log.info({ userId: user.userId }, "user signed out");
+      return reply.code(204).send(null);
+    },
+  });
+};

@@ -1,0 +1,34 @@
+import { Type, type Static } from "typebox";
+
+/**
+ * Schemas shared by every route. Each is plain JSON Schema: Fastify validates with it, serialises
+ * responses with it, and @fastify/swagger writes the OpenAPI document from it.
+ */
+
+/** The body of every error answer (`{"error": "<code>", "message": "..."}`). */
+export const ErrorResponse = Type.Object(
+  {
+    error: Type.String({ description: "machine-readable code, e.g. validation_failed, conflict, not_found" }),
+    message: Type.String({ description: "what went wrong, for humans" }),
+    field: Type.Optional(Type.String({ description: "the field a conflict is about" })),
+    errors: Type.Optional(
+      Type.Array(Type.Object({ field: Type.String(), message: Type.String() }), { description: "every invalid field (422 only)" }),
+    ),
+  },
+  { title: "ErrorResponse", description: "Every error has this shape." },
+);
+export type ErrorResponse = Static<typeof ErrorResponse>;
+
+/** A route's error answers, keyed by status, for its `response` schema. */
+export function errorResponses<S extends number>(...statuses: S[]): Record<S, typeof ErrorResponse> {
+  return Object.fromEntries(statuses.map((s) => [s, ErrorResponse])) as Record<S, typeof ErrorResponse>;
+}
+
+/** Lower-case or upper-case UUID of any version, as PostgreSQL's uuid type accepts. */
+export const Uuid = Type.String({ format: "uuid", description: "UUID" });
+
+export const IdParams = Type.Object({ id: Uuid });
+export type IdParams = Static<typeof IdParams>;
+
+/** Security requirement of routes behind a bearer token, for the OpenAPI document. */
+export const bearerSecurity = [{ bearerAuth: [] }];

@@ -1,0 +1,105 @@
+import { Type, type Static } from "typebox";
+import { Uuid } from "./common.ts";
+
+/** Seat ids go into Redis keys and wire frames, so they stay short and free of separators that matter there. */
+export const SEAT_ID_PATTERN = "^[A-Za-z0-9_.:-]{1,64}$";
+export const MAX_SEATS_PER_EVENT = 100_000;
+/** `price_cents` is a PostgreSQL integer, so prices stop below 2^31 cents. */
+export const MAX_PRICE = 21_474_836.47;
+
+/**
+ * ISO-8601 date-time, or seed 003's `YYYY-MM-DD HH:MM:SS`. A time without an offset is UTC, as seed
+ * 003's naive datetimes were. The pattern only admits the shape; `parseEventTime` checks the calendar.
+ */
+export const EventTime = Type.String({
+  pattern: "^\\d{4}-\\d{2}-\\d{2}[Tt ]\\d{2}:\\d{2}(:\\d{2}(\\.\\d{1,9})?)?([Zz]|[+-]\\d{2}:?\\d{2})?$",
+  description: "ISO-8601 date-time, or YYYY-MM-DD HH:MM:SS (UTC)",
+  examples: ["2025-01-01T19:00:00Z", "2025-01-01 19:00:07"],
+});
+
+export const SeatInput = Type.Object({
+  id: Type.String({ pattern: SEAT_ID_PATTERN, description: "unique within the event, e.g. A_1", examples: ["A_1"] }),
+  section: Type.Optional(Type.String({ maxLength: 64 })),
+  row: Type.Optional(Type.String({ maxLength: 64 })),
+  number: Type.Optional(Type.Integer({ minimum: 0, maximum: 2_147_483_647 })),
+  price: Type.Number({ minimum: 0, maximum: MAX_PRICE, description: "in major units (45.5 = 45.50); at most 2 decimals" }),
+});
+export type SeatInput = Static<typeof SeatInput>;
+
+/** Per-event hold settings; omitted ones fall back to the cluster's HOLD_* configuration. */
+const holdSettingFields = {
+  hold_ttl_ms: Type.Integer({ minimum: 100, maximum: 86_400_000, description: "how long a hold lives from its first lock" }),
+  hold_max_seats: Type.Integer({ minimum: 1, maximum: 1000, description: "seats one user may hold at once" }),
+  hold_grace_ms: Type.Integer({ minimum: 0, maximum: 86_400_000, description: "how long a hold outlives its user's last connection" }),
+  hold_max_extensions: Type.Integer({ minimum: 0, maximum: 100, description: "how often a hold may be extended" }),
+};
+
+export const CreateEventBody = Type.Object({
+  name: Type.String({ minLength: 1, maxLength: 200, examples: ["concert"] }),
+  description: Type.String({ maxLength: 10_000, examples: ["A great music concert"] }),
+  location: Type.String({ minLength: 1, maxLength: 200, examples: ["Antalya"] }),
+  start_time: EventTime,
+  end_time: EventTime,
+  hold_ttl_ms: Type.Optional(holdSettingFields.hold_ttl_ms),
+  hold_max_seats: Type.Optional(holdSettingFields.hold_max_seats),
+  hold_grace_ms: Type.Optional(holdSettingFields.hold_grace_ms),
+  hold_max_extensions: Type.Optional(holdSettingFields.hold_max_extensions),
+  seats: Type.Array(SeatInput, { minItems: 1, maxItems: MAX_SEATS_PER_EVENT }),
+});
+export type CreateEventBody = Static<typeof CreateEventBody>;
+
+export const SeatView = Type.Object({
+  id: Type.String(),
+  section: Type.Optional(Type.String()),
+  row: Type.Optional(Type.String()),
+  number: Type.Optional(Type.Integer()),
+  price: Type.Number({ description: "major units" }),
+});
+export type SeatView = Static<typeof SeatView>;
+
+export const ChatRoomView = Type.Object({
+  id: Uuid,
+  status: Type.Unsafe<"inactive" | "active" | "archived">({ type: "string", enum: ["inactive", "active", "archived"] }),
+});
+
+export const EventView = Type.Object({
+  id: Uuid,
+  name: Type.String(),
+  description: Type.String(),
+  location: Type.String(),
+  start_time: Type.String({ format: "date-time" }),
+  end_time: Type.String({ format: "date-time" }),
+  hold_ttl_ms: Type.Integer({ description: "resolved: the event's own value or the cluster default" }),
+  hold_max_seats: Type.Integer(),
+  hold_grace_ms: Type.Integer(),
+  hold_max_extensions: Type.Integer(),
+  seat_count: Type.Integer(),
+  chat_room: Type.Optional(ChatRoomView),
+  inserted_at: Type.String({ format: "date-time" }),
+});
+export type EventView = Static<typeof EventView>;
+
+export const EventWithSeatsView = Type.Object({
+  ...EventView.properties,
+  seats: Type.Array(SeatView),
+});
+export type EventWithSeatsView = Static<typeof EventWithSeatsView>;
+
+export const EventSummaryView = Type.Object({
+  id: Uuid,
+  name: Type.String(),
+  location: Type.String(),
+  start_time: Type.String({ format: "date-time" }),
+  end_time: Type.String({ format: "date-time" }),
+  seat_count: Type.Integer(),
+});
+export type EventSummaryView = Static<typeof EventSummaryView>;
+
+export const ListEventsQuery = Type.Object({
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })),
+  offset: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
+});
+export type ListEventsQuery = Static<typeof ListEventsQuery>;
+
+export const EventListResponse = Type.Object({ events: Type.Array(EventSummaryView) });
+export type EventListResponse = Static<typeof EventListResponse>;

@@ -1,0 +1,53 @@
+import type { Config } from "@seatdrop/config";
+import { resolveHoldSettings } from "@seatdrop/seats";
+import type { EventSummaryView, EventView, EventWithSeatsView, SeatView } from "../schemas/event.ts";
+import type { SavedEvent, SeatRow } from "./create-event.ts";
+import type { EventSummary, EventWithSeats } from "./read-events.ts";
+
+type HoldDefaults = Pick<Config, "HOLD_TTL_MS" | "HOLD_MAX_SEATS" | "HOLD_GRACE_MS" | "HOLD_MAX_EXTENSIONS">;
+
+/** The event as the API shows it: snake_case, settings resolved against the cluster defaults. */
+export function toEventView(saved: Pick<SavedEvent, "event" | "seatCount"> & { chatRoom: SavedEvent["chatRoom"] | null }, config: HoldDefaults): EventView {
+  const { event } = saved;
+  const settings = resolveHoldSettings(event, config);
+  const view: EventView = {
+    id: event.id,
+    name: event.name,
+    description: event.description,
+    location: event.location,
+    start_time: event.startTime.toISOString(),
+    end_time: event.endTime.toISOString(),
+    hold_ttl_ms: settings.holdTtlMs,
+    hold_max_seats: settings.holdMaxSeats,
+    hold_grace_ms: settings.holdGraceMs,
+    hold_max_extensions: settings.holdMaxExtensions,
+    seat_count: saved.seatCount,
+    inserted_at: event.insertedAt.toISOString(),
+  };
+  if (saved.chatRoom) view.chat_room = { id: saved.chatRoom.id, status: saved.chatRoom.status };
+  return view;
+}
+
+/** A seat with its price back in major units; absent section/row/number are left out, not null. */
+export function toSeatView(seat: SeatRow): SeatView {
+  const view: SeatView = { id: seat.seatId, price: seat.priceCents / 100 };
+  if (seat.section !== null) view.section = seat.section;
+  if (seat.row !== null) view.row = seat.row;
+  if (seat.number !== null) view.number = seat.number;
+  return view;
+}
+
+export function toEventWithSeatsView(found: EventWithSeats, config: HoldDefaults): EventWithSeatsView {
+  return { ...toEventView(found, config), seats: found.seats.map(toSeatView) };
+}
+
+export function toEventSummaryView(e: EventSummary): EventSummaryView {
+  return {
+    id: e.id,
+    name: e.name,
+    location: e.location,
+    start_time: e.startTime.toISOString(),
+    end_time: e.endTime.toISOString(),
+    seat_count: e.seatCount,
+  };
+}

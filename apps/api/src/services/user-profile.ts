@@ -1,0 +1,43 @@
+import { eq } from "drizzle-orm";
+import { hashPassword } from "@seatdrop/auth";
+import { users, type Db } from "@seatdrop/db";
+import { conflict, notFound } from "../errors.ts";
+import { uniqueViolation } from "./postgres-errors.ts";
+import { normaliseEmail, type UserRecord } from "./user-accounts.ts";
+
+const publicColumns = { id: users.id, username: users.username, email: users.email, role: users.role };
+
+/** Loads a user without its password hash; 404 when there is none. */
+export async function getUser(o: { db: Db; userId: string }): Promise<UserRecord> {
+  const [row] = await o.db.select(publicColumns).from(users).where(eq(users.id, o.userId)).limit(1);
+  if (!row) throw notFound("user");
+  return row;
+}
+
+/** Changes a user's username, email and/or password (hashed here); a taken name or email is a 409. */
+export async function updateUser(o: {
+  db: Db;
+  userId: string;
+  changes: { username?: string; email?: string; password?: string };
+}): Promise<UserRecord> {
+  const set: Partial<typeof users.$inferInsert> = { updatedAt: new Date() };
+  if (o.changes.username !== undefined) set.username = o.changes.username;
+  if (o.changes.email !== undefined) set.email = normaliseEmail(o.changes.email);
+  if (o.changes.password !== undefined) set.passwordHash = await hashPassword(o.changes.password);
+  try {
+    const [row] = await o.db.update(users).set(set).where(eq(users.id, o.userId)).returning(publicColumns);
+    if (!row) throw notFound("user");
+    return row;
+  } catch (err) {
+    const constraint = uniqueViolation(err);
+    if (constraint === "users_email_key") throw conflict("email", "email has already been taken");
+    if (constraint === "users_username_key") throw conflict("username", "username has already been taken");
+    throw err;
+  }
+}
+
+/** Deletes a user; their tickets stay with the event, unassigned (foreign key `on delete set null`). */
+export async function deleteUser(o: { db: Db; userId: string }): Promise<void> {
+  const deleted = await o.db.delete(users).where(eq(users.id, o.userId)).returning({ id: users.id });
+  if (deleted.length === 0) throw notFound("user");
+}

@@ -1,0 +1,60 @@
+import { createLogger } from "@seatdrop/observability";
+import { buildApp, type ApiApp } from "../src/app.ts";
+import type { ApiDeps } from "../src/deps.ts";
+import { bootstrapAdmin } from "../src/services/bootstrap-admin.ts";
+import { createTestEnv, type TestEnv } from "../../../test/support/test-env.ts";
+
+/** An API built on a private test environment (own database, own Redis prefix), driven with `inject()`. */
+export interface ApiHarness {
+  env: TestEnv;
+  app: ApiApp;
+  close(): Promise<void>;
+}
+
+export async function startApi(extra: Partial<Pick<ApiDeps, "onEventSaved" | "redis">> = {}): Promise<ApiHarness> {
+  const env = await createTestEnv();
+  const logger = createLogger("api-test", env.config.LOG_LEVEL);
+  const app = buildApp({ config: env.config, db: env.db, redis: env.redis, keys: env.keys, logger, ...extra });
+  await app.ready();
+  return {
+    env,
+    app,
+    async close() {
+      await app.close();
+      await env.close();
+    },
+  };
+}
+
+/** A sign-up answer: the session on 201, the error fields otherwise. */
+export interface SignUpAnswer {
+  user: { id: string; username: string; email: string; role: string };
+  token: string;
+  error?: string;
+  field?: string;
+  errors?: { field: string; message: string }[];
+}
+
+/** Signs up through the seed 003 route and returns the parsed answer. */
+export async function signUp(app: ApiApp, user: { username: string; email: string; password: string }) {
+  const res = await app.inject({
+    method: "POST",
+    url: "/api/users/create",
+    payload: { user_params: { username: user.username, email: user.email, password_hash: user.password } },
+  });
+  return { status: res.statusCode, body: res.json() as SignUpAnswer };
+}
+
+/** Creates the configured admin as `main.ts` does at boot and returns a token from signing in. */
+export async function adminToken(h: ApiHarness): Promise<string> {
+  await bootstrapAdmin({ db: h.env.db, config: h.env.config, logger: createLogger("api-test", "silent") });
+  const res = await h.app.inject({
+    method: "POST",
+    url: "/api/users/sign_in",
+    payload: { email: h.env.config.ADMIN_EMAIL, password_hash: h.env.config.ADMIN_PASSWORD },
+  });
+  if (res.statusCode !== 200) throw new Error(`admin sign-in failed: ${res.statusCode} ${res.body}`);
+  return (res.json() as { token: string }).token;
+}
+
+export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });

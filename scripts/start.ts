@@ -1,0 +1,116 @@
+/**
+ * `npm start`: the whole cluster on one machine. Checks Redis and PostgreSQL (one clear line each
+ * when they are missing), runs migrations, then starts the API, the worker and one ws-node per
+ * port of WS_PORTS as child processes, waits for each `/healthz`, and prints where they listen.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { ConfigError, loadConfig, type Config } from "@seatdrop/config";
+import { connectDb, probeDatabase, runMigrations } from "@seatdrop/db";
+import { probeRedis } from "@seatdrop/redis";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const explicitAdminPassword = Boolean(process.env.ADMIN_PASSWORD);
+
+function fail(line: string, code = 1): never {
+  console.error(`npm start: ${line}`);
+  process.exit(code);
+}
+
+let config: Config;
+try {
+  config = loadConfig(); // also writes generated development secrets into process.env for the children
+} catch (err) {
+  if (err instanceof ConfigError) fail(err.message, 2);
+  throw err;
+}
+
+const [redisProblem, dbProblem] = await Promise.all([probeRedis(config.REDIS_URL), probeDatabase(config.DATABASE_URL)]);
+if (redisProblem) fail(redisProblem);
+if (dbProblem) fail(dbProblem);
+
+const db = connectDb(config.DATABASE_URL, { max: 2 });
+try {
+  await runMigrations(db);
+} catch (err) {
+  fail(`migrations failed: ${(err as Error).message}`);
+} finally {
+  await db.close();
+}
+
+interface App {
+  name: string;
+  entry: string;
+  port: number;
+  env: Record<string, string>;
+  child?: ChildProcess;
+}
+const apps: App[] = [
+  { name: "api", entry: "apps/api/src/main.ts", port: config.API_PORT, env: {} },
+  { name: "worker", entry: "apps/worker/src/main.ts", port: config.WORKER_PORT, env: {} },
+  ...config.WS_PORTS.map((port, i) => ({ name: `ws-node-${i + 1}`, entry: "apps/ws-node/src/main.ts", port, env: { WS_PORT: String(port), NODE_ID: `ws-${port}` } })),
+];
+
+let stopping = false;
+function stopAll(code: number): void {
+  if (stopping) return;
+  stopping = true;
+  for (const a of apps) a.child?.kill("SIGTERM");
+  setTimeout(() => process.exit(code), 5000).unref();
+  void Promise.all(apps.map((a) => (a.child && a.child.exitCode === null ? new Promise((r) => a.child!.once("exit", r)) : null))).then(() => process.exit(code));
+}
+process.once("SIGINT", () => stopAll(0));
+process.once("SIGTERM", () => stopAll(0));
+
+for (const a of apps) {
+  a.child = spawn(process.execPath, ["--import", "tsx", a.entry], {
+    cwd: root,
+    env: { ...process.env, ...a.env },
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  a.child.once("exit", (code, signal) => {
+    if (stopping) return;
+    console.error(`npm start: ${a.name} exited (${signal ?? `code ${code}`}); stopping the cluster`);
+    stopAll(1);
+  });
+}
+
+async function healthy(a: App): Promise<void> {
+  const until = Date.now() + 60_000;
+  for (;;) {
+    try {
+      const r = await fetch(`http://127.0.0.1:${a.port}/healthz`);
+      if (r.ok) return;
+    } catch {
+      // not listening yet
+    }
+    if (stopping) throw new Error("stopping");
+    if (Date.now() > until) throw new Error(`${a.name} did not answer /healthz on port ${a.port} within 60 s`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+try {
+  await Promise.all(apps.map(healthy));
+} catch (err) {
+  if (!stopping) {
+    console.error(`npm start: ${(err as Error).message}`);
+    stopAll(1);
+  }
+  await new Promise(() => {});
+}
+
+const host = config.HOST === "0.0.0.0" ? "localhost" : config.HOST;
+const lines = [
+  "",
+  "Seat drop cluster is up:",
+  `  API        http://${host}:${config.API_PORT}        (OpenAPI: /openapi.json, health: /healthz)`,
+  `  worker     http://${host}:${config.WORKER_PORT}/healthz`,
+  ...config.WS_PORTS.map((p) => `  ws-node    ws://${host}:${p}/socket/websocket   (Phoenix V2)   ws://${host}:${p}/?event=<id>   (seed 000)`),
+  `  Redis      ${config.REDIS_URL} (prefix ${config.REDIS_PREFIX})`,
+  `  PostgreSQL ${config.DATABASE_URL.replace(/\/\/([^:@/]+):[^@]*@/, "//$1:***@")}`,
+  `  admin      ${config.ADMIN_EMAIL}${explicitAdminPassword ? " (password from ADMIN_PASSWORD)" : ` / ${config.ADMIN_PASSWORD}   (generated for this run; set ADMIN_PASSWORD to choose)`}`,
+  "Press Ctrl-C to stop.",
+  "",
+];
+console.log(lines.join("\n"));
