@@ -370,6 +370,25 @@ describe("seed 000 dialect on / (two ws-nodes)", () => {
     }
   });
 
+  it("an event id in another letter case is the same event or none: never a second seat map", async () => {
+    const eventId = await createEvent(env, seatIdsGrid(1, 3));
+    const [alice, bob] = [await createUser(env), await createUser(env)];
+    const a = await connect(0, eventId, alice.token);
+    a.send({ action: "lock", seat: "A_1" });
+    await a.waitForFrame("lockedForYou", "A_1");
+
+    const b = open(1, { event: eventId.toUpperCase(), token: bob.token });
+    await until(() => b.frames[0] ?? b.closeInfo, 8000, () => "startstate or a close");
+    if (b.frames[0]?.event === "startstate") {
+      expect((b.frames[0].data as StartState).locked, "the upper-case spelling has a seat map of its own").toEqual(["A_1"]);
+      b.send({ action: "lock", seat: "A_1" });
+      await b.waitForFrame("alreadyLocked", "A_1");
+    } else {
+      expect(b.frames[0]).toMatchObject({ event: "error", data: { code: "unknown_event" } });
+      expect((await b.closed()).code).toBe(4404);
+    }
+  });
+
   it("without ?event= (and no DEFAULT_EVENT_ID) the upgrade is refused with HTTP 400", async () => {
     expect(env.config.DEFAULT_EVENT_ID).toBeUndefined();
     const c = open(1, {});
