@@ -120,7 +120,7 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
       prepare: (conn, query) => {
         const eventId = query("event") ?? config.DEFAULT_EVENT_ID;
         if (!eventId) return "connect with ?event=<eventId> (no DEFAULT_EVENT_ID is configured)";
-        conn.seedEventId = eventId;
+        conn.seedEventId = eventId.toLowerCase(); // one spelling per event, as parseTopic does
         return undefined;
       },
     }),

@@ -203,6 +203,8 @@ describe("malformed frames on the Phoenix socket", () => {
   it("an array with a bad topic type gets a phx_reply error naming the field; the socket stays open", async () => {
     const c = await raw(0);
     c.send(["1", "7", 42, "phx_join", {}]);
+    await until(() => c.frames.length > 0 || c.closeInfo, 8000, () => "a reply or a close");
+    expect(c.closeInfo, "the socket was closed instead of answered").toBeUndefined();
     const f = await c.waitFor((x) => x[1] === "7" && x[3] === "phx_reply", "the error reply to a bad topic");
     expect(f[0]).toBe("1");
     expect(f[4]).toMatchObject({ status: "error", response: { reason: "malformed_frame", field: "topic" } });
@@ -299,7 +301,7 @@ describe("joins and pushes the socket cannot serve", () => {
   });
 
   it("an event id in another letter case names the same event, or none: never a second seat map", async () => {
-    const eventId = await createEvent(env, seatIdsGrid(1, 2));
+    const eventId = await createEvent(env, seatIdsGrid(1, 3));
     const [u1, u2] = [await createUser(env), await createUser(env)];
     const lower = await raw(0, u1.token);
     const l = await lower.join(`seats:${eventId}`);
@@ -309,12 +311,23 @@ describe("joins and pushes the socket cannot serve", () => {
     const topic = `seats:${eventId.toUpperCase()}`;
     const u = await upper.join(topic);
     if (u.reply.status === "ok") {
-      // If the other spelling is accepted, it must be the same seat map: A_1 is taken.
+      // If the other spelling is accepted, it must be the same seat map: A_1 is taken...
       expect((u.reply.response.seats as Record<string, string>).A_1, "the upper-case spelling has a seat map of its own").toBe("locked");
       expect(await upper.push(u.joinRef, topic, "lock", { seat: "A_1" })).toMatchObject({ status: "error", response: { reason: "already_locked" } });
+      // ...and its pushes must come on the topic the client joined, or the stock client drops them.
+      expect(await upper.push(u.joinRef, topic, "lock", { seat: "A_2" })).toMatchObject({ status: "ok" });
+      expect(await lower.push(l.joinRef, `seats:${eventId}`, "lock", { seat: "A_3" })).toMatchObject({ status: "ok" });
+      await upper.waitFor((f) => f[3] === "locked" && f[4].seat === "A_3", "locked A_3 on the upper-case join");
+      const pushes = upper.frames.filter((f) => f[3] !== "phx_reply");
+      expect(pushes).toEqual([
+        [u.joinRef, null, topic, "lockedForYou", { seat: "A_2", seq: expect.any(Number) }],
+        [null, null, topic, "locked", { seat: "A_3", seq: expect.any(Number) }],
+      ]);
     } else {
       expect(u.reply.response.reason).toBe("unknown_event");
     }
+    const view = await freshView(0, eventId);
+    expect(view.seats.A_1).toBe("locked");
   });
 });
 

@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { check, index, integer, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
+import { bigserial, boolean, check, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
 
 /**
  * The system of record (DESIGN §3.7). Redis holds only what is ephemeral and can be rebuilt from here.
@@ -35,6 +35,12 @@ export const events = pgTable(
     holdMaxSeats: integer("hold_max_seats"),
     holdGraceMs: integer("hold_grace_ms"),
     holdMaxExtensions: integer("hold_max_extensions"),
+    /** Box-office rules (issue 3): when locks and orders are accepted, and how many seats one user may have. */
+    salesOpenAt: timestamp("sales_open_at", { withTimezone: true }),
+    salesCloseAt: timestamp("sales_close_at", { withTimezone: true }),
+    maxSeatsPerUser: integer("max_seats_per_user"),
+    /** How long a pending order waits for its payment; NULL means the cluster default. */
+    paymentWindowMs: integer("payment_window_ms"),
     insertedAt: timestamp("inserted_at", { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
   },
@@ -65,13 +71,15 @@ export const chatRooms = pgTable(
     eventId: uuid("event_id")
       .notNull()
       .references(() => events.id, { onDelete: "cascade" }),
-    status: text("status", { enum: ["inactive", "active", "archived"] }).notNull().default("inactive"),
+    status: text("status", { enum: ["inactive", "active"] }).notNull().default("inactive"),
+    activatedAt: timestamp("activated_at", { withTimezone: true }),
+    archivedAt: timestamp("archived_at", { withTimezone: true }),
     insertedAt: timestamp("inserted_at", { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [uniqueIndex("chat_rooms_event_key").on(t.eventId)],
 );
 
-/** Tickets as seed 003 defines them; orders (issue 3) will issue them too. */
+/** Tickets as seed 003 defines them; paid orders issue them too (one per seat). */
 export const tickets = pgTable(
   "tickets",
   {
@@ -81,7 +89,145 @@ export const tickets = pgTable(
       .references(() => events.id, { onDelete: "cascade" }),
     ticketNumber: text("ticket_number").notNull(),
     userId: uuid("user_id").references(() => users.id, { onDelete: "set null" }),
+    /** Set for tickets issued by a paid order. */
+    orderId: uuid("order_id").references(() => orders.id, { onDelete: "set null" }),
+    seatId: text("seat_id"),
+    status: text("status", { enum: ["valid", "void"] }).notNull().default("valid"),
+    /** When the ticket was claimed to enter the event's chat room (seed 003: "mark ticket as used"). */
+    usedAt: timestamp("used_at", { withTimezone: true }),
     insertedAt: timestamp("inserted_at", { withTimezone: true }).notNull().defaultNow(),
   },
-  (t) => [uniqueIndex("tickets_number_key").on(t.ticketNumber), index("tickets_event_idx").on(t.eventId)],
+  (t) => [uniqueIndex("tickets_number_key").on(t.ticketNumber), index("tickets_event_idx").on(t.eventId), index("tickets_user_idx").on(t.userId)],
+);
+
+export const orders = pgTable(
+  "orders",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "restrict" }),
+    eventId: uuid("event_id")
+      .notNull()
+      .references(() => events.id, { onDelete: "restrict" }),
+    status: text("status", { enum: ["pending", "paid", "canceled", "expired", "refunded"] }).notNull().default("pending"),
+    totalCents: integer("total_cents").notNull(),
+    currency: text("currency").notNull().default("EUR"),
+    expiresAt: timestamp("expires_at", { withTimezone: true }).notNull(),
+    paidAt: timestamp("paid_at", { withTimezone: true }),
+    closedAt: timestamp("closed_at", { withTimezone: true }),
+    insertedAt: timestamp("inserted_at", { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index("orders_user_idx").on(t.userId), index("orders_event_status_idx").on(t.eventId, t.status)],
+);
+
+/**
+ * One row per seat of an order. `live` is true while the order is pending or paid; the partial
+ * unique index makes a double sale impossible even if Redis is flushed or wrong (DESIGN §3.7).
+ */
+export const orderItems = pgTable(
+  "order_items",
+  {
+    orderId: uuid("order_id")
+      .notNull()
+      .references(() => orders.id, { onDelete: "cascade" }),
+    eventId: uuid("event_id").notNull(),
+    seatId: text("seat_id").notNull(),
+    priceCents: integer("price_cents").notNull(),
+    live: boolean("live").notNull().default(true),
+  },
+  (t) => [
+    primaryKey({ columns: [t.orderId, t.seatId] }),
+    uniqueIndex("order_items_live_seat_key").on(t.eventId, t.seatId).where(sql`${t.live}`),
+  ],
+);
+
+/** Every payment confirmation received, whatever became of it (idempotent by the provider's id). */
+export const payments = pgTable("payments", {
+  id: text("id").primaryKey(),
+  orderId: uuid("order_id").notNull(),
+  amountCents: integer("amount_cents").notNull(),
+  currency: text("currency").notNull(),
+  status: text("status", { enum: ["succeeded", "failed"] }).notNull(),
+  /** A payment that arrived for an order that could no longer be paid: money to give back. */
+  flaggedForRefund: boolean("flagged_for_refund").notNull().default(false),
+  note: text("note"),
+  receivedAt: timestamp("received_at", { withTimezone: true }).notNull().defaultNow(),
+});
+
+/** Idempotency-Key records of write routes: the same key and body replays the first response. */
+export const idempotencyKeys = pgTable(
+  "idempotency_keys",
+  {
+    scope: text("scope").notNull(),
+    key: text("key").notNull(),
+    route: text("route").notNull(),
+    requestHash: text("request_hash").notNull(),
+    statusCode: integer("status_code"),
+    response: jsonb("response"),
+    insertedAt: timestamp("inserted_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.scope, t.key] })],
+);
+
+/** Every seat and order transition, so an operator can answer "what happened to seat A_12". */
+export const seatAudit = pgTable(
+  "seat_audit",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    eventId: uuid("event_id").notNull(),
+    seatId: text("seat_id"),
+    orderId: uuid("order_id"),
+    action: text("action").notNull(),
+    actor: text("actor"),
+    detail: jsonb("detail"),
+    at: timestamp("at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index("seat_audit_seat_idx").on(t.eventId, t.seatId, t.at), index("seat_audit_order_idx").on(t.orderId)],
+);
+
+export const messages = pgTable(
+  "messages",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    chatRoomId: uuid("chat_room_id")
+      .notNull()
+      .references(() => chatRooms.id, { onDelete: "cascade" }),
+    userId: uuid("user_id").references(() => users.id, { onDelete: "set null" }),
+    content: text("content").notNull(),
+    contentType: text("content_type").notNull().default("text"),
+    insertedAt: timestamp("inserted_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index("messages_room_time_idx").on(t.chatRoomId, t.insertedAt)],
+);
+
+/** Messages of rooms whose event ended: kept for admins, never served to the room. */
+export const messageArchive = pgTable(
+  "message_archive",
+  {
+    id: uuid("id").primaryKey(),
+    chatRoomId: uuid("chat_room_id").notNull(),
+    userId: uuid("user_id"),
+    content: text("content").notNull(),
+    contentType: text("content_type").notNull(),
+    insertedAt: timestamp("inserted_at", { withTimezone: true }).notNull(),
+    archivedAt: timestamp("archived_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index("message_archive_room_idx").on(t.chatRoomId, t.insertedAt)],
+);
+
+export const notifications = pgTable(
+  "notifications",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    eventId: uuid("event_id").references(() => events.id, { onDelete: "cascade" }),
+    message: text("message").notNull(),
+    status: text("status", { enum: ["unread", "read"] }).notNull().default("unread"),
+    insertedAt: timestamp("inserted_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index("notifications_user_idx").on(t.userId, t.insertedAt)],
 );

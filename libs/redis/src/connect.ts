@@ -18,13 +18,14 @@ export function connectRedis(url: string, role: "command" | "subscriber" | "bull
 /** One attempt, turned into one human sentence on failure (used by `npm start`). */
 export async function probeRedis(url: string): Promise<string | null> {
   const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 3000 });
-  r.on("error", () => {});
+  let cause: NodeJS.ErrnoException | undefined;
+  r.on("error", (err: NodeJS.ErrnoException) => (cause ??= err));
   try {
     await r.connect();
     await r.ping();
     return null;
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
+    const e = cause ?? (err as NodeJS.ErrnoException);
     return `Redis is not reachable at ${url} (${e.code ?? e.message}). Start Redis (redis-server), or set REDIS_URL to a running server.`;
   } finally {
     r.disconnect();

@@ -59,7 +59,7 @@ export type SeatView = Static<typeof SeatView>;
 
 export const ChatRoomView = Type.Object({
   id: Uuid,
-  status: Type.Unsafe<"inactive" | "active" | "archived">({ type: "string", enum: ["inactive", "active", "archived"] }),
+  status: Type.Unsafe<"inactive" | "active">({ type: "string", enum: ["inactive", "active"] }),
 });
 
 export const EventView = Type.Object({

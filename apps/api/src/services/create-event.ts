@@ -75,7 +75,7 @@ export function checkNewEvent(body: CreateEventBody): NewEvent {
 /** The stored event, its chat room and how many seats it has. */
 export interface SavedEvent {
   event: typeof events.$inferSelect;
-  chatRoom: { id: string; status: "inactive" | "active" | "archived" };
+  chatRoom: { id: string; status: "inactive" | "active" };
   seatCount: number;
 }
 
