@@ -16,6 +16,8 @@ export interface EventKeys {
   state: string;
   /** Sorted set userId → hold deadline (ms), the index of live holds for sweeps. */
   holds: string;
+  /** Hash userId → seats in that user's pending and paid orders, for the per-user limit. */
+  ordered: string;
   /** Counter: the event's sequence number, one per seat transition. */
   seq: string;
   /** Stream of seat events with ids `<seq>-1`, capped, for `last_seq` catch-up. */
@@ -39,6 +41,7 @@ export function createKeys(prefix: string) {
         seatmap: `${base}seatmap`,
         state: `${base}state`,
         holds: `${base}holds`,
+        ordered: `${base}ordered`,
         seq: `${base}seq`,
         log: `${base}log`,
         channel: `${base}ch`,
