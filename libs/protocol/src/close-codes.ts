@@ -5,8 +5,11 @@
 export const CloseCode = {
   /** Node draining for a deploy; reconnect through the load balancer. */
   goingAway: 1001,
-  /** A frame larger than WS_MAX_PAYLOAD (uWebSockets.js closes such a socket itself). */
-  tooBig: 1009,
+  /**
+   * A frame larger than WS_MAX_PAYLOAD: uWebSockets.js drops the connection itself without a close
+   * frame, so the client reports 1006 (abnormal closure). Listed for the README; never sent by us.
+   */
+  tooBig: 1006,
   /** A frame that is not a Phoenix frame at all (not JSON, not an array of five). */
   malformedFrame: 4400,
   /** Seed dialect: the event named in `?event=` does not exist. */

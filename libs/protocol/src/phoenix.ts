@@ -49,7 +49,7 @@ export function decodePhx(text: string): DecodeResult {
   if (joinRef === undefined) return { ok: false, reason: "malformed_frame", field: "join_ref" };
   if (ref === undefined) return { ok: false, reason: "malformed_frame", field: "ref" };
   if (typeof topic !== "string" || topic.length === 0 || topic.length > MAX_TOPIC)
-    return { ok: false, reason: "malformed_frame", field: "topic", joinRef, ref };
+    return { ok: false, reason: "malformed_frame", field: "topic", joinRef, ref, topic: "" };
   if (typeof event !== "string" || event.length === 0 || event.length > MAX_EVENT)
     return { ok: false, reason: "malformed_frame", field: "event", joinRef, ref, topic };
   if (payload === null || typeof payload !== "object" || Array.isArray(payload))

@@ -10,7 +10,9 @@
 
   Output:
     {1, seq, deadline, newHold(1|0), seatsInHold}
-    {code} with code < 0: UNKNOWN_EVENT, UNKNOWN_SEAT, SEAT_UNAVAILABLE, ALREADY_LOCKED, HOLD_LIMIT
+    {code} with code < 0: UNKNOWN_EVENT, UNKNOWN_SEAT, SEAT_UNAVAILABLE, ALREADY_LOCKED, HOLD_LIMIT,
+      USER_LIMIT (seats in hold + seats in the user's orders reached the event's per-user limit),
+      SALES_NOT_OPEN, SALES_CLOSED (outside the event's sales window)
 ]]
 --- @include "seatLib"
 
@@ -18,6 +20,9 @@ local user, seat, origin = ARGV[2], ARGV[3], ARGV[4]
 if redis.call('EXISTS', K.meta) == 0 then return { E.UNKNOWN_EVENT } end
 if redis.call('SISMEMBER', K.seatmap, seat) == 0 then return { E.UNKNOWN_SEAT } end
 local now = nowMs()
+local opensAt, closesAt = setting('opensAt', 0), setting('closesAt', 0)
+if opensAt > 0 and now < opensAt then return { E.SALES_NOT_OPEN } end
+if closesAt > 0 and now >= closesAt then return { E.SALES_CLOSED } end
 
 -- A full hold is refused first, whatever the seat: the buyer must free a seat before trying any other.
 local dl = liveHold(user, now)
@@ -25,6 +30,10 @@ local count = 0
 if dl then
   count = redis.call('SCARD', holdSeatsKey(user))
   if count >= setting('max', 10) then return { E.HOLD_LIMIT } end
+end
+local maxUser = setting('maxUser', 0)
+if maxUser > 0 and count + tonumber(redis.call('HGET', K.ordered, user) or '0') >= maxUser then
+  return { E.USER_LIMIT }
 end
 
 local current = seatState(seat, now)

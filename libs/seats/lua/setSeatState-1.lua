@@ -1,6 +1,7 @@
 --[[
-  The backend transitions of seed 000 (`reserve`, `unreserve`, `pay`, `revoke`), made by a
-  trusted service. A seat locked by a user's hold leaves that hold when it is reserved or paid.
+  Moves a seat between reserved, paid and available: seed 000's backend actions (`reserve`,
+  `unreserve`, `pay`, `revoke`, made by a trusted service) and the order flow (pay, cancel, expire,
+  refund). A seat locked by a user's hold leaves that hold when it is reserved or paid.
 
   Input:
     KEYS[1] meta hash of the event
@@ -9,19 +10,29 @@
     ARGV[3] action: 'reserve' | 'unreserve' | 'pay' | 'revoke'
     ARGV[4] reference stored with the state (order id, or 'svc')
     ARGV[5] origin tag, or ''
+    ARGV[6] '1' = fenced: the seat's current reference must equal ARGV[4] (an order only ever
+            moves its own seats), '' = not fenced (seed 000's service actions)
+    ARGV[7] user id the seat is reserved or paid for, or ''
+    ARGV[8] why, recorded on the event (e.g. 'revoked', 'refunded', 'expired', 'canceled'), or ''
 
   Output:
     {1, seq, eventType}
-    {code}: UNKNOWN_EVENT, UNKNOWN_SEAT, ALREADY_RESERVED, NOT_RESERVED, ALREADY_PAID, SEAT_UNAVAILABLE
+    {code}: UNKNOWN_EVENT, UNKNOWN_SEAT, ALREADY_RESERVED, NOT_RESERVED, ALREADY_PAID, SEAT_UNAVAILABLE,
+            WRONG_ORDER (fenced, and the seat belongs to another reference)
 ]]
 --- @include "seatLib"
 
-local seat, action, ref, origin = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local seat, action, ref, origin, fenced, forUser, why = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6] == '1', ARGV[7] or '', ARGV[8] or ''
 if redis.call('EXISTS', K.meta) == 0 then return { E.UNKNOWN_EVENT } end
 if redis.call('SISMEMBER', K.seatmap, seat) == 0 then return { E.UNKNOWN_SEAT } end
 local now = nowMs()
 local current = seatState(seat, now)
-local kind = current and string.sub(current, 1, 1) or nil
+local kind, curRef, curUser = nil, nil, ''
+if current then
+  if string.sub(current, 1, 2) == 'L|' then kind = 'L' else kind, curRef, curUser = parseTaken(current) end
+end
+if fenced and (kind == 'R' or kind == 'P') and curRef ~= ref then return { E.WRONG_ORDER } end
+if fenced and action ~= 'reserve' and kind ~= 'R' and kind ~= 'P' then return { E.NOT_RESERVED } end
 
 local function takeFromHold()
   if kind == 'L' then
@@ -40,23 +51,33 @@ if action == 'reserve' then
   if kind == 'R' then return { E.ALREADY_RESERVED } end
   if kind == 'P' then return { E.SEAT_UNAVAILABLE } end
   takeFromHold()
-  redis.call('HSET', K.state, seat, 'R|' .. ref)
+  redis.call('HSET', K.state, seat, 'R|' .. ref .. '|' .. forUser)
+  addOrdered(forUser, 1)
   ev = { t = 'reserved', seat = seat }
 elseif action == 'pay' then
   if kind == 'P' then return { E.ALREADY_PAID } end
   takeFromHold()
-  redis.call('HSET', K.state, seat, 'P|' .. ref)
+  local user = forUser
+  if user == '' then user = curUser end
+  redis.call('HSET', K.state, seat, 'P|' .. ref .. '|' .. user)
+  if kind ~= 'R' or curUser ~= user then
+    addOrdered(curUser, -1)
+    addOrdered(user, 1)
+  end
   ev = { t = 'paid', seat = seat }
 elseif action == 'unreserve' then
   if kind ~= 'R' then return { E.NOT_RESERVED } end
   redis.call('HDEL', K.state, seat)
+  addOrdered(curUser, -1)
   ev = { t = 'unreserved', seat = seat }
 elseif action == 'revoke' then
   if kind ~= 'R' and kind ~= 'P' then return { E.NOT_RESERVED } end
   redis.call('HDEL', K.state, seat)
+  addOrdered(curUser, -1)
   ev = { t = (kind == 'P') and 'unpaid' or 'unreserved', seat = seat, why = 'revoked' }
 else
   return redis.error_reply('unknown action ' .. tostring(action))
 end
+if why ~= '' then ev.why = why end
 local seq = emit({ ev }, origin)
 return { 1, seq, ev.t }

@@ -15,6 +15,11 @@ export const SeatErrorCode = {
   already_reserved: -10,
   not_reserved: -11,
   already_paid: -12,
+  not_in_hold: -13,
+  user_limit: -14,
+  sales_not_open: -15,
+  sales_closed: -16,
+  wrong_order: -17,
 } as const;
 
 export type SeatErrorReason = keyof typeof SeatErrorCode;
@@ -37,19 +42,28 @@ export const seatErrorMessages: Record<SeatErrorReason, string> = {
   already_reserved: "the seat is already reserved",
   not_reserved: "the seat is neither reserved nor paid",
   already_paid: "the seat is already paid",
+  not_in_hold: "the seat is not in your hold (it was never locked by you, or your hold expired)",
+  user_limit: "you already have the most seats one buyer may have for this event",
+  sales_not_open: "sales for this event have not opened yet",
+  sales_closed: "sales for this event are closed",
+  wrong_order: "the seat belongs to another order",
 };
 
 /** A seat operation the scripts refused; `reason` is the wire code. */
 export class SeatError extends Error {
   override name = "SeatError";
-  constructor(readonly reason: SeatErrorReason) {
+  constructor(
+    readonly reason: SeatErrorReason,
+    /** The seat the refusal is about, when the script named one. */
+    readonly seat?: string,
+  ) {
     super(seatErrorMessages[reason]);
   }
 }
 
 /** Turns a script's negative return code into its typed error. */
-export function seatErrorFromCode(code: number): SeatError {
+export function seatErrorFromCode(code: number, seat?: string): SeatError {
   const reason = byNumber.get(code);
   if (!reason) throw new Error(`seat script returned unknown code ${code}`);
-  return new SeatError(reason);
+  return new SeatError(reason, seat);
 }

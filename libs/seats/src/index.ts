@@ -1,4 +1,4 @@
-export { SeatService, isUuid, naturalCompare, type SeatServiceDeps, type BackendAction } from "./seat-service.ts";
+export { SeatService, isUuid, naturalCompare, type SeatServiceDeps, type BackendAction, type SalesRules } from "./seat-service.ts";
 export { SeatError, SeatErrorCode, seatErrorMessages, seatErrorFromCode, type SeatErrorReason } from "./errors.ts";
 export { resolveHoldSettings, type HoldSettings } from "./settings.ts";
 export { holdReleaseReasons, type SeatEvent, type SeatMessage, type SeatEventType, type Snapshot, type HoldView, type SeatStateName } from "./types.ts";

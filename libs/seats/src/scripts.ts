@@ -7,7 +7,7 @@ const luaDir = fileURLToPath(new URL("../lua/", import.meta.url));
 const includeLine = /^--- @include "([A-Za-z0-9_]+)"\s*$/m;
 
 /** The seat scripts, by camelName, as registered on a connection. */
-export type ScriptName = "lockSeat" | "unlockSeat" | "extendHold" | "releaseHold" | "sweepHolds" | "snapshot" | "setSeatState" | "loadEvent" | "markLive";
+export type ScriptName = "lockSeat" | "unlockSeat" | "extendHold" | "releaseHold" | "sweepHolds" | "snapshot" | "setSeatState" | "loadEvent" | "markLive" | "reserveHold" | "rebuildState";
 
 interface LoadedScript {
   name: ScriptName;

@@ -1,8 +1,8 @@
 import { randomBytes } from "node:crypto";
-import { eq } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import type { Redis } from "ioredis";
 import type { Config } from "@seatdrop/config";
-import { events as eventsTable, seats as seatsTable, type Db } from "@seatdrop/db";
+import { events as eventsTable, orderItems, orders, seats as seatsTable, type Db } from "@seatdrop/db";
 import type { HoldJobs } from "@seatdrop/jobs";
 import { metrics, type Logger } from "@seatdrop/observability";
 import type { Keys } from "@seatdrop/redis";
@@ -23,6 +23,13 @@ export interface SeatServiceDeps {
 }
 
 export type BackendAction = "reserve" | "unreserve" | "pay" | "revoke";
+
+/** An event's box-office rules, mirrored into its Redis meta hash. */
+export interface SalesRules {
+  salesOpenAt?: Date | null;
+  salesCloseAt?: Date | null;
+  maxSeatsPerUser?: number | null;
+}
 
 /**
  * The seat service: every seat transition of every dialect and app goes through here, and each is
@@ -61,14 +68,41 @@ export class SeatService {
     return { deadline, extensionsLeft };
   }
 
-  /** The seed-000 backend transitions (reserve, unreserve, pay, revoke). */
-  async setSeatState(o: { eventId: string; seatId: string; action: BackendAction; ref?: string; origin?: string }) {
-    const [, seq, type] = (await this.run("setSeatState", o.eventId, [o.seatId, o.action, o.ref ?? "svc", o.origin ?? ""])) as [
-      number,
-      number,
-      string,
-    ];
+  /**
+   * Moves a seat between reserved, paid and available. Seed 000's service actions pass no order;
+   * the order flow passes `orderId`, which fences the change: an order only ever moves its own seats.
+   */
+  async setSeatState(o: { eventId: string; seatId: string; action: BackendAction; orderId?: string; userId?: string; why?: string; origin?: string }) {
+    const [, seq, type] = (await this.run("setSeatState", o.eventId, [
+      o.seatId,
+      o.action,
+      o.orderId ?? "svc",
+      o.origin ?? "",
+      o.orderId ? "1" : "",
+      o.userId ?? "",
+      o.why ?? "",
+    ])) as [number, number, string];
     return { seq, type };
+  }
+
+  /**
+   * Turns seats of the user's live hold (all of them, or those named) into the order's reserved
+   * seats, atomically. Throws `no_hold` (none, or expired) or `not_in_hold` naming the seat.
+   */
+  async reserveHold(o: { eventId: string; userId: string; orderId: string; seatIds?: string[] }): Promise<{ seq: number; seats: string[] }> {
+    const r = (await this.run("reserveHold", o.eventId, [o.userId, o.orderId, ...(o.seatIds ?? [])])) as [number, number, ...string[]];
+    return { seq: r[1], seats: r.slice(2) as string[] };
+  }
+
+  /**
+   * Makes the event's reserved and paid seats in Redis match `live` (from PostgreSQL): the rebuild
+   * after Redis lost data, or on demand. Returns how many seats changed.
+   */
+  async rebuildState(eventId: string, live: { seatId: string; orderId: string; userId: string; paid: boolean }[]): Promise<number> {
+    const args: string[] = [];
+    for (const s of live) args.push(s.seatId, `${s.paid ? "P" : "R"}|${s.orderId}|${s.userId}`);
+    const [changes] = (await this.run("rebuildState", eventId, args)) as [number];
+    return changes;
   }
 
   /** Releases a hold if it expired or (mode `abandoned`) its user left for longer than the grace. Idempotent. */
@@ -96,7 +130,12 @@ export class SeatService {
       const v = flat[i + 1]!;
       const kind = v[0];
       const state: Exclude<SeatStateName, "available"> = kind === "L" ? "locked" : kind === "R" ? "reserved" : "paid";
-      taken.set(flat[i]!, kind === "L" ? { state, userId: v.slice(2) } : { state });
+      if (kind === "L") taken.set(flat[i]!, { state, userId: v.slice(2) });
+      else {
+        // `R|<order>|<user>`: the order and its buyer.
+        const [, orderId, userId] = v.split("|");
+        taken.set(flat[i]!, { state, orderId, userId: userId || undefined });
+      }
     }
     const hold: HoldView | null = dl > 0 ? { seats: holdSeats.sort(naturalCompare), expiresAt: dl, extensionsLeft: extLeft } : null;
     return { seq, taken, hold };
@@ -163,10 +202,13 @@ export class SeatService {
     if (hasHold === 1 && this.deps.jobs) await this.deps.jobs.scheduleAbandonCheck({ eventId, userId }, graceMs);
   }
 
-  /** Installs (or refreshes) an event's seat map and settings in Redis. Keeps live state. */
-  async loadEvent(eventId: string, settings: HoldSettings, seatIds: string[]): Promise<void> {
+  /**
+   * Installs (or refreshes) an event's seat map and settings in Redis. Keeps live state. Returns
+   * true when the event was new to Redis (so its sold seats must be rebuilt from PostgreSQL).
+   */
+  async loadEvent(eventId: string, settings: HoldSettings, seatIds: string[], rules: SalesRules = {}): Promise<boolean> {
     const epoch = randomBytes(6).toString("hex");
-    await this.call("loadEvent", [this.deps.keys.event(eventId).meta], [
+    const r = (await this.call("loadEvent", [this.deps.keys.event(eventId).meta], [
       this.deps.keys.event(eventId).base,
       settings.holdTtlMs,
       settings.holdMaxSeats,
@@ -174,12 +216,17 @@ export class SeatService {
       settings.holdMaxExtensions,
       this.deps.config.EVENT_LOG_MAX,
       epoch,
+      rules.salesOpenAt?.getTime() ?? 0,
+      rules.salesCloseAt?.getTime() ?? 0,
+      rules.maxSeatsPerUser ?? 0,
       ...seatIds,
-    ]);
+    ])) as [string, number, number];
+    return r[2] === 1;
   }
 
   /** Whether the event exists in Redis, loading it from PostgreSQL when it is missing there. */
   async ensureEventLoaded(eventId: string): Promise<boolean> {
+    if (!isUuid(eventId)) return false;
     if ((await this.deps.redis.exists(this.deps.keys.event(eventId).meta)) === 1) return true;
     return this.loadFromDb(eventId);
   }
@@ -194,13 +241,31 @@ export class SeatService {
         const [row] = await db.select().from(eventsTable).where(eq(eventsTable.id, eventId));
         if (!row) return false;
         const seatRows = await db.select({ id: seatsTable.seatId }).from(seatsTable).where(eq(seatsTable.eventId, eventId));
-        await this.loadEvent(eventId, resolveHoldSettings(row, this.deps.config), seatRows.map((s) => s.id));
-        this.log.info({ eventId, seats: seatRows.length }, "event loaded into redis");
+        const isNew = await this.loadEvent(eventId, resolveHoldSettings(row, this.deps.config), seatRows.map((s) => s.id), row);
+        // An event new to Redis (first use, or Redis lost its data) gets its sold and reserved seats
+        // back from PostgreSQL before anyone can lock them.
+        const rebuilt = isNew ? await this.rebuildFromDb(eventId) : 0;
+        this.log.info({ eventId, seats: seatRows.length, rebuilt }, "event loaded into redis");
         return true;
       })().finally(() => this.loading.delete(eventId));
       this.loading.set(eventId, p);
     }
     return p;
+  }
+
+  /** Reads the event's live order items from PostgreSQL and makes Redis agree (see rebuildState). */
+  async rebuildFromDb(eventId: string): Promise<number> {
+    const db = this.deps.db;
+    if (!db) throw new Error("rebuildFromDb needs a database");
+    const rows = await db
+      .select({ seatId: orderItems.seatId, orderId: orders.id, userId: orders.userId, status: orders.status })
+      .from(orderItems)
+      .innerJoin(orders, eq(orders.id, orderItems.orderId))
+      .where(and(eq(orderItems.eventId, eventId), eq(orderItems.live, true)));
+    return this.rebuildState(
+      eventId,
+      rows.map((r) => ({ seatId: r.seatId, orderId: r.orderId, userId: r.userId, paid: r.status === "paid" })),
+    );
   }
 
   private async scheduleExpiry(eventId: string, userId: string, deadline: number): Promise<void> {
@@ -226,7 +291,7 @@ export class SeatService {
     }
     metrics.seatOpSeconds.observe({ op: name }, (performance.now() - started) / 1000);
     if (checkCode && isErr(r)) {
-      const e = seatErrorFromCode(r[0]);
+      const e = seatErrorFromCode(r[0], typeof r[1] === "string" ? r[1] : undefined);
       metrics.seatOps.inc({ op: name, result: e.reason });
       throw e;
     }
@@ -235,11 +300,12 @@ export class SeatService {
   }
 }
 
-function isErr(r: unknown): r is [number] {
+function isErr(r: unknown): r is [number, unknown?] {
   return Array.isArray(r) && typeof r[0] === "number" && r[0] < 0;
 }
 
-const uuidRe = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** Lower-case only: PostgreSQL reads a UUID in any case, and a second spelling would be a second seat map in Redis. */
+const uuidRe = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 export function isUuid(s: string): boolean {
   return uuidRe.test(s);
 }

@@ -13,6 +13,6 @@ export interface HoldView {
 export interface Snapshot {
   seq: number;
   /** Non-available seats only; every seat of the map not listed here is available. */
-  taken: Map<string, { state: Exclude<SeatStateName, "available">; userId?: string }>;
+  taken: Map<string, { state: Exclude<SeatStateName, "available">; userId?: string; orderId?: string }>;
   hold: HoldView | null;
 }

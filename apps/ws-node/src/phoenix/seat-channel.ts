@@ -25,9 +25,10 @@ export class SeatChannel implements Channel {
       return;
     }
     const current = () => !conn.closed && conn.joins.get(join.topic) === join;
-    // Event ids are lower-case UUIDs. PostgreSQL would read `seats:ABC…` as the same event, but
-    // broadcasts go out on the canonical topic, which such a client would never match: refuse it.
-    if (!isUuid(join.eventId) || join.eventId !== join.eventId.toLowerCase() || !(await ctx.seats.ensureEventLoaded(join.eventId))) {
+    // Event ids are lower-case UUIDs (isUuid refuses other spellings). PostgreSQL would read
+    // `seats:ABC…` as the same event, but broadcasts go out on the canonical topic, which such a
+    // client would never match.
+    if (!isUuid(join.eventId) || !(await ctx.seats.ensureEventLoaded(join.eventId))) {
       if (current()) conn.joins.delete(join.topic);
       reply("error", { reason: "unknown_event", message: `no event ${join.eventId} (event ids are lower-case UUIDs)` });
       return;

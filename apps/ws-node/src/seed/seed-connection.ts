@@ -87,7 +87,7 @@ export class SeedSocket {
     if (SEED_BACKEND_ACTIONS.has(req.action)) {
       if (!this.authorized(req.authorizationString)) return this.refuse(conn, "unauthorized", req.seat, UNAUTHORIZED_TEXT);
       // Backend actions are heard by everyone, their author included: it is the author's acknowledgement.
-      await this.ctx.seats.setSeatState({ eventId, seatId: req.seat, action: req.action as "reserve", ref: "svc" });
+      await this.ctx.seats.setSeatState({ eventId, seatId: req.seat, action: req.action as "reserve" });
       return;
     }
     if (!conn.userId) return this.refuse(conn, "unauthorized", req.seat, UNAUTHORIZED_TEXT);
@@ -120,7 +120,14 @@ export class SeedSocket {
       conn.ws?.unsubscribe(uwsTopic.seedSeats(eventId));
       stopWatching(this.ctx, conn, eventId);
       conn.seedCommitted = false;
-      conn.seedReady = this.open(conn).then((ok) => (conn.seedCommitted = ok));
+      conn.seedReady = this.open(conn).then(
+        (ok) => (conn.seedCommitted = ok),
+        (err: unknown) => {
+          this.ctx.logger.error({ err, eventId }, "seed resync failed; closing the socket");
+          if (!conn.closed) conn.ws?.end(1011, "internal_error");
+          return false;
+        },
+      );
     }
   }
 }

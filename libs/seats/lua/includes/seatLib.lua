@@ -18,6 +18,7 @@ local K = {
   seq = base .. 'seq',
   log = base .. 'log',
   channel = base .. 'ch',
+  ordered = base .. 'ordered',
 }
 local function lockKey(seat) return base .. 'lock:' .. seat end
 local function holdKey(user) return base .. 'hold:' .. user end
@@ -29,6 +30,7 @@ local E = {
   UNKNOWN_EVENT = -1, UNKNOWN_SEAT = -2, ALREADY_LOCKED = -3, NOT_YOURS = -4,
   ALREADY_UNLOCKED = -5, SEAT_UNAVAILABLE = -6, HOLD_LIMIT = -7, NO_HOLD = -8,
   EXTEND_LIMIT = -9, ALREADY_RESERVED = -10, NOT_RESERVED = -11, ALREADY_PAID = -12,
+  NOT_IN_HOLD = -13, USER_LIMIT = -14, SALES_NOT_OPEN = -15, SALES_CLOSED = -16, WRONG_ORDER = -17,
 }
 
 -- How long a seat's lock key outlives its hold's deadline: the PX safety net only
@@ -137,6 +139,25 @@ local function seatState(seat, now)
     return nil
   end
   return v
+end
+
+--[[
+  A reserved or paid seat's state is `R|<ref>|<user>` / `P|<ref>|<user>` (ref: the order id, or
+  `svc` for seed 000's backend actions; user empty when unknown). Returns kind, ref, user.
+]]
+local function parseTaken(v)
+  local kind = string.sub(v, 1, 1)
+  local rest = string.sub(v, 3)
+  local bar = string.find(rest, '|', 1, true)
+  if not bar then return kind, rest, '' end
+  return kind, string.sub(rest, 1, bar - 1), string.sub(rest, bar + 1)
+end
+
+-- Seats a user has in pending and paid orders, for the per-user limit across holds and orders.
+local function addOrdered(user, delta)
+  if user == nil or user == '' then return end
+  local n = redis.call('HINCRBY', K.ordered, user, delta)
+  if n <= 0 then redis.call('HDEL', K.ordered, user) end
 end
 
 -- Moves every lock key and the hold itself to a new deadline.

@@ -1,0 +1,60 @@
+--[[
+  Turns seats of the caller's hold into an order's reserved seats, atomically: the hold must still
+  be alive (by Redis's clock, so a hold that expired a millisecond ago cannot become an order) and
+  own every seat named. Once reserved, an expiry of the hold can no longer take them: expiry only
+  releases seats whose state still says `L|<user>`.
+
+  Input:
+    KEYS[1] meta hash of the event
+    ARGV[1] key base of the event
+    ARGV[2] user id
+    ARGV[3] order id
+    ARGV[4..] seat ids; none means every seat of the hold
+
+  Output:
+    {1, lastSeq, seat1, seat2, ...} (seats in the order they were reserved)
+    {code} NO_HOLD (none, or expired), UNKNOWN_EVENT, SALES_CLOSED
+    {NOT_IN_HOLD, seat} the first named seat the hold does not own
+]]
+--- @include "seatLib"
+
+local user, orderId = ARGV[2], ARGV[3]
+if redis.call('EXISTS', K.meta) == 0 then return { E.UNKNOWN_EVENT } end
+local now = nowMs()
+local closesAt = setting('closesAt', 0)
+if closesAt > 0 and now >= closesAt then return { E.SALES_CLOSED } end
+if not liveHold(user, now) then return { E.NO_HOLD } end
+
+local seats = {}
+if #ARGV >= 4 then
+  for i = 4, #ARGV do seats[#seats + 1] = ARGV[i] end
+else
+  seats = redis.call('SMEMBERS', holdSeatsKey(user))
+  table.sort(seats)
+end
+if #seats == 0 then return { E.NO_HOLD } end
+local owned = 'L|' .. user
+for i = 1, #seats do
+  if redis.call('HGET', K.state, seats[i]) ~= owned or redis.call('EXISTS', lockKey(seats[i])) == 0 then
+    return { E.NOT_IN_HOLD, seats[i] }
+  end
+end
+
+local events = {}
+local value = 'R|' .. orderId .. '|' .. user
+for i = 1, #seats do
+  local seat = seats[i]
+  redis.call('HSET', K.state, seat, value)
+  redis.call('DEL', lockKey(seat))
+  redis.call('SREM', holdSeatsKey(user), seat)
+  events[#events + 1] = { t = 'reserved', seat = seat, u = user }
+end
+addOrdered(user, #seats)
+if redis.call('SCARD', holdSeatsKey(user)) == 0 then
+  redis.call('DEL', holdKey(user), holdSeatsKey(user))
+  redis.call('ZREM', K.holds, user)
+end
+local last = emit(events, '')
+local out = { 1, last }
+for i = 1, #seats do out[#out + 1] = seats[i] end
+return out
