@@ -35,7 +35,8 @@ export async function startCluster(env: TestEnv, o: { nodes?: number; worker?: b
 }
 
 /** Inserts an event and its seat map in PostgreSQL, as the API does, and returns its id. */
-export async function createEvent(env: TestEnv, seatIds: string[], settings: Partial<HoldSettings> = {}): Promise<string> {
+export type EventSettings = Partial<HoldSettings> & { paymentWindowMs?: number; salesOpenAt?: Date; salesCloseAt?: Date; maxSeatsPerUser?: number };
+export async function createEvent(env: TestEnv, seatIds: string[], settings: EventSettings = {}): Promise<string> {
   const [row] = await env.db.db
     .insert(events)
     .values({

@@ -2,6 +2,10 @@ import Fastify, { type FastifyBaseLogger } from "fastify";
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { ApiDeps } from "./deps.ts";
 import { authPlugin } from "./plugins/auth.ts";
+import { idempotencyPlugin } from "./plugins/idempotency.ts";
+import { ordersPlugin } from "./plugins/orders.ts";
+import { orderRoutes } from "./routes/orders.ts";
+import { paymentWebhookRoutes } from "./routes/payment-webhook.ts";
 import { depsPlugin } from "./plugins/deps.ts";
 import { errorHandlerPlugin } from "./plugins/error-handler.ts";
 import { openApiPlugin } from "./plugins/openapi.ts";
@@ -38,6 +42,8 @@ export function buildApp(deps: ApiDeps) {
   app.register(requestMetricsPlugin);
   app.register(openApiPlugin);
   app.register(authPlugin);
+  app.register(ordersPlugin);
+  app.register(idempotencyPlugin);
 
   app.register(healthRoutes);
   app.register(metricsRoutes);
@@ -45,6 +51,8 @@ export function buildApp(deps: ApiDeps) {
   app.register(userProfileRoutes);
   app.register(eventCreateRoutes);
   app.register(eventReadRoutes);
+  app.register(orderRoutes);
+  app.register(paymentWebhookRoutes);
   return app;
 }
 

@@ -2,6 +2,8 @@ import type { Config } from "@seatdrop/config";
 import type { DbHandle } from "@seatdrop/db";
 import type { Logger } from "@seatdrop/observability";
 import type { Keys, Redis } from "@seatdrop/redis";
+import type { OrderJobs } from "@seatdrop/jobs";
+import type { SeatService } from "@seatdrop/seats";
 
 /** Everything the API needs from outside, passed in so tests build the app against their own database and prefix. */
 export interface ApiDeps {
@@ -12,4 +14,8 @@ export interface ApiDeps {
   logger: Logger;
   /** Called after an event and its seats are committed, e.g. to load its seat map into Redis. */
   onEventSaved?: (eventId: string) => Promise<void>;
+  /** The seat service (orders move seats through it); built from the other deps when absent. */
+  seats?: SeatService;
+  /** Producer of order expiry and seat-rebuild jobs; without it only the worker's sweep expires orders. */
+  orderJobs?: OrderJobs;
 }

@@ -3,6 +3,7 @@ import { connectDb, runMigrations } from "@seatdrop/db";
 import { createLogger } from "@seatdrop/observability";
 import { connectRedis, createKeys } from "@seatdrop/redis";
 import { SeatService } from "@seatdrop/seats";
+import { OrderJobs } from "@seatdrop/jobs";
 import { buildApp } from "./app.ts";
 import { bootstrapAdmin } from "./services/bootstrap-admin.ts";
 
@@ -36,7 +37,10 @@ async function main(): Promise<void> {
 
   // A new event's seat map goes to Redis at once, so the first join does not pay for loading it.
   const seats = new SeatService({ redis, keys, config, logger, db: db.db });
-  const app = buildApp({ config, db, redis, keys, logger, onEventSaved: async (eventId) => void (await seats.loadFromDb(eventId)) });
+  const bull = connectRedis(config.REDIS_URL, "bullmq");
+  bull.on("error", (err) => log.warn({ err }, "redis (jobs) connection error"));
+  const orderJobs = new OrderJobs(bull, keys.bullPrefix);
+  const app = buildApp({ config, db, redis, keys, logger, seats, orderJobs, onEventSaved: async (eventId) => void (await seats.loadFromDb(eventId)) });
   const address = await app.listen({ host: config.HOST, port: config.API_PORT });
   log.info({ address, docs: `${address}/openapi.json` }, `api listening on ${address}`);
 

@@ -57,13 +57,32 @@ const schema = z.object({
   /** Pushes per second one socket may make (token bucket), and the burst above that. */
   WS_PUSH_RATE: int(20, 1),
   WS_PUSH_BURST: int(40, 1),
-  PAYMENT_WEBHOOK_SECRET: z.string().min(16).optional(),
+  /** The HMAC secret payment webhooks are signed with (`Payment-Signature: t=…,v1=…`). */
+  PAYMENT_WEBHOOK_SECRET: z.string().min(16, "must be at least 16 characters").optional(),
+  /** How long a pending order waits for its payment, unless the event sets its own window. */
+  PAYMENT_WINDOW_MS: int(900_000, 1000),
+  /** The currency of every price and payment (ISO 4217). */
+  CURRENCY: z.string().regex(/^[A-Z]{3}$/, "an ISO 4217 code such as EUR").default("EUR"),
+  /** Chat (issue 4): how long before an event starts its room opens for messages (seed 003: 2 hours). */
+  CHAT_ACTIVATE_BEFORE_MS: int(7_200_000, 0),
+  /** Longest chat message, in characters (Unicode code points). */
+  CHAT_MAX_MESSAGE_LENGTH: int(2000, 1),
+  /** Messages one user may post in one room per CHAT_RATE_WINDOW_MS (counted across all nodes). */
+  CHAT_RATE: int(10, 1),
+  CHAT_RATE_WINDOW_MS: int(10_000, 100),
+  /** At most one `user_typing` notice of each kind per user and room in this window. */
+  CHAT_TYPING_THROTTLE_MS: int(1000, 0),
+  /** Messages in a chat join reply, and the largest page a `history` push may ask for. */
+  CHAT_HISTORY_LIMIT: int(50, 1),
+  /** A ws-node whose presence heartbeat is older than this is dead: its users leave every room. */
+  CHAT_PRESENCE_TTL_MS: int(5000, 500),
 });
 
-export type Config = Omit<z.infer<typeof schema>, "JWT_SECRET" | "SERVICE_SECRET" | "ADMIN_PASSWORD"> & {
+export type Config = Omit<z.infer<typeof schema>, "JWT_SECRET" | "SERVICE_SECRET" | "ADMIN_PASSWORD" | "PAYMENT_WEBHOOK_SECRET"> & {
   JWT_SECRET: string;
   SERVICE_SECRET: string;
   ADMIN_PASSWORD: string;
+  PAYMENT_WEBHOOK_SECRET: string;
 };
 
 export class ConfigError extends Error {
@@ -99,5 +118,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     JWT_SECRET: c.JWT_SECRET ?? secret(env, "JWT_SECRET", production && !c.JWKS_URL),
     SERVICE_SECRET: c.SERVICE_SECRET ?? secret(env, "SERVICE_SECRET", production),
     ADMIN_PASSWORD: c.ADMIN_PASSWORD ?? secret(env, "ADMIN_PASSWORD", production),
+    PAYMENT_WEBHOOK_SECRET: c.PAYMENT_WEBHOOK_SECRET ?? secret(env, "PAYMENT_WEBHOOK_SECRET", production),
   };
 }

@@ -33,3 +33,22 @@ export const holdSweepJob = {
 
 export type HoldExpiryData = z.infer<typeof holdExpiryJob.schema>;
 export type HoldAbandonData = z.infer<typeof holdAbandonJob.schema>;
+
+export const ORDERS_QUEUE = "orders";
+
+/** A pending order's payment window closes: expire it (a no-op when it was paid or canceled meanwhile). */
+export const orderExpiryJob = {
+  queue: ORDERS_QUEUE,
+  name: "order-expiry",
+  schema: z.object({ orderId: z.string().uuid() }),
+  jobId: (d: { orderId: string }) => `order-expiry_${d.orderId}`,
+} as const;
+
+/** Rebuild the reserved and paid seats in Redis from PostgreSQL: one event, or every event when absent. */
+export const seatsRebuildJob = {
+  queue: ORDERS_QUEUE,
+  name: "seats-rebuild",
+  schema: z.object({ eventId: z.string().uuid().optional() }),
+} as const;
+
+export type OrderExpiryData = z.infer<typeof orderExpiryJob.schema>;

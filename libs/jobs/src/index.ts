@@ -1,2 +1,4 @@
 export * from "./definitions.ts";
-export { HoldJobs } from "./queues.ts";
+export { HoldJobs, OrderJobs } from "./queues.ts";
+export * from "./chat-definitions.ts";
+export { RoomJobs } from "./room-jobs.ts";

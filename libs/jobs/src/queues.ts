@@ -1,6 +1,6 @@
 import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
-import { HOLDS_QUEUE, holdAbandonJob, holdExpiryJob, type HoldAbandonData, type HoldExpiryData } from "./definitions.ts";
+import { HOLDS_QUEUE, ORDERS_QUEUE, holdAbandonJob, holdExpiryJob, orderExpiryJob, seatsRebuildJob, type HoldAbandonData, type HoldExpiryData } from "./definitions.ts";
 
 /** The producer side of the hold jobs, used by ws-nodes and the API. */
 export class HoldJobs {
@@ -32,6 +32,34 @@ export class HoldJobs {
       attempts: 5,
       backoff: { type: "exponential", delay: 200 },
     });
+  }
+
+  close(): Promise<void> {
+    return this.queue.close();
+  }
+}
+
+/** The producer side of the order jobs, used by the API. */
+export class OrderJobs {
+  readonly queue: Queue;
+  constructor(connection: Redis, prefix: string) {
+    this.queue = new Queue(ORDERS_QUEUE, { connection, prefix });
+  }
+
+  async scheduleExpiry(orderId: string, at: Date): Promise<void> {
+    await this.queue.add(orderExpiryJob.name, { orderId }, {
+      jobId: orderExpiryJob.jobId({ orderId }),
+      delay: Math.max(0, at.getTime() - Date.now()),
+      removeOnComplete: true,
+      removeOnFail: 1000,
+      attempts: 10,
+      backoff: { type: "exponential", delay: 500 },
+    });
+  }
+
+  async requestRebuild(eventId?: string): Promise<string> {
+    const job = await this.queue.add(seatsRebuildJob.name, eventId ? { eventId } : {}, { removeOnComplete: 100, removeOnFail: 100 });
+    return job.id!;
   }
 
   close(): Promise<void> {

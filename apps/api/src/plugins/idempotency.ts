@@ -1,0 +1,75 @@
+import { createHash } from "node:crypto";
+import { and, eq } from "drizzle-orm";
+import fp from "fastify-plugin";
+import { idempotencyKeys } from "@seatdrop/db";
+import { ApiError } from "../errors.ts";
+
+declare module "fastify" {
+  interface FastifyContextConfig {
+    /** Write routes that honour an `Idempotency-Key` header. */
+    idempotent?: boolean;
+  }
+  interface FastifyRequest {
+    idempotency: { scope: string; key: string } | null;
+  }
+}
+
+const KEY_RE = /^[\x21-\x7e]{1,255}$/;
+
+/**
+ * `Idempotency-Key` on write routes (config `idempotent: true`): the first request with a key runs
+ * and its answer is stored; the same key with the same request replays that answer (header
+ * `Idempotent-Replayed: true`); the same key with another request is 409 `idempotency_key_reused`;
+ * a key whose first request is still running is 409 `idempotency_key_in_progress`. Keys are scoped
+ * to the caller, so two users never see each other's answers. A 5xx is not stored: retrying it runs again.
+ */
+export const idempotencyPlugin = fp(
+  async (app) => {
+    const db = app.deps.db.db;
+    app.decorateRequest("idempotency", null);
+
+    app.addHook("preHandler", async (request, reply) => {
+      if (!request.routeOptions.config.idempotent) return;
+      const key = request.headers["idempotency-key"];
+      if (key === undefined) return;
+      if (typeof key !== "string" || !KEY_RE.test(key))
+        throw new ApiError(422, "validation_failed", "Idempotency-Key must be 1 to 255 visible ASCII characters", {
+          errors: [{ field: "Idempotency-Key", message: "must be 1 to 255 visible ASCII characters" }],
+        });
+      const scope = request.user?.userId ?? "anonymous";
+      const route = `${request.method} ${request.routeOptions.url}`;
+      const hash = createHash("sha256")
+        .update(`${route}\n${JSON.stringify(request.params ?? {})}\n${JSON.stringify(request.body ?? null)}`)
+        .digest("hex");
+      const [inserted] = await db.insert(idempotencyKeys).values({ scope, key, route, requestHash: hash }).onConflictDoNothing().returning();
+      if (inserted) {
+        request.idempotency = { scope, key };
+        return;
+      }
+      const [prior] = await db.select().from(idempotencyKeys).where(and(eq(idempotencyKeys.scope, scope), eq(idempotencyKeys.key, key)));
+      if (!prior || prior.route !== route || prior.requestHash !== hash)
+        throw new ApiError(409, "idempotency_key_reused", "this Idempotency-Key was used for a different request");
+      if (prior.statusCode === null) throw new ApiError(409, "idempotency_key_in_progress", "the first request with this Idempotency-Key is still running; retry shortly");
+      return reply.code(prior.statusCode).header("idempotent-replayed", "true").send(prior.response);
+    });
+
+    app.addHook("onSend", async (request, reply, payload) => {
+      const idem = request.idempotency;
+      if (!idem) return payload;
+      request.idempotency = null;
+      const where = and(eq(idempotencyKeys.scope, idem.scope), eq(idempotencyKeys.key, idem.key));
+      if (reply.statusCode >= 500) await db.delete(idempotencyKeys).where(where);
+      else {
+        let body: unknown = null;
+        try {
+          body = typeof payload === "string" ? JSON.parse(payload) : null;
+        } catch {
+          body = null;
+        }
+        await db.update(idempotencyKeys).set({ statusCode: reply.statusCode, response: body }).where(where);
+      }
+      return payload;
+    });
+  },
+  { name: "idempotency", dependencies: ["deps"], fastify: "5.x" },
+);

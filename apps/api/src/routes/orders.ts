@@ -1,0 +1,131 @@
+import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import { desc, eq } from "drizzle-orm";
+import { orders as ordersTable } from "@seatdrop/db";
+import { OrderError, closePendingOrder, createOrder, eventSeatMap, loadOrderView, refundOrder } from "@seatdrop/orders";
+import { Type } from "typebox";
+import { currentUser } from "../plugins/auth.ts";
+import { ApiError } from "../errors.ts";
+import { bearerSecurity, errorResponses, IdParams } from "../schemas/common.ts";
+import { CreateOrderBody, OrderList, OrderView, RebuildBody, SeatMapResponse } from "../schemas/order.ts";
+
+/** An OrderError becomes the API's error shape; the field goes into `errors` for a 422. */
+export function toApiError(e: OrderError): ApiError {
+  if (e.status === 422 && e.field) return new ApiError(422, e.code, e.message, { errors: [{ field: e.field, message: e.message }] });
+  return new ApiError(e.status, e.code, e.message, e.field ? { field: e.field } : {});
+}
+async function mapped<T>(p: Promise<T>): Promise<T> {
+  try {
+    return await p;
+  } catch (e) {
+    throw e instanceof OrderError ? toApiError(e) : e;
+  }
+}
+
+/**
+ * Orders (seed 001, DESIGN §3.8): a hold becomes a pending order, which is paid (webhook), canceled,
+ * expired or refunded. Every write accepts an Idempotency-Key.
+ */
+export const orderRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const ctx = app.orders;
+
+  app.post(
+    "/api/orders",
+    {
+      onRequest: app.authenticate,
+      config: { idempotent: true },
+      schema: {
+        tags: ["orders"],
+        summary: "Turn your hold (or some of its seats) into a pending order",
+        security: bearerSecurity,
+        body: CreateOrderBody,
+        response: { 201: OrderView, ...errorResponses(401, 404, 409, 422) },
+      },
+    },
+    async (request, reply) => {
+      const user = currentUser(request);
+      const order = await mapped(createOrder(ctx, { userId: user.userId, eventId: request.body.event_id.toLowerCase(), seatIds: request.body.seats }));
+      return reply.code(201).send(order);
+    },
+  );
+
+  app.get(
+    "/api/orders/:id",
+    {
+      onRequest: app.authenticate,
+      schema: { tags: ["orders"], summary: "One of your orders", security: bearerSecurity, params: IdParams, response: { 200: OrderView, ...errorResponses(401, 403, 404, 422) } },
+    },
+    async (request) => {
+      const user = currentUser(request);
+      const order = await loadOrderView(ctx.db, request.params.id);
+      if (!order) throw new ApiError(404, "not_found", "no such order");
+      if (order.user_id !== user.userId && user.role === "user") throw new ApiError(403, "forbidden", "this order is not yours");
+      return order;
+    },
+  );
+
+  app.get(
+    "/api/users/me/orders",
+    {
+      onRequest: app.authenticate,
+      schema: { tags: ["orders"], summary: "Your orders, newest first", security: bearerSecurity, response: { 200: OrderList, ...errorResponses(401) } },
+    },
+    async (request) => {
+      const user = currentUser(request);
+      const rows = await ctx.db.select({ id: ordersTable.id }).from(ordersTable).where(eq(ordersTable.userId, user.userId)).orderBy(desc(ordersTable.insertedAt)).limit(200);
+      const views = await Promise.all(rows.map((r) => loadOrderView(ctx.db, r.id)));
+      return { orders: views.filter((v) => v !== null) };
+    },
+  );
+
+  app.post(
+    "/api/orders/:id/cancel",
+    {
+      onRequest: app.authenticate,
+      config: { idempotent: true },
+      schema: { tags: ["orders"], summary: "Cancel your pending order; its seats become available", security: bearerSecurity, params: IdParams, response: { 200: OrderView, ...errorResponses(401, 403, 404, 409, 422) } },
+    },
+    async (request) => {
+      const user = currentUser(request);
+      const r = await mapped(closePendingOrder(ctx, { orderId: request.params.id, to: "canceled", requester: { userId: user.userId, role: user.role } }));
+      return r.order;
+    },
+  );
+
+  app.post(
+    "/api/orders/:id/refund",
+    {
+      onRequest: app.requireRole("admin", "service"),
+      config: { idempotent: true },
+      schema: { tags: ["orders"], summary: "Refund a paid order: tickets void, seats unpaid", security: bearerSecurity, params: IdParams, response: { 200: OrderView, ...errorResponses(401, 403, 404, 409, 422) } },
+    },
+    async (request) => {
+      const user = currentUser(request);
+      return mapped(refundOrder(ctx, { orderId: request.params.id, requester: { userId: user.userId, role: user.role } }));
+    },
+  );
+
+  app.get(
+    "/api/events/:id/seats",
+    { schema: { tags: ["events"], summary: "The seat map with each seat's live state", params: IdParams, response: { 200: SeatMapResponse, ...errorResponses(404, 422) } } },
+    async (request) => mapped(eventSeatMap(ctx, request.params.id.toLowerCase())),
+  );
+
+  app.post(
+    "/api/admin/rebuild-seats",
+    {
+      onRequest: app.requireRole("admin", "service"),
+      schema: {
+        tags: ["admin"],
+        summary: "Ask the worker to rebuild reserved and paid seats in Redis from PostgreSQL",
+        security: bearerSecurity,
+        body: RebuildBody,
+        response: { 202: Type.Object({ job_id: Type.String() }), ...errorResponses(401, 403, 422, 503) },
+      },
+    },
+    async (request, reply) => {
+      if (!ctx.jobs) throw new ApiError(503, "unavailable", "no job queue is configured");
+      const jobId = await ctx.jobs.requestRebuild(request.body.event_id?.toLowerCase());
+      return reply.code(202).send({ job_id: jobId });
+    },
+  );
+};

@@ -1,0 +1,62 @@
+import { Queue, Worker } from "bullmq";
+import type { Redis } from "ioredis";
+import { ChatBus, type RoomLifecycleDeps } from "@seatdrop/chat";
+import type { Config } from "@seatdrop/config";
+import type { Db } from "@seatdrop/db";
+import { ROOMS_QUEUE, RoomJobs, roomActivateJob, roomCloseJob, roomReconcileJob } from "@seatdrop/jobs";
+import type { Logger } from "@seatdrop/observability";
+import type { Keys } from "@seatdrop/redis";
+import { handleRoomActivate, handleRoomClose } from "./room-activate.ts";
+import { handleRoomReconcile, scheduleAllRooms } from "./room-reconcile.ts";
+
+export interface RoomWorker {
+  isRunning(): boolean;
+  close(): Promise<void>;
+}
+
+/**
+ * The chat room lifecycle on the worker (issue 4): activation and close jobs, the reconcile
+ * scheduler, and at start the jobs of every current room (re)scheduled and overdue rooms put right.
+ */
+export async function startRoomWorker(o: { config: Config; logger: Logger; db: Db; redis: Redis; bull: Redis; keys: Keys }): Promise<RoomWorker> {
+  const logger = o.logger.child({ module: "room-worker" });
+  const deps: RoomLifecycleDeps = { db: o.db, bus: new ChatBus(o.redis, o.keys), logger, activateBeforeMs: o.config.CHAT_ACTIVATE_BEFORE_MS };
+  const jobs = new RoomJobs(o.redis, o.keys.bullPrefix);
+  const worker = new Worker(
+    ROOMS_QUEUE,
+    async (job) => {
+      switch (job.name) {
+        case roomActivateJob.name:
+          return handleRoomActivate(deps, job);
+        case roomCloseJob.name:
+          return handleRoomClose(deps, job);
+        case roomReconcileJob.name:
+          return handleRoomReconcile(deps);
+        default:
+          throw new Error(`unknown job ${job.name}`);
+      }
+    },
+    { connection: o.bull, prefix: o.keys.bullPrefix, concurrency: 8 },
+  );
+  worker.on("failed", (job, err) => logger.error({ err, job: job?.name, id: job?.id }, "room job failed"));
+  worker.on("error", (err) => logger.error({ err }, "room worker error"));
+
+  const queue = new Queue(ROOMS_QUEUE, { connection: o.redis, prefix: o.keys.bullPrefix });
+  await queue.upsertJobScheduler(
+    roomReconcileJob.schedulerId,
+    { every: roomReconcileJob.everyMs },
+    { name: roomReconcileJob.name, data: {}, opts: { removeOnComplete: true, removeOnFail: 100 } },
+  );
+  // Jobs lost while nothing ran (a Redis flush) come back; rooms that missed their time are fixed now.
+  await scheduleAllRooms(deps, jobs).catch((err: unknown) => logger.error({ err }, "scheduling rooms at start failed"));
+  await handleRoomReconcile(deps).catch((err: unknown) => logger.error({ err }, "room reconcile at start failed"));
+  await worker.waitUntilReady();
+  return {
+    isRunning: () => worker.isRunning(),
+    async close() {
+      await worker.close();
+      await queue.close();
+      await jobs.close();
+    },
+  };
+}

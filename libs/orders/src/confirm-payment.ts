@@ -1,0 +1,68 @@
+import { eq } from "drizzle-orm";
+import { orderItems, orders, payments, tickets } from "@seatdrop/db";
+import { isUuid } from "@seatdrop/seats";
+import { audit } from "./audit.ts";
+import type { OrdersContext } from "./context.ts";
+import { loadOrderView, type OrderView } from "./order-view.ts";
+import { syncSeats } from "./seat-sync.ts";
+import { newTicketNumber } from "./ticket-number.ts";
+
+export interface PaymentNotice {
+  paymentId: string;
+  orderId: string;
+  /** In major units, as the provider sends it (45.5 = 45.50). */
+  amount: number;
+  currency: string;
+  status: "succeeded" | "failed";
+}
+
+export type PaymentResult = "paid" | "payment_failed" | "flagged_for_refund";
+
+/**
+ * Applies a payment confirmation, exactly once per payment id (providers deliver webhooks twice):
+ * a repeat answers with what the first one did. A payment for an order that can no longer be paid
+ * (expired, canceled, already paid, amount or currency wrong, unknown) is recorded and flagged for
+ * refund, never dropped (DESIGN §3.8). A good one marks the order paid, issues one ticket per seat,
+ * and then moves the seats to `paid` on the live map.
+ */
+export async function confirmPayment(ctx: OrdersContext, p: PaymentNotice): Promise<{ result: PaymentResult; duplicate: boolean; order: OrderView | null; note: string | null }> {
+  const amountCents = Math.round(p.amount * 100);
+  const outcome = await ctx.db.transaction(async (tx) => {
+    const [inserted] = await tx
+      .insert(payments)
+      .values({ id: p.paymentId, orderId: isUuid(p.orderId) ? p.orderId : "00000000-0000-0000-0000-000000000000", amountCents, currency: p.currency, status: p.status })
+      .onConflictDoNothing()
+      .returning();
+    if (!inserted) {
+      const [prior] = await tx.select().from(payments).where(eq(payments.id, p.paymentId));
+      const result: PaymentResult = prior!.flaggedForRefund ? "flagged_for_refund" : prior!.status === "failed" ? "payment_failed" : "paid";
+      return { result, duplicate: true, note: prior!.note, paid: null };
+    }
+    const flag = async (note: string) => {
+      await tx.update(payments).set({ flaggedForRefund: true, note }).where(eq(payments.id, p.paymentId));
+      return { result: "flagged_for_refund" as const, duplicate: false, note, paid: null };
+    };
+    const [order] = isUuid(p.orderId) ? await tx.select().from(orders).where(eq(orders.id, p.orderId)).for("update") : [];
+    if (!order) return flag("no such order");
+    if (p.status === "failed") {
+      await tx.update(payments).set({ note: "payment failed; the order stays pending" }).where(eq(payments.id, p.paymentId));
+      return { result: "payment_failed" as const, duplicate: false, note: "payment failed; the order stays pending", paid: null };
+    }
+    if (order.status !== "pending") return flag(`the order is ${order.status}`);
+    if (amountCents !== order.totalCents || p.currency !== order.currency)
+      return flag(`amount ${amountCents} ${p.currency} does not match the order's ${order.totalCents} ${order.currency}`);
+
+    const items = await tx.select().from(orderItems).where(eq(orderItems.orderId, order.id));
+    await tx.update(orders).set({ status: "paid", paidAt: new Date(), updatedAt: new Date() }).where(eq(orders.id, order.id));
+    await tx.insert(tickets).values(items.map((i) => ({ eventId: order.eventId, ticketNumber: newTicketNumber(), userId: order.userId, orderId: order.id, seatId: i.seatId })));
+    const seatIds = items.map((i) => i.seatId);
+    await audit(tx, { eventId: order.eventId, orderId: order.id, seatIds, action: "paid", actor: `payment:${p.paymentId}` });
+    return { result: "paid" as const, duplicate: false, note: null, paid: { order, seatIds } };
+  });
+  if (outcome.paid) {
+    const { order, seatIds } = outcome.paid;
+    await syncSeats(ctx, { eventId: order.eventId, orderId: order.id, userId: order.userId, seatIds, action: "pay", why: "paid" });
+  }
+  const order = isUuid(p.orderId) ? await loadOrderView(ctx.db, p.orderId) : null;
+  return { result: outcome.result, duplicate: outcome.duplicate, order, note: outcome.note };
+}

@@ -1,0 +1,80 @@
+import { randomUUID } from "node:crypto";
+import { and, eq, inArray } from "drizzle-orm";
+import { events, orderItems, orders, seats as seatsTable } from "@seatdrop/db";
+import { SeatError } from "@seatdrop/seats";
+import { audit } from "./audit.ts";
+import type { OrdersContext } from "./context.ts";
+import { OrderError } from "./order-error.ts";
+import { loadOrderView, type OrderView } from "./order-view.ts";
+
+/**
+ * Turns the caller's hold (all of it, or the seats named) into a pending order.
+ *
+ * Order of steps, and why: first the ONE Redis script that checks the hold is alive and owns every
+ * seat and moves them to `reserved` for this order id (so a hold that expired a millisecond earlier
+ * cannot become an order, and an expiry racing us can no longer take the seats); then PostgreSQL
+ * writes the order and its items in one transaction, where the partial unique index refuses any
+ * seat that is already sold even if Redis was wrong. If that fails, the seats are released again,
+ * fenced by the order id.
+ */
+export async function createOrder(ctx: OrdersContext, o: { userId: string; eventId: string; seatIds?: string[] }): Promise<OrderView> {
+  o = { ...o, eventId: o.eventId.toLowerCase() }; // one spelling per event: Redis keys are built from it
+  const [event] = await ctx.db.select().from(events).where(eq(events.id, o.eventId));
+  if (!event) throw new OrderError(404, "not_found", "no such event", "event_id");
+  const now = Date.now();
+  if (event.salesOpenAt && now < event.salesOpenAt.getTime()) throw new OrderError(409, "sales_not_open", "sales for this event have not opened yet");
+  if (event.salesCloseAt && now >= event.salesCloseAt.getTime()) throw new OrderError(409, "sales_closed", "sales for this event are closed");
+  if (o.seatIds) {
+    const seen = new Set<string>();
+    o.seatIds.forEach((s, i) => {
+      if (seen.has(s)) throw new OrderError(422, "validation_failed", `seat ${s} is named twice`, `seats[${i}]`);
+      seen.add(s);
+    });
+  }
+
+  const orderId = randomUUID();
+  let reserved: string[];
+  try {
+    reserved = (await ctx.seats.reserveHold({ eventId: o.eventId, userId: o.userId, orderId, seatIds: o.seatIds })).seats;
+  } catch (err) {
+    if (!(err instanceof SeatError)) throw err;
+    if (err.reason === "not_in_hold") {
+      const i = o.seatIds?.indexOf(err.seat ?? "") ?? -1;
+      throw new OrderError(409, "not_in_hold", `seat ${err.seat} is not in your hold (never locked by you, or your hold expired)`, i >= 0 ? `seats[${i}]` : "seats");
+    }
+    if (err.reason === "no_hold") throw new OrderError(409, "no_hold", "you have no live hold on this event: lock seats first (or your hold expired)");
+    if (err.reason === "unknown_event") throw new OrderError(404, "not_found", "no such event", "event_id");
+    throw new OrderError(409, err.reason, err.message);
+  }
+
+  const windowMs = event.paymentWindowMs ?? ctx.config.PAYMENT_WINDOW_MS;
+  const expiresAt = new Date(Date.now() + windowMs);
+  try {
+    await ctx.db.transaction(async (tx) => {
+      const prices = await tx
+        .select({ seatId: seatsTable.seatId, priceCents: seatsTable.priceCents })
+        .from(seatsTable)
+        .where(and(eq(seatsTable.eventId, o.eventId), inArray(seatsTable.seatId, reserved)));
+      const total = prices.reduce((sum, p) => sum + p.priceCents, 0);
+      await tx.insert(orders).values({ id: orderId, userId: o.userId, eventId: o.eventId, status: "pending", totalCents: total, currency: ctx.config.CURRENCY, expiresAt });
+      await tx.insert(orderItems).values(prices.map((p) => ({ orderId, eventId: o.eventId, seatId: p.seatId, priceCents: p.priceCents })));
+      await audit(tx, { eventId: o.eventId, orderId, seatIds: reserved, action: "reserved", actor: `user:${o.userId}` });
+    });
+  } catch (err) {
+    for (const seatId of reserved) {
+      await ctx.seats
+        .setSeatState({ eventId: o.eventId, seatId, action: "unreserve", orderId, why: "order_failed" })
+        .catch((e: unknown) => ctx.logger.error({ err: e, seatId, orderId }, "could not release a seat of a failed order"));
+    }
+    // drizzle wraps the driver's error; the SQLSTATE is on it or on its cause.
+    const e = err as { code?: string; cause?: { code?: string } };
+    if (e.code === "23505" || e.cause?.code === "23505") {
+      // Redis let a sold seat be held: the record disagrees with the live map, which the rebuild repairs.
+      await ctx.jobs?.requestRebuild(o.eventId).catch(() => {});
+      throw new OrderError(409, "seat_sold", "one of the seats is already sold");
+    }
+    throw err;
+  }
+  await ctx.jobs?.scheduleExpiry(orderId, expiresAt).catch((err: unknown) => ctx.logger.error({ err, orderId }, "could not schedule order expiry; the sweep will expire it"));
+  return (await loadOrderView(ctx.db, orderId))!;
+}
