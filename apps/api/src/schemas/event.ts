@@ -44,6 +44,10 @@ export const CreateEventBody = Type.Object({
   hold_max_seats: Type.Optional(holdSettingFields.hold_max_seats),
   hold_grace_ms: Type.Optional(holdSettingFields.hold_grace_ms),
   hold_max_extensions: Type.Optional(holdSettingFields.hold_max_extensions),
+  sales_open_at: Type.Optional(Type.String({ format: "date-time", description: "locks and orders are refused before this (sales_not_open)" })),
+  sales_close_at: Type.Optional(Type.String({ format: "date-time", description: "locks and orders are refused from this on (sales_closed)" })),
+  max_seats_per_user: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: "seats one user may have across holds and orders" })),
+  payment_window_ms: Type.Optional(Type.Integer({ minimum: 1000, maximum: 7 * 86_400_000, description: "how long a pending order waits for payment" })),
   seats: Type.Array(SeatInput, { minItems: 1, maxItems: MAX_SEATS_PER_EVENT }),
 });
 export type CreateEventBody = Static<typeof CreateEventBody>;
@@ -73,6 +77,10 @@ export const EventView = Type.Object({
   hold_max_seats: Type.Integer(),
   hold_grace_ms: Type.Integer(),
   hold_max_extensions: Type.Integer(),
+  sales_open_at: Type.Union([Type.String({ format: "date-time" }), Type.Null()]),
+  sales_close_at: Type.Union([Type.String({ format: "date-time" }), Type.Null()]),
+  max_seats_per_user: Type.Union([Type.Integer(), Type.Null()]),
+  payment_window_ms: Type.Integer({ description: "resolved: the event's own value or PAYMENT_WINDOW_MS" }),
   seat_count: Type.Integer(),
   chat_room: Type.Optional(ChatRoomView),
   inserted_at: Type.String({ format: "date-time" }),

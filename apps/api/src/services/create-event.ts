@@ -24,6 +24,10 @@ export interface NewEvent {
   holdMaxSeats: number | null;
   holdGraceMs: number | null;
   holdMaxExtensions: number | null;
+  salesOpenAt: Date | null;
+  salesCloseAt: Date | null;
+  maxSeatsPerUser: number | null;
+  paymentWindowMs: number | null;
   seats: SeatRow[];
 }
 
@@ -44,6 +48,12 @@ export function checkNewEvent(body: CreateEventBody): NewEvent {
   if (!endTime) errors.push({ field: "end_time", message: "is not a valid date-time" });
   if (startTime && endTime && endTime.getTime() <= startTime.getTime())
     errors.push({ field: "end_time", message: "must be after start_time" });
+  const salesOpenAt = body.sales_open_at ? new Date(body.sales_open_at) : null;
+  const salesCloseAt = body.sales_close_at ? new Date(body.sales_close_at) : null;
+  if (salesOpenAt && Number.isNaN(salesOpenAt.getTime())) errors.push({ field: "sales_open_at", message: "is not a valid date-time" });
+  if (salesCloseAt && Number.isNaN(salesCloseAt.getTime())) errors.push({ field: "sales_close_at", message: "is not a valid date-time" });
+  if (salesOpenAt && salesCloseAt && salesCloseAt.getTime() <= salesOpenAt.getTime())
+    errors.push({ field: "sales_close_at", message: "must be after sales_open_at" });
 
   const firstIndex = new Map<string, number>();
   const seatRows: SeatRow[] = new Array(body.seats.length);
@@ -68,6 +78,10 @@ export function checkNewEvent(body: CreateEventBody): NewEvent {
     holdMaxSeats: body.hold_max_seats ?? null,
     holdGraceMs: body.hold_grace_ms ?? null,
     holdMaxExtensions: body.hold_max_extensions ?? null,
+    salesOpenAt,
+    salesCloseAt,
+    maxSeatsPerUser: body.max_seats_per_user ?? null,
+    paymentWindowMs: body.payment_window_ms ?? null,
     seats: seatRows,
   };
 }

@@ -4,7 +4,7 @@ import type { EventSummaryView, EventView, EventWithSeatsView, SeatView } from "
 import type { SavedEvent, SeatRow } from "./create-event.ts";
 import type { EventSummary, EventWithSeats } from "./read-events.ts";
 
-type HoldDefaults = Pick<Config, "HOLD_TTL_MS" | "HOLD_MAX_SEATS" | "HOLD_GRACE_MS" | "HOLD_MAX_EXTENSIONS">;
+type HoldDefaults = Pick<Config, "HOLD_TTL_MS" | "HOLD_MAX_SEATS" | "HOLD_GRACE_MS" | "HOLD_MAX_EXTENSIONS" | "PAYMENT_WINDOW_MS">;
 
 /** The event as the API shows it: snake_case, settings resolved against the cluster defaults. */
 export function toEventView(saved: Pick<SavedEvent, "event" | "seatCount"> & { chatRoom: SavedEvent["chatRoom"] | null }, config: HoldDefaults): EventView {
@@ -21,6 +21,10 @@ export function toEventView(saved: Pick<SavedEvent, "event" | "seatCount"> & { c
     hold_max_seats: settings.holdMaxSeats,
     hold_grace_ms: settings.holdGraceMs,
     hold_max_extensions: settings.holdMaxExtensions,
+    sales_open_at: event.salesOpenAt?.toISOString() ?? null,
+    sales_close_at: event.salesCloseAt?.toISOString() ?? null,
+    max_seats_per_user: event.maxSeatsPerUser ?? null,
+    payment_window_ms: event.paymentWindowMs ?? config.PAYMENT_WINDOW_MS,
     seat_count: saved.seatCount,
     inserted_at: event.insertedAt.toISOString(),
   };
