@@ -1,9 +1,12 @@
 /**
  * `npm run demo`, against a running `npm start`: creates an event through the API, signs two
  * buyers up, connects each with the stock `phoenix` client to a DIFFERENT ws-node, and shows
- * each one seeing the other's locks. Reads API_PORT, WS_PORTS, ADMIN_EMAIL and ADMIN_PASSWORD.
+ * each one seeing the other's locks; then each buyer orders and pays (a signed webhook, as the
+ * payment provider would send it) until the event is sold out, and the seat map from the API is
+ * compared with the orders in PostgreSQL. Reads API_PORT, WS_PORTS, ADMIN_EMAIL, ADMIN_PASSWORD
+ * and PAYMENT_WEBHOOK_SECRET (the same values `npm start` was given).
  */
-import { randomBytes } from "node:crypto";
+import { createHmac, randomBytes } from "node:crypto";
 import { Socket } from "phoenix";
 import WebSocket from "ws";
 
@@ -11,8 +14,9 @@ const api = `http://localhost:${process.env.API_PORT ?? 3000}`;
 const [portA, portB] = (process.env.WS_PORTS ?? "4000,4001").split(",").map((p) => p.trim());
 const adminEmail = process.env.ADMIN_EMAIL ?? "admin@example.com";
 const adminPassword = process.env.ADMIN_PASSWORD;
-if (!adminPassword) {
-  console.error("demo: set ADMIN_PASSWORD to the admin password `npm start` printed (or the one you gave it)");
+const webhookSecret = process.env.PAYMENT_WEBHOOK_SECRET;
+if (!adminPassword || !webhookSecret) {
+  console.error("demo: set ADMIN_PASSWORD and PAYMENT_WEBHOOK_SECRET to the values `npm start` was started with");
   process.exit(2);
 }
 
@@ -48,7 +52,7 @@ const join = (who: { name: string; token: string }, port: string) =>
     const socket = new Socket(`ws://localhost:${port}/socket`, { transport: WebSocket as any, params: { token: who.token } });
     socket.connect();
     const channel = socket.channel(`seats:${event.id}`, {});
-    for (const ev of ["locked", "unlocked", "lockedForYou", "unlockedForYou", "deleted"])
+    for (const ev of ["locked", "unlocked", "lockedForYou", "unlockedForYou", "deleted", "reserved", "paid", "unreserved", "unpaid"])
       channel.on(ev, (p: unknown) => console.log(`  ${who.name} (node :${port}) hears ${ev} ${JSON.stringify(p)}`));
     channel
       .join()
@@ -59,8 +63,10 @@ const join = (who: { name: string; token: string }, port: string) =>
       .receive("error", reject);
   });
 
-const alice = await join(await buyer("alice"), portA!);
-const bob = await join(await buyer("bob"), portB!);
+const aliceUser = await buyer("alice");
+const bobUser = await buyer("bob");
+const alice = await join(aliceUser, portA!);
+const bob = await join(bobUser, portB!);
 const push = (c: any, ev: string, payload: object) =>
   new Promise((resolve) => c.channel.push(ev, payload).receive("ok", resolve).receive("error", resolve));
 
@@ -70,6 +76,33 @@ console.log("bob locks A_2:  ", JSON.stringify(await push(bob, "lock", { seat: "
 await new Promise((r) => setTimeout(r, 300));
 console.log("alice unlocks A_1:", JSON.stringify(await push(alice, "unlock", { seat: "A_1" })));
 await new Promise((r) => setTimeout(r, 300));
+
+// Sell out: alice takes row A, bob row B; each turns the hold into an order and pays it.
+const pay = async (orderId: string, amount: number, paymentId: string) => {
+  const body = JSON.stringify({ payment_id: paymentId, order_id: orderId, amount, currency: "EUR", status: "succeeded" });
+  const t = Math.floor(Date.now() / 1000);
+  const sig = createHmac("sha256", webhookSecret!).update(`${t}.${body}`).digest("hex");
+  const r = await fetch(`${api}/api/payments/webhook`, { method: "POST", headers: { "content-type": "application/json", "payment-signature": `t=${t},v1=${sig}` }, body });
+  return r.json();
+};
+for (const [who, c, row] of [[aliceUser, alice, "A"], [bobUser, bob, "B"]] as const) {
+  for (const n of [1, 2, 3, 4]) if (`${row}_${n}` !== "A_2") await push(c, "lock", { seat: `${row}_${n}` });
+  if (row === "A") await push(bob, "unlock", { seat: "A_2" }).then(() => push(alice, "lock", { seat: "A_2" }));
+  const order = await call("POST", "/api/orders", { event_id: event.id }, who.token);
+  console.log(`${who.name} ordered ${order.items.map((i: any) => i.seat_id).join(", ")} for ${order.total} ${order.currency} (${order.status})`);
+  const paid = await pay(order.id, order.total, `demo_${order.id}`);
+  const after = await call("GET", `/api/orders/${order.id}`, undefined, who.token);
+  console.log(`  payment: ${paid.result}; order ${after.status}; tickets ${after.tickets.map((t: any) => `${t.seat_id}=${t.ticket_number}`).join(" ")}`);
+}
+await new Promise((r) => setTimeout(r, 300));
+const map = await call("GET", `/api/events/${event.id}/seats`);
+console.log(`seat map: ${map.seats.map((s: any) => `${s.id}:${s.state}`).join(" ")}`);
+const sold = [...(await call("GET", "/api/users/me/orders", undefined, aliceUser.token)).orders, ...(await call("GET", "/api/users/me/orders", undefined, bobUser.token)).orders]
+  .filter((o: any) => o.status === "paid")
+  .flatMap((o: any) => o.items.map((i: any) => i.seat_id))
+  .sort();
+const paidOnMap = map.seats.filter((s: any) => s.state === "paid").map((s: any) => s.id).sort();
+console.log(`paid orders in PostgreSQL: ${sold.length} seats; paid on the live map: ${paidOnMap.length} seats; ${JSON.stringify(sold) === JSON.stringify(paidOnMap) ? "they agree" : "THEY DISAGREE"}`);
 alice.socket.disconnect();
 bob.socket.disconnect();
 console.log(`done: watch it yourself with event ${event.id}`);
