@@ -29,15 +29,7 @@ for i = 2, #ARGV, 2 do
   local seat, v = ARGV[i], ARGV[i + 1]
   local current = redis.call('HGET', K.state, seat)
   if current ~= v then
-    if current and string.sub(current, 1, 2) == 'L|' then
-      local owner = string.sub(current, 3)
-      redis.call('SREM', holdSeatsKey(owner), seat)
-      redis.call('DEL', lockKey(seat))
-      if redis.call('SCARD', holdSeatsKey(owner)) == 0 then
-        redis.call('DEL', holdKey(owner), holdSeatsKey(owner))
-        redis.call('ZREM', K.holds, owner)
-      end
-    end
+    if current and string.sub(current, 1, 2) == 'L|' then takeSeatFromHold(string.sub(current, 3), seat) end
     redis.call('HSET', K.state, seat, v)
     events[#events + 1] = { t = (string.sub(v, 1, 1) == 'P') and 'paid' or 'reserved', seat = seat, why = 'rebuild' }
   end

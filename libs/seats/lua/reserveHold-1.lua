@@ -45,15 +45,10 @@ local value = 'R|' .. orderId .. '|' .. user
 for i = 1, #seats do
   local seat = seats[i]
   redis.call('HSET', K.state, seat, value)
-  redis.call('DEL', lockKey(seat))
-  redis.call('SREM', holdSeatsKey(user), seat)
+  takeSeatFromHold(user, seat)
   events[#events + 1] = { t = 'reserved', seat = seat, u = user }
 end
 addOrdered(user, #seats)
-if redis.call('SCARD', holdSeatsKey(user)) == 0 then
-  redis.call('DEL', holdKey(user), holdSeatsKey(user))
-  redis.call('ZREM', K.holds, user)
-end
 local last = emit(events, '')
 local out = { 1, last }
 for i = 1, #seats do out[#out + 1] = seats[i] end

@@ -35,15 +35,7 @@ if fenced and (kind == 'R' or kind == 'P') and curRef ~= ref then return { E.WRO
 if fenced and action ~= 'reserve' and kind ~= 'R' and kind ~= 'P' then return { E.NOT_RESERVED } end
 
 local function takeFromHold()
-  if kind == 'L' then
-    local owner = string.sub(current, 3)
-    redis.call('SREM', holdSeatsKey(owner), seat)
-    redis.call('DEL', lockKey(seat))
-    if redis.call('SCARD', holdSeatsKey(owner)) == 0 then
-      redis.call('DEL', holdKey(owner), holdSeatsKey(owner))
-      redis.call('ZREM', K.holds, owner)
-    end
-  end
+  if kind == 'L' then takeSeatFromHold(string.sub(current, 3), seat) end
 end
 
 local ev

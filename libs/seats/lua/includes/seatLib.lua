@@ -160,6 +160,17 @@ local function addOrdered(user, delta)
   if n <= 0 then redis.call('HDEL', K.ordered, user) end
 end
 
+-- Takes one seat out of its owner's hold (it is being reserved, paid, or rebuilt away); an emptied
+-- hold is deleted, so its expiry job finds nothing to do.
+local function takeSeatFromHold(owner, seat)
+  redis.call('SREM', holdSeatsKey(owner), seat)
+  redis.call('DEL', lockKey(seat))
+  if redis.call('SCARD', holdSeatsKey(owner)) == 0 then
+    redis.call('DEL', holdKey(owner), holdSeatsKey(owner))
+    redis.call('ZREM', K.holds, owner)
+  end
+end
+
 -- Moves every lock key and the hold itself to a new deadline.
 local function setHoldDeadline(user, dl, now)
   local ttl = dl - now + LOCK_SAFETY_MS
