@@ -1,30 +1,17 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestEnv, type TestEnv } from "../../../test/support/test-env.ts";
-import { PhxClient, createEvent, createUser, push, seatIdsGrid, startCluster, type TestCluster } from "../../../test/support/cluster.ts";
+import { describe, expect, it } from "vitest";
+import { useCluster } from "../../../test/support/use-cluster.ts";
+import { createEvent, createUser, push, seatIdsGrid } from "../../../test/support/cluster.ts";
 
-let env: TestEnv;
-let cluster: TestCluster;
-const clients: PhxClient[] = [];
-
-beforeAll(async () => {
-  env = await createTestEnv();
-  cluster = await startCluster(env);
-});
-afterAll(async () => {
-  await Promise.all(clients.map((c) => c.disconnect()));
-  await cluster.close();
-  await env.close();
-});
+const w = useCluster();
 
 describe("contention", () => {
   it("200 clients on two nodes race for 50 seats: one holder per seat, every refusal says why", async () => {
     const seatIds = seatIdsGrid(5, 10);
-    const eventId = await createEvent(env, seatIds, { holdMaxSeats: 1 });
+    const eventId = await createEvent(w.env, seatIds, { holdMaxSeats: 1 });
     const players = await Promise.all(
       Array.from({ length: 200 }, async (_, i) => {
-        const user = await createUser(env);
-        const c = new PhxClient(cluster.nodes[i % 2]!.port, user.token);
-        clients.push(c);
+        const user = await createUser(w.env);
+        const c = w.client(i % 2, user.token);
         const { channel } = await c.join(`seats:${eventId}`);
         return { user, channel };
       }),
@@ -57,7 +44,7 @@ describe("contention", () => {
     for (const [seat, users] of winners) expect(users, `seat ${seat} granted to ${users.length} users`).toHaveLength(1);
     expect([...refusals.keys()].sort()).toEqual(["already_locked", "hold_limit"]);
     expect(winners.size).toBe(50);
-    const snap = await cluster.seats.snapshot({ eventId });
+    const snap = await w.cluster.seats.snapshot({ eventId });
     expect(snap.taken.size).toBe(50);
     for (const [seat, s] of snap.taken) expect(s).toEqual({ state: "locked", userId: winners.get(seat)![0] });
     const perUser = new Map<string, number>();

@@ -1,32 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestEnv, type TestEnv } from "../../../test/support/test-env.ts";
-import { PhxClient, createEvent, createUser, eventually, push, seatIdsGrid, startCluster, type TestCluster } from "../../../test/support/cluster.ts";
+import { describe, expect, it } from "vitest";
+import { useCluster } from "../../../test/support/use-cluster.ts";
+import { createEvent, createUser, eventually, push, seatIdsGrid } from "../../../test/support/cluster.ts";
 
-let env: TestEnv;
-let cluster: TestCluster;
-const clients: PhxClient[] = [];
-const client = (node: number, token?: string) => {
-  const c = new PhxClient(cluster.nodes[node]!.port, token);
-  clients.push(c);
-  return c;
-};
-
-beforeAll(async () => {
-  env = await createTestEnv();
-  cluster = await startCluster(env);
-});
-afterAll(async () => {
-  await Promise.all(clients.map((c) => c.disconnect()));
-  await cluster.close();
-  await env.close();
-});
+const world = useCluster();
 
 describe("hold lifecycle", () => {
   it("a hold with a 1-second TTL is released by the worker: the owner gets deleted, others unlocked", async () => {
-    const eventId = await createEvent(env, seatIdsGrid(1, 4), { holdTtlMs: 1000 });
-    const [owner, other] = [await createUser(env), await createUser(env)];
-    const o = await client(0, owner.token).join(`seats:${eventId}`);
-    const w = await client(1, other.token).join(`seats:${eventId}`);
+    const eventId = await createEvent(world.env, seatIdsGrid(1, 4), { holdTtlMs: 1000 });
+    const [owner, other] = [await createUser(world.env), await createUser(world.env)];
+    const o = await world.client(0, owner.token).join(`seats:${eventId}`);
+    const w = await world.client(1, other.token).join(`seats:${eventId}`);
     const r1 = await push(o.channel, "lock", { seat: "A_1" });
     await push(o.channel, "lock", { seat: "A_2" });
     const deadline = r1.response.expires_at as number;
@@ -39,45 +22,45 @@ describe("hold lifecycle", () => {
     ]);
     expect(o.log.some((m) => m.event === "unlocked")).toBe(false);
     console.log(`hold expiry: deleted seen ${Date.now() - deadline} ms after the deadline`);
-    const snap = await cluster.seats.snapshot({ eventId, userId: owner.id });
+    const snap = await world.cluster.seats.snapshot({ eventId, userId: owner.id });
     expect(snap.taken.size).toBe(0);
     expect(snap.hold).toBeNull();
   });
 
   it("an extended hold outlives its first deadline", async () => {
-    const eventId = await createEvent(env, seatIdsGrid(1, 2), { holdTtlMs: 800 });
-    const u = await createUser(env);
-    const o = await client(0, u.token).join(`seats:${eventId}`);
+    const eventId = await createEvent(world.env, seatIdsGrid(1, 2), { holdTtlMs: 800 });
+    const u = await createUser(world.env);
+    const o = await world.client(0, u.token).join(`seats:${eventId}`);
     await push(o.channel, "lock", { seat: "A_1" });
     await new Promise((r) => setTimeout(r, 500));
     expect((await push(o.channel, "extend", {})).status).toBe("ok");
     await new Promise((r) => setTimeout(r, 500)); // past the first deadline, before the second
-    const snap = await cluster.seats.snapshot({ eventId, userId: u.id });
+    const snap = await world.cluster.seats.snapshot({ eventId, userId: u.id });
     expect(snap.hold?.seats).toEqual(["A_1"]);
     expect(o.log.some((m) => m.event === "deleted")).toBe(false);
   });
 
   it("a hold whose user has no live connection for the grace period is released as abandoned", async () => {
-    const eventId = await createEvent(env, seatIdsGrid(1, 2), { holdGraceMs: 500 });
-    const [leaver, stayer, watcher] = [await createUser(env), await createUser(env), await createUser(env)];
-    const l = client(0, leaver.token);
+    const eventId = await createEvent(world.env, seatIdsGrid(1, 2), { holdGraceMs: 500 });
+    const [leaver, stayer, watcher] = [await createUser(world.env), await createUser(world.env), await createUser(world.env)];
+    const l = world.client(0, leaver.token);
     const lj = await l.join(`seats:${eventId}`);
     await push(lj.channel, "lock", { seat: "A_1" });
-    const s = await client(1, stayer.token).join(`seats:${eventId}`);
+    const s = await world.client(1, stayer.token).join(`seats:${eventId}`);
     await push(s.channel, "lock", { seat: "A_2" });
-    const w = await client(1, watcher.token).join(`seats:${eventId}`);
+    const w = await world.client(1, watcher.token).join(`seats:${eventId}`);
     await l.disconnect();
     const un = await eventually(() => w.log.find((m) => m.event === "unlocked"), 8000, "abandoned hold released");
     expect(un.payload).toMatchObject({ seat: "A_1", reason: "abandoned" });
     await new Promise((r) => setTimeout(r, 800));
-    const snap = await cluster.seats.snapshot({ eventId });
+    const snap = await world.cluster.seats.snapshot({ eventId });
     expect([...snap.taken.keys()]).toEqual(["A_2"]); // the connected user keeps theirs
   });
 
   it("a client that missed events while disconnected catches up from last_seq", async () => {
-    const eventId = await createEvent(env, seatIdsGrid(1, 6));
-    const [u1, u2] = [await createUser(env), await createUser(env)];
-    const watcherClient = client(1, u2.token);
+    const eventId = await createEvent(world.env, seatIdsGrid(1, 6));
+    const [u1, u2] = [await createUser(world.env), await createUser(world.env)];
+    const watcherClient = world.client(1, u2.token);
     let lastSeq = 0;
     const replies: Record<string, unknown>[] = [];
     const channel = watcherClient.socket.channel(`seats:${eventId}`, () => ({ last_seq: lastSeq }));
@@ -88,7 +71,7 @@ describe("hold lifecycle", () => {
     };
     await new Promise((resolve) => channel.join().receive("ok", resolve));
     lastSeq = replies[0]!.seq as number;
-    const author = await client(0, u1.token).join(`seats:${eventId}`);
+    const author = await world.client(0, u1.token).join(`seats:${eventId}`);
     await push(author.channel, "lock", { seat: "A_1" });
     await eventually(() => lastSeq === 1, 5000, "first event");
 

@@ -1,33 +1,16 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestEnv, type TestEnv } from "../../../test/support/test-env.ts";
-import { PhxClient, createEvent, createUser, eventually, push, seatIdsGrid, startCluster, type TestCluster } from "../../../test/support/cluster.ts";
+import { describe, expect, it } from "vitest";
+import { useCluster } from "../../../test/support/use-cluster.ts";
+import { createEvent, createUser, eventually, push, seatIdsGrid } from "../../../test/support/cluster.ts";
 
-let env: TestEnv;
-let cluster: TestCluster;
-const clients: PhxClient[] = [];
-const client = (node: number, token?: string) => {
-  const c = new PhxClient(cluster.nodes[node]!.port, token);
-  clients.push(c);
-  return c;
-};
-
-beforeAll(async () => {
-  env = await createTestEnv();
-  cluster = await startCluster(env);
-});
-afterAll(async () => {
-  await Promise.all(clients.map((c) => c.disconnect()));
-  await cluster.close();
-  await env.close();
-});
+const world = useCluster();
 
 describe("seats channel across two ws-nodes (stock phoenix client)", () => {
   it("a lock on node A reaches a watcher on node B, the author gets lockedForYou, a late joiner sees it", async () => {
-    const eventId = await createEvent(env, seatIdsGrid(2, 5));
-    const alice = await createUser(env);
-    const bob = await createUser(env);
-    const a = await client(0, alice.token).join(`seats:${eventId}`);
-    const b = await client(1, bob.token).join(`seats:${eventId}`);
+    const eventId = await createEvent(world.env, seatIdsGrid(2, 5));
+    const alice = await createUser(world.env);
+    const bob = await createUser(world.env);
+    const a = await world.client(0, alice.token).join(`seats:${eventId}`);
+    const b = await world.client(1, bob.token).join(`seats:${eventId}`);
     expect(a.reply).toMatchObject({ mode: "snapshot", seq: 0, hold: null, user_id: alice.id });
     expect(Object.keys(a.reply.seats as object)).toHaveLength(10);
     expect((a.reply.seats as Record<string, string>).A_1).toBe("available");
@@ -39,10 +22,10 @@ describe("seats channel across two ws-nodes (stock phoenix client)", () => {
     await eventually(() => a.log.find((m) => m.event === "lockedForYou"), 5000, "lockedForYou");
     expect(a.log).toEqual([{ event: "lockedForYou", payload: { seat: "A_1", seq: 1 } }]);
 
-    const late = await client(1).join(`seats:${eventId}`);
+    const late = await world.client(1).join(`seats:${eventId}`);
     expect(late.reply).toMatchObject({ mode: "snapshot", seq: 1, hold: null, user_id: null });
     expect((late.reply.seats as Record<string, string>).A_1).toBe("locked");
-    const again = await client(0, alice.token).join(`seats:${eventId}`);
+    const again = await world.client(0, alice.token).join(`seats:${eventId}`);
     expect(again.reply.hold).toMatchObject({ seats: ["A_1"], extensions_left: 2 });
 
     const u = await push(a.channel, "unlock", { seat: "A_1" });
@@ -53,11 +36,11 @@ describe("seats channel across two ws-nodes (stock phoenix client)", () => {
   });
 
   it("refuses pushes with the reason: unauthorized, already_locked, not_yours, already_unlocked, unknown_seat, hold_limit", async () => {
-    const eventId = await createEvent(env, seatIdsGrid(1, 4), { holdMaxSeats: 2 });
-    const [u1, u2] = [await createUser(env), await createUser(env)];
-    const anon = await client(0).join(`seats:${eventId}`);
-    const c1 = await client(0, u1.token).join(`seats:${eventId}`);
-    const c2 = await client(1, u2.token).join(`seats:${eventId}`);
+    const eventId = await createEvent(world.env, seatIdsGrid(1, 4), { holdMaxSeats: 2 });
+    const [u1, u2] = [await createUser(world.env), await createUser(world.env)];
+    const anon = await world.client(0).join(`seats:${eventId}`);
+    const c1 = await world.client(0, u1.token).join(`seats:${eventId}`);
+    const c2 = await world.client(1, u2.token).join(`seats:${eventId}`);
     expect(await push(anon.channel, "lock", { seat: "A_1" })).toMatchObject({ status: "error", response: { reason: "unauthorized" } });
     expect((await push(c1.channel, "lock", { seat: "A_1" })).status).toBe("ok");
     expect(await push(c2.channel, "lock", { seat: "A_1" })).toMatchObject({ status: "error", response: { reason: "already_locked", seat: "A_1" } });
@@ -74,15 +57,15 @@ describe("seats channel across two ws-nodes (stock phoenix client)", () => {
   });
 
   it("a rejoin with last_seq gets only the missed events", async () => {
-    const eventId = await createEvent(env, seatIdsGrid(1, 6));
-    const [u1, u2] = [await createUser(env), await createUser(env)];
-    const w = await client(1, u2.token).join(`seats:${eventId}`);
+    const eventId = await createEvent(world.env, seatIdsGrid(1, 6));
+    const [u1, u2] = [await createUser(world.env), await createUser(world.env)];
+    const w = await world.client(1, u2.token).join(`seats:${eventId}`);
     const seen = w.reply.seq as number;
-    const c1 = await client(0, u1.token).join(`seats:${eventId}`);
+    const c1 = await world.client(0, u1.token).join(`seats:${eventId}`);
     await push(c1.channel, "lock", { seat: "A_1" });
     await push(c1.channel, "lock", { seat: "A_2" });
     await push(c1.channel, "unlock", { seat: "A_1" });
-    const re = await client(1, u2.token).join(`seats:${eventId}`, { last_seq: seen });
+    const re = await world.client(1, u2.token).join(`seats:${eventId}`, { last_seq: seen });
     expect(re.reply).toMatchObject({
       mode: "events",
       seq: seen + 3,
@@ -93,13 +76,13 @@ describe("seats channel across two ws-nodes (stock phoenix client)", () => {
       ],
     });
     // The author catching up hears its own events as its own.
-    const mine = await client(1, u1.token).join(`seats:${eventId}`, { last_seq: seen });
+    const mine = await world.client(1, u1.token).join(`seats:${eventId}`, { last_seq: seen });
     expect((mine.reply.events as { event: string }[]).map((e) => e.event)).toEqual(["lockedForYou", "lockedForYou", "unlockedForYou"]);
     expect(mine.reply.hold).toMatchObject({ seats: ["A_2"] });
   });
 
   it("answers unknown topics and events with errors", async () => {
-    const c = client(0);
+    const c = world.client(0);
     await expect(c.join("nope:1")).rejects.toMatchObject({ reply: { reason: "unmatched topic" } });
     await expect(c.join("seats:00000000-0000-4000-8000-000000000000")).rejects.toMatchObject({ reply: { reason: "unknown_event" } });
     await expect(c.join("seats:not-a-uuid")).rejects.toMatchObject({ reply: { reason: "unknown_event" } });

@@ -1,0 +1,31 @@
+import { afterAll, beforeAll } from "vitest";
+import { PhxClient, startCluster, type TestCluster } from "./cluster.ts";
+import { createTestEnv, type TestEnv } from "./test-env.ts";
+
+/**
+ * The usual test file set-up: a private environment and a two-node cluster with the worker, started
+ * before the file's tests and torn down after them, with every Phoenix client the tests opened.
+ */
+export function useCluster(overrides: Record<string, string> = {}) {
+  const clients: PhxClient[] = [];
+  const world = {
+    env: undefined as unknown as TestEnv,
+    cluster: undefined as unknown as TestCluster,
+    /** A stock Phoenix client connected to node `node` (0 or 1), closed after the file. */
+    client(node: number, token?: string): PhxClient {
+      const c = new PhxClient(world.cluster.nodes[node]!.port, token);
+      clients.push(c);
+      return c;
+    },
+  };
+  beforeAll(async () => {
+    world.env = await createTestEnv(overrides);
+    world.cluster = await startCluster(world.env);
+  });
+  afterAll(async () => {
+    await Promise.all(clients.map((c) => c.disconnect()));
+    await world.cluster?.close();
+    await world.env?.close();
+  });
+  return world;
+}
