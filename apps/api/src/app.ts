@@ -2,6 +2,11 @@ import Fastify, { type FastifyBaseLogger } from "fastify";
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { ApiDeps } from "./deps.ts";
 import { authPlugin } from "./plugins/auth.ts";
+import { chatRoomsPlugin } from "./plugins/chat-rooms.ts";
+import { chatAdminRoutes } from "./routes/chat-admin.ts";
+import { eventSeedRoutes } from "./routes/event-seed-routes.ts";
+import { notificationRoutes } from "./routes/notifications.ts";
+import { ticketRoutes } from "./routes/tickets.ts";
 import { idempotencyPlugin } from "./plugins/idempotency.ts";
 import { ordersPlugin } from "./plugins/orders.ts";
 import { orderRoutes } from "./routes/orders.ts";
@@ -42,6 +47,7 @@ export function buildApp(deps: ApiDeps) {
   app.register(requestMetricsPlugin);
   app.register(openApiPlugin);
   app.register(authPlugin);
+  app.register(chatRoomsPlugin);
   app.register(ordersPlugin);
   app.register(idempotencyPlugin);
 
@@ -51,6 +57,10 @@ export function buildApp(deps: ApiDeps) {
   app.register(userProfileRoutes);
   app.register(eventCreateRoutes);
   app.register(eventReadRoutes);
+  app.register(eventSeedRoutes);
+  app.register(ticketRoutes);
+  app.register(notificationRoutes);
+  app.register(chatAdminRoutes);
   app.register(orderRoutes);
   app.register(paymentWebhookRoutes);
   return app;

@@ -2,6 +2,7 @@ import type { TemplatedApp } from "uWebSockets.js";
 import type { Config } from "@seatdrop/config";
 import type { Logger } from "@seatdrop/observability";
 import type { SeatService } from "@seatdrop/seats";
+import type { ChatNode } from "./chat/chat-node.ts";
 import type { EventFeeds } from "./fanout/event-feed.ts";
 import type { SeatFanout } from "./fanout/seat-fanout.ts";
 import type { LocalRegistry } from "./registry.ts";
@@ -16,4 +17,6 @@ export interface NodeContext {
   feeds: EventFeeds;
   registry: LocalRegistry;
   fanout: SeatFanout;
+  /** Chat rooms, user channels and presence (issue 4). */
+  chat: ChatNode;
 }

@@ -8,6 +8,7 @@ import { metrics, metricsContentType, metricsText, type Logger } from "@seatdrop
 import { CloseCode } from "@seatdrop/protocol";
 import { connectRedis, createKeys } from "@seatdrop/redis";
 import { SeatService } from "@seatdrop/seats";
+import { ChatNode } from "./chat/chat-node.ts";
 import type { Conn, UserData } from "./conn.ts";
 import type { NodeContext } from "./context.ts";
 import { EventFeeds } from "./fanout/event-feed.ts";
@@ -23,11 +24,18 @@ export interface WsNode {
   port: number;
   /** Graceful stop: refuse new sockets, close open ones in batches (1001), then disconnect. */
   close(): Promise<void>;
+  /**
+   * Test hook for a crash: the chat presence heartbeat stops and no presence leaves are written
+   * (as if the process died), then the node stops. Other nodes must notice on their own.
+   */
+  simulateCrash(): Promise<void>;
 }
 
 /** Sockets closed per batch while draining, and the pause between batches, so clients do not all come back at once. */
 const DRAIN_BATCH = 500;
 const DRAIN_PAUSE_MS = 50;
+/** How often the node looks for sockets whose send buffer passed WS_MAX_BACKPRESSURE. */
+const SLOW_CONSUMER_SWEEP_MS = 1000;
 
 /**
  * Starts one stateless ws-node: the Phoenix socket at `/socket/websocket`, seed 000's dialect at
@@ -64,25 +72,24 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
     },
     logger,
   );
-  const ctx: NodeContext = { config, nodeId, logger, app, seats, feeds, registry, fanout };
+  const chat = new ChatNode({ app, registry, nodeId, config, db: db.db, redis, sub, keys, logger });
+  const ctx: NodeContext = { config, nodeId, logger, app, seats, feeds, registry, fanout, chat };
   phx = new PhoenixSocket(ctx);
   seed = new SeedSocket(ctx);
   let draining = false;
 
-  const common = (dialect: Conn["dialect"]): Pick<WebSocketBehavior<UserData>, "compression" | "maxPayloadLength" | "maxBackpressure" | "closeOnBackpressureLimit" | "idleTimeout" | "sendPingsAutomatically" | "drain"> => ({
+  const common: Pick<WebSocketBehavior<UserData>, "compression" | "maxPayloadLength" | "maxBackpressure" | "closeOnBackpressureLimit" | "idleTimeout" | "sendPingsAutomatically"> = {
     compression: uWS.DISABLED,
     maxPayloadLength: config.WS_MAX_PAYLOAD,
-    // Slow-consumer policy: past this many buffered bytes uWS closes the socket; the client
-    // reconnects and rejoins with `last_seq`, catching up from the event log (README, close codes).
-    maxBackpressure: config.WS_MAX_BACKPRESSURE,
+    // Slow-consumer policy: the slow-consumer sweep below closes a socket buffering more than
+    // WS_MAX_BACKPRESSURE with 4408, and the client rejoins with `last_seq`, catching up from the
+    // event log. uWS's own limit, at twice that, only backs the sweep up: past it uWS drops the
+    // socket between two sweeps rather than buffer without bound.
+    maxBackpressure: config.WS_MAX_BACKPRESSURE * 2,
     closeOnBackpressureLimit: 1, // typed as a number in v20.30's typings; any truthy value enables it
     idleTimeout: config.WS_IDLE_TIMEOUT_S,
     sendPingsAutomatically: true,
-    drain: (ws: WebSocket<UserData>) => {
-      if (ws.getBufferedAmount() > config.WS_MAX_BACKPRESSURE) metrics.wsBackpressureDrops.inc({});
-      void dialect;
-    },
-  });
+  };
   const opened = (ws: WebSocket<UserData>) => {
     const conn = ws.getUserData().conn;
     conn.ws = ws;
@@ -101,7 +108,7 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
   const upgradeBase = { nodeId, verifier, logger, rate: config.WS_PUSH_RATE, burst: config.WS_PUSH_BURST, isDraining: () => draining };
 
   app.ws<UserData>("/socket/websocket", {
-    ...common("phx"),
+    ...common,
     upgrade: handleUpgrade({ ...upgradeBase, dialect: "phx" }),
     open: (ws) => void opened(ws),
     message: (ws, message, isBinary) => {
@@ -113,7 +120,7 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
   });
 
   app.ws<UserData>("/", {
-    ...common("seed"),
+    ...common,
     upgrade: handleUpgrade({
       ...upgradeBase,
       dialect: "seed",
@@ -176,20 +183,37 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
   }, LIVE_WINDOW_MS / 3);
   liveTimer.unref();
 
+  const slowTimer = setInterval(() => {
+    for (const c of registry.conns.values()) {
+      if (!c.closed && c.ws && c.ws.getBufferedAmount() > config.WS_MAX_BACKPRESSURE) {
+        metrics.wsBackpressureDrops.inc();
+        c.ws.end(CloseCode.slowConsumer, "slow consumer: rejoin with last_seq");
+      }
+    }
+  }, SLOW_CONSUMER_SWEEP_MS);
+  slowTimer.unref();
+  await chat.start();
+
   logger.info({ port }, "ws-node listening");
-  return {
+  const node: WsNode = {
     nodeId,
     port,
+    async simulateCrash() {
+      chat.presence.freeze();
+      await node.close();
+    },
     async close() {
       if (draining) return;
       draining = true;
       uWS.us_listen_socket_close(listenSocket);
       clearInterval(liveTimer);
+      clearInterval(slowTimer);
       const all = [...registry.conns.values()];
       for (let i = 0; i < all.length; i += DRAIN_BATCH) {
         for (const c of all.slice(i, i + DRAIN_BATCH)) if (!c.closed) c.ws?.end(CloseCode.goingAway, "node draining; reconnect");
         if (i + DRAIN_BATCH < all.length) await new Promise((r) => setTimeout(r, DRAIN_PAUSE_MS));
       }
+      await chat.close();
       await jobs.close().catch(() => {});
       redis.disconnect();
       sub.disconnect();
@@ -198,4 +222,5 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
       logger.info("ws-node stopped");
     },
   };
+  return node;
 }

@@ -4,3 +4,4 @@ export * from "./seat-events.ts";
 export * from "./seat-frames.ts";
 export * from "./topics.ts";
 export * from "./close-codes.ts";
+export * from "./chat-frames.ts";

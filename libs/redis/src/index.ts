@@ -1,3 +1,3 @@
-export { createKeys, type Keys, type EventKeys } from "./keys.ts";
+export { createKeys, type Keys, type EventKeys, type ChatKeys } from "./keys.ts";
 export { connectRedis, probeRedis } from "./connect.ts";
 export type { Redis } from "ioredis";

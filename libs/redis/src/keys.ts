@@ -30,6 +30,31 @@ export interface EventKeys {
   live(userId: string): string;
 }
 
+/**
+ * Keys of one event's chat room (issue 4). They share the event's hash tag `{e:<eventId>}`, so the
+ * chat scripts (libs/chat/lua) stay in the event's Redis Cluster slot; scripts derive per-user keys
+ * from `base` with the same suffixes as below.
+ */
+export interface ChatKeys {
+  /** Prefix of every chat key of the event, ending in `:`. */
+  base: string;
+  /**
+   * Hash: `n` the room's sequence number (one per sequenced chat event: message, presence diff,
+   * status) and `ep` its epoch, new whenever Redis lost the room and the numbers restart.
+   */
+  seq: string;
+  /** Capped stream of sequenced chat events with ids `<seq>-1`, for gap repair on the nodes. */
+  log: string;
+  /** Pub/sub channel of the room. */
+  channel: string;
+  /** Hash `<nodeId>|<phx_ref>` → presence meta JSON (with `user_id`): who is in the room, per connection. */
+  presence: string;
+  /** `SET NX PX` gate that throttles one user's typing notices of one kind (`1` typing, `0` stopped). */
+  typing(userId: string, typing: boolean): string;
+  /** Fixed-window counter of one user's messages in the room. */
+  rate(userId: string): string;
+}
+
 export function createKeys(prefix: string) {
   return {
     prefix,
@@ -51,6 +76,26 @@ export function createKeys(prefix: string) {
         live: (userId) => `${base}live:${userId}`,
       };
     },
+    chat(eventId: string): ChatKeys {
+      const base = `${prefix}:{e:${eventId}}:chat:`;
+      return {
+        base,
+        seq: `${base}seq`,
+        log: `${base}log`,
+        channel: `${base}ch`,
+        presence: `${base}presence`,
+        typing: (userId, typing) => `${base}typing:${userId}:${typing ? 1 : 0}`,
+        rate: (userId) => `${base}rate:${userId}`,
+      };
+    },
+    /** Pub/sub channel of one user's personal notifications (topic `user:<userId>`). */
+    userChannel: (userId: string) => `${prefix}:{u:${userId}}:ch`,
+    /** Set of ws-node ids that have ever tracked chat presence and not been reaped yet. */
+    chatNodes: `${prefix}:chat:nodes`,
+    /** A ws-node's heartbeat, with a short PX: when it is gone the node is dead and its presences are reaped. */
+    chatNodeHeartbeat: (nodeId: string) => `${prefix}:chat:node:${nodeId}:hb`,
+    /** Set of event ids in whose rooms a ws-node has presence entries, so a reaper knows where to look. */
+    chatNodeRooms: (nodeId: string) => `${prefix}:chat:node:${nodeId}:rooms`,
     /** BullMQ's own prefix, so queues of one deployment (or test run) never meet another's. */
     bullPrefix: `${prefix}:bull`,
     /** Revoked JWT ids (sign-out), until the token would have expired anyway. */

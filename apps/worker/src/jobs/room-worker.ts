@@ -1,11 +1,10 @@
 import { Queue, Worker } from "bullmq";
-import type { Redis } from "ioredis";
 import { ChatBus, type RoomLifecycleDeps } from "@seatdrop/chat";
 import type { Config } from "@seatdrop/config";
 import type { Db } from "@seatdrop/db";
 import { ROOMS_QUEUE, RoomJobs, roomActivateJob, roomCloseJob, roomReconcileJob } from "@seatdrop/jobs";
 import type { Logger } from "@seatdrop/observability";
-import type { Keys } from "@seatdrop/redis";
+import type { Keys, Redis } from "@seatdrop/redis";
 import { handleRoomActivate, handleRoomClose } from "./room-activate.ts";
 import { handleRoomReconcile, scheduleAllRooms } from "./room-reconcile.ts";
 

@@ -3,7 +3,9 @@ import { metrics } from "@seatdrop/observability";
 import { sendTo, type Conn, type Join } from "../conn.ts";
 import type { NodeContext } from "../context.ts";
 import type { Channel } from "./channel.ts";
+import { ChatChannel } from "./chat-channel.ts";
 import { SeatChannel } from "./seat-channel.ts";
+import { UserChannel } from "./user-channel.ts";
 
 /** Consecutive rate-limited pushes after which a socket is closed (4429) instead of answered. */
 const MAX_REFUSED_IN_A_ROW = 200;
@@ -19,7 +21,7 @@ export class PhoenixSocket {
 
   constructor(private readonly ctx: NodeContext) {
     this.seats = new SeatChannel(ctx);
-    this.channels = { seats: this.seats };
+    this.channels = { seats: this.seats, event: new ChatChannel(ctx), user: new UserChannel(ctx) };
   }
 
   /** `text` is already a copy: uWS detaches the message's ArrayBuffer when the handler returns. */
@@ -62,7 +64,7 @@ export class PhoenixSocket {
   private async join(conn: Conn, joinRef: string | null, ref: string | null, topic: string, payload: Record<string, unknown>): Promise<void> {
     const parsed = parseTopic(topic);
     const channel = parsed ? this.channels[parsed.kind] : undefined;
-    if (!parsed || !channel || parsed.kind === "user" || joinRef === null) {
+    if (!parsed || !channel || joinRef === null) {
       sendTo(conn, encodeReply(joinRef, ref, topic, "error", { reason: "unmatched topic" }));
       return;
     }
@@ -72,7 +74,8 @@ export class PhoenixSocket {
       this.channelOf(topic).leave(conn, old);
       sendTo(conn, encodePhx(old.joinRef, old.joinRef, topic, PHX.close, {}));
     }
-    const join: Join = { topic, joinRef, eventId: parsed.eventId, live: false };
+    // For `user:<id>` topics the join's id is the user id (UserChannel reads it from there).
+    const join: Join = { topic, joinRef, eventId: parsed.kind === "user" ? parsed.userId : parsed.eventId, live: false };
     conn.joins.set(topic, join);
     try {
       await channel.join(conn, join, ref, payload);

@@ -1,0 +1,156 @@
+import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import { Type } from "typebox";
+import { findOrCreateRoom } from "@seatdrop/chat";
+import { ApiError, notFound } from "../errors.ts";
+import { bearerSecurity, errorResponses, IdParams } from "../schemas/common.ts";
+import { ChatRoomResponse, EventChanges, SeedChatRoomBody, SeedCreateEventBody, SeedUpdateEventBody } from "../schemas/chat.ts";
+import { EventView, type CreateEventBody } from "../schemas/event.ts";
+import { checkNewEvent, createEvent } from "../services/create-event.ts";
+import { deleteEvent, loadEvent, updateEvent } from "../services/event-update.ts";
+import { toEventView } from "../services/event-views.ts";
+
+/**
+ * Seed 003's event routes, with the paths and bodies its clients send, beside their REST
+ * equivalents (`PATCH /api/events/:id`, `DELETE /api/events/:id`, `GET /api/events/:id/chat_room`).
+ * Writes need the admin role. Every change of an event's times moves its chat room's schedule.
+ */
+export const eventSeedRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const log = app.deps.logger.child({ module: "event-seed-routes" });
+  const db = app.deps.db.db;
+
+  /** After a commit, a failure to schedule must not become an error the client retries; the worker's reconcile catches up. */
+  const reschedule = async (eventId: string, times: { startTime: Date; endTime: Date }, previous?: { startTime: Date; endTime: Date }) => {
+    await app.chatRooms.reschedule(eventId, times, previous).catch((err: unknown) => log.error({ err, eventId }, "rescheduling the chat room failed"));
+  };
+
+  app.post(
+    "/api/events/create_event",
+    {
+      onRequest: app.requireRole("admin"),
+      schema: {
+        tags: ["events"],
+        summary: "Create an event and its chat room (seed 003, admin)",
+        description:
+          "Seed 003's shape: `{\"event\": {name, description, location, start_time, end_time}}`, times as `YYYY-MM-DD HH:MM:SS` (UTC) or ISO-8601. " +
+          "The event has no seat map; its chat room starts `inactive` and opens CHAT_ACTIVATE_BEFORE_MS before the start.",
+        security: bearerSecurity,
+        body: SeedCreateEventBody,
+        response: { 201: EventView, ...errorResponses(401, 403, 422) },
+      },
+    },
+    async (request, reply) => {
+      const input = { ...request.body.event, seats: [] } as unknown as CreateEventBody;
+      let checked;
+      try {
+        checked = checkNewEvent(input);
+      } catch (err) {
+        // The shared checks name fields at the top level; here they live under `event`.
+        if (err instanceof ApiError && err.extra.errors)
+          throw new ApiError(err.status, err.code, `event.${err.message}`, { errors: err.extra.errors.map((e) => ({ ...e, field: `event.${e.field}` })) });
+        throw err;
+      }
+      const saved = await createEvent({ db, event: checked });
+      log.info({ eventId: saved.event.id, by: request.user?.userId }, "event created (seed 003)");
+      await reschedule(saved.event.id, saved.event);
+      const fresh = await loadEvent({ db, eventId: saved.event.id });
+      return reply.code(201).send(toEventView(fresh ?? saved, app.deps.config));
+    },
+  );
+
+  const update = async (eventId: string, changes: EventChanges, by: string | undefined) => {
+    const r = await updateEvent({ db, eventId, changes });
+    log.info({ eventId, by, fields: Object.keys(changes) }, "event updated");
+    await reschedule(eventId, r.after.event, r.before);
+    const fresh = await loadEvent({ db, eventId });
+    if (!fresh) throw notFound("event");
+    return toEventView(fresh, app.deps.config);
+  };
+
+  app.post(
+    "/api/events/update_event",
+    {
+      onRequest: app.requireRole("admin"),
+      schema: {
+        tags: ["events"],
+        summary: "Update an event (seed 003, admin)",
+        description: "Any of name, description, location, start_time, end_time. New times move the chat room's activation and close.",
+        security: bearerSecurity,
+        body: SeedUpdateEventBody,
+        response: { 200: EventView, ...errorResponses(401, 403, 404, 422) },
+      },
+    },
+    async (request) => update(request.body.id, request.body.event, request.user?.userId),
+  );
+
+  app.patch(
+    "/api/events/:id",
+    {
+      onRequest: app.requireRole("admin"),
+      schema: {
+        tags: ["events"],
+        summary: "Update an event (admin)",
+        description: "REST form of `POST /api/events/update_event`: the body is the map of fields to change.",
+        security: bearerSecurity,
+        params: IdParams,
+        body: EventChanges,
+        response: { 200: EventView, ...errorResponses(401, 403, 404, 422) },
+      },
+    },
+    async (request) => update(request.params.id, request.body, request.user?.userId),
+  );
+
+  app.delete(
+    "/api/events/:id",
+    {
+      onRequest: app.requireRole("admin"),
+      schema: {
+        tags: ["events"],
+        summary: "Delete an event (seed 003, admin)",
+        description: "Deletes the event with its seats, tickets, chat room, messages and notifications; archived messages are kept. 409 when it has orders.",
+        security: bearerSecurity,
+        params: IdParams,
+        response: { 204: Type.Null({ description: "deleted" }), ...errorResponses(401, 403, 404, 409, 422) },
+      },
+    },
+    async (request, reply) => {
+      const times = await deleteEvent({ db, eventId: request.params.id });
+      log.info({ eventId: request.params.id, by: request.user?.userId }, "event deleted");
+      await app.chatRooms.forget(request.params.id, times).catch((err: unknown) => log.warn({ err }, "telling a deleted room failed"));
+      return reply.code(204).send(null);
+    },
+  );
+
+  const chatRoomOf = async (eventId: string) => {
+    const event = await loadEvent({ db, eventId });
+    const room = event ? await findOrCreateRoom({ db, eventId }) : null;
+    if (!event || !room) throw notFound("chat room");
+    const s = app.chatRooms.scheduleOf(event.event);
+    return { id: room.id, event_id: eventId, status: room.status, activates_at: s.activateAt.toISOString(), closes_at: s.closeAt.toISOString() };
+  };
+
+  app.post(
+    "/api/events/get_chat_room_by_id",
+    {
+      schema: {
+        tags: ["events"],
+        summary: "The chat room of an event (seed 003)",
+        body: SeedChatRoomBody,
+        response: { 200: ChatRoomResponse, ...errorResponses(404, 422) },
+      },
+    },
+    async (request) => chatRoomOf(request.body.event_id),
+  );
+
+  app.get(
+    "/api/events/:id/chat_room",
+    {
+      schema: {
+        tags: ["events"],
+        summary: "The chat room of an event",
+        params: IdParams,
+        response: { 200: ChatRoomResponse, ...errorResponses(404, 422) },
+      },
+    },
+    async (request) => chatRoomOf(request.params.id),
+  );
+};

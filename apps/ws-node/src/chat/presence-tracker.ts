@@ -1,0 +1,152 @@
+import { randomBytes } from "node:crypto";
+import type { ChatBus, PresenceEntry } from "@seatdrop/chat";
+import type { Logger } from "@seatdrop/observability";
+import type { Keys, Redis } from "@seatdrop/redis";
+
+/** A presence entry this node wrote and must remove (or re-write after being reaped). */
+interface LocalEntry {
+  eventId: string;
+  entry: PresenceEntry;
+}
+
+/**
+ * This node's side of chat presence (issue 4).
+ *
+ * Each joined connection is one entry in its room's presence hash, under the field
+ * `<nodeId>|<phx_ref>`, so one user's tabs are several metas under one key. A node proves it is
+ * alive with a heartbeat key (PX = CHAT_PRESENCE_TTL_MS, refreshed five times per TTL) and lists
+ * the rooms it has entries in. Every node, on every beat, looks for registered nodes whose heartbeat
+ * is gone and removes their entries room by room (one script per room, announcing the leaves):
+ * a node that crashed stops counting its users within one TTL and a beat, without anyone's clean leave.
+ * A node that was only paused and got reaped notices its own heartbeat had lapsed and writes its
+ * entries again.
+ */
+export class PresenceTracker {
+  private readonly local = new Map<string, LocalEntry>();
+  private readonly inflight = new Set<Promise<unknown>>();
+  private timer: NodeJS.Timeout | undefined;
+  private frozen = false;
+  private closed = false;
+  private started = false;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+    private readonly bus: ChatBus,
+    readonly nodeId: string,
+    private readonly ttlMs: number,
+    logger: Logger,
+  ) {
+    this.log = logger.child({ module: "presence" });
+  }
+
+  /**
+   * Clears what an earlier process with this node id left behind (its heartbeat kept them from
+   * being reaped), then starts beating.
+   */
+  async start(): Promise<void> {
+    await this.reapNode(this.nodeId);
+    await this.beat();
+    this.started = true;
+    this.timer = setInterval(() => void this.beat(), Math.max(100, Math.floor(this.ttlMs / 5)));
+    this.timer.unref();
+  }
+
+  /** Adds a connection's entry to a room; resolves with its field, phx_ref and the room's entries right after. */
+  async track(eventId: string, userId: string, origin: string): Promise<{ field: string; phxRef: string; entries: PresenceEntry[] }> {
+    const phxRef = randomBytes(9).toString("base64url");
+    const field = `${this.nodeId}|${phxRef}`;
+    const entry: PresenceEntry = { user_id: userId, phx_ref: phxRef, online_at: Date.now() };
+    // Listed first, so a reaper can always find what a node that dies right now has written.
+    await this.redis.sadd(this.keys.chatNodeRooms(this.nodeId), eventId);
+    this.local.set(field, { eventId, entry });
+    const { entries } = await this.bus.presenceJoin({ eventId, field, entry, origin });
+    return { field, phxRef, entries };
+  }
+
+  /** Removes a connection's entry (announcing the leave); nothing after a crash (that is the point of it). */
+  untrack(field: string, origin = ""): void {
+    const e = this.local.get(field);
+    if (!e || this.frozen || this.closed) return;
+    this.local.delete(field);
+    this.run(this.bus.presenceLeave({ eventId: e.eventId, fields: [field], origin }), "presence leave failed", e.eventId);
+  }
+
+  /** Test hook for a crash: no more heartbeats, no more leaves; the other nodes must notice. */
+  freeze(): void {
+    this.frozen = true;
+    clearInterval(this.timer);
+  }
+
+  /** Graceful stop: every remaining entry leaves (in one script per room), then the node deregisters. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    clearInterval(this.timer);
+    const frozen = this.frozen;
+    this.closed = true;
+    await Promise.allSettled([...this.inflight]);
+    if (frozen) return;
+    const byRoom = new Map<string, string[]>();
+    for (const [field, e] of this.local) byRoom.set(e.eventId, [...(byRoom.get(e.eventId) ?? []), field]);
+    this.local.clear();
+    try {
+      for (const [eventId, fields] of byRoom) await this.bus.presenceLeave({ eventId, fields });
+      await this.redis.del(this.keys.chatNodeHeartbeat(this.nodeId), this.keys.chatNodeRooms(this.nodeId));
+      await this.redis.srem(this.keys.chatNodes, this.nodeId);
+    } catch (err) {
+      // The others reap what is left once the heartbeat lapses.
+      this.log.warn({ err }, "presence cleanup at close failed");
+    }
+  }
+
+  private async beat(): Promise<void> {
+    if (this.frozen || this.closed) return;
+    try {
+      const hb = this.keys.chatNodeHeartbeat(this.nodeId);
+      const previous = await this.redis.call("SET", hb, "1", "PX", String(this.ttlMs), "GET");
+      await this.redis.sadd(this.keys.chatNodes, this.nodeId);
+      if (previous === null && this.started) await this.rewrite();
+      await this.reapDead();
+    } catch (err) {
+      this.log.warn({ err }, "presence heartbeat failed");
+    }
+  }
+
+  /** Our heartbeat had lapsed (a long pause): others may have reaped us, so every entry is written again. */
+  private async rewrite(): Promise<void> {
+    this.log.warn({ entries: this.local.size }, "presence heartbeat had lapsed; re-tracking local entries");
+    for (const [field, e] of this.local) {
+      await this.redis.sadd(this.keys.chatNodeRooms(this.nodeId), e.eventId);
+      await this.bus.presenceJoin({ eventId: e.eventId, field, entry: e.entry, origin: "" });
+    }
+  }
+
+  private async reapDead(): Promise<void> {
+    const nodes = await this.redis.smembers(this.keys.chatNodes);
+    for (const node of nodes) {
+      if (node === this.nodeId) continue;
+      if ((await this.redis.exists(this.keys.chatNodeHeartbeat(node))) === 1) continue;
+      const removed = await this.reapNode(node);
+      await this.redis.srem(this.keys.chatNodes, node);
+      this.log.info({ deadNode: node, removed }, "reaped the presence of a dead node");
+    }
+  }
+
+  /** Removes a node's entries from every room it listed; safe to run on several nodes at once. */
+  private async reapNode(node: string): Promise<number> {
+    const roomsKey = this.keys.chatNodeRooms(node);
+    let removed = 0;
+    for (const eventId of await this.redis.smembers(roomsKey)) {
+      removed += await this.bus.presenceReapNode({ eventId, nodeId: node });
+      await this.redis.srem(roomsKey, eventId);
+    }
+    return removed;
+  }
+
+  private run(p: Promise<unknown>, what: string, eventId: string): void {
+    const tracked = p.catch((err: unknown) => this.log.warn({ err, eventId }, what));
+    this.inflight.add(tracked);
+    void tracked.finally(() => this.inflight.delete(tracked));
+  }
+}

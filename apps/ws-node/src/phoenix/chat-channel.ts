@@ -1,0 +1,181 @@
+import { ChatError, isLowerUuid } from "@seatdrop/chat";
+import { CHAT, PHX, chatTopic, chatUwsTopic, encodeChatPush, encodePhx, encodePresenceState, encodeReply, presenceMapOf } from "@seatdrop/protocol";
+import { sendTo, type Conn, type Join } from "../conn.ts";
+import type { NodeContext } from "../context.ts";
+import type { Channel } from "./channel.ts";
+
+/** What one live chat join holds, to be released on leave. */
+interface ChatJoin {
+  roomId: string;
+  /** The presence field, once tracked. */
+  field?: string;
+}
+
+const TICKET_NUMBER_MAX = 64;
+
+/**
+ * `event:<eventId>`: seed 003's chat room. Joining needs a ticket (the caller's own, or a
+ * `ticket_number` that is validated, associated and marked used); the reply carries the room's
+ * status and latest messages, then `presence_state` follows. Pushes: `new_message`, `user_typing`,
+ * `history`. Everything a member hears comes from the room's ordered feed (see chat/room-feeds.ts).
+ */
+export class ChatChannel implements Channel {
+  private readonly state = new WeakMap<Join, ChatJoin>();
+
+  constructor(private readonly ctx: NodeContext) {
+    ctx.chat.onResync = (eventId) => this.resyncRoom(eventId);
+  }
+
+  async join(conn: Conn, join: Join, ref: string | null, payload: Record<string, unknown>): Promise<void> {
+    const { chat } = this.ctx;
+    const current = () => !conn.closed && conn.joins.get(join.topic) === join;
+    const refuse = (response: Record<string, unknown>) => {
+      if (current()) conn.joins.delete(join.topic);
+      sendTo(conn, encodeReply(join.joinRef, ref, join.topic, "error", response));
+    };
+    if (!conn.userId) return refuse({ reason: "unauthorized", message: "sign in (connect with a token) to join a chat room" });
+    // Event ids are lower-case UUIDs: broadcasts go out on the canonical topic only.
+    if (!isLowerUuid(join.eventId)) return refuse({ reason: "unknown_event", message: `no event ${join.eventId} (event ids are lower-case UUIDs)` });
+    const ticketNumber = payload.ticket_number;
+    if (ticketNumber !== undefined && (typeof ticketNumber !== "string" || ticketNumber.length === 0 || ticketNumber.length > TICKET_NUMBER_MAX))
+      return refuse({ reason: "malformed_payload", field: "ticket_number", message: `ticket_number must be a string of 1 to ${TICKET_NUMBER_MAX} characters` });
+
+    let room;
+    try {
+      ({ room } = await chat.service.admit({ eventId: join.eventId, userId: conn.userId, ...(typeof ticketNumber === "string" ? { ticketNumber } : {}) }));
+    } catch (err) {
+      if (err instanceof ChatError) return refuse(err.toResponse());
+      throw err;
+    }
+    if (!current()) return;
+
+    const feed = await chat.rooms.acquire(join.eventId);
+    let committed = false;
+    try {
+      const since = feed.lastSeq;
+      const history = await chat.service.history({ roomId: room.id });
+      if (!current()) return;
+      // Same tick from here on: subscribe, reply, then what the feed delivered while history loaded.
+      committed = true;
+      join.live = true;
+      this.state.set(join, { roomId: room.id });
+      chat.addMember(join.eventId, conn);
+      conn.ws!.subscribe(chatUwsTopic.room(join.eventId));
+      sendTo(
+        conn,
+        encodeReply(join.joinRef, ref, join.topic, "ok", {
+          user_id: conn.userId,
+          room_id: room.id,
+          status: feed.status,
+          messages: history.messages,
+          more: history.more,
+        }),
+      );
+      const shown = new Set(history.messages.map((m) => m.id));
+      for (const m of feed.eventsSince(since) ?? []) {
+        if (m.ev.k === "message" && shown.has(m.ev.id)) continue;
+        if (m.ev.k === "presence") continue; // presence_state below supersedes these
+        sendTo(conn, encodeChatPush(join.joinRef, join.eventId, m.ev));
+      }
+    } finally {
+      if (!committed) chat.rooms.release(join.eventId);
+    }
+
+    let tracked;
+    try {
+      tracked = await chat.presence.track(join.eventId, conn.userId, conn.tag);
+    } catch (err) {
+      // The member is in and can talk; only their presence is missing. The join already answered ok,
+      // so this is logged rather than replied.
+      this.ctx.logger.error({ err, eventId: join.eventId }, "presence tracking failed");
+      return;
+    }
+    const st = this.state.get(join);
+    if (!st || !join.live || !current()) {
+      chat.presence.untrack(tracked.field);
+      return;
+    }
+    st.field = tracked.field;
+    sendTo(conn, encodePresenceState(join.joinRef, join.eventId, presenceMapOf(tracked.entries)));
+  }
+
+  async handle(conn: Conn, join: Join, ref: string | null, event: string, payload: Record<string, unknown>): Promise<void> {
+    const { chat } = this.ctx;
+    const reply = (status: "ok" | "error", response: Record<string, unknown>) => {
+      if (conn.joins.get(join.topic) === join) sendTo(conn, encodeReply(join.joinRef, ref, join.topic, status, response));
+    };
+    const st = this.state.get(join);
+    if (!st || !conn.userId) {
+      reply("error", { reason: "not_joined", message: `join ${join.topic} before pushing to it` });
+      return;
+    }
+    try {
+      switch (event) {
+        case CHAT.newMessage: {
+          const m = await chat.service.post({ eventId: join.eventId, roomId: st.roomId, userId: conn.userId, payload, origin: conn.tag });
+          reply("ok", { id: m.id, inserted_at: m.inserted_at });
+          return;
+        }
+        case CHAT.userTyping: {
+          if (typeof payload.typing !== "boolean") {
+            reply("error", { reason: "malformed_payload", field: "typing", message: "typing must be true or false" });
+            return;
+          }
+          if (chat.rooms.get(join.eventId)?.status !== "active") {
+            reply("error", { reason: "chat_inactive", message: "the chat room is not active yet" });
+            return;
+          }
+          const sent = await chat.service.typing({ eventId: join.eventId, userId: conn.userId, typing: payload.typing, origin: conn.tag });
+          reply("ok", sent ? {} : { throttled: true });
+          return;
+        }
+        case CHAT.history: {
+          const { before, limit } = payload;
+          if (before !== undefined && before !== null && !isLowerUuid(before)) {
+            reply("error", { reason: "malformed_payload", field: "before", message: "before must be the id of a message" });
+            return;
+          }
+          const max = chat.service.config.CHAT_HISTORY_LIMIT;
+          if (limit !== undefined && !(Number.isInteger(limit) && (limit as number) >= 1 && (limit as number) <= max)) {
+            reply("error", { reason: "malformed_payload", field: "limit", message: `limit must be an integer from 1 to ${max}` });
+            return;
+          }
+          const page = await chat.service.history({
+            roomId: st.roomId,
+            ...(typeof before === "string" ? { before } : {}),
+            ...(typeof limit === "number" ? { limit } : {}),
+          });
+          reply("ok", { messages: page.messages, more: page.more });
+          return;
+        }
+        default:
+          reply("error", { reason: "unsupported_event", message: `chat rooms accept new_message, user_typing and history, not ${event}` });
+      }
+    } catch (err) {
+      if (err instanceof ChatError) reply("error", err.toResponse());
+      else throw err;
+    }
+  }
+
+  leave(conn: Conn, join: Join): void {
+    const st = this.state.get(join);
+    if (!join.live || !st) return;
+    join.live = false;
+    this.state.delete(join);
+    if (!conn.closed && conn.ws) conn.ws.unsubscribe(chatUwsTopic.room(join.eventId));
+    this.ctx.chat.removeMember(join.eventId, conn);
+    this.ctx.chat.rooms.release(join.eventId);
+    if (st.field) this.ctx.chat.presence.untrack(st.field, conn.tag);
+  }
+
+  /** The room's order broke (Redis lost it, or the log no longer covers a gap): members rejoin and reload. */
+  private resyncRoom(eventId: string): void {
+    for (const conn of [...(this.ctx.chat.members.get(eventId) ?? [])]) {
+      const join = conn.joins.get(chatTopic(eventId));
+      if (!join) continue;
+      this.leave(conn, join);
+      conn.joins.delete(join.topic);
+      sendTo(conn, encodePhx(join.joinRef, join.joinRef, join.topic, PHX.error, { reason: "resync" }));
+    }
+  }
+}

@@ -1,0 +1,54 @@
+--[[
+  Shared helpers of every chat script. Included (not pasted) by the loader in src/scripts.ts,
+  which replaces the `--- @include "chatLib"` line of a script with this file.
+
+  Every script receives ARGV[1] = the room's key base (`<prefix>:{e:<eventId>}:chat:`) and builds
+  its keys from it with the suffixes of libs/redis/src/keys.ts (`chat()`); they all carry the
+  event's hash tag, so a script stays in one Redis Cluster slot.
+]]
+local base = ARGV[1]
+local K = {
+  seq = base .. 'seq',
+  log = base .. 'log',
+  channel = base .. 'ch',
+  presence = base .. 'presence',
+}
+
+-- How many sequenced events the log keeps for nodes repairing a gap (pub/sub is at-most-once).
+local LOG_MAX = 1000
+
+--[[
+  Appends one chat event (JSON text) to the room's total order and publishes it:
+  `n` + 1, one log entry with stream id `<seq>-1`, ONE publish carrying seq, epoch and origin.
+  A sequence hash without `n` is a room Redis lost (or never had): it gets a new epoch and an
+  empty log, so log ids always grow and nodes notice the restart. Returns seq, epoch.
+]]
+local function emit(evJson, origin)
+  local ep = redis.call('HGET', K.seq, 'ep')
+  if not ep or redis.call('HEXISTS', K.seq, 'n') == 0 then
+    local t = redis.call('TIME')
+    ep = t[1] .. '.' .. t[2]
+    redis.call('DEL', K.log)
+    redis.call('HSET', K.seq, 'ep', ep, 'n', 0)
+  end
+  local seq = redis.call('HINCRBY', K.seq, 'n', 1)
+  redis.call('XADD', K.log, 'MAXLEN', '~', LOG_MAX, seq .. '-1', 'm', evJson, 'o', origin)
+  redis.call('PUBLISH', K.channel,
+    '{"s":' .. seq .. ',"ep":' .. cjson.encode(ep) .. ',"o":' .. cjson.encode(origin) .. ',"ev":' .. evJson .. '}')
+  return seq, ep
+end
+
+-- Phoenix presence map `{user: {metas: [meta, ...]}}` of stored entries (JSON with `user_id`).
+local function presenceDiffPart(entries)
+  local out = {}
+  local n = 0
+  for _, raw in ipairs(entries) do
+    local m = cjson.decode(raw)
+    local u = m.user_id
+    m.user_id = nil
+    if not out[u] then out[u] = { metas = {} } end
+    table.insert(out[u].metas, m)
+    n = n + 1
+  end
+  return out, n
+end

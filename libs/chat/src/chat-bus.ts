@@ -1,0 +1,124 @@
+import type { ChatBusEvent, ChatBusMessage, NotificationView, PresenceMeta, UserBusMessage } from "@seatdrop/protocol";
+import type { Keys, Redis } from "@seatdrop/redis";
+import { ChatError } from "./errors.ts";
+import { registerChatScripts, type ChatScriptCaller } from "./scripts.ts";
+
+/** A presence entry as stored in a room's presence hash: the meta plus its user. */
+export type PresenceEntry = PresenceMeta & { user_id: string };
+
+/** The room's position in its total order. */
+export interface RoomSeq {
+  seq: number;
+  epoch: string | null;
+}
+
+/**
+ * Everything chat writes to and reads from Redis, for every app: sequenced room events (messages,
+ * presence diffs, status changes), unsequenced typing notices, presence entries, the per-user
+ * message rate, and personal notifications. Each change others must see is one Lua script
+ * (../lua), so state and publish never disagree.
+ */
+export class ChatBus {
+  private readonly call: ChatScriptCaller;
+
+  constructor(
+    private readonly redis: Redis,
+    readonly keys: Keys,
+  ) {
+    this.call = registerChatScripts(redis);
+  }
+
+  /** Appends an event to the room's order and publishes it; returns its sequence number. */
+  async emit(eventId: string, ev: ChatBusEvent, origin = ""): Promise<number> {
+    const k = this.keys.chat(eventId);
+    const [seq] = (await this.call("chatEmit", [k.seq], [k.base, JSON.stringify(ev), origin])) as [number, string];
+    return seq;
+  }
+
+  /** Publishes a typing notice unless the user sent the same kind within `throttleMs`; true when published. */
+  async typing(o: { eventId: string; userId: string; typing: boolean; throttleMs: number; origin: string }): Promise<boolean> {
+    const k = this.keys.chat(o.eventId);
+    const ev: ChatBusEvent = { k: "typing", user_id: o.userId, typing: o.typing };
+    const r = await this.call("typing", [k.typing(o.userId, o.typing)], [k.base, o.throttleMs, JSON.stringify(ev), o.origin]);
+    return r === 1;
+  }
+
+  /**
+   * Counts one message of a user against the room's rate (across nodes); throws `rate_limited`
+   * with the wait when the window is full.
+   */
+  async takeMessageSlot(o: { eventId: string; userId: string; limit: number; windowMs: number }): Promise<void> {
+    const k = this.keys.chat(o.eventId);
+    const [ok, n] = (await this.call("chatRate", [k.rate(o.userId)], [o.windowMs, o.limit])) as [number, number];
+    if (ok !== 1)
+      throw new ChatError("rate_limited", `at most ${o.limit} messages per ${o.windowMs / 1000} s; retry in ${Math.ceil(n / 1000)} s`, {
+        retry_after_ms: n,
+      });
+  }
+
+  /**
+   * Adds one connection's presence entry and announces it; returns every entry of the room right
+   * after the join (the `presence_state` to send) and the sequence number it corresponds to.
+   */
+  async presenceJoin(o: { eventId: string; field: string; entry: PresenceEntry; origin: string }): Promise<{ seq: number; entries: PresenceEntry[] }> {
+    const k = this.keys.chat(o.eventId);
+    const r = (await this.call("presenceJoin", [k.presence], [k.base, o.field, JSON.stringify(o.entry), o.origin])) as [number, string, ...string[]];
+    const [seq, , ...raw] = r;
+    return { seq, entries: raw.map((s) => JSON.parse(s) as PresenceEntry) };
+  }
+
+  /** Removes presence entries (by field) and announces the leaves; returns how many were there. */
+  async presenceLeave(o: { eventId: string; fields: string[]; origin?: string }): Promise<number> {
+    if (o.fields.length === 0) return 0;
+    const k = this.keys.chat(o.eventId);
+    const [removed] = (await this.call("presenceLeave", [k.presence], [k.base, o.origin ?? "", "fields", ...o.fields])) as [number, number];
+    return removed;
+  }
+
+  /** Removes every presence entry a (dead) node had in a room and announces the leaves. */
+  async presenceReapNode(o: { eventId: string; nodeId: string }): Promise<number> {
+    const k = this.keys.chat(o.eventId);
+    const [removed] = (await this.call("presenceLeave", [k.presence], [k.base, "", "node", o.nodeId])) as [number, number];
+    return removed;
+  }
+
+  /** The room's entries now (for tests and admin views). */
+  async presenceEntries(eventId: string): Promise<PresenceEntry[]> {
+    const vals = await this.redis.hvals(this.keys.chat(eventId).presence);
+    return vals.map((s) => JSON.parse(s) as PresenceEntry);
+  }
+
+  async currentSeq(eventId: string): Promise<RoomSeq> {
+    const [n, ep] = await this.redis.hmget(this.keys.chat(eventId).seq, "n", "ep");
+    return { seq: Number(n ?? 0), epoch: ep ?? null };
+  }
+
+  /**
+   * Sequenced events `from..to` from the room's log, or null when the log no longer reaches back
+   * that far (or Redis lost the room) and the caller must resynchronise instead.
+   */
+  async readLog(eventId: string, from: number, to: number): Promise<ChatBusMessage[] | null> {
+    if (to < from) return [];
+    const [entries, ep] = await Promise.all([
+      this.redis.xrange(this.keys.chat(eventId).log, `${from}-1`, `${to}-1`),
+      this.redis.hget(this.keys.chat(eventId).seq, "ep"),
+    ]);
+    const out: ChatBusMessage[] = [];
+    for (const [id, fields] of entries) {
+      const f: Record<string, string> = {};
+      for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;
+      const msg: ChatBusMessage = { s: Number(id.split("-")[0]), ev: JSON.parse(f.m ?? "null") as ChatBusEvent };
+      if (ep) msg.ep = ep;
+      if (f.o) msg.o = f.o;
+      out.push(msg);
+    }
+    if (out.length !== to - from + 1) return null;
+    return out;
+  }
+
+  /** Pushes a stored notification to its user's connections, wherever they are. */
+  async publishNotification(userId: string, n: NotificationView): Promise<void> {
+    const msg: UserBusMessage = { k: "notification", n };
+    await this.redis.publish(this.keys.userChannel(userId), JSON.stringify(msg));
+  }
+}

@@ -1,0 +1,33 @@
+/**
+ * Why a chat action was refused. Clients see the reason as `{"reason": …, "message": …}` (with
+ * `field` when one part of the request was wrong); the README lists them all.
+ */
+export type ChatErrorReason =
+  | "unauthorized"
+  | "unknown_event"
+  | "invalid_ticket"
+  | "ticket_claimed"
+  | "ticket_void"
+  | "chat_inactive"
+  | "rate_limited"
+  | "malformed_payload"
+  | "empty_content"
+  | "content_too_long"
+  | "invalid_content";
+
+/** A refusal with a reason a client can act on; anything else is an outage or a bug. */
+export class ChatError extends Error {
+  override name = "ChatError";
+  constructor(
+    readonly reason: ChatErrorReason,
+    message: string,
+    readonly extra: { field?: string; max?: number; retry_after_ms?: number } = {},
+  ) {
+    super(message);
+  }
+
+  /** The error reply's `response`. */
+  toResponse(): Record<string, unknown> {
+    return { reason: this.reason, message: this.message, ...this.extra };
+  }
+}

@@ -1,0 +1,54 @@
+import { eq } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ChatBus, ChatError, findOrCreateRoom, storeMessage, syncRoom, type RoomLifecycleDeps } from "@seatdrop/chat";
+import { events, messageArchive, messages } from "@seatdrop/db";
+import { createLogger } from "@seatdrop/observability";
+import { createTestEnv, type TestEnv } from "../../../test/support/test-env.ts";
+import { createUser } from "../../../test/support/cluster.ts";
+
+let env: TestEnv;
+let deps: RoomLifecycleDeps;
+beforeAll(async () => {
+  env = await createTestEnv();
+  deps = { db: env.db.db, bus: new ChatBus(env.redis, env.keys), logger: createLogger("test", "silent"), activateBeforeMs: env.config.CHAT_ACTIVATE_BEFORE_MS };
+});
+afterAll(async () => {
+  await env.close();
+});
+
+describe("closing a room while members post", () => {
+  it("archives every message stored before the close and stores none after it: nothing is lost or half-moved", async () => {
+    const start = Date.now() + 60_000;
+    const [ev] = await env.db.db
+      .insert(events)
+      .values({ name: "race", description: "", location: "here", startTime: new Date(start), endTime: new Date(start + 3_600_000) })
+      .returning({ id: events.id });
+    const room = (await findOrCreateRoom({ db: env.db.db, eventId: ev!.id }))!;
+    expect(await syncRoom(deps, ev!.id)).toBe("activated");
+    const user = await createUser(env);
+
+    const posts = Array.from({ length: 60 }, (_, i) =>
+      storeMessage({ db: env.db.db, roomId: room.id, userId: user.id, content: `m${i}`, contentType: "text" }).then(
+        (m) => ({ ok: true as const, id: m.id }),
+        (err: unknown) => {
+          if (err instanceof ChatError && err.reason === "chat_inactive") return { ok: false as const };
+          throw err;
+        },
+      ),
+    );
+    // The event ends now, while the posts are in flight.
+    await env.db.db.update(events).set({ startTime: new Date(Date.now() - 7_200_000), endTime: new Date(Date.now() - 1) }).where(eq(events.id, ev!.id));
+    const closing = syncRoom(deps, ev!.id);
+    const results = await Promise.all(posts);
+    expect(await closing).toBe("closed");
+
+    const stored = results.filter((r) => r.ok).map((r) => (r as { id: string }).id);
+    const live = await env.db.db.select({ id: messages.id }).from(messages).where(eq(messages.chatRoomId, room.id));
+    const archived = await env.db.db.select({ id: messageArchive.id }).from(messageArchive).where(eq(messageArchive.chatRoomId, room.id));
+    expect(live).toEqual([]);
+    expect(archived.map((a) => a.id).sort()).toEqual(stored.sort());
+    // Closing again is a no-op; the archive keeps its messages once.
+    expect(await syncRoom(deps, ev!.id)).toBe("unchanged");
+    expect(await env.db.db.select().from(messageArchive).where(eq(messageArchive.chatRoomId, room.id))).toHaveLength(stored.length);
+  });
+});
