@@ -37,19 +37,23 @@ export async function startCluster(env: TestEnv, o: { nodes?: number; worker?: b
 /** Inserts an event and its seat map in PostgreSQL, as the API does, and returns its id. */
 export type EventSettings = Partial<HoldSettings> & { paymentWindowMs?: number; salesOpenAt?: Date; salesCloseAt?: Date; maxSeatsPerUser?: number };
 export async function createEvent(env: TestEnv, seatIds: string[], settings: EventSettings = {}): Promise<string> {
-  const [row] = await env.db.db
-    .insert(events)
-    .values({
-      name: "Test drop",
-      description: "a test event",
-      location: "Test hall",
-      startTime: new Date(Date.now() + 86_400_000),
-      endTime: new Date(Date.now() + 90_000_000),
-      ...settings,
-    })
-    .returning();
-  await env.db.db.insert(seatsTable).values(seatIds.map((seatId) => ({ eventId: row!.id, seatId, priceCents: 1000 })));
-  return row!.id;
+  // One transaction, as the API does: the worker's sweep loads every current event into Redis, and
+  // an event seen between two separate inserts would be loaded with an empty seat map.
+  return env.db.db.transaction(async (tx) => {
+    const [row] = await tx
+      .insert(events)
+      .values({
+        name: "Test drop",
+        description: "a test event",
+        location: "Test hall",
+        startTime: new Date(Date.now() + 86_400_000),
+        endTime: new Date(Date.now() + 90_000_000),
+        ...settings,
+      })
+      .returning();
+    await tx.insert(seatsTable).values(seatIds.map((seatId) => ({ eventId: row!.id, seatId, priceCents: 1000 })));
+    return row!.id;
+  });
 }
 
 export function seatIdsGrid(rows: number, perRow: number): string[] {

@@ -149,12 +149,19 @@ describe("races and rebuilds", () => {
     const eventId = await createEvent(w.env, seatIds, { holdMaxSeats: 3 });
     const buyers = await Promise.all(Array.from({ length: 100 }, () => createUser(w.env)));
     // Every buyer tries three overlapping seats; only the winners of each lock hold anything.
+    const lockResults = new Map<string, number>();
     await Promise.all(
       buyers.map(async (b, i) => {
         const j = await client(i % 2, b.token).join(`seats:${eventId}`);
-        for (const k of [0, 1, 2]) await push(j.channel, "lock", { seat: seatIds[(i + k * 7) % 40]! });
+        for (const k of [0, 1, 2]) {
+          const r = await push(j.channel, "lock", { seat: seatIds[(i + k * 7) % 40]! });
+          const key = r.status === "ok" ? "ok" : String(r.response.reason ?? r.status);
+          lockResults.set(key, (lockResults.get(key) ?? 0) + 1);
+        }
       }),
     );
+    // Every seat is wanted by several buyers, so each one is locked by exactly one of them.
+    expect(Object.fromEntries(lockResults), "lock outcomes").toMatchObject({ ok: 40 });
     // All 100 order at once: even buyers name the three seats they tried to lock (most of which
     // others hold), odd buyers order whatever their hold has.
     const results = await Promise.all(
@@ -168,6 +175,8 @@ describe("races and rebuilds", () => {
       ),
     );
     const created = results.filter((r) => r.statusCode === 201).map((r) => r.json());
+    const outcomes = results.map((r) => (r.statusCode === 201 ? "created" : `${r.statusCode} ${r.json().error}`));
+    expect(created.length, `order outcomes: ${JSON.stringify(outcomes)}`).toBeGreaterThan(0);
     for (const r of results) if (r.statusCode !== 201) expect(["not_in_hold", "no_hold"]).toContain(r.json().error);
     // Pay every order at once.
     await Promise.all(created.map((o, i) => postWebhook(w.app, secret(), { payment_id: `pay_many_${i}`, order_id: o.id, amount: o.total, currency: "EUR", status: "succeeded" })));

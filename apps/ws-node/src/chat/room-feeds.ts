@@ -2,6 +2,7 @@ import type { ChatBus } from "@seatdrop/chat";
 import type { Logger } from "@seatdrop/observability";
 import type { ChatBusMessage, RoomStatus } from "@seatdrop/protocol";
 import type { Keys, Redis } from "@seatdrop/redis";
+import { ChannelSubscriptions } from "../fanout/channel-subscriptions.ts";
 
 /** How many recent sequenced events each room keeps in memory, for a join's catch-up without Redis. */
 const RING_SIZE = 256;
@@ -146,30 +147,34 @@ export class RoomFeed {
 }
 
 /**
- * The node's room subscriptions: one Redis channel per room with local members, reference counted
- * (never a pattern over all rooms), on the node's subscriber connection. The seat feeds share that
- * connection; each listener ignores channels it does not own.
+ * The node's room feeds: one Redis channel per room with local members (see ChannelSubscriptions).
+ * The seat feeds share the subscriber connection; each listener ignores channels it does not own.
  */
 export class RoomFeeds {
-  private feeds = new Map<string, RoomFeed>();
-  private byChannel = new Map<string, RoomFeed>();
+  private readonly subs: ChannelSubscriptions<RoomFeed>;
   private readonly log: Logger;
 
   constructor(
-    private readonly sub: Redis,
-    private readonly keys: Keys,
+    sub: Redis,
+    keys: Keys,
     private readonly bus: ChatBus,
-    private readonly loadStatus: (eventId: string) => Promise<RoomStatus | null>,
-    private readonly deliver: RoomDeliver,
-    private readonly resync: RoomResync,
+    loadStatus: (eventId: string) => Promise<RoomStatus | null>,
+    deliver: RoomDeliver,
+    resync: RoomResync,
     logger: Logger,
   ) {
     this.log = logger.child({ module: "room-feeds" });
+    this.subs = new ChannelSubscriptions<RoomFeed>(
+      sub,
+      (eventId) => keys.chat(eventId).channel,
+      (eventId, subscribed) => new RoomFeed(eventId, bus, () => loadStatus(eventId), deliver, resync, this.log, subscribed),
+      this.log,
+    );
   }
 
   /** Hands a pub/sub message to its room; false when the channel is not a room of this node. */
   onMessage(channel: string, text: string): boolean {
-    const feed = this.byChannel.get(channel);
+    const feed = this.subs.forChannel(channel);
     if (!feed) return false;
     let msg: ChatBusMessage;
     try {
@@ -184,42 +189,22 @@ export class RoomFeeds {
 
   /** After the subscriber reconnected: each room asks its log for what was published meanwhile. */
   catchUpAll(): void {
-    for (const f of this.feeds.values())
+    for (const f of this.subs.values())
       void this.bus.currentSeq(f.eventId).then(
         (pos) => f.catchUpTo(pos.seq, pos.epoch),
         (err: unknown) => this.log.warn({ err, eventId: f.eventId }, "room catch-up failed"),
       );
   }
 
-  async acquire(eventId: string): Promise<RoomFeed> {
-    let feed = this.feeds.get(eventId);
-    if (!feed) {
-      const channel = this.keys.chat(eventId).channel;
-      feed = new RoomFeed(eventId, this.bus, () => this.loadStatus(eventId), this.deliver, this.resync, this.log, this.sub.subscribe(channel));
-      this.feeds.set(eventId, feed);
-      this.byChannel.set(channel, feed);
-    }
-    feed.refs++;
-    try {
-      await feed.ready;
-    } catch (err) {
-      this.release(eventId);
-      throw err;
-    }
-    return feed;
+  acquire(eventId: string): Promise<RoomFeed> {
+    return this.subs.acquire(eventId);
   }
 
   get(eventId: string): RoomFeed | undefined {
-    return this.feeds.get(eventId);
+    return this.subs.get(eventId);
   }
 
   release(eventId: string): void {
-    const feed = this.feeds.get(eventId);
-    if (!feed) return;
-    if (--feed.refs > 0) return;
-    const channel = this.keys.chat(eventId).channel;
-    this.feeds.delete(eventId);
-    this.byChannel.delete(channel);
-    this.sub.unsubscribe(channel).catch((err: unknown) => this.log.warn({ err, channel }, "unsubscribe failed"));
+    this.subs.release(eventId);
   }
 }

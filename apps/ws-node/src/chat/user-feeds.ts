@@ -1,6 +1,7 @@
 import type { Logger } from "@seatdrop/observability";
 import type { UserBusMessage } from "@seatdrop/protocol";
 import type { Keys, Redis } from "@seatdrop/redis";
+import { ChannelSubscriptions } from "../fanout/channel-subscriptions.ts";
 
 /**
  * Subscriptions to users' personal channels (topic `user:<userId>`), one Redis channel per user with
@@ -8,25 +9,30 @@ import type { Keys, Redis } from "@seatdrop/redis";
  * stored in PostgreSQL first, and a join's reply lists the unread ones, so a lost push costs nothing.
  */
 export class UserFeeds {
-  private refs = new Map<string, number>();
-  private byChannel = new Map<string, string>();
+  private readonly subs: ChannelSubscriptions<UserSubscription>;
   private readonly log: Logger;
 
   constructor(
-    private readonly sub: Redis,
-    private readonly keys: Keys,
+    sub: Redis,
+    keys: Keys,
     private readonly deliver: (userId: string, msg: UserBusMessage) => void,
     logger: Logger,
   ) {
     this.log = logger.child({ module: "user-feeds" });
+    this.subs = new ChannelSubscriptions<UserSubscription>(
+      sub,
+      (userId) => keys.userChannel(userId),
+      (userId, subscribed) => ({ userId, refs: 0, ready: subscribed.then(() => undefined) }),
+      this.log,
+    );
   }
 
   /** Hands a pub/sub message to its user; false when the channel is not a user channel of this node. */
   onMessage(channel: string, text: string): boolean {
-    const userId = this.byChannel.get(channel);
-    if (userId === undefined) return false;
+    const entry = this.subs.forChannel(channel);
+    if (!entry) return false;
     try {
-      this.deliver(userId, JSON.parse(text) as UserBusMessage);
+      this.deliver(entry.userId, JSON.parse(text) as UserBusMessage);
     } catch (err) {
       this.log.error({ err, channel }, "undecodable user message");
     }
@@ -35,28 +41,16 @@ export class UserFeeds {
 
   /** Subscribes (once per user) and resolves when Redis acknowledged it. */
   async acquire(userId: string): Promise<void> {
-    const channel = this.keys.userChannel(userId);
-    const n = this.refs.get(userId) ?? 0;
-    this.refs.set(userId, n + 1);
-    if (n === 0) this.byChannel.set(channel, userId);
-    try {
-      await this.sub.subscribe(channel);
-    } catch (err) {
-      this.release(userId);
-      throw err;
-    }
+    await this.subs.acquire(userId);
   }
 
   release(userId: string): void {
-    const n = this.refs.get(userId);
-    if (n === undefined) return;
-    if (n > 1) {
-      this.refs.set(userId, n - 1);
-      return;
-    }
-    const channel = this.keys.userChannel(userId);
-    this.refs.delete(userId);
-    this.byChannel.delete(channel);
-    this.sub.unsubscribe(channel).catch((err: unknown) => this.log.warn({ err, channel }, "unsubscribe failed"));
+    this.subs.release(userId);
   }
+}
+
+interface UserSubscription {
+  userId: string;
+  refs: number;
+  ready: Promise<void>;
 }

@@ -3,6 +3,7 @@ import type { Keys } from "@seatdrop/redis";
 import { metrics, type Logger } from "@seatdrop/observability";
 import type { SeatEvent, SeatMessage } from "@seatdrop/protocol";
 import type { SeatService } from "@seatdrop/seats";
+import { ChannelSubscriptions } from "./channel-subscriptions.ts";
 
 /** How many recent events each feed keeps in memory for joins and catch-ups without a Redis read. */
 const RING_SIZE = 2048;
@@ -169,26 +170,29 @@ export class EventFeed {
   }
 }
 
-/**
- * The node's subscriptions: one Redis channel per event with local subscribers, reference counted
- * (DESIGN §3.5: never a pattern over all events), on one dedicated subscriber connection.
- */
+/** The node's seat feeds: one Redis channel per event with local watchers (see ChannelSubscriptions). */
 export class EventFeeds {
-  private feeds = new Map<string, EventFeed>();
-  private byChannel = new Map<string, EventFeed>();
+  private readonly subs: ChannelSubscriptions<EventFeed>;
   private readonly log: Logger;
 
   constructor(
-    private readonly sub: Redis,
-    private readonly keys: Keys,
+    sub: Redis,
+    keys: Keys,
     private readonly seats: SeatService,
-    private readonly deliver: FeedListener,
-    private readonly resync: ResyncListener,
+    deliver: FeedListener,
+    resync: ResyncListener,
     logger: Logger,
   ) {
     this.log = logger.child({ module: "event-feeds" });
+    this.subs = new ChannelSubscriptions<EventFeed>(
+      sub,
+      (eventId) => keys.event(eventId).channel,
+      (eventId, subscribed) => new EventFeed(eventId, seats, deliver, resync, this.log, subscribed),
+      this.log,
+      (n) => metrics.subscribedEvents.set(n),
+    );
     sub.on("message", (channel: string, text: string) => {
-      const feed = this.byChannel.get(channel);
+      const feed = this.subs.forChannel(channel);
       if (!feed) return;
       let msg: SeatMessage;
       try {
@@ -202,46 +206,24 @@ export class EventFeeds {
     // After a reconnect ioredis resubscribes by itself; what was published meanwhile is only in
     // the logs, so every feed checks for a gap at once instead of waiting for the next event.
     sub.on("ready", () => {
-      for (const f of this.feeds.values()) void this.seats.currentSeq(f.eventId).then((seq) => f.push({ ev: [], fillTo: seq } as SeatMessage));
+      for (const f of this.subs.values()) void this.seats.currentSeq(f.eventId).then((seq) => f.push({ ev: [], fillTo: seq } as SeatMessage));
     });
   }
 
   /** Subscribes (once) and resolves when the feed knows its starting sequence number. */
-  async acquire(eventId: string): Promise<EventFeed> {
-    let feed = this.feeds.get(eventId);
-    if (!feed) {
-      const channel = this.keys.event(eventId).channel;
-      feed = new EventFeed(eventId, this.seats, this.deliver, this.resync, this.log, this.sub.subscribe(channel));
-      this.feeds.set(eventId, feed);
-      this.byChannel.set(channel, feed);
-      metrics.subscribedEvents.set(this.feeds.size);
-    }
-    feed.refs++;
-    try {
-      await feed.ready;
-    } catch (err) {
-      this.release(eventId);
-      throw err;
-    }
-    return feed;
+  acquire(eventId: string): Promise<EventFeed> {
+    return this.subs.acquire(eventId);
   }
 
   get(eventId: string): EventFeed | undefined {
-    return this.feeds.get(eventId);
+    return this.subs.get(eventId);
   }
 
   release(eventId: string): void {
-    const feed = this.feeds.get(eventId);
-    if (!feed) return;
-    if (--feed.refs > 0) return;
-    const channel = this.keys.event(eventId).channel;
-    this.feeds.delete(eventId);
-    this.byChannel.delete(channel);
-    metrics.subscribedEvents.set(this.feeds.size);
-    this.sub.unsubscribe(channel).catch((err: unknown) => this.log.warn({ err, channel }, "unsubscribe failed"));
+    this.subs.release(eventId);
   }
 
   eventIds(): string[] {
-    return [...this.feeds.keys()];
+    return this.subs.keys();
   }
 }
