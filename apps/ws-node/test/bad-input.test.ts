@@ -1,11 +1,11 @@
-import { randomBytes, randomUUID } from "node:crypto";
-import http from "node:http";
+import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { createTokenSigner } from "@seatdrop/auth";
 import { CloseCode } from "@seatdrop/protocol";
 import { createTestEnv, type TestEnv } from "../../../test/support/test-env.ts";
 import { PhxClient, createEvent, createUser, push, seatIdsGrid, startCluster, type TestCluster } from "../../../test/support/cluster.ts";
+import { rawUpgrade } from "../../../test/support/raw-upgrade.ts";
 
 /**
  * Bad input on the Phoenix socket `/socket/websocket?vsn=2.0.0`: every bad frame gets its error
@@ -589,32 +589,3 @@ describe("heartbeat, leave and rejoin", () => {
   });
 });
 
-/** A bare HTTP upgrade request, to read a refusal's status, headers and body (or a 101's headers). */
-function rawUpgrade(p: number, path: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({
-      host: "127.0.0.1",
-      port: p,
-      path,
-      headers: {
-        Connection: "Upgrade",
-        Upgrade: "websocket",
-        "Sec-WebSocket-Version": "13",
-        "Sec-WebSocket-Key": randomBytes(16).toString("base64"),
-        ...headers,
-      },
-    });
-    req.on("upgrade", (res, socket) => {
-      socket.destroy();
-      resolve({ status: res.statusCode ?? 0, headers: res.headers, body: "" });
-    });
-    req.on("response", (res) => {
-      let body = "";
-      res.setEncoding("utf8");
-      res.on("data", (c: string) => (body += c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
-    req.on("error", reject);
-    req.end();
-  });
-}

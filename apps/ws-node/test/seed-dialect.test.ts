@@ -1,9 +1,10 @@
-import { randomBytes, randomUUID } from "node:crypto";
-import http from "node:http";
+import { randomUUID } from "node:crypto";
+import type http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { createTestEnv, type TestEnv } from "../../../test/support/test-env.ts";
 import { PhxClient, createEvent, createUser, eventually, push, seatIdsGrid, startCluster, type TestCluster } from "../../../test/support/cluster.ts";
+import { rawUpgrade } from "../../../test/support/raw-upgrade.ts";
 
 /**
  * Seed 000's own dialect on `/` (DESIGN §3.2): its JSON frames verbatim, `startstate` on connect,
@@ -447,32 +448,3 @@ describe("seed 000 dialect on / (two ws-nodes)", () => {
   });
 });
 
-/** A bare HTTP upgrade request, to read a refusal's status, headers and body. */
-function rawUpgrade(port: number, path: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({
-      host: "127.0.0.1",
-      port,
-      path,
-      headers: {
-        Connection: "Upgrade",
-        Upgrade: "websocket",
-        "Sec-WebSocket-Version": "13",
-        "Sec-WebSocket-Key": randomBytes(16).toString("base64"),
-        ...headers,
-      },
-    });
-    req.on("upgrade", (res, socket) => {
-      socket.destroy();
-      resolve({ status: res.statusCode ?? 0, headers: res.headers, body: "" });
-    });
-    req.on("response", (res) => {
-      let body = "";
-      res.setEncoding("utf8");
-      res.on("data", (c: string) => (body += c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
-    req.on("error", reject);
-    req.end();
-  });
-}
