@@ -61,7 +61,7 @@ export async function confirmPayment(ctx: OrdersContext, p: PaymentNotice): Prom
   });
   if (outcome.paid) {
     const { order, seatIds } = outcome.paid;
-    await syncSeats(ctx, { eventId: order.eventId, orderId: order.id, userId: order.userId, seatIds, action: "pay", why: "paid" });
+    await syncSeats(ctx, { eventId: order.eventId, orderId: order.id, userId: order.userId, seatIds, action: "pay", why: "" });
   }
   const order = isUuid(p.orderId) ? await loadOrderView(ctx.db, p.orderId) : null;
   return { result: outcome.result, duplicate: outcome.duplicate, order, note: outcome.note };
