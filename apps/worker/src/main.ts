@@ -4,6 +4,8 @@ import { createLogger, metricsContentType, metricsText } from "@seatdrop/observa
 import { startWorker } from "./worker.ts";
 
 const logger = createLogger("worker");
+// A stray rejection is a bug to log, not a reason to drop every socket and job of this process.
+process.on("unhandledRejection", (err) => logger.error({ err }, "unhandled promise rejection"));
 try {
   const config = loadConfig();
   const worker = await startWorker({ config, logger });

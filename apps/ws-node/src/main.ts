@@ -3,6 +3,8 @@ import { createLogger } from "@seatdrop/observability";
 import { startWsNode } from "./node.ts";
 
 const logger = createLogger("ws-node");
+// A stray rejection is a bug to log, not a reason to drop every socket and job of this process.
+process.on("unhandledRejection", (err) => logger.error({ err }, "unhandled promise rejection"));
 try {
   const config = loadConfig();
   const node = await startWsNode({ config, logger });

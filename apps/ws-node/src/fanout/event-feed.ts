@@ -106,12 +106,31 @@ export class EventFeed {
         if (fresh.length > 0) this.apply(fresh, msg.o);
       }
     } catch (err) {
-      this.log.error({ err, eventId: this.eventId }, "event feed failed; resyncing subscribers");
+      // Redis is failing (a failover, a restart). Never let this reject: an unhandled rejection
+      // would take the whole node and every socket on it down. Resync once Redis answers again.
+      this.log.error({ err, eventId: this.eventId }, "event feed failed; resyncing subscribers when Redis is back");
       this.queue = [];
-      await this.resetToCurrent();
+      this.scheduleReset();
     } finally {
       this.pumping = false;
     }
+  }
+
+  private resetTimer: NodeJS.Timeout | undefined;
+  /** Retries resetToCurrent until Redis answers; watchers resync then. */
+  private scheduleReset(delayMs = 0): void {
+    if (this.resetTimer) return;
+    this.resetTimer = setTimeout(() => {
+      this.resetTimer = undefined;
+      this.resetToCurrent().then(
+        () => void this.pump(),
+        (err: unknown) => {
+          this.log.warn({ err, eventId: this.eventId }, "event feed reset failed; retrying");
+          this.scheduleReset(Math.min(5000, Math.max(200, delayMs * 2)));
+        },
+      );
+    }, delayMs);
+    this.resetTimer.unref();
   }
 
   /** Reads the events pub/sub did not deliver; if the log no longer has them, subscribers resync. */
@@ -206,7 +225,11 @@ export class EventFeeds {
     // After a reconnect ioredis resubscribes by itself; what was published meanwhile is only in
     // the logs, so every feed checks for a gap at once instead of waiting for the next event.
     sub.on("ready", () => {
-      for (const f of this.subs.values()) void this.seats.currentSeq(f.eventId).then((seq) => f.push({ ev: [], fillTo: seq } as SeatMessage));
+      for (const f of this.subs.values())
+        this.seats.currentSeq(f.eventId).then(
+          (seq) => f.push({ ev: [], fillTo: seq } as SeatMessage),
+          (err: unknown) => this.log.warn({ err, eventId: f.eventId }, "catch-up after reconnect failed; the next event or join fills the gap"),
+        );
     });
   }
 
