@@ -52,7 +52,8 @@ if not dl then
   dl = now + setting('ttl', 600000)
   redis.call('HSET', holdKey(user), 'dl', dl, 'ext', 0, 'created', now)
   redis.call('ZADD', K.holds, dl, user)
-  redis.call('PEXPIRE', holdKey(user), dl - now + LOCK_SAFETY_MS)
+  -- No PX on the hold itself: it must outlive its deadline until something releases it (the job,
+  -- the sweep, or any script that touches it), or its seats would stay locked with nothing to say whose.
 end
 
 if not redis.call('SET', lockKey(seat), user, 'NX', 'PX', dl - now + LOCK_SAFETY_MS) then
@@ -61,6 +62,5 @@ if not redis.call('SET', lockKey(seat), user, 'NX', 'PX', dl - now + LOCK_SAFETY
 end
 redis.call('HSET', K.state, seat, 'L|' .. user)
 redis.call('SADD', holdSeatsKey(user), seat)
-redis.call('PEXPIRE', holdSeatsKey(user), dl - now + LOCK_SAFETY_MS)
 local seq = emit({ { t = 'locked', seat = seat, u = user } }, origin)
 return { 1, seq, dl, newHold, count + 1 }

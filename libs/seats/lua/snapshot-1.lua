@@ -31,5 +31,21 @@ if user ~= '' then
     seats = redis.call('SMEMBERS', holdSeatsKey(user))
   end
 end
+-- A lock whose hold is gone (released, or lost) is not shown: check each owner once.
 local flat = redis.call('HGETALL', K.state)
+local alive, cleaned = {}, false
+for i = 1, #flat, 2 do
+  local v = flat[i + 1]
+  if string.sub(v, 1, 2) == 'L|' then
+    local owner = string.sub(v, 3)
+    if alive[owner] == nil then alive[owner] = liveHold(owner, now) ~= nil end
+    if not alive[owner] and redis.call('HGET', K.state, flat[i]) == v then
+      redis.call('HDEL', K.state, flat[i])
+      redis.call('DEL', lockKey(flat[i]))
+      emit({ { t = 'unlocked', seat = flat[i], u = owner, why = 'expired' } }, '')
+      cleaned = true
+    end
+  end
+end
+if cleaned then flat = redis.call('HGETALL', K.state) end
 return { tonumber(redis.call('GET', K.seq) or '0'), flat, dl, ext, seats }

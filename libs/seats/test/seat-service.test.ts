@@ -88,4 +88,30 @@ describe("seat scripts", () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(await seats.releaseHold({ eventId: E3, userId: "w", mode: "abandoned" })).toEqual({ released: 1, reason: "abandoned" });
   });
+
+  it("a hold left past its deadline (worker down) is still released whole by the sweep, after its lock keys' safety net fired", async () => {
+    const E4 = "55555555-5555-4555-8555-555555555555";
+    await seats.loadEvent(E4, { ...settings, holdTtlMs: 100 }, ["D_1", "D_2"]);
+    await seats.lock({ eventId: E4, userId: "gone", seatId: "D_1" });
+    await seats.lock({ eventId: E4, userId: "gone", seatId: "D_2" });
+    await new Promise((r) => setTimeout(r, 5400)); // deadline + the 5 s PX safety net of the lock keys
+    expect(await seats.sweep(E4)).toBe(1);
+    const log = await seats.readLog(E4, 3);
+    expect(log?.map((e) => [e.t, e.seat, e.why])).toEqual([
+      ["unlocked", "D_1", "expired"],
+      ["unlocked", "D_2", "expired"],
+    ]);
+    expect((await seats.snapshot({ eventId: E4 })).taken.size).toBe(0);
+  }, 15_000);
+
+  it("a snapshot never shows a lock whose hold is gone, and tells everyone it was unlocked", async () => {
+    const E5 = "66666666-6666-4666-8666-666666666666";
+    await seats.loadEvent(E5, settings, ["F_1"]);
+    await seats.lock({ eventId: E5, userId: "lost", seatId: "F_1" });
+    const k = env.keys.event(E5);
+    await env.redis.del(k.hold("lost"), k.holdSeats("lost")); // the hold vanished (manual edit, old data)
+    const snap = await seats.snapshot({ eventId: E5 });
+    expect(snap.taken.size).toBe(0);
+    expect((await seats.readLog(E5, 2))?.map((e) => [e.t, e.seat])).toEqual([["unlocked", "F_1"]]);
+  });
 });

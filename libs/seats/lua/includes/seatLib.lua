@@ -175,8 +175,6 @@ end
 local function setHoldDeadline(user, dl, now)
   local ttl = dl - now + LOCK_SAFETY_MS
   redis.call('HSET', holdKey(user), 'dl', dl)
-  redis.call('PEXPIRE', holdKey(user), ttl)
-  redis.call('PEXPIRE', holdSeatsKey(user), ttl)
   redis.call('ZADD', K.holds, dl, user)
   local members = redis.call('SMEMBERS', holdSeatsKey(user))
   for i = 1, #members do redis.call('PEXPIRE', lockKey(members[i]), ttl) end
