@@ -75,6 +75,7 @@ export async function startWorker(o: { config: Config; logger: Logger }): Promis
 
   const queue = new Queue(HOLDS_QUEUE, { connection: redis, prefix: keys.bullPrefix });
   await queue.upsertJobScheduler(holdSweepJob.schedulerId, { every: holdSweepJob.everyMs }, { name: holdSweepJob.name, data: {}, opts: { removeOnComplete: true, removeOnFail: 100 } });
+  await orderJobs.queue.upsertJobScheduler(seatsRebuildJob.schedulerId, { every: seatsRebuildJob.everyMs }, { name: seatsRebuildJob.name, data: {}, opts: { removeOnComplete: true, removeOnFail: 100 } });
   const roomWorker = await startRoomWorker({ config, logger, db: db.db, redis, bull, keys });
   await worker.waitUntilReady();
   await orderWorker.waitUntilReady();

@@ -49,6 +49,9 @@ export const seatsRebuildJob = {
   queue: ORDERS_QUEUE,
   name: "seats-rebuild",
   schema: z.object({ eventId: z.string().uuid().optional() }),
+  /** The same rebuild, every minute for every current event: the reconciliation that heals what a crash or a stale read left. */
+  schedulerId: "seats-reconcile",
+  everyMs: 60_000,
 } as const;
 
 export type OrderExpiryData = z.infer<typeof orderExpiryJob.schema>;

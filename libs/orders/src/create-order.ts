@@ -61,11 +61,14 @@ export async function createOrder(ctx: OrdersContext, o: { userId: string; event
       await audit(tx, { eventId: o.eventId, orderId, seatIds: reserved, action: "reserved", actor: `user:${o.userId}` });
     });
   } catch (err) {
+    let leftBehind = false;
     for (const seatId of reserved) {
-      await ctx.seats
-        .setSeatState({ eventId: o.eventId, seatId, action: "unreserve", orderId, why: "order_failed" })
-        .catch((e: unknown) => ctx.logger.error({ err: e, seatId, orderId }, "could not release a seat of a failed order"));
+      await ctx.seats.setSeatState({ eventId: o.eventId, seatId, action: "unreserve", orderId, why: "order_failed" }).catch((e: unknown) => {
+        leftBehind = true;
+        ctx.logger.error({ err: e, seatId, orderId }, "could not release a seat of a failed order; the reconciliation will");
+      });
     }
+    if (leftBehind) await ctx.jobs?.requestRebuild(o.eventId).catch(() => {});
     // drizzle wraps the driver's error; the SQLSTATE is on it or on its cause.
     const e = err as { code?: string; cause?: { code?: string } };
     if (e.code === "23505" || e.cause?.code === "23505") {

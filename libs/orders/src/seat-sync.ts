@@ -4,9 +4,9 @@ import type { OrdersContext } from "./context.ts";
 
 /**
  * After PostgreSQL committed an order transition, moves its seats in Redis (so every watcher hears
- * it, with `seq`). Each move is fenced by the order id. PostgreSQL is the record: a seat the live
- * map no longer shows as this order's is left alone, and when Redis cannot be reached the event is
- * queued for a rebuild from PostgreSQL instead of failing a transition that already happened.
+ * it, with `seq`). Each move is fenced by the order id. PostgreSQL is the record: when the live map
+ * disagrees (the seat is no longer this order's) or Redis cannot be reached, the event is queued for
+ * a rebuild from PostgreSQL instead of failing a transition that already happened.
  */
 export async function syncSeats(
   ctx: OrdersContext,
@@ -18,7 +18,9 @@ export async function syncSeats(
       await ctx.seats.setSeatState({ eventId: o.eventId, seatId, action: o.action, orderId: o.orderId, userId: o.userId, why: o.why });
     } catch (err) {
       if (err instanceof SeatError) {
-        ctx.logger.warn({ eventId: o.eventId, seatId, orderId: o.orderId, reason: err.reason, action: o.action }, "live seat map disagreed with the order; left as is");
+        // The live map disagrees with the record (a rebuild raced us, or Redis lost data): rebuild it.
+        failed = true;
+        ctx.logger.warn({ eventId: o.eventId, seatId, orderId: o.orderId, reason: err.reason, action: o.action }, "live seat map disagreed with the order; queueing a rebuild");
       } else {
         failed = true;
         ctx.logger.error({ err, eventId: o.eventId, seatId, orderId: o.orderId }, "could not update the live seat map");

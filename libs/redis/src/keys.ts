@@ -28,6 +28,8 @@ export interface EventKeys {
   hold(userId: string): string;
   holdSeats(userId: string): string;
   live(userId: string): string;
+  /** Set by the order script while an order is being written to PostgreSQL (short PX): a rebuild keeps its seats. */
+  pendingOrder(orderId: string): string;
 }
 
 /**
@@ -74,6 +76,7 @@ export function createKeys(prefix: string) {
         hold: (userId) => `${base}hold:${userId}`,
         holdSeats: (userId) => `${base}hold:${userId}:seats`,
         live: (userId) => `${base}live:${userId}`,
+        pendingOrder: (orderId) => `${base}pending:${orderId}`,
       };
     },
     chat(eventId: string): ChatKeys {

@@ -1,7 +1,11 @@
 --[[
-  Makes the event's reserved and paid seats match PostgreSQL, the system of record: used after Redis
-  lost its data (flush, failover) and on demand. Locks are kept unless PostgreSQL says the seat is
-  sold; the per-user ordered counts are recomputed. Every change is emitted, so watchers follow.
+  Makes the event's reserved and paid seats match PostgreSQL, the system of record: after Redis
+  lost its data (flush, failover), on demand, and every minute as a reconciliation. Locks are kept
+  unless PostgreSQL says the seat is sold. Two kinds of reserved or paid seats PostgreSQL does not
+  know are kept too: seed 000's service states (ref `svc`, which live in Redis only) and seats of an
+  order still being written (its `pending:<order>` marker, set by reserveHold, has not expired); an
+  order that never reached PostgreSQL loses its seats once its marker is gone. The per-user ordered
+  counts are recomputed. Every change is emitted, so watchers follow.
 
   Input:
     KEYS[1] meta hash of the event
@@ -20,9 +24,12 @@ local flat = redis.call('HGETALL', K.state)
 for i = 1, #flat, 2 do
   local seat, v = flat[i], flat[i + 1]
   local kind = string.sub(v, 1, 1)
-  if kind ~= 'L' and want[seat] ~= v then
-    redis.call('HDEL', K.state, seat)
-    events[#events + 1] = { t = (kind == 'P') and 'unpaid' or 'unreserved', seat = seat, why = 'rebuild' }
+  if kind ~= 'L' and want[seat] ~= v and not want[seat] then
+    local _, ref = parseTaken(v)
+    if ref ~= 'svc' and redis.call('EXISTS', pendingKey(ref)) == 0 then
+      redis.call('HDEL', K.state, seat)
+      events[#events + 1] = { t = (kind == 'P') and 'unpaid' or 'unreserved', seat = seat, why = 'rebuild' }
+    end
   end
 end
 for i = 2, #ARGV, 2 do
@@ -35,9 +42,12 @@ for i = 2, #ARGV, 2 do
   end
 end
 redis.call('DEL', K.ordered)
-for i = 2, #ARGV, 2 do
-  local _, _, user = parseTaken(ARGV[i + 1])
-  addOrdered(user, 1)
+local final = redis.call('HGETALL', K.state)
+for i = 1, #final, 2 do
+  if string.sub(final[i + 1], 1, 1) ~= 'L' then
+    local _, _, user = parseTaken(final[i + 1])
+    addOrdered(user, 1)
+  end
 end
 emit(events, '')
 return { #events }

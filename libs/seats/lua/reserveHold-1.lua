@@ -9,7 +9,8 @@
     ARGV[1] key base of the event
     ARGV[2] user id
     ARGV[3] order id
-    ARGV[4..] seat ids; none means every seat of the hold
+    ARGV[4] ms the order may take to reach PostgreSQL: until then a rebuild keeps its seats
+    ARGV[5..] seat ids; none means every seat of the hold
 
   Output:
     {1, lastSeq, seat1, seat2, ...} (seats in the order they were reserved)
@@ -26,8 +27,8 @@ if closesAt > 0 and now >= closesAt then return { E.SALES_CLOSED } end
 if not liveHold(user, now) then return { E.NO_HOLD } end
 
 local seats = {}
-if #ARGV >= 4 then
-  for i = 4, #ARGV do seats[#seats + 1] = ARGV[i] end
+if #ARGV >= 5 then
+  for i = 5, #ARGV do seats[#seats + 1] = ARGV[i] end
 else
   seats = redis.call('SMEMBERS', holdSeatsKey(user))
   table.sort(seats)
@@ -49,6 +50,7 @@ for i = 1, #seats do
   events[#events + 1] = { t = 'reserved', seat = seat, u = user }
 end
 addOrdered(user, #seats)
+redis.call('SET', pendingKey(orderId), '1', 'PX', tonumber(ARGV[4]))
 local last = emit(events, '')
 local out = { 1, last }
 for i = 1, #seats do out[#out + 1] = seats[i] end

@@ -22,6 +22,12 @@ export interface SeatServiceDeps {
   jobs?: HoldJobs;
 }
 
+/**
+ * How long a reserved order may take to reach PostgreSQL before a rebuild treats its seats as
+ * orphans (the API died between the Redis script and the transaction) and releases them.
+ */
+export const ORDER_PENDING_MS = 60_000;
+
 export type BackendAction = "reserve" | "unreserve" | "pay" | "revoke";
 
 /** An event's box-office rules, mirrored into its Redis meta hash. */
@@ -89,8 +95,12 @@ export class SeatService {
    * Turns seats of the user's live hold (all of them, or those named) into the order's reserved
    * seats, atomically. Throws `no_hold` (none, or expired) or `not_in_hold` naming the seat.
    */
-  async reserveHold(o: { eventId: string; userId: string; orderId: string; seatIds?: string[] }): Promise<{ seq: number; seats: string[] }> {
-    const r = (await this.run("reserveHold", o.eventId, [o.userId, o.orderId, ...(o.seatIds ?? [])])) as [number, number, ...string[]];
+  async reserveHold(o: { eventId: string; userId: string; orderId: string; seatIds?: string[]; pendingMs?: number }): Promise<{ seq: number; seats: string[] }> {
+    const r = (await this.run("reserveHold", o.eventId, [o.userId, o.orderId, o.pendingMs ?? ORDER_PENDING_MS, ...(o.seatIds ?? [])])) as [
+      number,
+      number,
+      ...string[],
+    ];
     return { seq: r[1], seats: r.slice(2) as string[] };
   }
 

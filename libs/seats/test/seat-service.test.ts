@@ -114,4 +114,24 @@ describe("seat scripts", () => {
     expect(snap.taken.size).toBe(0);
     expect((await seats.readLog(E5, 2))?.map((e) => [e.t, e.seat])).toEqual([["unlocked", "F_1"]]);
   });
+
+  it("a rebuild keeps seed 000's service sales and orders still being written, and drops orders that never reached PostgreSQL", async () => {
+    const E6 = "77777777-7777-4777-8777-777777777777";
+    await seats.loadEvent(E6, settings, ["G_1", "G_2", "G_3", "G_4"]);
+    await seats.setSeatState({ eventId: E6, seatId: "G_1", action: "pay" }); // seed backend: Redis only
+    await seats.lock({ eventId: E6, userId: "buyer", seatId: "G_2" });
+    await seats.reserveHold({ eventId: E6, userId: "buyer", orderId: "inflight-order" }); // PostgreSQL not written yet
+    await seats.lock({ eventId: E6, userId: "ghost", seatId: "G_3" });
+    await seats.reserveHold({ eventId: E6, userId: "ghost", orderId: "crashed-order", pendingMs: 50 }); // the API died
+    await new Promise((r) => setTimeout(r, 120));
+    // PostgreSQL knows one live order, for G_4.
+    const changes = await seats.rebuildState(E6, [{ seatId: "G_4", orderId: "real-order", userId: "payer", paid: true }]);
+    const snap = await seats.snapshot({ eventId: E6 });
+    expect(Object.fromEntries([...snap.taken].map(([k, v]) => [k, `${v.state}:${v.orderId ?? ""}`]))).toEqual({
+      G_1: "paid:svc",
+      G_2: "reserved:inflight-order",
+      G_4: "paid:real-order",
+    });
+    expect(changes).toBe(2); // G_3 released, G_4 paid
+  });
 });

@@ -24,6 +24,7 @@ local function lockKey(seat) return base .. 'lock:' .. seat end
 local function holdKey(user) return base .. 'hold:' .. user end
 local function holdSeatsKey(user) return base .. 'hold:' .. user .. ':seats' end
 local function liveKey(user) return base .. 'live:' .. user end
+local function pendingKey(order) return base .. 'pending:' .. order end
 
 -- Error codes: keep in step with ../src/errors.ts.
 local E = {
