@@ -81,6 +81,32 @@ describe("seats channel across two ws-nodes (stock phoenix client)", () => {
     expect(mine.reply.hold).toMatchObject({ seats: ["A_2"] });
   });
 
+  it("after Redis lost the event, last_seq from the old epoch gets a fresh snapshot, never events of another history", async () => {
+    const eventId = await createEvent(world.env, seatIdsGrid(1, 4));
+    const [u1, u2] = [await createUser(world.env), await createUser(world.env)];
+    const author = await world.client(0, u1.token).join(`seats:${eventId}`);
+    await push(author.channel, "lock", { seat: "A_1" });
+    await push(author.channel, "lock", { seat: "A_2" });
+    const before = await world.client(1, u2.token).join(`seats:${eventId}`);
+    expect(before.reply).toMatchObject({ seq: 2 });
+    const oldEpoch = before.reply.epoch as string;
+    expect(oldEpoch).toMatch(/^[0-9a-f]{12}$/);
+
+    const keys = await world.env.redis.keys(`${world.env.keys.event(eventId).base}*`);
+    await world.env.redis.del(...keys); // a flush: locks gone, seq restarts
+    const fresh = await world.client(0, u1.token).join(`seats:${eventId}`); // reloads the event: a new epoch
+    expect(fresh.reply.epoch).not.toBe(oldEpoch);
+    const u3 = await createUser(world.env);
+    const again = await world.client(0, u3.token).join(`seats:${eventId}`);
+    await push(again.channel, "lock", { seat: "A_3" });
+    await push(again.channel, "lock", { seat: "A_4" });
+    await push(again.channel, "unlock", { seat: "A_4" }); // the new history reaches seq 3
+
+    const back = await world.client(1, u2.token).join(`seats:${eventId}`, { last_seq: 1, epoch: oldEpoch });
+    expect(back.reply).toMatchObject({ mode: "snapshot", seats: { A_1: "available", A_2: "available", A_3: "locked", A_4: "available" } });
+    expect(back.reply.epoch).toBe(fresh.reply.epoch);
+  });
+
   it("answers unknown topics and events with errors", async () => {
     const c = world.client(0);
     await expect(c.join("nope:1")).rejects.toMatchObject({ reply: { reason: "unmatched topic" } });

@@ -9,7 +9,7 @@
     ARGV[2] user id, or '' for an anonymous watcher
 
   Output:
-    {seq, flatState, holdDeadline, holdExtensionsLeft, holdSeats}
+    {seq, flatState, holdDeadline, holdExtensionsLeft, holdSeats, epoch}
       flatState: {seat1, state1, seat2, state2, ...} for non-available seats only,
       state 'L|user' | 'R|ref' | 'P|ref'; holdDeadline 0 when the caller has no hold
     {code}: UNKNOWN_EVENT
@@ -48,4 +48,4 @@ for i = 1, #flat, 2 do
   end
 end
 if cleaned then flat = redis.call('HGETALL', K.state) end
-return { tonumber(redis.call('GET', K.seq) or '0'), flat, dl, ext, seats }
+return { tonumber(redis.call('GET', K.seq) or '0'), flat, dl, ext, seats, redis.call('HGET', K.meta, 'epoch') or '' }

@@ -128,12 +128,13 @@ export class SeatService {
   }
 
   async snapshot(o: { eventId: string; userId?: string }): Promise<Snapshot> {
-    const [seq, flat, dl, extLeft, holdSeats] = (await this.run("snapshot", o.eventId, [o.userId ?? ""])) as [
+    const [seq, flat, dl, extLeft, holdSeats, epoch] = (await this.run("snapshot", o.eventId, [o.userId ?? ""])) as [
       number,
       string[],
       number,
       number,
       string[],
+      string,
     ];
     const taken: Snapshot["taken"] = new Map();
     for (let i = 0; i < flat.length; i += 2) {
@@ -148,7 +149,7 @@ export class SeatService {
       }
     }
     const hold: HoldView | null = dl > 0 ? { seats: holdSeats.sort(naturalCompare), expiresAt: dl, extensionsLeft: extLeft } : null;
-    return { seq, taken, hold };
+    return { seq, epoch, taken, hold };
   }
 
   /** The user's hold as it stands (read-only: a hold past its deadline reads as none). */

@@ -12,6 +12,8 @@ export interface HoldView {
 
 export interface Snapshot {
   seq: number;
+  /** The event's epoch in Redis: sequence numbers only compare within one epoch. */
+  epoch: string;
   /** Non-available seats only; every seat of the map not listed here is available. */
   taken: Map<string, { state: Exclude<SeatStateName, "available">; userId?: string; orderId?: string }>;
   hold: HoldView | null;

@@ -162,6 +162,20 @@ export class EventFeed {
     for (const w of done) w.resolve();
   }
 
+  /**
+   * A join's snapshot came from a newer epoch than this feed has seen (Redis lost the event and no
+   * new-epoch message arrived yet): start over from the snapshot's position; current watchers resync.
+   */
+  adoptEpoch(epoch: string, seq: number): void {
+    if (!epoch || this.epoch === epoch) return;
+    this.log.warn({ eventId: this.eventId, from: this.epoch, to: epoch }, "event epoch changed (seen by a snapshot); resyncing subscribers");
+    this.epoch = epoch;
+    this.ring = new Array(RING_SIZE);
+    this.lastSeq = seq;
+    this.resync(this.eventId);
+    this.wakeAll();
+  }
+
   /** Redis lost the event (flush, failover without persistence): sequence numbers restarted. */
   private onEpochChange(msg: SeatMessage): void {
     this.log.warn({ eventId: this.eventId, from: this.epoch, to: msg.ep }, "event epoch changed; resyncing subscribers");

@@ -4,8 +4,8 @@ import type { EventFeed } from "./event-feed.ts";
 
 /** What a joining connection is told: a whole snapshot, or only the events it missed. */
 export type SeatView =
-  | { mode: "snapshot"; seq: number; taken: Snapshot["taken"]; hold: HoldView | null; seatIds: string[] }
-  | { mode: "events"; seq: number; events: SeatEvent[]; hold: HoldView | null };
+  | { mode: "snapshot"; seq: number; epoch: string; taken: Snapshot["taken"]; hold: HoldView | null; seatIds: string[] }
+  | { mode: "events"; seq: number; epoch: string; events: SeatEvent[]; hold: HoldView | null };
 
 /**
  * Prepares a join's view and calls `commit` with it in the same tick as the feed's state it was
@@ -18,11 +18,13 @@ export async function prepareSeatView(o: {
   eventId: string;
   userId: string | null;
   lastSeq?: number;
+  /** The epoch the client's `lastSeq` belongs to; another epoch means its numbers mean nothing now. */
+  epoch?: string;
   isCurrent: () => boolean;
   commit: (view: SeatView) => void;
 }): Promise<void> {
   const { seats, feed, eventId, userId } = o;
-  if (o.lastSeq !== undefined && o.lastSeq <= feed.lastSeq) {
+  if (o.lastSeq !== undefined && o.lastSeq <= feed.lastSeq && (o.epoch === undefined || o.epoch === feed.epoch)) {
     const hold = userId ? await seats.holdOf(eventId, userId) : null;
     if (!o.isCurrent()) return;
     let events = feed.eventsSince(o.lastSeq);
@@ -34,7 +36,7 @@ export async function prepareSeatView(o: {
       if (logged && tail && logged.length === upTo - o.lastSeq) events = [...logged, ...tail];
     }
     if (events !== null) {
-      o.commit({ mode: "events", seq: Math.max(o.lastSeq, feed.lastSeq), events, hold });
+      o.commit({ mode: "events", seq: Math.max(o.lastSeq, feed.lastSeq), epoch: feed.epoch ?? "", events, hold });
       return;
     }
     // The log no longer reaches back that far: a snapshot it is.
@@ -42,12 +44,14 @@ export async function prepareSeatView(o: {
   if (!feed.seatIds) feed.seatIds = await seats.seatIds(eventId);
   for (let attempt = 0; attempt < 3; attempt++) {
     const snap = await seats.snapshot({ eventId, userId: userId ?? undefined });
+    if (!o.isCurrent()) return;
+    feed.adoptEpoch(snap.epoch, snap.seq);
     await feed.reached(snap.seq);
     if (!o.isCurrent()) return;
     const tail = feed.eventsSince(snap.seq);
     if (tail === null) continue; // more happened meanwhile than the ring keeps: take a newer snapshot
     for (const ev of tail) applyEvent(snap.taken, ev);
-    o.commit({ mode: "snapshot", seq: Math.max(snap.seq, feed.lastSeq), taken: snap.taken, hold: snap.hold, seatIds: feed.seatIds });
+    o.commit({ mode: "snapshot", seq: Math.max(snap.seq, feed.lastSeq), epoch: snap.epoch, taken: snap.taken, hold: snap.hold, seatIds: feed.seatIds });
     return;
   }
   throw new Error(`could not take a consistent snapshot of event ${eventId}`);

@@ -24,6 +24,12 @@ export class SeatChannel implements Channel {
       reply("error", { reason: "malformed_payload", field: "last_seq", message: "last_seq must be a non-negative integer" });
       return;
     }
+    const epoch = payload.epoch;
+    if (epoch !== undefined && epoch !== null && typeof epoch !== "string") {
+      conn.joins.delete(join.topic);
+      reply("error", { reason: "malformed_payload", field: "epoch", message: "epoch must be the string a join reply gave" });
+      return;
+    }
     const current = () => !conn.closed && conn.joins.get(join.topic) === join;
     // Event ids are lower-case UUIDs (isUuid refuses other spellings). PostgreSQL would read
     // `seats:ABC…` as the same event, but broadcasts go out on the canonical topic, which such a
@@ -43,6 +49,7 @@ export class SeatChannel implements Channel {
         eventId: join.eventId,
         userId: conn.userId,
         lastSeq: typeof lastSeq === "number" ? lastSeq : undefined,
+        epoch: typeof epoch === "string" ? epoch : undefined,
         isCurrent: current,
         commit: (view) => {
           committed = true;
@@ -118,11 +125,11 @@ export class SeatChannel implements Channel {
   private viewPayload(view: SeatView, userId: string | null): Record<string, unknown> {
     const hold = view.hold ? { seats: view.hold.seats, expires_at: view.hold.expiresAt, extensions_left: view.hold.extensionsLeft } : null;
     if (view.mode === "events") {
-      return { mode: "events", seq: view.seq, user_id: userId, events: phxPushesFor(view.events, userId).map(flatten), hold };
+      return { mode: "events", seq: view.seq, epoch: view.epoch, user_id: userId, events: phxPushesFor(view.events, userId).map(flatten), hold };
     }
     const seats: Record<string, string> = {};
     for (const id of view.seatIds) seats[id] = view.taken.get(id)?.state ?? "available";
-    return { mode: "snapshot", seq: view.seq, user_id: userId, seats, hold };
+    return { mode: "snapshot", seq: view.seq, epoch: view.epoch, user_id: userId, seats, hold };
   }
 }
 
