@@ -104,11 +104,21 @@ function secret(env: NodeJS.ProcessEnv, name: string, production: boolean): stri
   return s;
 }
 
+/** A bad value as an error message may show it: secrets hidden, passwords in URLs masked (logs keep messages). */
+function shown(name: string, value: string | undefined): string {
+  if (value === undefined) return "(unset)";
+  if (/SECRET|PASSWORD|TOKEN|KEY/.test(name)) return `(hidden, ${value.length} characters)`;
+  return JSON.stringify(value.replace(/([^:@/\s]+):[^@/\s]*@/, "$1:***@"));
+}
+
 /** Reads and validates the environment; throws a ConfigError naming each bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = schema.safeParse(env);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join(".")}=${JSON.stringify(env[String(i.path[0])] ?? "")}: ${i.message}`);
+    const lines = parsed.error.issues.map((i) => {
+      const name = String(i.path[0]);
+      return `  ${i.path.join(".")}=${shown(name, env[name])}: ${i.message}`;
+    });
     throw new ConfigError(`invalid configuration:\n${lines.join("\n")}`);
   }
   const c = parsed.data;

@@ -1,0 +1,29 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "@seatdrop/config";
+
+describe("configuration", () => {
+  it("names each bad variable, and never prints a secret or a URL's password", () => {
+    let message = "";
+    try {
+      loadConfig({ JWT_SECRET: "short-s3cret", HOLD_TTL_MS: "abc", DATABASE_URL: "postgres//app:hunter2@db:5432/x", WS_PORTS: "4000,nope" });
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      message = (err as Error).message;
+    }
+    expect(message).toContain("JWT_SECRET=(hidden, 12 characters): must be at least 16 characters");
+    expect(message).toContain('HOLD_TTL_MS="abc"');
+    expect(message).toContain("WS_PORTS=");
+    expect(message).toContain("DATABASE_URL=\"postgres//app:***@db:5432/x\"");
+    expect(message).not.toContain("short-s3cret");
+    expect(message).not.toContain("hunter2");
+  });
+
+  it("requires the secrets in production", () => {
+    expect(() => loadConfig({ NODE_ENV: "production" })).toThrow(/JWT_SECRET is required/);
+  });
+
+  it("fills defaults", () => {
+    const c = loadConfig({ JWT_SECRET: "x".repeat(20), SERVICE_SECRET: "s".repeat(10), ADMIN_PASSWORD: "p".repeat(10), PAYMENT_WEBHOOK_SECRET: "w".repeat(20) });
+    expect(c).toMatchObject({ API_PORT: 3000, WS_PORTS: [4000, 4001], HOLD_TTL_MS: 600_000, HOLD_MAX_SEATS: 10, REDIS_PREFIX: "sdc" });
+  });
+});
