@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eq } from "drizzle-orm";
-import { orderItems, orders, payments, tickets } from "@seatdrop/db";
+import { idempotencyKeys, orderItems, orders, payments, tickets } from "@seatdrop/db";
 import { PhxClient, createEvent, createUser, eventually, push, seatIdsGrid } from "../../../test/support/cluster.ts";
 import { auth, postWebhook, startOrdersWorld, type OrdersWorld } from "./orders-harness.ts";
 
@@ -278,5 +278,18 @@ describe("webhooks and idempotency", () => {
     expect(await w.env.db.db.select().from(orders).where(eq(orders.eventId, eventId))).toHaveLength(1);
     const bad = await req({ event_id: eventId }, "bad key with spaces");
     expect(bad.statusCode).toBe(422);
+  });
+
+  it("Idempotency-Key: a key whose first request never finished is taken over after a minute, not blocked forever", async () => {
+    const eventId = await createEvent(w.env, seatIdsGrid(1, 2));
+    const u = await createUser(w.env);
+    await lockSeats(eventId, u.token, ["A_1"]);
+    const payload = { event_id: eventId };
+    const send = () => w.app.inject({ method: "POST", url: "/api/orders", headers: { ...auth(u.token), "idempotency-key": "crashed-key" }, payload });
+    // The first request's process died after taking the key: no status, no response.
+    await w.env.db.db.insert(idempotencyKeys).values({ scope: u.id, key: "crashed-key", route: "POST /api/orders", requestHash: "x" });
+    expect((await send()).json().error).toBe("idempotency_key_in_progress");
+    await w.env.db.db.update(idempotencyKeys).set({ insertedAt: new Date(Date.now() - 120_000) }).where(eq(idempotencyKeys.key, "crashed-key"));
+    expect((await send()).statusCode).toBe(201);
   });
 });

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { and, eq } from "drizzle-orm";
+import { and, eq, isNull, lt } from "drizzle-orm";
 import fp from "fastify-plugin";
 import { idempotencyKeys } from "@seatdrop/db";
 import { ApiError } from "../errors.ts";
@@ -15,6 +15,8 @@ declare module "fastify" {
 }
 
 const KEY_RE = /^[\x21-\x7e]{1,255}$/;
+/** How long a first request may run before its key is considered abandoned. */
+const ABANDONED_MS = 60_000;
 
 /**
  * `Idempotency-Key` on write routes (config `idempotent: true`): the first request with a key runs
@@ -41,15 +43,20 @@ export const idempotencyPlugin = fp(
       const hash = createHash("sha256")
         .update(`${route}\n${JSON.stringify(request.params ?? {})}\n${JSON.stringify(request.body ?? null)}`)
         .digest("hex");
+      const where = and(eq(idempotencyKeys.scope, scope), eq(idempotencyKeys.key, key));
+      // A first request that never finished (its process died) would block the key forever: after
+      // ABANDONED_MS its row is dropped and this request runs in its place.
+      await db.delete(idempotencyKeys).where(and(where, isNull(idempotencyKeys.statusCode), lt(idempotencyKeys.insertedAt, new Date(Date.now() - ABANDONED_MS))));
       const [inserted] = await db.insert(idempotencyKeys).values({ scope, key, route, requestHash: hash }).onConflictDoNothing().returning();
       if (inserted) {
         request.idempotency = { scope, key };
         return;
       }
-      const [prior] = await db.select().from(idempotencyKeys).where(and(eq(idempotencyKeys.scope, scope), eq(idempotencyKeys.key, key)));
+      const [prior] = await db.select().from(idempotencyKeys).where(where);
+      if (prior && prior.statusCode === null)
+        throw new ApiError(409, "idempotency_key_in_progress", "the first request with this Idempotency-Key is still running; retry shortly");
       if (!prior || prior.route !== route || prior.requestHash !== hash)
         throw new ApiError(409, "idempotency_key_reused", "this Idempotency-Key was used for a different request");
-      if (prior.statusCode === null) throw new ApiError(409, "idempotency_key_in_progress", "the first request with this Idempotency-Key is still running; retry shortly");
       return reply.code(prior.statusCode).header("idempotent-replayed", "true").send(prior.response);
     });
 
