@@ -18,7 +18,7 @@ export interface TokenSigner {
 }
 
 /** The part of the configuration a signer reads. */
-export type TokenSignerConfig = Pick<Config, "JWT_SECRET" | "JWT_ISSUER" | "JWT_TTL_SECONDS">;
+export type TokenSignerConfig = Pick<Config, "JWT_SECRET" | "JWT_ISSUER" | "JWT_TTL_SECONDS"> & Partial<Pick<Config, "JWT_AUDIENCE">>;
 
 /**
  * Creates a signer for HS256 tokens with the configured secret and issuer. Every token gets a random
@@ -34,7 +34,9 @@ export function createTokenSigner(config: TokenSignerConfig, options: { now?: ()
       const issuedAt = Math.floor(now() / 1000);
       const claims: Record<string, unknown> = { role: subject.role };
       if (subject.username !== undefined) claims.username = subject.username;
-      return new SignJWT(claims)
+      const jwt = new SignJWT(claims);
+      if (config.JWT_AUDIENCE) jwt.setAudience(config.JWT_AUDIENCE);
+      return jwt
         .setProtectedHeader({ alg: "HS256", typ: "JWT" })
         .setSubject(subject.sub)
         .setIssuer(config.JWT_ISSUER)

@@ -22,7 +22,7 @@ export interface TokenVerifier {
 }
 
 /** The part of the configuration a verifier reads. */
-export type TokenVerifierConfig = Pick<Config, "JWT_SECRET" | "JWT_ISSUER" | "JWKS_URL">;
+export type TokenVerifierConfig = Pick<Config, "JWT_SECRET" | "JWT_ISSUER" | "JWKS_URL"> & Partial<Pick<Config, "JWKS_ISSUER" | "JWT_AUDIENCE">>;
 
 export interface TokenVerifierOptions {
   /** Answers whether a token id was revoked (signed out); checked only after the signature holds. */
@@ -54,16 +54,24 @@ export function createTokenVerifier(config: TokenVerifierConfig, options: TokenV
       if (typeof token !== "string" || token.length === 0 || token.length > MAX_TOKEN_LENGTH)
         throw new AuthError("invalid_token", "the token is missing or malformed");
       let payload: JWTPayload;
+      let alg: string | undefined;
       try {
-        ({ payload } = await jwtVerify(token, getKey, {
+        let protectedHeader;
+        ({ payload, protectedHeader } = await jwtVerify(token, getKey, {
           algorithms,
-          issuer: config.JWT_ISSUER,
+          // Provider tokens are checked against the provider's issuer and, when configured, this
+          // cluster's audience, so tokens it minted for other applications are refused.
+          issuer: config.JWKS_ISSUER ? [config.JWT_ISSUER, config.JWKS_ISSUER] : config.JWT_ISSUER,
+          audience: config.JWT_AUDIENCE,
           requiredClaims: ["sub", "exp"],
           clockTolerance: CLOCK_TOLERANCE_S,
         }));
+        alg = protectedHeader.alg;
       } catch (err) {
         throw toAuthError(err);
       }
+      // Roles are this cluster's to grant: a provider's token is a plain user whatever `role` it claims.
+      if (alg !== "HS256") payload = { ...payload, role: "user" };
       const verified = toVerifiedToken(payload, token);
       if (options.isRevoked && (await options.isRevoked(verified.jti)))
         throw new AuthError("token_revoked", "the token was revoked (signed out); sign in again");

@@ -134,6 +134,19 @@ describe("verifier with an identity provider's JWKS", () => {
     expect((await verifier.verify(token)).role).toBe("service");
   });
 
+  it("never takes a role from the provider: its users are plain users", async () => {
+    const verifier = createTokenVerifier({ ...env.config, JWKS_URL: jwksUrl });
+    expect((await verifier.verify(await signProvider({ role: "admin" }))).role).toBe("user");
+  });
+
+  it("with JWT_AUDIENCE, refuses provider tokens minted for another application, and signs its own with it", async () => {
+    const config = { ...env.config, JWKS_URL: jwksUrl, JWT_AUDIENCE: "seat-drop" };
+    const verifier = createTokenVerifier(config);
+    await expectAuthError(verifier.verify(await signProvider({ aud: "another-app" })), "invalid_token");
+    expect((await verifier.verify(await signProvider({ aud: "seat-drop" }))).userId).toBe(userId);
+    expect((await verifier.verify(await createTokenSigner(config).sign({ sub: userId, role: "admin" }))).role).toBe("admin");
+  });
+
   it("refuses ES256 tokens when no JWKS is configured", async () => {
     await expectAuthError(createTokenVerifier(env.config).verify(await signProvider({})), "invalid_token");
   });

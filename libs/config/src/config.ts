@@ -39,6 +39,10 @@ const schema = z.object({
   JWT_TTL_SECONDS: int(86_400, 60),
   /** Verify tokens against an identity provider's key set instead of JWT_SECRET. */
   JWKS_URL: z.string().url().optional(),
+  /** The identity provider's issuer (`iss`) when JWKS_URL is set; JWT_ISSUER otherwise. */
+  JWKS_ISSUER: z.string().optional(),
+  /** The audience (`aud`) tokens must name, if set: providers mint tokens for many applications. */
+  JWT_AUDIENCE: z.string().optional(),
   /** The seed-000 `authorizationString` for the backend actions reserve, unreserve, pay, revoke. */
   SERVICE_SECRET: z.string().min(8, "must be at least 8 characters").optional(),
   ADMIN_EMAIL: z.string().email().default("admin@example.com"),

@@ -55,7 +55,7 @@ export const idempotencyPlugin = fp(
       const [prior] = await db.select().from(idempotencyKeys).where(where);
       if (prior && prior.statusCode === null)
         throw new ApiError(409, "idempotency_key_in_progress", "the first request with this Idempotency-Key is still running; retry shortly");
-      if (!prior || prior.route !== route || prior.requestHash !== hash)
+      if (!prior || prior.statusCode === null || prior.route !== route || prior.requestHash !== hash)
         throw new ApiError(409, "idempotency_key_reused", "this Idempotency-Key was used for a different request");
       return reply.code(prior.statusCode).header("idempotent-replayed", "true").send(prior.response);
     });
