@@ -61,8 +61,16 @@ export class PresenceTracker {
     // Listed first, so a reaper can always find what a node that dies right now has written.
     await this.redis.sadd(this.keys.chatNodeRooms(this.nodeId), eventId);
     this.local.set(field, { eventId, entry });
-    const { entries } = await this.bus.presenceJoin({ eventId, field, entry, origin });
-    return { field, phxRef, entries };
+    try {
+      const { entries } = await this.bus.presenceJoin({ eventId, field, entry, origin });
+      return { field, phxRef, entries };
+    } catch (err) {
+      // The join failed (perhaps after Redis applied it): forget the entry here and take it back
+      // there, or the heartbeat would keep rewriting a ghost of a user who never got in.
+      this.local.delete(field);
+      void this.bus.presenceLeave({ eventId, fields: [field], origin }).catch(() => {});
+      throw err;
+    }
   }
 
   /** Removes a connection's entry (announcing the leave); nothing after a crash (that is the point of it). */

@@ -33,15 +33,17 @@ export class UserChannel implements Channel {
       // Subscribed before reading: a notification stored meanwhile is in the list, or pushed, or both (same id).
       conn.ws!.subscribe(chatUwsTopic.user(userId));
       const unread = await listNotifications({ db: this.ctx.chat.db, userId, status: "unread", limit: UNREAD_IN_REPLY });
-      if (!current()) {
-        if (!conn.closed && conn.ws) conn.ws.unsubscribe(chatUwsTopic.user(userId));
-        return;
-      }
+      if (!current()) return;
       committed = true;
       join.live = true;
       sendTo(conn, encodeReply(join.joinRef, ref, join.topic, "ok", { user_id: userId, unread }));
     } finally {
-      if (!committed) this.ctx.chat.users.release(userId);
+      if (!committed) {
+        this.ctx.chat.users.release(userId);
+        // Unsubscribe only if no newer join of the same topic on this socket needs the subscription.
+        const other = conn.joins.get(join.topic);
+        if ((!other || other === join) && !conn.closed && conn.ws) conn.ws.unsubscribe(chatUwsTopic.user(userId));
+      }
     }
   }
 
