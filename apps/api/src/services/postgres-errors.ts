@@ -1,3 +1,5 @@
+import { conflict } from "../errors.ts";
+
 /** The PostgreSQL error fields this app reads. */
 interface PgError {
   code: string;
@@ -20,4 +22,15 @@ export function postgresError(err: unknown): PgError | null {
 export function uniqueViolation(err: unknown): string | null {
   const pg = postgresError(err);
   return pg?.code === "23505" ? (pg.constraint_name ?? "") : null;
+}
+
+/**
+ * A user write that hit the unique email or username: the 409 naming the field. Anything else is
+ * returned as is, for the caller to rethrow.
+ */
+export function userConflict(err: unknown): unknown {
+  const constraint = uniqueViolation(err);
+  if (constraint === "users_email_key") return conflict("email", "email has already been taken");
+  if (constraint === "users_username_key") return conflict("username", "username has already been taken");
+  return err;
 }

@@ -1,8 +1,8 @@
 import { eq, sql } from "drizzle-orm";
 import { hashPassword, needsRehash, verifyPassword, type Role } from "@seatdrop/auth";
 import { users, type Db } from "@seatdrop/db";
-import { ApiError, conflict } from "../errors.ts";
-import { uniqueViolation } from "./postgres-errors.ts";
+import { ApiError } from "../errors.ts";
+import { userConflict } from "./postgres-errors.ts";
 
 /** A user as the API shows it: never with the password hash. */
 export interface UserRecord {
@@ -28,10 +28,7 @@ export async function createUser(o: { db: Db; username: string; email: string; p
     if (!row) throw new Error("insert into users returned no row");
     return row;
   } catch (err) {
-    const constraint = uniqueViolation(err);
-    if (constraint === "users_email_key") throw conflict("email", "email has already been taken");
-    if (constraint === "users_username_key") throw conflict("username", "username has already been taken");
-    throw err;
+    throw userConflict(err);
   }
 }
 

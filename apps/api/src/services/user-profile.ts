@@ -1,8 +1,8 @@
 import { eq } from "drizzle-orm";
 import { hashPassword } from "@seatdrop/auth";
 import { users, type Db } from "@seatdrop/db";
-import { conflict, notFound } from "../errors.ts";
-import { uniqueViolation } from "./postgres-errors.ts";
+import { notFound } from "../errors.ts";
+import { userConflict } from "./postgres-errors.ts";
 import { normaliseEmail, type UserRecord } from "./user-accounts.ts";
 
 const publicColumns = { id: users.id, username: users.username, email: users.email, role: users.role };
@@ -29,10 +29,7 @@ export async function updateUser(o: {
     if (!row) throw notFound("user");
     return row;
   } catch (err) {
-    const constraint = uniqueViolation(err);
-    if (constraint === "users_email_key") throw conflict("email", "email has already been taken");
-    if (constraint === "users_username_key") throw conflict("username", "username has already been taken");
-    throw err;
+    throw userConflict(err);
   }
 }
 
