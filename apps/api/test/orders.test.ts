@@ -292,4 +292,39 @@ describe("webhooks and idempotency", () => {
     await w.env.db.db.update(idempotencyKeys).set({ insertedAt: new Date(Date.now() - 120_000) }).where(eq(idempotencyKeys.key, "crashed-key"));
     expect((await send()).statusCode).toBe(201);
   });
+
+  it("bad input: unknown (404), foreign (403) and malformed (422) order ids, bodies that fail the schema, states that do not fit", async () => {
+    const eventId = await createEvent(w.env, seatIdsGrid(1, 3));
+    const [a, b] = [await createUser(w.env), await createUser(w.env)];
+    await lockSeats(eventId, a.token, ["A_1"]);
+    const o = (await w.app.inject({ method: "POST", url: "/api/orders", headers: auth(a.token), payload: { event_id: eventId } })).json();
+    const get = (url: string, token: string) => w.app.inject({ method: "GET", url, headers: auth(token) });
+    expect((await get("/api/orders/00000000-0000-4000-8000-000000000000", a.token)).statusCode).toBe(404);
+    expect((await get(`/api/orders/${o.id}`, b.token)).statusCode).toBe(403);
+    const malformed = await get("/api/orders/not-an-id", a.token);
+    expect(malformed.statusCode).toBe(422);
+    expect(malformed.json().errors[0].field).toBe("id");
+    expect((await w.app.inject({ method: "GET", url: `/api/orders/${o.id}` })).statusCode).toBe(401);
+
+    const noEvent = await w.app.inject({ method: "POST", url: "/api/orders", headers: auth(a.token), payload: {} });
+    expect(noEvent.statusCode).toBe(422);
+    expect(noEvent.json().errors[0].field).toBe("event_id");
+    const badSeat = await w.app.inject({ method: "POST", url: "/api/orders", headers: auth(a.token), payload: { event_id: eventId, seats: ["bad seat!"] } });
+    expect(badSeat.statusCode).toBe(422);
+    expect(badSeat.json().errors[0].field).toBe("seats[0]");
+    const twice = await w.app.inject({ method: "POST", url: "/api/orders", headers: auth(b.token), payload: { event_id: eventId, seats: ["A_2", "A_2"] } });
+    expect(twice.json()).toMatchObject({ error: "validation_failed", errors: [{ field: "seats[1]" }] });
+    const unknownEvent = await w.app.inject({ method: "POST", url: "/api/orders", headers: auth(a.token), payload: { event_id: "00000000-0000-4000-8000-000000000000" } });
+    expect(unknownEvent.statusCode).toBe(404);
+    const notInEvent = await w.app.inject({ method: "POST", url: "/api/orders", headers: auth(b.token), payload: { event_id: eventId, seats: ["Z_99"] } });
+    expect(notInEvent.json()).toMatchObject({ error: "no_hold" });
+
+    const admin = await createUser(w.env, "admin");
+    expect((await w.app.inject({ method: "POST", url: `/api/orders/${o.id}/refund`, headers: auth(admin.token) })).json()).toMatchObject({ error: "order_not_paid" });
+    await postWebhook(w.app, secret(), { payment_id: "pay_bad_input", order_id: o.id, amount: 10, currency: "EUR", status: "succeeded" });
+    expect((await w.app.inject({ method: "POST", url: `/api/orders/${o.id}/cancel`, headers: auth(a.token) })).json()).toMatchObject({ error: "order_not_pending" });
+    // Nothing half-written by any of the refusals: one order, one item, one ticket.
+    expect(await w.env.db.db.select().from(orderItems).where(eq(orderItems.eventId, eventId))).toHaveLength(1);
+    expect(await w.env.db.db.select().from(tickets).where(eq(tickets.orderId, o.id))).toHaveLength(1);
+  });
 });
