@@ -7,7 +7,8 @@ COPY apps/api/package.json apps/api/
 COPY apps/ws-node/package.json apps/ws-node/
 COPY apps/worker/package.json apps/worker/
 COPY libs libs
-RUN npm ci --omit=dev --no-audit --no-fund && npm install --no-save tsx@4
+# tsx is a runtime dependency: the apps run their TypeScript directly, with no build step.
+RUN npm ci --omit=dev --no-audit --no-fund
 COPY . .
 ENV NODE_ENV=production HOST=0.0.0.0
 USER node
