@@ -1,5 +1,8 @@
 import type { WebSocket } from "uWebSockets.js";
+import { CloseCode } from "@seatdrop/protocol";
 import { TokenBucket } from "./rate-limit.ts";
+
+const SLOW_CONSUMER = CloseCode.slowConsumer;
 
 /** A channel joined on a Phoenix connection. */
 export interface Join {
@@ -26,6 +29,8 @@ export interface Conn {
   closed: boolean;
   joins: Map<string, Join>;
   bucket: TokenBucket;
+  /** WS_MAX_BACKPRESSURE: past this many buffered bytes the socket is a slow consumer (close 4408). */
+  maxBuffered: number;
   /** Consecutive pushes refused by the rate limit; past a bound the socket is closed. */
   refusedInARow: number;
   /** Seed dialect: the event chosen by `?event=`, and the promise of its start state. */
@@ -40,7 +45,12 @@ export interface UserData {
 }
 
 let nextId = 1;
-export function newConn(nodeId: string, dialect: Conn["dialect"], user: { userId: string; role: string } | null, rate: number, burst: number): Conn {
+export function newConn(
+  nodeId: string,
+  dialect: Conn["dialect"],
+  user: { userId: string; role: string } | null,
+  limits: { rate: number; burst: number; maxBuffered: number },
+): Conn {
   const id = nextId++;
   return {
     id,
@@ -51,14 +61,27 @@ export function newConn(nodeId: string, dialect: Conn["dialect"], user: { userId
     ws: null,
     closed: false,
     joins: new Map(),
-    bucket: new TokenBucket(rate, burst),
+    bucket: new TokenBucket(limits.rate, limits.burst),
+    maxBuffered: limits.maxBuffered,
     refusedInARow: 0,
   };
 }
 
-/** Sends if the socket is still open; returns false otherwise. */
+/**
+ * Sends if the socket is still open; returns false otherwise. A socket whose send buffer passed its
+ * bound is closed as a slow consumer (4408) right here; broadcasts, which uWS buffers itself, are
+ * checked by the node's periodic sweep (closeSlowConsumer).
+ */
 export function sendTo(conn: Conn, frame: string): boolean {
   if (conn.closed || !conn.ws) return false;
   conn.ws.send(frame, false);
+  closeIfSlow(conn);
+  return true;
+}
+
+/** Closes the socket with 4408 if it buffers more than its bound; true when it did. */
+export function closeIfSlow(conn: Conn): boolean {
+  if (conn.closed || !conn.ws || conn.ws.getBufferedAmount() <= conn.maxBuffered) return false;
+  conn.ws.end(SLOW_CONSUMER, "slow consumer: rejoin with last_seq");
   return true;
 }

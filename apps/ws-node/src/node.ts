@@ -9,7 +9,7 @@ import { CloseCode } from "@seatdrop/protocol";
 import { connectRedis, createKeys } from "@seatdrop/redis";
 import { SeatService } from "@seatdrop/seats";
 import { ChatNode } from "./chat/chat-node.ts";
-import type { Conn, UserData } from "./conn.ts";
+import { closeIfSlow, type Conn, type UserData } from "./conn.ts";
 import type { NodeContext } from "./context.ts";
 import { EventFeeds } from "./fanout/event-feed.ts";
 import { SeatFanout } from "./fanout/seat-fanout.ts";
@@ -83,9 +83,9 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
     maxPayloadLength: config.WS_MAX_PAYLOAD,
     // Slow-consumer policy: the slow-consumer sweep below closes a socket buffering more than
     // WS_MAX_BACKPRESSURE with 4408, and the client rejoins with `last_seq`, catching up from the
-    // event log. uWS's own limit, at twice that, only backs the sweep up: past it uWS drops the
-    // socket between two sweeps rather than buffer without bound.
-    maxBackpressure: config.WS_MAX_BACKPRESSURE * 2,
+    // event log. uWS's own limit, far above, only backs the sweep up: past it uWS drops the socket
+    // between two sweeps (no close code) rather than buffer without bound.
+    maxBackpressure: config.WS_MAX_BACKPRESSURE * 16,
     closeOnBackpressureLimit: 1, // typed as a number in v20.30's typings; any truthy value enables it
     idleTimeout: config.WS_IDLE_TIMEOUT_S,
     sendPingsAutomatically: true,
@@ -105,7 +105,15 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
     metrics.wsConnections.dec({ dialect: conn.dialect });
     return conn;
   };
-  const upgradeBase = { nodeId, verifier, logger, rate: config.WS_PUSH_RATE, burst: config.WS_PUSH_BURST, isDraining: () => draining };
+  const upgradeBase = {
+    nodeId,
+    verifier,
+    logger,
+    rate: config.WS_PUSH_RATE,
+    burst: config.WS_PUSH_BURST,
+    maxBuffered: config.WS_MAX_BACKPRESSURE,
+    isDraining: () => draining,
+  };
 
   app.ws<UserData>("/socket/websocket", {
     ...common,
@@ -184,12 +192,7 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
   liveTimer.unref();
 
   const slowTimer = setInterval(() => {
-    for (const c of registry.conns.values()) {
-      if (!c.closed && c.ws && c.ws.getBufferedAmount() > config.WS_MAX_BACKPRESSURE) {
-        metrics.wsBackpressureDrops.inc();
-        c.ws.end(CloseCode.slowConsumer, "slow consumer: rejoin with last_seq");
-      }
-    }
+    for (const c of registry.conns.values()) if (closeIfSlow(c)) metrics.wsBackpressureDrops.inc();
   }, SLOW_CONSUMER_SWEEP_MS);
   slowTimer.unref();
   await chat.start();

@@ -28,6 +28,7 @@ export interface UpgradeOptions {
   logger: Logger;
   rate: number;
   burst: number;
+  maxBuffered: number;
   isDraining: () => boolean;
   /** Per-dialect checks on the query string (the seed's `?event=`); a string refuses with 400. */
   prepare?: (conn: Conn, query: (key: string) => string | undefined) => string | undefined;
@@ -68,7 +69,7 @@ export function handleUpgrade(o: UpgradeOptions) {
 
     const accept = (user: { userId: string; role: string } | null) => {
       if (aborted) return;
-      const conn = newConn(o.nodeId, o.dialect, user, o.rate, o.burst);
+      const conn = newConn(o.nodeId, o.dialect, user, { rate: o.rate, burst: o.burst, maxBuffered: o.maxBuffered });
       const bad = o.prepare?.(conn, query);
       if (bad) return refuse("400 Bad Request", "bad_request", bad);
       res.cork(() => {
