@@ -11,6 +11,7 @@ import { idempotencyPlugin } from "./plugins/idempotency.ts";
 import { ordersPlugin } from "./plugins/orders.ts";
 import { orderRoutes } from "./routes/orders.ts";
 import { paymentWebhookRoutes } from "./routes/payment-webhook.ts";
+import { pageRoutes } from "./routes/pages.ts";
 import { depsPlugin } from "./plugins/deps.ts";
 import { errorHandlerPlugin } from "./plugins/error-handler.ts";
 import { openApiPlugin } from "./plugins/openapi.ts";
@@ -63,6 +64,7 @@ export function buildApp(deps: ApiDeps) {
   app.register(chatAdminRoutes);
   app.register(orderRoutes);
   app.register(paymentWebhookRoutes);
+  app.register(pageRoutes);
   return app;
 }
 

@@ -47,6 +47,8 @@ const schema = z.object({
   SERVICE_SECRET: z.string().min(8, "must be at least 8 characters").optional(),
   ADMIN_EMAIL: z.string().email().default("admin@example.com"),
   ADMIN_PASSWORD: z.string().min(8, "must be at least 8 characters").optional(),
+  /** The WebSocket URL the seat-map page connects to (e.g. the load balancer's); default: the API's host, first WS port. */
+  PUBLIC_WS_URL: z.string().url().optional(),
   /** The event a seed-000 client gets when it connects to `/` without `?event=`. */
   DEFAULT_EVENT_ID: z.string().uuid().optional(),
   HOLD_TTL_MS: int(600_000, 100),

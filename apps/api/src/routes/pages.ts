@@ -1,0 +1,27 @@
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+
+const seatMapHtml = readFileSync(fileURLToPath(new URL("../pages/seat-map.html", import.meta.url)), "utf8");
+// The stock Phoenix client, as the page imports it (the package's own ES module build).
+const phoenixJs = readFileSync(join(dirname(createRequire(import.meta.url).resolve("phoenix")), "phoenix.mjs"), "utf8");
+
+/**
+ * The seat-map page (`/`, `/seats`): pick an event, sign in, click seats to lock them and watch
+ * everyone else's locks live through the stock Phoenix client; order what you hold. It talks to a
+ * ws-node at PUBLIC_WS_URL (default: this host, the first port of WS_PORTS), or `?ws=<url>`.
+ */
+export const pageRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { config } = app.deps;
+  const page = (request: { hostname: string }) => {
+    const ws = config.PUBLIC_WS_URL ?? `ws://${request.hostname}:${config.WS_PORTS[0]}/socket`;
+    return seatMapHtml.replace("<script type=\"module\">", `<script>window.SEATDROP_WS_URL = ${JSON.stringify(ws)};</script>\n<script type="module">`);
+  };
+  for (const url of ["/", "/seats"])
+    app.get(url, { schema: { hide: true } }, async (request, reply) => reply.type("text/html; charset=utf-8").send(page(request)));
+  app.get("/vendor/phoenix.mjs", { schema: { hide: true } }, async (_request, reply) =>
+    reply.type("text/javascript; charset=utf-8").header("cache-control", "public, max-age=3600").send(phoenixJs),
+  );
+};

@@ -1,0 +1,78 @@
+import { existsSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { createEvent, seatIdsGrid } from "../../../test/support/cluster.ts";
+import { startOrdersWorld, type OrdersWorld } from "./orders-harness.ts";
+
+/**
+ * The seat-map page in a real browser (Debian's Chromium, installed by .ci/run): two buyers in two
+ * browser contexts, each on a different ws-node, see each other's locks live and order what they hold.
+ */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const hasChromium = existsSync(CHROMIUM);
+if (!hasChromium) console.warn(`seat-map page test skipped: no Chromium at ${CHROMIUM} (.ci/run installs Debian's chromium)`);
+
+let w: OrdersWorld;
+let browser: Browser;
+let base: string;
+
+beforeAll(async () => {
+  if (!hasChromium) return;
+  w = await startOrdersWorld();
+  await w.app.listen({ host: "127.0.0.1", port: 0 });
+  base = `http://127.0.0.1:${(w.app.server.address() as AddressInfo).port}`;
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+});
+afterAll(async () => {
+  await browser?.close();
+  await w?.close();
+});
+
+async function signUp(name: string) {
+  const email = `${name}-${Date.now()}@example.com`;
+  const r = await w.app.inject({ method: "POST", url: "/api/users/create", payload: { user_params: { username: `${name}-${Date.now()}`, email, password_hash: "page-test-password" } } });
+  expect(r.statusCode).toBe(201);
+  return email;
+}
+
+async function openAs(email: string, node: number, eventId: string): Promise<Page> {
+  const page = await (await browser.newContext()).newPage();
+  const ws = `ws://127.0.0.1:${w.cluster.nodes[node]!.port}/socket`;
+  await page.goto(`${base}/?event=${eventId}&ws=${encodeURIComponent(ws)}`);
+  await page.fill('[data-testid="email"]', email);
+  await page.fill('[data-testid="password"]', "page-test-password");
+  await page.click('[data-testid="signin-button"]');
+  await page.waitForSelector('[data-testid="who"]:has-text("signed in as")');
+  await page.waitForSelector('[data-testid="seats"][data-ready="true"]');
+  return page;
+}
+
+const seatState = (page: Page, seat: string) => page.getAttribute(`[data-seat="${seat}"]`, "data-state");
+
+describe.skipIf(!hasChromium)("seat-map page in a real browser", () => {
+  it("two buyers on two nodes see each other's locks live, and one orders what it holds", async () => {
+    const eventId = await createEvent(w.env, seatIdsGrid(2, 6));
+    const alice = await openAs(await signUp("alice"), 0, eventId);
+    const bob = await openAs(await signUp("bob"), 1, eventId);
+    expect(await seatState(alice, "A_1")).toBe("available");
+
+    await alice.click('[data-seat="A_1"]');
+    await alice.waitForSelector('[data-seat="A_1"][data-state="mine"]');
+    await bob.waitForSelector('[data-seat="A_1"][data-state="locked"]');
+
+    await bob.click('[data-seat="A_1"]'); // someone else's: refused with the reason
+    await bob.waitForSelector('[data-testid="status"]:has-text("already_locked")');
+    await bob.click('[data-seat="B_2"]');
+    await alice.waitForSelector('[data-seat="B_2"][data-state="locked"]');
+
+    await alice.click('[data-testid="buy"]');
+    await alice.waitForSelector('[data-testid="order"][data-status="pending"]');
+    await bob.waitForSelector('[data-seat="A_1"][data-state="reserved"]');
+    const shot = await alice.screenshot({ path: "/tmp/seat-map-page.png" });
+    expect(shot.byteLength).toBeGreaterThan(1000);
+  }, 60_000);
+});
