@@ -2,7 +2,9 @@ import { existsSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chromium, type Browser, type Page } from "playwright-core";
-import { createEvent, seatIdsGrid } from "../../../test/support/cluster.ts";
+import { createLogger } from "@seatdrop/observability";
+import { bootstrapAdmin } from "../src/services/bootstrap-admin.ts";
+import { createEvent, createUser, seatIdsGrid } from "../../../test/support/cluster.ts";
 import { startOrdersWorld, type OrdersWorld } from "./orders-harness.ts";
 
 /**
@@ -18,10 +20,12 @@ let browser: Browser;
 let base: string;
 
 beforeAll(async () => {
-  if (!hasChromium) return;
   w = await startOrdersWorld();
+  // The ops page probes the test cluster's nodes (random ports) rather than npm start's defaults.
+  w.env.config.OPS_TARGETS = w.cluster.nodes.map((n) => `http://127.0.0.1:${n.port}`).join(",");
   await w.app.listen({ host: "127.0.0.1", port: 0 });
   base = `http://127.0.0.1:${(w.app.server.address() as AddressInfo).port}`;
+  if (!hasChromium) return;
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
@@ -76,3 +80,36 @@ describe.skipIf(!hasChromium)("seat-map page in a real browser", () => {
     expect(shot.byteLength).toBeGreaterThan(1000);
   }, 60_000);
 });
+
+describe("ops status", () => {
+  it("is for admins (401 without a token, 403 for a buyer) and shows every node, Redis, the queues and the events", async () => {
+    const eventId = await createEvent(w.env, seatIdsGrid(1, 4));
+    expect((await w.app.inject({ method: "GET", url: "/api/ops/status" })).statusCode).toBe(401);
+    const buyer = await createUser(w.env);
+    expect((await w.app.inject({ method: "GET", url: "/api/ops/status", headers: { authorization: `Bearer ${buyer.token}` } })).statusCode).toBe(403);
+    const admin = await createUser(w.env, "admin");
+    const r = await w.app.inject({ method: "GET", url: "/api/ops/status", headers: { authorization: `Bearer ${admin.token}` } });
+    expect(r.statusCode).toBe(200);
+    const s = r.json();
+    expect(s.apps).toHaveLength(2);
+    for (const a of s.apps) expect(a).toMatchObject({ healthy: true, ready: true });
+    expect(s.redis.ok).toBe(true);
+    expect(s.queues.map((q: { name: string }) => q.name)).toEqual(["holds", "orders", "chat-rooms"]);
+    expect(s.events.find((e: { id: string }) => e.id === eventId)).toBeDefined();
+  });
+});
+
+describe.skipIf(!hasChromium)("ops page in a real browser", () => {
+  it("an admin signs in and sees both ws-nodes up", async () => {
+    const page = await (await browser.newContext()).newPage();
+    await page.goto(`${base}/ops`);
+    await page.fill('[data-testid="email"]', w.env.config.ADMIN_EMAIL);
+    await page.fill('[data-testid="password"]', w.env.config.ADMIN_PASSWORD);
+    await bootstrapAdmin({ db: w.env.db, config: w.env.config, logger: createLogger("test", "silent") });
+    await page.click('[data-testid="signin-button"]');
+    await page.waitForSelector('[data-testid="apps"] tbody tr[data-healthy="true"]');
+    expect(await page.locator('[data-testid="apps"] tbody tr[data-healthy="true"]').count()).toBe(2);
+    await page.screenshot({ path: "/tmp/ops-page.png" });
+  }, 60_000);
+});
+

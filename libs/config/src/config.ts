@@ -47,6 +47,11 @@ const schema = z.object({
   SERVICE_SECRET: z.string().min(8, "must be at least 8 characters").optional(),
   ADMIN_EMAIL: z.string().email().default("admin@example.com"),
   ADMIN_PASSWORD: z.string().min(8, "must be at least 8 characters").optional(),
+  /**
+   * Base URLs of the ws-nodes and the worker for the ops page (comma-separated); default: this host's
+   * WS_PORTS and WORKER_PORT, as `npm start` runs them.
+   */
+  OPS_TARGETS: z.string().optional(),
   /** The WebSocket URL the seat-map page connects to (e.g. the load balancer's); default: the API's host, first WS port. */
   PUBLIC_WS_URL: z.string().url().optional(),
   /** The event a seed-000 client gets when it connects to `/` without `?event=`. */

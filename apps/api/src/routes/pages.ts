@@ -3,8 +3,11 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import { bearerSecurity } from "../schemas/common.ts";
+import { opsStatus } from "../services/ops-status.ts";
 
 const seatMapHtml = readFileSync(fileURLToPath(new URL("../pages/seat-map.html", import.meta.url)), "utf8");
+const opsHtml = readFileSync(fileURLToPath(new URL("../pages/ops.html", import.meta.url)), "utf8");
 // The stock Phoenix client, as the page imports it (the package's own ES module build).
 const phoenixJs = readFileSync(join(dirname(createRequire(import.meta.url).resolve("phoenix")), "phoenix.mjs"), "utf8");
 
@@ -12,6 +15,8 @@ const phoenixJs = readFileSync(join(dirname(createRequire(import.meta.url).resol
  * The seat-map page (`/`, `/seats`): pick an event, sign in, click seats to lock them and watch
  * everyone else's locks live through the stock Phoenix client; order what you hold. It talks to a
  * ws-node at PUBLIC_WS_URL (default: this host, the first port of WS_PORTS), or `?ws=<url>`.
+ * The ops page (`/ops`, admin sign-in) shows every app's health and load, Redis, the job queues and
+ * the current events, from `GET /api/ops/status`.
  */
 export const pageRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { config } = app.deps;
@@ -21,6 +26,15 @@ export const pageRoutes: FastifyPluginAsyncTypebox = async (app) => {
   };
   for (const url of ["/", "/seats"])
     app.get(url, { schema: { hide: true } }, async (request, reply) => reply.type("text/html; charset=utf-8").send(page(request)));
+  app.get("/ops", { schema: { hide: true } }, async (_request, reply) => reply.type("text/html; charset=utf-8").send(opsHtml));
+  app.get(
+    "/api/ops/status",
+    {
+      onRequest: app.requireRole("admin", "service"),
+      schema: { tags: ["ops"], summary: "The cluster at a glance: apps, Redis, job queues, current events (the ops page reads it)", security: bearerSecurity },
+    },
+    async () => opsStatus({ config, db: app.deps.db.db, redis: app.deps.redis, keys: app.deps.keys }),
+  );
   app.get("/vendor/phoenix.mjs", { schema: { hide: true } }, async (_request, reply) =>
     reply.type("text/javascript; charset=utf-8").header("cache-control", "public, max-age=3600").send(phoenixJs),
   );

@@ -1,0 +1,125 @@
+import { gt, sql } from "drizzle-orm";
+import { Queue } from "bullmq";
+import type { Config } from "@seatdrop/config";
+import { events } from "@seatdrop/db";
+import type { Db } from "@seatdrop/db";
+import { HOLDS_QUEUE, ORDERS_QUEUE, ROOMS_QUEUE } from "@seatdrop/jobs";
+import type { Keys, Redis } from "@seatdrop/redis";
+
+const PROBE_TIMEOUT_MS = 1500;
+
+/** One app of the cluster as the ops page shows it. */
+export interface AppStatus {
+  name: string;
+  url: string;
+  healthy: boolean;
+  ready: boolean | null;
+  connections: number | null;
+  subscribed_events: number | null;
+}
+
+/** The targets to probe: OPS_TARGETS, or this host's worker and ws-nodes as `npm start` runs them. */
+export function opsTargets(config: Config): { name: string; url: string }[] {
+  if (config.OPS_TARGETS)
+    return config.OPS_TARGETS.split(",")
+      .map((u) => u.trim())
+      .filter(Boolean)
+      .map((url) => ({ name: new URL(url).host, url }));
+  return [
+    { name: "worker", url: `http://127.0.0.1:${config.WORKER_PORT}` },
+    ...config.WS_PORTS.map((p) => ({ name: `ws-node :${p}`, url: `http://127.0.0.1:${p}` })),
+  ];
+}
+
+async function probe(url: string): Promise<Response | null> {
+  try {
+    return await fetch(url, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
+  } catch {
+    return null;
+  }
+}
+
+/** Sums a Prometheus gauge over its label sets in a text exposition. */
+function gauge(text: string, name: string): number | null {
+  let sum = 0;
+  let seen = false;
+  for (const line of text.split("\n")) {
+    if (!line.startsWith(name) || (line[name.length] !== " " && line[name.length] !== "{")) continue;
+    const v = Number(line.slice(line.lastIndexOf(" ") + 1));
+    if (Number.isFinite(v)) {
+      sum += v;
+      seen = true;
+    }
+  }
+  return seen ? sum : null;
+}
+
+async function appStatus(t: { name: string; url: string }): Promise<AppStatus> {
+  const [health, ready, metrics] = await Promise.all([probe(`${t.url}/healthz`), probe(`${t.url}/readyz`), probe(`${t.url}/metrics`)]);
+  const text = metrics?.ok ? await metrics.text() : "";
+  return {
+    name: t.name,
+    url: t.url,
+    healthy: health?.ok ?? false,
+    ready: ready ? ready.ok : null,
+    connections: gauge(text, "sdc_ws_connections"),
+    subscribed_events: gauge(text, "sdc_subscribed_events"),
+  };
+}
+
+/**
+ * Everything the ops page shows, gathered now: every app's health and load, Redis, the job queues,
+ * and each current event's live numbers. Each probe has a short timeout, so a dead node shows as
+ * down instead of hanging the page.
+ */
+export async function opsStatus(o: { config: Config; db: Db; redis: Redis; keys: Keys }) {
+  const { config, db, redis, keys } = o;
+  const apps = await Promise.all(opsTargets(config).map(appStatus));
+  let redisInfo: Record<string, string> = {};
+  try {
+    redisInfo = Object.fromEntries(
+      (await redis.info())
+        .split("\r\n")
+        .filter((l) => l.includes(":"))
+        .map((l) => l.split(":", 2) as [string, string]),
+    );
+  } catch {
+    redisInfo = {};
+  }
+  const queues = await Promise.all(
+    [HOLDS_QUEUE, ORDERS_QUEUE, ROOMS_QUEUE].map(async (name) => {
+      const q = new Queue(name, { connection: redis, prefix: keys.bullPrefix });
+      try {
+        return { name, ...(await q.getJobCounts("waiting", "delayed", "active", "failed")) };
+      } finally {
+        await q.close();
+      }
+    }),
+  );
+  const current = await db
+    .select({ id: events.id, name: events.name, startTime: events.startTime })
+    .from(events)
+    .where(gt(events.endTime, sql`now()`))
+    .orderBy(events.startTime)
+    .limit(50);
+  const eventRows = await Promise.all(
+    current.map(async (e) => {
+      const k = keys.event(e.id);
+      const [seats, taken, holds, seq] = await Promise.all([redis.scard(k.seatmap), redis.hlen(k.state), redis.zcard(k.holds), redis.get(k.seq)]);
+      return { id: e.id, name: e.name, start_time: e.startTime.toISOString(), seats, taken, holds, seq: Number(seq ?? 0) };
+    }),
+  );
+  return {
+    at: new Date().toISOString(),
+    apps,
+    redis: {
+      ok: Object.keys(redisInfo).length > 0,
+      version: redisInfo.redis_version ?? null,
+      used_memory: redisInfo.used_memory_human ?? null,
+      connected_clients: Number(redisInfo.connected_clients ?? 0),
+      ops_per_sec: Number(redisInfo.instantaneous_ops_per_sec ?? 0),
+    },
+    queues,
+    events: eventRows,
+  };
+}
