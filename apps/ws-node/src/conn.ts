@@ -25,6 +25,8 @@ export interface Conn {
   dialect: "phx" | "seed";
   userId: string | null;
   role: string | null;
+  /** The id of the token the socket connected with, so a sign-out can close it. */
+  jti: string | null;
   ws: WebSocket<UserData> | null;
   closed: boolean;
   joins: Map<string, Join>;
@@ -48,7 +50,7 @@ let nextId = 1;
 export function newConn(
   nodeId: string,
   dialect: Conn["dialect"],
-  user: { userId: string; role: string } | null,
+  user: { userId: string; role: string; jti: string } | null,
   limits: { rate: number; burst: number; maxBuffered: number },
 ): Conn {
   const id = nextId++;
@@ -58,6 +60,7 @@ export function newConn(
     dialect,
     userId: user?.userId ?? null,
     role: user?.role ?? null,
+    jti: user?.jti ?? null,
     ws: null,
     closed: false,
     joins: new Map(),

@@ -73,6 +73,12 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
     logger,
   );
   const chat = new ChatNode({ app, registry, nodeId, config, db: db.db, redis, sub, keys, logger });
+  // A sign-out anywhere closes the sockets still open with that token, on every node.
+  await sub.subscribe(keys.revokedTokens);
+  sub.on("message", (channel: string, jti: string) => {
+    if (channel !== keys.revokedTokens) return;
+    for (const c of registry.conns.values()) if (c.jti === jti && !c.closed) c.ws?.end(CloseCode.tokenRevoked, "token_revoked: sign in again");
+  });
   const ctx: NodeContext = { config, nodeId, logger, app, seats, feeds, registry, fanout, chat };
   phx = new PhoenixSocket(ctx);
   seed = new SeedSocket(ctx);

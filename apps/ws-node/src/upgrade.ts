@@ -67,7 +67,7 @@ export function handleUpgrade(o: UpgradeOptions) {
       return refuse("400 Bad Request", "unsupported_vsn", `vsn ${vsn} is not supported; use the V2 JSON serializer (vsn=2.0.0)`);
     const token = tokenFrom(query("token"), protocols);
 
-    const accept = (user: { userId: string; role: string } | null) => {
+    const accept = (user: { userId: string; role: string; jti: string } | null) => {
       if (aborted) return;
       const conn = newConn(o.nodeId, o.dialect, user, { rate: o.rate, burst: o.burst, maxBuffered: o.maxBuffered });
       const bad = o.prepare?.(conn, query);
@@ -78,7 +78,7 @@ export function handleUpgrade(o: UpgradeOptions) {
     };
     if (!token) return accept(null);
     o.verifier.verify(token).then(
-      (t) => accept({ userId: t.userId, role: t.role }),
+      (t) => accept({ userId: t.userId, role: t.role, jti: t.jti }),
       (err: unknown) => {
         if (err instanceof AuthError) refuse("401 Unauthorized", err.code, err.message);
         else {

@@ -12,6 +12,8 @@ export const CloseCode = {
   tooBig: 1006,
   /** A frame that is not a Phoenix frame at all (not JSON, not an array of five). */
   malformedFrame: 4400,
+  /** The connection's token was revoked (signed out): connect again with a new one. */
+  tokenRevoked: 4401,
   /** Seed dialect: the event named in `?event=` does not exist. */
   unknownEvent: 4404,
   /** The send buffer passed WS_MAX_BACKPRESSURE: a slow consumer; rejoin with `last_seq`. */

@@ -103,6 +103,8 @@ export function createKeys(prefix: string) {
     bullPrefix: `${prefix}:bull`,
     /** Revoked JWT ids (sign-out), until the token would have expired anyway. */
     deniedToken: (jti: string) => `${prefix}:auth:deny:${jti}`,
+    /** Channel announcing a revoked jti, so every ws-node closes the sockets still open with it. */
+    revokedTokens: `${prefix}:auth:revoked`,
   };
 }
 
