@@ -21,7 +21,12 @@ export const openApiPlugin = fp(
         tags: [
           { name: "users", description: "Sign up and sign in (seed 003)" },
           { name: "events", description: "Events, their seat maps and chat rooms" },
-          { name: "ops", description: "Health, readiness and metrics" },
+          { name: "orders", description: "Holds become orders; cancel, refund (seed 001)" },
+          { name: "payments", description: "Signed payment confirmations (webhook)" },
+          { name: "tickets", description: "Tickets: create and assign (seed 003); paid orders issue them too" },
+          { name: "notifications", description: "A user's stored notifications" },
+          { name: "admin", description: "Operator actions" },
+          { name: "ops", description: "Health, readiness, metrics and the cluster status" },
         ],
         components: {
           securitySchemes: { bearerAuth: { type: "http", scheme: "bearer", bearerFormat: "JWT" } },
