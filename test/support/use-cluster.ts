@@ -5,8 +5,10 @@ import { createTestEnv, type TestEnv } from "./test-env.ts";
 /**
  * The usual test file set-up: a private environment and a two-node cluster with the worker, started
  * before the file's tests and torn down after them, with every Phoenix client the tests opened.
+ * A file's own afterAll hooks run before this one's (vitest runs after-hooks as a stack), so they
+ * may still close their sockets while the cluster is up.
  */
-export function useCluster(overrides: Record<string, string> = {}) {
+export function useCluster(overrides: Record<string, string> = {}, opts: { nodes?: number; worker?: boolean } = {}) {
   const clients: PhxClient[] = [];
   const world = {
     env: undefined as unknown as TestEnv,
@@ -20,7 +22,7 @@ export function useCluster(overrides: Record<string, string> = {}) {
   };
   beforeAll(async () => {
     world.env = await createTestEnv(overrides);
-    world.cluster = await startCluster(world.env);
+    world.cluster = await startCluster(world.env, opts);
   });
   afterAll(async () => {
     await Promise.all(clients.map((c) => c.disconnect()));

@@ -3,8 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { createTokenSigner } from "@seatdrop/auth";
 import { CloseCode } from "@seatdrop/protocol";
-import { createTestEnv, type TestEnv } from "../../../test/support/test-env.ts";
-import { PhxClient, createEvent, createUser, push, seatIdsGrid, startCluster, type TestCluster } from "../../../test/support/cluster.ts";
+import type { TestEnv } from "../../../test/support/test-env.ts";
+import { useCluster } from "../../../test/support/use-cluster.ts";
+import { PhxClient, createEvent, createUser, push, seatIdsGrid, type TestCluster } from "../../../test/support/cluster.ts";
 import { rawUpgrade } from "../../../test/support/raw-upgrade.ts";
 
 /**
@@ -154,15 +155,14 @@ async function nodesAlive(): Promise<void> {
   }
 }
 
-beforeAll(async () => {
-  env = await createTestEnv();
-  cluster = await startCluster(env);
+const world = useCluster();
+beforeAll(() => {
+  env = world.env;
+  cluster = world.cluster;
 });
 afterAll(async () => {
   for (const c of raws) c.close();
   await Promise.all(phxClients.map((c) => c.disconnect()));
-  await cluster.close();
-  await env.close();
 });
 
 describe("malformed frames on the Phoenix socket", () => {

@@ -4,8 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { createTokenVerifier } from "@seatdrop/auth";
 import { events, messages, orders, tickets } from "@seatdrop/db";
-import { createTestEnv, type TestEnv } from "../../../test/support/test-env.ts";
-import { PhxClient, createUser, eventually, push, startCluster, type TestCluster } from "../../../test/support/cluster.ts";
+import type { TestEnv } from "../../../test/support/test-env.ts";
+import { useCluster } from "../../../test/support/use-cluster.ts";
+import { PhxClient, createUser, eventually, push, type TestCluster } from "../../../test/support/cluster.ts";
 import { createChatEvent, issueTicket, syncEventRoom } from "./chat-support.ts";
 
 let env: TestEnv;
@@ -18,14 +19,13 @@ const client = (node: number, token?: string) => {
 };
 const RATE = 5;
 
-beforeAll(async () => {
-  env = await createTestEnv({ CHAT_RATE: String(RATE), CHAT_RATE_WINDOW_MS: "60000", CHAT_TYPING_THROTTLE_MS: "60000", CHAT_MAX_MESSAGE_LENGTH: "2000" });
-  cluster = await startCluster(env, { worker: false });
+const world = useCluster({ CHAT_RATE: String(RATE), CHAT_RATE_WINDOW_MS: "60000", CHAT_TYPING_THROTTLE_MS: "60000", CHAT_MAX_MESSAGE_LENGTH: "2000" }, { worker: false });
+beforeAll(() => {
+  env = world.env;
+  cluster = world.cluster;
 });
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.disconnect()));
-  await cluster.close();
-  await env.close();
 });
 
 /** An event whose room is active (it starts within CHAT_ACTIVATE_BEFORE_MS). */

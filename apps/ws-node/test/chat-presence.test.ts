@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Presence, type Channel } from "phoenix";
-import { createTestEnv, type TestEnv } from "../../../test/support/test-env.ts";
-import { PhxClient, createUser, eventually, startCluster, type TestCluster } from "../../../test/support/cluster.ts";
+import type { TestEnv } from "../../../test/support/test-env.ts";
+import { useCluster } from "../../../test/support/use-cluster.ts";
+import { PhxClient, createUser, eventually, type TestCluster } from "../../../test/support/cluster.ts";
 import { createChatEvent, issueTicket, syncEventRoom } from "./chat-support.ts";
 
 let env: TestEnv;
@@ -13,15 +14,14 @@ const client = (node: number, token?: string) => {
   return c;
 };
 
-beforeAll(async () => {
-  // A short heartbeat TTL, so a dead node is noticed within about a second.
-  env = await createTestEnv({ CHAT_PRESENCE_TTL_MS: "1000" });
-  cluster = await startCluster(env, { nodes: 3, worker: false });
+// A short heartbeat TTL, so a dead node is noticed within about a second.
+const world = useCluster({ CHAT_PRESENCE_TTL_MS: "1000" }, { nodes: 3, worker: false });
+beforeAll(() => {
+  env = world.env;
+  cluster = world.cluster;
 });
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.disconnect()));
-  await cluster.close();
-  await env.close();
 });
 
 /** Joins with the stock client's Presence attached before the join, as an app would. */

@@ -2,8 +2,9 @@ import { randomUUID } from "node:crypto";
 import type http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { createTestEnv, type TestEnv } from "../../../test/support/test-env.ts";
-import { PhxClient, createEvent, createUser, eventually, push, seatIdsGrid, startCluster, type TestCluster } from "../../../test/support/cluster.ts";
+import type { TestEnv } from "../../../test/support/test-env.ts";
+import { useCluster } from "../../../test/support/use-cluster.ts";
+import { PhxClient, createEvent, createUser, eventually, push, seatIdsGrid, type TestCluster } from "../../../test/support/cluster.ts";
 import { rawUpgrade } from "../../../test/support/raw-upgrade.ts";
 
 /**
@@ -126,15 +127,14 @@ async function startstate(node: number, eventId: string): Promise<StartState> {
 
 const SECRET = () => env.config.SERVICE_SECRET;
 
-beforeAll(async () => {
-  env = await createTestEnv();
-  cluster = await startCluster(env);
+const world = useCluster();
+beforeAll(() => {
+  env = world.env;
+  cluster = world.cluster;
 });
 afterAll(async () => {
   for (const s of sockets) s.close();
   await Promise.all(phxClients.map((c) => c.disconnect()));
-  await cluster.close();
-  await env.close();
 });
 
 describe("seed 000 dialect on / (two ws-nodes)", () => {
