@@ -105,6 +105,7 @@ const lines = [
   "",
   "Seat drop cluster is up:",
   `  API        http://${host}:${config.API_PORT}        (OpenAPI: /openapi.json, health: /healthz)`,
+  `  seat map   http://${host}:${config.API_PORT}/         ops page: http://${host}:${config.API_PORT}/ops`,
   `  worker     http://${host}:${config.WORKER_PORT}/healthz`,
   ...config.WS_PORTS.map((p) => `  ws-node    ws://${host}:${p}/socket/websocket   (Phoenix V2)   ws://${host}:${p}/?event=<id>   (seed 000)`),
   `  Redis      ${config.REDIS_URL} (prefix ${config.REDIS_PREFIX})`,

@@ -62,6 +62,13 @@ describe.skipIf(!hasChromium)("seat-map page in a real browser", () => {
     const eventId = await createEvent(w.env, seatIdsGrid(2, 6));
     const alice = await openAs(await signUp("alice"), 0, eventId);
     const bob = await openAs(await signUp("bob"), 1, eventId);
+    // A third buyer signs up on the page itself.
+    const carol = await (await browser.newContext()).newPage();
+    await carol.goto(`${base}/?event=${eventId}&ws=${encodeURIComponent(`ws://127.0.0.1:${w.cluster.nodes[0]!.port}/socket`)}`);
+    await carol.fill('[data-testid="email"]', `carol-${Date.now()}@example.com`);
+    await carol.fill('[data-testid="password"]', "carol-password");
+    await carol.click('[data-testid="signup-button"]');
+    await carol.waitForSelector('[data-testid="who"]:has-text("signed in as carol")');
     expect(await seatState(alice, "A_1")).toBe("available");
 
     await alice.click('[data-seat="A_1"]');
