@@ -79,7 +79,7 @@ export const eventSeedRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: EventView, ...errorResponses(401, 403, 404, 422) },
       },
     },
-    async (request) => update(request.body.id, request.body.event, request.user?.userId),
+    async (request) => update(request.body.id.toLowerCase(), request.body.event, request.user?.userId),
   );
 
   app.patch(
@@ -96,7 +96,7 @@ export const eventSeedRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: EventView, ...errorResponses(401, 403, 404, 422) },
       },
     },
-    async (request) => update(request.params.id, request.body, request.user?.userId),
+    async (request) => update(request.params.id.toLowerCase(), request.body, request.user?.userId),
   );
 
   app.delete(
@@ -113,9 +113,11 @@ export const eventSeedRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const times = await deleteEvent({ db, eventId: request.params.id });
-      log.info({ eventId: request.params.id, by: request.user?.userId }, "event deleted");
-      await app.chatRooms.forget(request.params.id, times).catch((err: unknown) => log.warn({ err }, "telling a deleted room failed"));
+      // One spelling per event: Redis keys, channels and job ids are built from it (UUIDs are case-blind in PostgreSQL).
+      const eventId = request.params.id.toLowerCase();
+      const times = await deleteEvent({ db, eventId });
+      log.info({ eventId, by: request.user?.userId }, "event deleted");
+      await app.chatRooms.forget(eventId, times).catch((err: unknown) => log.warn({ err }, "telling a deleted room failed"));
       return reply.code(204).send(null);
     },
   );
@@ -138,7 +140,7 @@ export const eventSeedRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: ChatRoomResponse, ...errorResponses(404, 422) },
       },
     },
-    async (request) => chatRoomOf(request.body.event_id),
+    async (request) => chatRoomOf(request.body.event_id.toLowerCase()),
   );
 
   app.get(
@@ -151,6 +153,6 @@ export const eventSeedRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: ChatRoomResponse, ...errorResponses(404, 422) },
       },
     },
-    async (request) => chatRoomOf(request.params.id),
+    async (request) => chatRoomOf(request.params.id.toLowerCase()),
   );
 };

@@ -86,16 +86,22 @@ export async function opsStatus(o: { config: Config; db: Db; redis: Redis; keys:
   } catch {
     redisInfo = {};
   }
-  const queues = await Promise.all(
-    [HOLDS_QUEUE, ORDERS_QUEUE, ROOMS_QUEUE].map(async (name) => {
-      const q = new Queue(name, { connection: redis, prefix: keys.bullPrefix });
-      try {
-        return { name, ...(await q.getJobCounts("waiting", "delayed", "active", "failed")) };
-      } finally {
-        await q.close();
-      }
-    }),
-  );
+  // Redis may be the thing that is down: the page must still answer, showing what it could not read.
+  const redisUp = Object.keys(redisInfo).length > 0;
+  const queues = !redisUp
+    ? []
+    : await Promise.all(
+        [HOLDS_QUEUE, ORDERS_QUEUE, ROOMS_QUEUE].map(async (name) => {
+          const q = new Queue(name, { connection: redis, prefix: keys.bullPrefix });
+          try {
+            return { name, ...(await q.getJobCounts("waiting", "delayed", "active", "failed")) };
+          } catch {
+            return { name, waiting: null, delayed: null, active: null, failed: null };
+          } finally {
+            await q.close().catch(() => {});
+          }
+        }),
+      );
   const current = await db
     .select({ id: events.id, name: events.name, startTime: events.startTime })
     .from(events)
@@ -105,15 +111,18 @@ export async function opsStatus(o: { config: Config; db: Db; redis: Redis; keys:
   const eventRows = await Promise.all(
     current.map(async (e) => {
       const k = keys.event(e.id);
-      const [seats, taken, holds, seq] = await Promise.all([redis.scard(k.seatmap), redis.hlen(k.state), redis.zcard(k.holds), redis.get(k.seq)]);
-      return { id: e.id, name: e.name, start_time: e.startTime.toISOString(), seats, taken, holds, seq: Number(seq ?? 0) };
+      const live = redisUp
+        ? await Promise.all([redis.scard(k.seatmap), redis.hlen(k.state), redis.zcard(k.holds), redis.get(k.seq)]).catch(() => null)
+        : null;
+      const [seats, taken, holds, seq] = live ?? [null, null, null, null];
+      return { id: e.id, name: e.name, start_time: e.startTime.toISOString(), seats, taken, holds, seq: seq === null ? null : Number(seq) };
     }),
   );
   return {
     at: new Date().toISOString(),
     apps,
     redis: {
-      ok: Object.keys(redisInfo).length > 0,
+      ok: redisUp,
       version: redisInfo.redis_version ?? null,
       used_memory: redisInfo.used_memory_human ?? null,
       connected_clients: Number(redisInfo.connected_clients ?? 0),
