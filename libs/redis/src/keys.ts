@@ -30,6 +30,8 @@ export interface EventKeys {
   live(userId: string): string;
   /** Set by the order script while an order is being written to PostgreSQL (short PX): a rebuild keeps its seats. */
   pendingOrder(orderId: string): string;
+  /** Set for two minutes when an order gives its seats back, so a stale rebuild does not restore them. */
+  doneOrder(orderId: string): string;
 }
 
 /**
@@ -77,6 +79,7 @@ export function createKeys(prefix: string) {
         holdSeats: (userId) => `${base}hold:${userId}:seats`,
         live: (userId) => `${base}live:${userId}`,
         pendingOrder: (orderId) => `${base}pending:${orderId}`,
+        doneOrder: (orderId) => `${base}done:${orderId}`,
       };
     },
     chat(eventId: string): ChatKeys {

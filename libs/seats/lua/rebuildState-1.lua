@@ -5,7 +5,9 @@
   know are kept too: seed 000's service states (ref `svc`, which live in Redis only) and seats of an
   order still being written (its `pending:<order>` marker, set by reserveHold, has not expired); an
   order that never reached PostgreSQL loses its seats once its marker is gone. The per-user ordered
-  counts are recomputed. Every change is emitted, so watchers follow.
+  counts are recomputed. Every change is emitted, so watchers follow. The PostgreSQL read may be
+  older than Redis: an order that gave its seats back since (its `done:<order>` marker) is not
+  restored, and a seat its order paid since is not set back to reserved.
 
   Input:
     KEYS[1] meta hash of the event
@@ -35,7 +37,13 @@ end
 for i = 2, #ARGV, 2 do
   local seat, v = ARGV[i], ARGV[i + 1]
   local current = redis.call('HGET', K.state, seat)
-  if current ~= v then
+  local wkind, wref = parseTaken(v)
+  local stale = redis.call('EXISTS', doneKey(wref)) == 1
+  if not stale and current and wkind == 'R' and string.sub(current, 1, 1) == 'P' then
+    local _, cref = parseTaken(current)
+    stale = cref == wref -- paid since PostgreSQL was read: later than the snapshot's reserved
+  end
+  if current ~= v and not stale then
     if current and string.sub(current, 1, 2) == 'L|' then takeSeatFromHold(string.sub(current, 3), seat) end
     redis.call('HSET', K.state, seat, v)
     events[#events + 1] = { t = (string.sub(v, 1, 1) == 'P') and 'paid' or 'reserved', seat = seat, why = 'rebuild' }

@@ -71,5 +71,8 @@ else
   return redis.error_reply('unknown action ' .. tostring(action))
 end
 if why ~= '' then ev.why = why end
+if fenced and (action == 'unreserve' or action == 'revoke') then
+  redis.call('SET', doneKey(ref), '1', 'PX', DONE_MS)
+end
 local seq = emit({ ev }, origin)
 return { 1, seq, ev.t }

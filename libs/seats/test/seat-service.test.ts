@@ -134,4 +134,31 @@ describe("seat scripts", () => {
     });
     expect(changes).toBe(2); // G_3 released, G_4 paid
   });
+
+  it("a rebuild that read PostgreSQL before an order gave its seats back, or was paid, does not undo that", async () => {
+    const E7 = "88888888-8888-4888-8888-888888888888";
+    await seats.loadEvent(E7, settings, ["H_1", "H_2"]);
+    await seats.lock({ eventId: E7, userId: "first", seatId: "H_1" });
+    await seats.lock({ eventId: E7, userId: "first", seatId: "H_2" });
+    await seats.reserveHold({ eventId: E7, userId: "first", orderId: "order-a" });
+    const staleRead = [
+      { seatId: "H_1", orderId: "order-a", userId: "first", paid: false },
+      { seatId: "H_2", orderId: "order-a", userId: "first", paid: false },
+    ];
+    // After the read: order-a is canceled (H_1 back, someone else locks it)... 
+    await seats.setSeatState({ eventId: E7, seatId: "H_1", action: "unreserve", orderId: "order-a" });
+    await seats.lock({ eventId: E7, userId: "second", seatId: "H_1" });
+    // ...or, for the other seat, paid.
+    await seats.setSeatState({ eventId: E7, seatId: "H_2", action: "pay", orderId: "order-a", userId: "first" });
+    expect(await seats.rebuildState(E7, staleRead.slice(0, 1))).toBe(0);
+    const E8 = "99999999-9999-4999-8999-999999999999";
+    await seats.loadEvent(E8, settings, ["J_1"]);
+    await seats.lock({ eventId: E8, userId: "buyer", seatId: "J_1" });
+    await seats.reserveHold({ eventId: E8, userId: "buyer", orderId: "order-b" });
+    await seats.setSeatState({ eventId: E8, seatId: "J_1", action: "pay", orderId: "order-b", userId: "buyer" });
+    expect(await seats.rebuildState(E8, [{ seatId: "J_1", orderId: "order-b", userId: "buyer", paid: false }])).toBe(0);
+    const snap7 = await seats.snapshot({ eventId: E7 });
+    expect(snap7.taken.get("H_1")).toMatchObject({ state: "locked", userId: "second" });
+    expect((await seats.snapshot({ eventId: E8 })).taken.get("J_1")).toMatchObject({ state: "paid", orderId: "order-b" });
+  });
 });

@@ -50,7 +50,14 @@ export class ChatNode {
     o.sub.on("message", (channel: string, text: string) => {
       if (!this.rooms.onMessage(channel, text)) this.users.onMessage(channel, text);
     });
-    o.sub.on("ready", () => this.rooms.catchUpAll());
+    // ioredis says "ready" before it resubscribes; a PING queued now is answered after the SUBSCRIBE
+    // acknowledgements, so the catch-up reads positions that include everything published before.
+    o.sub.on("ready", () => {
+      o.sub.ping().then(
+        () => this.rooms.catchUpAll(),
+        () => this.rooms.catchUpAll(),
+      );
+    });
   }
 
   start(): Promise<void> {

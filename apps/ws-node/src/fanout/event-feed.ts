@@ -238,12 +238,17 @@ export class EventFeeds {
     });
     // After a reconnect ioredis resubscribes by itself; what was published meanwhile is only in
     // the logs, so every feed checks for a gap at once instead of waiting for the next event.
+    // ioredis says "ready" before it resubscribes: a PING queued now is answered after the SUBSCRIBE
+    // acknowledgements, so each feed's catch-up position includes everything published before it.
     sub.on("ready", () => {
-      for (const f of this.subs.values())
-        this.seats.currentSeq(f.eventId).then(
-          (seq) => f.push({ ev: [], fillTo: seq } as SeatMessage),
-          (err: unknown) => this.log.warn({ err, eventId: f.eventId }, "catch-up after reconnect failed; the next event or join fills the gap"),
-        );
+      const catchUp = () => {
+        for (const f of this.subs.values())
+          this.seats.currentSeq(f.eventId).then(
+            (seq) => f.push({ ev: [], fillTo: seq } as SeatMessage),
+            (err: unknown) => this.log.warn({ err, eventId: f.eventId }, "catch-up after reconnect failed; the next event or join fills the gap"),
+          );
+      };
+      sub.ping().then(catchUp, catchUp);
     });
   }
 

@@ -25,6 +25,10 @@ local function holdKey(user) return base .. 'hold:' .. user end
 local function holdSeatsKey(user) return base .. 'hold:' .. user .. ':seats' end
 local function liveKey(user) return base .. 'live:' .. user end
 local function pendingKey(order) return base .. 'pending:' .. order end
+local function doneKey(order) return base .. 'done:' .. order end
+-- How long an order that gave its seats back is remembered, so a rebuild reading PostgreSQL from
+-- before that moment cannot hand the seats back to it.
+local DONE_MS = 120000
 
 -- Error codes: keep in step with ../src/errors.ts.
 local E = {
