@@ -5,6 +5,9 @@ import type { RoomStatus } from "@seatdrop/protocol";
 import type { ChatBus } from "./chat-bus.ts";
 import { toNotificationView } from "./notifications.ts";
 
+/** Notification rows per INSERT (3 parameters each, PostgreSQL allows 65,534 per statement). */
+const NOTIFICATION_CHUNK = 10_000;
+
 /** When a room opens and closes (seed 003: active from 2 hours before the start until the end). */
 export interface RoomSchedule {
   activateAt: Date;
@@ -66,13 +69,12 @@ export async function syncRoom(deps: RoomLifecycleDeps, eventId: string, now = n
         .from(tickets)
         .where(and(eq(tickets.eventId, eventId), eq(tickets.status, "valid"), isNotNull(tickets.userId)));
       const message = `The chat room of "${event.name}" is open: the event starts at ${event.startTime.toISOString()}.`;
-      const stored =
-        holders.length === 0
-          ? []
-          : await tx
-              .insert(notifications)
-              .values(holders.map((h) => ({ userId: h.userId!, eventId, message })))
-              .returning();
+      // In chunks: one INSERT takes at most 65,534 parameters (3 a row), and a big event has more holders.
+      const stored: (typeof notifications.$inferSelect)[] = [];
+      for (let i = 0; i < holders.length; i += NOTIFICATION_CHUNK) {
+        const chunk = holders.slice(i, i + NOTIFICATION_CHUNK);
+        stored.push(...(await tx.insert(notifications).values(chunk.map((h) => ({ userId: h.userId!, eventId, message }))).returning()));
+      }
       return { transition: "activated" as const, notifications: stored.map((row) => ({ n: toNotificationView(row), userId: row.userId })) };
     }
     if (room.status === "active") {
@@ -83,7 +85,8 @@ export async function syncRoom(deps: RoomLifecycleDeps, eventId: string, now = n
   });
 
   // Committed: now tell the room and the ticket holders. A failed publish loses only the live push;
-  // the status is in PostgreSQL (joins read it) and notifications are listed by the API.
+  // notifications are stored and listed by the API. (Known limit: nodes keep the room status from
+  // this announcement, so a lost one leaves their view stale until the next status change.)
   const announce = async (status: RoomStatus, reason?: string) => {
     await deps.bus.emit(eventId, reason ? { k: "status", status, reason } : { k: "status", status }).catch((err: unknown) => log.warn({ err, eventId }, "room status publish failed"));
   };

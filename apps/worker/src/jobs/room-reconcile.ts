@@ -8,7 +8,7 @@ import type { RoomJobs } from "@seatdrop/jobs";
  * event's schedule (a job lost with Redis, a worker down at the time) and puts each right through
  * the same {@link syncRoom} the jobs use.
  */
-export async function handleRoomReconcile(deps: RoomLifecycleDeps): Promise<{ rooms: number }> {
+export async function handleRoomReconcile(deps: RoomLifecycleDeps): Promise<{ rooms: number; failed: number }> {
   const now = new Date();
   const at = sql`${now.toISOString()}::timestamptz`;
   const lead = `${deps.activateBeforeMs} milliseconds`;
@@ -18,8 +18,17 @@ export async function handleRoomReconcile(deps: RoomLifecycleDeps): Promise<{ ro
        or (e.end_time > ${at} and e.start_time - ${lead}::interval <= ${at} and (r.id is null or r.status = 'inactive'))
        or (e.start_time - ${lead}::interval > ${at} and r.status = 'active')
     limit 1000`);
-  for (const r of rows) await syncRoom(deps, r.id, now);
-  return { rooms: rows.length };
+  // One room that cannot be synced must not keep the others from being put right.
+  let failed = 0;
+  for (const r of rows) {
+    try {
+      await syncRoom(deps, r.id, now);
+    } catch (err) {
+      failed++;
+      deps.logger.error({ err, eventId: r.id }, "room sync failed; the next reconcile retries it");
+    }
+  }
+  return { rooms: rows.length, failed };
 }
 
 /**
