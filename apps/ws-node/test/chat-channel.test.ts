@@ -97,6 +97,21 @@ describe("chat channel event:<id> (stock phoenix client, two ws-nodes)", () => {
     expect(b.log.filter((m) => m.event === "user_typing")).toEqual([]);
   });
 
+  it("messages one member sends back to back reach the others in the order sent", async () => {
+    const { eventId } = await activeRoom();
+    const [alice, bob] = [await createUser(env), await createUser(env)];
+    await issueTicket(env, eventId, alice.id);
+    await issueTicket(env, eventId, bob.id);
+    const a = await client(0, alice.token).join(`event:${eventId}`);
+    const b = await client(1, bob.token).join(`event:${eventId}`);
+    const texts = Array.from({ length: RATE }, (_, i) => `in order ${i}`);
+    // Not awaited one by one: all pushes are in flight together, as a fast typist's would be.
+    const replies = await Promise.all(texts.map((content) => push(a.channel, "new_message", { content })));
+    expect(replies.map((r) => r.status)).toEqual(texts.map(() => "ok"));
+    await eventually(() => b.log.filter((m) => m.event === "new_message").length === texts.length, 5000, "all messages on node 1");
+    expect(b.log.filter((m) => m.event === "new_message").map((m) => m.payload.content)).toEqual(texts);
+  });
+
   it("refuses joins with a clear reason: anonymous, no ticket, unknown event, foreign, unknown, void or claimed ticket", async () => {
     const { eventId } = await activeRoom();
     const other = await activeRoom();

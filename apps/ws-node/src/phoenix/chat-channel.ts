@@ -9,6 +9,8 @@ interface ChatJoin {
   roomId: string;
   /** The presence field, once tracked. */
   field?: string;
+  /** The member's messages are stored one after another, so two quick ones keep their order. */
+  posting: Promise<unknown>;
 }
 
 const TICKET_NUMBER_MAX = 64;
@@ -55,10 +57,20 @@ export class ChatChannel implements Channel {
       const since = feed.lastSeq;
       const history = await chat.service.history({ roomId: room.id });
       if (!current()) return;
+      // What the room emitted while history loaded: from the feed's ring, else from the room's log.
+      let missed = feed.eventsSince(since);
+      if (missed === null) {
+        const upTo = feed.lastSeq;
+        const logged = await chat.service.bus.readLog(join.eventId, since + 1, upTo);
+        if (!current()) return;
+        const tail = feed.eventsSince(upTo);
+        missed = logged && tail ? [...logged, ...tail] : null;
+      }
+      if (missed === null) return refuse({ reason: "internal_error", message: "the room moved on while you joined; join again" });
       // Same tick from here on: subscribe, reply, then what the feed delivered while history loaded.
       committed = true;
       join.live = true;
-      this.state.set(join, { roomId: room.id });
+      this.state.set(join, { roomId: room.id, posting: Promise.resolve() });
       chat.addMember(join.eventId, conn);
       conn.ws!.subscribe(chatUwsTopic.room(join.eventId));
       sendTo(
@@ -72,7 +84,7 @@ export class ChatChannel implements Channel {
         }),
       );
       const shown = new Set(history.messages.map((m) => m.id));
-      for (const m of feed.eventsSince(since) ?? []) {
+      for (const m of missed) {
         if (m.ev.k === "message" && shown.has(m.ev.id)) continue;
         if (m.ev.k === "presence") continue; // presence_state below supersedes these
         sendTo(conn, encodeChatPush(join.joinRef, join.eventId, m.ev));
@@ -112,7 +124,10 @@ export class ChatChannel implements Channel {
     try {
       switch (event) {
         case CHAT.newMessage: {
-          const m = await chat.service.post({ eventId: join.eventId, roomId: st.roomId, userId: conn.userId, payload, origin: conn.tag });
+          const userId = conn.userId;
+          const posted = st.posting.then(() => chat.service.post({ eventId: join.eventId, roomId: st.roomId, userId, payload, origin: conn.tag }));
+          st.posting = posted.catch(() => {});
+          const m = await posted;
           reply("ok", { id: m.id, inserted_at: m.inserted_at });
           return;
         }
