@@ -1,5 +1,5 @@
 import { and, desc, eq, sql } from "drizzle-orm";
-import { chatRooms, messageArchive, messages, type Db } from "@seatdrop/db";
+import { chatRooms, messageArchive, messages, tickets, type Db } from "@seatdrop/db";
 import type { ChatMessageView } from "@seatdrop/protocol";
 import { ChatError } from "./errors.ts";
 
@@ -20,9 +20,16 @@ const messageColumns = { id: messages.id, userId: messages.userId, content: mess
  */
 export async function storeMessage(o: { db: Db; roomId: string; userId: string; content: string; contentType: string }): Promise<ChatMessageView> {
   return o.db.transaction(async (tx) => {
-    const [room] = await tx.select({ status: chatRooms.status }).from(chatRooms).where(eq(chatRooms.id, o.roomId)).limit(1).for("share");
+    const [room] = await tx.select({ status: chatRooms.status, eventId: chatRooms.eventId }).from(chatRooms).where(eq(chatRooms.id, o.roomId)).limit(1).for("share");
     if (!room) throw new ChatError("unknown_event", "this event and its chat room were deleted");
     if (room.status !== "active") throw new ChatError("chat_inactive", "the chat room is not active: it opens before the event starts and closes when it ends");
+    // A member whose ticket was refunded or voided since joining may no longer write.
+    const [ticket] = await tx
+      .select({ id: tickets.id })
+      .from(tickets)
+      .where(and(eq(tickets.eventId, room.eventId), eq(tickets.userId, o.userId), eq(tickets.status, "valid")))
+      .limit(1);
+    if (!ticket) throw new ChatError("ticket_void", "you no longer hold a valid ticket for this event");
     const [row] = await tx
       .insert(messages)
       .values({ chatRoomId: o.roomId, userId: o.userId, content: o.content, contentType: o.contentType })

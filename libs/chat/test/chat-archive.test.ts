@@ -1,7 +1,7 @@
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ChatBus, ChatError, findOrCreateRoom, storeMessage, syncRoom, type RoomLifecycleDeps } from "@seatdrop/chat";
-import { events, messageArchive, messages } from "@seatdrop/db";
+import { events, messageArchive, messages, tickets } from "@seatdrop/db";
 import { createLogger } from "@seatdrop/observability";
 import { createTestEnv, type TestEnv } from "../../../test/support/test-env.ts";
 import { createUser } from "../../../test/support/cluster.ts";
@@ -26,6 +26,7 @@ describe("closing a room while members post", () => {
     const room = (await findOrCreateRoom({ db: env.db.db, eventId: ev!.id }))!;
     expect(await syncRoom(deps, ev!.id)).toBe("activated");
     const user = await createUser(env);
+    await env.db.db.insert(tickets).values({ eventId: ev!.id, ticketNumber: `T-${user.id}`, userId: user.id });
 
     const posts = Array.from({ length: 60 }, (_, i) =>
       storeMessage({ db: env.db.db, roomId: room.id, userId: user.id, content: `m${i}`, contentType: "text" }).then(
@@ -51,4 +52,20 @@ describe("closing a room while members post", () => {
     expect(await syncRoom(deps, ev!.id)).toBe("unchanged");
     expect(await env.db.db.select().from(messageArchive).where(eq(messageArchive.chatRoomId, room.id))).toHaveLength(stored.length);
   });
+
+  it("a member whose ticket was voided (a refund) can no longer write", async () => {
+    const start = Date.now() + 60_000;
+    const [ev] = await env.db.db
+      .insert(events)
+      .values({ name: "refund", description: "", location: "here", startTime: new Date(start), endTime: new Date(start + 3_600_000) })
+      .returning({ id: events.id });
+    const room = (await findOrCreateRoom({ db: env.db.db, eventId: ev!.id }))!;
+    expect(await syncRoom(deps, ev!.id)).toBe("activated");
+    const user = await createUser(env);
+    const [t] = await env.db.db.insert(tickets).values({ eventId: ev!.id, ticketNumber: `V-${user.id}`, userId: user.id }).returning();
+    await storeMessage({ db: env.db.db, roomId: room.id, userId: user.id, content: "before", contentType: "text" });
+    await env.db.db.update(tickets).set({ status: "void" }).where(eq(tickets.id, t!.id));
+    await expect(storeMessage({ db: env.db.db, roomId: room.id, userId: user.id, content: "after", contentType: "text" })).rejects.toMatchObject({ reason: "ticket_void" });
+  });
 });
+
