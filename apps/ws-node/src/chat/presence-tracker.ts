@@ -68,7 +68,7 @@ export class PresenceTracker {
       // The join failed (perhaps after Redis applied it): forget the entry here and take it back
       // there, or the heartbeat would keep rewriting a ghost of a user who never got in.
       this.local.delete(field);
-      void this.bus.presenceLeave({ eventId, fields: [field], origin }).catch(() => {});
+      void this.bus.presenceLeave({ eventId, fields: [field], origin }).catch(() => this.pendingLeaves.set(field, eventId));
       throw err;
     }
   }
@@ -78,7 +78,24 @@ export class PresenceTracker {
     const e = this.local.get(field);
     if (!e || this.frozen || this.closed) return;
     this.local.delete(field);
-    this.run(this.bus.presenceLeave({ eventId: e.eventId, fields: [field], origin }), "presence leave failed", e.eventId);
+    this.run(
+      this.bus.presenceLeave({ eventId: e.eventId, fields: [field], origin }).catch((err: unknown) => {
+        // Our heartbeat keeps the entry from being reaped: retry the leave on every beat until it lands.
+        this.pendingLeaves.set(field, e.eventId);
+        throw err;
+      }),
+      "presence leave failed; retrying with the heartbeat",
+      e.eventId,
+    );
+  }
+
+  /** Leaves that failed (a Redis blip); each beat tries them again. */
+  private readonly pendingLeaves = new Map<string, string>();
+  private async retryLeaves(): Promise<void> {
+    for (const [field, eventId] of [...this.pendingLeaves]) {
+      await this.bus.presenceLeave({ eventId, fields: [field], origin: "" });
+      this.pendingLeaves.delete(field);
+    }
   }
 
   /** Test hook for a crash: no more heartbeats, no more leaves; the other nodes must notice. */
@@ -113,8 +130,11 @@ export class PresenceTracker {
     try {
       const hb = this.keys.chatNodeHeartbeat(this.nodeId);
       const previous = await this.redis.call("SET", hb, "1", "PX", String(this.ttlMs), "GET");
-      await this.redis.sadd(this.keys.chatNodes, this.nodeId);
-      if (previous === null && this.started) await this.rewrite();
+      const added = await this.redis.sadd(this.keys.chatNodes, this.nodeId);
+      // A lapsed heartbeat means others may be reaping us; so does our membership gone from the node
+      // set (a reaper removes it only after it finished), even when we re-wrote before it got to us.
+      if ((previous === null || added === 1) && this.started) await this.rewrite();
+      await this.retryLeaves();
       await this.reapDead();
     } catch (err) {
       this.log.warn({ err }, "presence heartbeat failed");
