@@ -54,7 +54,13 @@ export async function confirmPayment(ctx: OrdersContext, p: PaymentNotice): Prom
 
     const items = await tx.select().from(orderItems).where(eq(orderItems.orderId, order.id));
     await tx.update(orders).set({ status: "paid", paidAt: new Date(), updatedAt: new Date() }).where(eq(orders.id, order.id));
-    await tx.insert(tickets).values(items.map((i) => ({ eventId: order.eventId, ticketNumber: newTicketNumber(), userId: order.userId, orderId: order.id, seatId: i.seatId })));
+    // One ticket per seat, all linked to the order (and so to its buyer). The buyer's own is assigned
+    // to them; the others stay unassigned, so the companions the buyer gives the numbers to claim
+    // them when they join the chat room (seed 003: "enter ticket number → associate with user").
+    const bySeat = [...items].sort((a, b) => a.seatId.localeCompare(b.seatId, "en", { numeric: true }));
+    await tx.insert(tickets).values(
+      bySeat.map((i, n) => ({ eventId: order.eventId, ticketNumber: newTicketNumber(), userId: n === 0 ? order.userId : null, orderId: order.id, seatId: i.seatId })),
+    );
     const seatIds = items.map((i) => i.seatId);
     await audit(tx, { eventId: order.eventId, orderId: order.id, seatIds, action: "paid", actor: `payment:${p.paymentId}` });
     return { result: "paid" as const, duplicate: false, note: null, paid: { order, seatIds } };
