@@ -66,6 +66,7 @@ export class ChatNode {
 
   /** Graceful stop: presence leaves and deregisters (after a simulated crash it does neither). */
   close(): Promise<void> {
+    this.rooms.stop();
     return this.presence.close();
   }
 

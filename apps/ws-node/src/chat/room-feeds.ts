@@ -6,6 +6,8 @@ import { ChannelSubscriptions } from "../fanout/channel-subscriptions.ts";
 
 /** How many recent sequenced events each room keeps in memory, for a join's catch-up without Redis. */
 const RING_SIZE = 256;
+/** How often each subscribed room re-reads its status from PostgreSQL (see RoomFeed.refreshStatus). */
+const STATUS_REFRESH_MS = 30_000;
 
 export type RoomDeliver = (eventId: string, msg: ChatBusMessage) => void;
 export type RoomResync = (eventId: string) => void;
@@ -51,6 +53,18 @@ export class RoomFeed {
     if (status) this.status = status;
     this.initialised = true;
     void this.pump();
+  }
+
+  /**
+   * Re-reads the room's status from PostgreSQL, the record: repairs a view left stale when a status
+   * announcement was lost (it is published after the change commits, and a publish can fail).
+   */
+  async refreshStatus(): Promise<void> {
+    const status = await this.loadStatus();
+    if (status && status !== this.status) {
+      this.log.warn({ eventId: this.eventId, from: this.status, to: status }, "room status was stale; corrected from PostgreSQL");
+      this.status = status;
+    }
   }
 
   push(msg: ChatBusMessage): void {
@@ -152,6 +166,7 @@ export class RoomFeed {
  */
 export class RoomFeeds {
   private readonly subs: ChannelSubscriptions<RoomFeed>;
+  private readonly statusTimer: NodeJS.Timeout;
   private readonly log: Logger;
 
   constructor(
@@ -164,6 +179,10 @@ export class RoomFeeds {
     logger: Logger,
   ) {
     this.log = logger.child({ module: "room-feeds" });
+    this.statusTimer = setInterval(() => {
+      for (const f of this.subs.values()) f.refreshStatus().catch((err: unknown) => this.log.warn({ err, eventId: f.eventId }, "room status refresh failed"));
+    }, STATUS_REFRESH_MS);
+    this.statusTimer.unref();
     this.subs = new ChannelSubscriptions<RoomFeed>(
       sub,
       (eventId) => keys.chat(eventId).channel,
@@ -206,5 +225,9 @@ export class RoomFeeds {
 
   release(eventId: string): void {
     this.subs.release(eventId);
+  }
+
+  stop(): void {
+    clearInterval(this.statusTimer);
   }
 }
