@@ -114,6 +114,9 @@ describe("orders end to end", () => {
 
 describe("races and rebuilds", () => {
   it("the race between hold expiry and order creation never loses or double-sells a seat", async () => {
+    // Rounds 0–5 order at once (300 ms before the deadline: must succeed), rounds 6–11 order 30 ms
+    // after it (must be refused), the rest aim at the deadline itself and may go either way; every
+    // round checks PostgreSQL and the live map agree with the answer.
     const rounds = 25;
     const eventId = await createEvent(w.env, seatIdsGrid(1, rounds), { holdTtlMs: 300 });
     let ordered = 0;
@@ -126,11 +129,14 @@ describe("races and rebuilds", () => {
       const deadline = r.response.expires_at as number;
       // Aim the order around the deadline, from 40 ms before to 10 ms after it (the request itself
       // takes a few ms to reach Redis), so both outcomes happen and each is checked.
-      await new Promise((res) => setTimeout(res, Math.max(0, deadline - Date.now() + ((i % 6) - 4) * 10)));
+      const aim = i < 6 ? null : i < 12 ? 30 : ((i % 6) - 4) * 10;
+      if (aim !== null) await new Promise((res) => setTimeout(res, Math.max(0, deadline - Date.now() + aim)));
       const res = await w.app.inject({ method: "POST", url: "/api/orders", headers: auth(u.token), payload: { event_id: eventId } });
       const snap = await w.cluster.seats.snapshot({ eventId });
       const live = await w.env.db.db.select().from(orderItems).where(eq(orderItems.eventId, eventId));
       const rowForSeat = live.filter((x) => x.seatId === seat && x.live);
+      if (i < 6) expect(res.statusCode, `round ${i} ordered well before the deadline`).toBe(201);
+      else if (i < 12) expect(res.json().error, `round ${i} ordered after the deadline`).toBe("no_hold");
       if (res.statusCode === 201) {
         ordered++;
         expect(rowForSeat).toHaveLength(1);
@@ -143,7 +149,8 @@ describe("races and rebuilds", () => {
       }
     }
     console.log(`hold-expiry vs order race: ${ordered} orders, ${refused} refused as expired`);
-    expect(ordered + refused).toBe(rounds);
+    expect(ordered).toBeGreaterThanOrEqual(6);
+    expect(refused).toBeGreaterThanOrEqual(6);
   });
 
   it("100 concurrent orders over overlapping seats: each seat sold at most once, and the database agrees with the live map", async () => {
@@ -254,8 +261,10 @@ describe("webhooks and idempotency", () => {
 
     await lockSeats(eventId, u.token, ["A_2"]);
     const late = (await w.app.inject({ method: "POST", url: "/api/orders", headers: auth(u.token), payload: { event_id: eventId } })).json();
-    await eventually(async () => false, 10).catch(() => {});
-    await new Promise((r) => setTimeout(r, 2500)); // past the 0.8 s window; the worker expires it
+    // Wait for the worker to expire it (0.8 s window), then pay.
+    await expect
+      .poll(async () => (await w.env.db.db.select({ status: orders.status }).from(orders).where(eq(orders.id, late.id)))[0]?.status, { timeout: 15_000, interval: 100 })
+      .toBe("expired");
     const flagged = await postWebhook(w.app, secret(), { payment_id: "pay_wh_late", order_id: late.id, amount: 10, currency: "EUR", status: "succeeded" });
     expect(flagged.json()).toMatchObject({ result: "flagged_for_refund", order_status: "expired" });
     const [row] = await w.env.db.db.select().from(payments).where(eq(payments.id, "pay_wh_late"));

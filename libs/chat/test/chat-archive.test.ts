@@ -28,15 +28,19 @@ describe("closing a room while members post", () => {
     const user = await createUser(env);
     await env.db.db.insert(tickets).values({ eventId: ev!.id, ticketNumber: `T-${user.id}`, userId: user.id });
 
-    const posts = Array.from({ length: 60 }, (_, i) =>
+    const post = (i: number) =>
       storeMessage({ db: env.db.db, roomId: room.id, userId: user.id, content: `m${i}`, contentType: "text" }).then(
         (m) => ({ ok: true as const, id: m.id }),
         (err: unknown) => {
           if (err instanceof ChatError && err.reason === "chat_inactive") return { ok: false as const };
           throw err;
         },
-      ),
-    );
+      );
+    // Ten are stored before the close begins (so the archive has something to keep whatever the race
+    // does), fifty are in flight while it runs.
+    const before = await Promise.all(Array.from({ length: 10 }, (_, i) => post(i)));
+    expect(before.every((r) => r.ok)).toBe(true);
+    const posts = [...before.map((r) => Promise.resolve(r)), ...Array.from({ length: 50 }, (_, i) => post(10 + i))];
     // The event ends now, while the posts are in flight.
     await env.db.db.update(events).set({ startTime: new Date(Date.now() - 7_200_000), endTime: new Date(Date.now() - 1) }).where(eq(events.id, ev!.id));
     const closing = syncRoom(deps, ev!.id);
@@ -44,6 +48,9 @@ describe("closing a room while members post", () => {
     expect(await closing).toBe("closed");
 
     const stored = results.filter((r) => r.ok).map((r) => (r as { id: string }).id);
+    expect(stored.length).toBeGreaterThanOrEqual(10);
+    // Every post either reached the archive or was refused with chat_inactive: none vanished.
+    expect(stored.length + results.filter((r) => !r.ok).length).toBe(60);
     const live = await env.db.db.select({ id: messages.id }).from(messages).where(eq(messages.chatRoomId, room.id));
     const archived = await env.db.db.select({ id: messageArchive.id }).from(messageArchive).where(eq(messageArchive.chatRoomId, room.id));
     expect(live).toEqual([]);

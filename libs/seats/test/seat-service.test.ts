@@ -51,13 +51,17 @@ describe("seat scripts", () => {
   });
 
   it("backend transitions take a seat out of its hold and refuse impossible ones", async () => {
-    await seats.setSeatState({ eventId: EVENT, seatId: "A_1", action: "reserve" });
-    expect(await reason(seats.lock({ eventId: EVENT, userId: "u4", seatId: "A_1" }))).toBe("seat_unavailable");
-    expect(await reason(seats.setSeatState({ eventId: EVENT, seatId: "A_1", action: "reserve" }))).toBe("already_reserved");
-    expect((await seats.setSeatState({ eventId: EVENT, seatId: "A_1", action: "pay" })).type).toBe("paid");
-    expect((await seats.setSeatState({ eventId: EVENT, seatId: "A_1", action: "revoke" })).type).toBe("unpaid");
-    expect(await reason(seats.setSeatState({ eventId: EVENT, seatId: "A_1", action: "unreserve" }))).toBe("not_reserved");
-    const snap = await seats.snapshot({ eventId: EVENT, userId: "u3" });
+    // Its own event and hold: this test must not lean on what an earlier one left behind.
+    const E3 = "44444444-4444-4444-8444-444444444444";
+    await seats.loadEvent(E3, settings, ["A_1", "A_2", "A_3"]);
+    for (const seatId of ["A_1", "A_2", "A_3"]) await seats.lock({ eventId: E3, userId: "u3", seatId });
+    await seats.setSeatState({ eventId: E3, seatId: "A_1", action: "reserve" });
+    expect(await reason(seats.lock({ eventId: E3, userId: "u4", seatId: "A_1" }))).toBe("seat_unavailable");
+    expect(await reason(seats.setSeatState({ eventId: E3, seatId: "A_1", action: "reserve" }))).toBe("already_reserved");
+    expect((await seats.setSeatState({ eventId: E3, seatId: "A_1", action: "pay" })).type).toBe("paid");
+    expect((await seats.setSeatState({ eventId: E3, seatId: "A_1", action: "revoke" })).type).toBe("unpaid");
+    expect(await reason(seats.setSeatState({ eventId: E3, seatId: "A_1", action: "unreserve" }))).toBe("not_reserved");
+    const snap = await seats.snapshot({ eventId: E3, userId: "u3" });
     expect(snap.hold?.seats).toEqual(["A_2", "A_3"]);
   });
 
