@@ -19,6 +19,7 @@ export const metrics = {
   fanoutGaps: new Counter({ name: "sdc_fanout_gaps_total", help: "Sequence gaps repaired from the event log" }),
   subscribedEvents: new Gauge({ name: "sdc_subscribed_events", help: "Event channels this node subscribes to" }),
   holdsExpired: new Counter({ name: "sdc_holds_released_total", help: "Holds released by the worker", labelNames: ["reason"] }),
+  seatRebuildRequestsFailed: new Counter({ name: "sdc_seat_rebuild_requests_failed_total", help: "Seat-map rebuilds that could not be queued (the reconciliation repairs the map)" }),
   httpRequests: new Counter({ name: "sdc_http_requests_total", help: "HTTP requests", labelNames: ["route", "status"] }),
 };
 

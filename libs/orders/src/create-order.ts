@@ -4,6 +4,7 @@ import { events, orderItems, orders, seats as seatsTable } from "@seatdrop/db";
 import { SeatError } from "@seatdrop/seats";
 import { audit } from "./audit.ts";
 import type { OrdersContext } from "./context.ts";
+import { requestRebuild } from "./request-rebuild.ts";
 import { OrderError } from "./order-error.ts";
 import { loadOrderView, type OrderView } from "./order-view.ts";
 
@@ -68,12 +69,12 @@ export async function createOrder(ctx: OrdersContext, o: { userId: string; event
         ctx.logger.error({ err: e, seatId, orderId }, "could not release a seat of a failed order; the reconciliation will");
       });
     }
-    if (leftBehind) await ctx.jobs?.requestRebuild(o.eventId).catch(() => {});
+    if (leftBehind) await requestRebuild(ctx, o.eventId, "failed order left seats reserved");
     // drizzle wraps the driver's error; the SQLSTATE is on it or on its cause.
     const e = err as { code?: string; cause?: { code?: string } };
     if (e.code === "23505" || e.cause?.code === "23505") {
       // Redis let a sold seat be held: the record disagrees with the live map, which the rebuild repairs.
-      await ctx.jobs?.requestRebuild(o.eventId).catch(() => {});
+      await requestRebuild(ctx, o.eventId, "sold seat was held");
       throw new OrderError(409, "seat_sold", "one of the seats is already sold");
     }
     throw err;

@@ -1,6 +1,7 @@
 import type { BackendAction } from "@seatdrop/seats";
 import { SeatError } from "@seatdrop/seats";
 import type { OrdersContext } from "./context.ts";
+import { requestRebuild } from "./request-rebuild.ts";
 
 /**
  * After PostgreSQL committed an order transition, moves its seats in Redis (so every watcher hears
@@ -27,5 +28,5 @@ export async function syncSeats(
       }
     }
   }
-  if (failed) await ctx.jobs?.requestRebuild(o.eventId).catch(() => {});
+  if (failed) await requestRebuild(ctx, o.eventId, "seat move after commit failed");
 }
