@@ -85,8 +85,8 @@ export async function syncRoom(deps: RoomLifecycleDeps, eventId: string, now = n
   });
 
   // Committed: now tell the room and the ticket holders. A failed publish loses only the live push;
-  // notifications are stored and listed by the API. (Known limit: nodes keep the room status from
-  // this announcement, so a lost one leaves their view stale until the next status change.)
+  // notifications are stored and listed by the API. A node that misses this announcement corrects
+  // its view of the room's status within 30 s: room feeds re-read it from PostgreSQL (room-feeds.ts).
   const announce = async (status: RoomStatus, reason?: string) => {
     await deps.bus.emit(eventId, reason ? { k: "status", status, reason } : { k: "status", status }).catch((err: unknown) => log.warn({ err, eventId }, "room status publish failed"));
   };

@@ -1,6 +1,6 @@
 import type { Conn, Join } from "../conn.ts";
 
-/** A topic family served by the Phoenix socket (`seats:*` now; `event:*` and `user:*` join here). */
+/** A topic family served by the Phoenix socket: `seats:*` (seat map), `event:*` (chat room), `user:*` (notifications). */
 export interface Channel {
   /** Answers the join (reply ok or error); must set `join.live` when it succeeds. */
   join(conn: Conn, join: Join, ref: string | null, payload: Record<string, unknown>): Promise<void>;
