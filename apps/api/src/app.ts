@@ -3,6 +3,7 @@ import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from "@fastify/typ
 import type { ApiDeps } from "./deps.ts";
 import { authPlugin } from "./plugins/auth.ts";
 import { chatRoomsPlugin } from "./plugins/chat-rooms.ts";
+import { eventsPlugin } from "./plugins/events.ts";
 import { chatAdminRoutes } from "./routes/chat-admin.ts";
 import { eventSeedRoutes } from "./routes/event-seed-routes.ts";
 import { notificationRoutes } from "./routes/notifications.ts";
@@ -48,6 +49,7 @@ export function buildApp(deps: ApiDeps) {
   app.register(requestMetricsPlugin);
   app.register(openApiPlugin);
   app.register(authPlugin);
+  app.register(eventsPlugin);
   app.register(chatRoomsPlugin);
   app.register(ordersPlugin);
   app.register(idempotencyPlugin);

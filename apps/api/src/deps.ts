@@ -12,8 +12,6 @@ export interface ApiDeps {
   redis: Redis;
   keys: Keys;
   logger: Logger;
-  /** Called after an event and its seats are committed, e.g. to load its seat map into Redis. */
-  onEventSaved?: (eventId: string) => Promise<void>;
   /** The seat service (orders move seats through it); built from the other deps when absent. */
   seats?: SeatService;
   /** Producer of order expiry and seat-rebuild jobs; without it only the worker's sweep expires orders. */

@@ -35,12 +35,11 @@ async function main(): Promise<void> {
   const keys = createKeys(config.REDIS_PREFIX);
   await bootstrapAdmin({ db, config, logger });
 
-  // A new event's seat map goes to Redis at once, so the first join does not pay for loading it.
   const seats = new SeatService({ redis, keys, config, logger, db: db.db });
   const bull = connectRedis(config.REDIS_URL, "bullmq");
   bull.on("error", (err) => log.warn({ err }, "redis (jobs) connection error"));
   const orderJobs = new OrderJobs(bull, keys.bullPrefix);
-  const app = buildApp({ config, db, redis, keys, logger, seats, orderJobs, onEventSaved: async (eventId) => void (await seats.loadFromDb(eventId)) });
+  const app = buildApp({ config, db, redis, keys, logger, seats, orderJobs });
   const address = await app.listen({ host: config.HOST, port: config.API_PORT });
   log.info({ address, docs: `${address}/openapi.json` }, `api listening on ${address}`);
 

@@ -11,7 +11,7 @@ export interface ApiHarness {
   close(): Promise<void>;
 }
 
-export async function startApi(extra: Partial<Pick<ApiDeps, "onEventSaved" | "redis">> = {}): Promise<ApiHarness> {
+export async function startApi(extra: Partial<Pick<ApiDeps, "redis">> = {}): Promise<ApiHarness> {
   const env = await createTestEnv();
   const logger = createLogger("api-test", env.config.LOG_LEVEL);
   const app = buildApp({ config: env.config, db: env.db, redis: env.redis, keys: env.keys, logger, ...extra });

@@ -10,11 +10,8 @@ let user: string;
 const saved: string[] = [];
 
 beforeAll(async () => {
-  h = await startApi({
-    onEventSaved: async (eventId) => {
-      saved.push(eventId);
-    },
-  });
+  h = await startApi();
+  h.app.events.onSaved(async (e) => void saved.push(e.eventId));
   admin = await adminToken(h);
   user = (await signUp(h.app, { username: "fan", email: "fan@example.com", password: "fan-password" })).body.token;
 });
@@ -70,6 +67,21 @@ describe("POST /api/events", () => {
     const [room] = await db.select().from(chatRooms).where(eq(chatRooms.eventId, body.id));
     expect(room).toMatchObject({ id: body.chat_room.id, status: "inactive" });
     expect(saved).toContain(body.id);
+  });
+
+  it("a failing event listener neither fails the request nor stops the other listeners", async () => {
+    const after: string[] = [];
+    h.app.events.onSaved(async () => {
+      throw new Error("listener down");
+    });
+    h.app.events.onSaved(async (e) => void after.push(e.eventId));
+    const res = await createEvent(eventBody({ name: "listener" }));
+    expect(res.statusCode).toBe(201);
+    expect(after).toEqual([res.json().id]);
+    // Updates and the seed 003 route go through the same service.
+    const moved = await h.app.inject({ method: "PATCH", url: `/api/events/${res.json().id}`, headers: bearer(admin), payload: { name: "moved" } });
+    expect(moved.statusCode).toBe(200);
+    expect(after).toEqual([res.json().id, res.json().id]);
   });
 
   it("accepts seed 003's YYYY-MM-DD HH:MM:SS times as UTC, and offsets", async () => {

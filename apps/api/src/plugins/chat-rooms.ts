@@ -1,7 +1,5 @@
 import fp from "fastify-plugin";
-import { eq } from "drizzle-orm";
 import { ChatBus, roomSchedule, syncRoom, type RoomLifecycleDeps, type RoomSchedule } from "@seatdrop/chat";
-import { events } from "@seatdrop/db";
 import { RoomJobs } from "@seatdrop/jobs";
 
 /** How the API keeps chat rooms in step with their events (issue 4). */
@@ -25,12 +23,9 @@ declare module "fastify" {
   }
 }
 
-const chained = Symbol("chat-rooms-chained");
-
 export const chatRoomsPlugin = fp(
   async (app) => {
     const { deps } = app;
-    const log = deps.logger.child({ module: "chat-rooms" });
     const jobs = new RoomJobs(deps.redis, deps.keys.bullPrefix);
     const lifecycle: RoomLifecycleDeps = { db: deps.db.db, bus: new ChatBus(deps.redis, deps.keys), logger: deps.logger, activateBeforeMs: deps.config.CHAT_ACTIVATE_BEFORE_MS };
     const scheduleOf = (e: { startTime: Date; endTime: Date }) => roomSchedule(e, lifecycle.activateBeforeMs);
@@ -55,23 +50,12 @@ export const chatRoomsPlugin = fp(
       },
     };
     app.decorate("chatRooms", api);
-
-    // `POST /api/events` (event-create.ts) reports new events through deps.onEventSaved; chaining on
-    // it gives those rooms their jobs too, without a second code path for creating events.
-    // Chained once per deps object; an app built later on the same deps takes over the chain.
-    const slot = deps as typeof deps & { [chained]?: ChatRoomsApi };
-    if (!slot[chained]) {
-      const previous = deps.onEventSaved;
-      deps.onEventSaved = async (eventId) => {
-        if (previous) await previous(eventId);
-        const [e] = await deps.db.db.select({ startTime: events.startTime, endTime: events.endTime }).from(events).where(eq(events.id, eventId)).limit(1);
-        if (e) await slot[chained]!.reschedule(eventId, e).catch((err: unknown) => log.error({ err, eventId }, "scheduling a new room failed"));
-      };
-    }
-    slot[chained] = api;
+    // Every event created, moved or deleted, on whichever route, reaches its room through the events service.
+    app.events.onSaved((e) => api.reschedule(e.eventId, e.times, e.previous));
+    app.events.onDeleted((e) => api.forget(e.eventId, e.times));
     app.addHook("onClose", async () => {
       await jobs.close();
     });
   },
-  { name: "chat-rooms", dependencies: ["deps"], fastify: "5.x" },
+  { name: "chat-rooms", dependencies: ["deps", "events"], fastify: "5.x" },
 );

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { bearerSecurity, errorResponses } from "../schemas/common.ts";
 import { CreateEventBody, EventView } from "../schemas/event.ts";
-import { checkNewEvent, createEvent } from "../services/create-event.ts";
+import { checkNewEvent } from "../services/create-event.ts";
 import { toEventView } from "../services/event-views.ts";
 
 /** A 100000-seat map is several megabytes of JSON; Fastify's 1 MiB default would refuse it. */
@@ -9,8 +9,6 @@ const CREATE_EVENT_BODY_LIMIT = 32 * 1024 * 1024;
 
 /** `POST /api/events`: an admin creates an event with its seat map and its (inactive) chat room. */
 export const eventCreateRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const log = app.deps.logger.child({ module: "event-create" });
-
   app.post(
     "/api/events",
     {
@@ -28,13 +26,7 @@ export const eventCreateRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const saved = await createEvent({ db: app.deps.db.db, event: checkNewEvent(request.body) });
-      log.info({ eventId: saved.event.id, seats: saved.seatCount, by: request.user?.userId }, "event created");
-      if (app.deps.onEventSaved) {
-        // The event is committed: a failure here must not turn into an error the client retries
-        // (that would create the event twice). Seat services load an unknown event from PostgreSQL anyway.
-        await app.deps.onEventSaved(saved.event.id).catch((err: unknown) => log.error({ err, eventId: saved.event.id }, "onEventSaved failed"));
-      }
+      const saved = await app.events.create(checkNewEvent(request.body), request.user?.userId);
       return reply.code(201).send(toEventView(saved, app.deps.config));
     },
   );

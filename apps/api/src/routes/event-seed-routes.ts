@@ -4,24 +4,19 @@ import { findOrCreateRoom } from "@seatdrop/chat";
 import { ApiError, notFound } from "../errors.ts";
 import { bearerSecurity, errorResponses, IdParams } from "../schemas/common.ts";
 import { ChatRoomResponse, EventChanges, SeedChatRoomBody, SeedCreateEventBody, SeedUpdateEventBody } from "../schemas/chat.ts";
-import { EventView, type CreateEventBody } from "../schemas/event.ts";
-import { checkNewEvent, createEvent } from "../services/create-event.ts";
-import { deleteEvent, loadEvent, updateEvent } from "../services/event-update.ts";
+import { EventView } from "../schemas/event.ts";
+import { checkNewEvent } from "../services/create-event.ts";
+import { loadEvent } from "../services/event-update.ts";
 import { toEventView } from "../services/event-views.ts";
 
 /**
  * Seed 003's event routes, with the paths and bodies its clients send, beside their REST
  * equivalents (`PATCH /api/events/:id`, `DELETE /api/events/:id`, `GET /api/events/:id/chat_room`).
- * Writes need the admin role. Every change of an event's times moves its chat room's schedule.
+ * Writes need the admin role and go through the events service (plugins/events.ts), which moves
+ * the chat room's schedule with every change of the times.
  */
 export const eventSeedRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const log = app.deps.logger.child({ module: "event-seed-routes" });
   const db = app.deps.db.db;
-
-  /** After a commit, a failure to schedule must not become an error the client retries; the worker's reconcile catches up. */
-  const reschedule = async (eventId: string, times: { startTime: Date; endTime: Date }, previous?: { startTime: Date; endTime: Date }) => {
-    await app.chatRooms.reschedule(eventId, times, previous).catch((err: unknown) => log.error({ err, eventId }, "rescheduling the chat room failed"));
-  };
 
   app.post(
     "/api/events/create_event",
@@ -39,32 +34,23 @@ export const eventSeedRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const input = { ...request.body.event, seats: [] } as unknown as CreateEventBody;
       let checked;
       try {
-        checked = checkNewEvent(input);
+        checked = checkNewEvent({ ...request.body.event, seats: [] });
       } catch (err) {
         // The shared checks name fields at the top level; here they live under `event`.
         if (err instanceof ApiError && err.extra.errors)
           throw new ApiError(err.status, err.code, `event.${err.message}`, { errors: err.extra.errors.map((e) => ({ ...e, field: `event.${e.field}` })) });
         throw err;
       }
-      const saved = await createEvent({ db, event: checked });
-      log.info({ eventId: saved.event.id, by: request.user?.userId }, "event created (seed 003)");
-      await reschedule(saved.event.id, saved.event);
+      const saved = await app.events.create(checked, request.user?.userId);
+      // The room may have opened at once (an event starting within the activation lead): show it as stored.
       const fresh = await loadEvent({ db, eventId: saved.event.id });
       return reply.code(201).send(toEventView(fresh ?? saved, app.deps.config));
     },
   );
 
-  const update = async (eventId: string, changes: EventChanges, by: string | undefined) => {
-    const r = await updateEvent({ db, eventId, changes });
-    log.info({ eventId, by, fields: Object.keys(changes) }, "event updated");
-    await reschedule(eventId, r.after.event, r.before);
-    const fresh = await loadEvent({ db, eventId });
-    if (!fresh) throw notFound("event");
-    return toEventView(fresh, app.deps.config);
-  };
+  const update = async (eventId: string, changes: EventChanges, by: string | undefined) => toEventView(await app.events.update(eventId, changes, by), app.deps.config);
 
   app.post(
     "/api/events/update_event",
@@ -115,9 +101,7 @@ export const eventSeedRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request, reply) => {
       // One spelling per event: Redis keys, channels and job ids are built from it (UUIDs are case-blind in PostgreSQL).
       const eventId = request.params.id.toLowerCase();
-      const times = await deleteEvent({ db, eventId });
-      log.info({ eventId, by: request.user?.userId }, "event deleted");
-      await app.chatRooms.forget(eventId, times).catch((err: unknown) => log.warn({ err }, "telling a deleted room failed"));
+      await app.events.remove(eventId, request.user?.userId);
       return reply.code(204).send(null);
     },
   );
