@@ -11,6 +11,11 @@ export interface Join {
   eventId: string;
   /** False while the join is still being answered; a newer join or a leave makes it stale. */
   live: boolean;
+  /**
+   * Seat joins with `{"changes": true}` (issue 7): coalesced `changes` frames instead of per-change
+   * events, for the whole event (`sections` null) or the sections named.
+   */
+  changes?: { sections: string[] | null };
 }
 
 /**

@@ -179,6 +179,19 @@ export class SeatService {
     return ids.sort(naturalCompare);
   }
 
+  /**
+   * Seat → section of the event's seats that have one, from PostgreSQL (the system of record of
+   * the layout; issue 7's section streams read it once per feed). Empty without a database.
+   */
+  async seatSections(eventId: string): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    const db = this.deps.db;
+    if (!db || !isUuid(eventId)) return out;
+    const rows = await db.select({ id: seatsTable.seatId, section: seatsTable.section }).from(seatsTable).where(eq(seatsTable.eventId, eventId));
+    for (const r of rows) if (r.section !== null) out.set(r.id, r.section);
+    return out;
+  }
+
   async currentSeq(eventId: string): Promise<number> {
     return Number((await this.deps.redis.get(this.deps.keys.event(eventId).seq)) ?? 0);
   }
