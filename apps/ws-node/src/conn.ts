@@ -16,6 +16,11 @@ export interface Join {
    * events, for the whole event (`sections` null) or the sections named.
    */
   changes?: { sections: string[] | null };
+  /**
+   * Pushes being served (issue 8, fault 12): a resync answers each with a retryable `resync` error
+   * before `phx_error`, so no push in flight is left without a reply.
+   */
+  inflight?: Set<() => void>;
 }
 
 /**

@@ -235,4 +235,21 @@ describe("seats channel with changes (issue 7)", () => {
     expect(replies.at(-1)!.epoch).not.toBe(w.reply.epoch);
     expect(replies.at(-1)).toMatchObject({ mode: "snapshot", seats: {} });
   });
+
+  it("a push in flight while its node resyncs the event gets a reply: its outcome, or a retryable resync error (issue 8, fault 12)", async () => {
+    // A lock on an event Redis lost reloads it (a new epoch, announced), so the node resyncs its
+    // watchers while that very lock is still being served. Several rounds: the interleaving varies.
+    const outcomes: string[] = [];
+    for (let round = 0; round < 4; round++) {
+      const eventId = await createEvent(world.env, seatIdsGrid(1, 4));
+      const u = await createUser(world.env);
+      const c = await world.client(round % 2, u.token).join(`seats:${eventId}`, { changes: true });
+      const keys = await world.env.redis.keys(`${world.env.keys.event(eventId).base}*`);
+      await world.env.redis.del(...keys);
+      const r = await push(c.channel, "lock", { seat: "A_1" });
+      outcomes.push(r.status === "error" ? String(r.response.reason) : r.status);
+      if (r.status === "error") expect(r.response).toMatchObject({ reason: "resync", retryable: true, seat: "A_1" });
+    }
+    expect(outcomes.filter((o) => o === "timeout")).toEqual([]);
+  }, 120_000);
 });

@@ -109,9 +109,21 @@ export class SeatChannel implements Channel {
 
   async handle(conn: Conn, join: Join, ref: string | null, event: string, payload: Record<string, unknown>): Promise<void> {
     const { ctx } = this;
+    let answered = false;
     const reply = (status: "ok" | "error", response: Record<string, unknown>) => {
+      if (answered) return;
+      answered = true;
+      join.inflight?.delete(abort);
       if (conn.joins.get(join.topic) === join) sendTo(conn, encodeReply(join.joinRef, ref, join.topic, status, response));
     };
+    const abort = () =>
+      reply("error", {
+        reason: "resync",
+        retryable: true,
+        message: "the seat map was resynchronised while this push was in flight; it may have taken effect: rejoin, check your hold, retry",
+        ...(typeof payload.seat === "string" ? { seat: payload.seat } : {}),
+      });
+    (join.inflight ??= new Set()).add(abort);
     if (event !== "lock" && event !== "unlock" && event !== "extend") {
       reply("error", { reason: "unsupported_event", message: `seats channels accept lock, unlock and extend, not ${event}` });
       return;
@@ -157,6 +169,9 @@ export class SeatChannel implements Channel {
 
   /** Redis lost the event's history: the client rejoins (phx_error makes the stock client do so). */
   resync(conn: Conn, join: Join): void {
+    // Pushes still in flight are answered first, on the join the client still has (after
+    // phx_error it rejoins with a new ref and would drop their late replies as outdated).
+    for (const abort of [...(join.inflight ?? [])]) abort();
     this.leave(conn, join);
     conn.joins.delete(join.topic);
     sendTo(conn, encodePhx(join.joinRef, join.joinRef, join.topic, "phx_error", { reason: "resync" }));
