@@ -43,6 +43,10 @@ export async function admitToRoom(o: { db: Db; eventId: string; userId: string; 
   if (!room) throw new ChatError("unknown_event", `no event ${o.eventId}`);
   const ticket = await o.db.transaction(async (tx) => {
     if (o.ticketNumber !== undefined) {
+      // Control characters (U+0000 made PostgreSQL answer an error, which became `internal_error`:
+      // issue 8, finding 7) are in no ticket number, so such a number is simply not a ticket.
+      if (/[\u0000-\u001f\u007f]/.test(o.ticketNumber))
+        throw new ChatError("invalid_ticket", "no ticket with this number for this event", { field: "ticket_number" });
       const [t] = await tx.select().from(tickets).where(eq(tickets.ticketNumber, o.ticketNumber)).limit(1).for("update");
       if (!t || t.eventId !== o.eventId)
         throw new ChatError("invalid_ticket", "no ticket with this number for this event", { field: "ticket_number" });

@@ -24,6 +24,12 @@ export function errorResponses<S extends number>(...statuses: S[]): Record<S, ty
   return Object.fromEntries(statuses.map((s) => [s, ErrorResponse])) as Record<S, typeof ErrorResponse>;
 }
 
+/**
+ * A page offset. Bounded so a huge value is a 422 naming the field, not a 500 from PostgreSQL's
+ * bigint (`?offset=99999999999999999999`: issue 8, finding 7).
+ */
+export const Offset = Type.Integer({ minimum: 0, maximum: 2_147_483_647, default: 0, description: "rows to skip (at most 2147483647)" });
+
 /** Lower-case or upper-case UUID of any version, as PostgreSQL's uuid type accepts. */
 export const Uuid = Type.String({ format: "uuid", description: "UUID" });
 
