@@ -52,8 +52,15 @@ const schema = z.object({
    * WS_PORTS and WORKER_PORT, as `npm start` runs them.
    */
   OPS_TARGETS: z.string().optional(),
-  /** The WebSocket URL the seat-map page connects to (e.g. the load balancer's); default: the API's host, first WS port. */
-  PUBLIC_WS_URL: z.string().url().optional(),
+  /**
+   * The WebSocket URL the seat-map page connects to (e.g. the load balancer's); default: the host the
+   * browser loaded the page from, first WS port. Never taken from a request header (issue 8, finding 6).
+   */
+  PUBLIC_WS_URL: z
+    .string()
+    .url()
+    .refine((u) => /^wss?:\/\//i.test(u), "must be a ws:// or wss:// URL")
+    .optional(),
   /** The event a seed-000 client gets when it connects to `/` without `?event=`. */
   DEFAULT_EVENT_ID: z.string().uuid().optional(),
   HOLD_TTL_MS: int(600_000, 100),
