@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import uWS, { type HttpResponse, type TemplatedApp, type WebSocket, type WebSocketBehavior } from "uWebSockets.js";
-import { createTokenVerifier } from "@seatdrop/auth";
+import { AttemptLimits, createTokenVerifier } from "@seatdrop/auth";
 import type { Config } from "@seatdrop/config";
 import { connectDb, type DbHandle } from "@seatdrop/db";
 import { HoldJobs } from "@seatdrop/jobs";
@@ -79,7 +79,8 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
     if (channel !== keys.revokedTokens) return;
     for (const c of registry.conns.values()) if (c.jti === jti && !c.closed) c.ws?.end(CloseCode.tokenRevoked, "token_revoked: sign in again");
   });
-  const ctx: NodeContext = { config, nodeId, logger, app, seats, feeds, registry, fanout, chat };
+  const limits = new AttemptLimits({ redis, keys, config });
+  const ctx: NodeContext = { config, nodeId, logger, app, seats, feeds, registry, fanout, chat, limits };
   phx = new PhoenixSocket(ctx);
   seed = new SeedSocket(ctx);
   let draining = false;
@@ -119,6 +120,7 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
     burst: config.WS_PUSH_BURST,
     maxBuffered: config.WS_MAX_BACKPRESSURE,
     isDraining: () => draining,
+    limits,
   };
 
   app.ws<UserData>("/socket/websocket", {

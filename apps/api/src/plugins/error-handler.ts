@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest, FastifySchemaValidationError } from "fastify";
 import fp from "fastify-plugin";
-import { AuthError } from "@seatdrop/auth";
+import { AuthError, RateLimitedError } from "@seatdrop/auth";
 import { ApiError, validationFailed, type FieldError } from "../errors.ts";
 import { postgresError } from "../services/postgres-errors.ts";
 
@@ -33,6 +33,11 @@ export const errorHandlerPlugin = fp(
         return reply.code(e.status).send({ error: e.code, message: e.message, ...e.extra });
       }
       if (error instanceof ApiError) return reply.code(error.status).send({ error: error.code, message: error.message, ...error.extra });
+      if (error instanceof RateLimitedError)
+        return reply
+          .code(429)
+          .header("retry-after", String(Math.ceil(error.retryAfterMs / 1000)))
+          .send({ error: "rate_limited", message: error.message, retry_after_ms: error.retryAfterMs });
       if (error instanceof AuthError) return reply.code(401).send({ error: error.code, message: error.message });
       const status = error.statusCode ?? 500;
       if (status >= 400 && status < 500) return reply.code(status).send({ error: codeByStatus[status] ?? "bad_request", message: error.message });

@@ -11,6 +11,7 @@ export const ErrorResponse = Type.Object(
     error: Type.String({ description: "machine-readable code, e.g. validation_failed, conflict, not_found" }),
     message: Type.String({ description: "what went wrong, for humans" }),
     field: Type.Optional(Type.String({ description: "the field a conflict is about" })),
+    retry_after_ms: Type.Optional(Type.Integer({ description: "429 rate_limited: how long to wait before the next attempt" })),
     errors: Type.Optional(
       Type.Array(Type.Object({ field: Type.String(), message: Type.String() }), { description: "every invalid field (422 only)" }),
     ),
