@@ -15,6 +15,7 @@ import { paymentWebhookRoutes } from "./routes/payment-webhook.ts";
 import { pageRoutes } from "./routes/pages.ts";
 import { depsPlugin } from "./plugins/deps.ts";
 import { errorHandlerPlugin } from "./plugins/error-handler.ts";
+import { inputGuardPlugin } from "./plugins/input-guard.ts";
 import { openApiPlugin } from "./plugins/openapi.ts";
 import { requestMetricsPlugin } from "./plugins/request-metrics.ts";
 import { eventCreateRoutes } from "./routes/event-create.ts";
@@ -46,6 +47,7 @@ export function buildApp(deps: ApiDeps) {
 
   app.register(depsPlugin, { deps });
   app.register(errorHandlerPlugin);
+  app.register(inputGuardPlugin);
   app.register(requestMetricsPlugin);
   app.register(openApiPlugin);
   app.register(authPlugin);

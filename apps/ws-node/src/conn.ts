@@ -37,6 +37,12 @@ export interface Conn {
   role: string | null;
   /** The id of the token the socket connected with, so a sign-out can close it. */
   jti: string | null;
+  /** When the token expires (unix seconds): the node closes the socket then (4401). */
+  tokenExp: number | null;
+  /** The client's address (X-Forwarded-For from a private peer), for per-address limits. */
+  ip: string | null;
+  /** Joins sent and not yet answered; capped at WS_JOINS_IN_FLIGHT. */
+  joinsInFlight: number;
   ws: WebSocket<UserData> | null;
   closed: boolean;
   joins: Map<string, Join>;
@@ -60,8 +66,8 @@ let nextId = 1;
 export function newConn(
   nodeId: string,
   dialect: Conn["dialect"],
-  user: { userId: string; role: string; jti: string } | null,
-  limits: { rate: number; burst: number; maxBuffered: number },
+  user: { userId: string; role: string; jti: string; exp?: number } | null,
+  limits: { rate: number; burst: number; maxBuffered: number; ip?: string | null },
 ): Conn {
   const id = nextId++;
   return {
@@ -71,6 +77,9 @@ export function newConn(
     userId: user?.userId ?? null,
     role: user?.role ?? null,
     jti: user?.jti ?? null,
+    tokenExp: user?.exp ?? null,
+    ip: limits.ip ?? null,
+    joinsInFlight: 0,
     ws: null,
     closed: false,
     joins: new Map(),

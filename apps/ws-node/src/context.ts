@@ -1,4 +1,5 @@
 import type { TemplatedApp } from "uWebSockets.js";
+import type { AttemptLimits } from "@seatdrop/auth";
 import type { Config } from "@seatdrop/config";
 import type { Logger } from "@seatdrop/observability";
 import type { SeatService } from "@seatdrop/seats";
@@ -22,4 +23,6 @@ export interface NodeContext {
   changes: SeatChanges;
   /** Chat rooms, user channels and presence (issue 4). */
   chat: ChatNode;
+  /** Cluster-wide attempt limits (connects, ticket claims), counted in Redis (issue 8). */
+  limits: AttemptLimits;
 }

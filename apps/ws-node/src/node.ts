@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import uWS, { type HttpResponse, type TemplatedApp, type WebSocket, type WebSocketBehavior } from "uWebSockets.js";
-import { createTokenVerifier } from "@seatdrop/auth";
+import { AttemptLimits, createTokenVerifier } from "@seatdrop/auth";
 import type { Config } from "@seatdrop/config";
 import { connectDb, type DbHandle } from "@seatdrop/db";
 import { HoldJobs } from "@seatdrop/jobs";
@@ -82,7 +82,8 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
     if (channel !== keys.revokedTokens) return;
     for (const c of registry.conns.values()) if (c.jti === jti && !c.closed) c.ws?.end(CloseCode.tokenRevoked, "token_revoked: sign in again");
   });
-  const ctx: NodeContext = { config, nodeId, logger, app, seats, feeds, registry, fanout, changes, chat };
+  const limits = new AttemptLimits({ redis, keys, config });
+  const ctx: NodeContext = { config, nodeId, logger, app, seats, feeds, registry, fanout, changes, chat, limits };
   phx = new PhoenixSocket(ctx);
   seed = new SeedSocket(ctx);
   let draining = false;
@@ -122,6 +123,7 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
     burst: config.WS_PUSH_BURST,
     maxBuffered: config.WS_MAX_BACKPRESSURE,
     isDraining: () => draining,
+    limits,
   };
 
   app.ws<UserData>("/socket/websocket", {

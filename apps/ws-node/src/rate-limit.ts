@@ -1,4 +1,7 @@
-/** A token bucket: `rate` tokens a second, at most `burst` saved up. */
+/**
+ * A token bucket: `rate` tokens a second, at most `burst` saved up. One per socket, taken by every
+ * frame the socket sends (issue 8, finding 2): a socket lives on one node, so its count needs no Redis.
+ */
 export class TokenBucket {
   private tokens: number;
   private last = performance.now();
@@ -16,5 +19,10 @@ export class TokenBucket {
     if (this.tokens < 1) return false;
     this.tokens -= 1;
     return true;
+  }
+
+  /** How long until the next token (after a refused `take`), in whole milliseconds, at least 1. */
+  retryAfterMs(): number {
+    return Math.max(1, Math.ceil(((1 - this.tokens) / this.rate) * 1000));
   }
 }

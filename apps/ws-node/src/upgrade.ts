@@ -1,6 +1,7 @@
 import type { HttpRequest, HttpResponse, us_socket_context_t } from "uWebSockets.js";
-import { AuthError, type TokenVerifier } from "@seatdrop/auth";
+import { AuthError, RateLimitedError, type AttemptLimits, type TokenVerifier } from "@seatdrop/auth";
 import type { Logger } from "@seatdrop/observability";
+import { clientIp } from "./client-ip.ts";
 import { newConn, type Conn, type UserData } from "./conn.ts";
 
 const BEARER_PREFIX = "base64url.bearer.phx.";
@@ -30,6 +31,8 @@ export interface UpgradeOptions {
   burst: number;
   maxBuffered: number;
   isDraining: () => boolean;
+  /** Cluster-wide connect limits per address and per user (issue 8); absent: none. */
+  limits?: AttemptLimits;
   /** Per-dialect checks on the query string (the seed's `?event=`); a string refuses with 400. */
   prepare?: (conn: Conn, query: (key: string) => string | undefined) => string | undefined;
 }
@@ -55,10 +58,13 @@ export function handleUpgrade(o: UpgradeOptions) {
     const extensions = req.getHeader("sec-websocket-extensions");
     const params = new URLSearchParams(req.getQuery() ?? "");
     const query = (k: string) => params.get(k) ?? undefined;
-    const refuse = (status: string, error: string, message: string) => {
+    const ip = clientIp(res, req);
+    const refuse = (status: string, error: string, message: string, extra: { retry_after_ms?: number } = {}) => {
       if (aborted) return;
       res.cork(() => {
-        res.writeStatus(status).writeHeader("content-type", "application/json").end(JSON.stringify({ error, message }));
+        res.writeStatus(status).writeHeader("content-type", "application/json");
+        if (extra.retry_after_ms !== undefined) res.writeHeader("retry-after", String(Math.ceil(extra.retry_after_ms / 1000)));
+        res.end(JSON.stringify({ error, message, ...extra }));
       });
     };
     if (o.isDraining()) return refuse("503 Service Unavailable", "draining", "this node is shutting down; reconnect");
@@ -67,25 +73,32 @@ export function handleUpgrade(o: UpgradeOptions) {
       return refuse("400 Bad Request", "unsupported_vsn", `vsn ${vsn} is not supported; use the V2 JSON serializer (vsn=2.0.0)`);
     const token = tokenFrom(query("token"), protocols);
 
-    const accept = (user: { userId: string; role: string; jti: string } | null) => {
+    const accept = (user: { userId: string; role: string; jti: string; exp: number } | null) => {
       if (aborted) return;
-      const conn = newConn(o.nodeId, o.dialect, user, { rate: o.rate, burst: o.burst, maxBuffered: o.maxBuffered });
+      const conn = newConn(o.nodeId, o.dialect, user, { rate: o.rate, burst: o.burst, maxBuffered: o.maxBuffered, ip });
       const bad = o.prepare?.(conn, query);
       if (bad) return refuse("400 Bad Request", "bad_request", bad);
       res.cork(() => {
         res.upgrade<UserData>({ conn }, key, protocolToEcho(protocols), extensions, context);
       });
     };
-    if (!token) return accept(null);
+    // Connects count per address and per user across the cluster, after the token (a bad token is
+    // refused for free) and before the socket exists.
+    const admit = async (user: { userId: string; role: string; jti: string; exp: number } | null) => {
+      await o.limits?.consume("connect", { ip, user: user?.userId ?? null });
+      accept(user);
+    };
+    const refused = (err: unknown) => {
+      if (err instanceof RateLimitedError)
+        return refuse("429 Too Many Requests", "rate_limited", "too many connections; retry later", { retry_after_ms: err.retryAfterMs });
+      if (err instanceof AuthError) return refuse("401 Unauthorized", err.code, err.message);
+      o.logger.error({ err }, "token verification failed");
+      refuse("503 Service Unavailable", "auth_unavailable", "could not verify the token; retry");
+    };
+    if (!token) return void admit(null).catch(refused);
     o.verifier.verify(token).then(
-      (t) => accept({ userId: t.userId, role: t.role, jti: t.jti }),
-      (err: unknown) => {
-        if (err instanceof AuthError) refuse("401 Unauthorized", err.code, err.message);
-        else {
-          o.logger.error({ err }, "token verification failed");
-          refuse("503 Service Unavailable", "auth_unavailable", "could not verify the token; retry");
-        }
-      },
-    );
+      (t) => admit({ userId: t.userId, role: t.role, jti: t.jti, exp: t.exp }),
+      refused,
+    ).catch(refused);
   };
 }

@@ -10,3 +10,4 @@ export {
 export { AuthError, type AuthErrorCode } from "./auth-error.ts";
 export { ROLES, isRole, type Role } from "./roles.ts";
 export { bearerToken } from "./bearer-token.ts";
+export { AttemptLimits, RateLimitedError, normaliseIp, type AttemptKind } from "./attempt-limits.ts";

@@ -35,20 +35,20 @@ export async function findOrCreateRoom(o: { db: Db; eventId: string }): Promise<
  * enter, which is validated, associated with them and marked used, all in ONE transaction with the
  * ticket row locked, so two users racing for one number never both get it.
  *
- * Refusals: `unknown_event`, `invalid_ticket` (no such number for this event), `ticket_void`,
- * `ticket_claimed` (the number belongs to someone else), `unauthorized` (no ticket at all).
+ * Refusals: `unknown_event`, `unauthorized` (no ticket at all), and for a `ticket_number` ONE
+ * uniform `invalid_ticket`, whether the number does not exist, is another event's, was voided or
+ * belongs to someone else: distinct reasons told a guesser which numbers exist (issue 8, finding 1).
  */
 export async function admitToRoom(o: { db: Db; eventId: string; userId: string; ticketNumber?: string }): Promise<{ room: RoomRef; ticket: AdmittedTicket }> {
   const room = await findOrCreateRoom({ db: o.db, eventId: o.eventId });
   if (!room) throw new ChatError("unknown_event", `no event ${o.eventId}`);
   const ticket = await o.db.transaction(async (tx) => {
     if (o.ticketNumber !== undefined) {
+      // Control characters (U+0000 made PostgreSQL answer an error, which became `internal_error`:
+      // issue 8, finding 7) are in no ticket number, so such a number is simply not a ticket.
+      if (/[\u0000-\u001f\u007f]/.test(o.ticketNumber)) throw ticketRefused();
       const [t] = await tx.select().from(tickets).where(eq(tickets.ticketNumber, o.ticketNumber)).limit(1).for("update");
-      if (!t || t.eventId !== o.eventId)
-        throw new ChatError("invalid_ticket", "no ticket with this number for this event", { field: "ticket_number" });
-      if (t.status !== "valid") throw new ChatError("ticket_void", "this ticket is no longer valid", { field: "ticket_number" });
-      if (t.userId !== null && t.userId !== o.userId)
-        throw new ChatError("ticket_claimed", "this ticket was already claimed by another user", { field: "ticket_number" });
+      if (!t || t.eventId !== o.eventId || t.status !== "valid" || (t.userId !== null && t.userId !== o.userId)) throw ticketRefused();
       const claimedNow = t.userId === null || t.usedAt === null;
       if (claimedNow) await tx.update(tickets).set({ userId: o.userId, usedAt: t.usedAt ?? new Date() }).where(eq(tickets.id, t.id));
       return { id: t.id, ticketNumber: t.ticketNumber, claimedNow };
@@ -66,4 +66,9 @@ export async function admitToRoom(o: { db: Db; eventId: string; userId: string; 
     return { id: t.id, ticketNumber: t.ticketNumber, claimedNow: t.usedAt === null };
   });
   return { room, ticket };
+}
+
+/** The one refusal of a ticket number, whatever the reason (see admitToRoom). */
+function ticketRefused(): ChatError {
+  return new ChatError("invalid_ticket", "this ticket number does not let you into this room", { field: "ticket_number" });
 }

@@ -18,6 +18,9 @@ const portList = z
 
 const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
 
+/** A comma-separated list of IP addresses (may be empty). */
+const ipList = z.string().transform((s) => s.split(",").map((p) => p.trim()).filter(Boolean));
+
 const schema = z.object({
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
@@ -52,8 +55,15 @@ const schema = z.object({
    * WS_PORTS and WORKER_PORT, as `npm start` runs them.
    */
   OPS_TARGETS: z.string().optional(),
-  /** The WebSocket URL the seat-map page connects to (e.g. the load balancer's); default: the API's host, first WS port. */
-  PUBLIC_WS_URL: z.string().url().optional(),
+  /**
+   * The WebSocket URL the seat-map page connects to (e.g. the load balancer's); default: the host the
+   * browser loaded the page from, first WS port. Never taken from a request header (issue 8, finding 6).
+   */
+  PUBLIC_WS_URL: z
+    .string()
+    .url()
+    .refine((u) => /^wss?:\/\//i.test(u), "must be a ws:// or wss:// URL")
+    .optional(),
   /** The event a seed-000 client gets when it connects to `/` without `?event=`. */
   DEFAULT_EVENT_ID: z.string().uuid().optional(),
   HOLD_TTL_MS: int(600_000, 100),
@@ -74,6 +84,34 @@ const schema = z.object({
   /** Pushes per second one socket may make (token bucket), and the burst above that. */
   WS_PUSH_RATE: int(20, 1),
   WS_PUSH_BURST: int(40, 1),
+  /**
+   * Joins one socket may have waiting for their reply; one more is refused `rate_limited` (issue 8,
+   * finding 2: 1,000 joins of random events on one socket each cost a Redis call and a query).
+   */
+  WS_JOINS_IN_FLIGHT: int(4, 1),
+  /**
+   * Limits counted in Redis, so every node agrees (issue 8, findings 1, 2 and 5): attempts per client
+   * address and per user within LIMIT_WINDOW_S seconds. 0 turns one off. Past a limit the answer is
+   * `rate_limited` with `retry_after_ms` (HTTP 429 with Retry-After).
+   */
+  LIMIT_WINDOW_S: int(60, 1),
+  /** WebSocket upgrades (both dialects). */
+  LIMIT_CONNECTS_PER_IP: int(600, 0),
+  LIMIT_CONNECTS_PER_USER: int(120, 0),
+  /** Chat joins that carry a `ticket_number` (a claim): the guessing attack of finding 1. */
+  LIMIT_TICKET_CLAIMS_PER_IP: int(30, 0),
+  LIMIT_TICKET_CLAIMS_PER_USER: int(10, 0),
+  /** Sign-in attempts per address; failed sign-ins per account (a success clears that count). */
+  LIMIT_SIGN_INS_PER_IP: int(30, 0),
+  LIMIT_SIGN_IN_FAILURES_PER_ACCOUNT: int(10, 0),
+  LIMIT_SIGN_UPS_PER_IP: int(10, 0),
+  /**
+   * Client addresses the per-address limits skip (comma-separated; default loopback, where `npm
+   * start`, `npm run bench` and health checks come from). Per-user limits still apply to them. Behind
+   * a load balancer the client address is read from X-Forwarded-For, trusted from private addresses
+   * only, so do not list the balancer's own address here.
+   */
+  LIMIT_EXEMPT_IPS: ipList.default(["127.0.0.1", "::1", "::ffff:127.0.0.1"]),
   /** The HMAC secret payment webhooks are signed with (`Payment-Signature: t=…,v1=…`). */
   PAYMENT_WEBHOOK_SECRET: z.string().min(16, "must be at least 16 characters").optional(),
   /** How long a pending order waits for its payment, unless the event sets its own window. */

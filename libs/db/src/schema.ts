@@ -15,6 +15,11 @@ export const users = pgTable(
     /** scrypt hash written by the server (`scrypt$N$r$p$salt$hash`); never what a client sent. */
     passwordHash: text("password_hash").notNull(),
     role: text("role", { enum: ["user", "admin", "service"] }).notNull().default("user"),
+    /**
+     * Tokens issued before this moment are refused (a password change signs every session out:
+     * issue 8, finding 3). Null: every unexpired token counts.
+     */
+    tokensValidAfter: timestamp("tokens_valid_after", { withTimezone: true }),
     insertedAt: timestamp("inserted_at", { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
   },
@@ -155,6 +160,42 @@ export const payments = pgTable("payments", {
   note: text("note"),
   receivedAt: timestamp("received_at", { withTimezone: true }).notNull().defaultNow(),
 });
+
+/**
+ * Every delivery of the payment provider, one row per provider event (its own id when it sends one,
+ * else `<payment id>:<status>`): the deduplication key. A payment id alone is not one, because a
+ * payment that failed and then succeeded is two events (issue 8, finding 4).
+ */
+export const paymentEvents = pgTable(
+  "payment_events",
+  {
+    id: text("id").primaryKey(),
+    paymentId: text("payment_id").notNull(),
+    status: text("status", { enum: ["succeeded", "failed"] }).notNull(),
+    amountCents: integer("amount_cents").notNull(),
+    currency: text("currency").notNull(),
+    /** What processing it did: paid, payment_failed, flagged_for_refund, ignored. */
+    result: text("result").notNull(),
+    note: text("note"),
+    receivedAt: timestamp("received_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index("payment_events_payment_idx").on(t.paymentId)],
+);
+
+/**
+ * Signed-out tokens (the deny list's record; Redis holds a cache of it). A row lives until the token
+ * would have expired anyway, so a Redis restart no longer un-revokes a token (issue 8, finding 11).
+ */
+export const revokedTokens = pgTable(
+  "revoked_tokens",
+  {
+    jti: text("jti").primaryKey(),
+    userId: text("user_id"),
+    expiresAt: timestamp("expires_at", { withTimezone: true }).notNull(),
+    revokedAt: timestamp("revoked_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index("revoked_tokens_expires_idx").on(t.expiresAt)],
+);
 
 /** Idempotency-Key records of write routes: the same key and body replays the first response. */
 export const idempotencyKeys = pgTable(

@@ -1,5 +1,5 @@
 import { eq } from "drizzle-orm";
-import { orderItems, orders, payments, tickets } from "@seatdrop/db";
+import { orderItems, orders, paymentEvents, payments, tickets } from "@seatdrop/db";
 import { isUuid } from "@seatdrop/seats";
 import { audit } from "./audit.ts";
 import type { OrdersContext } from "./context.ts";
@@ -14,56 +14,88 @@ export interface PaymentNotice {
   amount: number;
   currency: string;
   status: "succeeded" | "failed";
+  /** The provider's id of this delivery (Stripe's `evt_…`), when it sends one. */
+  eventId?: string;
 }
 
 export type PaymentResult = "paid" | "payment_failed" | "flagged_for_refund";
 
 /**
- * Applies a payment confirmation, exactly once per payment id (providers deliver webhooks twice):
- * a repeat answers with what the first one did. A payment for an order that can no longer be paid
- * (expired, canceled, already paid, amount or currency wrong, unknown) is recorded and flagged for
- * refund, never dropped (DESIGN §3.8). A good one marks the order paid, issues one ticket per seat,
- * and then moves the seats to `paid` on the live map.
+ * Applies a payment confirmation, exactly once per provider event (providers deliver webhooks twice):
+ * a repeat answers with what the first one did. The event is the provider's `event_id` when it sends
+ * one, else the payment id with its status, so a payment that failed and then succeeded is two events
+ * and the success is applied (issue 8, finding 4: it was answered as a duplicate of the failure and
+ * the order expired with the customer charged). A success is never dropped: it pays the order, or
+ * is recorded and flagged for refund when the order can no longer be paid (expired, canceled,
+ * already paid, amount or currency wrong, unknown: DESIGN §3.8). A failure after a success changes
+ * nothing. A good one marks the order paid, issues one ticket per seat, and then moves the seats to
+ * `paid` on the live map.
  */
 export async function confirmPayment(ctx: OrdersContext, p: PaymentNotice): Promise<{ result: PaymentResult; duplicate: boolean; order: OrderView | null; note: string | null }> {
   const amountCents = Math.round(p.amount * 100);
+  const eventKey = p.eventId !== undefined ? `evt:${p.eventId}` : `${p.paymentId}:${p.status}`;
   const outcome = await ctx.db.transaction(async (tx) => {
-    const [inserted] = await tx
-      .insert(payments)
-      .values({ id: p.paymentId, orderId: isUuid(p.orderId) ? p.orderId : "00000000-0000-0000-0000-000000000000", amountCents, currency: p.currency, status: p.status })
+    const [fresh] = await tx
+      .insert(paymentEvents)
+      .values({ id: eventKey, paymentId: p.paymentId, status: p.status, amountCents, currency: p.currency, result: "processing" })
       .onConflictDoNothing()
-      .returning();
-    if (!inserted) {
-      const [prior] = await tx.select().from(payments).where(eq(payments.id, p.paymentId));
-      const result: PaymentResult = prior!.flaggedForRefund ? "flagged_for_refund" : prior!.status === "failed" ? "payment_failed" : "paid";
-      return { result, duplicate: true, note: prior!.note, paid: null };
+      .returning({ id: paymentEvents.id });
+    if (!fresh) {
+      const [prior] = await tx.select().from(paymentEvents).where(eq(paymentEvents.id, eventKey));
+      return { result: toResult(prior!.result), duplicate: true, note: prior!.note, paid: null };
     }
-    const flag = async (note: string) => {
-      await tx.update(payments).set({ flaggedForRefund: true, note }).where(eq(payments.id, p.paymentId));
-      return { result: "flagged_for_refund" as const, duplicate: false, note, paid: null };
-    };
-    const [order] = isUuid(p.orderId) ? await tx.select().from(orders).where(eq(orders.id, p.orderId)).for("update") : [];
-    if (!order) return flag("no such order");
-    if (p.status === "failed") {
-      await tx.update(payments).set({ note: "payment failed; the order stays pending" }).where(eq(payments.id, p.paymentId));
-      return { result: "payment_failed" as const, duplicate: false, note: "payment failed; the order stays pending", paid: null };
-    }
-    if (order.status !== "pending") return flag(`the order is ${order.status}`);
-    if (amountCents !== order.totalCents || p.currency !== order.currency)
-      return flag(`amount ${amountCents} ${p.currency} does not match the order's ${order.totalCents} ${order.currency}`);
+    const decided = await decide();
+    await tx.update(paymentEvents).set({ result: decided.result, note: decided.note }).where(eq(paymentEvents.id, eventKey));
+    return decided;
 
-    const items = await tx.select().from(orderItems).where(eq(orderItems.orderId, order.id));
-    await tx.update(orders).set({ status: "paid", paidAt: new Date(), updatedAt: new Date() }).where(eq(orders.id, order.id));
-    // One ticket per seat, all linked to the order (and so to its buyer). The buyer's own is assigned
-    // to them; the others stay unassigned, so the companions the buyer gives the numbers to claim
-    // them when they join the chat room (seed 003: "enter ticket number → associate with user").
-    const bySeat = [...items].sort((a, b) => a.seatId.localeCompare(b.seatId, "en", { numeric: true }));
-    await tx.insert(tickets).values(
-      bySeat.map((i, n) => ({ eventId: order.eventId, ticketNumber: newTicketNumber(), userId: n === 0 ? order.userId : null, orderId: order.id, seatId: i.seatId })),
-    );
-    const seatIds = items.map((i) => i.seatId);
-    await audit(tx, { eventId: order.eventId, orderId: order.id, seatIds, action: "paid", actor: `payment:${p.paymentId}` });
-    return { result: "paid" as const, duplicate: false, note: null, paid: { order, seatIds } };
+    async function decide() {
+      // The payment row: one per payment id, holding its latest state (failed → succeeded, never back).
+      const [inserted] = await tx
+        .insert(payments)
+        .values({ id: p.paymentId, orderId: isUuid(p.orderId) ? p.orderId : "00000000-0000-0000-0000-000000000000", amountCents, currency: p.currency, status: p.status })
+        .onConflictDoNothing()
+        .returning();
+      if (!inserted) {
+        const [prior] = await tx.select().from(payments).where(eq(payments.id, p.paymentId)).for("update");
+        const priorResult: PaymentResult = prior!.flaggedForRefund ? "flagged_for_refund" : prior!.status === "failed" ? "payment_failed" : "paid";
+        // The same outcome delivered again under another event id, or a failure after a success: answer
+        // as the first time; nothing is undone.
+        if (prior!.status === "succeeded" || p.status === "failed") return { result: priorResult, duplicate: true, note: prior!.note, paid: null };
+        // A success after a failure: the payment now succeeded; apply it to its order below.
+        await tx.update(payments).set({ status: "succeeded", amountCents, currency: p.currency, note: "succeeded after an earlier failure" }).where(eq(payments.id, p.paymentId));
+        if (prior!.orderId !== p.orderId) {
+          const note = `payment ${p.paymentId} was first reported for order ${prior!.orderId}`;
+          await tx.update(payments).set({ flaggedForRefund: true, note }).where(eq(payments.id, p.paymentId));
+          return { result: "flagged_for_refund" as const, duplicate: false, note, paid: null };
+        }
+      }
+      const flag = async (note: string) => {
+        await tx.update(payments).set({ flaggedForRefund: true, note }).where(eq(payments.id, p.paymentId));
+        return { result: "flagged_for_refund" as const, duplicate: false, note, paid: null };
+      };
+      const [order] = isUuid(p.orderId) ? await tx.select().from(orders).where(eq(orders.id, p.orderId)).for("update") : [];
+      if (!order) return flag("no such order");
+      if (p.status === "failed") {
+        await tx.update(payments).set({ note: "payment failed; the order stays pending" }).where(eq(payments.id, p.paymentId));
+        return { result: "payment_failed" as const, duplicate: false, note: "payment failed; the order stays pending", paid: null };
+      }
+      if (order.status !== "pending") return flag(`the order is ${order.status}`);
+      if (amountCents !== order.totalCents || p.currency !== order.currency)
+        return flag(`amount ${amountCents} ${p.currency} does not match the order's ${order.totalCents} ${order.currency}`);
+
+      const items = await tx.select().from(orderItems).where(eq(orderItems.orderId, order.id));
+      await tx.update(orders).set({ status: "paid", paidAt: new Date(), updatedAt: new Date() }).where(eq(orders.id, order.id));
+      // One ticket per seat, all linked to the order (and so to its buyer). The buyer's own is assigned
+      // to them; the others stay unassigned, so the companions the buyer gives the numbers to claim
+      // them when they join the chat room (seed 003: "enter ticket number → associate with user").
+      const bySeat = [...items].sort((a, b) => a.seatId.localeCompare(b.seatId, "en", { numeric: true }));
+      await tx.insert(tickets).values(
+        bySeat.map((i, n) => ({ eventId: order.eventId, ticketNumber: newTicketNumber(), userId: n === 0 ? order.userId : null, orderId: order.id, seatId: i.seatId })),
+      );
+      const seatIds = items.map((i) => i.seatId);
+      await audit(tx, { eventId: order.eventId, orderId: order.id, seatIds, action: "paid", actor: `payment:${p.paymentId}` });
+      return { result: "paid" as const, duplicate: false, note: null, paid: { order, seatIds } };
+    }
   });
   if (outcome.paid) {
     const { order, seatIds } = outcome.paid;
@@ -71,4 +103,8 @@ export async function confirmPayment(ctx: OrdersContext, p: PaymentNotice): Prom
   }
   const order = isUuid(p.orderId) ? await loadOrderView(ctx.db, p.orderId) : null;
   return { result: outcome.result, duplicate: outcome.duplicate, order, note: outcome.note };
+}
+
+function toResult(stored: string): PaymentResult {
+  return stored === "paid" || stored === "payment_failed" || stored === "flagged_for_refund" ? stored : "flagged_for_refund";
 }

@@ -108,6 +108,8 @@ export function createKeys(prefix: string) {
     deniedToken: (jti: string) => `${prefix}:auth:deny:${jti}`,
     /** Channel announcing a revoked jti, so every ws-node closes the sockets still open with it. */
     revokedTokens: `${prefix}:auth:revoked`,
+    /** Key prefix of one cluster-wide attempt limit (rate-limiter-flexible appends `:<subject>`). */
+    attemptLimit: (limit: string) => `${prefix}:rl:${limit}`,
   };
 }
 

@@ -1,11 +1,13 @@
 import type { FastifyRequest, onRequestAsyncHookHandler } from "fastify";
 import fp from "fastify-plugin";
-import { bearerToken, createTokenSigner, createTokenVerifier, type Role, type TokenSigner, type VerifiedToken } from "@seatdrop/auth";
+import { AttemptLimits, bearerToken, createTokenSigner, createTokenVerifier, type Role, type TokenSigner, type VerifiedToken } from "@seatdrop/auth";
 import { forbidden, unauthorized } from "../errors.ts";
 
 declare module "fastify" {
   interface FastifyInstance {
     tokenSigner: TokenSigner;
+    /** Cluster-wide attempt limits (sign-in, sign-up), shared with the ws-nodes through Redis. */
+    attemptLimits: AttemptLimits;
     /**
      * onRequest hook: the request must carry a valid bearer token; sets `request.user`. It runs
      * before the body is parsed and validated, so strangers get a 401, never a 422 that describes
@@ -43,6 +45,7 @@ export const authPlugin = fp(
 
     app.decorateRequest("user", null);
     app.decorate("tokenSigner", createTokenSigner(config));
+    app.decorate("attemptLimits", new AttemptLimits({ redis, keys, config }));
     app.decorate("authenticate", authenticate);
     app.decorate("requireRole", (...roles: Role[]): onRequestAsyncHookHandler => async (request) => {
       await authenticate(request);

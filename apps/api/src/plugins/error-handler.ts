@@ -1,7 +1,8 @@
 import type { FastifyError, FastifyReply, FastifyRequest, FastifySchemaValidationError } from "fastify";
 import fp from "fastify-plugin";
-import { AuthError } from "@seatdrop/auth";
+import { AuthError, RateLimitedError } from "@seatdrop/auth";
 import { ApiError, validationFailed, type FieldError } from "../errors.ts";
+import { postgresError } from "../services/postgres-errors.ts";
 
 /** How many invalid fields a 422 lists; a huge body with one systematic mistake needs only the first few. */
 const MAX_FIELD_ERRORS = 50;
@@ -32,10 +33,23 @@ export const errorHandlerPlugin = fp(
         return reply.code(e.status).send({ error: e.code, message: e.message, ...e.extra });
       }
       if (error instanceof ApiError) return reply.code(error.status).send({ error: error.code, message: error.message, ...error.extra });
+      if (error instanceof RateLimitedError)
+        return reply
+          .code(429)
+          .header("retry-after", String(Math.ceil(error.retryAfterMs / 1000)))
+          .send({ error: "rate_limited", message: error.message, retry_after_ms: error.retryAfterMs });
       if (error instanceof AuthError) return reply.code(401).send({ error: error.code, message: error.message });
       const status = error.statusCode ?? 500;
       if (status >= 400 && status < 500) return reply.code(status).send({ error: codeByStatus[status] ?? "bad_request", message: error.message });
-      log.error({ err: error, method: request.method, url: request.url, reqId: request.id }, "request failed");
+      const refused = fromPostgres(error);
+      if (refused) {
+        // A value the schemas let through but PostgreSQL refused: the client's input, not our outage.
+        // Logged (without the query's parameters) so the schema that should have caught it gets fixed.
+        log.warn({ err: error, method: request.method, url: request.url.split("?")[0], reqId: request.id }, "input refused by PostgreSQL");
+        return reply.code(refused.status).send({ error: refused.code, message: refused.message });
+      }
+      // The path only: a query string can carry what the client typed (emails, ticket numbers).
+      log.error({ err: error, method: request.method, url: request.url.split("?")[0], reqId: request.id }, "request failed");
       return reply.code(500).send({ error: "internal_error", message: "something went wrong on our side; it has been logged" });
     });
 
@@ -45,6 +59,20 @@ export const errorHandlerPlugin = fp(
   },
   { name: "error-handler", dependencies: ["deps"], fastify: "5.x" },
 );
+
+/**
+ * The safety net behind the schemas: PostgreSQL's data exceptions (class 22: a number out of range,
+ * U+0000 in text, a malformed value) and foreign-key refusals (23503) are the client's input, so they
+ * answer 422 `invalid_input` / 409 `conflict`, never 500 (issue 8, finding 7). Routes that expect one
+ * of these map it to a precise code themselves (e.g. `user_has_orders`).
+ */
+function fromPostgres(error: unknown): ApiError | null {
+  const pg = postgresError(error);
+  if (!pg) return null;
+  if (pg.code.startsWith("22")) return new ApiError(422, "invalid_input", "a value in the request is out of range or not valid");
+  if (pg.code === "23503") return new ApiError(409, "conflict", "other records still refer to this one");
+  return null;
+}
 
 /**
  * Turns validator errors into named fields: `/user_params/email` → `user_params.email`,

@@ -14,18 +14,23 @@ const phoenixJs = readFileSync(join(dirname(createRequire(import.meta.url).resol
 /**
  * The seat-map page (`/`, `/seats`): pick an event, sign in, click seats to lock them and watch
  * everyone else's locks live through the stock Phoenix client; order what you hold. It talks to a
- * ws-node at PUBLIC_WS_URL (default: this host, the first port of WS_PORTS), or `?ws=<url>`.
+ * ws-node at PUBLIC_WS_URL (default: the host the browser loaded the page from, the first port of
+ * WS_PORTS), or `?ws=<url>` on that same host.
  * The ops page (`/ops`, admin sign-in) shows every app's health and load, Redis, the job queues and
  * the current events, from `GET /api/ops/status`.
  */
 export const pageRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { config } = app.deps;
-  const page = (request: { hostname: string }) => {
-    const ws = config.PUBLIC_WS_URL ?? `ws://${request.hostname}:${config.WS_PORTS[0]}/socket`;
-    return seatMapHtml.replace("<script type=\"module\">", `<script>window.SEATDROP_WS_URL = ${JSON.stringify(ws)};</script>\n<script type="module">`);
-  };
+  // The page is the same for every request: nothing from the request (Host, X-Forwarded-Host) is
+  // written into it. Both were, unescaped, and chose where the page sent its token (issue 8,
+  // finding 6): `Host: x</script><script>…` ran, and a shared cache could keep the poisoned page.
+  // Without PUBLIC_WS_URL the browser derives the URL from its own location, which no header sets.
+  const wsUrlScript = config.PUBLIC_WS_URL
+    ? `window.SEATDROP_WS_URL = ${scriptJson(config.PUBLIC_WS_URL)};`
+    : `window.SEATDROP_WS_URL = (location.protocol === "https:" ? "wss://" : "ws://") + location.hostname + ":" + ${scriptJson(String(config.WS_PORTS[0]))} + "/socket";`;
+  const page = seatMapHtml.replace("<script type=\"module\">", `<script>${wsUrlScript}</script>\n<script type="module">`);
   for (const url of ["/", "/seats"])
-    app.get(url, { schema: { hide: true } }, async (request, reply) => reply.type("text/html; charset=utf-8").send(page(request)));
+    app.get(url, { schema: { hide: true } }, async (_request, reply) => reply.type("text/html; charset=utf-8").send(page));
   app.get("/ops", { schema: { hide: true } }, async (_request, reply) => reply.type("text/html; charset=utf-8").send(opsHtml));
   app.get(
     "/api/ops/status",
@@ -39,3 +44,12 @@ export const pageRoutes: FastifyPluginAsyncTypebox = async (app) => {
     reply.type("text/javascript; charset=utf-8").header("cache-control", "public, max-age=3600").send(phoenixJs),
   );
 };
+
+/**
+ * JSON that is safe inside an inline `<script>`: `<`, `>` and `&` are written as `\u003c`… so no value
+ * can close the script (`</script>`) or open a comment (`<!--`), and U+2028/U+2029 (line breaks to
+ * old JavaScript parsers) are escaped too. The value reads back exactly.
+ */
+export function scriptJson(value: unknown): string {
+  return JSON.stringify(value).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}

@@ -39,7 +39,8 @@ export function verifyPaymentSignature(header: string | undefined, rawBody: stri
 }
 
 /**
- * `POST /api/payments/webhook`: payment confirmations from the provider, idempotent by payment id.
+ * `POST /api/payments/webhook`: payment confirmations from the provider, idempotent per provider
+ * event (`event_id`, else `payment_id` with `status`).
  * Registered in its own encapsulated plugin because it parses JSON keeping the raw text, which the
  * signature covers.
  */
@@ -71,7 +72,7 @@ export const paymentWebhookRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const b = request.body;
-      const r = await confirmPayment(app.orders, { paymentId: b.payment_id, orderId: b.order_id.toLowerCase(), amount: b.amount, currency: b.currency, status: b.status });
+      const r = await confirmPayment(app.orders, { paymentId: b.payment_id, orderId: b.order_id.toLowerCase(), amount: b.amount, currency: b.currency, status: b.status, ...(b.event_id !== undefined ? { eventId: b.event_id } : {}) });
       return { result: r.result, duplicate: r.duplicate, order_id: b.order_id, order_status: r.order?.status ?? null, note: r.note };
     },
   );

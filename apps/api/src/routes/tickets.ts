@@ -45,7 +45,8 @@ export const ticketRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: "Assign a ticket to a user (seed 003)",
         description:
           "A user may assign a ticket only to themselves (403 otherwise); an admin to anyone. 404 for an unknown ticket or user; " +
-          "409 `ticket_claimed` when it belongs to someone else, `ticket_used` once its holder entered the chat room with it, `ticket_void`.",
+          "409 `ticket_claimed` when it belongs to someone else, `ticket_used` once its holder entered the chat room with it (both for users only: " +
+          "an admin may move any valid ticket, audited in seat_audit as `ticket_reassigned`), `ticket_void`.",
         security: bearerSecurity,
         params: AssignTicketParams,
         response: { 200: TicketResponse, ...errorResponses(401, 403, 404, 409, 422) },
@@ -56,7 +57,7 @@ export const ticketRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const { ticket_id: ticketId, user_id: userId } = request.params;
       const byAdmin = caller.role === "admin";
       if (!byAdmin && caller.userId.toLowerCase() !== userId.toLowerCase()) throw forbidden("you may assign tickets only to yourself");
-      const ticket = await assignTicket({ db, ticketId: ticketId.toLowerCase(), userId: userId.toLowerCase(), byAdmin });
+      const ticket = await assignTicket({ db, ticketId: ticketId.toLowerCase(), userId: userId.toLowerCase(), byAdmin, actor: `user:${caller.userId}` });
       log.info({ ticketId, userId, by: caller.userId }, "ticket assigned");
       return { ticket };
     },

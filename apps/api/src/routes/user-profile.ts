@@ -68,7 +68,8 @@ export const userProfileRoutes: FastifyPluginAsyncTypebox = async (app) => {
           summary: "Delete a user",
           security: bearerSecurity,
           params: IdParams,
-          response: { 204: Type.Null({ description: "deleted" }), ...errorResponses(401, 403, 404, 422) },
+          description: "409 `user_has_orders`: orders are the sales record, so a buyer's account stays.",
+          response: { 204: Type.Null({ description: "deleted" }), ...errorResponses(401, 403, 404, 409, 422) },
         },
       },
       async (request, reply) => {

@@ -1,6 +1,6 @@
 import { Type, type Static } from "typebox";
 import { EventTime } from "./event.ts";
-import { Uuid } from "./common.ts";
+import { Offset, Uuid } from "./common.ts";
 
 /** Seed 003's event fields (no seat map: its events are chat rooms with tickets). */
 const seedEventFields = {
@@ -78,7 +78,7 @@ export const NotificationView = Type.Object({
 export const NotificationsQuery = Type.Object({
   status: Type.Optional(Type.Unsafe<"unread" | "read">({ type: "string", enum: ["unread", "read"] })),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
-  offset: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
+  offset: Type.Optional(Offset),
 });
 export type NotificationsQuery = Static<typeof NotificationsQuery>;
 

@@ -11,6 +11,7 @@ export const ErrorResponse = Type.Object(
     error: Type.String({ description: "machine-readable code, e.g. validation_failed, conflict, not_found" }),
     message: Type.String({ description: "what went wrong, for humans" }),
     field: Type.Optional(Type.String({ description: "the field a conflict is about" })),
+    retry_after_ms: Type.Optional(Type.Integer({ description: "429 rate_limited: how long to wait before the next attempt" })),
     errors: Type.Optional(
       Type.Array(Type.Object({ field: Type.String(), message: Type.String() }), { description: "every invalid field (422 only)" }),
     ),
@@ -23,6 +24,12 @@ export type ErrorResponse = Static<typeof ErrorResponse>;
 export function errorResponses<S extends number>(...statuses: S[]): Record<S, typeof ErrorResponse> {
   return Object.fromEntries(statuses.map((s) => [s, ErrorResponse])) as Record<S, typeof ErrorResponse>;
 }
+
+/**
+ * A page offset. Bounded so a huge value is a 422 naming the field, not a 500 from PostgreSQL's
+ * bigint (`?offset=99999999999999999999`: issue 8, finding 7).
+ */
+export const Offset = Type.Integer({ minimum: 0, maximum: 2_147_483_647, default: 0, description: "rows to skip (at most 2147483647)" });
 
 /** Lower-case or upper-case UUID of any version, as PostgreSQL's uuid type accepts. */
 export const Uuid = Type.String({ format: "uuid", description: "UUID" });

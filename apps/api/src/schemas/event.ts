@@ -1,5 +1,5 @@
 import { Type, type Static } from "typebox";
-import { Uuid } from "./common.ts";
+import { Offset, Uuid } from "./common.ts";
 
 /** Seat ids go into Redis keys and wire frames, so they stay short and free of separators that matter there. */
 export const SEAT_ID_PATTERN = "^[A-Za-z0-9_.:-]{1,64}$";
@@ -121,7 +121,7 @@ export type EventSummaryView = Static<typeof EventSummaryView>;
 
 export const ListEventsQuery = Type.Object({
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })),
-  offset: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
+  offset: Type.Optional(Offset),
 });
 export type ListEventsQuery = Static<typeof ListEventsQuery>;
 

@@ -40,6 +40,9 @@ export const PaymentWebhookBody = Type.Object(
     amount: Type.Number({ minimum: 0, description: "in major units, e.g. 91.00" }),
     currency: Type.String({ pattern: "^[A-Z]{3}$" }),
     status: Type.Union([Type.Literal("succeeded"), Type.Literal("failed")]),
+    event_id: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 255, description: "the provider's id of this delivery; without it, deliveries are told apart by payment_id and status" }),
+    ),
   },
   { additionalProperties: true },
 );
@@ -47,7 +50,7 @@ export type PaymentWebhookBody = Static<typeof PaymentWebhookBody>;
 
 export const PaymentWebhookResponse = Type.Object({
   result: Type.Union([Type.Literal("paid"), Type.Literal("payment_failed"), Type.Literal("flagged_for_refund")]),
-  duplicate: Type.Boolean({ description: "true when this payment id was already processed" }),
+  duplicate: Type.Boolean({ description: "true when this provider event (event_id, else payment_id with status) was already processed" }),
   order_id: Type.String(),
   order_status: Type.Union([Type.String(), Type.Null()]),
   note: Type.Union([Type.String(), Type.Null()]),

@@ -1,5 +1,5 @@
 import { eq } from "drizzle-orm";
-import { events, tickets, users, type Db } from "@seatdrop/db";
+import { events, seatAudit, tickets, users, type Db } from "@seatdrop/db";
 import { ApiError, conflict, notFound, validationFailed } from "../errors.ts";
 import type { TicketView } from "../schemas/ticket.ts";
 import { postgresError, uniqueViolation } from "./postgres-errors.ts";
@@ -38,10 +38,13 @@ export async function createTicket(o: { db: Db; ticketNumber: string; eventId: s
 
 /**
  * Assigns a ticket to a user, with the ticket row locked. Assigning it to its holder again changes
- * nothing; a ticket held by someone else is `ticket_claimed` (an admin may still move it while it is
- * unused); a ticket used to enter the chat room stays with its user (`ticket_used`).
+ * nothing; a ticket held by someone else is `ticket_claimed` and one used to enter the chat room is
+ * `ticket_used` for a user. An admin may move any valid ticket, used or not: a stolen ticket must
+ * be recoverable (issue 8, finding 1: a guessed number was claimed and the admin could not give it
+ * back). A move of a ticket that had a holder is audited (`seat_audit`, action `ticket_reassigned`)
+ * and the ticket counts as unused again, so its new holder's first join marks it.
  */
-export async function assignTicket(o: { db: Db; ticketId: string; userId: string; byAdmin: boolean }): Promise<TicketView> {
+export async function assignTicket(o: { db: Db; ticketId: string; userId: string; byAdmin: boolean; actor?: string }): Promise<TicketView> {
   return o.db.transaction(async (tx) => {
     const [t] = await tx.select().from(tickets).where(eq(tickets.id, o.ticketId)).limit(1).for("update");
     if (!t) throw notFound("ticket");
@@ -49,9 +52,19 @@ export async function assignTicket(o: { db: Db; ticketId: string; userId: string
     if (!user) throw notFound("user");
     if (t.userId === o.userId) return toTicketView(t);
     if (t.status !== "valid") throw new ApiError(409, "ticket_void", "this ticket is no longer valid");
-    if (t.usedAt !== null) throw new ApiError(409, "ticket_used", "this ticket was already used by its holder to enter the chat room");
-    if (t.userId !== null && !o.byAdmin) throw new ApiError(409, "ticket_claimed", "this ticket is already assigned to another user");
-    const [row] = await tx.update(tickets).set({ userId: o.userId }).where(eq(tickets.id, t.id)).returning();
+    if (!o.byAdmin && t.usedAt !== null) throw new ApiError(409, "ticket_used", "this ticket was already used by its holder to enter the chat room");
+    if (!o.byAdmin && t.userId !== null) throw new ApiError(409, "ticket_claimed", "this ticket is already assigned to another user");
+    const [row] = await tx.update(tickets).set({ userId: o.userId, usedAt: null }).where(eq(tickets.id, t.id)).returning();
+    if (t.userId !== null || t.usedAt !== null) {
+      await tx.insert(seatAudit).values({
+        eventId: t.eventId,
+        seatId: t.seatId,
+        orderId: t.orderId,
+        action: "ticket_reassigned",
+        actor: o.actor ?? null,
+        detail: { ticket_id: t.id, from_user: t.userId, to_user: o.userId, was_used_at: t.usedAt?.toISOString() ?? null },
+      });
+    }
     return toTicketView(row!);
   });
 }

@@ -1,8 +1,8 @@
 import { eq } from "drizzle-orm";
 import { hashPassword } from "@seatdrop/auth";
 import { users, type Db } from "@seatdrop/db";
-import { notFound } from "../errors.ts";
-import { userConflict } from "./postgres-errors.ts";
+import { ApiError, notFound } from "../errors.ts";
+import { postgresError, userConflict } from "./postgres-errors.ts";
 import { normaliseEmail, type UserRecord } from "./user-accounts.ts";
 
 const publicColumns = { id: users.id, username: users.username, email: users.email, role: users.role };
@@ -33,8 +33,20 @@ export async function updateUser(o: {
   }
 }
 
-/** Deletes a user; their tickets stay with the event, unassigned (foreign key `on delete set null`). */
+/**
+ * Deletes a user; their tickets stay with the event, unassigned (foreign key `on delete set null`).
+ * A user with orders cannot go: orders are the sales record (foreign key `on delete restrict`), so
+ * that is a 409 `user_has_orders`, not the 500 it used to be (issue 8, finding 7).
+ */
 export async function deleteUser(o: { db: Db; userId: string }): Promise<void> {
-  const deleted = await o.db.delete(users).where(eq(users.id, o.userId)).returning({ id: users.id });
+  let deleted;
+  try {
+    deleted = await o.db.delete(users).where(eq(users.id, o.userId)).returning({ id: users.id });
+  } catch (err) {
+    const pg = postgresError(err);
+    if (pg?.code === "23503" && pg.constraint_name?.startsWith("orders_"))
+      throw new ApiError(409, "user_has_orders", "this user has orders, which are kept as the sales record; the account cannot be deleted");
+    throw err;
+  }
   if (deleted.length === 0) throw notFound("user");
 }

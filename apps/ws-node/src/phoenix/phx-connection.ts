@@ -1,3 +1,4 @@
+import { RateLimitedError } from "@seatdrop/auth";
 import { CloseCode, PHX, decodePhx, encodePhx, encodeReply, parseTopic } from "@seatdrop/protocol";
 import { metrics } from "@seatdrop/observability";
 import { sendTo, type Conn, type Join } from "../conn.ts";
@@ -7,8 +8,11 @@ import { ChatChannel } from "./chat-channel.ts";
 import { SeatChannel } from "./seat-channel.ts";
 import { UserChannel } from "./user-channel.ts";
 
-/** Consecutive rate-limited pushes after which a socket is closed (4429) instead of answered. */
+/** Consecutive rate-limited frames after which a socket is closed (4429) instead of answered. */
 const MAX_REFUSED_IN_A_ROW = 200;
+
+/** What a join refused for the in-flight cap suggests waiting: about one join's round trip. */
+const JOIN_IN_FLIGHT_RETRY_MS = 250;
 
 /**
  * The Phoenix Channels V2 socket at `/socket/websocket`: heartbeats, joins, leaves and pushes,
@@ -28,6 +32,22 @@ export class PhoenixSocket {
   onMessage(conn: Conn, text: string): void {
     metrics.wsFramesIn.inc({ dialect: "phx" });
     const d = decodePhx(text);
+    // Every frame counts against the socket's bucket: joins, leaves, heartbeats, and pushes that are
+    // refused or malformed alike (issue 8, finding 2: only accepted pushes were counted, so 1,000
+    // joins on one socket, each a Redis call and a query, were all answered and 4429 never came).
+    if (!conn.bucket.take()) {
+      metrics.wsFrameErrors.inc({ reason: "rate_limited" });
+      if (++conn.refusedInARow > MAX_REFUSED_IN_A_ROW) {
+        if (!conn.closed) conn.ws?.end(CloseCode.rateLimited, "rate_limited");
+        return;
+      }
+      const where = d.ok ? { joinRef: d.frame[0], ref: d.frame[1], topic: d.frame[2] } : { joinRef: d.joinRef ?? null, ref: d.ref, topic: d.topic };
+      // A frame with no ref cannot be answered; it was still counted.
+      if (where.topic !== undefined && where.ref !== undefined && where.ref !== null)
+        sendTo(conn, encodeReply(where.joinRef, where.ref, where.topic, "error", rateLimited(conn.bucket.retryAfterMs(), "too many frames; slow down")));
+      return;
+    }
+    conn.refusedInARow = 0;
     if (!d.ok) {
       metrics.wsFrameErrors.inc({ reason: d.reason });
       if (d.topic !== undefined && d.ref !== undefined) {
@@ -50,13 +70,6 @@ export class PhoenixSocket {
       sendTo(conn, encodeReply(joinRef, ref, topic, "error", { reason: "not_joined", message: `join ${topic} before pushing to it` }));
       return;
     }
-    if (!conn.bucket.take()) {
-      metrics.wsFrameErrors.inc({ reason: "rate_limited" });
-      if (++conn.refusedInARow > MAX_REFUSED_IN_A_ROW) conn.ws?.end(CloseCode.rateLimited, "rate_limited");
-      else sendTo(conn, encodeReply(joinRef, ref, topic, "error", { reason: "rate_limited", message: "too many pushes; slow down" }));
-      return;
-    }
-    conn.refusedInARow = 0;
     const channel = this.channels[topic.slice(0, topic.indexOf(":"))];
     channel!.handle(conn, join, ref, event, payload).catch((err: unknown) => this.internalError(conn, join.joinRef, ref, topic, err));
   }
@@ -67,6 +80,41 @@ export class PhoenixSocket {
     if (!parsed || !channel || joinRef === null) {
       sendTo(conn, encodeReply(joinRef, ref, topic, "error", { reason: "unmatched topic" }));
       return;
+    }
+    // Joins waiting for their reply are capped per socket: each costs Redis and PostgreSQL work.
+    if (conn.joinsInFlight >= this.ctx.config.WS_JOINS_IN_FLIGHT) {
+      metrics.wsFrameErrors.inc({ reason: "rate_limited" });
+      sendTo(conn, encodeReply(joinRef, ref, topic, "error", rateLimited(JOIN_IN_FLIGHT_RETRY_MS, `at most ${this.ctx.config.WS_JOINS_IN_FLIGHT} joins may wait for their reply`)));
+      return;
+    }
+    conn.joinsInFlight++;
+    try {
+      await this.joinAdmitted(conn, channel, parsed, joinRef, ref, topic, payload);
+    } finally {
+      conn.joinsInFlight--;
+    }
+  }
+
+  private async joinAdmitted(
+    conn: Conn,
+    channel: Channel,
+    parsed: NonNullable<ReturnType<typeof parseTopic>>,
+    joinRef: string,
+    ref: string | null,
+    topic: string,
+    payload: Record<string, unknown>,
+  ): Promise<void> {
+    // A chat join naming a ticket number is a claim: counted per user and per address across the
+    // cluster, so numbers cannot be guessed at speed (issue 8, finding 1).
+    if (parsed.kind === "event" && payload.ticket_number !== undefined && conn.userId) {
+      try {
+        await this.ctx.limits.consume("ticket_claim", { ip: conn.ip, user: conn.userId });
+      } catch (err) {
+        if (!(err instanceof RateLimitedError)) throw err;
+        metrics.wsFrameErrors.inc({ reason: "rate_limited" });
+        sendTo(conn, encodeReply(joinRef, ref, topic, "error", rateLimited(err.retryAfterMs, "too many ticket claims; retry later")));
+        return;
+      }
     }
     const old = conn.joins.get(topic);
     if (old) {
@@ -117,4 +165,9 @@ export class PhoenixSocket {
     this.ctx.logger.error({ err, topic }, "phoenix handler failed");
     sendTo(conn, encodeReply(joinRef, ref, topic, "error", { reason: "internal_error", message: "temporary failure; retry" }));
   }
+}
+
+/** The `rate_limited` reply: how long to wait, in milliseconds, beside the reason. */
+function rateLimited(retryAfterMs: number, message: string): Record<string, unknown> {
+  return { reason: "rate_limited", message, retry_after_ms: retryAfterMs };
 }

@@ -1,0 +1,65 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createLogger } from "@seatdrop/observability";
+import { buildApp, type ApiApp } from "../src/app.ts";
+import { createTestEnv, type TestEnv } from "../../../test/support/test-env.ts";
+
+/**
+ * Issue 8, finding 5: no limit on sign-in or sign-up (12 parallel wrong passwords: all 401, none 429,
+ * and a real sign-in beside them slowed by their scrypt). Limits are counted in Redis per address
+ * and per account, checked before any password is hashed.
+ */
+
+let env: TestEnv;
+let app: ApiApp;
+beforeAll(async () => {
+  env = await createTestEnv({ LIMIT_SIGN_INS_PER_IP: "20", LIMIT_SIGN_IN_FAILURES_PER_ACCOUNT: "5", LIMIT_SIGN_UPS_PER_IP: "3" });
+  app = buildApp({ config: env.config, db: env.db, redis: env.redis, keys: env.keys, logger: createLogger("limits-test", "silent") });
+  await app.ready();
+});
+afterAll(async () => {
+  await app.close();
+  await env.close();
+});
+
+const signUp = (n: string, ip: string) =>
+  app.inject({ method: "POST", url: "/api/users/create", remoteAddress: ip, payload: { user_params: { username: n, email: `${n}@example.com`, password_hash: "right password" } } });
+const signIn = (email: string, password: string, ip: string) => app.inject({ method: "POST", url: "/api/users/sign_in", remoteAddress: ip, payload: { email, password_hash: password } });
+
+describe("sign-in and sign-up limits", () => {
+  it("sign-ups per address: past the limit 429 rate_limited with Retry-After; another address and loopback still sign up", async () => {
+    for (let i = 0; i < 3; i++) expect((await signUp(`su${i}`, "203.0.113.10")).statusCode).toBe(201);
+    const refused = await signUp("su3", "203.0.113.10");
+    expect(refused.statusCode).toBe(429);
+    expect(Number(refused.headers["retry-after"])).toBeGreaterThan(0);
+    expect(refused.json()).toMatchObject({ error: "rate_limited", retry_after_ms: expect.any(Number) });
+    expect((await signUp("su4", "203.0.113.11")).statusCode).toBe(201);
+    for (let i = 0; i < 4; i++) expect((await signUp(`local${i}`, "127.0.0.1")).statusCode).toBe(201); // LIMIT_EXEMPT_IPS
+  });
+
+  it("12 parallel wrong passwords for one account: 5 are checked, 7 refused 429 without a hash; the account's owner is refused too until the window ends, others are not", async () => {
+    expect((await signUp("victim", "203.0.113.20")).statusCode).toBe(201);
+    expect((await signUp("bystander", "203.0.113.21")).statusCode).toBe(201);
+    const answers = await Promise.all(Array.from({ length: 12 }, (_, i) => signIn("victim@example.com", `wrong ${i}`, `203.0.113.${30 + i}`)));
+    const codes = answers.map((a) => a.statusCode).sort();
+    expect(codes.filter((c) => c === 401)).toHaveLength(5);
+    expect(codes.filter((c) => c === 429)).toHaveLength(7);
+    expect((await signIn("victim@example.com", "right password", "203.0.113.99")).statusCode).toBe(429);
+    expect((await signIn("bystander@example.com", "right password", "203.0.113.99")).statusCode).toBe(200);
+  });
+
+  it("a successful sign-in clears the account's count: only failures in a row accumulate", async () => {
+    expect((await signUp("forgetful", "203.0.113.50")).statusCode).toBe(201);
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < 4; i++) expect((await signIn("forgetful@example.com", "wrong", "203.0.113.51")).statusCode).toBe(401);
+      expect((await signIn("forgetful@example.com", "right password", "203.0.113.51")).statusCode).toBe(200);
+    }
+  });
+
+  it("sign-ins per address, whatever the account", async () => {
+    const ip = "203.0.113.77";
+    const answers = [];
+    for (let i = 0; i < 21; i++) answers.push((await signIn(`nobody${i}@example.com`, "x", ip)).statusCode);
+    expect(answers.slice(0, 20).every((c) => c === 401)).toBe(true);
+    expect(answers[20]).toBe(429);
+  });
+});

@@ -1,0 +1,73 @@
+import { runInNewContext } from "node:vm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createLogger } from "@seatdrop/observability";
+import { buildApp, type ApiApp } from "../src/app.ts";
+import { scriptJson } from "../src/routes/pages.ts";
+import { createTestEnv, type TestEnv } from "../../../test/support/test-env.ts";
+
+/**
+ * Issue 8, finding 6: the seat-map page wrote the `Host` header into its inline script unescaped, and
+ * `X-Forwarded-Host` from a private address chose the WebSocket URL the page sends its token to.
+ * Now nothing from the request reaches the page; the URL comes from PUBLIC_WS_URL or the browser's
+ * own location.
+ */
+
+let env: TestEnv;
+let app: ApiApp;
+beforeAll(async () => {
+  env = await createTestEnv();
+  app = buildApp({ config: env.config, db: env.db, redis: env.redis, keys: env.keys, logger: createLogger("page-test", "silent") });
+  await app.ready();
+});
+afterAll(async () => {
+  await app.close();
+  await env.close();
+});
+
+/** Runs the page's first inline (non-module) script as a browser on `location` would, and returns what it set. */
+function wsUrlOf(html: string, location: { protocol: string; hostname: string }): unknown {
+  const m = /<script>([\s\S]*?)<\/script>/.exec(html);
+  if (!m) throw new Error("no inline script in the page");
+  const window: Record<string, unknown> = {};
+  runInNewContext(m[1]!, { window, location });
+  return window.SEATDROP_WS_URL;
+}
+
+describe("the seat-map page", () => {
+  it("a hostile Host header is not written into the page", async () => {
+    const res = await app.inject({ method: "GET", url: "/", headers: { host: "x</script><script>alert(1)</script>" } });
+    expect(res.statusCode).toBe(200);
+    expect(res.body).not.toContain("alert(1)");
+    expect(res.body.match(/<script/g)?.length).toBe((await app.inject({ method: "GET", url: "/" })).body.match(/<script/g)?.length);
+  });
+
+  it("X-Forwarded-Host from a trusted private address does not choose the WebSocket URL", async () => {
+    const res = await app.inject({ method: "GET", url: "/", remoteAddress: "10.0.0.7", headers: { host: "tickets.example", "x-forwarded-host": "evil.example", "x-forwarded-proto": "https" } });
+    expect(res.body).not.toContain("evil.example");
+    // The browser derives the URL from where it loaded the page, not from any header.
+    expect(wsUrlOf(res.body, { protocol: "https:", hostname: "tickets.example" })).toBe(`wss://tickets.example:${env.config.WS_PORTS[0]}/socket`);
+    expect(wsUrlOf(res.body, { protocol: "http:", hostname: "127.0.0.1" })).toBe(`ws://127.0.0.1:${env.config.WS_PORTS[0]}/socket`);
+  });
+
+  it("PUBLIC_WS_URL is the URL, escaped, whatever the request says", async () => {
+    const url = "wss://lb.example/socket?x=</script><script>alert(2)</script>";
+    const env2 = await createTestEnv({ PUBLIC_WS_URL: url });
+    const app2 = buildApp({ config: env2.config, db: env2.db, redis: env2.redis, keys: env2.keys, logger: createLogger("page-test", "silent") });
+    try {
+      const res = await app2.inject({ method: "GET", url: "/", headers: { "x-forwarded-host": "evil.example" } });
+      expect(res.body).not.toContain("alert(2)</script>");
+      expect(wsUrlOf(res.body, { protocol: "http:", hostname: "evil.example" })).toBe(url);
+    } finally {
+      await app2.close();
+      await env2.close();
+    }
+  });
+
+  it("scriptJson cannot be broken out of, and reads back exactly", () => {
+    for (const v of ["</script><script>alert(1)</script>", "<!-- x", "a\u2028b\u2029c", "&amp;", { a: "</SCRIPT>" }]) {
+      const s = scriptJson(v);
+      expect(s).not.toMatch(/[<>&\u2028\u2029]/);
+      expect(runInNewContext(`(${s})`)).toEqual(v);
+    }
+  });
+});

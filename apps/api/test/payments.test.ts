@@ -1,0 +1,86 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { eq } from "drizzle-orm";
+import { orders, paymentEvents, payments, tickets } from "@seatdrop/db";
+import { PhxClient, createEvent, createUser, eventually, push, seatIdsGrid } from "../../../test/support/cluster.ts";
+import { auth, postWebhook, startOrdersWorld, type OrdersWorld } from "./orders-harness.ts";
+
+/**
+ * Issue 8, finding 4: a success after a failure with the same `payment_id` was answered as a
+ * duplicate of the failure and dropped; the order expired with the customer charged. Webhooks are
+ * now deduplicated per provider event, and a success is never dropped.
+ */
+
+let w: OrdersWorld;
+const clients: PhxClient[] = [];
+const secret = () => w.env.config.PAYMENT_WEBHOOK_SECRET;
+beforeAll(async () => {
+  w = await startOrdersWorld();
+});
+afterAll(async () => {
+  await Promise.all(clients.map((c) => c.disconnect()));
+  await w.close();
+});
+
+/** A pending order of one seat (10 EUR) for a new user. */
+async function pendingOrder(settings: { paymentWindowMs?: number } = {}) {
+  const eventId = await createEvent(w.env, seatIdsGrid(1, 2), settings);
+  const u = await createUser(w.env);
+  const c = new PhxClient(w.cluster.nodes[0]!.port, u.token);
+  clients.push(c);
+  const j = await c.join(`seats:${eventId}`);
+  expect((await push(j.channel, "lock", { seat: "A_1" })).status).toBe("ok");
+  const res = await w.app.inject({ method: "POST", url: "/api/orders", headers: auth(u.token), payload: { event_id: eventId } });
+  expect(res.statusCode).toBe(201);
+  return res.json() as { id: string };
+}
+
+const ticketsOf = async (orderId: string) => w.env.db.db.select().from(tickets).where(eq(tickets.orderId, orderId));
+
+describe("payment webhooks, deduplicated per provider event", () => {
+  it("a success after a failure with the same payment_id pays the order", async () => {
+    const o = await pendingOrder();
+    const base = { payment_id: "pay_retry_1", order_id: o.id, amount: 10, currency: "EUR" };
+    const failed = await postWebhook(w.app, secret(), { ...base, status: "failed" });
+    expect(failed.json()).toMatchObject({ result: "payment_failed", duplicate: false, order_status: "pending" });
+    const ok = await postWebhook(w.app, secret(), { ...base, status: "succeeded" });
+    expect(ok.statusCode).toBe(200);
+    expect(ok.json()).toMatchObject({ result: "paid", duplicate: false, order_status: "paid" });
+    expect(await ticketsOf(o.id)).toHaveLength(1);
+    const [p] = await w.env.db.db.select().from(payments).where(eq(payments.id, "pay_retry_1"));
+    expect(p).toMatchObject({ status: "succeeded", flaggedForRefund: false });
+    // Both deliveries are on record.
+    expect((await w.env.db.db.select().from(paymentEvents).where(eq(paymentEvents.paymentId, "pay_retry_1"))).map((e) => e.result).sort()).toEqual(["paid", "payment_failed"]);
+  });
+
+  it("a success after a failure for an order that expired meanwhile is recorded and flagged, not dropped", async () => {
+    const o = await pendingOrder({ paymentWindowMs: 1000 });
+    const base = { payment_id: "pay_retry_late", order_id: o.id, amount: 10, currency: "EUR" };
+    expect((await postWebhook(w.app, secret(), { ...base, status: "failed" })).json()).toMatchObject({ result: "payment_failed" });
+    for (let i = 0; i < 100; i++) {
+      const [row] = await w.env.db.db.select({ status: orders.status }).from(orders).where(eq(orders.id, o.id));
+      if (row?.status === "expired") break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const ok = await postWebhook(w.app, secret(), { ...base, status: "succeeded" });
+    expect(ok.json()).toMatchObject({ result: "flagged_for_refund", duplicate: false, order_status: "expired" });
+    const [p] = await w.env.db.db.select().from(payments).where(eq(payments.id, "pay_retry_late"));
+    expect(p).toMatchObject({ status: "succeeded", flaggedForRefund: true });
+  });
+
+  it("the same provider event twice is one; the same success under another event id changes nothing", async () => {
+    const o = await pendingOrder();
+    const body = { payment_id: "pay_evt_1", order_id: o.id, amount: 10, currency: "EUR", status: "succeeded", event_id: "evt_A" };
+    expect((await postWebhook(w.app, secret(), body)).json()).toMatchObject({ result: "paid", duplicate: false });
+    expect((await postWebhook(w.app, secret(), body)).json()).toMatchObject({ result: "paid", duplicate: true });
+    expect((await postWebhook(w.app, secret(), { ...body, event_id: "evt_B" })).json()).toMatchObject({ result: "paid", duplicate: true });
+    expect(await ticketsOf(o.id)).toHaveLength(1);
+  });
+
+  it("a failure after a success leaves the order paid", async () => {
+    const o = await pendingOrder();
+    const base = { payment_id: "pay_then_fail", order_id: o.id, amount: 10, currency: "EUR" };
+    expect((await postWebhook(w.app, secret(), { ...base, status: "succeeded" })).json()).toMatchObject({ result: "paid" });
+    expect((await postWebhook(w.app, secret(), { ...base, status: "failed" })).json()).toMatchObject({ result: "paid", duplicate: true, order_status: "paid" });
+    expect(await ticketsOf(o.id)).toHaveLength(1);
+  });
+});

@@ -1,0 +1,137 @@
+import { randomUUID } from "node:crypto";
+import postgres from "postgres";
+import { afterAll, describe, expect, it } from "vitest";
+import { tickets } from "@seatdrop/db";
+import { useCluster } from "../../../test/support/use-cluster.ts";
+import { createEvent, createUser, seatIdsGrid } from "../../../test/support/cluster.ts";
+import { RawPhx, phxUrl, until, type Frame } from "../../../test/support/raw-phx.ts";
+import { rawUpgrade } from "../../../test/support/raw-upgrade.ts";
+
+/**
+ * Issue 8, finding 2 (and the connect and claim limits of findings 1 and 5): every frame a socket
+ * sends counts against its bucket, joins waiting for their reply are capped per socket, and connects
+ * and ticket claims are counted per address and per user in Redis, so both nodes agree. Refusals
+ * are `rate_limited` with `retry_after_ms` (HTTP 429 with Retry-After on the upgrade).
+ */
+const w = useCluster({
+  WS_PUSH_RATE: "5",
+  WS_PUSH_BURST: "10",
+  WS_JOINS_IN_FLIGHT: "2",
+  LIMIT_CONNECTS_PER_IP: "4",
+  LIMIT_CONNECTS_PER_USER: "6",
+  LIMIT_TICKET_CLAIMS_PER_USER: "3",
+  LIMIT_TICKET_CLAIMS_PER_IP: "1000",
+  // Loopback is exempt by default; here the per-address limits are read from X-Forwarded-For.
+  LIMIT_EXEMPT_IPS: "",
+});
+const raws: RawPhx[] = [];
+afterAll(() => raws.forEach((r) => r.close()));
+
+let ipCounter = 1;
+/** A client address of its own, so each test's connects are counted apart. */
+const freshIp = () => `198.51.100.${ipCounter++}`;
+
+async function raw(node: number, o: { token?: string; ip?: string } = {}): Promise<RawPhx> {
+  const c = new RawPhx(phxUrl(w.cluster.nodes[node]!.port, o.token ? { token: o.token } : {}), [], { "x-forwarded-for": o.ip ?? freshIp() });
+  raws.push(c);
+  await c.opened();
+  return c;
+}
+
+const rateLimitedReplies = (c: RawPhx) => c.frames.filter((f) => f[3] === "phx_reply" && (f[4] as { response?: { reason?: string } }).response?.reason === "rate_limited");
+
+describe("per socket: every frame kind counts", () => {
+  it("joins of unknown events, heartbeats, leaves, not_joined and malformed pushes all hit the bucket; past it the replies say rate_limited with retry_after_ms", async () => {
+    const c = await raw(0);
+    const send = (f: Frame | string) => c.send(f);
+    for (let i = 0; i < 4; i++) {
+      const r = c.ref();
+      send([r, r, `seats:${randomUUID()}`, "phx_join", {}]);
+    }
+    for (let i = 0; i < 4; i++) send([null, c.ref(), "phoenix", "heartbeat", {}]);
+    for (let i = 0; i < 4; i++) send(["9", c.ref(), `seats:${randomUUID()}`, "lock", { seat: "A_1" }]); // not joined
+    for (let i = 0; i < 4; i++) send(["9", c.ref(), `seats:${randomUUID()}`, "phx_leave", {}]);
+    for (let i = 0; i < 4; i++) send(`["9","${c.ref()}","seats:x","lock",42]`); // payload not an object
+    // 20 frames sent back to back into a bucket of 10 at 5/s: some are refused, each with its wait.
+    await until(() => rateLimitedReplies(c).length >= 1, 8000, () => `a rate_limited reply; got ${JSON.stringify(c.frames)}`);
+    for (const f of rateLimitedReplies(c)) expect((f[4] as { response: { retry_after_ms: number } }).response.retry_after_ms).toBeGreaterThan(0);
+    expect(rateLimitedReplies(c).length).toBeGreaterThanOrEqual(20 - 10 - 2); // at most ~2 tokens refilled meanwhile
+  });
+
+  it("a socket that keeps sending heartbeats past the limit is closed with 4429", async () => {
+    const c = await raw(1);
+    for (let i = 0; i < 400 && !c.closeInfo; i++) c.send([null, c.ref(), "phoenix", "heartbeat", {}]);
+    expect((await c.closed()).code).toBe(4429);
+  });
+
+  it("at most WS_JOINS_IN_FLIGHT joins wait for their reply; one more is refused at once", async () => {
+    const user = await createUser(w.env);
+    // Three chat joins whose ticket rows are locked by this test: each join waits in PostgreSQL.
+    const events = await Promise.all([0, 1, 2].map(() => createEvent(w.env, seatIdsGrid(1, 1))));
+    const numbers = events.map(() => `INFLIGHT-${randomUUID().slice(0, 8)}`);
+    await w.env.db.db.insert(tickets).values(events.map((eventId, i) => ({ eventId, ticketNumber: numbers[i]! })));
+    const locker = postgres(w.env.config.DATABASE_URL, { max: 1 });
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let locked!: () => void;
+    const isLocked = new Promise<void>((r) => (locked = r));
+    const tx = locker.begin(async (sql) => {
+      await sql`select id from tickets where ticket_number in ${sql(numbers)} for update`;
+      locked();
+      await held;
+    });
+    await isLocked;
+    try {
+      const c = await raw(0, { token: user.token });
+      const refs = events.map((eventId, i) => {
+        const r = c.ref();
+        c.send([r, r, `event:${eventId}`, "phx_join", { ticket_number: numbers[i] }]);
+        return r;
+      });
+      // The third is answered while the first two still wait for the locked rows.
+      const third = await c.reply(refs[2]!);
+      expect(third).toMatchObject({ status: "error", response: { reason: "rate_limited", retry_after_ms: expect.any(Number) } });
+      for (const r of refs.slice(0, 2)) expect(c.repliesTo(r)).toHaveLength(0);
+      release();
+      await tx;
+      for (const r of refs.slice(0, 2)) expect((await c.reply(r)).status).toBe("ok");
+    } finally {
+      release();
+      await locker.end();
+    }
+  });
+});
+
+describe("across the cluster (Redis)", () => {
+  it("connects per address: past the limit both nodes answer 429 with Retry-After; another address still connects", async () => {
+    const ip = freshIp();
+    for (let i = 0; i < 4; i++) await raw(i % 2, { ip });
+    for (const node of [0, 1]) {
+      const res = await rawUpgrade(w.cluster.nodes[node]!.port, "/socket/websocket?vsn=2.0.0", { "x-forwarded-for": ip });
+      expect(res.status).toBe(429);
+      expect(Number(res.headers["retry-after"])).toBeGreaterThan(0);
+      expect(JSON.parse(res.body)).toMatchObject({ error: "rate_limited", retry_after_ms: expect.any(Number) });
+    }
+    await raw(1, { ip: freshIp() });
+  });
+
+  it("connects per user, whatever the address", async () => {
+    const user = await createUser(w.env);
+    for (let i = 0; i < 6; i++) await raw(i % 2, { token: user.token });
+    const res = await rawUpgrade(w.cluster.nodes[0]!.port, `/socket/websocket?vsn=2.0.0&token=${user.token}`, { "x-forwarded-for": freshIp() });
+    expect(res.status).toBe(429);
+    expect(JSON.parse(res.body)).toMatchObject({ error: "rate_limited" });
+  });
+
+  it("ticket claims per user: the fourth claim, on the other node, is rate_limited before any ticket is looked up", async () => {
+    const user = await createUser(w.env);
+    const eventId = await createEvent(w.env, seatIdsGrid(1, 1));
+    const a = await raw(0, { token: user.token });
+    const b = await raw(1, { token: user.token });
+    for (const c of [a, b, a]) expect((await c.join(`event:${eventId}`, { ticket_number: `GUESS-${randomUUID()}` })).reply.response.reason).not.toBe("rate_limited");
+    const fourth = await b.join(`event:${eventId}`, { ticket_number: `GUESS-${randomUUID()}` });
+    expect(fourth.reply).toMatchObject({ status: "error", response: { reason: "rate_limited", retry_after_ms: expect.any(Number) } });
+    // Joins without a ticket number are not claims and are not counted.
+    expect((await b.join(`seats:${eventId}`)).reply.status).toBe("ok");
+  });
+});

@@ -1,0 +1,93 @@
+import { RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
+import type { Config } from "@seatdrop/config";
+import type { Keys, Redis } from "@seatdrop/redis";
+
+/** What is being limited. Each has a per-address and (where there is one) a per-user count. */
+export type AttemptKind = "connect" | "ticket_claim" | "sign_in" | "sign_up";
+
+/**
+ * An attempt past its limit. The HTTP API answers 429 `rate_limited` with `Retry-After`; the
+ * WebSocket nodes refuse the upgrade with 429 or reply `rate_limited` with `retry_after_ms`.
+ */
+export class RateLimitedError extends Error {
+  override name = "RateLimitedError";
+  readonly code = "rate_limited";
+  constructor(
+    readonly retryAfterMs: number,
+    readonly limit: string,
+  ) {
+    super(`too many attempts; retry in ${Math.ceil(retryAfterMs / 1000)} s`);
+  }
+}
+
+/**
+ * Cluster-wide attempt limits (issue 8, findings 1, 2 and 5), counted in Redis with
+ * rate-limiter-flexible (one atomic script per check), so every API process and ws-node agrees on
+ * one count per address and per user. A fixed window of `LIMIT_WINDOW_S`; a limit of 0 is off.
+ *
+ * Redis down: the attempt is allowed (`insurance` would need per-process counts that disagree
+ * anyway); sign-in still costs its scrypt, the socket limits still hold per socket.
+ */
+export class AttemptLimits {
+  private readonly limiters = new Map<string, RateLimiterRedis>();
+  private readonly exempt: Set<string>;
+
+  constructor(private readonly o: { redis: Redis; keys: Keys; config: Config }) {
+    this.exempt = new Set(o.config.LIMIT_EXEMPT_IPS.map(normaliseIp));
+  }
+
+  /**
+   * Counts one attempt against the address's and the user's limits of `kind`; throws
+   * RateLimitedError (naming the longest wait) when either is past its limit.
+   */
+  async consume(kind: AttemptKind, who: { ip?: string | null; user?: string | null }): Promise<void> {
+    const checks: Promise<void>[] = [];
+    const ipLimit = this.perIp(kind);
+    if (ipLimit > 0 && who.ip && !this.exempt.has(normaliseIp(who.ip))) checks.push(this.take(`${kind}:ip`, ipLimit, normaliseIp(who.ip)));
+    const userLimit = this.perUser(kind);
+    if (userLimit > 0 && who.user) checks.push(this.take(`${kind}:user`, userLimit, who.user));
+    const results = await Promise.allSettled(checks);
+    const refused = results.flatMap((r) => (r.status === "rejected" && r.reason instanceof RateLimitedError ? [r.reason] : []));
+    if (refused.length > 0) throw refused.reduce((a, b) => (b.retryAfterMs > a.retryAfterMs ? b : a));
+  }
+
+  /** Forgets the user's count of `kind` (a successful sign-in clears the account's count). */
+  async reset(kind: AttemptKind, user: string): Promise<void> {
+    if (this.perUser(kind) <= 0) return;
+    await this.limiter(`${kind}:user`, this.perUser(kind)).delete(user).catch(() => false);
+  }
+
+  private async take(name: string, points: number, subject: string): Promise<void> {
+    try {
+      await this.limiter(name, points).consume(subject);
+    } catch (err) {
+      if (err instanceof RateLimiterRes) throw new RateLimitedError(Math.max(1, err.msBeforeNext), name);
+      // Redis unavailable: fail open (see the class comment).
+    }
+  }
+
+  private limiter(name: string, points: number): RateLimiterRedis {
+    let l = this.limiters.get(name);
+    if (!l) {
+      l = new RateLimiterRedis({ storeClient: this.o.redis, keyPrefix: this.o.keys.attemptLimit(name), points, duration: this.o.config.LIMIT_WINDOW_S, useRedisPackage: false });
+      this.limiters.set(name, l);
+    }
+    return l;
+  }
+
+  private perIp(kind: AttemptKind): number {
+    const c = this.o.config;
+    return { connect: c.LIMIT_CONNECTS_PER_IP, ticket_claim: c.LIMIT_TICKET_CLAIMS_PER_IP, sign_in: c.LIMIT_SIGN_INS_PER_IP, sign_up: c.LIMIT_SIGN_UPS_PER_IP }[kind];
+  }
+
+  private perUser(kind: AttemptKind): number {
+    const c = this.o.config;
+    return { connect: c.LIMIT_CONNECTS_PER_USER, ticket_claim: c.LIMIT_TICKET_CLAIMS_PER_USER, sign_in: c.LIMIT_SIGN_IN_FAILURES_PER_ACCOUNT, sign_up: 0 }[kind];
+  }
+}
+
+/** `::ffff:10.0.0.1` and `10.0.0.1` are one client; IPv6 is compared as written, lower-cased. */
+export function normaliseIp(ip: string): string {
+  const v = ip.trim().toLowerCase();
+  return v.startsWith("::ffff:") && v.includes(".") ? v.slice(7) : v;
+}
