@@ -4,7 +4,7 @@ import { ChatService, validTicketHolders } from "@seatdrop/chat";
 import type { Config } from "@seatdrop/config";
 import { chatRooms, type Db } from "@seatdrop/db";
 import type { Logger } from "@seatdrop/observability";
-import { chatTopic, chatUwsTopic, encodeChatBroadcast, encodeNewMessage, encodeNotification, messagesOf, type ChatBusMessage, type UserBusMessage } from "@seatdrop/protocol";
+import { chatTopic, chatUwsTopic, encodeChatBroadcast, encodeNewMessage, encodeNotification, messagesOf, type ChatBusMessage, type ChatMessageView, type UserBusMessage } from "@seatdrop/protocol";
 import type { Keys, Redis } from "@seatdrop/redis";
 import type { Conn } from "../conn.ts";
 import type { LocalRegistry } from "../registry.ts";
@@ -23,6 +23,8 @@ export class ChatNode {
   readonly rooms: RoomFeeds;
   readonly users: UserFeeds;
   readonly presence: PresenceTracker;
+  /** The latest history page of each room, shared by the joins of a storm while no message arrives. */
+  private readonly historyCache = new Map<string, { version: number; page: Promise<{ messages: ChatMessageView[]; more: boolean }> }>();
   /** Local members of each room, for a resync (phx_error makes them rejoin). */
   readonly members = new Map<string, Set<Conn>>();
   /** Local members of each room who joined with `{"batch": true}` (subscribed to the batch topic). */
@@ -54,7 +56,10 @@ export class ChatNode {
         feed.speakersMax = o.config.CHAT_PRESENCE_LIST_MAX;
         feed.onSpeaker = (userId, added) => this.outbox.speaker(feed.eventId, userId, added);
       },
-      (eventId) => this.outbox.forget(eventId),
+      (eventId) => {
+        this.outbox.forget(eventId);
+        this.historyCache.delete(eventId);
+      },
     );
     this.outbox = new RoomOutbox(o.app, o.config.CHAT_TICK_MS, o.config.CHAT_PRESENCE_LIST_MAX, (eventId) => this.rooms.get(eventId));
     this.ticketTimer = setInterval(() => void this.recheckTickets(), o.config.CHAT_TICKET_RECHECK_MS);
@@ -85,6 +90,26 @@ export class ChatNode {
     this.outbox.stop();
     clearInterval(this.ticketTimer);
     return this.presence.close();
+  }
+
+  /**
+   * The room's latest messages for a join reply. Joins of a storm share one query (issue 11: 2,000
+   * joins each reading the same 50 messages kept the node's two PostgreSQL connections busy); the
+   * page is reused while the feed has delivered no message or status since it was read.
+   */
+  latestHistory(eventId: string, roomId: string): Promise<{ messages: ChatMessageView[]; more: boolean }> {
+    const feed = this.rooms.get(eventId);
+    const cached = this.historyCache.get(eventId);
+    if (feed && cached && cached.version === feed.messageVersion) return cached.page;
+    const version = feed?.messageVersion ?? -1;
+    const page = this.service.history({ roomId });
+    if (feed) {
+      this.historyCache.set(eventId, { version, page });
+      page.catch(() => {
+        if (this.historyCache.get(eventId)?.page === page) this.historyCache.delete(eventId);
+      });
+    }
+    return page;
   }
 
   addMember(eventId: string, conn: Conn, batch = false): void {

@@ -22,6 +22,8 @@ export type RoomResync = (eventId: string) => void;
  */
 export class RoomFeed {
   lastSeq = 0;
+  /** Bumped with every message or status event (not presence): a cached history page is current while it is unchanged. */
+  messageVersion = 0;
   epoch: string | null = null;
   refs = 0;
   /** The room's status as last announced; the node refuses typing in an inactive room without asking PostgreSQL. */
@@ -71,6 +73,7 @@ export class RoomFeed {
 
   /** Position and presence from Redis, atomically (start, and after the order broke). */
   private async reload(): Promise<void> {
+    this.messageVersion++;
     const snap = await this.bus.presenceSnapshot(this.eventId);
     this.lastSeq = snap.seq;
     this.epoch = snap.epoch;
@@ -248,7 +251,10 @@ export class RoomFeed {
     else if (ev.k === "presence") {
       for (const [user_id, { metas }] of Object.entries(ev.joins)) for (const meta of metas) this.addEntry({ ...meta, user_id });
       for (const { metas } of Object.values(ev.leaves)) for (const meta of metas) this.removeEntry(meta.phx_ref);
-    } else for (const v of messagesOf(ev)) if (v.user_id) this.spoke(v.user_id);
+    } else {
+      this.messageVersion++;
+      for (const v of messagesOf(ev)) if (v.user_id) this.spoke(v.user_id);
+    }
     this.deliver(this.eventId, m);
     this.wake();
   }

@@ -77,7 +77,7 @@ export class ChatChannel implements Channel {
     let committed = false;
     try {
       const since = feed.lastSeq;
-      const history = await chat.service.history({ roomId: room.id });
+      const history = await chat.latestHistory(join.eventId, room.id);
       if (!current()) return;
       // What the room emitted while history loaded: from the feed's ring, else from the room's log.
       let missed = feed.eventsSince(since);
