@@ -39,8 +39,8 @@ export interface UpgradeOptions {
 
 /**
  * Verifies the token before accepting the socket. The upgrade is asynchronous, so (uWS rules)
- * `onAborted` is registered first, every header is copied synchronously, and the upgrade runs
- * inside `cork` after the await. A missing token makes an anonymous watcher; a bad one is refused
+ * `onAborted` is registered first, every header is copied synchronously, nothing touches `res` after
+ * an abort, and the upgrade after the await is NOT wrapped in `cork` (see `accept`). A missing token makes an anonymous watcher; a bad one is refused
  * with 401 and a JSON body naming the reason.
  */
 export function handleUpgrade(o: UpgradeOptions) {
@@ -78,9 +78,13 @@ export function handleUpgrade(o: UpgradeOptions) {
       const conn = newConn(o.nodeId, o.dialect, user, { rate: o.rate, burst: o.burst, maxBuffered: o.maxBuffered, ip });
       const bad = o.prepare?.(conn, query);
       if (bad) return refuse("400 Bad Request", "bad_request", bad);
-      res.cork(() => {
-        res.upgrade<UserData>({ conn }, key, protocolToEcho(protocols), extensions, context);
-      });
+      // No `res.cork` around the upgrade (issue 11): after an await, uWebSockets' HttpResponse::cork
+      // can mistake the upgraded socket's memory for HTTP state once `upgrade` reallocates it in
+      // place, and close the new WebSocket right after `open` (1006, no frame; fixed upstream in
+      // uWebSockets PR #1929, not in this build). Its maintainers' advice (uWebSockets #1583): do not
+      // cork when upgrading from this state. `upgrade` corks the new socket itself; the synchronous
+      // path is corked by uWS already.
+      res.upgrade<UserData>({ conn }, key, protocolToEcho(protocols), extensions, context);
     };
     // Connects count per address and per user across the cluster, after the token (a bad token is
     // refused for free) and before the socket exists.

@@ -44,27 +44,59 @@ export class ChatBus {
   }
 
   /**
-   * Counts one message of a user against the room's rate (across nodes); throws `rate_limited`
-   * with the wait when the window is full.
+   * Counts one message of a user against the room's rate (across nodes) and its slow mode; throws
+   * `rate_limited` with the wait when the window is full or the member must wait under slow mode.
    */
   async takeMessageSlot(o: { eventId: string; userId: string; limit: number; windowMs: number }): Promise<void> {
     const k = this.keys.chat(o.eventId);
-    const [ok, n] = (await this.call("chatRate", [k.rate(o.userId)], [o.windowMs, o.limit])) as [number, number];
-    if (ok !== 1)
-      throw new ChatError("rate_limited", `at most ${o.limit} messages per ${o.windowMs / 1000} s; retry in ${Math.ceil(n / 1000)} s`, {
-        retry_after_ms: n,
-      });
+    const [ok, n, why] = (await this.call("chatRate", [k.rate(o.userId), k.slow, k.slowGate(o.userId)], [o.windowMs, o.limit])) as [number, number, string?];
+    if (ok === 1) return;
+    if (why === "slow")
+      throw new ChatError("rate_limited", `slow mode: one message per member every few seconds; retry in ${Math.ceil(n / 1000)} s`, { retry_after_ms: n, slow_mode: true });
+    throw new ChatError("rate_limited", `at most ${o.limit} messages per ${o.windowMs / 1000} s; retry in ${Math.ceil(n / 1000)} s`, {
+      retry_after_ms: n,
+    });
+  }
+
+  /** Sets (seconds > 0) or clears (0) a room's slow mode, and tells the room; live on every node at once. */
+  async setSlowMode(eventId: string, seconds: number): Promise<void> {
+    const k = this.keys.chat(eventId);
+    if (seconds > 0) await this.redis.set(k.slow, String(seconds));
+    else await this.redis.del(k.slow);
+    await this.emit(eventId, { k: "slow_mode", seconds });
+  }
+
+  /** A room's slow mode in seconds (0 = off). */
+  async slowMode(eventId: string): Promise<number> {
+    return Number((await this.redis.get(this.keys.chat(eventId).slow)) ?? 0);
   }
 
   /**
-   * Adds one connection's presence entry and announces it; returns every entry of the room right
-   * after the join (the `presence_state` to send) and the sequence number it corresponds to.
+   * Applies one node's presence changes of a tick in a room (entries to add, fields to remove) and
+   * announces them as one diff; returns its sequence number (0 when nothing changed).
    */
-  async presenceJoin(o: { eventId: string; field: string; entry: PresenceEntry; origin: string }): Promise<{ seq: number; entries: PresenceEntry[] }> {
+  async presenceBatch(o: { eventId: string; add: { field: string; entry: PresenceEntry }[]; remove: string[]; origin?: string }): Promise<{ seq: number; epoch: string }> {
     const k = this.keys.chat(o.eventId);
-    const r = (await this.call("presenceJoin", [k.presence], [k.base, o.field, JSON.stringify(o.entry), o.origin])) as [number, string, ...string[]];
-    const [seq, , ...raw] = r;
-    return { seq, entries: raw.map((s) => JSON.parse(s) as PresenceEntry) };
+    const args: (string | number)[] = [k.base, o.origin ?? "", o.add.length];
+    for (const a of o.add) args.push(a.field, JSON.stringify(a.entry));
+    args.push(...o.remove);
+    const [seq, epoch] = (await this.call("presenceBatch", [k.presence], args)) as [number, string, number, number];
+    return { seq, epoch };
+  }
+
+  /**
+   * The room's position and presence entries at that position, read atomically (MULTI): a node's
+   * presence starts here and follows the diffs with a greater seq.
+   */
+  async presenceSnapshot(eventId: string): Promise<{ seq: number; epoch: string | null; entries: PresenceEntry[] }> {
+    const k = this.keys.chat(eventId);
+    const r = await this.redis.multi().hmget(k.seq, "n", "ep").hvals(k.presence).exec();
+    if (!r) throw new Error("presence snapshot: transaction aborted");
+    const [e1, pos] = r[0]!;
+    const [e2, vals] = r[1]!;
+    if (e1 || e2) throw e1 ?? e2;
+    const [n, ep] = pos as (string | null)[];
+    return { seq: Number(n ?? 0), epoch: ep ?? null, entries: (vals as string[]).map((v) => JSON.parse(v) as PresenceEntry) };
   }
 
   /** Removes presence entries (by field) and announces the leaves; returns how many were there. */

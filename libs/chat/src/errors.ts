@@ -21,7 +21,7 @@ export class ChatError extends Error {
   constructor(
     readonly reason: ChatErrorReason,
     message: string,
-    readonly extra: { field?: string; max?: number; retry_after_ms?: number } = {},
+    readonly extra: { field?: string; max?: number; retry_after_ms?: number; slow_mode?: boolean } = {},
   ) {
     super(message);
   }

@@ -2,7 +2,8 @@ export { ChatService, type ChatServiceDeps, type ChatConfig } from "./chat-servi
 export { ChatBus, type PresenceEntry, type RoomSeq } from "./chat-bus.ts";
 export { ChatError, type ChatErrorReason } from "./errors.ts";
 export { checkMessage, isLowerUuid, CONTENT_TYPES, type ContentType } from "./content.ts";
-export { admitToRoom, findOrCreateRoom, type RoomRef, type AdmittedTicket } from "./room-access.ts";
-export { storeMessage, messageHistory, archivedMessages, toMessageView, type ArchivedMessageView } from "./messages.ts";
+export { admitToRoom, findOrCreateRoom, validTicketHolders, type RoomRef, type AdmittedTicket } from "./room-access.ts";
+export { storeMessage, storeMessages, type MessageToStore, messageHistory, archivedMessages, toMessageView, type ArchivedMessageView } from "./messages.ts";
 export { syncRoom, roomSchedule, type RoomSchedule, type RoomTransition, type RoomLifecycleDeps } from "./room-lifecycle.ts";
 export { listNotifications, markNotificationRead, toNotificationView } from "./notifications.ts";
+export { RoomPipeline } from "./message-pipeline.ts";

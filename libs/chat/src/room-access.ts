@@ -1,4 +1,4 @@
-import { and, asc, eq, sql } from "drizzle-orm";
+import { and, asc, eq, inArray, sql } from "drizzle-orm";
 import { chatRooms, events, tickets, type Db } from "@seatdrop/db";
 import type { RoomStatus } from "@seatdrop/protocol";
 import { ChatError } from "./errors.ts";
@@ -71,4 +71,17 @@ export async function admitToRoom(o: { db: Db; eventId: string; userId: string; 
 /** The one refusal of a ticket number, whatever the reason (see admitToRoom). */
 function ticketRefused(): ChatError {
   return new ChatError("invalid_ticket", "this ticket number does not let you into this room", { field: "ticket_number" });
+}
+
+/**
+ * Which of these users hold a valid ticket for the event (issue 8: a member whose ticket was refunded
+ * or voided since joining no longer reads, types or pages back). One indexed query for any number.
+ */
+export async function validTicketHolders(o: { db: Db; eventId: string; userIds: string[] }): Promise<Set<string>> {
+  if (o.userIds.length === 0) return new Set();
+  const rows = await o.db
+    .selectDistinct({ userId: tickets.userId })
+    .from(tickets)
+    .where(and(eq(tickets.eventId, o.eventId), inArray(tickets.userId, o.userIds), eq(tickets.status, "valid")));
+  return new Set(rows.map((r) => r.userId!));
 }

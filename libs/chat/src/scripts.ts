@@ -4,7 +4,7 @@ import { registerLuaScripts, type Redis, type ScriptCaller } from "@seatdrop/red
 const luaDir = fileURLToPath(new URL("../lua/", import.meta.url));
 
 /** The chat scripts (../lua), by camelName. */
-export type ChatScriptName = "chatEmit" | "presenceJoin" | "presenceLeave" | "chatRate" | "typing";
+export type ChatScriptName = "chatEmit" | "presenceBatch" | "presenceLeave" | "chatRate" | "typing";
 
 export type ChatScriptCaller = ScriptCaller<ChatScriptName>;
 

@@ -131,6 +131,23 @@ const schema = z.object({
   CHAT_HISTORY_LIMIT: int(50, 1),
   /** A ws-node whose presence heartbeat is older than this is dead: its users leave every room. */
   CHAT_PRESENCE_TTL_MS: int(5000, 500),
+  /**
+   * Chat at concert scale (issue 11). A node stores a room's messages in groups (one multi-row
+   * INSERT and one sequence step per group) of at most CHAT_BATCH_MAX. When the messages already
+   * waiting would take longer than CHAT_QUEUE_MAX_MS to store, a new one is refused at once with
+   * `rate_limited` and `retry_after_ms` instead of an ack that comes seconds later.
+   */
+  CHAT_BATCH_MAX: int(200, 1),
+  CHAT_QUEUE_MAX_MS: int(50, 1),
+  /**
+   * Delivery tick: presence changes (every room) and, for members who joined with `{"batch": true}`,
+   * messages are sent once per tick per room.
+   */
+  CHAT_TICK_MS: int(50, 5),
+  /** Above this many members, a room sends the online count and the presence of its speakers, not the whole list. */
+  CHAT_PRESENCE_LIST_MAX: int(500, 1),
+  /** How often each node re-checks its members' tickets (a refunded member is removed from the room). */
+  CHAT_TICKET_RECHECK_MS: int(5000, 100),
 });
 
 export type Config = Omit<z.infer<typeof schema>, "JWT_SECRET" | "SERVICE_SECRET" | "ADMIN_PASSWORD" | "PAYMENT_WEBHOOK_SECRET"> & {

@@ -13,6 +13,14 @@ export const CHAT = {
   roomStatus: "room_status",
   history: "history",
   notification: "notification",
+  /** Issue 11: a tick's messages in one frame, for members who joined with `{"batch": true}`. */
+  messages: "messages",
+  /** Issue 11: the number of people online, per tick when it changed, in rooms above CHAT_PRESENCE_LIST_MAX. */
+  presenceCount: "presence_count",
+  /** Issue 11: the room's slow mode changed (`{"seconds"}`, 0 = off). */
+  slowMode: "slow_mode",
+  /** The member's ticket was refunded or voided: they are out of the room (then `phx_close`). */
+  accessRevoked: "access_revoked",
 } as const;
 
 export type RoomStatus = "inactive" | "active";
@@ -36,9 +44,15 @@ export interface ChatMessageView {
   inserted_at: string;
 }
 
+/** One stored message of a group, with the origin tag of the connection that sent it. */
+export type ChatBusMessageItem = ChatMessageView & { o?: string };
+
 /** What happened in a room, as published on its Redis channel. */
 export type ChatBusEvent =
   | ({ k: "message" } & ChatMessageView)
+  /** A group of messages stored together (issue 11): one sequence step, in order. */
+  | { k: "messages"; messages: ChatBusMessageItem[] }
+  | { k: "slow_mode"; seconds: number }
   | { k: "presence"; joins: PresenceMap; leaves: PresenceMap }
   | { k: "status"; status: RoomStatus; reason?: string }
   | { k: "typing"; user_id: string; typing: boolean };
@@ -76,11 +90,43 @@ export const userTopic = (userId: string) => `user:${userId}`;
 /** uWS topics inside a node for the chat and user channels (Phoenix only; the seed dialect has no chat). */
 export const chatUwsTopic = {
   room: (eventId: string) => `p|event:${eventId}`,
+  /** Members who joined with `{"batch": true}`: messages come as one `messages` frame per tick. */
+  roomBatch: (eventId: string) => `p|event:${eventId}|b`,
   user: (userId: string) => `p|user:${userId}`,
 };
 
-/** The Phoenix push (event name and payload) of a room event. */
-export function chatPush(ev: ChatBusEvent): { event: string; payload: Record<string, unknown> } {
+/** The stored messages a room event carries (none for presence, status, typing). */
+export function messagesOf(ev: ChatBusEvent): ChatMessageView[] {
+  if (ev.k === "message") {
+    const { k: _k, ...view } = ev;
+    return [view];
+  }
+  if (ev.k === "messages") return ev.messages.map(({ o: _o, ...view }) => view);
+  return [];
+}
+
+/** One message as seed 003's `new_message` push (to every member: joinRef null). */
+export function encodeNewMessage(joinRef: string | null, eventId: string, view: ChatMessageView): string {
+  return encodePhx(joinRef, null, chatTopic(eventId), CHAT.newMessage, view as unknown as Record<string, unknown>);
+}
+
+/** A tick's messages, oldest first, as one `messages` frame (members who joined with `{"batch": true}`). */
+export function encodeMessagesFrame(joinRef: string | null, eventId: string, views: ChatMessageView[]): string {
+  return encodePhx(joinRef, null, chatTopic(eventId), CHAT.messages, { messages: views });
+}
+
+/** A presence diff (one per room per tick), as the stock Presence reads it. */
+export function encodePresenceDiff(eventId: string, joins: PresenceMap, leaves: PresenceMap): string {
+  return encodePhx(null, null, chatTopic(eventId), PHX.presenceDiff, { joins, leaves });
+}
+
+/** The online count of a large room. */
+export function encodePresenceCount(eventId: string, online: number): string {
+  return encodePhx(null, null, chatTopic(eventId), CHAT.presenceCount, { online });
+}
+
+/** The Phoenix push (event name and payload) of a room event; a group of messages is several pushes (see messagesOf). */
+export function chatPush(ev: Exclude<ChatBusEvent, { k: "messages" }>): { event: string; payload: Record<string, unknown> } {
   switch (ev.k) {
     case "message": {
       const { k: _k, ...view } = ev;
@@ -92,17 +138,19 @@ export function chatPush(ev: ChatBusEvent): { event: string; payload: Record<str
       return { event: CHAT.roomStatus, payload: ev.reason ? { status: ev.status, reason: ev.reason } : { status: ev.status } };
     case "typing":
       return { event: CHAT.userTyping, payload: { user_id: ev.user_id, typing: ev.typing } };
+    case "slow_mode":
+      return { event: CHAT.slowMode, payload: { seconds: ev.seconds } };
   }
 }
 
 /** A room event as a broadcast frame (`[null, null, topic, event, payload]`), encoded once for every watcher. */
-export function encodeChatBroadcast(eventId: string, ev: ChatBusEvent): string {
+export function encodeChatBroadcast(eventId: string, ev: Exclude<ChatBusEvent, { k: "messages" }>): string {
   const p = chatPush(ev);
   return encodePhx(null, null, chatTopic(eventId), p.event, p.payload);
 }
 
 /** A room event addressed to one joined connection (catch-up right after its join). */
-export function encodeChatPush(joinRef: string, eventId: string, ev: ChatBusEvent): string {
+export function encodeChatPush(joinRef: string, eventId: string, ev: Exclude<ChatBusEvent, { k: "messages" }>): string {
   const p = chatPush(ev);
   return encodePhx(joinRef, null, chatTopic(eventId), p.event, p.payload);
 }

@@ -57,6 +57,10 @@ export interface ChatKeys {
   typing(userId: string, typing: boolean): string;
   /** Fixed-window counter of one user's messages in the room. */
   rate(userId: string): string;
+  /** String: the room's slow mode, seconds between two messages of one member (absent = off). Issue 11. */
+  slow: string;
+  /** `SET NX PX` gate of one member's next message under slow mode. */
+  slowGate(userId: string): string;
 }
 
 export function createKeys(prefix: string) {
@@ -92,6 +96,8 @@ export function createKeys(prefix: string) {
         presence: `${base}presence`,
         typing: (userId, typing) => `${base}typing:${userId}:${typing ? 1 : 0}`,
         rate: (userId) => `${base}rate:${userId}`,
+        slow: `${base}slow`,
+        slowGate: (userId) => `${base}slow:${userId}`,
       };
     },
     /** Pub/sub channel of one user's personal notifications (topic `user:<userId>`). */

@@ -1,14 +1,15 @@
 import { eq } from "drizzle-orm";
 import type { TemplatedApp } from "uWebSockets.js";
-import { ChatService } from "@seatdrop/chat";
+import { ChatService, validTicketHolders } from "@seatdrop/chat";
 import type { Config } from "@seatdrop/config";
 import { chatRooms, type Db } from "@seatdrop/db";
 import type { Logger } from "@seatdrop/observability";
-import { chatTopic, chatUwsTopic, encodeChatBroadcast, encodeNotification, type ChatBusMessage, type UserBusMessage } from "@seatdrop/protocol";
+import { chatTopic, chatUwsTopic, encodeChatBroadcast, encodeNewMessage, encodeNotification, messagesOf, type ChatBusMessage, type ChatMessageView, type UserBusMessage } from "@seatdrop/protocol";
 import type { Keys, Redis } from "@seatdrop/redis";
 import type { Conn } from "../conn.ts";
 import type { LocalRegistry } from "../registry.ts";
 import { PresenceTracker } from "./presence-tracker.ts";
+import { RoomOutbox } from "./room-outbox.ts";
 import { RoomFeeds } from "./room-feeds.ts";
 import { UserFeeds } from "./user-feeds.ts";
 
@@ -22,10 +23,18 @@ export class ChatNode {
   readonly rooms: RoomFeeds;
   readonly users: UserFeeds;
   readonly presence: PresenceTracker;
+  /** The latest history page of each room, shared by the joins of a storm while no message arrives. */
+  private readonly historyCache = new Map<string, { version: number; page: Promise<{ messages: ChatMessageView[]; more: boolean }> }>();
   /** Local members of each room, for a resync (phx_error makes them rejoin). */
   readonly members = new Map<string, Set<Conn>>();
+  /** Local members of each room who joined with `{"batch": true}` (subscribed to the batch topic). */
+  readonly batchMembers = new Map<string, Set<Conn>>();
   /** Set by the chat channel: makes a room's local members rejoin. */
   onResync: (eventId: string) => void = () => {};
+  /** Set by the chat channel: removes a member whose ticket is no longer valid. */
+  onRevoked: (eventId: string, conn: Conn) => void = () => {};
+  readonly outbox: RoomOutbox;
+  private readonly ticketTimer: NodeJS.Timeout;
   readonly db: Db;
   private readonly log: Logger;
 
@@ -43,7 +52,18 @@ export class ChatNode {
       (eventId, msg) => this.deliverRoom(eventId, msg),
       (eventId) => this.onResync(eventId),
       o.logger,
+      (feed) => {
+        feed.speakersMax = o.config.CHAT_PRESENCE_LIST_MAX;
+        feed.onSpeaker = (userId, added) => this.outbox.speaker(feed.eventId, userId, added);
+      },
+      (eventId) => {
+        this.outbox.forget(eventId);
+        this.historyCache.delete(eventId);
+      },
     );
+    this.outbox = new RoomOutbox(o.app, o.config.CHAT_TICK_MS, o.config.CHAT_PRESENCE_LIST_MAX, (eventId) => this.rooms.get(eventId));
+    this.ticketTimer = setInterval(() => void this.recheckTickets(), o.config.CHAT_TICKET_RECHECK_MS);
+    this.ticketTimer.unref();
     this.users = new UserFeeds(o.sub, o.keys, (userId, msg) => this.deliverUser(userId, msg), o.logger);
     this.presence = new PresenceTracker(o.redis, o.keys, this.service.bus, o.nodeId, o.config.CHAT_PRESENCE_TTL_MS, o.logger);
     // The seat feeds listen on the same connection; each listener ignores channels it does not own.
@@ -67,18 +87,62 @@ export class ChatNode {
   /** Graceful stop: presence leaves and deregisters (after a simulated crash it does neither). */
   close(): Promise<void> {
     this.rooms.stop();
+    this.outbox.stop();
+    clearInterval(this.ticketTimer);
     return this.presence.close();
   }
 
-  addMember(eventId: string, conn: Conn): void {
-    let s = this.members.get(eventId);
-    if (!s) this.members.set(eventId, (s = new Set()));
-    s.add(conn);
+  /**
+   * The room's latest messages for a join reply. Joins of a storm share one query (issue 11: 2,000
+   * joins each reading the same 50 messages kept the node's two PostgreSQL connections busy); the
+   * page is reused while the feed has delivered no message or status since it was read.
+   */
+  latestHistory(eventId: string, roomId: string): Promise<{ messages: ChatMessageView[]; more: boolean }> {
+    const feed = this.rooms.get(eventId);
+    const cached = this.historyCache.get(eventId);
+    if (feed && cached && cached.version === feed.messageVersion) return cached.page;
+    const version = feed?.messageVersion ?? -1;
+    const page = this.service.history({ roomId });
+    if (feed) {
+      this.historyCache.set(eventId, { version, page });
+      page.catch(() => {
+        if (this.historyCache.get(eventId)?.page === page) this.historyCache.delete(eventId);
+      });
+    }
+    return page;
+  }
+
+  addMember(eventId: string, conn: Conn, batch = false): void {
+    for (const m of batch ? [this.members, this.batchMembers] : [this.members]) {
+      let s = m.get(eventId);
+      if (!s) m.set(eventId, (s = new Set()));
+      s.add(conn);
+    }
   }
 
   removeMember(eventId: string, conn: Conn): void {
-    const s = this.members.get(eventId);
-    if (s?.delete(conn) && s.size === 0) this.members.delete(eventId);
+    for (const m of [this.members, this.batchMembers]) {
+      const s = m.get(eventId);
+      if (s?.delete(conn) && s.size === 0) m.delete(eventId);
+    }
+  }
+
+  /**
+   * Issue 8: a member whose ticket was refunded or voided no longer reads the room. Every
+   * CHAT_TICKET_RECHECK_MS each room's local members are checked in one query; the ones without a
+   * valid ticket are removed (`access_revoked`, then `phx_close`: the stock client does not rejoin).
+   */
+  private async recheckTickets(): Promise<void> {
+    for (const [eventId, conns] of [...this.members]) {
+      const userIds = [...new Set([...conns].map((c) => c.userId).filter((u): u is string => !!u))];
+      if (userIds.length === 0) continue;
+      try {
+        const valid = await validTicketHolders({ db: this.o.db, eventId, userIds });
+        for (const c of [...(this.members.get(eventId) ?? [])]) if (c.userId && userIds.includes(c.userId) && !valid.has(c.userId)) this.onRevoked(eventId, c);
+      } catch (err) {
+        this.log.warn({ err, eventId }, "ticket re-check failed");
+      }
+    }
   }
 
   private async roomStatus(eventId: string) {
@@ -87,11 +151,45 @@ export class ChatNode {
   }
 
   private deliverRoom(eventId: string, msg: ChatBusMessage): void {
-    const frame = encodeChatBroadcast(eventId, msg.ev);
-    const topic = chatUwsTopic.room(eventId);
-    // Seed 003: the author hears its own message as the reply `{id}` and never its own typing.
-    const author = msg.ev.k === "message" || msg.ev.k === "typing" ? this.localConn(msg.o) : undefined;
-    if (author && !author.closed && author.ws && author.joins.get(chatTopic(eventId))?.live) author.ws.publish(topic, frame, false);
+    const ev = msg.ev;
+    const room = chatUwsTopic.room(eventId);
+    const batch = chatUwsTopic.roomBatch(eventId);
+    switch (ev.k) {
+      case "presence":
+        // Coalesced per tick (RoomOutbox); the feed has already applied it to its presence.
+        this.outbox.presence(eventId, ev.joins, ev.leaves);
+        return;
+      case "message":
+      case "messages": {
+        // Seed 003: the author hears its own message as the reply `{id}`; batch members get the tick's
+        // messages (their own included) in one frame.
+        const origins = ev.k === "messages" ? ev.messages.map((m) => m.o) : [msg.o];
+        const views = messagesOf(ev);
+        for (const [i, v] of views.entries()) this.publishExcept(eventId, room, encodeNewMessage(null, eventId, v), origins[i]);
+        this.outbox.messages(eventId, views);
+        return;
+      }
+      case "typing": {
+        const frame = encodeChatBroadcast(eventId, ev);
+        this.publishExcept(eventId, room, frame, msg.o);
+        this.publishExcept(eventId, batch, frame, msg.o);
+        return;
+      }
+      default: {
+        // Status and slow mode are ordered with messages: the tick goes out first.
+        this.outbox.flushRoom(eventId);
+        const frame = encodeChatBroadcast(eventId, ev);
+        this.o.app.publish(room, frame, false);
+        this.o.app.publish(batch, frame, false);
+      }
+    }
+  }
+
+  /** Publishes on a uWS topic, leaving out the local author's socket when it is subscribed to that topic. */
+  private publishExcept(eventId: string, topic: string, frame: string, origin: string | undefined): void {
+    const author = this.localConn(origin);
+    const onTopic = author && (topic === chatUwsTopic.roomBatch(eventId)) === !!this.batchMembers.get(eventId)?.has(author);
+    if (author && onTopic && !author.closed && author.ws && author.joins.get(chatTopic(eventId))?.live) author.ws.publish(topic, frame, false);
     else this.o.app.publish(topic, frame, false);
   }
 

@@ -53,22 +53,25 @@ export class PresenceTracker {
     this.timer.unref();
   }
 
-  /** Adds a connection's entry to a room; resolves with its field, phx_ref and the room's entries right after. */
-  async track(eventId: string, userId: string, origin: string): Promise<{ field: string; phxRef: string; entries: PresenceEntry[] }> {
+  /**
+   * Adds a connection's entry to a room; resolves with its field, phx_ref and the sequence number of
+   * the diff that announced it (the node's feed shows the entry once it has applied that seq).
+   * Joins and leaves of one room are grouped: while a group is being written the next one gathers,
+   * so a join storm costs one script per room per round trip, not one per member (issue 11).
+   */
+  async track(eventId: string, userId: string, origin: string): Promise<{ field: string; phxRef: string; seq: number }> {
     const phxRef = randomBytes(9).toString("base64url");
     const field = `${this.nodeId}|${phxRef}`;
     const entry: PresenceEntry = { user_id: userId, phx_ref: phxRef, online_at: Date.now() };
-    // Listed first, so a reaper can always find what a node that dies right now has written.
-    await this.redis.sadd(this.keys.chatNodeRooms(this.nodeId), eventId);
     this.local.set(field, { eventId, entry });
     try {
-      const { entries } = await this.bus.presenceJoin({ eventId, field, entry, origin });
-      return { field, phxRef, entries };
+      const seq = await this.change(eventId, { add: { field, entry } }, origin);
+      return { field, phxRef, seq };
     } catch (err) {
       // The join failed (perhaps after Redis applied it): forget the entry here and take it back
       // there, or the heartbeat would keep rewriting a ghost of a user who never got in.
       this.local.delete(field);
-      void this.bus.presenceLeave({ eventId, fields: [field], origin }).catch(() => this.pendingLeaves.set(field, eventId));
+      this.pendingLeaves.set(field, eventId);
       throw err;
     }
   }
@@ -79,7 +82,7 @@ export class PresenceTracker {
     if (!e || this.frozen || this.closed) return;
     this.local.delete(field);
     this.run(
-      this.bus.presenceLeave({ eventId: e.eventId, fields: [field], origin }).catch((err: unknown) => {
+      this.change(e.eventId, { remove: field }, origin).catch((err: unknown) => {
         // Our heartbeat keeps the entry from being reaped: retry the leave on every beat until it lands.
         this.pendingLeaves.set(field, e.eventId);
         throw err;
@@ -89,10 +92,52 @@ export class PresenceTracker {
     );
   }
 
+  /** Each room's next group of changes, and whether a group of that room is being written. */
+  private readonly groups = new Map<string, { add: { field: string; entry: PresenceEntry }[]; remove: string[]; origin: string; waiters: { resolve: (seq: number) => void; reject: (e: unknown) => void }[] }>();
+  private readonly writing = new Set<string>();
+
+  private change(eventId: string, c: { add?: { field: string; entry: PresenceEntry }; remove?: string }, origin: string): Promise<number> {
+    let g = this.groups.get(eventId);
+    if (!g) this.groups.set(eventId, (g = { add: [], remove: [], origin, waiters: [] }));
+    // The origin tags a group of one only; a group of many is announced as nobody's.
+    if (g.origin !== origin) g.origin = "";
+    if (c.add) g.add.push(c.add);
+    if (c.remove) g.remove.push(c.remove);
+    const done = new Promise<number>((resolve, reject) => g.waiters.push({ resolve, reject }));
+    if (!this.writing.has(eventId)) setImmediate(() => void this.writeGroups(eventId));
+    return done;
+  }
+
+  private async writeGroups(eventId: string): Promise<void> {
+    if (this.writing.has(eventId)) return;
+    this.writing.add(eventId);
+    try {
+      for (;;) {
+        const g = this.groups.get(eventId);
+        if (!g) return;
+        this.groups.delete(eventId);
+        try {
+          // Listed first, so a reaper can always find what a node that dies right now has written.
+          if (g.add.length > 0) await this.redis.sadd(this.keys.chatNodeRooms(this.nodeId), eventId);
+          const { seq } = await this.bus.presenceBatch({ eventId, add: g.add, remove: g.remove, origin: g.origin });
+          for (const w of g.waiters) w.resolve(seq);
+        } catch (err) {
+          for (const w of g.waiters) w.reject(err);
+        }
+      }
+    } finally {
+      this.writing.delete(eventId);
+    }
+  }
+
   /** Leaves that failed (a Redis blip); each beat tries them again. */
   private readonly pendingLeaves = new Map<string, string>();
   private async retryLeaves(): Promise<void> {
     for (const [field, eventId] of [...this.pendingLeaves]) {
+      if (this.local.has(field)) {
+        this.pendingLeaves.delete(field);
+        continue;
+      }
       await this.bus.presenceLeave({ eventId, fields: [field], origin: "" });
       this.pendingLeaves.delete(field);
     }
@@ -144,9 +189,11 @@ export class PresenceTracker {
   /** Our heartbeat had lapsed (a long pause): others may have reaped us, so every entry is written again. */
   private async rewrite(): Promise<void> {
     this.log.warn({ entries: this.local.size }, "presence heartbeat had lapsed; re-tracking local entries");
-    for (const [field, e] of this.local) {
-      await this.redis.sadd(this.keys.chatNodeRooms(this.nodeId), e.eventId);
-      await this.bus.presenceJoin({ eventId: e.eventId, field, entry: e.entry, origin: "" });
+    const byRoom = new Map<string, { field: string; entry: PresenceEntry }[]>();
+    for (const [field, e] of this.local) byRoom.set(e.eventId, [...(byRoom.get(e.eventId) ?? []), { field, entry: e.entry }]);
+    for (const [eventId, add] of byRoom) {
+      await this.redis.sadd(this.keys.chatNodeRooms(this.nodeId), eventId);
+      await this.bus.presenceBatch({ eventId, add, remove: [] });
     }
   }
 

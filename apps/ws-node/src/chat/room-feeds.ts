@@ -1,6 +1,6 @@
-import type { ChatBus } from "@seatdrop/chat";
+import type { ChatBus, PresenceEntry } from "@seatdrop/chat";
 import type { Logger } from "@seatdrop/observability";
-import type { ChatBusMessage, RoomStatus } from "@seatdrop/protocol";
+import { messagesOf, type ChatBusMessage, type PresenceMap, type RoomStatus } from "@seatdrop/protocol";
 import type { Keys, Redis } from "@seatdrop/redis";
 import { ChannelSubscriptions } from "../fanout/channel-subscriptions.ts";
 
@@ -22,11 +22,29 @@ export type RoomResync = (eventId: string) => void;
  */
 export class RoomFeed {
   lastSeq = 0;
+  /** Bumped with every message or status event (not presence): a cached history page is current while it is unchanged. */
+  messageVersion = 0;
   epoch: string | null = null;
   refs = 0;
   /** The room's status as last announced; the node refuses typing in an inactive room without asking PostgreSQL. */
   status: RoomStatus = "inactive";
   readonly ready: Promise<void>;
+  /**
+   * The room's presence as of `lastSeq` (issue 11): phx_ref → entry, from an atomic snapshot and
+   * then every diff in order. A join's `presence_state` is read from here, not from Redis.
+   */
+  readonly presence = new Map<string, PresenceEntry>();
+  /** Users online (distinct), kept with `presence`. */
+  private readonly users = new Map<string, number>();
+  /**
+   * The room's recent speakers, oldest first (at most `speakersMax`): in a room too large to list
+   * everyone, members see the presence of the people whose messages they read.
+   */
+  readonly speakers = new Map<string, true>();
+  speakersMax = 500;
+  /** Called when a user becomes (or stops being) one of the recent speakers. */
+  onSpeaker: (userId: string, added: boolean) => void = () => {};
+  private waiters: { seq: number; resolve: () => void }[] = [];
   private ring: (ChatBusMessage | undefined)[] = new Array(RING_SIZE);
   /** Messages to deliver, and `fillTo` marks: read the log up to there (nothing pub/sub revealed). */
   private queue: (ChatBusMessage | { fillTo: number })[] = [];
@@ -47,12 +65,86 @@ export class RoomFeed {
 
   /** Runs once SUBSCRIBE is acknowledged: anything published after the reads below reaches `push`. */
   private async initialise(): Promise<void> {
-    const [pos, status] = await Promise.all([this.bus.currentSeq(this.eventId), this.loadStatus()]);
-    this.lastSeq = pos.seq;
-    this.epoch = pos.epoch;
+    const [, status] = await Promise.all([this.reload(), this.loadStatus()]);
     if (status) this.status = status;
     this.initialised = true;
     void this.pump();
+  }
+
+  /** Position and presence from Redis, atomically (start, and after the order broke). */
+  private async reload(): Promise<void> {
+    this.messageVersion++;
+    const snap = await this.bus.presenceSnapshot(this.eventId);
+    this.lastSeq = snap.seq;
+    this.epoch = snap.epoch;
+    this.presence.clear();
+    this.users.clear();
+    for (const e of snap.entries) this.addEntry(e);
+    this.wake();
+  }
+
+  /** Distinct users online. */
+  get online(): number {
+    return this.users.size;
+  }
+
+  /** Resolves once the feed has applied `seq` (or after `timeoutMs`, false). */
+  waitFor(seq: number, timeoutMs = 5000): Promise<boolean> {
+    if (seq <= this.lastSeq) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        resolve(false);
+      }, timeoutMs);
+      const waiter = {
+        seq,
+        resolve: () => {
+          clearTimeout(t);
+          resolve(true);
+        },
+      };
+      this.waiters.push(waiter);
+    });
+  }
+
+  /** The presence to show: everyone, or (a large room) only the recent speakers. */
+  presenceView(onlySpeakers: boolean): PresenceMap {
+    const out: PresenceMap = {};
+    for (const { user_id, ...meta } of this.presence.values()) {
+      if (onlySpeakers && !this.speakers.has(user_id)) continue;
+      (out[user_id] ??= { metas: [] }).metas.push(meta);
+    }
+    return out;
+  }
+
+  /** One user's metas now (a new speaker's presence). */
+  metasOf(userId: string): PresenceMap {
+    const out: PresenceMap = {};
+    for (const { user_id, ...meta } of this.presence.values()) if (user_id === userId) (out[user_id] ??= { metas: [] }).metas.push(meta);
+    return out;
+  }
+
+  private addEntry(e: PresenceEntry): void {
+    if (this.presence.has(e.phx_ref)) return;
+    this.presence.set(e.phx_ref, e);
+    this.users.set(e.user_id, (this.users.get(e.user_id) ?? 0) + 1);
+  }
+
+  private removeEntry(phxRef: string): void {
+    const e = this.presence.get(phxRef);
+    if (!e) return;
+    this.presence.delete(phxRef);
+    const n = (this.users.get(e.user_id) ?? 1) - 1;
+    if (n <= 0) this.users.delete(e.user_id);
+    else this.users.set(e.user_id, n);
+  }
+
+  private wake(): void {
+    if (this.waiters.length === 0) return;
+    const due = this.waiters.filter((w) => w.seq <= this.lastSeq);
+    if (due.length === 0) return;
+    this.waiters = this.waiters.filter((w) => w.seq > this.lastSeq);
+    for (const w of due) w.resolve();
   }
 
   /**
@@ -108,10 +200,10 @@ export class RoomFeed {
         const msg = item;
         if (msg.ep && this.epoch && msg.ep !== this.epoch) {
           this.log.warn({ eventId: this.eventId, from: this.epoch, to: msg.ep }, "room epoch changed; members resync");
-          this.epoch = msg.ep;
-          this.lastSeq = msg.s - 1;
           this.ring = new Array(RING_SIZE);
+          await this.reload();
           this.resync(this.eventId);
+          continue;
         }
         if (msg.ep && !this.epoch) this.epoch = msg.ep;
         if (msg.s <= this.lastSeq) continue;
@@ -124,9 +216,7 @@ export class RoomFeed {
       this.queue = [];
       this.ring = new Array(RING_SIZE);
       try {
-        const pos = await this.bus.currentSeq(this.eventId);
-        this.lastSeq = pos.seq;
-        this.epoch = pos.epoch;
+        await this.reload();
       } catch (e) {
         this.log.error({ err: e, eventId: this.eventId }, "room feed could not read its position");
       }
@@ -142,8 +232,9 @@ export class RoomFeed {
     const missing = await this.bus.readLog(this.eventId, this.lastSeq + 1, to);
     if (missing === null) {
       this.log.warn({ eventId: this.eventId, from: this.lastSeq + 1, to }, "room log no longer has the gap; members resync");
-      this.lastSeq = to;
       this.ring = new Array(RING_SIZE);
+      await this.reload();
+      if (this.lastSeq < to) this.lastSeq = to;
       this.resync(this.eventId);
       return;
     }
@@ -155,8 +246,29 @@ export class RoomFeed {
     if (m.s <= this.lastSeq) return;
     this.ring[m.s % RING_SIZE] = m;
     this.lastSeq = m.s;
-    if (m.ev.k === "status") this.status = m.ev.status;
+    const ev = m.ev;
+    if (ev.k === "status") this.status = ev.status;
+    else if (ev.k === "presence") {
+      for (const [user_id, { metas }] of Object.entries(ev.joins)) for (const meta of metas) this.addEntry({ ...meta, user_id });
+      for (const { metas } of Object.values(ev.leaves)) for (const meta of metas) this.removeEntry(meta.phx_ref);
+    } else {
+      this.messageVersion++;
+      for (const v of messagesOf(ev)) if (v.user_id) this.spoke(v.user_id);
+    }
     this.deliver(this.eventId, m);
+    this.wake();
+  }
+
+  private spoke(userId: string): void {
+    const known = this.speakers.delete(userId);
+    this.speakers.set(userId, true);
+    if (known) return;
+    this.onSpeaker(userId, true);
+    if (this.speakers.size > this.speakersMax) {
+      const oldest = this.speakers.keys().next().value as string;
+      this.speakers.delete(oldest);
+      this.onSpeaker(oldest, false);
+    }
   }
 }
 
@@ -177,6 +289,8 @@ export class RoomFeeds {
     deliver: RoomDeliver,
     resync: RoomResync,
     logger: Logger,
+    onFeed: (feed: RoomFeed) => void = () => {},
+    private readonly onDrop: (eventId: string) => void = () => {},
   ) {
     this.log = logger.child({ module: "room-feeds" });
     this.statusTimer = setInterval(() => {
@@ -186,7 +300,11 @@ export class RoomFeeds {
     this.subs = new ChannelSubscriptions<RoomFeed>(
       sub,
       (eventId) => keys.chat(eventId).channel,
-      (eventId, subscribed) => new RoomFeed(eventId, bus, () => loadStatus(eventId), deliver, resync, this.log, subscribed),
+      (eventId, subscribed) => {
+        const feed = new RoomFeed(eventId, bus, () => loadStatus(eventId), deliver, resync, this.log, subscribed);
+        onFeed(feed);
+        return feed;
+      },
       this.log,
     );
   }
@@ -225,6 +343,7 @@ export class RoomFeeds {
 
   release(eventId: string): void {
     this.subs.release(eventId);
+    if (!this.subs.get(eventId)) this.onDrop(eventId);
   }
 
   stop(): void {

@@ -1,5 +1,19 @@
 import { ChatError, isLowerUuid } from "@seatdrop/chat";
-import { CHAT, PHX, chatTopic, chatUwsTopic, encodeChatPush, encodePhx, encodePresenceState, encodeReply, presenceMapOf } from "@seatdrop/protocol";
+import {
+  CHAT,
+  PHX,
+  chatTopic,
+  chatUwsTopic,
+  encodeChatPush,
+  encodeMessagesFrame,
+  encodeNewMessage,
+  encodePhx,
+  encodePresenceCount,
+  encodePresenceState,
+  encodeReply,
+  messagesOf,
+  type ChatMessageView,
+} from "@seatdrop/protocol";
 import { sendTo, type Conn, type Join } from "../conn.ts";
 import type { NodeContext } from "../context.ts";
 import type { Channel } from "./channel.ts";
@@ -11,6 +25,8 @@ interface ChatJoin {
   field?: string;
   /** The member's messages are stored one after another, so two quick ones keep their order. */
   posting: Promise<unknown>;
+  /** Joined with `{"batch": true}`: messages arrive as one `messages` frame per tick. */
+  batch: boolean;
 }
 
 const TICKET_NUMBER_MAX = 64;
@@ -20,12 +36,15 @@ const TICKET_NUMBER_MAX = 64;
  * `ticket_number` that is validated, associated and marked used); the reply carries the room's
  * status and latest messages, then `presence_state` follows. Pushes: `new_message`, `user_typing`,
  * `history`. Everything a member hears comes from the room's ordered feed (see chat/room-feeds.ts).
+ * A join with `{"batch": true}` (like seats' `{"changes": true}`) receives the messages of each tick
+ * as one `messages` frame instead of one `new_message` each.
  */
 export class ChatChannel implements Channel {
   private readonly state = new WeakMap<Join, ChatJoin>();
 
   constructor(private readonly ctx: NodeContext) {
     ctx.chat.onResync = (eventId) => this.resyncRoom(eventId);
+    ctx.chat.onRevoked = (eventId, conn) => this.revoke(eventId, conn);
   }
 
   async join(conn: Conn, join: Join, ref: string | null, payload: Record<string, unknown>): Promise<void> {
@@ -41,6 +60,9 @@ export class ChatChannel implements Channel {
     const ticketNumber = payload.ticket_number;
     if (ticketNumber !== undefined && (typeof ticketNumber !== "string" || ticketNumber.length === 0 || ticketNumber.length > TICKET_NUMBER_MAX))
       return refuse({ reason: "malformed_payload", field: "ticket_number", message: `ticket_number must be a string of 1 to ${TICKET_NUMBER_MAX} characters` });
+    if (payload.batch !== undefined && typeof payload.batch !== "boolean")
+      return refuse({ reason: "malformed_payload", field: "batch", message: "batch must be true or false" });
+    const batch = payload.batch === true;
 
     let room;
     try {
@@ -55,7 +77,7 @@ export class ChatChannel implements Channel {
     let committed = false;
     try {
       const since = feed.lastSeq;
-      const history = await chat.service.history({ roomId: room.id });
+      const history = await chat.latestHistory(join.eventId, room.id);
       if (!current()) return;
       // What the room emitted while history loaded: from the feed's ring, else from the room's log.
       let missed = feed.eventsSince(since);
@@ -70,9 +92,9 @@ export class ChatChannel implements Channel {
       // Same tick from here on: subscribe, reply, then what the feed delivered while history loaded.
       committed = true;
       join.live = true;
-      this.state.set(join, { roomId: room.id, posting: Promise.resolve() });
-      chat.addMember(join.eventId, conn);
-      conn.ws!.subscribe(chatUwsTopic.room(join.eventId));
+      this.state.set(join, { roomId: room.id, posting: Promise.resolve(), batch });
+      chat.addMember(join.eventId, conn, batch);
+      conn.ws!.subscribe(batch ? chatUwsTopic.roomBatch(join.eventId) : chatUwsTopic.room(join.eventId));
       sendTo(
         conn,
         encodeReply(join.joinRef, ref, join.topic, "ok", {
@@ -84,11 +106,24 @@ export class ChatChannel implements Channel {
         }),
       );
       const shown = new Set(history.messages.map((m) => m.id));
+      let tick: ChatMessageView[] = [];
+      const flushTick = () => {
+        if (tick.length > 0) sendTo(conn, encodeMessagesFrame(join.joinRef, join.eventId, tick));
+        tick = [];
+      };
       for (const m of missed) {
-        if (m.ev.k === "message" && shown.has(m.ev.id)) continue;
-        if (m.ev.k === "presence") continue; // presence_state below supersedes these
-        sendTo(conn, encodeChatPush(join.joinRef, join.eventId, m.ev));
+        const ev = m.ev;
+        if (ev.k === "presence") continue; // presence_state below supersedes these
+        if (ev.k === "message" || ev.k === "messages") {
+          const views = messagesOf(ev).filter((v) => !shown.has(v.id));
+          if (batch) tick.push(...views);
+          else for (const v of views) sendTo(conn, encodeNewMessage(join.joinRef, join.eventId, v));
+          continue;
+        }
+        flushTick();
+        sendTo(conn, encodeChatPush(join.joinRef, join.eventId, ev));
       }
+      flushTick();
     } finally {
       if (!committed) chat.rooms.release(join.eventId);
     }
@@ -102,13 +137,21 @@ export class ChatChannel implements Channel {
       this.ctx.logger.error({ err, eventId: join.eventId }, "presence tracking failed");
       return;
     }
-    const st = this.state.get(join);
+    let st = this.state.get(join);
     if (!st || !join.live || !current()) {
       chat.presence.untrack(tracked.field);
       return;
     }
     st.field = tracked.field;
-    sendTo(conn, encodePresenceState(join.joinRef, join.eventId, presenceMapOf(tracked.entries)));
+    // The node's own copy of the room's presence includes this entry once the feed applied its diff.
+    const roomFeed = chat.rooms.get(join.eventId);
+    if (!roomFeed) return;
+    await roomFeed.waitFor(tracked.seq);
+    st = this.state.get(join);
+    if (!st || !join.live || !current()) return;
+    const big = chat.outbox.isBig(join.eventId);
+    sendTo(conn, encodePresenceState(join.joinRef, join.eventId, roomFeed.presenceView(big)));
+    if (big) sendTo(conn, encodePresenceCount(join.eventId, roomFeed.online));
   }
 
   async handle(conn: Conn, join: Join, ref: string | null, event: string, payload: Record<string, unknown>): Promise<void> {
@@ -155,7 +198,9 @@ export class ChatChannel implements Channel {
             reply("error", { reason: "malformed_payload", field: "limit", message: `limit must be an integer from 1 to ${max}` });
             return;
           }
-          const page = await chat.service.history({
+          const page = await chat.service.memberHistory({
+            eventId: join.eventId,
+            userId: conn.userId,
             roomId: st.roomId,
             ...(typeof before === "string" ? { before } : {}),
             ...(typeof limit === "number" ? { limit } : {}),
@@ -177,10 +222,23 @@ export class ChatChannel implements Channel {
     if (!join.live || !st) return;
     join.live = false;
     this.state.delete(join);
-    if (!conn.closed && conn.ws) conn.ws.unsubscribe(chatUwsTopic.room(join.eventId));
+    if (!conn.closed && conn.ws) conn.ws.unsubscribe(st.batch ? chatUwsTopic.roomBatch(join.eventId) : chatUwsTopic.room(join.eventId));
     this.ctx.chat.removeMember(join.eventId, conn);
     this.ctx.chat.rooms.release(join.eventId);
     if (st.field) this.ctx.chat.presence.untrack(st.field, conn.tag);
+  }
+
+  /**
+   * Issue 8: the member's ticket was refunded or voided. They leave the room (presence, fan-out) and
+   * hear `access_revoked`, then `phx_close`, after which the stock client does not rejoin.
+   */
+  private revoke(eventId: string, conn: Conn): void {
+    const join = conn.joins.get(chatTopic(eventId));
+    if (!join) return;
+    this.leave(conn, join);
+    conn.joins.delete(join.topic);
+    sendTo(conn, encodePhx(join.joinRef, null, join.topic, CHAT.accessRevoked, { reason: "ticket_void", message: "your ticket for this event is no longer valid" }));
+    sendTo(conn, encodePhx(join.joinRef, join.joinRef, join.topic, PHX.close, {}));
   }
 
   /** The room's order broke (Redis lost it, or the log no longer covers a gap): members rejoin and reload. */
