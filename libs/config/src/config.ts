@@ -68,6 +68,16 @@ const schema = z.object({
   /** Pushes per second one socket may make (token bucket), and the burst above that. */
   WS_PUSH_RATE: int(20, 1),
   WS_PUSH_BURST: int(40, 1),
+  /**
+   * Drain (SIGTERM): how long a ws-node answers /readyz 503 (and refuses upgrades) before it closes
+   * its sockets. Keep it above the load balancer's detection time (deploy/haproxy.cfg: 3 s).
+   */
+  WS_DRAIN_NOTICE_MS: int(5000, 0),
+  /** Drain: sockets closed (1001) per batch, and the mean pause between batches (jittered ±50%). */
+  WS_DRAIN_BATCH: int(200, 1),
+  WS_DRAIN_PAUSE_MS: int(100, 0),
+  /** Drain: the longest wait for a closing socket's pushes in flight to be answered. */
+  WS_DRAIN_INFLIGHT_MS: int(3000, 0),
   /** The HMAC secret payment webhooks are signed with (`Payment-Signature: t=…,v1=…`). */
   PAYMENT_WEBHOOK_SECRET: z.string().min(16, "must be at least 16 characters").optional(),
   /** How long a pending order waits for its payment, unless the event sets its own window. */

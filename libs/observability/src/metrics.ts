@@ -17,6 +17,7 @@ export const metrics = {
   }),
   fanoutEvents: new Counter({ name: "sdc_fanout_events_total", help: "Seat events fanned out by this node" }),
   fanoutGaps: new Counter({ name: "sdc_fanout_gaps_total", help: "Sequence gaps repaired from the event log" }),
+  wsDraining: new Gauge({ name: "sdc_ws_draining", help: "1 while this ws-node drains (SIGTERM)" }),
   subscribedEvents: new Gauge({ name: "sdc_subscribed_events", help: "Event channels this node subscribes to" }),
   holdsExpired: new Counter({ name: "sdc_holds_released_total", help: "Holds released by the worker", labelNames: ["reason"] }),
   httpRequests: new Counter({ name: "sdc_http_requests_total", help: "HTTP requests", labelNames: ["route", "status"] }),
