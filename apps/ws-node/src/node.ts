@@ -4,7 +4,7 @@ import { createTokenVerifier } from "@seatdrop/auth";
 import type { Config } from "@seatdrop/config";
 import { connectDb, type DbHandle } from "@seatdrop/db";
 import { HoldJobs } from "@seatdrop/jobs";
-import { metrics, metricsContentType, metricsText, type Logger } from "@seatdrop/observability";
+import { metrics, metricsAuthorized, metricsContentType, metricsText, startStorePings, type Logger } from "@seatdrop/observability";
 import { CloseCode } from "@seatdrop/protocol";
 import { connectRedis, createKeys } from "@seatdrop/redis";
 import { SeatService } from "@seatdrop/seats";
@@ -189,10 +189,12 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
     const ok = !draining && redis.status === "ready" && sub.status === "ready";
     json(res, ok ? "200 OK" : "503 Service Unavailable", { status: ok ? "ready" : draining ? "draining" : "redis_unavailable", node: nodeId });
   });
-  app.get("/metrics", (res) => {
+  app.get("/metrics", (res, req) => {
+    if (!metricsAuthorized(req.getHeader("authorization"), config.METRICS_TOKEN))
+      return json(res, "401 Unauthorized", { error: "unauthorized", message: "metrics need Authorization: Bearer <METRICS_TOKEN>" });
     let aborted = false;
     res.onAborted(() => (aborted = true));
-    void metricsText().then((text) => {
+    void metricsText("ws-node").then((text) => {
       if (!aborted)
         res.cork(() => {
           res.writeHeader("content-type", metricsContentType).end(text);
@@ -217,6 +219,7 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
     for (const c of registry.conns.values()) if (closeIfSlow(c)) metrics.wsBackpressureDrops.inc();
   }, SLOW_CONSUMER_SWEEP_MS);
   slowTimer.unref();
+  const stopPings = startStorePings({ redis, pg: () => db.sql`select 1` });
   await chat.start();
 
   logger.info({ port }, "ws-node listening");
@@ -249,6 +252,7 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
     uWS.us_listen_socket_close(listenSocket);
     clearInterval(liveTimer);
     clearInterval(slowTimer);
+    stopPings();
     await chat.close();
     await jobs.close().catch(() => {});
     redis.disconnect();

@@ -78,6 +78,11 @@ const schema = z.object({
   WS_DRAIN_PAUSE_MS: int(100, 0),
   /** Drain: the longest wait for a closing socket's pushes in flight to be answered. */
   WS_DRAIN_INFLIGHT_MS: int(3000, 0),
+  /**
+   * `/metrics` of every app answers only `Authorization: Bearer <METRICS_TOKEN>` (Prometheus's
+   * `authorization` setting); required in production, generated per run in development.
+   */
+  METRICS_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
   /** The HMAC secret payment webhooks are signed with (`Payment-Signature: t=…,v1=…`). */
   PAYMENT_WEBHOOK_SECRET: z.string().min(16, "must be at least 16 characters").optional(),
   /** How long a pending order waits for its payment, unless the event sets its own window. */
@@ -99,7 +104,8 @@ const schema = z.object({
   CHAT_PRESENCE_TTL_MS: int(5000, 500),
 });
 
-export type Config = Omit<z.infer<typeof schema>, "JWT_SECRET" | "SERVICE_SECRET" | "ADMIN_PASSWORD" | "PAYMENT_WEBHOOK_SECRET"> & {
+export type Config = Omit<z.infer<typeof schema>, "JWT_SECRET" | "SERVICE_SECRET" | "ADMIN_PASSWORD" | "PAYMENT_WEBHOOK_SECRET" | "METRICS_TOKEN"> & {
+  METRICS_TOKEN: string;
   JWT_SECRET: string;
   SERVICE_SECRET: string;
   ADMIN_PASSWORD: string;
@@ -150,5 +156,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     SERVICE_SECRET: c.SERVICE_SECRET ?? secret(env, "SERVICE_SECRET", production),
     ADMIN_PASSWORD: c.ADMIN_PASSWORD ?? secret(env, "ADMIN_PASSWORD", production),
     PAYMENT_WEBHOOK_SECRET: c.PAYMENT_WEBHOOK_SECRET ?? secret(env, "PAYMENT_WEBHOOK_SECRET", production),
+    METRICS_TOKEN: c.METRICS_TOKEN ?? secret(env, "METRICS_TOKEN", production),
   };
 }

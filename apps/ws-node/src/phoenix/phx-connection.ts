@@ -43,13 +43,17 @@ export class PhoenixSocket {
     const [joinRef, ref, topic, event, payload] = d.frame;
     if (topic === PHX.heartbeatTopic) {
       if (event === PHX.heartbeat) sendTo(conn, encodeReply(null, ref, topic, "ok", {}));
-      else sendTo(conn, encodeReply(null, ref, topic, "error", { reason: "unsupported_event" }));
+      else {
+        metrics.wsFrameErrors.inc({ reason: "unsupported_event" });
+        sendTo(conn, encodeReply(null, ref, topic, "error", { reason: "unsupported_event" }));
+      }
       return;
     }
     if (event === PHX.join) return this.join(conn, joinRef ?? ref, ref, topic, payload);
     const join = conn.joins.get(topic);
     if (event === PHX.leave) return void this.leave(conn, join, joinRef, ref, topic);
     if (!join || !join.live || join.joinRef !== joinRef) {
+      metrics.wsFrameErrors.inc({ reason: "not_joined" });
       sendTo(conn, encodeReply(joinRef, ref, topic, "error", { reason: "not_joined", message: `join ${topic} before pushing to it` }));
       return;
     }
@@ -68,6 +72,7 @@ export class PhoenixSocket {
     const parsed = parseTopic(topic);
     const channel = parsed ? this.channels[parsed.kind] : undefined;
     if (!parsed || !channel || joinRef === null) {
+      metrics.wsFrameErrors.inc({ reason: "unmatched_topic" });
       sendTo(conn, encodeReply(joinRef, ref, topic, "error", { reason: "unmatched topic" }));
       return;
     }
