@@ -57,7 +57,7 @@ export function buildApp(deps: ApiDeps) {
   app.register(idempotencyPlugin);
 
   app.register(healthRoutes);
-  app.register(metricsRoutes);
+  app.register(metricsRoutes, { token: deps.config.METRICS_TOKEN });
   app.register(userAccountRoutes);
   app.register(userProfileRoutes);
   app.register(eventCreateRoutes);

@@ -1,6 +1,6 @@
 import { ConfigError, loadConfig } from "@seatdrop/config";
 import { connectDb, runMigrations } from "@seatdrop/db";
-import { createLogger } from "@seatdrop/observability";
+import { createLogger, startStorePings } from "@seatdrop/observability";
 import { connectRedis, createKeys } from "@seatdrop/redis";
 import { SeatService } from "@seatdrop/seats";
 import { OrderJobs } from "@seatdrop/jobs";
@@ -41,6 +41,7 @@ async function main(): Promise<void> {
   const orderJobs = new OrderJobs(bull, keys.bullPrefix);
   const app = buildApp({ config, db, redis, keys, logger, seats, orderJobs });
   const address = await app.listen({ host: config.HOST, port: config.API_PORT });
+  const stopPings = startStorePings({ redis, pg: () => db.sql`select 1` });
   log.info({ address, docs: `${address}/openapi.json` }, `api listening on ${address}`);
 
   let closing = false;
@@ -59,6 +60,7 @@ async function main(): Promise<void> {
     void (async () => {
       try {
         await app.close();
+        stopPings();
         await redis.quit();
         await db.close();
         log.info("stopped");

@@ -40,12 +40,21 @@ describe("health, readiness, metrics", () => {
     }
   });
 
-  it("GET /metrics serves Prometheus text including the request counter", async () => {
+  it("GET /metrics serves Prometheus text including the request counter, to the metrics token only", async () => {
     await h.app.inject({ method: "GET", url: "/healthz" });
-    const res = await h.app.inject({ method: "GET", url: "/metrics" });
+    const res = await h.app.inject({ method: "GET", url: "/metrics", headers: { authorization: `Bearer ${h.env.config.METRICS_TOKEN}` } });
     expect(res.statusCode).toBe(200);
     expect(res.headers["content-type"]).toContain("text/plain");
     expect(res.body).toContain('sdc_http_requests_total{route="/healthz",status="200"}');
+    // The API's own metrics only: no ws-node or worker series shown as zeros.
+    expect(res.body).not.toContain("sdc_ws_frames_in_total");
+    expect(res.body).not.toContain("sdc_queue_jobs");
+    for (const authorization of [undefined, "Bearer wrong-token", `Basic ${h.env.config.METRICS_TOKEN}`]) {
+      const refused = await h.app.inject({ method: "GET", url: "/metrics", headers: authorization ? { authorization } : {} });
+      expect(refused.statusCode, String(authorization)).toBe(401);
+      expect(refused.json()).toMatchObject({ error: "unauthorized" });
+      expect(refused.body).not.toContain("sdc_");
+    }
   });
 
   it("answers unknown routes with a JSON 404", async () => {

@@ -1,36 +1,31 @@
-import uWS from "uWebSockets.js";
 import { ConfigError, loadConfig } from "@seatdrop/config";
-import { createLogger, metricsContentType, metricsText } from "@seatdrop/observability";
-import { startWorker } from "./worker.ts";
+import { connectDb, migrateWhenReachable } from "@seatdrop/db";
+import { createLogger, startStorePings } from "@seatdrop/observability";
+import { connectRedis } from "@seatdrop/redis";
+import { startWorkerProbes } from "./probes.ts";
+import { startWorker, type WorkerHandle } from "./worker.ts";
 
 const logger = createLogger("worker");
 // A stray rejection is a bug to log, not a reason to drop every socket and job of this process.
 process.on("unhandledRejection", (err) => logger.error({ err }, "unhandled promise rejection"));
 try {
   const config = loadConfig();
-  const worker = await startWorker({ config, logger });
-  // A tiny HTTP side for probes and Prometheus; the worker has no other port.
-  const port = config.WORKER_PORT;
-  const app = uWS.App()
-    .get("/healthz", (res) => {
-      res.writeHeader("content-type", "application/json").end(JSON.stringify({ status: worker.isReady() ? "ok" : "starting" }));
-    })
-    .get("/metrics", (res) => {
-      let aborted = false;
-      res.onAborted(() => (aborted = true));
-      void metricsText().then((t) => {
-        if (!aborted)
-          res.cork(() => {
-            res.writeHeader("content-type", metricsContentType).end(t);
-          });
-      });
-    });
-  app.listen(config.HOST, port, (s) => {
-    if (!s) logger.error({ port }, "worker health port is taken");
-    else logger.info({ port }, `worker ready; health on http://${config.HOST}:${port}/healthz`);
-  });
+  const redis = connectRedis(config.REDIS_URL);
+  redis.on("error", (err: Error) => logger.warn({ err: err.message }, "redis connection error"));
+  const db = connectDb(config.DATABASE_URL, { max: 2 }); // two: the migrations hold a lock on one
+  let worker: WorkerHandle | undefined;
+  // The probe port opens first: "starting" (503) while the migrations run, 200 once jobs run.
+  const probes = await startWorkerProbes({ config, logger, redis, db, worker: () => worker });
+  // Migrations first (idempotent, serialised across processes), never "relation does not exist".
+  await migrateWhenReachable(db, { logger });
+  worker = await startWorker({ config, logger });
+  const stopPings = startStorePings({ redis, pg: () => db.sql`select 1` });
+  logger.info("worker ready");
   const stop = () => {
-    worker.close().then(() => process.exit(0), () => process.exit(1));
+    stopPings();
+    Promise.all([worker!.close(), probes.close()])
+      .then(() => db.close())
+      .then(() => process.exit(0), () => process.exit(1));
   };
   process.once("SIGTERM", stop);
   process.once("SIGINT", stop);

@@ -3,7 +3,7 @@ import type { Config } from "@seatdrop/config";
 import { connectDb } from "@seatdrop/db";
 import { HOLDS_QUEUE, ORDERS_QUEUE, OrderJobs, holdAbandonJob, holdExpiryJob, holdSweepJob, orderExpiryJob, seatsRebuildJob } from "@seatdrop/jobs";
 import { expireOverdueOrders, rebuildSeats, type OrdersContext } from "@seatdrop/orders";
-import type { Logger } from "@seatdrop/observability";
+import { metrics, type Logger } from "@seatdrop/observability";
 import { connectRedis, createKeys } from "@seatdrop/redis";
 import { SeatService } from "@seatdrop/seats";
 import { handleHoldAbandon } from "./jobs/hold-abandon.ts";
@@ -38,8 +38,11 @@ export async function startWorker(o: { config: Config; logger: Logger }): Promis
     HOLDS_QUEUE,
     async (job) => {
       switch (job.name) {
-        case holdExpiryJob.name:
-          return handleHoldExpiry(seats, job);
+        case holdExpiryJob.name: {
+          const r = (await handleHoldExpiry(seats, job)) as { released?: number } | undefined;
+          if (r?.released) metrics.holdExpiryLag.observe(Math.max(0, Date.now() - Number(job.data.deadline)) / 1000);
+          return r;
+        }
         case holdAbandonJob.name:
           return handleHoldAbandon(seats, job);
         case holdSweepJob.name: {
@@ -68,7 +71,10 @@ export async function startWorker(o: { config: Config; logger: Logger }): Promis
     { connection: bull, prefix: keys.bullPrefix, concurrency: 8 },
   );
   for (const w of [worker, orderWorker]) {
-    w.on("failed", (job, err) => logger.error({ err, job: job?.name, id: job?.id }, "job failed"));
+    w.on("failed", (job, err) => {
+      metrics.queueJobsFailed.inc({ queue: w.name });
+      logger.error({ err, job: job?.name, id: job?.id }, "job failed");
+    });
     w.on("error", (err) => logger.error({ err }, "worker error"));
   }
   await rebuildSeats(orders).catch((err: unknown) => logger.error({ err }, "seat rebuild at start failed"));

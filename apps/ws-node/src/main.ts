@@ -1,4 +1,5 @@
 import { ConfigError, loadConfig } from "@seatdrop/config";
+import { connectDb, migrateWhenReachable } from "@seatdrop/db";
 import { createLogger } from "@seatdrop/observability";
 import { startWsNode } from "./node.ts";
 
@@ -7,13 +8,19 @@ const logger = createLogger("ws-node");
 process.on("unhandledRejection", (err) => logger.error({ err }, "unhandled promise rejection"));
 try {
   const config = loadConfig();
+  // The schema first (idempotent, serialised across processes): a node may start before the API.
+  const db = connectDb(config.DATABASE_URL, { max: 2 });
+  await migrateWhenReachable(db, { logger });
+  await db.close();
   const node = await startWsNode({ config, logger });
   logger.info({ port: node.port, nodeId: node.nodeId }, `ws-node ready on ws://${config.HOST}:${node.port}/socket/websocket`);
-  const stop = () => {
-    node.close().then(() => process.exit(0), () => process.exit(1));
+  // SIGTERM (a deploy, `docker stop`, the supervisor) drains with the notice period the load
+  // balancer needs; Ctrl-C stops at once. Either way the sockets close with 1001.
+  const stop = (how: "drain" | "close") => () => {
+    (how === "drain" ? node.drain() : node.close()).then(() => process.exit(0), () => process.exit(1));
   };
-  process.once("SIGTERM", stop);
-  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop("drain"));
+  process.once("SIGINT", stop("close"));
 } catch (err) {
   if (err instanceof ConfigError) {
     console.error(`ws-node: ${err.message}`);

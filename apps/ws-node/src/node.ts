@@ -4,7 +4,7 @@ import { AttemptLimits, createTokenVerifier } from "@seatdrop/auth";
 import type { Config } from "@seatdrop/config";
 import { connectDb, type DbHandle } from "@seatdrop/db";
 import { HoldJobs } from "@seatdrop/jobs";
-import { metrics, metricsContentType, metricsText, type Logger } from "@seatdrop/observability";
+import { metrics, metricsAuthorized, metricsContentType, metricsText, startStorePings, type Logger } from "@seatdrop/observability";
 import { CloseCode } from "@seatdrop/protocol";
 import { connectRedis, createKeys } from "@seatdrop/redis";
 import { SeatService } from "@seatdrop/seats";
@@ -23,8 +23,16 @@ import { handleUpgrade } from "./upgrade.ts";
 export interface WsNode {
   nodeId: string;
   port: number;
-  /** Graceful stop: refuse new sockets, close open ones in batches (1001), then disconnect. */
+  /**
+   * SIGTERM: /readyz answers 503 and upgrades are refused for WS_DRAIN_NOTICE_MS (so the load
+   * balancer stops routing here while the node still answers), then the open sockets close with
+   * 1001 in jittered batches, each after its pushes in flight were answered; then the node stops.
+   */
+  drain(noticeMs?: number): Promise<void>;
+  /** The same stop without the notice period (tests, Ctrl-C). */
   close(): Promise<void>;
+  /** True from the start of a drain. */
+  readonly draining: boolean;
   /**
    * Test hook for a crash: the chat presence heartbeat stops and no presence leaves are written
    * (as if the process died), then the node stops. Other nodes must notice on their own.
@@ -32,9 +40,6 @@ export interface WsNode {
   simulateCrash(): Promise<void>;
 }
 
-/** Sockets closed per batch while draining, and the pause between batches, so clients do not all come back at once. */
-const DRAIN_BATCH = 500;
-const DRAIN_PAUSE_MS = 50;
 /** How often the node looks for sockets whose send buffer passed WS_MAX_BACKPRESSURE. */
 const SLOW_CONSUMER_SWEEP_MS = 1000;
 
@@ -87,6 +92,17 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
   phx = new PhoenixSocket(ctx);
   seed = new SeedSocket(ctx);
   let draining = false;
+  // Work each socket still has in flight (a join or push being answered), so a drain closes a
+  // socket only once its replies are out.
+  const inflight = new WeakMap<Conn, Set<Promise<unknown>>>();
+  const track = (conn: Conn, p: Promise<unknown> | undefined): void => {
+    if (!p) return;
+    let set = inflight.get(conn);
+    if (!set) inflight.set(conn, (set = new Set()));
+    set.add(p);
+    const done = () => set.delete(p);
+    p.then(done, done);
+  };
 
   const common: Pick<WebSocketBehavior<UserData>, "compression" | "maxPayloadLength" | "maxBackpressure" | "closeOnBackpressureLimit" | "idleTimeout" | "sendPingsAutomatically"> = {
     compression: uWS.DISABLED,
@@ -133,7 +149,7 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
     message: (ws, message, isBinary) => {
       const conn = ws.getUserData().conn;
       if (isBinary) return ws.end(CloseCode.malformedFrame, "binary frames are not supported; use the JSON serializer");
-      phx!.onMessage(conn, Buffer.from(message).toString("utf8"));
+      track(conn, phx!.onMessage(conn, Buffer.from(message).toString("utf8")));
     },
     close: (ws) => phx!.onClose(closed(ws)),
   });
@@ -163,7 +179,7 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
     },
     message: (ws, message) => {
       const conn = ws.getUserData().conn;
-      void seed!.onMessage(conn, Buffer.from(message).toString("utf8"));
+      track(conn, seed!.onMessage(conn, Buffer.from(message).toString("utf8")));
     },
     close: (ws) => seed!.onClose(closed(ws)),
   });
@@ -178,10 +194,12 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
     const ok = !draining && redis.status === "ready" && sub.status === "ready";
     json(res, ok ? "200 OK" : "503 Service Unavailable", { status: ok ? "ready" : draining ? "draining" : "redis_unavailable", node: nodeId });
   });
-  app.get("/metrics", (res) => {
+  app.get("/metrics", (res, req) => {
+    if (!metricsAuthorized(req.getHeader("authorization"), config.METRICS_TOKEN))
+      return json(res, "401 Unauthorized", { error: "unauthorized", message: "metrics need Authorization: Bearer <METRICS_TOKEN>" });
     let aborted = false;
     res.onAborted(() => (aborted = true));
-    void metricsText().then((text) => {
+    void metricsText("ws-node").then((text) => {
       if (!aborted)
         res.cork(() => {
           res.writeHeader("content-type", metricsContentType).end(text);
@@ -206,34 +224,63 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
     for (const c of registry.conns.values()) if (closeIfSlow(c)) metrics.wsBackpressureDrops.inc();
   }, SLOW_CONSUMER_SWEEP_MS);
   slowTimer.unref();
+  const stopPings = startStorePings({ redis, pg: () => db.sql`select 1` });
   await chat.start();
 
   logger.info({ port }, "ws-node listening");
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  /** Closes a batch once none of its sockets has a reply pending (or WS_DRAIN_INFLIGHT_MS passed). */
+  const closeBatch = async (batch: Conn[]): Promise<void> => {
+    const until = Date.now() + config.WS_DRAIN_INFLIGHT_MS;
+    for (;;) {
+      const pending = batch.flatMap((c) => (c.closed ? [] : [...(inflight.get(c) ?? [])]));
+      // Checked and closed in the same tick: no new push can start between the check and the close.
+      if (pending.length === 0 || Date.now() >= until) break;
+      await Promise.race([Promise.allSettled(pending), sleep(until - Date.now())]);
+    }
+    for (const c of batch) if (!c.closed) c.ws?.end(CloseCode.goingAway, "node draining; reconnect");
+  };
+  let stopped: Promise<void> | undefined;
+  const stop = async (noticeMs: number): Promise<void> => {
+    draining = true;
+    metrics.wsDraining.set(1);
+    logger.info({ noticeMs, sockets: registry.conns.size }, "draining: /readyz answers 503, new sockets refused");
+    if (noticeMs > 0) await sleep(noticeMs);
+    const all = [...registry.conns.values()];
+    for (let i = 0; i < all.length; i += config.WS_DRAIN_BATCH) {
+      await closeBatch(all.slice(i, i + config.WS_DRAIN_BATCH));
+      // Jitter, so the clients of successive batches do not reconnect in lockstep.
+      if (i + config.WS_DRAIN_BATCH < all.length) await sleep(config.WS_DRAIN_PAUSE_MS * (0.5 + Math.random()));
+    }
+    // Sockets that raced in before the first batch (an upgrade verified just before the drain).
+    await closeBatch([...registry.conns.values()]);
+    uWS.us_listen_socket_close(listenSocket);
+    clearInterval(liveTimer);
+    clearInterval(slowTimer);
+    stopPings();
+    await chat.close();
+    await jobs.close().catch(() => {});
+    redis.disconnect();
+    sub.disconnect();
+    bull.disconnect();
+    await db.close();
+    logger.info("ws-node stopped");
+  };
   const node: WsNode = {
     nodeId,
     port,
+    get draining() {
+      return draining;
+    },
     async simulateCrash() {
       chat.presence.freeze();
       await node.close();
     },
-    async close() {
-      if (draining) return;
-      draining = true;
-      uWS.us_listen_socket_close(listenSocket);
-      clearInterval(liveTimer);
-      clearInterval(slowTimer);
-      const all = [...registry.conns.values()];
-      for (let i = 0; i < all.length; i += DRAIN_BATCH) {
-        for (const c of all.slice(i, i + DRAIN_BATCH)) if (!c.closed) c.ws?.end(CloseCode.goingAway, "node draining; reconnect");
-        if (i + DRAIN_BATCH < all.length) await new Promise((r) => setTimeout(r, DRAIN_PAUSE_MS));
-      }
-      await chat.close();
-      await jobs.close().catch(() => {});
-      redis.disconnect();
-      sub.disconnect();
-      bull.disconnect();
-      await db.close();
-      logger.info("ws-node stopped");
+    drain(noticeMs = config.WS_DRAIN_NOTICE_MS) {
+      return (stopped ??= stop(noticeMs));
+    },
+    close() {
+      return node.drain(0);
     },
   };
   return node;

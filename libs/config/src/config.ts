@@ -112,6 +112,21 @@ const schema = z.object({
    * only, so do not list the balancer's own address here.
    */
   LIMIT_EXEMPT_IPS: ipList.default(["127.0.0.1", "::1", "::ffff:127.0.0.1"]),
+  /**
+   * Drain (SIGTERM): how long a ws-node answers /readyz 503 (and refuses upgrades) before it closes
+   * its sockets. Keep it above the load balancer's detection time (deploy/haproxy.cfg: 3 s).
+   */
+  WS_DRAIN_NOTICE_MS: int(5000, 0),
+  /** Drain: sockets closed (1001) per batch, and the mean pause between batches (jittered ±50%). */
+  WS_DRAIN_BATCH: int(200, 1),
+  WS_DRAIN_PAUSE_MS: int(100, 0),
+  /** Drain: the longest wait for a closing socket's pushes in flight to be answered. */
+  WS_DRAIN_INFLIGHT_MS: int(3000, 0),
+  /**
+   * `/metrics` of every app answers only `Authorization: Bearer <METRICS_TOKEN>` (Prometheus's
+   * `authorization` setting); required in production, generated per run in development.
+   */
+  METRICS_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
   /** The HMAC secret payment webhooks are signed with (`Payment-Signature: t=…,v1=…`). */
   PAYMENT_WEBHOOK_SECRET: z.string().min(16, "must be at least 16 characters").optional(),
   /** How long a pending order waits for its payment, unless the event sets its own window. */
@@ -150,7 +165,8 @@ const schema = z.object({
   CHAT_TICKET_RECHECK_MS: int(5000, 100),
 });
 
-export type Config = Omit<z.infer<typeof schema>, "JWT_SECRET" | "SERVICE_SECRET" | "ADMIN_PASSWORD" | "PAYMENT_WEBHOOK_SECRET"> & {
+export type Config = Omit<z.infer<typeof schema>, "JWT_SECRET" | "SERVICE_SECRET" | "ADMIN_PASSWORD" | "PAYMENT_WEBHOOK_SECRET" | "METRICS_TOKEN"> & {
+  METRICS_TOKEN: string;
   JWT_SECRET: string;
   SERVICE_SECRET: string;
   ADMIN_PASSWORD: string;
@@ -201,5 +217,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     SERVICE_SECRET: c.SERVICE_SECRET ?? secret(env, "SERVICE_SECRET", production),
     ADMIN_PASSWORD: c.ADMIN_PASSWORD ?? secret(env, "ADMIN_PASSWORD", production),
     PAYMENT_WEBHOOK_SECRET: c.PAYMENT_WEBHOOK_SECRET ?? secret(env, "PAYMENT_WEBHOOK_SECRET", production),
+    METRICS_TOKEN: c.METRICS_TOKEN ?? secret(env, "METRICS_TOKEN", production),
   };
 }

@@ -19,3 +19,21 @@ export async function runMigrations(handle: DbHandle): Promise<void> {
     lock.release();
   }
 }
+
+/**
+ * Every app runs the migrations at start (idempotent and serialised by the advisory lock above), so
+ * none depends on another having started first. While PostgreSQL is not reachable yet (a container
+ * still starting) it retries every 2 s, saying so, for up to `timeoutMs`.
+ */
+export async function migrateWhenReachable(handle: DbHandle, o: { logger: { warn(obj: object, msg: string): void }; timeoutMs?: number }): Promise<void> {
+  const until = Date.now() + (o.timeoutMs ?? 120_000);
+  for (;;) {
+    try {
+      return await runMigrations(handle);
+    } catch (err) {
+      if (Date.now() > until) throw err;
+      o.logger.warn({ err: (err as Error).message }, "migrations could not run yet (PostgreSQL unreachable?); retrying in 2 s");
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+  }
+}

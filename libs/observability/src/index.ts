@@ -1,2 +1,14 @@
 export { createLogger, type Logger } from "./logger.ts";
-export { metrics, metricsText, metricsContentType } from "./metrics.ts";
+export {
+  metrics,
+  metricsText,
+  metricsContentType,
+  metricsAuthorized,
+  startStorePings,
+  zeroCounter,
+  FRAME_REFUSALS,
+  HOLD_RELEASE_PATHS,
+  HOLD_RELEASE_REASONS,
+  QUEUE_STATES,
+  type AppName,
+} from "./metrics.ts";

@@ -1,29 +1,139 @@
-import { Counter, Gauge, Histogram, collectDefaultMetrics, register } from "prom-client";
+import { timingSafeEqual } from "node:crypto";
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, register as defaultRegister } from "prom-client";
 
-collectDefaultMetrics();
+/**
+ * Every Prometheus metric of the project, declared once so names never drift between apps, each
+ * in the registry of the apps that feed it: an app's `/metrics` shows only its own (plus the process
+ * defaults), never another app's as zeros. Names follow Prometheus conventions (`sdc_` prefix,
+ * `_total` counters, `_seconds` histograms); every label has a bounded set of values.
+ *
+ * To add one: a line in `metrics` with `counter(apps, …)` / `gauge(apps, …)` / `histogram(apps, …)`;
+ * give a labelled counter its known label values as `zero`, so each series starts at 0 and its first
+ * increment shows in `rate()`. A metric created with plain `new Counter()` lands in prom-client's
+ * default registry, which every app also exports.
+ */
+export type AppName = "api" | "worker" | "ws-node";
+const registries: Record<AppName, Registry> = { api: new Registry(), worker: new Registry(), "ws-node": new Registry() };
+const ALL: AppName[] = ["api", "worker", "ws-node"];
+const WS: AppName[] = ["ws-node"];
+const API: AppName[] = ["api"];
+const WORKER: AppName[] = ["worker"];
 
-/** Every Prometheus metric of the project, declared once so names never drift between apps. */
+type Zero<L extends string> = Partial<Record<L, readonly string[]>>;
+
+/** Sets every combination of the given label values to 0 (labels not listed stay unset). */
+export function zeroCounter<L extends string>(c: Counter<L>, values: Zero<L>): void {
+  let combos: Record<string, string>[] = [{}];
+  for (const [label, vals] of Object.entries(values) as [string, readonly string[]][]) combos = combos.flatMap((c0) => vals.map((v) => ({ ...c0, [label]: v })));
+  for (const labels of combos) c.inc(labels as Partial<Record<L, string>>, 0);
+}
+
+function counter<L extends string>(apps: AppName[], cfg: { name: string; help: string; labelNames?: readonly L[] }, zero?: Zero<L>): Counter<L> {
+  const c = new Counter<L>({ ...cfg, registers: apps.map((a) => registries[a]) });
+  if (zero) zeroCounter(c, zero);
+  else if (!cfg.labelNames?.length) c.inc(0);
+  return c;
+}
+function gauge<L extends string>(apps: AppName[], cfg: { name: string; help: string; labelNames?: readonly L[] }): Gauge<L> {
+  return new Gauge<L>({ ...cfg, registers: apps.map((a) => registries[a]) });
+}
+function histogram<L extends string>(apps: AppName[], cfg: { name: string; help: string; labelNames?: readonly L[]; buckets: number[] }): Histogram<L> {
+  return new Histogram<L>({ ...cfg, registers: apps.map((a) => registries[a]) });
+}
+
+const FAST = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
+const LAG = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60];
+
+/** Every reason a ws-node refuses a frame (the `reason` of an error reply, or a close). */
+export const FRAME_REFUSALS = [
+  "malformed_frame",
+  "malformed_payload",
+  "rate_limited",
+  "not_joined",
+  "unmatched_topic",
+  "unsupported_event",
+  "unauthorized",
+  "unknown_action",
+  "invalid_seat",
+] as const;
+/** The paths a hold is released by, and why. */
+export const HOLD_RELEASE_PATHS = ["job", "sweep"] as const;
+export const HOLD_RELEASE_REASONS = ["expired", "abandoned"] as const;
+export const QUEUE_STATES = ["waiting", "delayed", "active", "failed"] as const;
+
 export const metrics = {
-  wsConnections: new Gauge({ name: "sdc_ws_connections", help: "Open WebSocket connections", labelNames: ["dialect"] }),
-  wsFramesIn: new Counter({ name: "sdc_ws_frames_in_total", help: "Frames received", labelNames: ["dialect"] }),
-  wsFrameErrors: new Counter({ name: "sdc_ws_frame_errors_total", help: "Frames refused", labelNames: ["reason"] }),
-  wsBackpressureDrops: new Counter({ name: "sdc_ws_backpressure_closes_total", help: "Sockets closed as slow consumers" }),
-  seatOps: new Counter({ name: "sdc_seat_ops_total", help: "Seat operations by result", labelNames: ["op", "result"] }),
-  seatOpSeconds: new Histogram({
-    name: "sdc_seat_op_seconds",
-    help: "Seat script round trip",
-    labelNames: ["op"],
-    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
-  }),
-  fanoutEvents: new Counter({ name: "sdc_fanout_events_total", help: "Seat events fanned out by this node" }),
-  fanoutGaps: new Counter({ name: "sdc_fanout_gaps_total", help: "Sequence gaps repaired from the event log" }),
-  subscribedEvents: new Gauge({ name: "sdc_subscribed_events", help: "Event channels this node subscribes to" }),
-  holdsExpired: new Counter({ name: "sdc_holds_released_total", help: "Holds released by the worker", labelNames: ["reason"] }),
-  seatRebuildRequestsFailed: new Counter({ name: "sdc_seat_rebuild_requests_failed_total", help: "Seat-map rebuilds that could not be queued (the reconciliation repairs the map)" }),
-  httpRequests: new Counter({ name: "sdc_http_requests_total", help: "HTTP requests", labelNames: ["route", "status"] }),
+  // ws-node: sockets and frames
+  wsConnections: gauge(WS, { name: "sdc_ws_connections", help: "Open WebSocket connections", labelNames: ["dialect"] }),
+  wsFramesIn: counter(WS, { name: "sdc_ws_frames_in_total", help: "Frames received", labelNames: ["dialect"] }, { dialect: ["phx", "seed"] }),
+  wsFrameErrors: counter(WS, { name: "sdc_ws_frame_errors_total", help: "Frames refused, by reason", labelNames: ["reason"] }, { reason: FRAME_REFUSALS }),
+  wsBackpressureDrops: counter(WS, { name: "sdc_ws_backpressure_closes_total", help: "Sockets closed as slow consumers (4408)" }),
+  wsDraining: gauge(WS, { name: "sdc_ws_draining", help: "1 while this ws-node drains (SIGTERM)" }),
+  // ws-node: fan-out
+  fanoutEvents: counter(WS, { name: "sdc_fanout_events_total", help: "Seat events fanned out by this node" }),
+  fanoutGaps: counter(WS, { name: "sdc_fanout_gaps_total", help: "Sequence gaps repaired from the event log" }),
+  subscribedEvents: gauge(WS, { name: "sdc_subscribed_events", help: "Event channels this node subscribes to" }),
+  // every app runs seat scripts (SeatService); lock outcomes are `op="lockSeat"` by `result`
+  seatOps: counter(ALL, { name: "sdc_seat_ops_total", help: "Seat operations by script and result (ok or the refusal's reason)", labelNames: ["op", "result"] }),
+  seatOpSeconds: histogram(ALL, { name: "sdc_seat_op_seconds", help: "Seat script round trip", labelNames: ["op"], buckets: FAST }),
+  holdsExpired: counter(
+    ALL,
+    { name: "sdc_holds_released_total", help: "Whole holds released, by path (job, sweep) and reason", labelNames: ["path", "reason"] },
+    { path: HOLD_RELEASE_PATHS, reason: HOLD_RELEASE_REASONS },
+  ),
+  // libs/orders (API and worker): a rebuild of the live map that could not even be queued
+  seatRebuildRequestsFailed: counter(ALL, { name: "sdc_seat_rebuild_requests_failed_total", help: "Seat-map rebuilds that could not be queued (the reconciliation repairs the map)" }),
+  holdExpiryLag: histogram(WORKER, { name: "sdc_hold_expiry_lag_seconds", help: "From a hold's deadline to its release by the worker", buckets: LAG }),
+  // worker: queues (read from Redis at scrape time)
+  queueJobs: gauge(WORKER, { name: "sdc_queue_jobs", help: "BullMQ jobs by queue and state", labelNames: ["queue", "state"] }),
+  queueOldestWaitingSeconds: gauge(WORKER, { name: "sdc_queue_oldest_waiting_seconds", help: "Age of the oldest job waiting to run, by queue", labelNames: ["queue"] }),
+  queueJobsFailed: counter(WORKER, { name: "sdc_queue_job_failures_total", help: "Jobs that threw, by queue", labelNames: ["queue"] }),
+  // api
+  httpRequests: counter(API, { name: "sdc_http_requests_total", help: "HTTP requests", labelNames: ["route", "status"] }),
+  // every app: its stores' latency, from a ping every few seconds
+  redisPingSeconds: histogram(ALL, { name: "sdc_redis_ping_seconds", help: "Redis PING round trip", buckets: FAST }),
+  pgPingSeconds: histogram(ALL, { name: "sdc_pg_ping_seconds", help: "PostgreSQL `select 1` round trip", buckets: FAST }),
 };
 
-export const metricsContentType = register.contentType;
-export function metricsText(): Promise<string> {
-  return register.metrics();
+const defaultsFor = new Set<AppName>();
+/** The app's exposition: its own metrics, the process defaults, and anything in the default registry. */
+export async function metricsText(app: AppName): Promise<string> {
+  if (!defaultsFor.has(app)) {
+    defaultsFor.add(app);
+    collectDefaultMetrics({ register: registries[app] });
+  }
+  const own = await registries[app].metrics();
+  const extra = await defaultRegister.metrics();
+  return extra.trim() ? `${own}\n${extra}` : own;
+}
+export const metricsContentType = defaultRegister.contentType;
+
+/**
+ * `/metrics` is for Prometheus only: it needs `Authorization: Bearer <METRICS_TOKEN>`.
+ * Compared in constant time.
+ */
+export function metricsAuthorized(authorization: string | undefined, token: string): boolean {
+  const m = /^Bearer\s+(.+)$/i.exec(authorization ?? "");
+  if (!m) return false;
+  const a = Buffer.from(m[1]!.trim());
+  const b = Buffer.from(token);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** Pings Redis and PostgreSQL every `everyMs` into the latency histograms; returns a stop function. */
+export function startStorePings(o: { redis?: { ping(): Promise<unknown> }; pg?: () => Promise<unknown> }, everyMs = 5000): () => void {
+  const time = async (h: Histogram, f: () => Promise<unknown>) => {
+    const end = h.startTimer();
+    try {
+      await f();
+      end();
+    } catch {
+      // a failed ping is not a latency; readiness reports the outage
+    }
+  };
+  const t = setInterval(() => {
+    if (o.redis) void time(metrics.redisPingSeconds, () => o.redis!.ping());
+    if (o.pg) void time(metrics.pgPingSeconds, o.pg);
+  }, everyMs);
+  t.unref();
+  return () => clearInterval(t);
 }

@@ -4,9 +4,9 @@ import type { Redis } from "ioredis";
 import type { Config } from "@seatdrop/config";
 import { events as eventsTable, orderItems, orders, seats as seatsTable, type Db } from "@seatdrop/db";
 import type { HoldJobs } from "@seatdrop/jobs";
-import { metrics, type Logger } from "@seatdrop/observability";
+import { metrics, zeroCounter, type Logger } from "@seatdrop/observability";
 import type { Keys } from "@seatdrop/redis";
-import { SeatError, seatErrorFromCode } from "./errors.ts";
+import { SeatError, SeatErrorCode, seatErrorFromCode } from "./errors.ts";
 import { registerScripts, type ScriptCaller, type ScriptName } from "./scripts.ts";
 import { resolveHoldSettings, type HoldSettings } from "./settings.ts";
 import type { HoldView, SeatEvent, SeatMessage, SeatStateName, Snapshot } from "./types.ts";
@@ -45,6 +45,9 @@ export interface SalesRules {
  * ONE Lua script (lua/). Nothing reads a hold, decides, then writes: the script that changes state
  * is the only check (DESIGN §3.3).
  */
+// Lock, unlock and extend outcomes start at 0 for every result, so the first refusal shows in rate().
+zeroCounter(metrics.seatOps, { op: ["lockSeat", "unlockSeat", "extendHold"], result: ["ok", "error", ...Object.keys(SeatErrorCode)] });
+
 export class SeatService {
   private readonly call: ScriptCaller;
   private readonly log: Logger;
@@ -121,13 +124,15 @@ export class SeatService {
   /** Releases a hold if it expired or (mode `abandoned`) its user left for longer than the grace. Idempotent. */
   async releaseHold(o: { eventId: string; userId: string; mode: "expired" | "abandoned" }) {
     const [released, reason] = (await this.run("releaseHold", o.eventId, [o.userId, o.mode], false)) as [number, string];
-    if (released > 0) metrics.holdsExpired.inc({ reason });
+    if (released > 0) metrics.holdsExpired.inc({ path: "job", reason });
     return { released, reason };
   }
 
   /** Releases every hold of the event past its deadline (the safety net behind the jobs). */
   async sweep(eventId: string, limit = 500): Promise<number> {
-    return (await this.run("sweepHolds", eventId, [limit], false)) as number;
+    const released = (await this.run("sweepHolds", eventId, [limit], false)) as number;
+    if (released > 0) metrics.holdsExpired.inc({ path: "sweep", reason: "expired" }, released);
+    return released;
   }
 
   async snapshot(o: { eventId: string; userId?: string }): Promise<Snapshot> {
@@ -325,9 +330,15 @@ export class SeatService {
   private async run(name: ScriptName, eventId: string, args: (string | number)[], checkCode = true): Promise<unknown> {
     const k = this.deps.keys.event(eventId);
     const started = performance.now();
-    let r = await this.call(name, [k.meta], [k.base, ...args]);
-    if (checkCode && isErr(r) && r[0] === -1 && (await this.loadFromDb(eventId))) {
+    let r: unknown;
+    try {
       r = await this.call(name, [k.meta], [k.base, ...args]);
+      if (checkCode && isErr(r) && r[0] === -1 && (await this.loadFromDb(eventId))) {
+        r = await this.call(name, [k.meta], [k.base, ...args]);
+      }
+    } catch (err) {
+      metrics.seatOps.inc({ op: name, result: "error" }); // Redis (or PostgreSQL) failed: not a refusal
+      throw err;
     }
     metrics.seatOpSeconds.observe({ op: name }, (performance.now() - started) / 1000);
     if (checkCode && isErr(r)) {

@@ -31,9 +31,9 @@ export function opsTargets(config: Config): { name: string; url: string }[] {
   ];
 }
 
-async function probe(url: string): Promise<Response | null> {
+async function probe(url: string, headers: Record<string, string> = {}): Promise<Response | null> {
   try {
-    return await fetch(url, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
+    return await fetch(url, { headers, signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
   } catch {
     return null;
   }
@@ -54,8 +54,12 @@ function gauge(text: string, name: string): number | null {
   return seen ? sum : null;
 }
 
-async function appStatus(t: { name: string; url: string }): Promise<AppStatus> {
-  const [health, ready, metrics] = await Promise.all([probe(`${t.url}/healthz`), probe(`${t.url}/readyz`), probe(`${t.url}/metrics`)]);
+async function appStatus(t: { name: string; url: string }, metricsToken: string): Promise<AppStatus> {
+  const [health, ready, metrics] = await Promise.all([
+    probe(`${t.url}/healthz`),
+    probe(`${t.url}/readyz`),
+    probe(`${t.url}/metrics`, { authorization: `Bearer ${metricsToken}` }),
+  ]);
   const text = metrics?.ok ? await metrics.text() : "";
   return {
     name: t.name,
@@ -74,7 +78,7 @@ async function appStatus(t: { name: string; url: string }): Promise<AppStatus> {
  */
 export async function opsStatus(o: { config: Config; db: Db; redis: Redis; keys: Keys }) {
   const { config, db, redis, keys } = o;
-  const apps = await Promise.all(opsTargets(config).map(appStatus));
+  const apps = await Promise.all(opsTargets(config).map((t) => appStatus(t, config.METRICS_TOKEN)));
   let redisInfo: Record<string, string> = {};
   try {
     redisInfo = Object.fromEntries(

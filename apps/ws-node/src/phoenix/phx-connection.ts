@@ -28,8 +28,11 @@ export class PhoenixSocket {
     this.channels = { seats: this.seats, event: new ChatChannel(ctx), user: new UserChannel(ctx) };
   }
 
-  /** `text` is already a copy: uWS detaches the message's ArrayBuffer when the handler returns. */
-  onMessage(conn: Conn, text: string): void {
+  /**
+   * `text` is already a copy: uWS detaches the message's ArrayBuffer when the handler returns.
+   * Returns the work still in flight (a join or a push being answered), so a drain can wait for it.
+   */
+  onMessage(conn: Conn, text: string): Promise<void> | undefined {
     metrics.wsFramesIn.inc({ dialect: "phx" });
     const d = decodePhx(text);
     // Every frame counts against the socket's bucket: joins, leaves, heartbeats, and pushes that are
@@ -60,24 +63,29 @@ export class PhoenixSocket {
     const [joinRef, ref, topic, event, payload] = d.frame;
     if (topic === PHX.heartbeatTopic) {
       if (event === PHX.heartbeat) sendTo(conn, encodeReply(null, ref, topic, "ok", {}));
-      else sendTo(conn, encodeReply(null, ref, topic, "error", { reason: "unsupported_event" }));
+      else {
+        metrics.wsFrameErrors.inc({ reason: "unsupported_event" });
+        sendTo(conn, encodeReply(null, ref, topic, "error", { reason: "unsupported_event" }));
+      }
       return;
     }
-    if (event === PHX.join) return void this.join(conn, joinRef ?? ref, ref, topic, payload);
+    if (event === PHX.join) return this.join(conn, joinRef ?? ref, ref, topic, payload);
     const join = conn.joins.get(topic);
-    if (event === PHX.leave) return this.leave(conn, join, joinRef, ref, topic);
+    if (event === PHX.leave) return void this.leave(conn, join, joinRef, ref, topic);
     if (!join || !join.live || join.joinRef !== joinRef) {
+      metrics.wsFrameErrors.inc({ reason: "not_joined" });
       sendTo(conn, encodeReply(joinRef, ref, topic, "error", { reason: "not_joined", message: `join ${topic} before pushing to it` }));
       return;
     }
     const channel = this.channels[topic.slice(0, topic.indexOf(":"))];
-    channel!.handle(conn, join, ref, event, payload).catch((err: unknown) => this.internalError(conn, join.joinRef, ref, topic, err));
+    return channel!.handle(conn, join, ref, event, payload).catch((err: unknown) => this.internalError(conn, join.joinRef, ref, topic, err));
   }
 
   private async join(conn: Conn, joinRef: string | null, ref: string | null, topic: string, payload: Record<string, unknown>): Promise<void> {
     const parsed = parseTopic(topic);
     const channel = parsed ? this.channels[parsed.kind] : undefined;
     if (!parsed || !channel || joinRef === null) {
+      metrics.wsFrameErrors.inc({ reason: "unmatched_topic" });
       sendTo(conn, encodeReply(joinRef, ref, topic, "error", { reason: "unmatched topic" }));
       return;
     }

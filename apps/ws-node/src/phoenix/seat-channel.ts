@@ -1,4 +1,5 @@
 import { encodePhx, encodeReply, finalStates, phxPushesFor, uwsTopic, type WirePush } from "@seatdrop/protocol";
+import { metrics } from "@seatdrop/observability";
 import { SeatError, isUuid } from "@seatdrop/seats";
 import { sendTo, type Conn, type Join } from "../conn.ts";
 import type { NodeContext } from "../context.ts";
@@ -124,17 +125,22 @@ export class SeatChannel implements Channel {
         ...(typeof payload.seat === "string" ? { seat: payload.seat } : {}),
       });
     (join.inflight ??= new Set()).add(abort);
+    /** A push refused before it reaches the seat service. */
+    const refuse = (reason: "unsupported_event" | "unauthorized" | "malformed_payload", response: Record<string, unknown>) => {
+      metrics.wsFrameErrors.inc({ reason });
+      reply("error", { reason, ...response });
+    };
     if (event !== "lock" && event !== "unlock" && event !== "extend") {
-      reply("error", { reason: "unsupported_event", message: `seats channels accept lock, unlock and extend, not ${event}` });
+      refuse("unsupported_event", { message: `seats channels accept lock, unlock and extend, not ${event}` });
       return;
     }
     if (!conn.userId) {
-      reply("error", { reason: "unauthorized", message: "sign in (connect with a token) to lock seats" });
+      refuse("unauthorized", { message: "sign in (connect with a token) to lock seats" });
       return;
     }
     const seat = payload.seat;
     if (event !== "extend" && (typeof seat !== "string" || !SEAT_RE.test(seat))) {
-      reply("error", { reason: "malformed_payload", field: "seat", message: "seat must be a seat id such as A_2_2" });
+      refuse("malformed_payload", { field: "seat", message: "seat must be a seat id such as A_2_2" });
       return;
     }
     try {

@@ -1,0 +1,174 @@
+import { readFileSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createLogger } from "@seatdrop/observability";
+import { buildApp, type ApiApp } from "../apps/api/src/app.ts";
+import { startWorkerProbes, type WorkerProbes } from "../apps/worker/src/probes.ts";
+import type { WorkerHandle } from "../apps/worker/src/worker.ts";
+import { PhxClient, createEvent, createUser, push, seatIdsGrid } from "./support/cluster.ts";
+import { useCluster } from "./support/use-cluster.ts";
+
+/**
+ * Every app's /metrics (behind METRICS_TOKEN), each with its own metrics only; labelled counters
+ * start at 0; and every metric and label the Grafana dashboard and the alert rules use is exported
+ * by some app, so no panel or alert reads a series that cannot exist.
+ */
+const DASHBOARD = new URL("../deploy/grafana/dashboards/seat-drop.json", import.meta.url);
+const RULES = new URL("../deploy/prometheus/rules.yml", import.meta.url);
+
+const world = useCluster({}, { nodes: 1 });
+let api: ApiApp;
+let workerProbes: WorkerProbes;
+let startingProbes: WorkerProbes;
+const clients: PhxClient[] = [];
+
+beforeAll(async () => {
+  const logger = createLogger("test", "silent");
+  const { env } = world;
+  api = buildApp({ config: env.config, db: env.db, redis: env.redis, keys: env.keys, logger });
+  await api.ready();
+  const worker = world.cluster.worker as WorkerHandle;
+  workerProbes = await startWorkerProbes({ config: env.config, logger, redis: env.redis, db: env.db, worker: () => worker, port: 0 });
+  startingProbes = await startWorkerProbes({ config: env.config, logger, redis: env.redis, db: env.db, worker: () => undefined, port: 0 });
+});
+afterAll(async () => {
+  await Promise.all(clients.map((c) => c.disconnect()));
+  await workerProbes?.close();
+  await startingProbes?.close();
+  await api?.close();
+});
+
+const auth = () => ({ authorization: `Bearer ${world.env.config.METRICS_TOKEN}` });
+async function scrape(app: "api" | "worker" | "ws-node", headers: Record<string, string> = auth()): Promise<{ status: number; text: string }> {
+  if (app === "api") {
+    const r = await api.inject({ method: "GET", url: "/metrics", headers });
+    return { status: r.statusCode, text: r.body };
+  }
+  const port = app === "worker" ? workerProbes.port : world.cluster.nodes[0]!.port;
+  const r = await fetch(`http://127.0.0.1:${port}/metrics`, { headers });
+  return { status: r.status, text: await r.text() };
+}
+
+/** metric name → the label names its series carry, from a text exposition. */
+function series(text: string): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>();
+  for (const line of text.split("\n")) {
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{([^}]*)\})? /.exec(line);
+    if (!m) continue;
+    const labels = out.get(m[1]!) ?? new Set<string>();
+    for (const l of (m[2] ?? "").matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="/g)) labels.add(l[1]!);
+    out.set(m[1]!, labels);
+  }
+  return out;
+}
+
+describe("/metrics of every app", () => {
+  it("answers only the metrics token, on every app", async () => {
+    for (const app of ["api", "worker", "ws-node"] as const) {
+      expect((await scrape(app, {})).status, app).toBe(401);
+      expect((await scrape(app, { authorization: "Bearer not-the-token-at-all" })).status, app).toBe(401);
+      const ok = await scrape(app);
+      expect(ok.status, app).toBe(200);
+      expect(ok.text, app).toContain("process_cpu_seconds_total");
+    }
+  });
+
+  it("each app exports its own metrics, not the others' as zeros", async () => {
+    const [apiText, workerText, wsText] = await Promise.all([scrape("api"), scrape("worker"), scrape("ws-node")]).then((r) => r.map((x) => x.text));
+    expect(apiText).toContain("sdc_http_requests_total");
+    expect(apiText).not.toContain("sdc_ws_");
+    expect(apiText).not.toContain("sdc_queue_");
+    expect(workerText).toContain("sdc_queue_jobs");
+    expect(workerText).toContain("sdc_hold_expiry_lag_seconds");
+    expect(workerText).not.toContain("sdc_ws_");
+    expect(workerText).not.toContain("sdc_http_requests_total");
+    expect(wsText).toContain("sdc_ws_frames_in_total");
+    expect(wsText).toContain("sdc_ws_draining");
+    expect(wsText).not.toContain("sdc_http_requests_total");
+    expect(wsText).not.toContain("sdc_queue_");
+  });
+
+  it("labelled counters start at 0, and a malformed payload is counted", async () => {
+    const before = (await scrape("ws-node")).text;
+    for (const reason of ["malformed_frame", "malformed_payload", "rate_limited", "not_joined", "unsupported_event"])
+      expect(before, reason).toMatch(new RegExp(`^sdc_ws_frame_errors_total\\{reason="${reason}"\\} \\d+$`, "m"));
+    expect(before).toMatch(/^sdc_seat_ops_total\{op="lockSeat",result="already_locked"\} \d+$/m);
+    expect(before).toMatch(/^sdc_holds_released_total\{path="sweep",reason="expired"\} \d+$/m);
+    const count = (text: string) => Number(/^sdc_ws_frame_errors_total\{reason="malformed_payload"\} (\d+)$/m.exec(text)![1]);
+
+    const eventId = await createEvent(world.env, seatIdsGrid(1, 3));
+    const u = await createUser(world.env);
+    const c = new PhxClient(world.cluster.nodes[0]!.port, u.token);
+    clients.push(c);
+    const { channel } = await c.join(`seats:${eventId}`);
+    expect(await push(channel, "lock", { seat: "no spaces allowed" })).toMatchObject({ status: "error", response: { reason: "malformed_payload" } });
+    expect(count((await scrape("ws-node")).text)).toBe(count(before) + 1);
+  });
+
+  it("the worker's /healthz and /readyz say 503 while it starts, 200 once it runs", async () => {
+    for (const path of ["/healthz", "/readyz"]) {
+      const starting = await fetch(`http://127.0.0.1:${startingProbes.port}${path}`);
+      expect(starting.status, path).toBe(503);
+      expect(await starting.json()).toMatchObject({ status: "starting" });
+      const running = await fetch(`http://127.0.0.1:${workerProbes.port}${path}`);
+      expect(running.status, path).toBe(200);
+    }
+  });
+});
+
+/** The expressions of every dashboard panel and every alert rule. */
+function queries(): { where: string; expr: string }[] {
+  const dash = JSON.parse(readFileSync(DASHBOARD, "utf8")) as { panels: { title: string; targets?: { expr: string }[] }[] };
+  const out = dash.panels.flatMap((p) => (p.targets ?? []).map((t) => ({ where: `panel "${p.title}"`, expr: t.expr })));
+  // rules.yml: each `expr:` (inline or a `|` block), read without a YAML library.
+  const lines = readFileSync(RULES, "utf8").split("\n");
+  let alert = "";
+  for (let i = 0; i < lines.length; i++) {
+    const a = /^\s*- alert: (\S+)/.exec(lines[i]!);
+    if (a) alert = a[1]!;
+    const e = /^(\s*)expr: (.*)$/.exec(lines[i]!);
+    if (!e) continue;
+    let expr = e[2]!;
+    if (expr.trim() === "|") {
+      const body: string[] = [];
+      while (i + 1 < lines.length && (lines[i + 1]!.startsWith(`${e[1]}  `) || lines[i + 1]!.trim() === "")) body.push(lines[++i]!.trim());
+      expr = body.join(" ");
+    }
+    out.push({ where: `alert ${alert}`, expr });
+  }
+  return out;
+}
+
+/** Labels Prometheus adds itself, or that histograms carry. */
+const PROMETHEUS_LABELS = new Set(["instance", "job", "le"]);
+const PROMQL_WORDS = new Set(["sum", "max", "min", "avg", "count", "rate", "irate", "increase", "histogram_quantile", "by", "without", "clamp_min", "clamp_max", "or", "and", "unless", "on", "ignoring", "bool"]);
+
+describe("the Grafana dashboard and the alert rules", () => {
+  it("use only metrics and labels some app exports", async () => {
+    // Put a series behind every labelled gauge: one open socket, one API request, one scrape of the queues.
+    const c = new PhxClient(world.cluster.nodes[0]!.port);
+    clients.push(c);
+    await c.join(`seats:${await createEvent(world.env, seatIdsGrid(1, 1))}`);
+    await api.inject({ method: "GET", url: "/healthz" });
+    const exported = new Map<string, Set<string>>();
+    for (const app of ["api", "worker", "ws-node"] as const)
+      for (const [name, labels] of series((await scrape(app)).text)) exported.set(name, new Set([...(exported.get(name) ?? []), ...labels]));
+    exported.set("up", new Set()); // Prometheus's own, per scrape target
+
+    const qs = queries();
+    expect(qs.length).toBeGreaterThan(20);
+    const problems: string[] = [];
+    for (const { where, expr } of qs) {
+      const noStrings = expr.replace(/"[^"]*"/g, '""').replace(/\[[^\]]*\]/g, "");
+      const names = [...noStrings.matchAll(/\b([a-z_:][a-z0-9_:]*)\b(?!\s*\()/g)].map((m) => m[1]!).filter((n) => !PROMQL_WORDS.has(n));
+      // Metric names are the identifiers that are neither functions, keywords nor label names.
+      const labelNames = new Set([...expr.matchAll(/(?:by|without)\s*\(([^)]*)\)/g)].flatMap((m) => m[1]!.split(",").map((s) => s.trim())));
+      for (const m of expr.replace(/"[^"]*"/g, '""').matchAll(/\{([^}]*)\}/g)) for (const l of m[1]!.matchAll(/([a-z_]+)\s*(?:=~|!=|!~|=)/g)) labelNames.add(l[1]!);
+      const metrics = [...new Set(names.filter((n) => !labelNames.has(n)))];
+      if (metrics.length === 0) problems.push(`${where}: no metric in ${expr}`);
+      for (const metric of metrics) if (!exported.has(metric)) problems.push(`${where}: ${metric} is not exported by any app`);
+      const carried = new Set(metrics.flatMap((m) => [...(exported.get(m) ?? [])]));
+      for (const l of labelNames) if (!PROMETHEUS_LABELS.has(l) && !carried.has(l)) problems.push(`${where}: label ${l} is on none of ${metrics.join(", ")}`);
+    }
+    expect(problems).toEqual([]);
+  });
+});
