@@ -12,7 +12,8 @@ import { useCluster } from "../../../test/support/use-cluster.ts";
  * with a token (the asynchronous path) opened at once; every one must stay open until we close it.
  * STORMS (default 3 in the suite) repeats it; `UPGRADE_STORMS=20` gives the issue's 20 storms.
  */
-const world = useCluster({ WS_PUSH_RATE: "1000", WS_PUSH_BURST: "1000" }, { nodes: 1, worker: false });
+// One user opens every socket: the per-user connect limit (issue 8) is lifted, it is not what this measures.
+const world = useCluster({ WS_PUSH_RATE: "1000", WS_PUSH_BURST: "1000", LIMIT_CONNECTS_PER_USER: "0" }, { nodes: 1, worker: false });
 const STORMS = Number(process.env.UPGRADE_STORMS ?? 3);
 const SOCKETS = 1000;
 
