@@ -252,4 +252,19 @@ describe("seats channel with changes (issue 7)", () => {
     }
     expect(outcomes.filter((o) => o === "timeout")).toEqual([]);
   }, 120_000);
+
+  it("an expired hold: its owner hears deleted, every changes watcher gets its seats back as available", async () => {
+    const eventId = await createEvent(world.env, seatIdsGrid(1, 4), { holdTtlMs: 400 });
+    const u = await createUser(world.env);
+    const owner = await joinChanges(world.client(0, u.token), eventId);
+    const w = await joinChanges(world.client(1), eventId);
+    await push(owner.channel, "lock", { seat: "A_1" });
+    await push(owner.channel, "lock", { seat: "A_2" });
+    await eventually(() => (w.map.drain(), w.map.taken.size === 2), 5000, "both locks seen");
+    const deleted = await eventually(() => owner.log.find((m) => m.event === "deleted"), 10_000, "deleted to the owner");
+    expect(deleted.payload).toMatchObject({ seats: ["A_1", "A_2"], reason: "expired" });
+    await eventually(() => (w.map.drain(), w.map.taken.size === 0), 5000, "the seats available again");
+    expect(w.map.gaps).toEqual([]);
+    expect(w.log.every((m) => m.event === "changes")).toBe(true);
+  });
 });

@@ -1,15 +1,15 @@
-import { createHash } from "node:crypto";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
-import { naturalCompare } from "@seatdrop/seats";
 import { notFound } from "../errors.ts";
 import { errorResponses, IdParams } from "../schemas/common.ts";
 import { EventLayoutView, EventListResponse, EventWithSeatsView, ListEventsQuery } from "../schemas/event.ts";
-import { toEventSummaryView, toEventWithSeatsView, toSeatView } from "../services/event-views.ts";
+import { LayoutCache } from "../services/event-layout.ts";
+import { toEventSummaryView, toEventWithSeatsView } from "../services/event-views.ts";
 import { findEventWithSeats, listEvents } from "../services/read-events.ts";
 
 /** Public reads of events: the seat-map page needs them before anyone signs in. */
 export const eventReadRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const layouts = new LayoutCache(app.deps.db.db);
   app.get(
     "/api/events",
     {
@@ -63,24 +63,19 @@ export const eventReadRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const found = await findEventWithSeats({ db: app.deps.db.db, eventId: request.params.id });
-      if (!found) throw notFound("event");
-      const sections = [...new Set(found.seats.flatMap((s) => (s.section === null ? [] : [s.section])))].sort(naturalCompare);
-      const view: EventLayoutView = { event_id: found.event.id, seat_count: found.seatCount, sections, seats: found.seats.map(toSeatView) };
-      // Serialised here (not by the route's serializer) so the ETag is the hash of the exact bytes sent.
-      const body = JSON.stringify(view);
-      const etag = `"${createHash("sha256").update(body).digest("base64url").slice(0, 32)}"`;
-      reply.header("etag", etag).header("cache-control", LAYOUT_CACHE_CONTROL);
-      if (etagMatches(request.headers["if-none-match"], etag)) return reply.code(304).send(null);
+      const layout = await layouts.get(request.params.id.toLowerCase());
+      if (!layout) throw notFound("event");
+      reply.header("etag", layout.etag).header("cache-control", LAYOUT_CACHE_CONTROL);
+      if (etagMatches(request.headers["if-none-match"], layout.etag)) return reply.code(304).send(null);
       // A string body is sent as is; the typed reply only knows the schema's object shape.
-      return reply.type("application/json; charset=utf-8").send(body as unknown as EventLayoutView);
+      return reply.type("application/json; charset=utf-8").send(layout.body as unknown as EventLayoutView);
     },
   );
 };
 
 /**
  * A layout does not change once the event exists, so shared caches may keep it a while; after
- * that they revalidate with the ETag (a 304 costs a database read, not the 100,000-seat body).
+ * that they revalidate with the ETag (a 304 sends no body; see LayoutCache for the server side).
  */
 const LAYOUT_CACHE_CONTROL = "public, max-age=300, must-revalidate";
 

@@ -83,11 +83,6 @@ export class SeatChanges {
     return topics;
   }
 
-  /** Whether any local socket watches the event in `changes` mode. */
-  has(eventId: string): boolean {
-    return this.events.has(eventId);
-  }
-
   /** Seat events the feed delivered (in seq order). */
   record(eventId: string, events: readonly SeatEvent[]): void {
     const ec = this.events.get(eventId);

@@ -160,6 +160,8 @@ export class SeatChannel implements Channel {
         ctx.logger.error({ err, event, eventId: join.eventId }, "seat push failed");
         reply("error", { reason: "internal_error", message: "the seat service is unavailable; retry" });
       }
+    } finally {
+      join.inflight?.delete(abort);
     }
   }
 
