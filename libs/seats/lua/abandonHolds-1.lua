@@ -20,6 +20,7 @@ local from, size = tonumber(ARGV[2]), tonumber(ARGV[3])
 local now = nowMs()
 local users = redis.call('ZRANGE', K.holds, from, from + size - 1)
 local released = 0
+local events = {}
 for i = 1, #users do
   local user = users[i]
   local h = redis.call('HMGET', holdKey(user), 'dl', 'created')
@@ -27,12 +28,13 @@ for i = 1, #users do
     redis.call('ZREM', K.holds, user) -- an index entry without its hold (manual edit): drop it
     released = released + 1
   elseif tonumber(h[1]) <= now then
-    releaseHold(user, 'expired', '')
+    releaseHold(user, 'expired', '', events)
     released = released + 1
   elseif isAbandoned(user, h[2], now) then
-    releaseHold(user, 'abandoned', '')
+    releaseHold(user, 'abandoned', '', events)
     released = released + 1
   end
 end
+emit(events, '')
 if #users < size then return { released, 0 } end
 return { released, from + size - released }

@@ -39,7 +39,9 @@ if #due > 0 and leaseMs > 0 then
   if holder and holder ~= owner then return { 0, 0, 0, 1 } end
   if not holder then redis.call('SET', sweepLeaseKey(), owner, 'PX', leaseMs) end
 end
-for i = 1, #due do releaseHold(due[i], 'expired', '') end
+local events = {}
+for i = 1, #due do releaseHold(due[i], 'expired', '', events) end
+emit(events, '')
 local head = redis.call('ZRANGE', K.holds, 0, 0, 'WITHSCORES')
 local nextDl = 0
 if head[2] then nextDl = tonumber(head[2]) end

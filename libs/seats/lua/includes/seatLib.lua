@@ -112,9 +112,10 @@ end
   Releases every seat of `user`'s hold and deletes the hold. Seats are released only while the
   state hash still says this user locked them (a seat reserved since then is not touched).
   `why` is recorded on each `unlocked` event: `expired`, `abandoned`, `released`.
-  Returns the number of seats released; their events are emitted here.
+  Returns the number of seats released; their events are emitted here, or appended to `batch`
+  when given, so a sweep of many holds emits them in one message (one PUBLISH, not one per hold).
 ]]
-local function releaseHold(user, why, origin)
+local function releaseHold(user, why, origin, batch)
   local members = redis.call('SMEMBERS', holdSeatsKey(user))
   table.sort(members) -- a deterministic order of the release's events
   local owned = 'L|' .. user
@@ -134,7 +135,11 @@ local function releaseHold(user, why, origin)
   end
   redis.call('DEL', holdKey(user), holdSeatsKey(user))
   redis.call('ZREM', K.holds, user)
-  emit(events, origin)
+  if batch then
+    for i = 1, #events do batch[#batch + 1] = events[i] end
+  else
+    emit(events, origin)
+  end
   return #events
 end
 
