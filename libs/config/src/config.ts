@@ -172,9 +172,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const c = parsed.data;
   const production = c.NODE_ENV === "production";
+  // With an identity provider the cluster still signs its own tokens (sign-in, admins, services) and
+  // every process must verify them: a secret generated per process made API tokens fail on the
+  // ws-nodes (issue 8).
+  if (production && !c.JWT_SECRET && c.JWKS_URL)
+    throw new ConfigError(
+      "JWT_SECRET is required when NODE_ENV=production, also with JWKS_URL: the API signs this cluster's own tokens and every ws-node verifies them with the same secret",
+    );
   return {
     ...c,
-    JWT_SECRET: c.JWT_SECRET ?? secret(env, "JWT_SECRET", production && !c.JWKS_URL),
+    JWT_SECRET: c.JWT_SECRET ?? secret(env, "JWT_SECRET", production),
     SERVICE_SECRET: c.SERVICE_SECRET ?? secret(env, "SERVICE_SECRET", production),
     ADMIN_PASSWORD: c.ADMIN_PASSWORD ?? secret(env, "ADMIN_PASSWORD", production),
     PAYMENT_WEBHOOK_SECRET: c.PAYMENT_WEBHOOK_SECRET ?? secret(env, "PAYMENT_WEBHOOK_SECRET", production),
