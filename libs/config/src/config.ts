@@ -110,6 +110,11 @@ const schema = z.object({
   PAYMENT_WEBHOOK_SECRET: z.string().min(16, "must be at least 16 characters").optional(),
   /** How long a pending order waits for its payment, unless the event sets its own window. */
   PAYMENT_WINDOW_MS: int(900_000, 1000),
+  /**
+   * How long `POST /api/orders` may take (ms). Past it the request fails with 503 and Retry-After,
+   * and the order's transaction is fenced so it can no longer commit (issue 8, finding 13).
+   */
+  ORDER_DEADLINE_MS: int(5000, 500),
   /** The currency of every price and payment (ISO 4217). */
   CURRENCY: z.string().regex(/^[A-Z]{3}$/, "an ISO 4217 code such as EUR").default("EUR"),
   /** Chat (issue 4): how long before an event starts its room opens for messages (seed 003: 2 hours). */
