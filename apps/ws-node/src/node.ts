@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import uWS, { type HttpResponse, type TemplatedApp, type WebSocket, type WebSocketBehavior } from "uWebSockets.js";
-import { AttemptLimits, createTokenVerifier } from "@seatdrop/auth";
+import { AttemptLimits, SessionStore, createTokenVerifier } from "@seatdrop/auth";
 import type { Config } from "@seatdrop/config";
 import { connectDb, type DbHandle } from "@seatdrop/db";
 import { HoldJobs } from "@seatdrop/jobs";
@@ -19,6 +19,7 @@ import { LocalRegistry } from "./registry.ts";
 import { startNodeHoldSweep } from "./hold-sweep.ts";
 import { SeedSocket } from "./seed/seed-connection.ts";
 import { handleUpgrade } from "./upgrade.ts";
+import { SessionGuard } from "./session-guard.ts";
 
 export interface WsNode {
   nodeId: string;
@@ -52,7 +53,8 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
   const nodeId = o.nodeId ?? config.NODE_ID ?? `ws-${randomBytes(4).toString("hex")}`;
   const logger = o.logger.child({ module: "ws-node", nodeId });
   const redis = connectRedis(config.REDIS_URL);
-  const sub = connectRedis(config.REDIS_URL, "subscriber");
+  // Named per prefix and node, so an operator (or a fault test) can tell this node's subscriber apart.
+  const sub = connectRedis(config.REDIS_URL, "subscriber", { connectionName: `sdc-subscriber-${config.REDIS_PREFIX}-${nodeId}` });
   const bull = connectRedis(config.REDIS_URL, "bullmq");
   for (const [name, c] of [["command", redis], ["subscriber", sub], ["bullmq", bull]] as const)
     c.on("error", (err: Error) => logger.warn({ err: err.message, connection: name }, "redis connection error"));
@@ -60,7 +62,9 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
   const db: DbHandle = connectDb(config.DATABASE_URL, { max: 2 });
   const jobs = new HoldJobs(bull, keys.bullPrefix);
   const seats = new SeatService({ redis, keys, config, logger, db: db.db, jobs });
-  const verifier = createTokenVerifier(config, { isRevoked: async (jti) => (await redis.exists(keys.deniedToken(jti))) === 1 });
+  // Signed out, password changed, account deleted: PostgreSQL is the record, Redis the cache (issue 8).
+  const sessions = new SessionStore({ db: db.db, redis, keys });
+  const verifier = createTokenVerifier(config, { isEnded: (t) => sessions.isEnded(t, { localUser: t.local }) });
 
   const app: TemplatedApp = uWS.App();
   const registry = new LocalRegistry();
@@ -81,12 +85,9 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
     logger,
   );
   const chat = new ChatNode({ app, registry, nodeId, config, db: db.db, redis, sub, keys, logger });
-  // A sign-out anywhere closes the sockets still open with that token, on every node.
-  await sub.subscribe(keys.revokedTokens);
-  sub.on("message", (channel: string, jti: string) => {
-    if (channel !== keys.revokedTokens) return;
-    for (const c of registry.conns.values()) if (c.jti === jti && !c.closed) c.ws?.end(CloseCode.tokenRevoked, "token_revoked: sign in again");
-  });
+  // A session that ends anywhere (sign-out, password change, deletion, expiry) closes its sockets here.
+  const sessionGuard = new SessionGuard({ registry, sessions, sub, keys, logger });
+  await sessionGuard.start();
   const limits = new AttemptLimits({ redis, keys, config });
   const ctx: NodeContext = { config, nodeId, logger, app, seats, feeds, registry, fanout, changes, chat, limits };
   phx = new PhoenixSocket(ctx);
@@ -260,6 +261,7 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
     clearInterval(liveTimer);
     clearInterval(slowTimer);
     holdSweep.stop();
+    sessionGuard.stop();
     stopPings();
     await chat.close();
     await jobs.close().catch(() => {});

@@ -129,6 +129,13 @@ export function createKeys(prefix: string) {
     deniedToken: (jti: string) => `${prefix}:auth:deny:${jti}`,
     /** Channel announcing a revoked jti, so every ws-node closes the sockets still open with it. */
     revokedTokens: `${prefix}:auth:revoked`,
+    /**
+     * Set once the deny-list cache was filled from PostgreSQL (`revoked_tokens`); its absence means
+     * Redis lost the cache (a restart), so a miss must be checked in PostgreSQL.
+     */
+    deniedTokensLoaded: `${prefix}:auth:deny-loaded`,
+    /** Cache of a user's `tokens_valid_after` (ms, `0` for none, `gone` for a deleted user). */
+    userValidAfter: (userId: string) => `${prefix}:auth:va:${userId}`,
     /** Key prefix of one cluster-wide attempt limit (rate-limiter-flexible appends `:<subject>`). */
     attemptLimit: (limit: string) => `${prefix}:rl:${limit}`,
   };
