@@ -70,6 +70,7 @@ export const metrics = {
   wsDraining: gauge(WS, { name: "sdc_ws_draining", help: "1 while this ws-node drains (SIGTERM)" }),
   // ws-node: fan-out
   fanoutEvents: counter(WS, { name: "sdc_fanout_events_total", help: "Seat events fanned out by this node" }),
+  fanoutLag: histogram(WS, { name: "sdc_fanout_lag_seconds", help: "From a seat event's publish (Redis clock) to its delivery on this node", buckets: FAST.concat([2.5, 5]) }),
   fanoutGaps: counter(WS, { name: "sdc_fanout_gaps_total", help: "Sequence gaps repaired from the event log" }),
   subscribedEvents: gauge(WS, { name: "sdc_subscribed_events", help: "Event channels this node subscribes to" }),
   // every app runs seat scripts (SeatService); lock outcomes are `op="lockSeat"` by `result`

@@ -69,7 +69,8 @@ local function emit(events, origin)
     ev.seq = last
     redis.call('XADD', K.log, 'MAXLEN', '~', logMax, last .. '-1', 'd', cjson.encode(ev))
   end
-  local msg = { ev = events, ep = redis.call('HGET', K.meta, 'epoch') }
+  -- `at` (Redis's clock, ms) lets each node measure its fan-out lag: publish to local delivery.
+  local msg = { ev = events, ep = redis.call('HGET', K.meta, 'epoch'), at = nowMs() }
   if origin and origin ~= '' then msg.o = origin end
   redis.call('PUBLISH', K.channel, cjson.encode(msg))
   return last
