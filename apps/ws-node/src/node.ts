@@ -41,6 +41,11 @@ export interface WsNode {
   simulateCrash(): Promise<void>;
 }
 
+/**
+ * A draining batch closes only after its sockets were silent this long: a push sent just before the
+ * close (still in the kernel's buffer or on the wire) is then read and answered, not dropped.
+ */
+const DRAIN_QUIET_MS = 50;
 /** How often the node looks for sockets whose send buffer passed WS_MAX_BACKPRESSURE. */
 const SLOW_CONSUMER_SWEEP_MS = 1000;
 
@@ -96,7 +101,11 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
   // Work each socket still has in flight (a join or push being answered), so a drain closes a
   // socket only once its replies are out.
   const inflight = new WeakMap<Conn, Set<Promise<unknown>>>();
+  // When each socket last sent a frame: a drain waits for a short quiet spell, so frames already on
+  // their way (in the kernel's buffer, or sent one round trip ago) are read and answered first.
+  const lastFrameAt = new WeakMap<Conn, number>();
   const track = (conn: Conn, p: Promise<unknown> | undefined): void => {
+    lastFrameAt.set(conn, Date.now());
     if (!p) return;
     let set = inflight.get(conn);
     if (!set) inflight.set(conn, (set = new Set()));
@@ -232,14 +241,19 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
 
   logger.info({ port }, "ws-node listening");
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-  /** Closes a batch once none of its sockets has a reply pending (or WS_DRAIN_INFLIGHT_MS passed). */
+  /**
+   * Closes a batch once none of its sockets has a reply pending and none sent a frame for
+   * DRAIN_QUIET_MS (or WS_DRAIN_INFLIGHT_MS passed).
+   */
   const closeBatch = async (batch: Conn[]): Promise<void> => {
     const until = Date.now() + config.WS_DRAIN_INFLIGHT_MS;
     for (;;) {
       const pending = batch.flatMap((c) => (c.closed ? [] : [...(inflight.get(c) ?? [])]));
+      const quietFor = Date.now() - Math.max(0, ...batch.map((c) => lastFrameAt.get(c) ?? 0));
       // Checked and closed in the same tick: no new push can start between the check and the close.
-      if (pending.length === 0 || Date.now() >= until) break;
-      await Promise.race([Promise.allSettled(pending), sleep(until - Date.now())]);
+      if ((pending.length === 0 && quietFor >= DRAIN_QUIET_MS) || Date.now() >= until) break;
+      if (pending.length > 0) await Promise.race([Promise.allSettled(pending), sleep(until - Date.now())]);
+      else await sleep(Math.min(DRAIN_QUIET_MS - quietFor, until - Date.now()));
     }
     for (const c of batch) if (!c.closed) c.ws?.end(CloseCode.goingAway, "node draining; reconnect");
   };

@@ -237,6 +237,9 @@ export class EventFeeds {
         return;
       }
       feed.push(msg);
+      // Publish to local delivery (in order, the feed delivers synchronously); Redis's clock
+      // against this host's, so skew between machines adds to it.
+      if (typeof msg.at === "number" && msg.ev.length > 0) metrics.fanoutLag.observe(Math.max(0, Date.now() - msg.at) / 1000);
     });
     // After a reconnect ioredis resubscribes by itself; what was published meanwhile is only in
     // the logs, so every feed checks for a gap at once instead of waiting for the next event.

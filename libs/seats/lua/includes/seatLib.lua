@@ -48,9 +48,14 @@ local E = {
 -- matters when every other release path failed.
 local LOCK_SAFETY_MS = 5000
 
+-- Read once per script run: a script is atomic, so every step of it happens at the same instant.
+local NOW = nil
 local function nowMs()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  if not NOW then
+    local t = redis.call('TIME')
+    NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  end
+  return NOW
 end
 
 --[[
@@ -103,7 +108,8 @@ local function emit(events, origin)
     parts[i] = cjson.encode(ev)
     redis.call('XADD', K.log, 'MAXLEN', '~', logMax, last .. '-1', 'd', parts[i])
   end
-  local msg = '{"ev":[' .. table.concat(parts, ',') .. ']'
+  -- `at` (Redis's clock, ms) lets each node measure its fan-out lag: publish to local delivery.
+  local msg = '{"ev":[' .. table.concat(parts, ',') .. '],"at":' .. nowMs()
   local epoch = epochOf()
   if epoch then msg = msg .. ',"ep":' .. cjson.encode(epoch) end
   if origin and origin ~= '' then msg = msg .. ',"o":' .. cjson.encode(origin) end
