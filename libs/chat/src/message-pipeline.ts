@@ -42,7 +42,8 @@ export class RoomPipeline {
   checkBacklog(): void {
     // A room that is idle always takes a message; a busy one refuses what it could not store in time.
     if (this.flushing && this.backlogMs(1) > this.o.queueMaxMs) {
-      const retry = Math.max(1, Math.ceil(this.backlogMs()));
+      // When this one could be stored: the group being written, then everything queued before it.
+      const retry = Math.max(1, Math.ceil(this.backlogMs(1)));
       throw new ChatError("rate_limited", `the room is busy: messages are being refused for a moment; retry in ${retry} ms`, { retry_after_ms: retry });
     }
   }
