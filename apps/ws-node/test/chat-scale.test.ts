@@ -199,7 +199,7 @@ describe("chat at concert scale (issue 11)", () => {
 
 describe("overload is visible (issue 11)", () => {
   it("a room whose pipeline is behind refuses new messages at once with rate_limited and retry_after_ms; refused ones are not stored", async () => {
-    const own = await import("../../../test/support/test-env.ts").then((m) => m.createTestEnv({ CHAT_RATE: "1000", WS_PUSH_RATE: "1000", WS_PUSH_BURST: "1000", CHAT_QUEUE_MAX_MS: "1" }));
+    const own = await import("../../../test/support/test-env.ts").then((m) => m.createTestEnv({ CHAT_RATE: "1000", WS_PUSH_RATE: "1000", WS_PUSH_BURST: "1000", CHAT_QUEUE_MAX_MS: "1", CHAT_BATCH_MAX: "2" }));
     const { startCluster } = await import("../../../test/support/cluster.ts");
     const small = await startCluster(own, { nodes: 1, worker: false });
     const local: PhxClient[] = [];
