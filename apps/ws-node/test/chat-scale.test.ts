@@ -235,3 +235,43 @@ describe("overload is visible (issue 11)", () => {
     }
   });
 });
+
+describe("large rooms (issue 11)", () => {
+  it("above CHAT_PRESENCE_LIST_MAX members see the online count and the presence of the room's speakers, not the whole list", async () => {
+    const own = await import("../../../test/support/test-env.ts").then((m) => m.createTestEnv({ CHAT_RATE: "1000", CHAT_PRESENCE_LIST_MAX: "5" }));
+    const { startCluster } = await import("../../../test/support/cluster.ts");
+    const small = await startCluster(own, { nodes: 2, worker: false });
+    const local: PhxClient[] = [];
+    try {
+      const { eventId } = await createChatEvent(own, { startInMs: 60_000 });
+      await syncEventRoom(own, eventId);
+      const signer = createTokenSigner(own.config);
+      const ids = Array.from({ length: 9 }, () => randomUUID());
+      await own.db.db.insert(users).values(ids.map((id) => ({ id, username: `u-${id}`, email: `${id}@test.local`, passwordHash: "scrypt$unused", role: "user" as const })));
+      await own.db.db.insert(tickets).values(ids.map((id) => ({ eventId, ticketNumber: `L-${id}`, userId: id })));
+      const topic = `event:${eventId}`;
+      const joined = [];
+      for (const [i, id] of ids.entries()) {
+        const c = new PhxClient(small.nodes[i % 2]!.port, await signer.sign({ sub: id, role: "user" }));
+        local.push(c);
+        joined.push(await joinWithPresence(c, topic));
+      }
+      const [first, last] = [joined[0]!, joined[8]!];
+      // Past the bound the whole list is replaced by the speakers' (none yet) and the count.
+      const countOf = (j: { log: Received[] }) => [...j.log].reverse().find((r) => r.event === "presence_count")?.payload.online;
+      await eventually(() => countOf(first) === 9 && countOf(last) === 9, 10_000, "presence_count 9");
+      await eventually(() => listed(first.presence).length === 0 && listed(last.presence).length === 0, 10_000, "no list");
+      // Whoever speaks shows up, on both nodes.
+      expect((await push(joined[3]!.channel, "new_message", { content: "hello" })).status).toBe("ok");
+      await eventually(() => JSON.stringify(listed(first.presence)) === JSON.stringify([ids[3]]) && JSON.stringify(listed(last.presence)) === JSON.stringify([ids[3]]), 10_000, "the speaker listed");
+      // Back under 90 % of the bound (4 of 5), everyone is listed again.
+      for (const j of [joined[2]!, ...joined.slice(4, 8)]) await new Promise<void>((r) => j.channel.leave().receive("ok", () => r()));
+      const stay = [ids[0], ids[1], ids[3], ids[8]].sort();
+      await eventually(() => JSON.stringify(listed(first.presence)) === JSON.stringify(stay) && JSON.stringify(listed(last.presence)) === JSON.stringify(stay), 10_000, "the whole list again");
+    } finally {
+      await Promise.all(local.map((c) => c.disconnect()));
+      await small.close();
+      await own.close();
+    }
+  });
+});
