@@ -5,7 +5,7 @@ import type { Keys, Redis } from "@seatdrop/redis";
 import { ChannelSubscriptions } from "../fanout/channel-subscriptions.ts";
 
 /** How many recent sequenced events each room keeps in memory, for a join's catch-up without Redis. */
-const RING_SIZE = 256;
+const RING_SIZE = 1024;
 /** How often each subscribed room re-reads its status from PostgreSQL (see RoomFeed.refreshStatus). */
 const STATUS_REFRESH_MS = 30_000;
 
