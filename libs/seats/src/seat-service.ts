@@ -179,8 +179,11 @@ export class SeatService {
         const eventId = due[i++];
         if (eventId === undefined) return;
         try {
+          // The earliest hold's deadline, for the expiry lag (deadline → release) the alerts watch.
+          const head = await redis.zrange(keys.event(eventId).holds, 0, 0, "WITHSCORES");
           const r = await this.sweep(eventId);
           released += r.released;
+          if (r.released > 0 && head.length === 2) metrics.holdExpiryLag.observe(Math.max(0, now - Number(head[1])) / 1000);
           if (r.next > 0) await redis.zadd(keys.holdEvents, r.next, eventId);
           else await redis.zrem(keys.holdEvents, eventId);
           await this.reindex(eventId);
