@@ -95,7 +95,8 @@ export class PhxClient {
     const channel = this.socket.channel(topic, params as object);
     const log: Received[] = [];
     channel.onMessage = (event: string, payload: unknown) => {
-      if (!event.startsWith("phx_") && !event.startsWith("chan_reply_")) log.push({ event, payload: payload as Record<string, unknown> });
+      // The client also calls this for its own timeouts, with no event name.
+      if (typeof event === "string" && !event.startsWith("phx_") && !event.startsWith("chan_reply_")) log.push({ event, payload: payload as Record<string, unknown> });
       return payload;
     };
     return new Promise((resolve, reject) => {

@@ -23,7 +23,7 @@ describe("configuration", () => {
   });
 
   it("with JWKS_URL in production, still requires JWT_SECRET (the cluster's own tokens must verify on every process)", () => {
-    const env = { NODE_ENV: "production", JWKS_URL: "https://idp.example/.well-known/jwks.json", SERVICE_SECRET: "s".repeat(10), ADMIN_PASSWORD: "p".repeat(10), PAYMENT_WEBHOOK_SECRET: "w".repeat(20) };
+    const env = { NODE_ENV: "production", JWKS_URL: "https://idp.example/.well-known/jwks.json", SERVICE_SECRET: "s".repeat(10), ADMIN_PASSWORD: "p".repeat(10), PAYMENT_WEBHOOK_SECRET: "w".repeat(20), METRICS_TOKEN: "m".repeat(20) };
     expect(() => loadConfig({ ...env })).toThrow(/JWT_SECRET is required when NODE_ENV=production, also with JWKS_URL/);
     expect(loadConfig({ ...env, JWT_SECRET: "j".repeat(20) }).JWT_SECRET).toBe("j".repeat(20));
   });
