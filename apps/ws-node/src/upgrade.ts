@@ -102,7 +102,9 @@ export function handleUpgrade(o: UpgradeOptions) {
       o.logger.error({ err }, "token verification failed");
       refuse("503 Service Unavailable", "auth_unavailable", "could not verify the token; retry");
     };
-    if (!token) return void admit(null).catch(refused);
+    // An anonymous watcher no limit applies to (a loopback health check, a local tool) is accepted
+    // in the same tick, as before limits existed.
+    if (!token) return o.limits?.applies("connect", { ip }) ? void admit(null).catch(refused) : accept(null);
     o.verifier.verify(token).then(
       (t) => admit({ userId: t.userId, role: t.role, jti: t.jti, exp: t.exp, issuedAtMs: t.issuedAtMs, local: t.local }),
       refused,

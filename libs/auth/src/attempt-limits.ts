@@ -45,6 +45,12 @@ export class AttemptLimits {
     }
   }
 
+  /** Whether any limit of `kind` applies to `who` (false: `consume` would not even ask Redis). */
+  applies(kind: AttemptKind, who: { ip?: string | null; user?: string | null }): boolean {
+    if (this.perIp(kind) > 0 && who.ip && !this.exempt.has(normaliseIp(who.ip))) return true;
+    return this.perUser(kind) > 0 && !!who.user;
+  }
+
   /**
    * Counts one attempt against the address's and the user's limits of `kind`; throws
    * RateLimitedError (naming the longest wait) when either is past its limit.
