@@ -22,12 +22,13 @@
  *             on the whole venue, for the ratio);
  *   conns     15,000 idle authenticated sockets on one node: connects/s, RSS per socket after GC;
  *   expiry    10,000 holds due within about a second: lateness of each release and of `deleted`.
+ * BENCH_CPU_PROF=<dir> makes the ws-nodes write `node --cpu-prof` profiles there.
  * Exits non-zero on a double hold, a lost change or a map that disagrees with the API.
  * Everything talks to 127.0.0.1 only; every wait is bounded.
  */
 import type { ChildProcess } from "node:child_process";
 import { writeFileSync } from "node:fs";
-import { cpus } from "node:os";
+import { cpus, loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import * as jobsLib from "@seatdrop/jobs";
 import { createLogger } from "@seatdrop/observability";
@@ -114,6 +115,12 @@ interface Side {
 }
 
 const rows: Row[] = [];
+/** Every server process, so a scenario fails at once (instead of waiting out its timeouts) when one died. */
+const servers: { name: string; proc: ChildProcess }[] = [];
+function assertServersUp(): void {
+  const dead = servers.filter((s) => s.proc.exitCode !== null || s.proc.signalCode !== null);
+  if (dead.length) throw new Error(`server process died: ${dead.map((d) => `${d.name} (exit ${d.proc.exitCode ?? d.proc.signalCode})`).join(", ")}; see its stderr above`);
+}
 const f1 = (n: number) => (Number.isFinite(n) ? (n < 10 ? n.toFixed(1) : Math.round(n).toLocaleString("en-US")) : "—");
 
 async function main() {
@@ -144,11 +151,14 @@ async function main() {
     const nodes: ChildProcess[] = [];
     // --expose-gc and a SIGUSR2 handler (bench-only preload) let the connections scenario force a GC.
     const gcFlags = ["--expose-gc", "--import", "./load-tests/lib/gc-on-signal.mjs"];
+    // BENCH_CPU_PROF=<dir>: the ws-nodes write V8 CPU profiles there when they exit (open in Chrome DevTools).
+    if (process.env.BENCH_CPU_PROF) gcFlags.push("--cpu-prof", "--cpu-prof-dir", process.env.BENCH_CPU_PROF);
     for (const [i, port] of ports.entries()) nodes.push(await startServer("apps/ws-node/src/main.ts", { ...childEnv, WS_PORT: String(port), NODE_ID: `bench-${i}` }, port, gcFlags));
     procs.push(...nodes);
     const worker = await startServer("apps/worker/src/main.ts", { ...childEnv, WORKER_PORT: String(workerPort) }, workerPort);
     const api = await startServer("apps/api/src/main.ts", { ...childEnv, API_PORT: String(apiPort) }, apiPort);
     procs.push(worker, api);
+    servers.push(...nodes.map((proc, i) => ({ name: `ws-node ${i}`, proc })), { name: "worker", proc: worker }, { name: "api", proc: api });
     const cluster: Side = { name: "cluster", ports, nodePids: nodes.map((p) => p.pid!), workerPids: [worker.pid!], apiPids: [api.pid!] };
 
     let peer: Side | undefined;
@@ -158,6 +168,7 @@ async function main() {
       for (const port of sioPorts)
         sioNodes.push(await startServer("load-tests/baseline/socketio-node.ts", { PORT: String(port), PREFIX: `${env.config.REDIS_PREFIX}:sio`, REDIS_URL: env.config.REDIS_URL }, port));
       procs.push(...sioNodes);
+      servers.push(...sioNodes.map((proc, i) => ({ name: `socket.io node ${i}`, proc })));
       peer = { name: "socket.io", ports: sioPorts, nodePids: sioNodes.map((p) => p.pid!), workerPids: [], apiPids: [] };
     }
     await gens.all("ping");
@@ -201,6 +212,7 @@ class Bench {
     await redis.config("RESETSTAT");
     const before = { t: now(), nodes: cpuMsOf(side.nodePids), worker: cpuMsOf(side.workerPids), api: cpuMsOf(side.apiPids), gen: cpuMsOf(this.gens.pids), self: process.cpuUsage() };
     const r = await f();
+    assertServersUp();
     const self = process.cpuUsage(before.self);
     const nodesMs = cpuMsOf(side.nodePids) - before.nodes;
     const workerMs = cpuMsOf(side.workerPids) - before.worker;
@@ -269,7 +281,7 @@ class Bench {
     const dealt = this.gens.deal(specs);
     await this.gens.all("connect", (i) => ({ specs: dealt[i] }));
     const jobsBefore = side.name === "cluster" ? await this.delayedJobs() : 0;
-    type BuyerResult = { ms: number; rtt: { counts: number[]; max: number }; locks: number; refused: number; unlocks: number; failedUnlocks: number; intervals: number[]; held: string[] };
+    type BuyerResult = { ms: number; rtt: { counts: number[]; max: number }; locks: number; refused: number; unlocks: number; failedUnlocks: number; intervals: number[]; held: string[]; dropped: number };
     const { r: results, cost } = await this.measure(side, () => this.gens.all<BuyerResult>("buyers", () => ({ seats, until: now() + o.seconds * 1000, release: true, ownSeat: o.ownSeat })));
     const rtt = new Histogram();
     let locks = 0;
@@ -277,6 +289,7 @@ class Bench {
     let unlocks = 0;
     let failedUnlocks = 0;
     let ms = 0;
+    let dropped = 0;
     const held: string[] = [];
     const bySeat = new Map<number, [number, number][]>();
     for (const r of results) {
@@ -286,6 +299,7 @@ class Bench {
       unlocks += r.unlocks;
       failedUnlocks += r.failedUnlocks;
       ms = Math.max(ms, r.ms);
+      dropped += r.dropped;
       held.push(...r.held);
       for (let i = 0; i < r.intervals.length; i += 3) {
         const list = bySeat.get(r.intervals[i]!) ?? [];
@@ -304,9 +318,12 @@ class Bench {
       p50Ms: rtt.pct(0.5),
       p99Ms: rtt.pct(0.99),
       serverCpuUsPerRoundTrip: (cost.serverMs * 1000) / roundTrips,
-      redisUsPerLock: side.name === "cluster" ? cost.redisUs / locks : cost.redisUs / locks,
+      redisUsPerLock: cost.redisUs / locks,
       redisUsPerRoundTrip: cost.redisUs / roundTrips,
+      droppedClients: dropped,
     };
+    // The baseline's own failures are figures, not failures of this project's run.
+    if (side.name === "cluster") checks.push({ name: "no client dropped", ok: dropped === 0, detail: `${dropped} buyers lost their connection` });
     if (side.name === "cluster") {
       // Double holds from the replies: per seat, granted locks ordered by seq must not overlap.
       let doubles = 0;
@@ -370,10 +387,13 @@ class Bench {
       }
       await sleep(5);
     }
-    await Promise.all(inflight);
+    // Bounded: on an overloaded side replies can trail by minutes; what has not come back by then
+    // counts as refused (and the run fails its checks), rather than stretching the run.
+    const replied = await Promise.race([Promise.all(inflight).then(() => true), sleep(size.drainMs).then(() => false)]);
     const ms = now() - t0;
     c.close();
-    return { changes, errors, ms };
+    if (!replied) errors += total - changes.length / 3 - errors;
+    return { changes: [...changes], errors, ms };
   }
 
   /** Waits until every parser has seen its stream's last change, or the drain time is up. */
@@ -395,6 +415,7 @@ class Bench {
   private async watchers(specs: ClientSpec[]) {
     const dealt = this.gens.deal(specs);
     const r = await this.gens.all<{ opened: number; failed: number; refused: number }>("connect", (i) => ({ specs: dealt[i] }));
+    assertServersUp();
     const failed = r.reduce((s, x) => s + x.failed + x.refused, 0);
     if (failed) console.warn(`${failed} of ${specs.length} watchers could not connect or join`);
   }
@@ -433,7 +454,7 @@ class Bench {
     await this.gens.all("closeAll");
     const n = a.changes.length / 3;
     const checks: Check[] = [
-      { name: "lost changes", ok: w.lost === 0 && w.behind === 0, detail: `${w.lost} changes never reached a parser; ${w.behind} parsers behind at the end` },
+      { name: "lost changes", ok: w.lost === 0 && w.behind === 0 && w.gaps === 0, detail: `${w.lost} changes never reached a parser; ${w.behind} parsers behind at the end; ${w.gaps} gaps in seq` },
       { name: "maps equal the API", ok: w.mismatched === 0 && w.converged === w.parsers, detail: `${w.converged}/${w.parsers} converged${w.example ? `; e.g. ${w.example}` : ""}` },
       { name: "author", ok: a.errors === 0, detail: `${a.errors} changes refused` },
     ];
@@ -452,6 +473,7 @@ class Bench {
       p99Ms: w.lat.pct(0.99),
       maxMs: w.lat.max,
       serverCpuUsPerDeliveredChange: (cost.serverMs * 1000) / w.delivered,
+      serverCpuUsPerFrame: (cost.serverMs * 1000) / w.frames,
       serverCpuUsPerChange: (cost.serverMs * 1000) / n,
       redisUsPerChange: cost.redisUs / n,
       gaps: w.gaps,
@@ -496,7 +518,11 @@ class Bench {
     const n = a.changes.length / 3;
     const delivered = sec.delivered + whole.delivered;
     const checks: Check[] = [
-      { name: "lost changes", ok: sec.lost + whole.lost === 0 && sec.behind + whole.behind === 0, detail: `${sec.lost + whole.lost} lost; ${sec.behind + whole.behind} parsers behind` },
+      {
+        name: "lost changes",
+        ok: sec.lost + whole.lost === 0 && sec.behind + whole.behind === 0 && sec.gaps + whole.gaps === 0,
+        detail: `${sec.lost + whole.lost} lost; ${sec.behind + whole.behind} parsers behind; ${sec.gaps + whole.gaps} gaps in seq`,
+      },
       {
         name: "maps equal the API",
         ok: sec.mismatched + whole.mismatched === 0 && sec.converged + whole.converged === sec.parsers + whole.parsers,
@@ -519,6 +545,7 @@ class Bench {
       p50Ms: sec.lat.pct(0.5),
       p99Ms: sec.lat.pct(0.99),
       serverCpuUsPerDeliveredChange: (cost.serverMs * 1000) / delivered,
+      serverCpuUsPerFrame: (cost.serverMs * 1000) / (sec.frames + whole.frames),
       closedSockets: sec.closed + whole.closed,
     };
     const summary = `join ${f1((figures.sectionJoinBytes as number) / 1024)} KiB (whole venue ${f1((figures.wholeJoinBytes as number) / 1024)} KiB), ${f1(figures.sectionBytesPerWatcher as number)} B/watcher (whole ${f1(figures.wholeBytesPerWatcher as number)}), p99 ${f1(sec.lat.pct(0.99))} ms`;
@@ -663,12 +690,16 @@ class Bench {
 
   private push(row: Row) {
     rows.push(row);
+    // Written after every scenario, so a run that dies half-way still leaves its figures.
+    if (opt.json) writeFileSync(opt.json, JSON.stringify({ meta: meta(), rows }, null, 2));
     const c = row.cost;
     console.log(
       `${row.scenario} [${row.side}]: ${row.summary}; server CPU ${f1(c.serverMs)} ms, generator CPU ${f1(c.genMs)} ms over ${f1(c.wallMs)} ms; ${row.checks.map((k) => `${k.name}: ${k.ok ? "ok" : "FAILED"}`).join(", ")}`,
     );
   }
 }
+
+const meta = () => ({ at: new Date().toISOString(), node: process.version, cores: cpus().length, quick: Q, size, load: loadavg() });
 
 function report() {
   const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
@@ -690,9 +721,9 @@ function report() {
     const checks = r.checks.map((k) => (k.ok ? `✓ ${k.name}` : `✗ ${k.name}: ${k.detail}`)).join("; ") || "—";
     console.log(line([r.scenario, r.side, r.summary, serverCpu, redis, gen, checks]));
   }
-  const meta = { at: new Date().toISOString(), node: process.version, cores: cpus().length, quick: Q, size };
-  console.log(`\n(${meta.at}, node ${meta.node}, ${meta.cores} cores; servers, Redis and the load generator share them; Redis is shared with other clients)`);
-  if (opt.json) writeFileSync(opt.json, JSON.stringify({ meta, rows }, null, 2));
+  const m = meta();
+  console.log(`\n(${m.at}, node ${m.node}, ${m.cores} cores; servers, Redis and the load generator share them; Redis is shared with other clients)`);
+  if (opt.json) writeFileSync(opt.json, JSON.stringify({ meta: m, rows }, null, 2));
 }
 
 await main();

@@ -156,7 +156,8 @@ export class Client {
     if (event === "changes") {
       const since = payload.since as number;
       const seq = payload.seq as number;
-      if (since !== this.lastSeq) this.gaps++;
+      // A frame may start below our seq (a stream created just before we joined); one starting above it means a missed frame.
+      if (since > this.lastSeq) this.gaps++;
       for (const [seat, state] of Object.entries(payload.seats as Record<string, string>)) this.map.set(seat, state);
       this.note(seq, t);
       return;
@@ -224,20 +225,26 @@ export class Client {
     return true;
   }
 
-  async lock(seat: string): Promise<{ ok: boolean; seq: number }> {
-    if (this.sio) {
-      const r = (await this.sio.emitWithAck("lock", { eventId: this.spec.topic, seat })) as { ok: boolean };
+  /** Socket.IO acks reject when the socket drops (a missed ping on an overloaded machine): that client stops. */
+  private async sioAck(event: string, seat: string): Promise<{ ok: boolean; seq: number }> {
+    try {
+      const r = (await this.sio!.emitWithAck(event, { eventId: this.spec.topic, seat })) as { ok: boolean };
       return { ok: r.ok, seq: -1 };
+    } catch {
+      this.closed = true;
+      this.errors++;
+      return { ok: false, seq: -1 };
     }
+  }
+
+  async lock(seat: string): Promise<{ ok: boolean; seq: number }> {
+    if (this.sio) return this.sioAck("lock", seat);
     const r = await this.send("lock", { seat });
     return { ok: r.status === "ok", seq: (r.response.seq as number) ?? -1 };
   }
 
   async unlock(seat: string): Promise<{ ok: boolean; seq: number }> {
-    if (this.sio) {
-      const r = (await this.sio.emitWithAck("unlock", { eventId: this.spec.topic, seat })) as { ok: boolean };
-      return { ok: r.ok, seq: -1 };
-    }
+    if (this.sio) return this.sioAck("unlock", seat);
     const r = await this.send("unlock", { seat });
     return { ok: r.status === "ok", seq: (r.response.seq as number) ?? -1 };
   }
@@ -319,6 +326,7 @@ async function buyers(a: { seats: string[]; until: number; release: boolean; own
           const seat = a.seats[i]!;
           let s = now();
           const r = await c.lock(seat);
+          if (c.closed) break;
           rtt.add(now() - s);
           if (!r.ok) {
             refused++;
@@ -340,7 +348,8 @@ async function buyers(a: { seats: string[]; until: number; release: boolean; own
         }
       }),
   );
-  return { ms: now() - t0, rtt: rtt.toJSON(), locks, refused, unlocks, failedUnlocks, intervals, held };
+  const dropped = clients.filter((c) => c.spec.role === "buyer" && c.closed).length;
+  return { ms: now() - t0, rtt: rtt.toJSON(), locks, refused, unlocks, failedUnlocks, intervals, held, dropped };
 }
 
 /**
