@@ -88,6 +88,8 @@ interface Cost {
   genMs: number;
   redisUs: number;
   redisCalls: number;
+  /** CPU of the Redis server process over the phase (every client's commands, not only the bench's). */
+  redisCpuMs: number;
   redisTop: Record<string, { calls: number; usec: number }>;
 }
 
@@ -200,6 +202,7 @@ async function main() {
 
 class Bench {
   private readonly logger = createLogger("bench", "warn");
+  private redisPid: number | undefined;
   constructor(
     private readonly env: TestEnv,
     private readonly gens: GenPool,
@@ -209,6 +212,8 @@ class Bench {
   /** Runs `f` as the measured phase: Redis stats reset, CPU of every process sampled before and after. */
   async measure<T>(side: Side, f: () => Promise<T>): Promise<{ r: T; cost: Cost }> {
     const redis = this.env.redis;
+    this.redisPid ??= Number(/process_id:(\d+)/.exec(await redis.info("server"))?.[1] ?? 0);
+    const redisCpu0 = cpuMsOf([this.redisPid]);
     await redis.config("RESETSTAT");
     const before = { t: now(), nodes: cpuMsOf(side.nodePids), worker: cpuMsOf(side.workerPids), api: cpuMsOf(side.apiPids), gen: cpuMsOf(this.gens.pids), self: process.cpuUsage() };
     const r = await f();
@@ -218,6 +223,7 @@ class Bench {
     const workerMs = cpuMsOf(side.workerPids) - before.worker;
     const apiMs = cpuMsOf(side.apiPids) - before.api;
     const genMs = cpuMsOf(this.gens.pids) - before.gen + (self.user + self.system) / 1000;
+    const redisCpuMs = cpuMsOf([this.redisPid]) - redisCpu0;
     const stats = await redis.info("commandstats");
     let redisUs = 0;
     let redisCalls = 0;
@@ -230,7 +236,7 @@ class Bench {
       redisUs += usec;
       redisTop[m[1]!] = { calls, usec };
     }
-    return { r, cost: { wallMs: now() - before.t, serverMs: nodesMs + workerMs + apiMs, nodesMs, workerMs, apiMs, genMs, redisUs, redisCalls, redisTop } };
+    return { r, cost: { wallMs: now() - before.t, serverMs: nodesMs + workerMs + apiMs, nodesMs, workerMs, apiMs, genMs, redisUs, redisCalls, redisCpuMs, redisTop } };
   }
 
   private async apiMap(eventId: string): Promise<{ seq: number; taken: Record<string, string>; sections: Map<string, string> }> {
@@ -319,6 +325,7 @@ class Bench {
       p99Ms: rtt.pct(0.99),
       serverCpuUsPerRoundTrip: (cost.serverMs * 1000) / roundTrips,
       redisUsPerLock: cost.redisUs / locks,
+      redisCpuUsPerLock: (cost.redisCpuMs * 1000) / locks,
       redisUsPerRoundTrip: cost.redisUs / roundTrips,
       droppedClients: dropped,
     };
@@ -672,6 +679,7 @@ class Bench {
       deletedP50Ms: ownerLag.pct(0.5),
       deletedMaxMs: ownerLag.max,
       redisUsPerHold: cost.redisUs / n,
+      redisCpuUsPerHold: (cost.redisCpuMs * 1000) / n,
       jobsLeft: await this.delayedJobs(),
     };
     const summary = `${released.size}/${n} released, after the deadline p50 ${f1(lag.pct(0.5))} ms, p99 ${f1(lag.pct(0.99))} ms, max ${f1(lag.max)} ms; owners' deleted max ${f1(ownerLag.max)} ms`;
@@ -716,7 +724,7 @@ function report() {
           : f.serverCpuUsPerConnection != null
             ? `${f1(f.serverCpuUsPerConnection as number)} µs/connection`
             : `${f1(c.serverMs)} ms`;
-    const redis = f.redisUsPerLock != null ? `${f1(f.redisUsPerLock as number)} µs/lock` : f.redisUsPerHold != null ? `${f1(f.redisUsPerHold as number)} µs/hold` : f.redisUsPerChange != null ? `${f1(f.redisUsPerChange as number)} µs/change` : "—";
+    const redis = f.redisUsPerLock != null ? `${f1(f.redisUsPerLock as number)} µs/lock (CPU ${f1(f.redisCpuUsPerLock as number)})` : f.redisUsPerHold != null ? `${f1(f.redisUsPerHold as number)} µs/hold` : f.redisUsPerChange != null ? `${f1(f.redisUsPerChange as number)} µs/change` : "—";
     const gen = `${f1((c.genMs / c.wallMs) * 100)} % of a core`;
     const checks = r.checks.map((k) => (k.ok ? `✓ ${k.name}` : `✗ ${k.name}: ${k.detail}`)).join("; ") || "—";
     console.log(line([r.scenario, r.side, r.summary, serverCpu, redis, gen, checks]));
