@@ -47,17 +47,23 @@ const buyer = async (name: string) => {
   return { name, token: r.token as string };
 };
 
+// Every client the project ships opts in to `changes` (issue 7): the layout comes from the cacheable
+// layout endpoint, the join sends only taken seats, and updates arrive coalesced per tick.
+const layout = await call("GET", `/api/events/${event.id}/layout`);
+console.log(`layout: ${layout.seat_count} seats in sections ${layout.sections.join(", ")}`);
+
 const join = (who: { name: string; token: string }, port: string) =>
   new Promise<any>((resolve, reject) => {
     const socket = new Socket(`ws://localhost:${port}/socket`, { transport: WebSocket as any, params: { token: who.token } });
     socket.connect();
-    const channel = socket.channel(`seats:${event.id}`, {});
-    for (const ev of ["locked", "unlocked", "lockedForYou", "unlockedForYou", "deleted", "reserved", "paid", "unreserved", "unpaid"])
+    const channel = socket.channel(`seats:${event.id}`, { changes: true });
+    channel.on("changes", (p: any) => console.log(`  ${who.name} (node :${port}) hears changes #${p.since}→${p.seq} ${JSON.stringify(p.seats)}`));
+    for (const ev of ["lockedForYou", "unlockedForYou", "deleted"])
       channel.on(ev, (p: unknown) => console.log(`  ${who.name} (node :${port}) hears ${ev} ${JSON.stringify(p)}`));
     channel
       .join()
       .receive("ok", (reply: any) => {
-        console.log(`${who.name} joined on :${port}, snapshot seq ${reply.seq}`);
+        console.log(`${who.name} joined on :${port}, snapshot seq ${reply.seq}, taken ${JSON.stringify(reply.seats)}`);
         resolve({ socket, channel });
       })
       .receive("error", reject);

@@ -11,6 +11,16 @@ export interface Join {
   eventId: string;
   /** False while the join is still being answered; a newer join or a leave makes it stale. */
   live: boolean;
+  /**
+   * Seat joins with `{"changes": true}` (issue 7): coalesced `changes` frames instead of per-change
+   * events, for the whole event (`sections` null) or the sections named.
+   */
+  changes?: { sections: string[] | null };
+  /**
+   * Pushes being served (issue 8, fault 12): a resync answers each with a retryable `resync` error
+   * before `phx_error`, so no push in flight is left without a reply.
+   */
+  inflight?: Set<() => void>;
 }
 
 /**

@@ -4,6 +4,7 @@ import type { Logger } from "@seatdrop/observability";
 import type { SeatService } from "@seatdrop/seats";
 import type { ChatNode } from "./chat/chat-node.ts";
 import type { EventFeeds } from "./fanout/event-feed.ts";
+import type { SeatChanges } from "./fanout/seat-changes.ts";
 import type { SeatFanout } from "./fanout/seat-fanout.ts";
 import type { LocalRegistry } from "./registry.ts";
 
@@ -17,6 +18,8 @@ export interface NodeContext {
   feeds: EventFeeds;
   registry: LocalRegistry;
   fanout: SeatFanout;
+  /** Coalesced `changes` streams (issue 7). */
+  changes: SeatChanges;
   /** Chat rooms, user channels and presence (issue 4). */
   chat: ChatNode;
 }

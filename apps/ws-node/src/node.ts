@@ -12,6 +12,7 @@ import { ChatNode } from "./chat/chat-node.ts";
 import { closeIfSlow, type Conn, type UserData } from "./conn.ts";
 import type { NodeContext } from "./context.ts";
 import { EventFeeds } from "./fanout/event-feed.ts";
+import { SeatChanges } from "./fanout/seat-changes.ts";
 import { SeatFanout } from "./fanout/seat-fanout.ts";
 import { PhoenixSocket } from "./phoenix/phx-connection.ts";
 import { LocalRegistry } from "./registry.ts";
@@ -58,7 +59,8 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
 
   const app: TemplatedApp = uWS.App();
   const registry = new LocalRegistry();
-  const fanout = new SeatFanout(app, registry, nodeId);
+  const changes = new SeatChanges(app, config.SEAT_TICK_MS);
+  const fanout = new SeatFanout(app, registry, nodeId, changes);
   let phx: PhoenixSocket | undefined;
   let seed: SeedSocket | undefined;
   const feeds = new EventFeeds(
@@ -69,6 +71,7 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
     (eventId) => {
       phx?.resync(eventId);
       seed?.resync(eventId);
+      changes.reset(eventId);
     },
     logger,
   );
@@ -79,7 +82,7 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
     if (channel !== keys.revokedTokens) return;
     for (const c of registry.conns.values()) if (c.jti === jti && !c.closed) c.ws?.end(CloseCode.tokenRevoked, "token_revoked: sign in again");
   });
-  const ctx: NodeContext = { config, nodeId, logger, app, seats, feeds, registry, fanout, chat };
+  const ctx: NodeContext = { config, nodeId, logger, app, seats, feeds, registry, fanout, changes, chat };
   phx = new PhoenixSocket(ctx);
   seed = new SeedSocket(ctx);
   let draining = false;

@@ -62,6 +62,12 @@ const schema = z.object({
   HOLD_MAX_EXTENSIONS: int(2, 0),
   /** How many seat events each event's log keeps for `last_seq` catch-up. */
   EVENT_LOG_MAX: int(10_000, 100),
+  /**
+   * Coalescing tick of seat updates for joins with `{"changes": true}` (issue 7): a node sends each
+   * seat stream at most one `changes` frame per tick. The first change after a quiet tick goes out
+   * at once, so a calm room keeps millisecond latency; 0 flushes every delivered batch.
+   */
+  SEAT_TICK_MS: int(50, 0),
   WS_MAX_PAYLOAD: int(16 * 1024, 512),
   WS_MAX_BACKPRESSURE: int(1024 * 1024, 16 * 1024),
   WS_IDLE_TIMEOUT_S: int(60, 8),

@@ -1,4 +1,6 @@
+import { encodePhx } from "./phoenix.ts";
 import { holdReleaseReasons, type SeatEvent } from "./seat-events.ts";
+import { seatsTopic } from "./topics.ts";
 
 /**
  * How a seat event reads in each dialect. `forAuthor` is the connection whose push caused it,
@@ -66,4 +68,50 @@ export function seedForAuthor(ev: SeatEvent): { event: string; data: unknown } {
 
 export function seedDeleted(events: SeatEvent[]): { event: string; data: unknown } {
   return { event: "deleted", data: events.map((e) => e.seat) };
+}
+
+/** A seat's state as clients see it. */
+export type SeatState = "available" | "locked" | "reserved" | "paid";
+
+/** The state a seat is in after the event (every kind of release leaves it available). */
+export function seatStateAfter(ev: SeatEvent): SeatState {
+  switch (ev.t) {
+    case "locked":
+      return "locked";
+    case "reserved":
+      return "reserved";
+    case "paid":
+      return "paid";
+    default:
+      return "available";
+  }
+}
+
+/** The Phoenix event of a coalesced seat frame (issue 7), for joins that opt in with `{"changes": true}`. */
+export const CHANGES_EVENT = "changes";
+
+/**
+ * One coalesced frame of a seat stream: the final state, after every event up to `seq`, of each
+ * seat (of the stream's section, when it has one) that changed since the stream's previous frame,
+ * whose `seq` was `since`. A client holding a seq below `since` missed a frame and rejoins with
+ * `last_seq`; one holding `since` or more applies it (final states are idempotent).
+ */
+export interface ChangesPayload {
+  since: number;
+  seq: number;
+  seats: Record<string, SeatState>;
+  /** The section the stream covers; absent on the whole-event stream. */
+  section?: string;
+}
+
+/** A `changes` broadcast (`[null, null, "seats:<id>", "changes", payload]`), encoded once per stream and tick. */
+export function encodeChanges(eventId: string, payload: ChangesPayload): string {
+  return encodePhx(null, null, seatsTopic(eventId), CHANGES_EVENT, payload);
+}
+
+/** Final states of the seats the events touched, in order (the last event of a seat wins). */
+export function finalStates(events: readonly SeatEvent[], filter?: (seat: string) => boolean): Record<string, SeatState> {
+  const out: Record<string, SeatState> = {};
+  for (const ev of events) if (!filter || filter(ev.seat)) out[ev.seat] = seatStateAfter(ev);
+  return out;
 }

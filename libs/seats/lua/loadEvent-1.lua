@@ -4,32 +4,46 @@
   A new `epoch` is written only when the meta hash did not exist: it tells nodes that Redis
   lost the event and their sequence numbers no longer apply.
 
+  A big map (100,000 seats) does not fit one call's arguments comfortably, so the caller may send
+  the seat ids in several calls under one load token: `stage` calls add ids to a staging set
+  (`<base>seatmap:loading:<token>`, expiring after a minute if the load dies), and the final
+  `commit` call adds its own ids, writes the settings and swaps the staged set in as the map.
+  The token keeps two loaders of one event from mixing their staged ids.
+
   Input:
     KEYS[1] meta hash of the event
     ARGV[1] key base of the event
     ARGV[2] ttl ms, ARGV[3] max seats per hold, ARGV[4] grace ms, ARGV[5] max extensions,
     ARGV[6] log cap, ARGV[7] epoch to use when the event is new,
     ARGV[8] sales open (ms, 0 = always), ARGV[9] sales close (ms, 0 = never), ARGV[10] seats per user (0 = no limit)
-    ARGV[11..] seat ids (the whole map; seats not listed are removed from the map)
+    ARGV[11] load token, ARGV[12] phase: 'stage' | 'commit'
+    ARGV[13..] seat ids (over all calls of one token: the whole map; seats not listed are removed from the map)
 
-  Output: {epoch, seatCount, isNew (1 when the event was not in Redis: its sold seats must be rebuilt)}
+  Output:
+    stage:  {0}
+    commit: {epoch, seatCount, isNew (1 when the event was not in Redis: its sold seats must be rebuilt)}
 ]]
 --- @include "seatLib"
 
-local existing = redis.call('HGET', K.meta, 'epoch')
-local epoch = existing or ARGV[7]
-redis.call('HSET', K.meta, 'ttl', ARGV[2], 'max', ARGV[3], 'grace', ARGV[4], 'maxExt', ARGV[5], 'logMax', ARGV[6], 'epoch', epoch,
-  'opensAt', ARGV[8], 'closesAt', ARGV[9], 'maxUser', ARGV[10])
-local tmp = base .. 'seatmap:loading'
-redis.call('DEL', tmp)
+local tmp = base .. 'seatmap:loading:' .. ARGV[11]
 local n = #ARGV
-local i = 11
+local i = 13
 while i <= n do
   local j = math.min(i + 4999, n)
   redis.call('SADD', tmp, unpack(ARGV, i, j))
   i = j + 1
 end
-if n >= 11 then
+if ARGV[12] == 'stage' then
+  redis.call('PEXPIRE', tmp, 60000)
+  return { 0 }
+end
+
+local existing = redis.call('HGET', K.meta, 'epoch')
+local epoch = existing or ARGV[7]
+redis.call('HSET', K.meta, 'ttl', ARGV[2], 'max', ARGV[3], 'grace', ARGV[4], 'maxExt', ARGV[5], 'logMax', ARGV[6], 'epoch', epoch,
+  'opensAt', ARGV[8], 'closesAt', ARGV[9], 'maxUser', ARGV[10])
+if redis.call('EXISTS', tmp) == 1 then
+  redis.call('PERSIST', tmp)
   redis.call('RENAME', tmp, K.seatmap)
 else
   redis.call('DEL', K.seatmap)

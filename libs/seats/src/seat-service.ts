@@ -9,7 +9,7 @@ import type { Keys } from "@seatdrop/redis";
 import { SeatError, seatErrorFromCode } from "./errors.ts";
 import { registerScripts, type ScriptCaller, type ScriptName } from "./scripts.ts";
 import { resolveHoldSettings, type HoldSettings } from "./settings.ts";
-import type { HoldView, SeatEvent, SeatStateName, Snapshot } from "./types.ts";
+import type { HoldView, SeatEvent, SeatMessage, SeatStateName, Snapshot } from "./types.ts";
 
 export interface SeatServiceDeps {
   redis: Redis;
@@ -27,6 +27,9 @@ export interface SeatServiceDeps {
  * orphans (the API died between the Redis script and the transaction) and releases them.
  */
 export const ORDER_PENDING_MS = 60_000;
+
+/** Seat ids per call when a seat map is installed in Redis. */
+const LOAD_CHUNK = 10_000;
 
 export type BackendAction = "reserve" | "unreserve" | "pay" | "revoke";
 
@@ -179,6 +182,19 @@ export class SeatService {
     return ids.sort(naturalCompare);
   }
 
+  /**
+   * Seat → section of the event's seats that have one, from PostgreSQL (the system of record of
+   * the layout; issue 7's section streams read it once per feed). Empty without a database.
+   */
+  async seatSections(eventId: string): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    const db = this.deps.db;
+    if (!db || !isUuid(eventId)) return out;
+    const rows = await db.select({ id: seatsTable.seatId, section: seatsTable.section }).from(seatsTable).where(eq(seatsTable.eventId, eventId));
+    for (const r of rows) if (r.section !== null) out.set(r.id, r.section);
+    return out;
+  }
+
   async currentSeq(eventId: string): Promise<number> {
     return Number((await this.deps.redis.get(this.deps.keys.event(eventId).seq)) ?? 0);
   }
@@ -219,8 +235,9 @@ export class SeatService {
    */
   async loadEvent(eventId: string, settings: HoldSettings, seatIds: string[], rules: SalesRules = {}): Promise<boolean> {
     const epoch = randomBytes(6).toString("hex");
-    const r = (await this.call("loadEvent", [this.deps.keys.event(eventId).meta], [
-      this.deps.keys.event(eventId).base,
+    const k = this.deps.keys.event(eventId);
+    const head = [
+      k.base,
       settings.holdTtlMs,
       settings.holdMaxSeats,
       settings.holdGraceMs,
@@ -230,8 +247,20 @@ export class SeatService {
       rules.salesOpenAt?.getTime() ?? 0,
       rules.salesCloseAt?.getTime() ?? 0,
       rules.maxSeatsPerUser ?? 0,
-      ...seatIds,
-    ])) as [string, number, number];
+      randomBytes(6).toString("hex"), // the load token
+    ];
+    // A venue's whole map in one call's arguments overflows the client's stack near 100,000 seats:
+    // stage it in chunks, then commit (see lua/loadEvent-1.lua).
+    let at = 0;
+    for (; seatIds.length - at > LOAD_CHUNK; at += LOAD_CHUNK) await this.call("loadEvent", [k.meta], [...head, "stage", ...seatIds.slice(at, at + LOAD_CHUNK)]);
+    const r = (await this.call("loadEvent", [k.meta], [...head, "commit", ...seatIds.slice(at)])) as [string, number, number];
+    if (r[2] === 1) {
+      // Announce the new epoch on the event's channel (issue 8, fault 14): nodes whose watchers hold
+      // a map of the lost history resync them now, not at the next seat change, which in a quiet
+      // room may never come. An event loaded for the first time has no such watchers; no harm.
+      const announcement: SeatMessage = { ev: [], ep: r[0] };
+      await this.deps.redis.publish(k.channel, JSON.stringify(announcement));
+    }
     return r[2] === 1;
   }
 

@@ -93,6 +93,22 @@ export const EventWithSeatsView = Type.Object({
 });
 export type EventWithSeatsView = Static<typeof EventWithSeatsView>;
 
+/**
+ * An event's layout (issue 7): what a seat map draws, apart from the live states, which the
+ * `seats:<id>` channel sends (taken seats only, for joins with `changes`). It never changes after
+ * the event is created, so clients and caches keep it under its strong ETag.
+ */
+export const EventLayoutView = Type.Object(
+  {
+    event_id: Uuid,
+    seat_count: Type.Integer(),
+    sections: Type.Array(Type.String(), { description: "the names a seats join may give in `sections`, in natural order" }),
+    seats: Type.Array(SeatView, { description: "every seat, in natural order (A_2 before A_10)" }),
+  },
+  { title: "EventLayout" },
+);
+export type EventLayoutView = Static<typeof EventLayoutView>;
+
 export const EventSummaryView = Type.Object({
   id: Uuid,
   name: Type.String(),

@@ -25,8 +25,10 @@ export class EventFeed {
   lastSeq = 0;
   epoch: string | null = null;
   refs = 0;
-  /** The event's seat ids, read once per subscription. */
+  /** The event's seat ids, read once per subscription (full snapshots of joins without `changes`). */
   seatIds?: string[];
+  /** Seat → section, read from PostgreSQL once per subscription when a join names sections. */
+  sectionOf?: Promise<Map<string, string>>;
   ready: Promise<void>;
   private ring: (SeatEvent | undefined)[] = new Array(RING_SIZE);
   private queue: SeatMessage[] = [];

@@ -15,17 +15,21 @@ import {
 } from "@seatdrop/protocol";
 import { sendTo, type Conn } from "../conn.ts";
 import type { LocalRegistry } from "../registry.ts";
+import type { SeatChanges } from "./seat-changes.ts";
 
 /**
  * Turns an event's seat events into frames on this node (DESIGN §3.5). Each frame is encoded once
  * per dialect and handed to uWS topics, which copy it to every subscriber in C++; the author of a
  * push gets its own `…ForYou` frame instead, and the owner of an expired hold gets `deleted`.
+ * Sockets joined with `{"changes": true}` get no per-change broadcasts: the same events go to
+ * `SeatChanges`, which coalesces them per tick; their personal frames stay immediate.
  */
 export class SeatFanout {
   constructor(
     private readonly app: TemplatedApp,
     private readonly registry: LocalRegistry,
     private readonly nodeId: string,
+    private readonly changes: SeatChanges,
   ) {}
 
   deliver(eventId: string, events: SeatEvent[], origin: string | undefined): void {
@@ -42,6 +46,7 @@ export class SeatFanout {
       if (mine) this.sendPersonal(mine, eventId, phxForAuthor(ev), seedForAuthor(ev));
       this.broadcast(eventId, ev, mine ? [mine] : []);
     }
+    this.changes.record(eventId, events);
   }
 
   /** The owner's connections hear `deleted` once for the whole hold; everyone else `unlocked` per seat. */
@@ -51,11 +56,18 @@ export class SeatFanout {
     for (const ev of run) this.broadcast(eventId, ev, owners);
   }
 
+  /** Per-change frames for the legacy subscribers of each dialect; nothing is encoded for a dialect nobody here watches that way. */
   private broadcast(eventId: string, ev: SeatEvent, excluded: Conn[]): void {
-    const p = phxBroadcast(ev);
-    const s = seedBroadcast(ev);
-    this.publish(eventId, "phx", uwsTopic.phxSeats(eventId), encodePhx(null, null, seatsTopic(eventId), p.event, p.payload), excluded);
-    this.publish(eventId, "seed", uwsTopic.seedSeats(eventId), encodeSeed(s.event, s.data), excluded);
+    const phxTopic = uwsTopic.phxSeats(eventId);
+    if (this.app.numSubscribers(phxTopic) > 0) {
+      const p = phxBroadcast(ev);
+      this.publish(eventId, "phx", phxTopic, encodePhx(null, null, seatsTopic(eventId), p.event, p.payload), excluded);
+    }
+    const seedTopic = uwsTopic.seedSeats(eventId);
+    if (this.app.numSubscribers(seedTopic) > 0) {
+      const s = seedBroadcast(ev);
+      this.publish(eventId, "seed", seedTopic, encodeSeed(s.event, s.data), excluded);
+    }
   }
 
   /**
@@ -69,7 +81,7 @@ export class SeatFanout {
     } else if (ex.length === 1) {
       ex[0]!.ws!.publish(topic, frame, false);
     } else {
-      for (const c of this.registry.watchers(eventId)) if (c.dialect === dialect && !ex.includes(c)) sendTo(c, frame);
+      for (const c of this.registry.watchers(eventId)) if (c.dialect === dialect && !ex.includes(c) && !this.inChangesMode(c, eventId)) sendTo(c, frame);
     }
   }
 
@@ -88,6 +100,10 @@ export class SeatFanout {
     const i = origin.lastIndexOf(":");
     if (origin.slice(0, i) !== this.nodeId) return undefined;
     return this.registry.conns.get(Number(origin.slice(i + 1)));
+  }
+
+  private inChangesMode(conn: Conn, eventId: string): boolean {
+    return conn.dialect === "phx" && conn.joins.get(seatsTopic(eventId))?.changes !== undefined;
   }
 
   private watches(conn: Conn, eventId: string): boolean {

@@ -4,7 +4,7 @@ import type { EventFeed } from "./event-feed.ts";
 
 /** What a joining connection is told: a whole snapshot, or only the events it missed. */
 export type SeatView =
-  | { mode: "snapshot"; seq: number; epoch: string; taken: Snapshot["taken"]; hold: HoldView | null; seatIds: string[] }
+  | { mode: "snapshot"; seq: number; epoch: string; taken: Snapshot["taken"]; hold: HoldView | null; seatIds: string[] | undefined }
   | { mode: "events"; seq: number; epoch: string; events: SeatEvent[]; hold: HoldView | null };
 
 /**
@@ -20,6 +20,8 @@ export async function prepareSeatView(o: {
   lastSeq?: number;
   /** The epoch the client's `lastSeq` belongs to; another epoch means its numbers mean nothing now. */
   epoch?: string;
+  /** A compact snapshot (taken seats only, issue 7): the event's seat ids are not needed. */
+  compact?: boolean;
   isCurrent: () => boolean;
   commit: (view: SeatView) => void;
 }): Promise<void> {
@@ -41,7 +43,7 @@ export async function prepareSeatView(o: {
     }
     // The log no longer reaches back that far: a snapshot it is.
   }
-  if (!feed.seatIds) feed.seatIds = await seats.seatIds(eventId);
+  if (!o.compact && !feed.seatIds) feed.seatIds = await seats.seatIds(eventId);
   for (let attempt = 0; attempt < 3; attempt++) {
     const snap = await seats.snapshot({ eventId, userId: userId ?? undefined });
     if (!o.isCurrent()) return;
@@ -51,7 +53,7 @@ export async function prepareSeatView(o: {
     const tail = feed.eventsSince(snap.seq);
     if (tail === null) continue; // more happened meanwhile than the ring keeps: take a newer snapshot
     for (const ev of tail) applyEvent(snap.taken, ev);
-    o.commit({ mode: "snapshot", seq: Math.max(snap.seq, feed.lastSeq), epoch: snap.epoch, taken: snap.taken, hold: snap.hold, seatIds: feed.seatIds });
+    o.commit({ mode: "snapshot", seq: Math.max(snap.seq, feed.lastSeq), epoch: snap.epoch, taken: snap.taken, hold: snap.hold, seatIds: o.compact ? undefined : feed.seatIds });
     return;
   }
   throw new Error(`could not take a consistent snapshot of event ${eventId}`);

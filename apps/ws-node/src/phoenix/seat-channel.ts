@@ -1,4 +1,4 @@
-import { encodePhx, encodeReply, phxPushesFor, uwsTopic, type WirePush } from "@seatdrop/protocol";
+import { encodePhx, encodeReply, finalStates, phxPushesFor, uwsTopic, type WirePush } from "@seatdrop/protocol";
 import { SeatError, isUuid } from "@seatdrop/seats";
 import { sendTo, type Conn, type Join } from "../conn.ts";
 import type { NodeContext } from "../context.ts";
@@ -7,10 +7,16 @@ import { startWatching, stopWatching } from "../seat-watch.ts";
 import type { Channel } from "./channel.ts";
 
 const SEAT_RE = /^[A-Za-z0-9_.:-]{1,64}$/;
+/** Sections one join may name; a venue watched one section at a time needs few. */
+const MAX_SECTIONS = 64;
 
 /**
  * `seats:<eventId>`: the live seat map. Join answers with a snapshot (or, with `last_seq`, only the
  * missed events); pushes `lock`, `unlock`, `extend`.
+ *
+ * With `{"changes": true}` (issue 7) the join's snapshot is compact (taken seats only; the layout
+ * comes from `GET /api/events/:id/layout`), a `last_seq` catch-up gives final states, and updates
+ * arrive as coalesced `changes` frames, for the whole event or for the `sections` named.
  */
 export class SeatChannel implements Channel {
   constructor(private readonly ctx: NodeContext) {}
@@ -30,6 +36,12 @@ export class SeatChannel implements Channel {
       reply("error", { reason: "malformed_payload", field: "epoch", message: "epoch must be the string a join reply gave" });
       return;
     }
+    const mode = parseMode(payload);
+    if ("error" in mode) {
+      conn.joins.delete(join.topic);
+      reply("error", { reason: "malformed_payload", field: mode.field, message: mode.error });
+      return;
+    }
     const current = () => !conn.closed && conn.joins.get(join.topic) === join;
     // Event ids are lower-case UUIDs (isUuid refuses other spellings). PostgreSQL would read
     // `seats:ABC…` as the same event, but broadcasts go out on the canonical topic, which such a
@@ -43,6 +55,26 @@ export class SeatChannel implements Channel {
     const feed = await ctx.feeds.acquire(join.eventId);
     let committed = false;
     try {
+      let sectionOf: Map<string, string> | undefined;
+      if (mode.sections) {
+        sectionOf = await (feed.sectionOf ??= ctx.seats.seatSections(join.eventId).catch((err: unknown) => {
+          feed.sectionOf = undefined; // a database hiccup is not remembered: the next join reads again
+          throw err;
+        }));
+        if (!current()) return;
+        const known = new Set(sectionOf.values());
+        const unknown = mode.sections.filter((s) => !known.has(s));
+        if (unknown.length > 0) {
+          conn.joins.delete(join.topic);
+          reply("error", {
+            reason: "malformed_payload",
+            field: "sections",
+            message: `unknown section${unknown.length > 1 ? "s" : ""} ${unknown.map((u) => JSON.stringify(u)).join(", ")}; the event's sections are listed by GET /api/events/${join.eventId}/layout`,
+          });
+          return;
+        }
+      }
+      const inSections = mode.sections && sectionOf ? sectionFilter(sectionOf, mode.sections) : undefined;
       await prepareSeatView({
         seats: ctx.seats,
         feed,
@@ -50,13 +82,18 @@ export class SeatChannel implements Channel {
         userId: conn.userId,
         lastSeq: typeof lastSeq === "number" ? lastSeq : undefined,
         epoch: typeof epoch === "string" ? epoch : undefined,
+        compact: mode.changes,
         isCurrent: current,
         commit: (view) => {
           committed = true;
           join.live = true;
-          conn.ws!.subscribe(uwsTopic.phxSeats(join.eventId));
+          if (mode.changes) {
+            join.changes = { sections: mode.sections };
+            // The streams start at the feed's position, which is where this view ends.
+            for (const t of ctx.changes.watch(join.eventId, mode.sections, feed.lastSeq, sectionOf)) conn.ws!.subscribe(t);
+          } else conn.ws!.subscribe(uwsTopic.phxSeats(join.eventId));
           startWatching(ctx, conn, join.eventId);
-          reply("ok", this.viewPayload(view, conn.userId));
+          reply("ok", mode.changes ? this.compactPayload(view, conn.userId, mode.sections, inSections) : this.viewPayload(view, conn.userId));
         },
       });
     } catch (err) {
@@ -72,9 +109,21 @@ export class SeatChannel implements Channel {
 
   async handle(conn: Conn, join: Join, ref: string | null, event: string, payload: Record<string, unknown>): Promise<void> {
     const { ctx } = this;
+    let answered = false;
     const reply = (status: "ok" | "error", response: Record<string, unknown>) => {
+      if (answered) return;
+      answered = true;
+      join.inflight?.delete(abort);
       if (conn.joins.get(join.topic) === join) sendTo(conn, encodeReply(join.joinRef, ref, join.topic, status, response));
     };
+    const abort = () =>
+      reply("error", {
+        reason: "resync",
+        retryable: true,
+        message: "the seat map was resynchronised while this push was in flight; it may have taken effect: rejoin, check your hold, retry",
+        ...(typeof payload.seat === "string" ? { seat: payload.seat } : {}),
+      });
+    (join.inflight ??= new Set()).add(abort);
     if (event !== "lock" && event !== "unlock" && event !== "extend") {
       reply("error", { reason: "unsupported_event", message: `seats channels accept lock, unlock and extend, not ${event}` });
       return;
@@ -105,18 +154,26 @@ export class SeatChannel implements Channel {
         ctx.logger.error({ err, event, eventId: join.eventId }, "seat push failed");
         reply("error", { reason: "internal_error", message: "the seat service is unavailable; retry" });
       }
+    } finally {
+      join.inflight?.delete(abort);
     }
   }
 
   leave(conn: Conn, join: Join): void {
     if (!join.live) return;
     join.live = false;
-    if (!conn.closed && conn.ws) conn.ws.unsubscribe(uwsTopic.phxSeats(join.eventId));
+    if (join.changes) {
+      const topics = this.ctx.changes.unwatch(join.eventId, join.changes.sections);
+      if (!conn.closed && conn.ws) for (const t of topics) conn.ws.unsubscribe(t);
+    } else if (!conn.closed && conn.ws) conn.ws.unsubscribe(uwsTopic.phxSeats(join.eventId));
     stopWatching(this.ctx, conn, join.eventId);
   }
 
   /** Redis lost the event's history: the client rejoins (phx_error makes the stock client do so). */
   resync(conn: Conn, join: Join): void {
+    // Pushes still in flight are answered first, on the join the client still has (after
+    // phx_error it rejoins with a new ref and would drop their late replies as outdated).
+    for (const abort of [...(join.inflight ?? [])]) abort();
     this.leave(conn, join);
     conn.joins.delete(join.topic);
     sendTo(conn, encodePhx(join.joinRef, join.joinRef, join.topic, "phx_error", { reason: "resync" }));
@@ -128,9 +185,50 @@ export class SeatChannel implements Channel {
       return { mode: "events", seq: view.seq, epoch: view.epoch, user_id: userId, events: phxPushesFor(view.events, userId).map(flatten), hold };
     }
     const seats: Record<string, string> = {};
-    for (const id of view.seatIds) seats[id] = view.taken.get(id)?.state ?? "available";
+    for (const id of view.seatIds ?? []) seats[id] = view.taken.get(id)?.state ?? "available";
     return { mode: "snapshot", seq: view.seq, epoch: view.epoch, user_id: userId, seats, hold };
   }
+
+  /**
+   * The reply of a `changes` join: a snapshot lists only the seats that are not available (a
+   * 100,000-seat venue with 500 taken seats answers in a few KB); a catch-up gives the final state
+   * of each seat changed since `last_seq`. Both only for the sections named, if any.
+   */
+  private compactPayload(view: SeatView, userId: string | null, sections: string[] | null, inSections: ((seat: string) => boolean) | undefined): Record<string, unknown> {
+    const hold = view.hold ? { seats: view.hold.seats, expires_at: view.hold.expiresAt, extensions_left: view.hold.extensionsLeft } : null;
+    const base = { seq: view.seq, epoch: view.epoch, user_id: userId, ...(sections ? { sections } : {}) };
+    if (view.mode === "events") return { mode: "changes", ...base, seats: finalStates(view.events, inSections), hold };
+    const seats: Record<string, string> = {};
+    for (const [id, s] of view.taken) if (!inSections || inSections(id)) seats[id] = s.state;
+    return { mode: "snapshot", ...base, seats, hold };
+  }
+}
+
+type JoinMode = { changes: boolean; sections: string[] | null } | { error: string; field: string };
+
+/** Reads `changes` and `sections` of a seat join; a bad value names its field. */
+function parseMode(payload: Record<string, unknown>): JoinMode {
+  const { changes, sections } = payload;
+  if (changes !== undefined && changes !== null && typeof changes !== "boolean") return { field: "changes", error: "changes must be true or false" };
+  if (sections === undefined || sections === null) return { changes: changes === true, sections: null };
+  if (
+    !Array.isArray(sections) ||
+    sections.length === 0 ||
+    sections.length > MAX_SECTIONS ||
+    !sections.every((s) => typeof s === "string" && s.length > 0 && s.length <= 64)
+  )
+    return { field: "sections", error: `sections must be a list of 1 to ${MAX_SECTIONS} section names` };
+  // Per-change events have no notion of sections; serving them would mean filtering every event per socket.
+  if (changes !== true) return { field: "sections", error: "sections are served only with changes: true" };
+  return { changes: true, sections: [...new Set(sections as string[])] };
+}
+
+function sectionFilter(sectionOf: ReadonlyMap<string, string>, sections: readonly string[]): (seat: string) => boolean {
+  const wanted = new Set(sections);
+  return (seat) => {
+    const s = sectionOf.get(seat);
+    return s !== undefined && wanted.has(s);
+  };
 }
 
 function flatten(p: WirePush): Record<string, unknown> {

@@ -38,6 +38,7 @@ export class SeedSocket {
         feed,
         eventId,
         userId: conn.userId,
+        compact: true, // startstate lists taken seats only: the seat ids are not needed
         isCurrent: () => !conn.closed,
         commit: (view) => {
           if (view.mode !== "snapshot") return;
