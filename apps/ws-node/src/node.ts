@@ -16,7 +16,7 @@ import { SeatChanges } from "./fanout/seat-changes.ts";
 import { SeatFanout } from "./fanout/seat-fanout.ts";
 import { PhoenixSocket } from "./phoenix/phx-connection.ts";
 import { LocalRegistry } from "./registry.ts";
-import { LIVE_WINDOW_MS } from "./seat-watch.ts";
+import { startNodeHoldSweep } from "./hold-sweep.ts";
 import { SeedSocket } from "./seed/seed-connection.ts";
 import { handleUpgrade } from "./upgrade.ts";
 
@@ -194,11 +194,13 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
   const port = uWS.us_socket_local_port(listenSocket);
 
   // Vouch for every locally connected user, so holds of users who are still here are never abandoned.
+  const liveWindowMs = config.WS_LIVE_WINDOW_MS;
   const liveTimer = setInterval(() => {
     for (const [eventId, users] of registry.liveUsers())
-      seats.markLive(eventId, nodeId, users, LIVE_WINDOW_MS).catch((err: unknown) => logger.warn({ err, eventId }, "liveness refresh failed"));
-  }, LIVE_WINDOW_MS / 3);
+      seats.markLive(eventId, nodeId, users, liveWindowMs).catch((err: unknown) => logger.warn({ err, eventId }, "liveness refresh failed"));
+  }, liveWindowMs / 3);
   liveTimer.unref();
+  const holdSweep = startNodeHoldSweep({ seats, registry, nodeId, everyMs: config.WS_HOLD_SWEEP_MS, logger });
 
   const slowTimer = setInterval(() => {
     for (const c of registry.conns.values()) if (closeIfSlow(c)) metrics.wsBackpressureDrops.inc();
@@ -220,6 +222,7 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
       uWS.us_listen_socket_close(listenSocket);
       clearInterval(liveTimer);
       clearInterval(slowTimer);
+      holdSweep.stop();
       const all = [...registry.conns.values()];
       for (let i = 0; i < all.length; i += DRAIN_BATCH) {
         for (const c of all.slice(i, i + DRAIN_BATCH)) if (!c.closed) c.ws?.end(CloseCode.goingAway, "node draining; reconnect");

@@ -60,6 +60,26 @@ const schema = z.object({
   HOLD_MAX_SEATS: int(10, 1),
   HOLD_GRACE_MS: int(30_000, 0),
   HOLD_MAX_EXTENSIONS: int(2, 0),
+  /**
+   * After a user's hold expires or is abandoned, how long that user may not lock the same seats
+   * again (others may): a script cannot keep a seat forever by re-locking the instant its hold
+   * runs out (issue 8, finding 5). 0 disables it. A plain unlock starts no cool-down.
+   */
+  HOLD_RELOCK_COOLDOWN_MS: int(5000, 0),
+  /**
+   * How long one ws-node's liveness record vouches for its users (refreshed every third of it).
+   * A node killed with -9 stops vouching when it runs out; its users' holds are abandoned a grace
+   * later (issue 8, finding 9).
+   */
+  WS_LIVE_WINDOW_MS: int(15_000, 300),
+  /**
+   * How often each ws-node sweeps the expired holds of the events it watches (under a per-event
+   * lease, so one node does it per interval): holds expire even while the worker is down
+   * (issue 8, finding 15). 0 disables it.
+   */
+  WS_HOLD_SWEEP_MS: int(1000, 0),
+  /** How often the worker checks that its Job Schedulers still exist (a Redis flush erases them). */
+  WORKER_SCHEDULER_CHECK_MS: int(5000, 100),
   /** How many seat events each event's log keeps for `last_seq` catch-up. */
   EVENT_LOG_MAX: int(10_000, 100),
   /**

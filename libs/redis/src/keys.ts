@@ -32,6 +32,13 @@ export interface EventKeys {
   pendingOrder(orderId: string): string;
   /** Set for two minutes when an order gives its seats back, so a stale rebuild does not restore them. */
   doneOrder(orderId: string): string;
+  /**
+   * Set (PX = the event's `cool`) when a user's hold on the seat expired or was abandoned: that
+   * user may not re-lock the seat until it is gone (issue 8, finding 5).
+   */
+  relockCooldown(userId: string, seatId: string): string;
+  /** A ws-node's short lease on sweeping the event's expired holds, so one node sweeps it per interval. */
+  sweepLease: string;
 }
 
 /**
@@ -80,6 +87,8 @@ export function createKeys(prefix: string) {
         live: (userId) => `${base}live:${userId}`,
         pendingOrder: (orderId) => `${base}pending:${orderId}`,
         doneOrder: (orderId) => `${base}done:${orderId}`,
+        relockCooldown: (userId, seatId) => `${base}cool:${userId}:${seatId}`,
+        sweepLease: `${base}sweep-lease`,
       };
     },
     chat(eventId: string): ChatKeys {
@@ -102,6 +111,13 @@ export function createKeys(prefix: string) {
     chatNodeHeartbeat: (nodeId: string) => `${prefix}:chat:node:${nodeId}:hb`,
     /** Set of event ids in whose rooms a ws-node has presence entries, so a reaper knows where to look. */
     chatNodeRooms: (nodeId: string) => `${prefix}:chat:node:${nodeId}:rooms`,
+    /**
+     * Sorted set eventId → a deadline no later than the event's earliest hold: the cluster-wide
+     * index the worker's hold sweep reads instead of walking PostgreSQL (issue 7). It is one key in
+     * its own Redis Cluster slot, written outside the seat scripts; see lua/sweepHolds-1.lua for
+     * the rule that keeps it correct.
+     */
+    holdEvents: `${prefix}:holds:due`,
     /** BullMQ's own prefix, so queues of one deployment (or test run) never meet another's. */
     bullPrefix: `${prefix}:bull`,
     /** Revoked JWT ids (sign-out), until the token would have expired anyway. */

@@ -111,8 +111,15 @@ export async function opsStatus(o: { config: Config; db: Db; redis: Redis; keys:
   const eventRows = await Promise.all(
     current.map(async (e) => {
       const k = keys.event(e.id);
+      // Holds are counted from the event's deadline index by Redis's clock: live ones only, so a
+      // hold past its deadline that the next sweep will release is not shown as held (there are no
+      // per-hold jobs any more to count; issue 7).
       const live = redisUp
-        ? await Promise.all([redis.scard(k.seatmap), redis.hlen(k.state), redis.zcard(k.holds), redis.get(k.seq)]).catch(() => null)
+        ? await redis
+            .time()
+            .then(([sec, usec]) => Number(sec) * 1000 + Math.floor(Number(usec) / 1000))
+            .then((now) => Promise.all([redis.scard(k.seatmap), redis.hlen(k.state), redis.zcount(k.holds, `(${now}`, "+inf"), redis.get(k.seq)]))
+            .catch(() => null)
         : null;
       const [seats, taken, holds, seq] = live ?? [null, null, null, null];
       return { id: e.id, name: e.name, start_time: e.startTime.toISOString(), seats, taken, holds, seq: seq === null ? null : Number(seq) };
