@@ -97,6 +97,8 @@ interface Check {
   name: string;
   ok: boolean;
   detail: string;
+  /** Reported, but does not fail the run (the full-size per-change fan-out, which cannot keep up on two cores by design). */
+  informational?: boolean;
 }
 
 interface Row {
@@ -192,7 +194,7 @@ async function main() {
     await env.close();
   }
   report();
-  const failed = rows.flatMap((r) => r.checks.filter((c) => !c.ok).map((c) => `${r.scenario} (${r.side}): ${c.name}: ${c.detail}`));
+  const failed = rows.flatMap((r) => r.checks.filter((c) => !c.ok && !c.informational).map((c) => `${r.scenario} (${r.side}): ${c.name}: ${c.detail}`));
   if (failed.length) {
     console.error(`\nFAILED checks:\n  ${failed.join("\n  ")}`);
     process.exit(1);
@@ -465,6 +467,9 @@ class Bench {
       { name: "maps equal the API", ok: w.mismatched === 0 && w.converged === w.parsers, detail: `${w.converged}/${w.parsers} converged${w.example ? `; e.g. ${w.example}` : ""}` },
       { name: "author", ok: a.errors === 0, detail: `${a.errors} changes refused` },
     ];
+    // At full size per-change events are W × changes frames (5,000,000/s): the comparison run shows
+    // how far they fall behind; only `changes` (and every quick run) must converge.
+    if (mode === "per-change" && !Q) for (const c of checks) c.informational = true;
     const figures: Row["figures"] = {
       watchers: size.fanWatchers,
       parsers: w.parsers,
@@ -726,7 +731,7 @@ function report() {
             : `${f1(c.serverMs)} ms`;
     const redis = f.redisUsPerLock != null ? `${f1(f.redisUsPerLock as number)} µs/lock (CPU ${f1(f.redisCpuUsPerLock as number)})` : f.redisUsPerHold != null ? `${f1(f.redisUsPerHold as number)} µs/hold` : f.redisUsPerChange != null ? `${f1(f.redisUsPerChange as number)} µs/change` : "—";
     const gen = `${f1((c.genMs / c.wallMs) * 100)} % of a core`;
-    const checks = r.checks.map((k) => (k.ok ? `✓ ${k.name}` : `✗ ${k.name}: ${k.detail}`)).join("; ") || "—";
+    const checks = r.checks.map((k) => (k.ok ? `✓ ${k.name}` : `${k.informational ? "(expected) " : ""}✗ ${k.name}: ${k.detail}`)).join("; ") || "—";
     console.log(line([r.scenario, r.side, r.summary, serverCpu, redis, gen, checks]));
   }
   const m = meta();
