@@ -24,6 +24,11 @@ export interface EventKeys {
   log: string;
   /** Pub/sub channel of the event's seat events. */
   channel: string;
+  /**
+   * The seat's lock (`SET NX PX`, value the user). While the seat is free it may hold `cool|<user>`
+   * (PX = the event's re-lock cool-down): that user's hold on it expired or was abandoned, and they
+   * may not lock it again until it is gone (issue 8, finding 5).
+   */
   lock(seatId: string): string;
   hold(userId: string): string;
   holdSeats(userId: string): string;
@@ -32,11 +37,6 @@ export interface EventKeys {
   pendingOrder(orderId: string): string;
   /** Set for two minutes when an order gives its seats back, so a stale rebuild does not restore them. */
   doneOrder(orderId: string): string;
-  /**
-   * Set (PX = the event's `cool`) when a user's hold on the seat expired or was abandoned: that
-   * user may not re-lock the seat until it is gone (issue 8, finding 5).
-   */
-  relockCooldown(userId: string, seatId: string): string;
   /** A ws-node's short lease on sweeping the event's expired holds, so one node sweeps it per interval. */
   sweepLease: string;
 }
@@ -87,7 +87,6 @@ export function createKeys(prefix: string) {
         live: (userId) => `${base}live:${userId}`,
         pendingOrder: (orderId) => `${base}pending:${orderId}`,
         doneOrder: (orderId) => `${base}done:${orderId}`,
-        relockCooldown: (userId, seatId) => `${base}cool:${userId}:${seatId}`,
         sweepLease: `${base}sweep-lease`,
       };
     },

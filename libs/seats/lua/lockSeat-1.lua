@@ -21,7 +21,9 @@
       USER_LIMIT (seats in hold + seats in the user's orders reached the event's per-user limit),
       SALES_NOT_OPEN, SALES_CLOSED (outside the event's sales window)
     {RELOCK_COOLDOWN, seat, retryAfterMs}: the caller's hold on this seat expired or was abandoned
-      less than the event's `cool` ms ago (issue 8, finding 5); other users may lock it
+      less than the event's `cool` ms ago (issue 8, finding 5): the seat's lock key still holds the
+      cool-down marker `cool|<user>` (seatLib). Other users may lock it; the check costs a lock
+      nothing when there is no marker, since `SET NX` finds it
 ]]
 --- @include "seatLib"
 
@@ -56,16 +58,25 @@ if current then
   if string.sub(current, 1, 2) ~= 'L|' then return { E.SEAT_UNAVAILABLE } end
   return { E.ALREADY_LOCKED }
 end
-if setting('cool', 0) > 0 then
-  local left = redis.call('PTTL', coolKey(user, seat))
-  if left > 0 then return { E.RELOCK_COOLDOWN, seat, left } end
-end
-
 local newHold, earliest = 0, 0
 if not dl then
   count = 0
   newHold = 1
   dl = now + setting('ttl', 600000)
+end
+
+-- The lock key first, before anything is written: a refusal here changes nothing.
+if not redis.call('SET', lockKey(seat), user, 'NX', 'PX', dl - now + LOCK_SAFETY_MS) then
+  -- The seat is free (its state says so), so its lock key is a cool-down marker, or a leftover of a
+  -- manual edit (refused rather than guessed about).
+  local v = redis.call('GET', lockKey(seat))
+  if v == COOL .. user then return { E.RELOCK_COOLDOWN, seat, redis.call('PTTL', lockKey(seat)) } end
+  if not v or string.sub(v, 1, #COOL) ~= COOL then return { E.ALREADY_LOCKED } end
+  -- Someone else's cool-down does not bind this user.
+  redis.call('SET', lockKey(seat), user, 'PX', dl - now + LOCK_SAFETY_MS)
+end
+
+if newHold == 1 then
   -- The cluster-wide index needs a lower entry only when this deadline is earlier than the one the
   -- event is indexed at (`ixd`), which with one TTL per event is rare: usually only the first hold.
   local ixd = setting('ixd', 0)
@@ -77,11 +88,6 @@ if not dl then
   redis.call('ZADD', K.holds, dl, user)
   -- No PX on the hold itself: it must outlive its deadline until something releases it (the sweep,
   -- or any script that touches it), or its seats would stay locked with nothing to say whose.
-end
-
-if not redis.call('SET', lockKey(seat), user, 'NX', 'PX', dl - now + LOCK_SAFETY_MS) then
-  -- Only reachable when a lock key exists without a state entry (manual edits): refuse rather than guess.
-  return { E.ALREADY_LOCKED }
 end
 redis.call('HSET', K.state, seat, 'L|' .. user)
 redis.call('SADD', holdSeatsKey(user), seat)

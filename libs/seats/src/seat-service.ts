@@ -175,11 +175,16 @@ export class SeatService {
       for (;;) {
         const eventId = due[i++];
         if (eventId === undefined) return;
-        const r = await this.sweep(eventId);
-        released += r.released;
-        if (r.next > 0) await redis.zadd(keys.holdEvents, r.next, eventId);
-        else await redis.zrem(keys.holdEvents, eventId);
-        await this.reindex(eventId);
+        try {
+          const r = await this.sweep(eventId);
+          released += r.released;
+          if (r.next > 0) await redis.zadd(keys.holdEvents, r.next, eventId);
+          else await redis.zrem(keys.holdEvents, eventId);
+          await this.reindex(eventId);
+        } catch (err) {
+          // One event's failure must not stop the others; its entry stays due, so the next tick retries it.
+          this.log.error({ err, eventId }, "hold sweep of an event failed");
+        }
       }
     };
     await Promise.all(Array.from({ length: Math.min(o.concurrency ?? 8, due.length) }, one));

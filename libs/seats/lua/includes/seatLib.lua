@@ -26,7 +26,10 @@ local function holdSeatsKey(user) return base .. 'hold:' .. user .. ':seats' end
 local function liveKey(user) return base .. 'live:' .. user end
 local function pendingKey(order) return base .. 'pending:' .. order end
 local function doneKey(order) return base .. 'done:' .. order end
-local function coolKey(user, seat) return base .. 'cool:' .. user .. ':' .. seat end
+-- A seat's lock key holding COOL .. user (PX = the cool-down) is no lock: it marks the seat as
+-- cooling down for that user after their hold on it expired or was abandoned (issue 8, finding 5).
+-- Kept in the lock key, so the lock's `SET NX` finds it and a lock with no cool-down pays nothing.
+local COOL = 'cool|'
 local function sweepLeaseKey() return base .. 'sweep-lease' end
 -- How long an order that gave its seats back is remembered, so a rebuild reading PostgreSQL from
 -- before that moment cannot hand the seats back to it.
@@ -128,8 +131,11 @@ local function releaseHold(user, why, origin, batch)
     local seat = members[i]
     if redis.call('HGET', K.state, seat) == owned then
       redis.call('HDEL', K.state, seat)
-      redis.call('DEL', lockKey(seat))
-      if cool > 0 then redis.call('SET', coolKey(user, seat), '1', 'PX', cool) end
+      if cool > 0 then
+        redis.call('SET', lockKey(seat), COOL .. user, 'PX', cool)
+      else
+        redis.call('DEL', lockKey(seat))
+      end
       events[#events + 1] = { t = 'unlocked', seat = seat, u = user, why = why }
     end
   end
