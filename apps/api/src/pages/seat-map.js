@@ -290,6 +290,8 @@ $("buy").onclick = async () => {
     status(`Order placed: ${o.items.length} seat${o.items.length > 1 ? "s" : ""}, ${money.format(o.total)}. ${devPayments ? "Pay it below." : "Pay it with your payment provider."}`);
     await loadOrders();
     render();
+    // On a phone the orders are below the map: bring the new one (and its Pay button) into view.
+    document.querySelector(`[data-order-id="${o.id}"]`)?.scrollIntoView({ block: "nearest", behavior: "smooth" });
   } catch (e) { status(`Order refused: ${e.body?.error ?? e.message}`); renderHold(); }
 };
 
