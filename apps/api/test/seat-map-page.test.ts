@@ -1,23 +1,34 @@
-import { existsSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import type { AddressInfo } from "node:net";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { chromium, type Browser, type Page } from "playwright-core";
+import { chromium, type Browser, type BrowserContextOptions, type Page } from "playwright-core";
+import { createTokenSigner } from "@seatdrop/auth";
 import { createLogger } from "@seatdrop/observability";
+import { buildApp } from "../src/app.ts";
 import { bootstrapAdmin } from "../src/services/bootstrap-admin.ts";
 import { createEvent, createUser, seatIdsGrid } from "../../../test/support/cluster.ts";
-import { startOrdersWorld, type OrdersWorld } from "./orders-harness.ts";
+import { createTestEnv } from "../../../test/support/test-env.ts";
+import { auth, startOrdersWorld, type OrdersWorld } from "./orders-harness.ts";
 
 /**
- * The seat-map page in a real browser (Debian's Chromium, installed by .ci/run): two buyers in two
- * browser contexts, each on a different ws-node, see each other's locks live and order what they hold.
+ * The seat-map page in a real browser (Debian's Chromium, installed by .ci/run), at desktop and phone
+ * sizes: buyers on different ws-nodes see each other's locks live, hold with a countdown, extend,
+ * order, pay through the development payment page, find the paid order and its ticket after a
+ * reload, and talk in the event's chat room. The screenshots the README shows are taken here
+ * (docs/screenshots/).
  */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const hasChromium = existsSync(CHROMIUM);
 if (!hasChromium) console.warn(`seat-map page test skipped: no Chromium at ${CHROMIUM} (.ci/run installs Debian's chromium)`);
+const SHOTS = fileURLToPath(new URL("../../../docs/screenshots/", import.meta.url));
+const DESKTOP: BrowserContextOptions = { viewport: { width: 1280, height: 860 } };
+const PHONE: BrowserContextOptions = { viewport: { width: 375, height: 780 }, deviceScaleFactor: 1, isMobile: true, hasTouch: true };
 
 let w: OrdersWorld;
 let browser: Browser;
 let base: string;
+let admin: string;
 
 beforeAll(async () => {
   w = await startOrdersWorld();
@@ -25,7 +36,9 @@ beforeAll(async () => {
   w.env.config.OPS_TARGETS = w.cluster.nodes.map((n) => `http://127.0.0.1:${n.port}`).join(",");
   await w.app.listen({ host: "127.0.0.1", port: 0 });
   base = `http://127.0.0.1:${(w.app.server.address() as AddressInfo).port}`;
+  admin = (await createUser(w.env, "admin")).token;
   if (!hasChromium) return;
+  mkdirSync(SHOTS, { recursive: true });
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
@@ -40,52 +53,247 @@ async function signUp(name: string) {
   const email = `${name}-${Date.now()}@example.com`;
   const r = await w.app.inject({ method: "POST", url: "/api/users/create", payload: { user_params: { username: `${name}-${Date.now()}`, email, password_hash: "page-test-password" } } });
   expect(r.statusCode).toBe(201);
-  return email;
+  return { email, id: (r.json() as { user: { id: string } }).user.id, token: (r.json() as { token: string }).token };
 }
 
-async function openAs(email: string, node: number, eventId: string): Promise<Page> {
-  const page = await (await browser.newContext()).newPage();
-  const ws = `ws://127.0.0.1:${w.cluster.nodes[node]!.port}/socket`;
-  await page.goto(`${base}/?event=${eventId}&ws=${encodeURIComponent(ws)}`);
+/**
+ * An event as an organiser creates it: two sections at two prices, starting within the chat room's
+ * lead time (the worker opens its room at once).
+ */
+async function createDrop(name: string): Promise<string> {
+  const seats = [
+    ...["A", "B", "C"].flatMap((row) => Array.from({ length: 10 }, (_, i) => ({ id: `${row}_${i + 1}`, section: "floor", row, number: i + 1, price: 45.5 }))),
+    ...["D", "E"].flatMap((row) => Array.from({ length: 12 }, (_, i) => ({ id: `${row}_${i + 1}`, section: "balcony", row, number: i + 1, price: 30 }))),
+  ];
+  const r = await w.app.inject({
+    method: "POST",
+    url: "/api/events",
+    headers: auth(admin),
+    payload: { name, description: "page test", location: "Antalya", start_time: new Date(Date.now() + 3_600_000).toISOString(), end_time: new Date(Date.now() + 4 * 3_600_000).toISOString(), seats },
+  });
+  expect(r.statusCode, r.body).toBe(201);
+  return (r.json() as { id: string }).id;
+}
+
+const pageUrl = (eventId: string, node: number) => `${base}/?event=${eventId}&ws=${encodeURIComponent(`ws://127.0.0.1:${w.cluster.nodes[node]!.port}/socket`)}`;
+
+async function openAs(email: string, node: number, eventId: string, size: BrowserContextOptions = DESKTOP): Promise<Page> {
+  const page = await (await browser.newContext(size)).newPage();
+  await page.goto(pageUrl(eventId, node));
   await page.fill('[data-testid="email"]', email);
   await page.fill('[data-testid="password"]', "page-test-password");
   await page.click('[data-testid="signin-button"]');
   await page.waitForSelector('[data-testid="who"]:has-text("signed in as")');
   await page.waitForSelector('[data-testid="seats"][data-ready="true"]');
+  await page.waitForSelector('[data-testid="orders-card"]:visible');
   return page;
 }
 
 const seatState = (page: Page, seat: string) => page.getAttribute(`[data-seat="${seat}"]`, "data-state");
+const text = async (page: Page, testid: string) => (await page.textContent(`[data-testid="${testid}"]`))?.trim() ?? "";
+
+/** Order what the page holds, pay it on the development payment page, and come back to the map. */
+async function orderAndPay(page: Page): Promise<string> {
+  await page.click('[data-testid="buy"]');
+  const pending = await page.waitForSelector('[data-testid="order"][data-status="pending"]');
+  const orderId = (await pending.getAttribute("data-order-id"))!;
+  await page.click(`[data-order-id="${orderId}"] [data-testid="pay"]`);
+  await page.waitForURL(/\/dev\/pay\?order=/);
+  await page.waitForSelector('[data-testid="dev-pay"]:enabled');
+  await page.click('[data-testid="dev-pay"]');
+  await page.waitForSelector('[data-testid="dev-result"][data-result="paid"]');
+  // Back on the seat map of the order's event, a new page load: the order comes from the API.
+  await page.waitForSelector(`[data-testid="order"][data-order-id="${orderId}"][data-status="paid"]`);
+  await page.waitForSelector('[data-testid="seats"][data-ready="true"]');
+  return orderId;
+}
 
 describe.skipIf(!hasChromium)("seat-map page in a real browser", () => {
-  it("two buyers on two nodes see each other's locks live, and one orders what it holds", async () => {
-    const eventId = await createEvent(w.env, seatIdsGrid(2, 6));
-    const alice = await openAs(await signUp("alice"), 0, eventId);
-    const bob = await openAs(await signUp("bob"), 1, eventId);
-    // A third buyer signs up on the page itself.
-    const carol = await (await browser.newContext()).newPage();
-    await carol.goto(`${base}/?event=${eventId}&ws=${encodeURIComponent(`ws://127.0.0.1:${w.cluster.nodes[0]!.port}/socket`)}`);
+  it("desktop and phone: hold with a countdown, extend, release, order, pay on the development page, see the ticket after a reload, chat", async () => {
+    const eventId = await createDrop("Spring tour");
+    const alice = await signUp("alice");
+    const bob = await signUp("bob");
+    const desk = await openAs(alice.email, 0, eventId, DESKTOP);
+    const phone = await openAs(bob.email, 1, eventId, PHONE);
+
+    // Sections and prices come from the layout.
+    expect(await desk.locator('[data-section="floor"] h3').textContent()).toContain("45.50");
+    expect(await desk.locator('[data-section="balcony"] h3').textContent()).toContain("30.00");
+    expect(await desk.getAttribute('[data-seat="A_1"]', "title")).toContain("45.50");
+
+    // Two seats held: the running total and the countdown; the other buyer sees them taken.
+    await desk.click('[data-seat="A_1"]');
+    await desk.waitForSelector('[data-seat="A_1"][data-state="mine"]');
+    await desk.click('[data-seat="D_1"]');
+    await desk.waitForSelector('[data-seat="D_1"][data-state="mine"]');
+    await desk.waitForSelector('[data-testid="total"][data-cents="7550"]');
+    expect(await text(desk, "countdown")).toMatch(/^\d+:\d\d left$/);
+    await phone.waitForSelector('[data-seat="A_1"][data-state="locked"]');
+    await phone.waitForSelector('[data-seat="D_1"][data-state="locked"]');
+
+    // Extend: one of the event's two extensions used.
+    expect(await desk.getAttribute('[data-testid="extend"]', "data-left")).toBe("2");
+    await desk.click('[data-testid="extend"]');
+    await desk.waitForSelector('[data-testid="extend"][data-left="1"]');
+    await desk.waitForSelector('[data-testid="status"]:has-text("extended")');
+
+    // Clicking a held seat again releases it, for everyone.
+    await desk.click('[data-seat="D_1"]');
+    await desk.waitForSelector('[data-seat="D_1"][data-state="available"]');
+    await desk.waitForSelector('[data-testid="total"][data-cents="4550"]');
+    await phone.waitForSelector('[data-seat="D_1"][data-state="available"]');
+
+    // Someone else's seat is refused on the phone, with the reason.
+    await phone.click('[data-seat="A_1"]');
+    await phone.waitForSelector('[data-testid="status"]:has-text("held by someone else")');
+
+    // The phone: the whole map fits the width, the hold is a sheet at the bottom of the screen.
+    await phone.click('[data-seat="D_12"]');
+    await phone.click('[data-seat="E_12"]');
+    await phone.waitForSelector('[data-seat="E_12"][data-state="mine"]');
+    await phone.waitForSelector('[data-testid="total"][data-cents="6000"]');
+    const fit = await phone.evaluate(() => {
+      const box = document.getElementById("seats")!;
+      const last = document.querySelector('[data-seat="E_12"]')!.getBoundingClientRect();
+      const sheet = document.getElementById("hold-sheet")!.getBoundingClientRect();
+      return { overflow: box.scrollWidth - box.clientWidth, pageOverflow: document.documentElement.scrollWidth - window.innerWidth, lastRight: last.right, sheetBottom: sheet.bottom, sheetTop: sheet.top, vh: window.innerHeight, vw: window.innerWidth, position: getComputedStyle(document.getElementById("hold-sheet")!).position };
+    });
+    expect(fit.overflow).toBeLessThanOrEqual(0);
+    expect(fit.pageOverflow).toBeLessThanOrEqual(0);
+    expect(fit.lastRight).toBeLessThanOrEqual(fit.vw);
+    expect(fit.position).toBe("fixed");
+    expect(fit.sheetBottom).toBe(fit.vh);
+    expect(fit.sheetTop).toBeGreaterThan(fit.vh / 2);
+    await phone.click('[data-testid="extend"]');
+    await phone.waitForSelector('[data-testid="extend"][data-left="1"]');
+    await phone.screenshot({ path: `${SHOTS}/seat-map-phone.png` });
+
+    // Order and pay on both; the other buyer sees the seats reserved, then sold.
+    const aliceOrder = await orderAndPay(desk);
+    await phone.waitForSelector('[data-seat="A_1"][data-state="paid"]');
+    await orderAndPay(phone);
+    await desk.waitForSelector('[data-seat="E_12"][data-state="paid"]');
+
+    // After a reload the order and its ticket are still there.
+    await desk.reload();
+    await desk.waitForSelector('[data-testid="seats"][data-ready="true"]');
+    const card = await desk.waitForSelector(`[data-testid="order"][data-order-id="${aliceOrder}"][data-status="paid"]`);
+    expect(await card.textContent()).toMatch(/TKT-[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4} · A_1/);
+
+    // Ticket holders: the chat room, who is online, typing and messages both ways.
+    await desk.waitForSelector('[data-testid="chat"][data-status="active"]', { timeout: 20_000 });
+    await phone.waitForSelector('[data-testid="chat"][data-status="active"]', { timeout: 20_000 });
+    await desk.waitForSelector('[data-testid="online"][data-count="2"]');
+    await phone.waitForSelector('[data-testid="online"][data-count="2"]');
+    await phone.fill('[data-testid="chat-input"]', "Hi! Row E here");
+    await desk.waitForSelector('[data-testid="typing"]:has-text("is typing")');
+    await phone.click('[data-testid="chat-send"]');
+    await desk.waitForSelector('[data-testid="message"]:has-text("Hi! Row E here")');
+    await desk.fill('[data-testid="chat-input"]', "See you at the front, A_1");
+    await desk.click('[data-testid="chat-send"]');
+    await phone.waitForSelector('[data-testid="message"]:has-text("See you at the front")');
+    await desk.waitForSelector('[data-testid="typing"]:empty');
+    // A new hold beside the paid seat, for the picture: hold, countdown, total, order, ticket, chat.
+    await desk.click('[data-seat="B_5"]');
+    await desk.click('[data-seat="B_6"]');
+    await desk.waitForSelector('[data-testid="total"][data-cents="9100"]');
+    await desk.screenshot({ path: `${SHOTS}/seat-map-desktop.png` });
+    await phone.locator('[data-testid="chat"]').scrollIntoViewIfNeeded();
+    await phone.screenshot({ path: `${SHOTS}/seat-map-phone-chat.png` });
+
+    // A buyer who signs up on the page itself has no ticket for the event, so no chat.
+    const carol = await (await browser.newContext(PHONE)).newPage();
+    await carol.goto(pageUrl(eventId, 0));
     await carol.fill('[data-testid="email"]', `carol-${Date.now()}@example.com`);
     await carol.fill('[data-testid="password"]', "carol-password");
     await carol.click('[data-testid="signup-button"]');
     await carol.waitForSelector('[data-testid="who"]:has-text("signed in as carol")');
-    expect(await seatState(alice, "A_1")).toBe("available");
+    await carol.waitForSelector('[data-testid="orders"]:has-text("No orders yet")');
+    await carol.waitForSelector('[data-seat="B_5"][data-state="locked"]');
+    expect(await carol.isVisible('[data-testid="chat"]')).toBe(false);
+  }, 120_000);
 
-    await alice.click('[data-seat="A_1"]');
-    await alice.waitForSelector('[data-seat="A_1"][data-state="mine"]');
-    await bob.waitForSelector('[data-seat="A_1"][data-state="locked"]');
+  it("a refused token sends the user back to sign-in, and a stale sign-in error clears after signing in", async () => {
+    const eventId = await createEvent(w.env, seatIdsGrid(2, 6));
+    const dave = await signUp("dave");
+    const page = await (await browser.newContext(DESKTOP)).newPage();
+    // A token the cluster did not sign (as after a restart with a new JWT_SECRET).
+    const foreign = await createTokenSigner({ ...w.env.config, JWT_SECRET: "another-secret-another-secret-another" }).sign({ sub: dave.id, role: "user" });
+    await page.addInitScript(([t, u]) => {
+      if (!sessionStorage.getItem("seeded")) { localStorage.setItem("seatdrop.token", t!); localStorage.setItem("seatdrop.user", u!); sessionStorage.setItem("seeded", "1"); }
+    }, [foreign, JSON.stringify({ id: dave.id, username: "dave" })]);
+    await page.goto(pageUrl(eventId, 0));
+    await page.waitForSelector('[data-testid="notice"]:has-text("session ended")');
+    await page.waitForSelector('[data-testid="signin"]:visible');
+    await page.waitForSelector('[data-testid="who"]:has-text("watching anonymously")');
+    // It watches anonymously again: the map is live, not stuck reconnecting.
+    await page.waitForSelector('[data-testid="seats"][data-ready="true"]');
+    expect(await page.evaluate(() => localStorage.getItem("seatdrop.token"))).toBeNull();
 
-    await bob.click('[data-seat="A_1"]'); // someone else's: refused with the reason
-    await bob.waitForSelector('[data-testid="status"]:has-text("already_locked")');
-    await bob.click('[data-seat="B_2"]');
-    await alice.waitForSelector('[data-seat="B_2"][data-state="locked"]');
-
-    await alice.click('[data-testid="buy"]');
-    await alice.waitForSelector('[data-testid="order"][data-status="pending"]');
-    await bob.waitForSelector('[data-seat="A_1"][data-state="reserved"]');
-    const shot = await alice.screenshot({ path: "/tmp/seat-map-page.png" });
-    expect(shot.byteLength).toBeGreaterThan(1000);
+    await page.fill('[data-testid="email"]', dave.email);
+    await page.fill('[data-testid="password"]', "not the password");
+    await page.click('[data-testid="signin-button"]');
+    await page.waitForSelector('[data-testid="notice"]:has-text("Sign in failed")');
+    await page.fill('[data-testid="password"]', "page-test-password");
+    await page.click('[data-testid="signin-button"]');
+    await page.waitForSelector('[data-testid="who"]:has-text("signed in as")');
+    expect(await text(page, "notice")).toBe("");
+    await page.click('[data-seat="A_1"]');
+    await page.waitForSelector('[data-seat="A_1"][data-state="mine"]');
   }, 60_000);
+});
+
+describe("development payments", () => {
+  it("pay a pending order through the webhook's signature check, for its buyer only", async () => {
+    const eventId = await createEvent(w.env, seatIdsGrid(1, 4));
+    const buyer = await createUser(w.env);
+    const other = await createUser(w.env);
+    await w.cluster.seats.lock({ eventId, seatId: "A_1", userId: buyer.id });
+    const created = await w.app.inject({ method: "POST", url: "/api/orders", headers: auth(buyer.token), payload: { event_id: eventId } });
+    expect(created.statusCode, created.body).toBe(201);
+    const orderId = (created.json() as { id: string }).id;
+    const pay = (token: string | null, outcome = "succeeded") =>
+      w.app.inject({ method: "POST", url: "/api/dev/payments", headers: token ? auth(token) : {}, payload: { order_id: orderId, outcome } });
+    expect((await pay(null)).statusCode).toBe(401);
+    expect((await pay(other.token)).statusCode).toBe(403);
+    const bad = await pay(buyer.token, "maybe");
+    expect(bad.statusCode).toBe(422);
+    expect(bad.json().errors[0].field).toContain("outcome");
+    const failed = await pay(buyer.token, "failed");
+    expect(failed.json()).toMatchObject({ webhook: { result: "payment_failed" }, order: { status: "pending" } });
+    const paid = await pay(buyer.token);
+    expect(paid.statusCode, paid.body).toBe(200);
+    expect(paid.json()).toMatchObject({ webhook: { result: "paid", duplicate: false }, order: { id: orderId, status: "paid", tickets: [{ seat_id: "A_1", status: "valid" }] } });
+    const again = await pay(buyer.token);
+    expect(again.statusCode).toBe(409);
+    expect(again.json()).toMatchObject({ error: "order_not_pending", field: "order_id" });
+    expect((await w.app.inject({ method: "GET", url: "/dev/pay" })).statusCode).toBe(200);
+  });
+
+  it("cannot be reached in production: neither the page nor the route exists, and the seat map offers no Pay", async () => {
+    const env = await createTestEnv({
+      NODE_ENV: "production",
+      SERVICE_SECRET: "service-secret-service-secret",
+      ADMIN_PASSWORD: "admin-password-admin-password",
+      PAYMENT_WEBHOOK_SECRET: "webhook-secret-webhook-secret",
+      METRICS_TOKEN: "metrics-token-metrics-token",
+    });
+    const app = buildApp({ config: env.config, db: env.db, redis: env.redis, keys: env.keys, logger: createLogger("page-test", "silent") });
+    try {
+      await app.ready();
+      const user = await createUser(env);
+      expect((await app.inject({ method: "GET", url: "/dev/pay?order=x" })).statusCode).toBe(404);
+      const post = await app.inject({ method: "POST", url: "/api/dev/payments", headers: auth(user.token), payload: { order_id: "00000000-0000-4000-8000-000000000000", outcome: "succeeded" } });
+      expect(post.statusCode).toBe(404);
+      const page = await app.inject({ method: "GET", url: "/" });
+      expect(page.body).toContain("window.SEATDROP_DEV_PAYMENTS = false;");
+      const spec = await app.inject({ method: "GET", url: "/openapi.json" });
+      expect(spec.body).not.toContain("/api/dev/payments");
+    } finally {
+      await app.close();
+      await env.close();
+    }
+  });
 });
 
 describe("ops status", () => {

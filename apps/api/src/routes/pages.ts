@@ -4,16 +4,21 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { bearerSecurity } from "../schemas/common.ts";
+import { devPaymentRoutes } from "./dev-payments.ts";
 import { opsStatus } from "../services/ops-status.ts";
 
-const seatMapHtml = readFileSync(fileURLToPath(new URL("../pages/seat-map.html", import.meta.url)), "utf8");
+const pageFile = (name: string) => readFileSync(fileURLToPath(new URL(`../pages/${name}`, import.meta.url)), "utf8");
+const seatMapHtml = pageFile("seat-map.html");
+// The page's own script and style, static files beside it (no build step).
+const seatMapAssets = { "/seat-map.js": ["text/javascript", pageFile("seat-map.js")], "/seat-map.css": ["text/css", pageFile("seat-map.css")] } as const;
 const opsHtml = readFileSync(fileURLToPath(new URL("../pages/ops.html", import.meta.url)), "utf8");
 // The stock Phoenix client, as the page imports it (the package's own ES module build).
 const phoenixJs = readFileSync(join(dirname(createRequire(import.meta.url).resolve("phoenix")), "phoenix.mjs"), "utf8");
 
 /**
  * The seat-map page (`/`, `/seats`): pick an event, sign in, click seats to lock them and watch
- * everyone else's locks live through the stock Phoenix client; order what you hold. It talks to a
+ * everyone else's locks live through the stock Phoenix client; hold, extend, order and pay, see your
+ * orders and tickets, and chat with the event's other ticket holders. It talks to a
  * ws-node at PUBLIC_WS_URL (default: the host the browser loaded the page from, the first port of
  * WS_PORTS), or `?ws=<url>` on that same host.
  * The ops page (`/ops`, admin sign-in) shows every app's health and load, Redis, the job queues and
@@ -28,9 +33,16 @@ export const pageRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const wsUrlScript = config.PUBLIC_WS_URL
     ? `window.SEATDROP_WS_URL = ${scriptJson(config.PUBLIC_WS_URL)};`
     : `window.SEATDROP_WS_URL = (location.protocol === "https:" ? "wss://" : "ws://") + location.hostname + ":" + ${scriptJson(String(config.WS_PORTS[0]))} + "/socket";`;
-  const page = seatMapHtml.replace("<script type=\"module\">", `<script>${wsUrlScript}</script>\n<script type="module">`);
+  // The development payment provider exists only outside production (its routes are not even
+  // registered there), and the page offers "Pay" only when it does.
+  const devPayments = config.NODE_ENV !== "production";
+  const pageConfig = `${wsUrlScript} window.SEATDROP_CURRENCY = ${scriptJson(config.CURRENCY)}; window.SEATDROP_DEV_PAYMENTS = ${devPayments};`;
+  const page = seatMapHtml.replace('<script type="module" src="/seat-map.js">', `<script>${pageConfig}</script>\n<script type="module" src="/seat-map.js">`);
   for (const url of ["/", "/seats"])
     app.get(url, { schema: { hide: true } }, async (_request, reply) => reply.type("text/html; charset=utf-8").send(page));
+  for (const [url, [type, body]] of Object.entries(seatMapAssets))
+    app.get(url, { schema: { hide: true } }, async (_request, reply) => reply.type(`${type}; charset=utf-8`).header("cache-control", "no-cache").send(body));
+  if (devPayments) await app.register(devPaymentRoutes);
   app.get("/ops", { schema: { hide: true } }, async (_request, reply) => reply.type("text/html; charset=utf-8").send(opsHtml));
   app.get(
     "/api/ops/status",
