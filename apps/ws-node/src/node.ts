@@ -221,6 +221,7 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
       clearInterval(liveTimer);
       clearInterval(slowTimer);
       sessionGuard.stop();
+      limits.close();
       const all = [...registry.conns.values()];
       for (let i = 0; i < all.length; i += DRAIN_BATCH) {
         for (const c of all.slice(i, i + DRAIN_BATCH)) if (!c.closed) c.ws?.end(CloseCode.goingAway, "node draining; reconnect");
