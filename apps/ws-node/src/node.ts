@@ -276,6 +276,7 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
     clearInterval(slowTimer);
     holdSweep.stop();
     sessionGuard.stop();
+    limits.close();
     stopPings();
     await chat.close();
     await jobs.close().catch(() => {});
