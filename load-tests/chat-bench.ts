@@ -99,6 +99,8 @@ interface Member {
 }
 
 const deliveryLatency: number[] = [];
+/** Bytes and frames by event name, at the sampled members (where the bytes of the storm go). */
+const byEvent = new Map<string, { frames: number; bytes: number }>();
 
 function onFrame(m: Member, topic: string, data: Buffer): void {
   m.frames++;
@@ -115,6 +117,12 @@ function onFrame(m: Member, topic: string, data: Buffer): void {
   const [, r, t, event, payload] = d.frame;
   if (t !== topic && t !== "phoenix") return;
   const now = Date.now();
+  if (m.sampled) {
+    const e = byEvent.get(event) ?? { frames: 0, bytes: 0 };
+    e.frames++;
+    e.bytes += data.length;
+    byEvent.set(event, e);
+  }
   if (event === "phx_reply" && r) {
     m.pending.get(r)?.(payload as { status: string; response: Record<string, unknown> });
     m.pending.delete(r);
@@ -252,6 +260,10 @@ async function main() {
     rows.push([
       `join storm, ${MEMBERS} members`,
       `all joined ${f1(allJoined / 1000)} s (refused ${refusedJoins}${refusedJoins ? ` ${JSON.stringify(Object.fromEntries(joinRefusals))}` : ""}); sampled members' presence (list or presence_count) complete ${f1(presenceDone / 1000)} s; per member ${f1(frames / MEMBERS)} frames (${f1(pframes / MEMBERS)} presence), ${f1(bytes / MEMBERS / 1024)} KiB; ws-node CPU ${stormCpu.toFixed(2)} s, generator CPU ${stormGen.toFixed(2)} s`,
+    ]);
+    rows.push([
+      `join storm at ${SAMPLED} sampled members, by event`,
+      [...byEvent].map(([k, v]) => `${k}: ${f1(v.frames / SAMPLED)} frames, ${f1(v.bytes / SAMPLED / 1024)} KiB`).join("; "),
     ]);
     rows.push([`sockets closed right after open while connecting ${MEMBERS}`, String(closedAfterOpen)]);
 

@@ -184,13 +184,13 @@ describe("chat at concert scale (issue 11)", () => {
     const r = await client(1, refunded.token).join(topic);
     expect((await push(r.channel, "history", {})).status).toBe("ok");
     await env.db.db.update(tickets).set({ status: "void" }).where(eq(tickets.id, t.id));
-    // Refused at once, before the node's re-check removes them.
-    expect((await push(r.channel, "user_typing", { typing: true })).response).toMatchObject({ reason: "ticket_void" });
-    const h = await push(r.channel, "history", {});
-    expect(h.status === "timeout" || h.response.reason === "ticket_void").toBe(true);
-    // Then the node removes them: access_revoked, and the channel is closed (the client does not rejoin).
+    // Within CHAT_TICKET_RECHECK_MS the node removes them: access_revoked, and the channel is closed
+    // (the stock client does not rejoin).
     await eventually(() => r.log.some((x) => x.event === "access_revoked"), 5000, "access_revoked");
     await eventually(() => r.channel.state === "closed", 5000, "channel closed");
+    // A new socket of theirs can neither get back in nor type or page back.
+    const again = client(0, refunded.token);
+    await expect(again.join(topic)).rejects.toMatchObject({ reply: { reason: "unauthorized" } });
     await push(k.channel, "new_message", { content: "after the refund" });
     await new Promise((res) => setTimeout(res, 300));
     expect(r.log.some((x) => x.event === "new_message")).toBe(false);
@@ -199,7 +199,7 @@ describe("chat at concert scale (issue 11)", () => {
 
 describe("overload is visible (issue 11)", () => {
   it("a room whose pipeline is behind refuses new messages at once with rate_limited and retry_after_ms; refused ones are not stored", async () => {
-    const own = await import("../../../test/support/test-env.ts").then((m) => m.createTestEnv({ CHAT_RATE: "1000", WS_PUSH_RATE: "1000", WS_PUSH_BURST: "1000", CHAT_QUEUE_MAX_MS: "1" }));
+    const own = await import("../../../test/support/test-env.ts").then((m) => m.createTestEnv({ CHAT_RATE: "1000", WS_PUSH_RATE: "1000", WS_PUSH_BURST: "1000", CHAT_QUEUE_MAX_MS: "1", CHAT_BATCH_MAX: "2" }));
     const { startCluster } = await import("../../../test/support/cluster.ts");
     const small = await startCluster(own, { nodes: 1, worker: false });
     const local: PhxClient[] = [];
@@ -228,6 +228,46 @@ describe("overload is visible (issue 11)", () => {
       }
       const rows = await own.db.db.select({ id: messages.id }).from(messages).where(eq(messages.chatRoomId, roomId));
       expect(rows.map((x) => x.id).sort()).toEqual(ok.map((r) => r.response.id as string).sort());
+    } finally {
+      await Promise.all(local.map((c) => c.disconnect()));
+      await small.close();
+      await own.close();
+    }
+  });
+});
+
+describe("large rooms (issue 11)", () => {
+  it("above CHAT_PRESENCE_LIST_MAX members see the online count and the presence of the room's speakers, not the whole list", async () => {
+    const own = await import("../../../test/support/test-env.ts").then((m) => m.createTestEnv({ CHAT_RATE: "1000", CHAT_PRESENCE_LIST_MAX: "5" }));
+    const { startCluster } = await import("../../../test/support/cluster.ts");
+    const small = await startCluster(own, { nodes: 2, worker: false });
+    const local: PhxClient[] = [];
+    try {
+      const { eventId } = await createChatEvent(own, { startInMs: 60_000 });
+      await syncEventRoom(own, eventId);
+      const signer = createTokenSigner(own.config);
+      const ids = Array.from({ length: 9 }, () => randomUUID());
+      await own.db.db.insert(users).values(ids.map((id) => ({ id, username: `u-${id}`, email: `${id}@test.local`, passwordHash: "scrypt$unused", role: "user" as const })));
+      await own.db.db.insert(tickets).values(ids.map((id) => ({ eventId, ticketNumber: `L-${id}`, userId: id })));
+      const topic = `event:${eventId}`;
+      const joined = [];
+      for (const [i, id] of ids.entries()) {
+        const c = new PhxClient(small.nodes[i % 2]!.port, await signer.sign({ sub: id, role: "user" }));
+        local.push(c);
+        joined.push(await joinWithPresence(c, topic));
+      }
+      const [first, last] = [joined[0]!, joined[8]!];
+      // Past the bound the whole list is replaced by the speakers' (none yet) and the count.
+      const countOf = (j: { log: Received[] }) => [...j.log].reverse().find((r) => r.event === "presence_count")?.payload.online;
+      await eventually(() => countOf(first) === 9 && countOf(last) === 9, 10_000, "presence_count 9");
+      await eventually(() => listed(first.presence).length === 0 && listed(last.presence).length === 0, 10_000, "no list");
+      // Whoever speaks shows up, on both nodes.
+      expect((await push(joined[3]!.channel, "new_message", { content: "hello" })).status).toBe("ok");
+      await eventually(() => JSON.stringify(listed(first.presence)) === JSON.stringify([ids[3]]) && JSON.stringify(listed(last.presence)) === JSON.stringify([ids[3]]), 10_000, "the speaker listed");
+      // Back under 90 % of the bound (4 of 5), everyone is listed again.
+      for (const j of [joined[2]!, ...joined.slice(4, 8)]) await new Promise<void>((r) => j.channel.leave().receive("ok", () => r()));
+      const stay = [ids[0], ids[1], ids[3], ids[8]].sort();
+      await eventually(() => JSON.stringify(listed(first.presence)) === JSON.stringify(stay) && JSON.stringify(listed(last.presence)) === JSON.stringify(stay), 10_000, "the whole list again");
     } finally {
       await Promise.all(local.map((c) => c.disconnect()));
       await small.close();

@@ -7,7 +7,7 @@ import { RoomFeed } from "../src/chat/room-feeds.ts";
 describe("a room feed's status", () => {
   it("is corrected from PostgreSQL when the announcement of a change was lost", async () => {
     let recorded: RoomStatus = "inactive"; // what PostgreSQL says
-    const bus = { currentSeq: async () => ({ seq: 0, epoch: null }) } as unknown as ChatBus;
+    const bus = { currentSeq: async () => ({ seq: 0, epoch: null }), presenceSnapshot: async () => ({ seq: 0, epoch: null, entries: [] }) } as unknown as ChatBus;
     const feed = new RoomFeed("ev", bus, async () => recorded, () => {}, () => {}, createLogger("test", "silent"), Promise.resolve());
     await feed.ready;
     expect(feed.status).toBe("inactive");

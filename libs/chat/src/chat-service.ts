@@ -12,7 +12,7 @@ import { admitToRoom, validTicketHolders, type AdmittedTicket, type RoomRef } fr
 
 export type ChatConfig = Pick<
   Config,
-  "CHAT_MAX_MESSAGE_LENGTH" | "CHAT_RATE" | "CHAT_RATE_WINDOW_MS" | "CHAT_TYPING_THROTTLE_MS" | "CHAT_HISTORY_LIMIT" | "CHAT_BATCH_MAX" | "CHAT_QUEUE_MAX_MS"
+  "CHAT_MAX_MESSAGE_LENGTH" | "CHAT_RATE" | "CHAT_RATE_WINDOW_MS" | "CHAT_TYPING_THROTTLE_MS" | "CHAT_HISTORY_LIMIT" | "CHAT_BATCH_MAX" | "CHAT_QUEUE_MAX_MS" | "CHAT_TICKET_RECHECK_MS"
 >;
 
 export interface ChatServiceDeps {
@@ -91,10 +91,30 @@ export class ChatService {
     return this.bus.typing({ ...o, throttleMs: this.deps.config.CHAT_TYPING_THROTTLE_MS });
   }
 
-  /** Throws `ticket_void` unless the user holds a valid ticket for the event (issue 8: refunded members). */
+  /** (event, user) pairs found holding a valid ticket, and until when that answer is trusted. */
+  private readonly ticketChecked = new Map<string, number>();
+
+  /**
+   * Throws `ticket_void` unless the user holds a valid ticket for the event (issue 8: refunded
+   * members). A positive answer is trusted for CHAT_TICKET_RECHECK_MS, so typing in a big room is not
+   * a query per notice; the nodes' periodic re-check removes a refunded member within the same bound.
+   */
   async requireTicket(eventId: string, userId: string): Promise<void> {
+    const key = `${eventId}|${userId}`;
+    const until = this.ticketChecked.get(key);
+    if (until !== undefined && until > Date.now()) return;
     const held = await validTicketHolders({ db: this.deps.db, eventId, userIds: [userId] });
-    if (!held.has(userId)) throw new ChatError("ticket_void", "you no longer hold a valid ticket for this event");
+    if (!held.has(userId)) {
+      this.ticketChecked.delete(key);
+      throw new ChatError("ticket_void", "you no longer hold a valid ticket for this event");
+    }
+    if (this.ticketChecked.size > 100_000) this.ticketChecked.clear();
+    this.ticketChecked.set(key, Date.now() + this.deps.config.CHAT_TICKET_RECHECK_MS);
+  }
+
+  /** Forgets a trusted answer (the node found the ticket void). */
+  ticketVoided(eventId: string, userId: string): void {
+    this.ticketChecked.delete(`${eventId}|${userId}`);
   }
 
   /** A page of history, for a member who still holds a valid ticket. */

@@ -148,8 +148,8 @@ const schema = z.object({
   CHAT_PRESENCE_TTL_MS: int(5000, 500),
   /**
    * Chat at concert scale (issue 11). A node stores a room's messages in groups (one multi-row
-   * INSERT and one sequence step per group) of at most CHAT_BATCH_MAX. When the messages already
-   * waiting would take longer than CHAT_QUEUE_MAX_MS to store, a new one is refused at once with
+   * INSERT and one sequence step per group) of at most CHAT_BATCH_MAX. When the next group is full
+   * and a new message would wait longer than CHAT_QUEUE_MAX_MS, it is refused at once with
    * `rate_limited` and `retry_after_ms` instead of an ack that comes seconds later.
    */
   CHAT_BATCH_MAX: int(200, 1),

@@ -138,7 +138,11 @@ export class ChatNode {
       if (userIds.length === 0) continue;
       try {
         const valid = await validTicketHolders({ db: this.o.db, eventId, userIds });
-        for (const c of [...(this.members.get(eventId) ?? [])]) if (c.userId && userIds.includes(c.userId) && !valid.has(c.userId)) this.onRevoked(eventId, c);
+        for (const c of [...(this.members.get(eventId) ?? [])])
+          if (c.userId && userIds.includes(c.userId) && !valid.has(c.userId)) {
+            this.service.ticketVoided(eventId, c.userId);
+            this.onRevoked(eventId, c);
+          }
       } catch (err) {
         this.log.warn({ err, eventId }, "ticket re-check failed");
       }

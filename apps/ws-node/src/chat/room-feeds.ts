@@ -34,8 +34,8 @@ export class RoomFeed {
    * then every diff in order. A join's `presence_state` is read from here, not from Redis.
    */
   readonly presence = new Map<string, PresenceEntry>();
-  /** Users online (distinct), kept with `presence`. */
-  private readonly users = new Map<string, number>();
+  /** The same entries by user (distinct users online = its size), kept with `presence`. */
+  private readonly users = new Map<string, Map<string, PresenceEntry>>();
   /**
    * The room's recent speakers, oldest first (at most `speakersMax`): in a room too large to list
    * everyone, members see the presence of the people whose messages they read.
@@ -110,33 +110,34 @@ export class RoomFeed {
   /** The presence to show: everyone, or (a large room) only the recent speakers. */
   presenceView(onlySpeakers: boolean): PresenceMap {
     const out: PresenceMap = {};
-    for (const { user_id, ...meta } of this.presence.values()) {
-      if (onlySpeakers && !this.speakers.has(user_id)) continue;
-      (out[user_id] ??= { metas: [] }).metas.push(meta);
-    }
+    for (const userId of onlySpeakers ? this.speakers.keys() : this.users.keys()) Object.assign(out, this.metasOf(userId));
     return out;
   }
 
-  /** One user's metas now (a new speaker's presence). */
+  /** One user's metas now (a new speaker's presence); empty when they are offline. */
   metasOf(userId: string): PresenceMap {
-    const out: PresenceMap = {};
-    for (const { user_id, ...meta } of this.presence.values()) if (user_id === userId) (out[user_id] ??= { metas: [] }).metas.push(meta);
-    return out;
+    const entries = this.users.get(userId);
+    if (!entries) return {};
+    const metas = [];
+    for (const { user_id: _u, ...meta } of entries.values()) metas.push(meta);
+    return { [userId]: { metas } };
   }
 
   private addEntry(e: PresenceEntry): void {
     if (this.presence.has(e.phx_ref)) return;
     this.presence.set(e.phx_ref, e);
-    this.users.set(e.user_id, (this.users.get(e.user_id) ?? 0) + 1);
+    let mine = this.users.get(e.user_id);
+    if (!mine) this.users.set(e.user_id, (mine = new Map()));
+    mine.set(e.phx_ref, e);
   }
 
   private removeEntry(phxRef: string): void {
     const e = this.presence.get(phxRef);
     if (!e) return;
     this.presence.delete(phxRef);
-    const n = (this.users.get(e.user_id) ?? 1) - 1;
-    if (n <= 0) this.users.delete(e.user_id);
-    else this.users.set(e.user_id, n);
+    const mine = this.users.get(e.user_id);
+    mine?.delete(phxRef);
+    if (mine?.size === 0) this.users.delete(e.user_id);
   }
 
   private wake(): void {

@@ -80,17 +80,24 @@ export class RoomOutbox {
 
   /** Sends a room's tick now (before an event that must not overtake it). */
   flushRoom(eventId: string): void {
+    const feed = this.feedOf(eventId);
+    // The view first: a switch replaces the tick's diffs with a fresh state.
+    if (feed) this.checkSize(eventId, feed);
     const p = this.pending.get(eventId);
     this.pending.delete(eventId);
-    const feed = this.feedOf(eventId);
     if (p && p.messages.length > 0) this.app.publish(chatUwsTopic.roomBatch(eventId), encodeMessagesFrame(null, eventId, p.messages), false);
     if (!feed) return;
-    this.checkSize(eventId, feed);
     if (p && (Object.keys(p.joins).length > 0 || Object.keys(p.leaves).length > 0)) this.both(eventId, encodePresenceDiff(eventId, p.joins, p.leaves));
     if (this.big.has(eventId) && this.lastCount.get(eventId) !== feed.online) {
       this.lastCount.set(eventId, feed.online);
       this.both(eventId, encodePresenceCount(eventId, feed.online));
     }
+  }
+
+  /** Settles the list-or-speakers view against the room's current count (before a joiner's state). */
+  settle(eventId: string): void {
+    const feed = this.feedOf(eventId);
+    if (feed) this.checkSize(eventId, feed);
   }
 
   /** A room's feed is gone from this node. */

@@ -149,6 +149,9 @@ export class ChatChannel implements Channel {
     await roomFeed.waitFor(tracked.seq);
     st = this.state.get(join);
     if (!st || !join.live || !current()) return;
+    // The list-or-speakers view is settled against the current count first, so a joiner of a storm
+    // never gets the whole list of a room that has just grown past the bound.
+    chat.outbox.settle(join.eventId);
     const big = chat.outbox.isBig(join.eventId);
     sendTo(conn, encodePresenceState(join.joinRef, join.eventId, roomFeed.presenceView(big)));
     if (big) sendTo(conn, encodePresenceCount(join.eventId, roomFeed.online));
