@@ -14,6 +14,7 @@ import type { NodeContext } from "./context.ts";
 import { EventFeeds } from "./fanout/event-feed.ts";
 import { SeatChanges } from "./fanout/seat-changes.ts";
 import { SeatFanout } from "./fanout/seat-fanout.ts";
+import { Subscriber } from "./fanout/subscriber.ts";
 import { PhoenixSocket } from "./phoenix/phx-connection.ts";
 import { LocalRegistry } from "./registry.ts";
 import { LIVE_WINDOW_MS } from "./seat-watch.ts";
@@ -51,9 +52,12 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
   const { config } = o;
   const nodeId = o.nodeId ?? config.NODE_ID ?? `ws-${randomBytes(4).toString("hex")}`;
   const logger = o.logger.child({ module: "ws-node", nodeId });
-  const redis = connectRedis(config.REDIS_URL);
-  const sub = connectRedis(config.REDIS_URL, "subscriber");
-  const bull = connectRedis(config.REDIS_URL, "bullmq");
+  // Each connection is named after its node (`CLIENT LIST` tells them apart; a test kills exactly
+  // its own node's subscriber with `CLIENT KILL`).
+  const named = (role: "command" | "subscriber" | "bullmq") => connectRedis(config.REDIS_URL, role, { connectionName: `sdc-${role}-${nodeId.replace(/[^\w.:-]/g, "_")}` });
+  const redis = named("command");
+  const sub = named("subscriber");
+  const bull = named("bullmq");
   for (const [name, c] of [["command", redis], ["subscriber", sub], ["bullmq", bull]] as const)
     c.on("error", (err: Error) => logger.warn({ err: err.message, connection: name }, "redis connection error"));
   const keys = createKeys(config.REDIS_PREFIX);
@@ -68,8 +72,9 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
   const fanout = new SeatFanout(app, registry, nodeId, changes);
   let phx: PhoenixSocket | undefined;
   let seed: SeedSocket | undefined;
+  const subscriber = new Subscriber(sub, logger);
   const feeds = new EventFeeds(
-    sub,
+    subscriber,
     keys,
     seats,
     (eventId, events, origin) => fanout.deliver(eventId, events, origin),
@@ -80,11 +85,9 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
     },
     logger,
   );
-  const chat = new ChatNode({ app, registry, nodeId, config, db: db.db, redis, sub, keys, logger });
+  const chat = new ChatNode({ app, registry, nodeId, config, db: db.db, redis, subscriber, keys, logger });
   // A sign-out anywhere closes the sockets still open with that token, on every node.
-  await sub.subscribe(keys.revokedTokens);
-  sub.on("message", (channel: string, jti: string) => {
-    if (channel !== keys.revokedTokens) return;
+  await subscriber.subscribe(keys.revokedTokens, (jti) => {
     for (const c of registry.conns.values()) if (c.jti === jti && !c.closed) c.ws?.end(CloseCode.tokenRevoked, "token_revoked: sign in again");
   });
   const limits = new AttemptLimits({ redis, keys, config });
