@@ -17,10 +17,11 @@ export interface TestCluster {
   close(): Promise<void>;
 }
 
-export async function startCluster(env: TestEnv, o: { nodes?: number; worker?: boolean } = {}): Promise<TestCluster> {
+/** `nodeIds` names the nodes (default `node-<i>`); a test that kills a node's own Redis connections by name needs ids no parallel file uses. */
+export async function startCluster(env: TestEnv, o: { nodes?: number; worker?: boolean; nodeIds?: string[] } = {}): Promise<TestCluster> {
   const logger = createLogger("test", env.config.LOG_LEVEL);
   const nodes: WsNode[] = [];
-  for (let i = 0; i < (o.nodes ?? 2); i++) nodes.push(await startWsNode({ config: env.config, logger, port: 0, nodeId: `node-${i}` }));
+  for (let i = 0; i < (o.nodes ?? 2); i++) nodes.push(await startWsNode({ config: env.config, logger, port: 0, nodeId: o.nodeIds?.[i] ?? `node-${i}` }));
   const worker = o.worker === false ? { isReady: () => false, close: async () => {} } : await startWorker({ config: env.config, logger });
   const seats = new SeatService({ redis: env.redis, keys: env.keys, config: env.config, logger, db: env.db.db });
   return {
