@@ -14,9 +14,10 @@ interface Pending extends MessageToStore {
 /**
  * One room's message path on one node (issue 11): group commit.
  *
- * Profiled before: every message was its own transaction (BEGIN, room FOR SHARE, ticket check,
- * INSERT, COMMIT) on a node pool of two connections, so a room's acks stayed flat near 100/s
- * whatever the offered rate, and the queue (with the senders' latency) grew without bound.
+ * Profiled before (`--cpu-prof`): the ws-nodes were mostly idle while acks lagged seconds; every
+ * message was its own transaction (BEGIN, room FOR SHARE, ticket check, INSERT, COMMIT) on a node
+ * pool of two connections, so a room's acks stayed flat whatever the offered rate, and the queue
+ * (with the senders' latency) grew without bound.
  * Now a room's messages wait while one group is being stored; the next group takes everything
  * that arrived meanwhile (up to CHAT_BATCH_MAX): one transaction, one multi-row INSERT, then ONE
  * `chatEmit` (one sequence step, one publish) for the whole group. Each message is acked only after

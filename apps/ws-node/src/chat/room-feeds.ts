@@ -7,7 +7,7 @@ import { SequencedFeed, type FeedPosition } from "../fanout/sequenced-feed.ts";
 import type { Subscriber } from "../fanout/subscriber.ts";
 
 /** How many recent sequenced events each room keeps in memory, for a join's catch-up without Redis. */
-const RING_SIZE = 256;
+const RING_SIZE = 1024;
 /** How often each subscribed room re-reads its status from PostgreSQL (see RoomFeed.refreshStatus). */
 const STATUS_REFRESH_MS = 30_000;
 

@@ -12,6 +12,7 @@ import {
   encodePresenceState,
   encodeReply,
   messagesOf,
+  type ChatBusMessage,
   type ChatMessageView,
 } from "@seatdrop/protocol";
 import { sendTo, type Conn, type Join } from "../conn.ts";
@@ -76,19 +77,26 @@ export class ChatChannel implements Channel {
     const feed = await chat.rooms.acquire(join.eventId);
     let committed = false;
     try {
-      const since = feed.lastSeq;
-      const history = await chat.latestHistory(join.eventId, room.id);
-      if (!current()) return;
-      // What the room emitted while history loaded: from the feed's ring, else from the room's log.
-      let missed = feed.eventsSince(since);
-      if (missed === null) {
-        const upTo = feed.lastSeq;
-        const logged = await chat.service.bus.readLog(join.eventId, since + 1, upTo);
+      // A join storm moves the room on fast (presence groups are sequenced too), and a slow history
+      // read can fall behind what the ring and the log keep: then read again rather than refuse
+      // (issue 11: 905 of 2,000 joins of a storm were refused so before).
+      let history: Awaited<ReturnType<typeof chat.latestHistory>> | undefined;
+      let missed: ChatBusMessage[] | null = null;
+      for (let attempt = 0; attempt < 3 && missed === null; attempt++) {
+        const since = feed.lastSeq;
+        history = await chat.latestHistory(join.eventId, room.id);
         if (!current()) return;
-        const tail = feed.eventsSince(upTo);
-        missed = logged && tail ? [...logged, ...tail] : null;
+        // What the room emitted while history loaded: from the feed's ring, else from the room's log.
+        missed = feed.eventsSince(since);
+        if (missed === null) {
+          const upTo = feed.lastSeq;
+          const logged = await chat.service.bus.readLog(join.eventId, since + 1, upTo);
+          if (!current()) return;
+          const tail = feed.eventsSince(upTo);
+          missed = logged && tail ? [...logged, ...tail] : null;
+        }
       }
-      if (missed === null) return refuse({ reason: "internal_error", message: "the room moved on while you joined; join again" });
+      if (missed === null || !history) return refuse({ reason: "internal_error", message: "the room moved on while you joined; join again" });
       // Same tick from here on: subscribe, reply, then what the feed delivered while history loaded.
       committed = true;
       join.live = true;
