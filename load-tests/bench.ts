@@ -1,321 +1,742 @@
 /**
- * `npm run bench`: measures the cluster on this machine, next to a Socket.IO baseline, and prints a
- * table.
+ * `npm run bench [-- --quick] [-- --json FILE] [-- --only drop,fanout] [-- --no-peer]`: measures the
+ * cluster on this machine next to a Socket.IO baseline, and reports not only speed but the work
+ * each operation costs, so a run on a busy machine still gives comparable figures:
+ * - server CPU: user + system of the server processes from /proc/<pid>/stat, before and after the
+ *   measured phase, per lock round trip or per delivered seat change;
+ * - Redis µs per lock: `INFO commandstats` after `CONFIG RESETSTAT` at the start of the phase.
+ *   The bench has its own key prefix but SHARES the Redis server (other clients' commands in that
+ *   window are counted too, so on a busy machine this is an upper bound);
+ * - the load generator's CPU: this process plus its generator children (lib/generator.ts), which
+ *   hold the clients (raw `ws` Phoenix clients decoding only what a scenario needs).
  *
- * Both sides run as two server processes behind no balancer, clients spread over both, against the
- * same Redis; the cluster also has its worker and a private PostgreSQL database and Redis prefix.
- * The baseline (load-tests/baseline/socketio-node.ts) is seat locking as commonly built with
- * Socket.IO and its Redis adapter. Scenarios, run on each side:
- *   1. lock round trips: C clients lock and unlock their own seat as fast as replies come back
- *      (every lock is also broadcast to every other client of the event);
- *   2. contention (cluster only): 200 clients race for 50 seats, the test suite's scenario;
- *   3. fan-out: W watchers, one author locks seats at a steady rate; receive time minus push time;
- *   4. memory: server RSS before and after W watchers joined a small event;
- *   5. hold expiry (cluster only): 1 s holds, how late after the deadline the owner hears `deleted`.
- * Sizes: BENCH_CLIENTS (100), BENCH_WATCHERS (2000), BENCH_SECONDS (5), BENCH_RATE (50 locks/s in
- * the fan-out run); BENCH_BASELINE=0 skips Socket.IO. The load generator shares the machine's cores
- * with the servers, so every figure is a floor. Every loop is bounded and talks to 127.0.0.1 only.
+ * Scenarios (sizes: `--quick` for CI, else the issue's; every size has a BENCH_* override):
+ *   locks     100 buyers, each locking and unlocking its own seat (the scenario since the start);
+ *   drop      1,000 buyers on one event over two nodes, joined with `changes`, locking and releasing
+ *             random seats in a closed loop; double holds from the replies' seqs and the final map;
+ *             the Socket.IO peer at the same load;
+ *   fanout    10,000 watchers over two nodes, 500 seat changes/s for 10 s, once with per-change
+ *             events and once with `changes`; 500 watchers parse every frame (latency from the
+ *             change's reply to receipt; final map against GET /api/events/:id/seats);
+ *   sections  the same on a 20-section, 100,000-seat venue, watchers on one section each (and a few
+ *             on the whole venue, for the ratio);
+ *   conns     15,000 idle authenticated sockets on one node: connects/s, RSS per socket after GC;
+ *   expiry    10,000 holds due within about a second: lateness of each release and of `deleted`.
+ * BENCH_CPU_PROF=<dir> makes the ws-nodes write `node --cpu-prof` profiles there.
+ * Exits non-zero on a double hold, a lost change or a map that disagrees with the API.
+ * Everything talks to 127.0.0.1 only; every wait is bounded.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { readFile } from "node:fs/promises";
-import { createServer } from "node:net";
-import { cpus } from "node:os";
-import { fileURLToPath } from "node:url";
-import { io as sioConnect, type Socket as SioSocket } from "socket.io-client";
-import WebSocket from "ws";
-import { decodePhx, encodePhx } from "@seatdrop/protocol";
-import { createEvent, createUser, seatIdsGrid } from "../test/support/cluster.ts";
+import type { ChildProcess } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { cpus, loadavg } from "node:os";
+import { parseArgs } from "node:util";
+import * as jobsLib from "@seatdrop/jobs";
+import { createLogger } from "@seatdrop/observability";
+import { SeatService } from "@seatdrop/seats";
 import { createTestEnv, type TestEnv } from "../test/support/test-env.ts";
+import { createEvent, createUsers, plainSeats, sectionNames, venue, type BenchUser } from "./lib/fixtures.ts";
+import { GenPool } from "./lib/gen-pool.ts";
+import { Client, now, sectionOf, type ClientSpec } from "./lib/generator.ts";
+import { Histogram } from "./lib/histogram.ts";
+import { cpuMsOf, freePort, median, rssKb, sleep, startServer } from "./lib/procs.ts";
 
-const root = fileURLToPath(new URL("..", import.meta.url));
-const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 100);
-const WATCHERS = Number(process.env.BENCH_WATCHERS ?? 2000);
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
-const RATE = Number(process.env.BENCH_RATE ?? 50);
-const BASELINE = process.env.BENCH_BASELINE !== "0";
+const { values: opt } = parseArgs({
+  options: {
+    quick: { type: "boolean", default: false },
+    json: { type: "string" },
+    only: { type: "string" },
+    "no-peer": { type: "boolean", default: false },
+    gens: { type: "string" },
+  },
+});
+const Q = opt.quick;
+const num = (name: string, full: number, quick: number) => Number(process.env[name] ?? (Q ? quick : full));
+const size = {
+  lockBuyers: num("BENCH_CLIENTS", 100, 100),
+  lockSeconds: num("BENCH_LOCK_SECONDS", 5, 2),
+  dropBuyers: num("BENCH_DROP_BUYERS", 1000, 200),
+  dropSeats: num("BENCH_DROP_SEATS", 2000, 400),
+  dropSeconds: num("BENCH_DROP_SECONDS", 10, 3),
+  fanWatchers: num("BENCH_WATCHERS", 10_000, 400),
+  fanParsers: num("BENCH_PARSERS", 500, 100),
+  fanRate: num("BENCH_RATE", 500, 200),
+  fanSeconds: num("BENCH_SECONDS", 10, 3),
+  fanSeats: num("BENCH_FAN_SEATS", 1000, 300),
+  secWatchers: num("BENCH_SECTION_WATCHERS", 10_000, 400),
+  secSections: num("BENCH_SECTIONS", 20, 20),
+  secRows: num("BENCH_SECTION_ROWS", 100, 10),
+  secPerRow: num("BENCH_SECTION_PER_ROW", 50, 10),
+  conns: num("BENCH_CONNECTIONS", 15_000, 1000),
+  expiryHolds: num("BENCH_EXPIRY_HOLDS", 10_000, 500),
+  expiryOwners: num("BENCH_EXPIRY_OWNERS", 200, 50),
+  expiryTtlMs: num("BENCH_EXPIRY_TTL_MS", 3000, 2000),
+  drainMs: num("BENCH_DRAIN_MS", 15_000, 8000),
+};
+const PEER = !opt["no-peer"] && process.env.BENCH_BASELINE !== "0";
+const ONLY = new Set((opt.only ?? "locks,drop,fanout,sections,conns,expiry").split(","));
+const GENS = Number(opt.gens ?? process.env.BENCH_GENS ?? 3);
 
-const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? NaN;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const ms = (n: number) => (n < 10 ? n.toFixed(1) : n.toFixed(0));
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
+/** What one side's processes cost during a measured phase. */
+interface Cost {
+  wallMs: number;
+  /** ws-nodes (or Socket.IO nodes), worker, API. */
+  serverMs: number;
+  nodesMs: number;
+  workerMs: number;
+  apiMs: number;
+  /** This process plus the generator children. */
+  genMs: number;
+  redisUs: number;
+  redisCalls: number;
+  /** CPU of the Redis server process over the phase (every client's commands, not only the bench's). */
+  redisCpuMs: number;
+  redisTop: Record<string, { calls: number; usec: number }>;
 }
 
-async function startProcess(entry: string, env: Record<string, string>, port: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", entry], { cwd: root, env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "inherit"] });
-  for (let i = 0; i < 150; i++) {
-    try {
-      if ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok) return child;
-    } catch {
-      /* starting */
-    }
-    await sleep(100);
-  }
-  throw new Error(`${entry} did not start`);
-}
-
-async function rssKb(pids: number[]): Promise<number> {
-  let sum = 0;
-  for (const pid of pids) sum += Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
-  return sum;
-}
-
-/** What a scenario needs of a client, whichever server it talks to. */
-interface BenchClient {
-  lock(seat: string): Promise<{ ok: boolean; expiresAt?: number }>;
-  unlock(seat: string): Promise<boolean>;
-  /** Called for every `locked` broadcast (parsing is skipped until a listener is set). */
-  onLocked?: (seat: string) => void;
-  onDeleted?: () => void;
-  close(): void;
-}
-
-/** A raw Phoenix V2 client: cheaper than the stock one, so one process can drive thousands. */
-async function phxClient(port: number, eventId: string, token?: string): Promise<BenchClient> {
-  const ws = new WebSocket(`ws://127.0.0.1:${port}/socket/websocket?vsn=2.0.0${token ? `&token=${token}` : ""}`);
-  await new Promise<void>((resolve, reject) => {
-    ws.once("open", () => resolve());
-    ws.once("error", reject);
-  });
-  const topic = `seats:${eventId}`;
-  let ref = 1;
-  const pending = new Map<string, (r: { status: string; response: Record<string, unknown> }) => void>();
-  const c: BenchClient = {
-    lock: (seat) => send("lock", { seat }).then((r) => ({ ok: r.status === "ok", expiresAt: r.response.expires_at as number })),
-    unlock: (seat) => send("unlock", { seat }).then((r) => r.status === "ok"),
-    close: () => ws.close(),
-  };
-  ws.on("message", (data: Buffer) => {
-    const isReply = data.indexOf("phx_reply") >= 0;
-    if (!isReply && !c.onLocked && !c.onDeleted) return;
-    const d = decodePhx(data.toString());
-    if (!d.ok) return;
-    const [, r, , event, payload] = d.frame;
-    if (event === "phx_reply" && r) {
-      pending.get(r)?.(payload as { status: string; response: Record<string, unknown> });
-      pending.delete(r);
-    } else if (event === "locked") c.onLocked?.(payload.seat as string);
-    else if (event === "deleted") c.onDeleted?.();
-  });
-  function send(event: string, payload: Record<string, unknown>) {
-    const r = String(++ref);
-    return new Promise<{ status: string; response: Record<string, unknown> }>((resolve) => {
-      pending.set(r, resolve);
-      ws.send(encodePhx("1", r, topic, event, payload));
-    });
-  }
-  await new Promise<void>((resolve) => {
-    pending.set("1", () => resolve());
-    ws.send(encodePhx("1", "1", topic, "phx_join", {}));
-  });
-  return c;
-}
-
-async function sioClient(port: number, eventId: string, user: string): Promise<BenchClient> {
-  const s: SioSocket = sioConnect(`http://127.0.0.1:${port}`, { transports: ["websocket"], auth: { user }, reconnection: false });
-  await new Promise<void>((resolve, reject) => {
-    s.once("connect", () => resolve());
-    s.once("connect_error", reject);
-  });
-  await s.emitWithAck("join", eventId);
-  const c: BenchClient = {
-    lock: (seat) => s.emitWithAck("lock", { eventId, seat }).then((r: { ok: boolean }) => ({ ok: r.ok })),
-    unlock: (seat) => s.emitWithAck("unlock", { eventId, seat }).then((r: { ok: boolean }) => r.ok),
-    close: () => s.close(),
-  };
-  s.on("locked", (m: { seat: string }) => c.onLocked?.(m.seat));
-  return c;
-}
-
-/** One side of the comparison: how to make an event, and a client of it on node `i`. */
-interface Target {
+interface Check {
   name: string;
-  pids: number[];
-  newEvent(seats: string[], settings?: Record<string, number>): Promise<string>;
-  client(i: number, eventId: string, anonymous?: boolean): Promise<BenchClient>;
+  ok: boolean;
+  detail: string;
+  /** Reported, but does not fail the run (the full-size per-change fan-out, which cannot keep up on two cores by design). */
+  informational?: boolean;
 }
 
-async function inBatches<T>(n: number, make: (i: number) => Promise<T>, batch = 200): Promise<T[]> {
-  const out: T[] = [];
-  for (let i = 0; i < n; i += batch) out.push(...(await Promise.all(Array.from({ length: Math.min(batch, n - i) }, (_, j) => make(i + j)))));
-  return out;
+interface Row {
+  scenario: string;
+  side: "cluster" | "socket.io";
+  summary: string;
+  figures: Record<string, number | string | null>;
+  cost: Cost;
+  checks: Check[];
 }
 
-async function lockRoundTrips(t: Target): Promise<string> {
-  const seats = seatIdsGrid(26, Math.ceil(CLIENTS / 26));
-  const eventId = await t.newEvent(seats);
-  const clients = await inBatches(CLIENTS, (i) => t.client(i, eventId));
-  const rtts: number[] = [];
-  const until = performance.now() + SECONDS * 1000;
-  const t0 = performance.now();
-  await Promise.all(
-    clients.map(async (c, i) => {
-      while (performance.now() < until) {
-        let s = performance.now();
-        if (!(await c.lock(seats[i]!)).ok) throw new Error(`${t.name}: lock refused`);
-        rtts.push(performance.now() - s);
-        s = performance.now();
-        if (!(await c.unlock(seats[i]!))) throw new Error(`${t.name}: unlock refused`);
-        rtts.push(performance.now() - s);
-      }
-    }),
-  );
-  const secs = (performance.now() - t0) / 1000;
-  clients.forEach((c) => c.close());
-  rtts.sort((a, b) => a - b);
-  return `${Math.round(rtts.length / secs)}/s, p50 ${ms(pct(rtts, 0.5))} ms, p99 ${ms(pct(rtts, 0.99))} ms`;
+interface Side {
+  name: "cluster" | "socket.io";
+  ports: number[];
+  nodePids: number[];
+  workerPids: number[];
+  apiPids: number[];
 }
 
-async function contention(t: Target): Promise<string> {
-  const seats = seatIdsGrid(5, 10);
-  const eventId = await t.newEvent(seats, { holdMaxSeats: 1 });
-  const clients = await inBatches(200, (i) => t.client(i, eventId));
-  const rtts: number[] = [];
-  const t0 = performance.now();
-  await Promise.all(
-    clients.map(async (c, i) => {
-      for (const k of [1, 7, 13, 3, 11]) {
-        const s = performance.now();
-        await c.lock(seats[(i * k + k) % 50]!);
-        rtts.push(performance.now() - s);
-      }
-    }),
-  );
-  const secs = (performance.now() - t0) / 1000;
-  clients.forEach((c) => c.close());
-  rtts.sort((a, b) => a - b);
-  return `${Math.round(rtts.length / secs)}/s, p50 ${ms(pct(rtts, 0.5))} ms, p99 ${ms(pct(rtts, 0.99))} ms`;
+const rows: Row[] = [];
+/** Every server process, so a scenario fails at once (instead of waiting out its timeouts) when one died. */
+const servers: { name: string; proc: ChildProcess }[] = [];
+function assertServersUp(): void {
+  const dead = servers.filter((s) => s.proc.exitCode !== null || s.proc.signalCode !== null);
+  if (dead.length) throw new Error(`server process died: ${dead.map((d) => `${d.name} (exit ${d.proc.exitCode ?? d.proc.signalCode})`).join(", ")}; see its stderr above`);
 }
-
-/** Server RSS growth per connected, joined, idle watcher (a 10-seat event, so join replies are small on both sides). */
-async function memoryPerWatcher(t: Target): Promise<string> {
-  const eventId = await t.newEvent(seatIdsGrid(1, 10));
-  const before = await rssKb(t.pids);
-  const watchers = await inBatches(WATCHERS, (i) => t.client(i, eventId, true));
-  await sleep(2000);
-  const after = await rssKb(t.pids);
-  watchers.forEach((c) => c.close());
-  await sleep(1000);
-  return `${((after - before) / WATCHERS).toFixed(1)} KiB`;
-}
-
-async function fanOut(t: Target): Promise<string> {
-  const seats = seatIdsGrid(26, 40);
-  const eventId = await t.newEvent(seats, { holdMaxSeats: 2000 });
-  const sentAt = new Map<string, number>();
-  const lat: number[] = [];
-  let received = 0;
-  const watchers = await inBatches(WATCHERS, (i) => t.client(i, eventId, true));
-  for (const w of watchers)
-    w.onLocked = (seat) => {
-      received++;
-      const at = sentAt.get(seat);
-      if (at !== undefined) lat.push(performance.now() - at);
-    };
-  await sleep(1000);
-  const author = await t.client(0, eventId);
-  const count = Math.min(seats.length, RATE * SECONDS);
-  const t0 = performance.now();
-  for (let i = 0; i < count; i++) {
-    sentAt.set(seats[i]!, performance.now());
-    void author.lock(seats[i]!);
-    const wait = t0 + ((i + 1) * 1000) / RATE - performance.now();
-    if (wait > 0) await sleep(wait);
-  }
-  const expected = count * WATCHERS;
-  for (let i = 0; i < 100 && received < expected; i++) await sleep(100);
-  const secs = (performance.now() - t0) / 1000;
-  watchers.forEach((c) => c.close());
-  author.close();
-  lat.sort((a, b) => a - b);
-  return `${Math.round(received / secs)} deliveries/s (${received}/${expected}), p50 ${ms(pct(lat, 0.5))} ms, p99 ${ms(pct(lat, 0.99))} ms`;
-}
-
-async function holdExpiry(t: Target): Promise<string> {
-  const seats = seatIdsGrid(1, 20);
-  const eventId = await t.newEvent(seats, { holdTtlMs: 1000 });
-  const lags: number[] = [];
-  await Promise.all(
-    seats.map(async (seat, i) => {
-      const c = await t.client(i, eventId);
-      const deleted = new Promise<void>((resolve) => (c.onDeleted = resolve));
-      const { expiresAt } = await c.lock(seat);
-      await deleted;
-      lags.push(Date.now() - expiresAt!);
-      c.close();
-    }),
-  );
-  lags.sort((a, b) => a - b);
-  return `p50 ${pct(lags, 0.5)} ms, max ${lags[lags.length - 1]} ms after the deadline`;
-}
+const f1 = (n: number) => (Number.isFinite(n) ? (n < 10 ? n.toFixed(1) : Math.round(n).toLocaleString("en-US")) : "—");
 
 async function main() {
   const env: TestEnv = await createTestEnv({ LOG_LEVEL: "warn" });
   const procs: ChildProcess[] = [];
-  const rows: [string, string, string][] = [];
+  const gens = new GenPool(GENS);
   try {
     const ports = [await freePort(), await freePort()];
     const workerPort = await freePort();
+    const apiPort = await freePort();
     const childEnv: Record<string, string> = {
       DATABASE_URL: env.config.DATABASE_URL,
+      REDIS_URL: env.config.REDIS_URL,
       REDIS_PREFIX: env.config.REDIS_PREFIX,
       JWT_SECRET: env.config.JWT_SECRET,
       SERVICE_SECRET: env.config.SERVICE_SECRET,
+      ADMIN_EMAIL: "admin@bench.local",
+      ADMIN_PASSWORD: "bench-admin-password",
+      PAYMENT_WEBHOOK_SECRET: "bench-webhook-secret-0123456789",
       LOG_LEVEL: "warn",
+      // The bench's buyers push as fast as replies come back; the per-socket limit is for abuse.
       WS_PUSH_RATE: "100000",
       WS_PUSH_BURST: "100000",
+      // A watcher that falls 256 KiB behind is resynced instead of buffering 1 MiB: with 10,000
+      // watchers the default would let a struggling run take 10 GiB of this shared machine's memory.
+      WS_MAX_BACKPRESSURE: process.env.WS_MAX_BACKPRESSURE ?? "262144",
     };
-    const nodes = [];
-    for (const [i, port] of ports.entries()) nodes.push(await startProcess("apps/ws-node/src/main.ts", { ...childEnv, WS_PORT: String(port), NODE_ID: `bench-${i}` }, port));
-    procs.push(...nodes, await startProcess("apps/worker/src/main.ts", { ...childEnv, WORKER_PORT: String(workerPort) }, workerPort));
-    const cluster: Target = {
-      name: "cluster",
-      pids: nodes.map((p) => p.pid!),
-      newEvent: (seats, settings = {}) => createEvent(env, seats, settings),
-      client: async (i, eventId, anonymous) => phxClient(ports[i % 2]!, eventId, anonymous ? undefined : (await createUser(env)).token),
-    };
+    const nodes: ChildProcess[] = [];
+    // --expose-gc and a SIGUSR2 handler (bench-only preload) let the connections scenario force a GC.
+    const gcFlags = ["--expose-gc", "--import", "./load-tests/lib/gc-on-signal.mjs"];
+    // BENCH_CPU_PROF=<dir>: the ws-nodes write V8 CPU profiles there when they exit (open in Chrome DevTools).
+    if (process.env.BENCH_CPU_PROF) gcFlags.push("--cpu-prof", "--cpu-prof-dir", process.env.BENCH_CPU_PROF);
+    for (const [i, port] of ports.entries()) nodes.push(await startServer("apps/ws-node/src/main.ts", { ...childEnv, WS_PORT: String(port), NODE_ID: `bench-${i}` }, port, gcFlags));
+    procs.push(...nodes);
+    const worker = await startServer("apps/worker/src/main.ts", { ...childEnv, WORKER_PORT: String(workerPort) }, workerPort);
+    const api = await startServer("apps/api/src/main.ts", { ...childEnv, API_PORT: String(apiPort) }, apiPort);
+    procs.push(worker, api);
+    servers.push(...nodes.map((proc, i) => ({ name: `ws-node ${i}`, proc })), { name: "worker", proc: worker }, { name: "api", proc: api });
+    const cluster: Side = { name: "cluster", ports, nodePids: nodes.map((p) => p.pid!), workerPids: [worker.pid!], apiPids: [api.pid!] };
 
-    let baseline: Target | undefined;
-    let sioNodes: ChildProcess[] = [];
-    if (BASELINE) {
+    let peer: Side | undefined;
+    if (PEER) {
       const sioPorts = [await freePort(), await freePort()];
-      const sioPrefix = `${env.config.REDIS_PREFIX}:sio`;
-      for (const port of sioPorts) sioNodes.push(await startProcess("load-tests/baseline/socketio-node.ts", { PORT: String(port), PREFIX: sioPrefix, REDIS_URL: env.config.REDIS_URL }, port));
+      const sioNodes: ChildProcess[] = [];
+      for (const port of sioPorts)
+        sioNodes.push(await startServer("load-tests/baseline/socketio-node.ts", { PORT: String(port), PREFIX: `${env.config.REDIS_PREFIX}:sio`, REDIS_URL: env.config.REDIS_URL }, port));
       procs.push(...sioNodes);
-      let n = 0;
-      baseline = {
-        name: "socket.io",
-        pids: sioNodes.map((p) => p.pid!),
-        newEvent: async () => `ev${++n}`,
-        client: (i, eventId) => sioClient(sioPorts[i % 2]!, eventId, `u${i}-${Math.random()}`),
-      };
+      servers.push(...sioNodes.map((proc, i) => ({ name: `socket.io node ${i}`, proc })));
+      peer = { name: "socket.io", ports: sioPorts, nodePids: sioNodes.map((p) => p.pid!), workerPids: [], apiPids: [] };
     }
+    await gens.all("ping");
 
-    const both = async (label: string, f: (t: Target) => Promise<string>) => rows.push([label, await f(cluster), baseline ? await f(baseline) : "—"]);
-    // Memory first, while the servers' heaps hold nothing but what a connection costs.
-    await both(`server memory per idle watcher (${WATCHERS} watchers)`, memoryPerWatcher);
-    await both(`lock/unlock round trips, ${CLIENTS} clients on 2 nodes`, lockRoundTrips);
-    rows.push([`contention: 200 clients race for 50 seats`, await contention(cluster), "—"]);
-    await both(`fan-out: ${WATCHERS} watchers, ${RATE} locks/s`, fanOut);
-    rows.push([`hold expiry with a 1 s TTL (20 holds)`, await holdExpiry(cluster), "—"]);
+    const b = new Bench(env, gens, apiPort);
+    const users = await createUsers(env, Math.max(size.lockBuyers, size.dropBuyers, ONLY.has("conns") ? size.conns : 0, ONLY.has("expiry") ? size.expiryHolds : 0) + 2);
+    const sides = peer ? [cluster, peer] : [cluster];
+    // Connections first, while the servers' heaps hold nothing else.
+    if (ONLY.has("conns")) await b.connections(cluster, users);
+    if (ONLY.has("locks")) for (const s of sides) await b.drop(s, users, { label: `locks: ${size.lockBuyers} buyers, own seat each`, buyers: size.lockBuyers, seats: size.lockBuyers, seconds: size.lockSeconds, ownSeat: true });
+    if (ONLY.has("drop")) for (const s of sides) await b.drop(s, users, { label: `drop: ${size.dropBuyers} buyers, random seats of ${size.dropSeats}`, buyers: size.dropBuyers, seats: size.dropSeats, seconds: size.dropSeconds, ownSeat: false });
+    if (ONLY.has("fanout")) for (const mode of ["per-change", "changes"] as const) await b.fanOut(cluster, users, mode);
+    if (ONLY.has("sections")) await b.sections(cluster, users);
+    if (ONLY.has("expiry")) await b.expiry(cluster, users);
   } finally {
+    gens.close();
     for (const p of procs) p.kill("SIGTERM");
-    await sleep(500);
+    await sleep(1000);
     await env.close();
   }
-  const w0 = Math.max(8, ...rows.map((r) => r[0].length));
-  const w1 = Math.max(18, ...rows.map((r) => r[1].length));
-  console.log(`\n| ${"scenario".padEnd(w0)} | ${"seat drop cluster".padEnd(w1)} | Socket.IO + Redis adapter |`);
-  console.log(`|${"-".repeat(w0 + 2)}|${"-".repeat(w1 + 2)}|---|`);
-  for (const [k, a, b] of rows) console.log(`| ${k.padEnd(w0)} | ${a.padEnd(w1)} | ${b} |`);
-  console.log(`\n(${new Date().toISOString()}, node ${process.version}, ${cpus().length} cores, load generator on the same machine)`);
+  report();
+  const failed = rows.flatMap((r) => r.checks.filter((c) => !c.ok && !c.informational).map((c) => `${r.scenario} (${r.side}): ${c.name}: ${c.detail}`));
+  if (failed.length) {
+    console.error(`\nFAILED checks:\n  ${failed.join("\n  ")}`);
+    process.exit(1);
+  }
   process.exit(0);
+}
+
+class Bench {
+  private readonly logger = createLogger("bench", "warn");
+  private redisPid: number | undefined;
+  constructor(
+    private readonly env: TestEnv,
+    private readonly gens: GenPool,
+    private readonly apiPort: number,
+  ) {}
+
+  /** Runs `f` as the measured phase: Redis stats reset, CPU of every process sampled before and after. */
+  async measure<T>(side: Side, f: () => Promise<T>): Promise<{ r: T; cost: Cost }> {
+    const redis = this.env.redis;
+    this.redisPid ??= Number(/process_id:(\d+)/.exec(await redis.info("server"))?.[1] ?? 0);
+    const redisCpu0 = cpuMsOf([this.redisPid]);
+    await redis.config("RESETSTAT");
+    const before = { t: now(), nodes: cpuMsOf(side.nodePids), worker: cpuMsOf(side.workerPids), api: cpuMsOf(side.apiPids), gen: cpuMsOf(this.gens.pids), self: process.cpuUsage() };
+    const r = await f();
+    assertServersUp();
+    const self = process.cpuUsage(before.self);
+    const nodesMs = cpuMsOf(side.nodePids) - before.nodes;
+    const workerMs = cpuMsOf(side.workerPids) - before.worker;
+    const apiMs = cpuMsOf(side.apiPids) - before.api;
+    const genMs = cpuMsOf(this.gens.pids) - before.gen + (self.user + self.system) / 1000;
+    const redisCpuMs = cpuMsOf([this.redisPid]) - redisCpu0;
+    const stats = await redis.info("commandstats");
+    let redisUs = 0;
+    let redisCalls = 0;
+    const redisTop: Cost["redisTop"] = {};
+    for (const m of stats.matchAll(/cmdstat_([^:]+):calls=(\d+),usec=(\d+)/g)) {
+      if (m[1] === "config" || m[1] === "info") continue; // the bench's own RESETSTAT and this INFO
+      const calls = Number(m[2]);
+      const usec = Number(m[3]);
+      redisCalls += calls;
+      redisUs += usec;
+      redisTop[m[1]!] = { calls, usec };
+    }
+    return { r, cost: { wallMs: now() - before.t, serverMs: nodesMs + workerMs + apiMs, nodesMs, workerMs, apiMs, genMs, redisUs, redisCalls, redisCpuMs, redisTop } };
+  }
+
+  private async apiMap(eventId: string): Promise<{ seq: number; taken: Record<string, string>; sections: Map<string, string> }> {
+    const res = await fetch(`http://127.0.0.1:${this.apiPort}/api/events/${eventId}/seats`);
+    if (!res.ok) throw new Error(`GET /api/events/${eventId}/seats: ${res.status}`);
+    const body = (await res.json()) as { seq: number; seats: { id: string; section: string | null; state: string }[] };
+    const taken: Record<string, string> = {};
+    const sections = new Map<string, string>();
+    for (const s of body.seats) {
+      if (s.state !== "available") taken[s.id] = s.state;
+      if (s.section) sections.set(s.id, s.section);
+    }
+    return { seq: body.seq, taken, sections };
+  }
+
+  /** Jobs still delayed in BullMQ queues under the bench's prefix (a job per hold stays until its deadline). */
+  private async delayedJobs(): Promise<number> {
+    const redis = this.env.redis;
+    let n = 0;
+    let cursor = "0";
+    do {
+      const [next, found] = await redis.scan(cursor, "MATCH", `${this.env.config.REDIS_PREFIX}*:delayed`, "COUNT", 1000);
+      cursor = next;
+      for (const k of found) if ((await redis.type(k)) === "zset") n += await redis.zcard(k);
+    } while (cursor !== "0");
+    return n;
+  }
+
+  private topic(side: Side, eventId: string) {
+    return side.name === "cluster" ? `seats:${eventId}` : eventId;
+  }
+
+  /** Closed-loop buyers: `locks` (own seat each, continuity) and `drop` (random seats, contention). */
+  async drop(side: Side, users: BenchUser[], o: { label: string; buyers: number; seats: number; seconds: number; ownSeat: boolean }) {
+    const seats = plainSeats(o.seats);
+    const eventId = side.name === "cluster" ? await createEvent(this.env, seats) : `ev-${Math.random().toString(36).slice(2)}`;
+    const topic = this.topic(side, eventId);
+    const specs: ClientSpec[] = Array.from({ length: o.buyers }, (_, i) => ({
+      kind: side.name === "cluster" ? "phx" : "sio",
+      port: side.ports[i % 2]!,
+      token: users[i]!.token,
+      user: `u${i}`,
+      topic,
+      join: { changes: true },
+      role: "buyer",
+      label: seats[i % seats.length],
+    }));
+    const dealt = this.gens.deal(specs);
+    await this.gens.all("connect", (i) => ({ specs: dealt[i] }));
+    const jobsBefore = side.name === "cluster" ? await this.delayedJobs() : 0;
+    type BuyerResult = { ms: number; rtt: { counts: number[]; max: number }; locks: number; refused: number; unlocks: number; failedUnlocks: number; intervals: number[]; held: string[]; dropped: number };
+    const { r: results, cost } = await this.measure(side, () => this.gens.all<BuyerResult>("buyers", () => ({ seats, until: now() + o.seconds * 1000, release: true, ownSeat: o.ownSeat })));
+    const rtt = new Histogram();
+    let locks = 0;
+    let refused = 0;
+    let unlocks = 0;
+    let failedUnlocks = 0;
+    let ms = 0;
+    let dropped = 0;
+    const held: string[] = [];
+    const bySeat = new Map<number, [number, number][]>();
+    for (const r of results) {
+      rtt.merge(r.rtt);
+      locks += r.locks;
+      refused += r.refused;
+      unlocks += r.unlocks;
+      failedUnlocks += r.failedUnlocks;
+      ms = Math.max(ms, r.ms);
+      dropped += r.dropped;
+      held.push(...r.held);
+      for (let i = 0; i < r.intervals.length; i += 3) {
+        const list = bySeat.get(r.intervals[i]!) ?? [];
+        list.push([r.intervals[i + 1]!, r.intervals[i + 2]!]);
+        bySeat.set(r.intervals[i]!, list);
+      }
+    }
+    const roundTrips = locks + refused + unlocks + failedUnlocks;
+    const checks: Check[] = [];
+    const figures: Row["figures"] = {
+      buyers: o.buyers,
+      seconds: ms / 1000,
+      roundTripsPerS: (roundTrips * 1000) / ms,
+      locksPerS: (locks * 1000) / ms,
+      refused,
+      p50Ms: rtt.pct(0.5),
+      p99Ms: rtt.pct(0.99),
+      serverCpuUsPerRoundTrip: (cost.serverMs * 1000) / roundTrips,
+      redisUsPerLock: cost.redisUs / locks,
+      redisCpuUsPerLock: (cost.redisCpuMs * 1000) / locks,
+      redisUsPerRoundTrip: cost.redisUs / roundTrips,
+      droppedClients: dropped,
+    };
+    // The baseline's own failures are figures, not failures of this project's run.
+    if (side.name === "cluster") checks.push({ name: "no client dropped", ok: dropped === 0, detail: `${dropped} buyers lost their connection` });
+    if (side.name === "cluster") {
+      // Double holds from the replies: per seat, granted locks ordered by seq must not overlap.
+      let doubles = 0;
+      let example = "";
+      for (const [seat, list] of bySeat) {
+        list.sort((a, b) => a[0] - b[0]);
+        for (let i = 1; i < list.length; i++) {
+          const prev = list[i - 1]!;
+          if (prev[1] === -1 || list[i]![0] < prev[1]) {
+            doubles++;
+            example ||= `${seats[seat]}: locked at seq ${list[i]![0]} while held since ${prev[0]}`;
+          }
+        }
+      }
+      // …and from the final state: the API's locked seats are exactly those the buyers still hold.
+      const final = await this.apiMap(eventId);
+      const heldSet = new Map<string, number>();
+      for (const s of held) heldSet.set(s, (heldSet.get(s) ?? 0) + 1);
+      let stateBad = "";
+      for (const [s, n] of heldSet) {
+        if (n > 1) doubles++;
+        if (final.taken[s] !== "locked") stateBad ||= `${s} held by a buyer, API says ${final.taken[s] ?? "available"}`;
+      }
+      for (const [s, st] of Object.entries(final.taken)) if (!heldSet.has(s)) stateBad ||= `${s} is ${st} in the API, held by nobody`;
+      checks.push({ name: "double holds", ok: doubles === 0, detail: doubles ? `${doubles} (${example})` : "0" });
+      checks.push({ name: "final map", ok: !stateBad, detail: stateBad || "agrees with the API" });
+      figures.doubleHolds = doubles;
+      figures.holdJobsLeft = (await this.delayedJobs()) - jobsBefore;
+    }
+    await this.gens.all("closeAll");
+    const summary = `${f1(figures.roundTripsPerS as number)} round trips/s, p50 ${f1(rtt.pct(0.5))} ms, p99 ${f1(rtt.pct(0.99))} ms`;
+    this.push({ scenario: o.label, side: side.name, summary, figures, cost, checks });
+  }
+
+  /** The author of seat changes: toggles seats at `rate`/s for `seconds`; returns [seq, repliedAt, section] per change. */
+  private async author(side: Side, user: BenchUser, eventId: string, pool: string[], rate: number, seconds: number, sectionIdx: (seat: string) => number) {
+    const c = new Client({ kind: "phx", port: side.ports[0]!, token: user.token, topic: `seats:${eventId}`, join: { changes: true }, role: "buyer" });
+    await c.open();
+    if (!(await c.join())) throw new Error("author could not join");
+    const held = new Set<string>();
+    const changes: number[] = [];
+    let errors = 0;
+    const inflight: Promise<void>[] = [];
+    const total = Math.round(rate * seconds);
+    const t0 = now();
+    let next = 0;
+    let k = 0;
+    while (next < total) {
+      const due = Math.min(total, Math.floor(((now() - t0) * rate) / 1000) + 1);
+      for (; next < due; next++) {
+        const seat = pool[k++ % pool.length]!;
+        const op = held.has(seat) ? c.unlock(seat) : c.lock(seat);
+        if (held.has(seat)) held.delete(seat);
+        else held.add(seat);
+        inflight.push(
+          op.then((r) => {
+            if (r.ok) changes.push(r.seq, now(), sectionIdx(seat));
+            else errors++;
+          }),
+        );
+      }
+      await sleep(5);
+    }
+    // Bounded: on an overloaded side replies can trail by minutes; what has not come back by then
+    // counts as refused (and the run fails its checks), rather than stretching the run.
+    const replied = await Promise.race([Promise.all(inflight).then(() => true), sleep(size.drainMs).then(() => false)]);
+    const ms = now() - t0;
+    c.close();
+    if (!replied) errors += total - changes.length / 3 - errors;
+    return { changes: [...changes], errors, ms };
+  }
+
+  /** Waits until every parser has seen its stream's last change, or the drain time is up. */
+  private async drain(changes: number[], sections: string[]) {
+    const targets: Record<string, number> = { "": -1 };
+    for (let i = 0; i < changes.length; i += 3) {
+      targets[""] = Math.max(targets[""]!, changes[i]!);
+      const s = sections[changes[i + 2]!];
+      if (s) targets[s] = Math.max(targets[s] ?? -1, changes[i]!);
+    }
+    const until = now() + size.drainMs;
+    for (;;) {
+      const p = await this.gens.all<{ pending: number }>("progress", () => ({ targets }));
+      if (p.every((x) => x.pending === 0) || now() > until) return;
+      await sleep(100);
+    }
+  }
+
+  private async watchers(specs: ClientSpec[]) {
+    const dealt = this.gens.deal(specs);
+    const r = await this.gens.all<{ opened: number; failed: number; refused: number }>("connect", (i) => ({ specs: dealt[i] }));
+    assertServersUp();
+    const failed = r.reduce((s, x) => s + x.failed + x.refused, 0);
+    if (failed) console.warn(`${failed} of ${specs.length} watchers could not connect or join`);
+  }
+
+  private async collect(changes: number[], sections: string[], expected: Record<string, string>, only?: "section" | "whole") {
+    type W = { lat: { counts: number[]; max: number }; watchers: number; joinBytes: number; frames: number; bytes: number; delivered: number; lost: number; gaps: number; errors: number; closed: number; parsers: number; converged: number; mismatched: number; behind: number; example: string };
+    const parts = await this.gens.all<W>("watchStats", () => ({ changes, sections, expected, only }));
+    const lat = new Histogram();
+    const sum = { watchers: 0, joinBytes: 0, frames: 0, bytes: 0, delivered: 0, lost: 0, gaps: 0, errors: 0, closed: 0, parsers: 0, converged: 0, mismatched: 0, behind: 0, example: "" };
+    for (const p of parts) {
+      lat.merge(p.lat);
+      for (const k of Object.keys(sum) as (keyof typeof sum)[]) if (k !== "example") (sum[k] as number) += p[k] as number;
+      sum.example ||= p.example;
+    }
+    return { lat, ...sum };
+  }
+
+  async fanOut(side: Side, users: BenchUser[], mode: "per-change" | "changes") {
+    const pool = plainSeats(size.fanSeats);
+    const eventId = await createEvent(this.env, pool, { holdMaxSeats: pool.length + 10, holdTtlMs: 3_600_000 });
+    const specs: ClientSpec[] = Array.from({ length: size.fanWatchers }, (_, i) => ({
+      kind: "phx",
+      port: side.ports[i % 2]!,
+      topic: `seats:${eventId}`,
+      join: mode === "changes" ? { changes: true } : {},
+      role: i < size.fanParsers ? "parser" : "counter",
+    }));
+    await this.watchers(specs);
+    const { r: a, cost } = await this.measure(side, async () => {
+      const a = await this.author(side, users[users.length - 1]!, eventId, pool, size.fanRate, size.fanSeconds, () => 0);
+      await this.drain(a.changes, []);
+      return a;
+    });
+    const final = await this.apiMap(eventId);
+    const w = await this.collect(a.changes, [], final.taken);
+    await this.gens.all("closeAll");
+    const n = a.changes.length / 3;
+    const checks: Check[] = [
+      { name: "lost changes", ok: w.lost === 0 && w.behind === 0 && w.gaps === 0, detail: `${w.lost} changes never reached a parser; ${w.behind} parsers behind at the end; ${w.gaps} gaps in seq` },
+      { name: "maps equal the API", ok: w.mismatched === 0 && w.converged === w.parsers, detail: `${w.converged}/${w.parsers} converged${w.example ? `; e.g. ${w.example}` : ""}` },
+      { name: "author", ok: a.errors === 0, detail: `${a.errors} changes refused` },
+    ];
+    // At full size per-change events are W × changes frames (5,000,000/s): the comparison run shows
+    // how far they fall behind; only `changes` (and every quick run) must converge.
+    if (mode === "per-change" && !Q) for (const c of checks) c.informational = true;
+    const figures: Row["figures"] = {
+      watchers: size.fanWatchers,
+      parsers: w.parsers,
+      changes: n,
+      changesPerS: (n * 1000) / a.ms,
+      delivered: w.delivered,
+      deliveredPerS: (w.delivered * 1000) / cost.wallMs,
+      frames: w.frames,
+      bytes: w.bytes,
+      bytesPerWatcherPerS: w.bytes / size.fanWatchers / (cost.wallMs / 1000),
+      joinBytesPerWatcher: w.joinBytes / size.fanWatchers,
+      p50Ms: w.lat.pct(0.5),
+      p99Ms: w.lat.pct(0.99),
+      maxMs: w.lat.max,
+      serverCpuUsPerDeliveredChange: (cost.serverMs * 1000) / w.delivered,
+      serverCpuUsPerFrame: (cost.serverMs * 1000) / w.frames,
+      serverCpuUsPerChange: (cost.serverMs * 1000) / n,
+      redisUsPerChange: cost.redisUs / n,
+      gaps: w.gaps,
+      closedSockets: w.closed,
+    };
+    const summary = `${f1(figures.deliveredPerS as number)} seat changes delivered/s, ${f1(w.frames / size.fanWatchers)} frames/watcher, p50 ${f1(w.lat.pct(0.5))} ms, p99 ${f1(w.lat.pct(0.99))} ms`;
+    this.push({ scenario: `fan-out: ${size.fanWatchers} watchers, ${size.fanRate} changes/s × ${size.fanSeconds} s, ${mode}`, side: side.name, summary, figures, cost, checks });
+  }
+
+  async sections(side: Side, users: BenchUser[]) {
+    const names = sectionNames(size.secSections);
+    const seats = venue(size.secSections, size.secRows, size.secPerRow);
+    const eventId = await createEvent(this.env, seats, { holdMaxSeats: 100_000, holdTtlMs: 3_600_000 });
+    // The author changes 50 seats of each section, round-robin over sections.
+    const perSection = Math.min(50, size.secRows * size.secPerRow);
+    const pool: string[] = [];
+    for (let k = 0; k < perSection; k++) for (let s = 0; s < names.length; s++) pool.push(seats[s * size.secRows * size.secPerRow + k]!);
+    // One watcher in twenty watches the whole venue, so the saving is a ratio from one run.
+    const specs: ClientSpec[] = Array.from({ length: size.secWatchers }, (_, i) => {
+      const whole = i % 20 === 19;
+      const section = names[i % names.length]!;
+      return {
+        kind: "phx",
+        port: side.ports[i % 2]!,
+        topic: `seats:${eventId}`,
+        join: whole ? { changes: true } : { changes: true, sections: [section] },
+        role: i < size.fanParsers ? "parser" : "counter",
+        section: whole ? undefined : section,
+      };
+    });
+    const secIdx = new Map(names.map((n, i) => [n, i]));
+    await this.watchers(specs);
+    const { r: a, cost } = await this.measure(side, async () => {
+      const a = await this.author(side, users[users.length - 2]!, eventId, pool, size.fanRate, size.fanSeconds, (seat) => secIdx.get(sectionOf(seat))!);
+      await this.drain(a.changes, names);
+      return a;
+    });
+    const final = await this.apiMap(eventId);
+    const sec = await this.collect(a.changes, names, final.taken, "section");
+    const whole = await this.collect(a.changes, names, final.taken, "whole");
+    await this.gens.all("closeAll");
+    const n = a.changes.length / 3;
+    const delivered = sec.delivered + whole.delivered;
+    const checks: Check[] = [
+      {
+        name: "lost changes",
+        ok: sec.lost + whole.lost === 0 && sec.behind + whole.behind === 0 && sec.gaps + whole.gaps === 0,
+        detail: `${sec.lost + whole.lost} lost; ${sec.behind + whole.behind} parsers behind; ${sec.gaps + whole.gaps} gaps in seq`,
+      },
+      {
+        name: "maps equal the API",
+        ok: sec.mismatched + whole.mismatched === 0 && sec.converged + whole.converged === sec.parsers + whole.parsers,
+        detail: `${sec.converged + whole.converged}/${sec.parsers + whole.parsers} converged${sec.example || whole.example ? `; e.g. ${sec.example || whole.example}` : ""}`,
+      },
+    ];
+    const per = (x: number, k: number) => (k ? x / k : NaN);
+    const figures: Row["figures"] = {
+      seats: seats.length,
+      sections: names.length,
+      watchers: size.secWatchers,
+      changes: n,
+      delivered,
+      sectionJoinBytes: per(sec.joinBytes, sec.watchers),
+      wholeJoinBytes: per(whole.joinBytes, whole.watchers),
+      sectionBytesPerWatcher: per(sec.bytes, sec.watchers),
+      wholeBytesPerWatcher: per(whole.bytes, whole.watchers),
+      sectionFramesPerWatcher: per(sec.frames, sec.watchers),
+      wholeFramesPerWatcher: per(whole.frames, whole.watchers),
+      p50Ms: sec.lat.pct(0.5),
+      p99Ms: sec.lat.pct(0.99),
+      serverCpuUsPerDeliveredChange: (cost.serverMs * 1000) / delivered,
+      serverCpuUsPerFrame: (cost.serverMs * 1000) / (sec.frames + whole.frames),
+      closedSockets: sec.closed + whole.closed,
+    };
+    const summary = `join ${f1((figures.sectionJoinBytes as number) / 1024)} KiB (whole venue ${f1((figures.wholeJoinBytes as number) / 1024)} KiB), ${f1(figures.sectionBytesPerWatcher as number)} B/watcher (whole ${f1(figures.wholeBytesPerWatcher as number)}), p99 ${f1(sec.lat.pct(0.99))} ms`;
+    this.push({ scenario: `sections: ${size.secWatchers} watchers, ${seats.length} seats in ${names.length} sections, ${size.fanRate} changes/s`, side: side.name, summary, figures, cost, checks });
+  }
+
+  async connections(side: Side, users: BenchUser[]) {
+    const eventId = await createEvent(this.env, plainSeats(10));
+    const pid = side.nodePids[0]!;
+    const settledRss = async () => {
+      const readings: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        process.kill(pid, "SIGUSR2");
+        await sleep(400);
+        readings.push(rssKb(pid));
+      }
+      return median(readings);
+    };
+    const before = await settledRss();
+    const specs: ClientSpec[] = Array.from({ length: size.conns }, (_, i) => ({ kind: "phx", port: side.ports[0]!, token: users[i]!.token, topic: `seats:${eventId}`, join: { changes: true }, role: "idle" }));
+    const dealt = this.gens.deal(specs);
+    const { r, cost } = await this.measure(side, () => this.gens.all<{ opened: number; failed: number; refused: number; connectMs: number; joinMs: number }>("connect", (i) => ({ specs: dealt[i] })));
+    await sleep(1000);
+    const after = await settledRss();
+    const opened = r.reduce((s, x) => s + x.opened, 0);
+    const failed = r.reduce((s, x) => s + x.failed + x.refused, 0);
+    const connectMs = Math.max(...r.map((x) => x.connectMs));
+    const joinMs = Math.max(...r.map((x) => x.joinMs));
+    await this.gens.all("closeAll");
+    const figures: Row["figures"] = {
+      sockets: size.conns,
+      opened,
+      failed,
+      connectsPerS: (opened * 1000) / connectMs,
+      joinsPerS: (opened * 1000) / joinMs,
+      rssBeforeKiB: before,
+      rssAfterKiB: after,
+      rssPerSocketKiB: (after - before) / opened,
+      serverCpuUsPerConnection: (cost.nodesMs * 1000) / opened,
+    };
+    const summary = `${f1(figures.connectsPerS as number)} authenticated connects/s, ${f1(figures.joinsPerS as number)} joins/s, ${f1(figures.rssPerSocketKiB as number)} KiB RSS per socket after GC`;
+    this.push({
+      scenario: `connections: ${size.conns} idle authenticated sockets on one node (joined)`,
+      side: side.name,
+      summary,
+      figures,
+      cost,
+      checks: [{ name: "all connected", ok: failed === 0, detail: `${failed} failed` }],
+    });
+  }
+
+  async expiry(side: Side, users: BenchUser[]) {
+    const n = size.expiryHolds;
+    const seats = plainSeats(n);
+    const eventId = await createEvent(this.env, seats, { holdTtlMs: size.expiryTtlMs, holdMaxSeats: 1 });
+    const owners = Math.min(size.expiryOwners, n);
+    const specs: ClientSpec[] = Array.from({ length: owners }, (_, i) => ({ kind: "phx", port: side.ports[i % 2]!, token: users[i]!.token, topic: `seats:${eventId}`, join: { changes: true }, role: "owner", label: users[i]!.id }));
+    const dealt = this.gens.deal(specs);
+    await this.gens.all("connect", (i) => ({ specs: dealt[i] }));
+    // Every release as the ws-nodes hear it: the event's channel, timestamped on arrival.
+    const sub = this.env.redis.duplicate();
+    const released = new Map<string, number>();
+    let otherReleases = 0;
+    await sub.subscribe(this.env.keys.event(eventId).channel);
+    sub.on("message", (_ch: string, msg: string) => {
+      const t = now();
+      for (const ev of (JSON.parse(msg) as { ev?: { t: string; u?: string; why?: string }[] }).ev ?? []) {
+        if (ev.t !== "unlocked" || !ev.u) continue;
+        if (ev.why === "expired") released.set(ev.u, t);
+        else otherReleases++;
+      }
+    });
+    // The holds are taken here, through the seat service as a ws-node takes them (with the hold
+    // job producer, while the product has one), so 10,000 holds are due within about a second.
+    const bull = this.env.redis.duplicate({ maxRetriesPerRequest: null });
+    const HoldJobs = (jobsLib as Record<string, unknown>).HoldJobs as (new (c: unknown, p: string) => never) | undefined;
+    const jobs = HoldJobs ? new HoldJobs(bull, this.env.keys.bullPrefix) : undefined;
+    const service = new SeatService({ redis: this.env.redis, keys: this.env.keys, config: this.env.config, logger: this.logger, db: this.env.db.db, jobs });
+    await service.ensureEventLoaded(eventId);
+    const deadlines = new Map<string, number>();
+    const { r: lockMs, cost } = await this.measure(side, async () => {
+      const t0 = now();
+      let i = 0;
+      await Promise.all(
+        Array.from({ length: 256 }, async () => {
+          while (i < n) {
+            const k = i++;
+            const r = await service.lock({ eventId, userId: users[k]!.id, seatId: seats[k]! });
+            deadlines.set(users[k]!.id, r.deadline);
+          }
+        }),
+      );
+      const lockMs = now() - t0;
+      const last = Math.max(...deadlines.values());
+      while (released.size < n && now() < last + size.drainMs) await sleep(50);
+      return lockMs;
+    });
+    await sleep(500);
+    const ownerSeen = (await this.gens.all<[string, number][]>("ownerStats")).flat();
+    await this.gens.all("closeAll");
+    await sub.quit();
+    await bull.quit();
+    const lag = new Histogram();
+    for (const [u, t] of released) lag.add(t - deadlines.get(u)!);
+    const ownerLag = new Histogram();
+    let ownersHeard = 0;
+    for (const [u, t] of ownerSeen)
+      if (t > 0) {
+        ownersHeard++;
+        ownerLag.add(t - deadlines.get(u)!);
+      }
+    const dl = [...deadlines.values()];
+    const figures: Row["figures"] = {
+      holds: n,
+      lockPhaseMs: lockMs,
+      deadlineSpreadMs: Math.max(...dl) - Math.min(...dl),
+      released: released.size,
+      otherReleases,
+      releaseP50Ms: lag.pct(0.5),
+      releaseP99Ms: lag.pct(0.99),
+      releaseMaxMs: lag.max,
+      owners,
+      ownersHeardDeleted: ownersHeard,
+      deletedP50Ms: ownerLag.pct(0.5),
+      deletedMaxMs: ownerLag.max,
+      redisUsPerHold: cost.redisUs / n,
+      redisCpuUsPerHold: (cost.redisCpuMs * 1000) / n,
+      jobsLeft: await this.delayedJobs(),
+    };
+    const summary = `${released.size}/${n} released, after the deadline p50 ${f1(lag.pct(0.5))} ms, p99 ${f1(lag.pct(0.99))} ms, max ${f1(lag.max)} ms; owners' deleted max ${f1(ownerLag.max)} ms`;
+    this.push({
+      scenario: `expiry: ${n} holds due within ${f1((figures.deadlineSpreadMs as number) / 1000)} s`,
+      side: side.name,
+      summary,
+      figures,
+      cost,
+      checks: [
+        { name: "every hold released", ok: released.size === n, detail: `${released.size}/${n}` },
+        { name: "every owner heard deleted", ok: ownersHeard === owners, detail: `${ownersHeard}/${owners}` },
+      ],
+    });
+  }
+
+  private push(row: Row) {
+    rows.push(row);
+    // Written after every scenario, so a run that dies half-way still leaves its figures.
+    if (opt.json) writeFileSync(opt.json, JSON.stringify({ meta: meta(), rows }, null, 2));
+    const c = row.cost;
+    console.log(
+      `${row.scenario} [${row.side}]: ${row.summary}; server CPU ${f1(c.serverMs)} ms, generator CPU ${f1(c.genMs)} ms over ${f1(c.wallMs)} ms; ${row.checks.map((k) => `${k.name}: ${k.ok ? "ok" : "FAILED"}`).join(", ")}`,
+    );
+  }
+}
+
+const meta = () => ({ at: new Date().toISOString(), node: process.version, cores: cpus().length, quick: Q, size, load: loadavg() });
+
+function report() {
+  const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
+  console.log(`\n${line(["scenario", "side", "result", "server CPU", "Redis", "generator CPU", "checks"])}`);
+  console.log(line(["---", "---", "---", "---", "---", "---", "---"]));
+  for (const r of rows) {
+    const f = r.figures;
+    const c = r.cost;
+    const serverCpu =
+      f.serverCpuUsPerDeliveredChange != null
+        ? `${f1(f.serverCpuUsPerDeliveredChange as number)} µs/delivered change`
+        : f.serverCpuUsPerRoundTrip != null
+          ? `${f1(f.serverCpuUsPerRoundTrip as number)} µs/round trip`
+          : f.serverCpuUsPerConnection != null
+            ? `${f1(f.serverCpuUsPerConnection as number)} µs/connection`
+            : `${f1(c.serverMs)} ms`;
+    const redis = f.redisUsPerLock != null ? `${f1(f.redisUsPerLock as number)} µs/lock (CPU ${f1(f.redisCpuUsPerLock as number)})` : f.redisUsPerHold != null ? `${f1(f.redisUsPerHold as number)} µs/hold` : f.redisUsPerChange != null ? `${f1(f.redisUsPerChange as number)} µs/change` : "—";
+    const gen = `${f1((c.genMs / c.wallMs) * 100)} % of a core`;
+    const checks = r.checks.map((k) => (k.ok ? `✓ ${k.name}` : `${k.informational ? "(expected) " : ""}✗ ${k.name}: ${k.detail}`)).join("; ") || "—";
+    console.log(line([r.scenario, r.side, r.summary, serverCpu, redis, gen, checks]));
+  }
+  const m = meta();
+  console.log(`\n(${m.at}, node ${m.node}, ${m.cores} cores; servers, Redis and the load generator share them; Redis is shared with other clients)`);
+  if (opt.json) writeFileSync(opt.json, JSON.stringify({ meta: m, rows }, null, 2));
 }
 
 await main();

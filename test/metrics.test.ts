@@ -102,6 +102,16 @@ describe("/metrics of every app", () => {
     const { channel } = await c.join(`seats:${eventId}`);
     expect(await push(channel, "lock", { seat: "no spaces allowed" })).toMatchObject({ status: "error", response: { reason: "malformed_payload" } });
     expect(count((await scrape("ws-node")).text)).toBe(count(before) + 1);
+
+    // A lock is published and delivered back to this node: its fan-out lag is observed.
+    const lagCount = (text: string) => Number(/^sdc_fanout_lag_seconds_count (\d+)$/m.exec(text)![1]);
+    const lagBefore = lagCount((await scrape("ws-node")).text);
+    expect(await push(channel, "lock", { seat: "A_1" })).toMatchObject({ status: "ok" });
+    const until = Date.now() + 5000;
+    while (lagCount((await scrape("ws-node")).text) <= lagBefore) {
+      if (Date.now() > until) throw new Error("the lock's fan-out lag was not observed");
+      await new Promise((r) => setTimeout(r, 50));
+    }
   });
 
   it("the worker's /healthz and /readyz say 503 while it starts, 200 once it runs", async () => {

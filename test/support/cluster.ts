@@ -17,11 +17,10 @@ export interface TestCluster {
   close(): Promise<void>;
 }
 
-/** `nodeIds` names the nodes (default `node-<i>`); a test that kills a node's own Redis connections by name needs ids no parallel file uses. */
-export async function startCluster(env: TestEnv, o: { nodes?: number; worker?: boolean; nodeIds?: string[] } = {}): Promise<TestCluster> {
+export async function startCluster(env: TestEnv, o: { nodes?: number; worker?: boolean } = {}): Promise<TestCluster> {
   const logger = createLogger("test", env.config.LOG_LEVEL);
   const nodes: WsNode[] = [];
-  for (let i = 0; i < (o.nodes ?? 2); i++) nodes.push(await startWsNode({ config: env.config, logger, port: 0, nodeId: o.nodeIds?.[i] ?? `node-${i}` }));
+  for (let i = 0; i < (o.nodes ?? 2); i++) nodes.push(await startWsNode({ config: env.config, logger, port: 0, nodeId: `node-${i}` }));
   const worker = o.worker === false ? { isReady: () => false, close: async () => {} } : await startWorker({ config: env.config, logger });
   const seats = new SeatService({ redis: env.redis, keys: env.keys, config: env.config, logger, db: env.db.db });
   return {
@@ -96,7 +95,8 @@ export class PhxClient {
     const channel = this.socket.channel(topic, params as object);
     const log: Received[] = [];
     channel.onMessage = (event: string, payload: unknown) => {
-      if (!event.startsWith("phx_") && !event.startsWith("chan_reply_")) log.push({ event, payload: payload as Record<string, unknown> });
+      // The client also calls this for its own timeouts, with no event name.
+      if (typeof event === "string" && !event.startsWith("phx_") && !event.startsWith("chan_reply_")) log.push({ event, payload: payload as Record<string, unknown> });
       return payload;
     };
     return new Promise((resolve, reject) => {

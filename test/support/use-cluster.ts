@@ -8,7 +8,7 @@ import { createTestEnv, type TestEnv } from "./test-env.ts";
  * A file's own afterAll hooks run before this one's (vitest runs after-hooks as a stack), so they
  * may still close their sockets while the cluster is up.
  */
-export function useCluster(overrides: Record<string, string> = {}, opts: { nodes?: number; worker?: boolean; nodeIds?: string[] } = {}) {
+export function useCluster(overrides: Record<string, string> = {}, opts: { nodes?: number; worker?: boolean } = {}) {
   const clients: PhxClient[] = [];
   const world = {
     env: undefined as unknown as TestEnv,

@@ -68,7 +68,9 @@ async function ticketFor(eventId: string, userId: string, number: string): Promi
 
 describe("room lifecycle driven by the worker", () => {
   it("opens the room before the start (notifications stored and pushed), closes it at the end and archives its messages", async () => {
-    const ev = await createEvent(LEAD_MS + 1500, LEAD_MS + 5000);
+    // The room opens 4 s from now: time enough to sign two holders in and hear `chat_inactive` first,
+    // even on a loaded machine (1.5 s was not).
+    const ev = await createEvent(LEAD_MS + 4000, LEAD_MS + 8000);
     const [alice, bob] = [await createUser(env), await createUser(env)];
     await ticketFor(ev.id, alice.id, `L-${ev.id.slice(0, 8)}-a`);
     await ticketFor(ev.id, bob.id, `L-${ev.id.slice(0, 8)}-b`);

@@ -160,18 +160,21 @@ describe("users (seed 003)", () => {
 
     const upd = await call("POST", "/api/users/update", me.token, { id: me.id, user_params: { email: `updated${n}@email.com`, password_hash: "updated+hashed+password" } });
     expect(upd.statusCode).toBe(200);
-    expect(upd.json()).toMatchObject({ user: { email: `updated${n}@email.com` } });
+    expect(upd.json()).toMatchObject({ user: { email: `updated${n}@email.com` }, token: expect.any(String) });
+    // The password changed: the old token is refused (issue 8), the answer carries a fresh one.
+    expect((await call("GET", `/api/users/${me.id}`, me.token)).json()).toMatchObject({ error: "token_revoked" });
+    const token = (upd.json() as { token: string }).token;
     expect((await call("POST", "/api/users/update", null, { id: me.id, user_params: { email: "a@b.co" } })).statusCode).toBe(401);
-    expect((await call("POST", "/api/users/update", me.token, { id: other.id, user_params: { email: "a@b.co" } })).statusCode).toBe(403);
+    expect((await call("POST", "/api/users/update", token, { id: other.id, user_params: { email: "a@b.co" } })).statusCode).toBe(403);
 
     expect((await call("DELETE", `/api/users/delete_user/${other.id}`, null)).statusCode).toBe(401);
-    expect((await call("DELETE", `/api/users/delete_user/${other.id}`, me.token)).statusCode).toBe(403);
-    expect((await call("DELETE", `/api/users/delete/${other.id}`, me.token)).statusCode).toBe(403);
+    expect((await call("DELETE", `/api/users/delete_user/${other.id}`, token)).statusCode).toBe(403);
+    expect((await call("DELETE", `/api/users/delete/${other.id}`, token)).statusCode).toBe(403);
     expect((await call("DELETE", `/api/users/delete_user/${other.id}`, other.token)).statusCode).toBe(204);
 
-    const out = await call("POST", "/api/users/sign_out", me.token);
+    const out = await call("POST", "/api/users/sign_out", token);
     expect(out.statusCode).toBe(204);
-    const after = await call("GET", `/api/users/${me.id}`, me.token);
+    const after = await call("GET", `/api/users/${me.id}`, token);
     expect(after.statusCode).toBe(401);
     expect(after.json()).toMatchObject({ error: "token_revoked" });
   });

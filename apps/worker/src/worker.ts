@@ -1,17 +1,29 @@
-import { Queue, Worker } from "bullmq";
+import { Worker } from "bullmq";
 import type { Config } from "@seatdrop/config";
 import { connectDb } from "@seatdrop/db";
-import { HOLDS_QUEUE, ORDERS_QUEUE, OrderJobs, holdAbandonJob, holdExpiryJob, holdSweepJob, orderExpiryJob, seatsRebuildJob } from "@seatdrop/jobs";
+import {
+  HOLDS_QUEUE,
+  ORDERS_QUEUE,
+  OrderJobs,
+  holdAbandonJob,
+  holdAbandonScanJob,
+  holdReindexJob,
+  holdSweepJob,
+  orderExpiryJob,
+  ordersSweepJob,
+  roomReconcileJob,
+  seatsRebuildJob,
+} from "@seatdrop/jobs";
 import { expireOverdueOrders, rebuildSeats, type OrdersContext } from "@seatdrop/orders";
 import { metrics, type Logger } from "@seatdrop/observability";
 import { connectRedis, createKeys } from "@seatdrop/redis";
 import { SeatService } from "@seatdrop/seats";
 import { handleHoldAbandon } from "./jobs/hold-abandon.ts";
-import { handleHoldExpiry } from "./jobs/hold-expiry.ts";
-import { handleHoldSweep } from "./jobs/hold-sweep.ts";
+import { handleHoldAbandonScan, handleHoldReindex, handleHoldSweep } from "./jobs/hold-sweep.ts";
 import { startRoomWorker } from "./jobs/room-worker.ts";
 import { handleOrderExpiry } from "./jobs/order-expiry.ts";
 import { handleSeatsRebuild } from "./jobs/seats-rebuild.ts";
+import { SchedulerKeeper } from "./schedulers.ts";
 
 export interface WorkerHandle {
   isReady(): boolean;
@@ -19,9 +31,11 @@ export interface WorkerHandle {
 }
 
 /**
- * Starts the BullMQ workers: hold expiry, abandoned holds and the hold sweep; order expiry and
- * seat rebuilds. On start it rebuilds every current event's reserved and paid seats from
- * PostgreSQL (Redis may have lost them while the worker was down).
+ * Starts the BullMQ workers: hold expiry (the hold sweep over the cluster-wide index), abandoned
+ * holds (a job per user who left, and a scan for users whose node died), order expiry and seat
+ * rebuilds, chat rooms. On start it rebuilds every current event's reserved and paid seats from
+ * PostgreSQL (Redis may have lost them while the worker was down). Its Job Schedulers are
+ * re-created whenever Redis lost them (SchedulerKeeper).
  */
 export async function startWorker(o: { config: Config; logger: Logger }): Promise<WorkerHandle> {
   const { config } = o;
@@ -34,22 +48,19 @@ export async function startWorker(o: { config: Config; logger: Logger }): Promis
   const orderJobs = new OrderJobs(redis, keys.bullPrefix);
   const orders: OrdersContext = { db: db.db, seats, config, logger: logger.child({ module: "orders" }), jobs: orderJobs };
 
+  const sweepGuard = { running: false };
   const worker = new Worker(
     HOLDS_QUEUE,
     async (job) => {
       switch (job.name) {
-        case holdExpiryJob.name: {
-          const r = (await handleHoldExpiry(seats, job)) as { released?: number } | undefined;
-          if (r?.released) metrics.holdExpiryLag.observe(Math.max(0, Date.now() - Number(job.data.deadline)) / 1000);
-          return r;
-        }
+        case holdSweepJob.name:
+          return handleHoldSweep(seats, sweepGuard);
         case holdAbandonJob.name:
           return handleHoldAbandon(seats, job);
-        case holdSweepJob.name: {
-          const holds = await handleHoldSweep(seats, db.db);
-          // The same sweep is the safety net behind the order expiry jobs.
-          return { ...holds, ordersExpired: await expireOverdueOrders(orders) };
-        }
+        case holdAbandonScanJob.name:
+          return handleHoldAbandonScan(seats);
+        case holdReindexJob.name:
+          return handleHoldReindex(seats, db.db);
         default:
           throw new Error(`unknown job ${job.name}`);
       }
@@ -64,6 +75,8 @@ export async function startWorker(o: { config: Config; logger: Logger }): Promis
           return handleOrderExpiry(orders, job);
         case seatsRebuildJob.name:
           return handleSeatsRebuild(orders, job);
+        case ordersSweepJob.name:
+          return { ordersExpired: await expireOverdueOrders(orders) };
         default:
           throw new Error(`unknown job ${job.name}`);
       }
@@ -79,9 +92,16 @@ export async function startWorker(o: { config: Config; logger: Logger }): Promis
   }
   await rebuildSeats(orders).catch((err: unknown) => logger.error({ err }, "seat rebuild at start failed"));
 
-  const queue = new Queue(HOLDS_QUEUE, { connection: redis, prefix: keys.bullPrefix });
-  await queue.upsertJobScheduler(holdSweepJob.schedulerId, { every: holdSweepJob.everyMs }, { name: holdSweepJob.name, data: {}, opts: { removeOnComplete: true, removeOnFail: 100 } });
-  await orderJobs.queue.upsertJobScheduler(seatsRebuildJob.schedulerId, { every: seatsRebuildJob.everyMs }, { name: seatsRebuildJob.name, data: {}, opts: { removeOnComplete: true, removeOnFail: 100 } });
+  const schedulers = new SchedulerKeeper({
+    connection: redis,
+    prefix: keys.bullPrefix,
+    specs: [holdSweepJob, holdAbandonScanJob, holdReindexJob, ordersSweepJob, seatsRebuildJob, roomReconcileJob],
+    checkEveryMs: config.WORKER_SCHEDULER_CHECK_MS,
+    logger,
+  });
+  await schedulers.start();
+  // The hold index may be missing (first start on this version, or Redis lost it): rebuild it now.
+  await handleHoldReindex(seats, db.db).catch((err: unknown) => logger.error({ err }, "hold re-index at start failed"));
   const roomWorker = await startRoomWorker({ config, logger, db: db.db, redis, bull, keys });
   await worker.waitUntilReady();
   await orderWorker.waitUntilReady();
@@ -93,8 +113,8 @@ export async function startWorker(o: { config: Config; logger: Logger }): Promis
       await worker.close();
       await orderWorker.close();
       await roomWorker.close();
+      await schedulers.close();
       await orderJobs.close();
-      await queue.close();
       redis.disconnect();
       bull.disconnect();
       await db.close();

@@ -39,6 +39,9 @@ export interface Conn {
   jti: string | null;
   /** When the token expires (unix seconds): the node closes the socket then (4401). */
   tokenExp: number | null;
+  /** When the token was issued (ms), and whether it is this cluster's own: for the session re-check. */
+  tokenIssuedAtMs: number;
+  tokenLocal: boolean;
   /** The client's address (X-Forwarded-For from a private peer), for per-address limits. */
   ip: string | null;
   /** Joins sent and not yet answered; capped at WS_JOINS_IN_FLIGHT. */
@@ -66,7 +69,7 @@ let nextId = 1;
 export function newConn(
   nodeId: string,
   dialect: Conn["dialect"],
-  user: { userId: string; role: string; jti: string; exp?: number } | null,
+  user: { userId: string; role: string; jti: string; exp?: number; issuedAtMs?: number; local?: boolean } | null,
   limits: { rate: number; burst: number; maxBuffered: number; ip?: string | null },
 ): Conn {
   const id = nextId++;
@@ -78,6 +81,8 @@ export function newConn(
     role: user?.role ?? null,
     jti: user?.jti ?? null,
     tokenExp: user?.exp ?? null,
+    tokenIssuedAtMs: user?.issuedAtMs ?? 0,
+    tokenLocal: user?.local ?? true,
     ip: limits.ip ?? null,
     joinsInFlight: 0,
     ws: null,

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import uWS, { type HttpResponse, type TemplatedApp, type WebSocket, type WebSocketBehavior } from "uWebSockets.js";
-import { AttemptLimits, createTokenVerifier } from "@seatdrop/auth";
+import { AttemptLimits, SessionStore, createTokenVerifier } from "@seatdrop/auth";
 import type { Config } from "@seatdrop/config";
 import { connectDb, type DbHandle } from "@seatdrop/db";
 import { HoldJobs } from "@seatdrop/jobs";
@@ -17,9 +17,10 @@ import { SeatFanout } from "./fanout/seat-fanout.ts";
 import { Subscriber } from "./fanout/subscriber.ts";
 import { PhoenixSocket } from "./phoenix/phx-connection.ts";
 import { LocalRegistry } from "./registry.ts";
-import { LIVE_WINDOW_MS } from "./seat-watch.ts";
+import { startNodeHoldSweep } from "./hold-sweep.ts";
 import { SeedSocket } from "./seed/seed-connection.ts";
 import { handleUpgrade } from "./upgrade.ts";
+import { SessionGuard } from "./session-guard.ts";
 
 export interface WsNode {
   nodeId: string;
@@ -41,6 +42,11 @@ export interface WsNode {
   simulateCrash(): Promise<void>;
 }
 
+/**
+ * A draining batch closes only after its sockets were silent this long: a push sent just before the
+ * close (still in the kernel's buffer or on the wire) is then read and answered, not dropped.
+ */
+const DRAIN_QUIET_MS = 50;
 /** How often the node looks for sockets whose send buffer passed WS_MAX_BACKPRESSURE. */
 const SLOW_CONSUMER_SWEEP_MS = 1000;
 
@@ -52,9 +58,10 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
   const { config } = o;
   const nodeId = o.nodeId ?? config.NODE_ID ?? `ws-${randomBytes(4).toString("hex")}`;
   const logger = o.logger.child({ module: "ws-node", nodeId });
-  // Each connection is named after its node (`CLIENT LIST` tells them apart; a test kills exactly
-  // its own node's subscriber with `CLIENT KILL`).
-  const named = (role: "command" | "subscriber" | "bullmq") => connectRedis(config.REDIS_URL, role, { connectionName: `sdc-${role}-${nodeId.replace(/[^\w.:-]/g, "_")}` });
+  // Each connection is named after its prefix and node (`CLIENT LIST` tells them apart; a fault test
+  // kills exactly its own node's subscriber with `CLIENT KILL`, while other files share the Redis).
+  const named = (role: "command" | "subscriber" | "bullmq") =>
+    connectRedis(config.REDIS_URL, role, { connectionName: `sdc-${role}-${config.REDIS_PREFIX}-${nodeId}`.replace(/[^\w.:-]/g, "_") });
   const redis = named("command");
   const sub = named("subscriber");
   const bull = named("bullmq");
@@ -64,7 +71,9 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
   const db: DbHandle = connectDb(config.DATABASE_URL, { max: 2 });
   const jobs = new HoldJobs(bull, keys.bullPrefix);
   const seats = new SeatService({ redis, keys, config, logger, db: db.db, jobs });
-  const verifier = createTokenVerifier(config, { isRevoked: async (jti) => (await redis.exists(keys.deniedToken(jti))) === 1 });
+  // Signed out, password changed, account deleted: PostgreSQL is the record, Redis the cache (issue 8).
+  const sessions = new SessionStore({ db: db.db, redis, keys });
+  const verifier = createTokenVerifier(config, { isEnded: (t) => sessions.isEnded(t, { localUser: t.local }) });
 
   const app: TemplatedApp = uWS.App();
   const registry = new LocalRegistry();
@@ -86,10 +95,9 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
     logger,
   );
   const chat = new ChatNode({ app, registry, nodeId, config, db: db.db, redis, subscriber, keys, logger });
-  // A sign-out anywhere closes the sockets still open with that token, on every node.
-  await subscriber.subscribe(keys.revokedTokens, (jti) => {
-    for (const c of registry.conns.values()) if (c.jti === jti && !c.closed) c.ws?.end(CloseCode.tokenRevoked, "token_revoked: sign in again");
-  });
+  // A session that ends anywhere (sign-out, password change, deletion, expiry) closes its sockets here.
+  const sessionGuard = new SessionGuard({ registry, sessions, subscriber, keys, logger });
+  await sessionGuard.start();
   const limits = new AttemptLimits({ redis, keys, config });
   const ctx: NodeContext = { config, nodeId, logger, app, seats, feeds, registry, fanout, changes, chat, limits };
   phx = new PhoenixSocket(ctx);
@@ -98,7 +106,11 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
   // Work each socket still has in flight (a join or push being answered), so a drain closes a
   // socket only once its replies are out.
   const inflight = new WeakMap<Conn, Set<Promise<unknown>>>();
+  // When each socket last sent a frame: a drain waits for a short quiet spell, so frames already on
+  // their way (in the kernel's buffer, or sent one round trip ago) are read and answered first.
+  const lastFrameAt = new WeakMap<Conn, number>();
   const track = (conn: Conn, p: Promise<unknown> | undefined): void => {
+    lastFrameAt.set(conn, Date.now());
     if (!p) return;
     let set = inflight.get(conn);
     if (!set) inflight.set(conn, (set = new Set()));
@@ -217,11 +229,13 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
   const port = uWS.us_socket_local_port(listenSocket);
 
   // Vouch for every locally connected user, so holds of users who are still here are never abandoned.
+  const liveWindowMs = config.WS_LIVE_WINDOW_MS;
   const liveTimer = setInterval(() => {
     for (const [eventId, users] of registry.liveUsers())
-      seats.markLive(eventId, nodeId, users, LIVE_WINDOW_MS).catch((err: unknown) => logger.warn({ err, eventId }, "liveness refresh failed"));
-  }, LIVE_WINDOW_MS / 3);
+      seats.markLive(eventId, nodeId, users, liveWindowMs).catch((err: unknown) => logger.warn({ err, eventId }, "liveness refresh failed"));
+  }, liveWindowMs / 3);
   liveTimer.unref();
+  const holdSweep = startNodeHoldSweep({ seats, registry, nodeId, everyMs: config.WS_HOLD_SWEEP_MS, logger });
 
   const slowTimer = setInterval(() => {
     for (const c of registry.conns.values()) if (closeIfSlow(c)) metrics.wsBackpressureDrops.inc();
@@ -232,14 +246,19 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
 
   logger.info({ port }, "ws-node listening");
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-  /** Closes a batch once none of its sockets has a reply pending (or WS_DRAIN_INFLIGHT_MS passed). */
+  /**
+   * Closes a batch once none of its sockets has a reply pending and none sent a frame for
+   * DRAIN_QUIET_MS (or WS_DRAIN_INFLIGHT_MS passed).
+   */
   const closeBatch = async (batch: Conn[]): Promise<void> => {
     const until = Date.now() + config.WS_DRAIN_INFLIGHT_MS;
     for (;;) {
       const pending = batch.flatMap((c) => (c.closed ? [] : [...(inflight.get(c) ?? [])]));
+      const quietFor = Date.now() - Math.max(0, ...batch.map((c) => lastFrameAt.get(c) ?? 0));
       // Checked and closed in the same tick: no new push can start between the check and the close.
-      if (pending.length === 0 || Date.now() >= until) break;
-      await Promise.race([Promise.allSettled(pending), sleep(until - Date.now())]);
+      if ((pending.length === 0 && quietFor >= DRAIN_QUIET_MS) || Date.now() >= until) break;
+      if (pending.length > 0) await Promise.race([Promise.allSettled(pending), sleep(until - Date.now())]);
+      else await sleep(Math.min(DRAIN_QUIET_MS - quietFor, until - Date.now()));
     }
     for (const c of batch) if (!c.closed) c.ws?.end(CloseCode.goingAway, "node draining; reconnect");
   };
@@ -260,6 +279,8 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
     uWS.us_listen_socket_close(listenSocket);
     clearInterval(liveTimer);
     clearInterval(slowTimer);
+    holdSweep.stop();
+    sessionGuard.stop();
     stopPings();
     await chat.close();
     await jobs.close().catch(() => {});

@@ -43,6 +43,11 @@ export class LocalRegistry {
     return true;
   }
 
+  /** Every event some local connection watches (for the node's hold sweep). */
+  watchedEvents(): IterableIterator<string> {
+    return this.byEvent.keys();
+  }
+
   /** (eventId, userIds) of every user with a local connection, for the liveness refresh. */
   liveUsers(): Map<string, string[]> {
     const out = new Map<string, string[]>();

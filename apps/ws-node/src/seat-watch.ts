@@ -8,7 +8,7 @@ import type { NodeContext } from "./context.ts";
 export function startWatching(ctx: NodeContext, conn: Conn, eventId: string): void {
   const first = ctx.registry.add(eventId, conn);
   if (first && conn.userId) {
-    ctx.seats.markLive(eventId, ctx.nodeId, [conn.userId], LIVE_WINDOW_MS).catch((err: unknown) => ctx.logger.warn({ err, eventId }, "markLive failed"));
+    ctx.seats.markLive(eventId, ctx.nodeId, [conn.userId], ctx.config.WS_LIVE_WINDOW_MS).catch((err: unknown) => ctx.logger.warn({ err, eventId }, "markLive failed"));
   }
 }
 
@@ -20,6 +20,3 @@ export function stopWatching(ctx: NodeContext, conn: Conn, eventId: string): voi
     ctx.seats.markGone(eventId, ctx.nodeId, conn.userId).catch((err: unknown) => ctx.logger.warn({ err, eventId }, "markGone failed"));
   }
 }
-
-/** How long one liveness record vouches for a user; nodes refresh every third of it. */
-export const LIVE_WINDOW_MS = 15_000;

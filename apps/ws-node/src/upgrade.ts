@@ -22,6 +22,9 @@ export function protocolToEcho(protocols: string[]): string {
   return protocols.find((p) => !p.startsWith(BEARER_PREFIX)) ?? "";
 }
 
+/** What a socket keeps of its verified token. */
+type Admitted = { userId: string; role: string; jti: string; exp: number; issuedAtMs: number; local: boolean };
+
 export interface UpgradeOptions {
   nodeId: string;
   dialect: Conn["dialect"];
@@ -73,7 +76,7 @@ export function handleUpgrade(o: UpgradeOptions) {
       return refuse("400 Bad Request", "unsupported_vsn", `vsn ${vsn} is not supported; use the V2 JSON serializer (vsn=2.0.0)`);
     const token = tokenFrom(query("token"), protocols);
 
-    const accept = (user: { userId: string; role: string; jti: string; exp: number } | null) => {
+    const accept = (user: Admitted | null) => {
       if (aborted) return;
       const conn = newConn(o.nodeId, o.dialect, user, { rate: o.rate, burst: o.burst, maxBuffered: o.maxBuffered, ip });
       const bad = o.prepare?.(conn, query);
@@ -88,7 +91,7 @@ export function handleUpgrade(o: UpgradeOptions) {
     };
     // Connects count per address and per user across the cluster, after the token (a bad token is
     // refused for free) and before the socket exists.
-    const admit = async (user: { userId: string; role: string; jti: string; exp: number } | null) => {
+    const admit = async (user: Admitted | null) => {
       await o.limits?.consume("connect", { ip, user: user?.userId ?? null });
       accept(user);
     };
@@ -99,9 +102,11 @@ export function handleUpgrade(o: UpgradeOptions) {
       o.logger.error({ err }, "token verification failed");
       refuse("503 Service Unavailable", "auth_unavailable", "could not verify the token; retry");
     };
-    if (!token) return void admit(null).catch(refused);
+    // An anonymous watcher no limit applies to (a loopback health check, a local tool) is accepted
+    // in the same tick, as before limits existed.
+    if (!token) return o.limits?.applies("connect", { ip }) ? void admit(null).catch(refused) : accept(null);
     o.verifier.verify(token).then(
-      (t) => admit({ userId: t.userId, role: t.role, jti: t.jti, exp: t.exp }),
+      (t) => admit({ userId: t.userId, role: t.role, jti: t.jti, exp: t.exp, issuedAtMs: t.issuedAtMs, local: t.local }),
       refused,
     ).catch(refused);
   };

@@ -1,32 +1,34 @@
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { createEvent, createUser, push, seatIdsGrid } from "../../../test/support/cluster.ts";
 import { useCluster } from "../../../test/support/use-cluster.ts";
 import { createChatEvent, issueTicket, syncEventRoom } from "./chat-support.ts";
 
-// Node ids no other test file uses: the test kills its own node's subscriber by connection name,
-// and other files run in parallel against the same Redis.
-const run = randomBytes(4).toString("hex");
-const nodeIds = [`reconnect-${run}-0`, `reconnect-${run}-1`];
-const w = useCluster({}, { worker: false, nodeIds });
+const w = useCluster({}, { worker: false });
 
-/** Redis client ids of the connections named `sdc-subscriber-<nodeId>`. */
-async function subscriberIds(nodeId: string): Promise<string[]> {
+/**
+ * Redis client ids of node `i`'s subscriber. Connections are named `sdc-<role>-<prefix>-<nodeId>`,
+ * and the prefix is this file's own: other files run in parallel against the same Redis, and their
+ * subscribers are never touched.
+ */
+async function subscriberIds(i: number): Promise<string[]> {
+  const name = `sdc-subscriber-${w.env.config.REDIS_PREFIX}-${w.cluster.nodes[i]!.nodeId}`;
   const list = (await w.env.redis.client("LIST")) as string;
   return list
     .split("\n")
-    .filter((line) => line.includes(` name=sdc-subscriber-${nodeId} `))
+    .filter((line) => line.includes(` name=${name} `))
     .map((line) => /(?:^|\s)id=(\d+)/.exec(line)![1]!);
 }
 
 /** Drops node `i`'s subscriber connection (only it) and waits until ioredis has reconnected it. */
 async function killSubscriber(i: number): Promise<void> {
-  const [id] = await subscriberIds(nodeIds[i]!);
+  const [id] = await subscriberIds(i);
   expect(id, "the node's named subscriber connection").toBeDefined();
-  const other = await subscriberIds(nodeIds[1 - i]!);
+  const other = await subscriberIds(1 - i);
+  expect(other).toHaveLength(1);
   await w.env.redis.client("KILL", "ID", id!);
-  await expect.poll(() => subscriberIds(nodeIds[i]!), { timeout: 10_000 }).toEqual([expect.not.stringMatching(`^${id}$`)]);
-  expect(await subscriberIds(nodeIds[1 - i]!)).toEqual(other); // the other node kept its connection
+  await expect.poll(() => subscriberIds(i), { timeout: 10_000 }).toEqual([expect.not.stringMatching(`^${id}$`)]);
+  expect(await subscriberIds(1 - i)).toEqual(other); // the other node kept its connection
 }
 
 /** Writes an event into a seat stream as the scripts do, without publishing it: only the log knows. */

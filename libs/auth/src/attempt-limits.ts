@@ -3,7 +3,8 @@ import type { Config } from "@seatdrop/config";
 import type { Keys, Redis } from "@seatdrop/redis";
 
 /** What is being limited. Each has a per-address and (where there is one) a per-user count. */
-export type AttemptKind = "connect" | "ticket_claim" | "sign_in" | "sign_up";
+export const ATTEMPT_KINDS = ["connect", "ticket_claim", "sign_in", "sign_up"] as const;
+export type AttemptKind = (typeof ATTEMPT_KINDS)[number];
 
 /**
  * An attempt past its limit. The HTTP API answers 429 `rate_limited` with `Retry-After`; the
@@ -34,6 +35,20 @@ export class AttemptLimits {
 
   constructor(private readonly o: { redis: Redis; keys: Keys; config: Config }) {
     this.exempt = new Set(o.config.LIMIT_EXEMPT_IPS.map(normaliseIp));
+    // Every limiter now, before any traffic: each one defines its script on the shared connection
+    // (`defineCommand`), and one defined while an auto-pipelined batch is open is missing from that
+    // batch — ioredis then throws `pipeline.rlflxIncr is not a function` and `results[i] is not
+    // iterable` outside any promise, which ends the process (ioredis #1931; seen here under load).
+    for (const kind of ATTEMPT_KINDS) {
+      if (this.perIp(kind) > 0) this.limiter(`${kind}:ip`, this.perIp(kind));
+      if (this.perUser(kind) > 0) this.limiter(`${kind}:user`, this.perUser(kind));
+    }
+  }
+
+  /** Whether any limit of `kind` applies to `who` (false: `consume` would not even ask Redis). */
+  applies(kind: AttemptKind, who: { ip?: string | null; user?: string | null }): boolean {
+    if (this.perIp(kind) > 0 && who.ip && !this.exempt.has(normaliseIp(who.ip))) return true;
+    return this.perUser(kind) > 0 && !!who.user;
   }
 
   /**

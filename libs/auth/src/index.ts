@@ -2,6 +2,7 @@ export { hashPassword, verifyPassword, needsRehash, DEFAULT_SCRYPT_PARAMS, MAX_P
 export { createTokenSigner, type TokenSigner, type TokenSignerConfig, type TokenSubject } from "./token-signer.ts";
 export {
   createTokenVerifier,
+  providerUserId,
   type TokenVerifier,
   type TokenVerifierConfig,
   type TokenVerifierOptions,
@@ -11,3 +12,4 @@ export { AuthError, type AuthErrorCode } from "./auth-error.ts";
 export { ROLES, isRole, type Role } from "./roles.ts";
 export { bearerToken } from "./bearer-token.ts";
 export { AttemptLimits, RateLimitedError, normaliseIp, type AttemptKind } from "./attempt-limits.ts";
+export { SessionStore, type SessionToken } from "./sessions.ts";

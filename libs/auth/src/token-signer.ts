@@ -31,8 +31,10 @@ export function createTokenSigner(config: TokenSignerConfig, options: { now?: ()
   const now = options.now ?? Date.now;
   return {
     async sign(subject, signOptions = {}) {
-      const issuedAt = Math.floor(now() / 1000);
-      const claims: Record<string, unknown> = { role: subject.role };
+      const nowMs = now();
+      const issuedAt = Math.floor(nowMs / 1000);
+      // `iat` counts whole seconds; a password change must end the sessions of its own second too.
+      const claims: Record<string, unknown> = { role: subject.role, iat_ms: nowMs };
       if (subject.username !== undefined) claims.username = subject.username;
       const jwt = new SignJWT(claims);
       if (config.JWT_AUDIENCE) jwt.setAudience(config.JWT_AUDIENCE);

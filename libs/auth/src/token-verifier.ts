@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from "jose";
 import type { Config } from "@seatdrop/config";
-import { AuthError } from "./auth-error.ts";
+import { AuthError, type AuthErrorCode } from "./auth-error.ts";
 import { isRole, type Role } from "./roles.ts";
 
 /** What a verified token says about its bearer. */
@@ -13,6 +13,13 @@ export interface VerifiedToken {
   jti: string;
   /** Expiry in seconds since the epoch; a revocation need not outlive it. */
   exp: number;
+  /** When it was issued, in milliseconds (`iat_ms`, else `iat` × 1000, else 0). */
+  issuedAtMs: number;
+  /**
+   * False for an identity provider's token: its user has no row here, and `userId` is derived from
+   * the provider's issuer and `sub` (see {@link providerUserId}), never the raw `sub`.
+   */
+  local: boolean;
 }
 
 /** Checks access tokens. Free of any HTTP framework: the WebSocket nodes use it too. */
@@ -27,6 +34,11 @@ export type TokenVerifierConfig = Pick<Config, "JWT_SECRET" | "JWT_ISSUER" | "JW
 export interface TokenVerifierOptions {
   /** Answers whether a token id was revoked (signed out); checked only after the signature holds. */
   isRevoked?: (jti: string) => Promise<boolean>;
+  /**
+   * Answers whether the token's session ended (signed out, password changed, user deleted: see
+   * SessionStore.isEnded); checked only after the signature holds. Supersedes `isRevoked`.
+   */
+  isEnded?: (token: VerifiedToken) => Promise<AuthErrorCode | null>;
 }
 
 /** Tokens longer than this are refused before any parsing; real ones are a few hundred bytes. */
@@ -72,22 +84,29 @@ export function createTokenVerifier(config: TokenVerifierConfig, options: TokenV
       }
       // Roles are this cluster's to grant: a provider's token is a plain user whatever `role` it claims.
       if (alg !== "HS256") payload = { ...payload, role: "user" };
-      const verified = toVerifiedToken(payload, token);
-      if (options.isRevoked && (await options.isRevoked(verified.jti)))
+      const verified = toVerifiedToken(payload, token, alg === "HS256");
+      if (options.isEnded) {
+        const ended = await options.isEnded(verified);
+        if (ended) throw new AuthError(ended, "the session ended (signed out, password changed or account deleted); sign in again");
+      } else if (options.isRevoked && (await options.isRevoked(verified.jti)))
         throw new AuthError("token_revoked", "the token was revoked (signed out); sign in again");
       return verified;
     },
   };
 }
 
-function toVerifiedToken(payload: JWTPayload, token: string): VerifiedToken {
+function toVerifiedToken(payload: JWTPayload, token: string, local: boolean): VerifiedToken {
   const role = payload.role ?? "user"; // identity providers rarely know our roles: their users are plain users
   if (!isRole(role)) throw new AuthError("invalid_token", "the token carries an unknown role");
   if (typeof payload.sub !== "string" || payload.sub.length === 0 || typeof payload.exp !== "number")
     throw new AuthError("invalid_token", "the token lacks a subject or an expiry");
   // Tokens from an identity provider may lack a jti; a digest of the token still names it uniquely for revocation.
   const jti = typeof payload.jti === "string" && payload.jti ? payload.jti : createHash("sha256").update(token).digest("base64url");
-  const verified: VerifiedToken = { userId: payload.sub, role, jti, exp: payload.exp };
+  const issuedAtMs = typeof payload.iat_ms === "number" ? payload.iat_ms : typeof payload.iat === "number" ? payload.iat * 1000 : 0;
+  // A provider's `sub` is its own namespace: used raw, a `sub` equal to a local user's id acted as
+  // that user, and one containing `:` or `|` could collide with Redis keys and seat states (issue 8).
+  const userId = local ? payload.sub : providerUserId(String(payload.iss ?? ""), payload.sub);
+  const verified: VerifiedToken = { userId, role, jti, exp: payload.exp, issuedAtMs, local };
   if (typeof payload.username === "string") verified.username = payload.username;
   return verified;
 }
@@ -106,4 +125,20 @@ function describe(err: errors.JOSEError): string {
   if (err instanceof errors.JWTClaimValidationFailed) return `claim ${err.claim} ${err.reason === "check_failed" ? "is wrong" : err.reason}`;
   if (err instanceof errors.JWKSNoMatchingKey) return "no matching key";
   return "malformed";
+}
+
+/** RFC 4122 namespace of provider user ids (a fixed random UUID of this project). */
+const PROVIDER_NAMESPACE = Buffer.from("5b0f3c2e8d4a4b7e9c61f2a7d3e8b190", "hex");
+
+/**
+ * The id an identity provider's user acts under here: a name-based UUID (version 5) of the provider's
+ * issuer and `sub`. Always a UUID (no separator can reach a Redis key or a seat state), the same on
+ * every node and across restarts, and never a local user's id (theirs are random version 4 UUIDs).
+ */
+export function providerUserId(issuer: string, sub: string): string {
+  const h = createHash("sha1").update(PROVIDER_NAMESPACE).update(`${issuer}\n${sub}`, "utf8").digest();
+  h[6] = (h[6]! & 0x0f) | 0x50;
+  h[8] = (h[8]! & 0x3f) | 0x80;
+  const x = h.subarray(0, 16).toString("hex");
+  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
 }

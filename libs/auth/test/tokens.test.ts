@@ -2,7 +2,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { exportJWK, generateKeyPair, SignJWT, UnsecuredJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AuthError, createTokenSigner, createTokenVerifier, type AuthErrorCode } from "../src/index.ts";
+import { AuthError, createTokenSigner, createTokenVerifier, providerUserId, type AuthErrorCode } from "../src/index.ts";
 import { createTestEnv, type TestEnv } from "../../../test/support/test-env.ts";
 
 let env: TestEnv;
@@ -112,7 +112,7 @@ describe("verifier with an identity provider's JWKS", () => {
     signProvider = (claims) =>
       new SignJWT(claims)
         .setProtectedHeader({ alg: "ES256", kid: "k1" })
-        .setSubject(userId)
+        .setSubject(typeof claims.sub === "string" ? claims.sub : userId)
         .setIssuer(env.config.JWT_ISSUER)
         .setExpirationTime("1h")
         .sign(privateKey);
@@ -124,7 +124,9 @@ describe("verifier with an identity provider's JWKS", () => {
   it("accepts the provider's ES256 tokens, defaulting the role to user", async () => {
     const verifier = createTokenVerifier({ ...env.config, JWKS_URL: jwksUrl });
     const verified = await verifier.verify(await signProvider({ username: "idp-user" }));
-    expect(verified).toMatchObject({ userId, role: "user", username: "idp-user" });
+    // The provider's sub equals a local user's id here: it must not act as that user (issue 8).
+    expect(verified).toMatchObject({ userId: providerUserId(env.config.JWT_ISSUER, userId), role: "user", username: "idp-user", local: false });
+    expect(verified.userId).not.toBe(userId);
     expect(verified.jti.length).toBeGreaterThan(10);
   });
 
@@ -132,6 +134,12 @@ describe("verifier with an identity provider's JWKS", () => {
     const verifier = createTokenVerifier({ ...env.config, JWKS_URL: jwksUrl });
     const token = await createTokenSigner(env.config).sign({ sub: userId, role: "service" });
     expect((await verifier.verify(token)).role).toBe("service");
+  });
+
+  it("namespaces a provider's sub: one with ':' or '|' becomes a plain UUID, never a key fragment", async () => {
+    const verifier = createTokenVerifier({ ...env.config, JWKS_URL: jwksUrl });
+    const verified = await verifier.verify(await signProvider({ sub: "evil:{e:x}:hold|L" }));
+    expect(verified.userId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   });
 
   it("never takes a role from the provider: its users are plain users", async () => {
@@ -143,7 +151,7 @@ describe("verifier with an identity provider's JWKS", () => {
     const config = { ...env.config, JWKS_URL: jwksUrl, JWT_AUDIENCE: "seat-drop" };
     const verifier = createTokenVerifier(config);
     await expectAuthError(verifier.verify(await signProvider({ aud: "another-app" })), "invalid_token");
-    expect((await verifier.verify(await signProvider({ aud: "seat-drop" }))).userId).toBe(userId);
+    expect((await verifier.verify(await signProvider({ aud: "seat-drop" }))).userId).toBe(providerUserId(env.config.JWT_ISSUER, userId));
     expect((await verifier.verify(await createTokenSigner(config).sign({ sub: userId, role: "admin" }))).role).toBe("admin");
   });
 

@@ -70,6 +70,26 @@ const schema = z.object({
   HOLD_MAX_SEATS: int(10, 1),
   HOLD_GRACE_MS: int(30_000, 0),
   HOLD_MAX_EXTENSIONS: int(2, 0),
+  /**
+   * After a user's hold expires or is abandoned, how long that user may not lock the same seats
+   * again (others may): a script cannot keep a seat forever by re-locking the instant its hold
+   * runs out (issue 8, finding 5). 0 disables it. A plain unlock starts no cool-down.
+   */
+  HOLD_RELOCK_COOLDOWN_MS: int(5000, 0),
+  /**
+   * How long one ws-node's liveness record vouches for its users (refreshed every third of it).
+   * A node killed with -9 stops vouching when it runs out; its users' holds are abandoned a grace
+   * later (issue 8, finding 9).
+   */
+  WS_LIVE_WINDOW_MS: int(15_000, 300),
+  /**
+   * How often each ws-node sweeps the expired holds of the events it watches (under a per-event
+   * lease, so one node does it per interval): holds expire even while the worker is down
+   * (issue 8, finding 15). 0 disables it.
+   */
+  WS_HOLD_SWEEP_MS: int(1000, 0),
+  /** How often the worker checks that its Job Schedulers still exist (a Redis flush erases them). */
+  WORKER_SCHEDULER_CHECK_MS: int(5000, 100),
   /** How many seat events each event's log keeps for `last_seq` catch-up. */
   EVENT_LOG_MAX: int(10_000, 100),
   /**
@@ -131,6 +151,11 @@ const schema = z.object({
   PAYMENT_WEBHOOK_SECRET: z.string().min(16, "must be at least 16 characters").optional(),
   /** How long a pending order waits for its payment, unless the event sets its own window. */
   PAYMENT_WINDOW_MS: int(900_000, 1000),
+  /**
+   * How long `POST /api/orders` may take (ms). Past it the request fails with 503 and Retry-After,
+   * and the order's transaction is fenced so it can no longer commit (issue 8, finding 13).
+   */
+  ORDER_DEADLINE_MS: int(5000, 500),
   /** The currency of every price and payment (ISO 4217). */
   CURRENCY: z.string().regex(/^[A-Z]{3}$/, "an ISO 4217 code such as EUR").default("EUR"),
   /** Chat (issue 4): how long before an event starts its room opens for messages (seed 003: 2 hours). */
@@ -211,9 +236,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const c = parsed.data;
   const production = c.NODE_ENV === "production";
+  // With an identity provider the cluster still signs its own tokens (sign-in, admins, services) and
+  // every process must verify them: a secret generated per process made API tokens fail on the
+  // ws-nodes (issue 8).
+  if (production && !c.JWT_SECRET && c.JWKS_URL)
+    throw new ConfigError(
+      "JWT_SECRET is required when NODE_ENV=production, also with JWKS_URL: the API signs this cluster's own tokens and every ws-node verifies them with the same secret",
+    );
   return {
     ...c,
-    JWT_SECRET: c.JWT_SECRET ?? secret(env, "JWT_SECRET", production && !c.JWKS_URL),
+    JWT_SECRET: c.JWT_SECRET ?? secret(env, "JWT_SECRET", production),
     SERVICE_SECRET: c.SERVICE_SECRET ?? secret(env, "SERVICE_SECRET", production),
     ADMIN_PASSWORD: c.ADMIN_PASSWORD ?? secret(env, "ADMIN_PASSWORD", production),
     PAYMENT_WEBHOOK_SECRET: c.PAYMENT_WEBHOOK_SECRET ?? secret(env, "PAYMENT_WEBHOOK_SECRET", production),

@@ -22,6 +22,12 @@ describe("configuration", () => {
     expect(() => loadConfig({ NODE_ENV: "production" })).toThrow(/JWT_SECRET is required/);
   });
 
+  it("with JWKS_URL in production, still requires JWT_SECRET (the cluster's own tokens must verify on every process)", () => {
+    const env = { NODE_ENV: "production", JWKS_URL: "https://idp.example/.well-known/jwks.json", SERVICE_SECRET: "s".repeat(10), ADMIN_PASSWORD: "p".repeat(10), PAYMENT_WEBHOOK_SECRET: "w".repeat(20), METRICS_TOKEN: "m".repeat(20) };
+    expect(() => loadConfig({ ...env })).toThrow(/JWT_SECRET is required when NODE_ENV=production, also with JWKS_URL/);
+    expect(loadConfig({ ...env, JWT_SECRET: "j".repeat(20) }).JWT_SECRET).toBe("j".repeat(20));
+  });
+
   it("fills defaults", () => {
     const c = loadConfig({ JWT_SECRET: "x".repeat(20), SERVICE_SECRET: "s".repeat(10), ADMIN_PASSWORD: "p".repeat(10), PAYMENT_WEBHOOK_SECRET: "w".repeat(20) });
     expect(c).toMatchObject({ API_PORT: 3000, WS_PORTS: [4000, 4001], HOLD_TTL_MS: 600_000, HOLD_MAX_SEATS: 10, REDIS_PREFIX: "sdc" });

@@ -1,24 +1,12 @@
 import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
-import { HOLDS_QUEUE, ORDERS_QUEUE, holdAbandonJob, holdExpiryJob, orderExpiryJob, seatsRebuildJob, type HoldAbandonData, type HoldExpiryData } from "./definitions.ts";
+import { HOLDS_QUEUE, ORDERS_QUEUE, holdAbandonJob, orderExpiryJob, seatsRebuildJob, type HoldAbandonData } from "./definitions.ts";
 
-/** The producer side of the hold jobs, used by ws-nodes and the API. */
+/** The producer side of the hold jobs, used by ws-nodes: only the abandonment check (hold expiry needs no job). */
 export class HoldJobs {
   readonly queue: Queue;
   constructor(connection: Redis, prefix: string) {
     this.queue = new Queue(HOLDS_QUEUE, { connection, prefix });
-  }
-
-  /** Schedules the release of a hold at its deadline. */
-  async scheduleExpiry(data: HoldExpiryData): Promise<void> {
-    await this.queue.add(holdExpiryJob.name, data, {
-      jobId: holdExpiryJob.jobId(data),
-      delay: Math.max(0, data.deadline - Date.now()),
-      removeOnComplete: true,
-      removeOnFail: 1000,
-      attempts: 5,
-      backoff: { type: "exponential", delay: 200 },
-    });
   }
 
   /** Schedules the abandonment check of a hold whose user's last connection closed. */

@@ -23,9 +23,12 @@ type Zero<L extends string> = Partial<Record<L, readonly string[]>>;
 
 /** Sets every combination of the given label values to 0 (labels not listed stay unset). */
 export function zeroCounter<L extends string>(c: Counter<L>, values: Zero<L>): void {
+  for (const labels of combinations(values)) c.inc(labels as Partial<Record<L, string>>, 0);
+}
+function combinations(values: Record<string, readonly string[] | undefined>): Record<string, string>[] {
   let combos: Record<string, string>[] = [{}];
-  for (const [label, vals] of Object.entries(values) as [string, readonly string[]][]) combos = combos.flatMap((c0) => vals.map((v) => ({ ...c0, [label]: v })));
-  for (const labels of combos) c.inc(labels as Partial<Record<L, string>>, 0);
+  for (const [label, vals] of Object.entries(values)) combos = combos.flatMap((c0) => (vals ?? []).map((v) => ({ ...c0, [label]: v })));
+  return combos;
 }
 
 function counter<L extends string>(apps: AppName[], cfg: { name: string; help: string; labelNames?: readonly L[] }, zero?: Zero<L>): Counter<L> {
@@ -34,8 +37,11 @@ function counter<L extends string>(apps: AppName[], cfg: { name: string; help: s
   else if (!cfg.labelNames?.length) c.inc(0);
   return c;
 }
-function gauge<L extends string>(apps: AppName[], cfg: { name: string; help: string; labelNames?: readonly L[] }): Gauge<L> {
-  return new Gauge<L>({ ...cfg, registers: apps.map((a) => registries[a]) });
+function gauge<L extends string>(apps: AppName[], cfg: { name: string; help: string; labelNames?: readonly L[] }, zero?: Zero<L>): Gauge<L> {
+  const g = new Gauge<L>({ ...cfg, registers: apps.map((a) => registries[a]) });
+  if (zero) for (const labels of combinations(zero)) g.set(labels as Partial<Record<L, string>>, 0);
+  else if (!cfg.labelNames?.length) g.set(0);
+  return g;
 }
 function histogram<L extends string>(apps: AppName[], cfg: { name: string; help: string; labelNames?: readonly L[]; buckets: number[] }): Histogram<L> {
   return new Histogram<L>({ ...cfg, registers: apps.map((a) => registries[a]) });
@@ -63,13 +69,14 @@ export const QUEUE_STATES = ["waiting", "delayed", "active", "failed"] as const;
 
 export const metrics = {
   // ws-node: sockets and frames
-  wsConnections: gauge(WS, { name: "sdc_ws_connections", help: "Open WebSocket connections", labelNames: ["dialect"] }),
+  wsConnections: gauge(WS, { name: "sdc_ws_connections", help: "Open WebSocket connections", labelNames: ["dialect"] }, { dialect: ["phx", "seed"] }),
   wsFramesIn: counter(WS, { name: "sdc_ws_frames_in_total", help: "Frames received", labelNames: ["dialect"] }, { dialect: ["phx", "seed"] }),
   wsFrameErrors: counter(WS, { name: "sdc_ws_frame_errors_total", help: "Frames refused, by reason", labelNames: ["reason"] }, { reason: FRAME_REFUSALS }),
   wsBackpressureDrops: counter(WS, { name: "sdc_ws_backpressure_closes_total", help: "Sockets closed as slow consumers (4408)" }),
   wsDraining: gauge(WS, { name: "sdc_ws_draining", help: "1 while this ws-node drains (SIGTERM)" }),
   // ws-node: fan-out
   fanoutEvents: counter(WS, { name: "sdc_fanout_events_total", help: "Seat events fanned out by this node" }),
+  fanoutLag: histogram(WS, { name: "sdc_fanout_lag_seconds", help: "From a seat event's publish (Redis clock) to its delivery on this node", buckets: FAST.concat([2.5, 5]) }),
   fanoutGaps: counter(WS, { name: "sdc_fanout_gaps_total", help: "Sequence gaps repaired from the event log" }),
   subscribedEvents: gauge(WS, { name: "sdc_subscribed_events", help: "Event channels this node subscribes to" }),
   // every app runs seat scripts (SeatService); lock outcomes are `op="lockSeat"` by `result`

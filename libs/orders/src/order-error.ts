@@ -5,7 +5,7 @@
 export class OrderError extends Error {
   override name = "OrderError";
   constructor(
-    readonly status: 400 | 403 | 404 | 409 | 422,
+    readonly status: 400 | 403 | 404 | 409 | 422 | 503,
     readonly code: string,
     message: string,
     readonly field?: string,

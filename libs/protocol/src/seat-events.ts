@@ -21,6 +21,8 @@ export interface SeatMessage {
   o?: string;
   /** The event's epoch in Redis; a new one means Redis lost the event and sequence numbers restarted. */
   ep?: string;
+  /** When it was published, by Redis's clock (ms): fan-out lag is measured from it. */
+  at?: number;
 }
 
 /** The reasons a hold is released as a whole; its owner hears them as `deleted`. */

@@ -24,6 +24,11 @@ export interface EventKeys {
   log: string;
   /** Pub/sub channel of the event's seat events. */
   channel: string;
+  /**
+   * The seat's lock (`SET NX PX`, value the user). While the seat is free it may hold `cool|<user>`
+   * (PX = the event's re-lock cool-down): that user's hold on it expired or was abandoned, and they
+   * may not lock it again until it is gone (issue 8, finding 5).
+   */
   lock(seatId: string): string;
   hold(userId: string): string;
   holdSeats(userId: string): string;
@@ -32,6 +37,8 @@ export interface EventKeys {
   pendingOrder(orderId: string): string;
   /** Set for two minutes when an order gives its seats back, so a stale rebuild does not restore them. */
   doneOrder(orderId: string): string;
+  /** A ws-node's short lease on sweeping the event's expired holds, so one node sweeps it per interval. */
+  sweepLease: string;
 }
 
 /**
@@ -84,6 +91,7 @@ export function createKeys(prefix: string) {
         live: (userId) => `${base}live:${userId}`,
         pendingOrder: (orderId) => `${base}pending:${orderId}`,
         doneOrder: (orderId) => `${base}done:${orderId}`,
+        sweepLease: `${base}sweep-lease`,
       };
     },
     chat(eventId: string): ChatKeys {
@@ -108,12 +116,26 @@ export function createKeys(prefix: string) {
     chatNodeHeartbeat: (nodeId: string) => `${prefix}:chat:node:${nodeId}:hb`,
     /** Set of event ids in whose rooms a ws-node has presence entries, so a reaper knows where to look. */
     chatNodeRooms: (nodeId: string) => `${prefix}:chat:node:${nodeId}:rooms`,
+    /**
+     * Sorted set eventId → a deadline no later than the event's earliest hold: the cluster-wide
+     * index the worker's hold sweep reads instead of walking PostgreSQL (issue 7). It is one key in
+     * its own Redis Cluster slot, written outside the seat scripts; see lua/sweepHolds-1.lua for
+     * the rule that keeps it correct.
+     */
+    holdEvents: `${prefix}:holds:due`,
     /** BullMQ's own prefix, so queues of one deployment (or test run) never meet another's. */
     bullPrefix: `${prefix}:bull`,
     /** Revoked JWT ids (sign-out), until the token would have expired anyway. */
     deniedToken: (jti: string) => `${prefix}:auth:deny:${jti}`,
     /** Channel announcing a revoked jti, so every ws-node closes the sockets still open with it. */
     revokedTokens: `${prefix}:auth:revoked`,
+    /**
+     * Set once the deny-list cache was filled from PostgreSQL (`revoked_tokens`); its absence means
+     * Redis lost the cache (a restart), so a miss must be checked in PostgreSQL.
+     */
+    deniedTokensLoaded: `${prefix}:auth:deny-loaded`,
+    /** Cache of a user's `tokens_valid_after` (ms, `0` for none, `gone` for a deleted user). */
+    userValidAfter: (userId: string) => `${prefix}:auth:va:${userId}`,
     /** Key prefix of one cluster-wide attempt limit (rate-limiter-flexible appends `:<subject>`). */
     attemptLimit: (limit: string) => `${prefix}:rl:${limit}`,
   };

@@ -13,7 +13,7 @@
 --- @include "seatLib"
 
 local user = ARGV[2]
-if redis.call('EXISTS', K.meta) == 0 then return { E.UNKNOWN_EVENT } end
+if not eventLoaded() then return { E.UNKNOWN_EVENT } end
 local now = nowMs()
 local dl, ext = liveHold(user, now)
 if not dl then return { E.NO_HOLD } end

@@ -1,6 +1,10 @@
 --[[
   Locks one seat into the caller's hold, creating the hold when it has none.
 
+  The hot path of a drop (issue 7: Redis time per lock, expiry included): no job per hold; each
+  setting is read once (seatLib's setting()), the caller's hold once, the seat's state once, and
+  the cluster-wide index is touched only when this hold is earlier than the event's entry there.
+
   Input:
     KEYS[1] meta hash of the event (routes the call; every other key is built from ARGV[1])
     ARGV[1] key base of the event
@@ -9,15 +13,22 @@
     ARGV[4] origin tag (`<nodeId>:<connId>`) for author exclusion, or ''
 
   Output:
-    {1, seq, deadline, newHold(1|0), seatsInHold}
+    {1, seq, deadline, newHold(1|0), seatsInHold, earliest(1|0)}
+      earliest: the new hold's deadline is earlier than the event's entry in the cluster-wide index
+      of events with holds, so the caller must lower that entry (SeatService.lock; see
+      sweepHolds-1.lua for why the index is written outside this script)
     {code} with code < 0: UNKNOWN_EVENT, UNKNOWN_SEAT, SEAT_UNAVAILABLE, ALREADY_LOCKED, HOLD_LIMIT,
       USER_LIMIT (seats in hold + seats in the user's orders reached the event's per-user limit),
       SALES_NOT_OPEN, SALES_CLOSED (outside the event's sales window)
+    {RELOCK_COOLDOWN, seat, retryAfterMs}: the caller's hold on this seat expired or was abandoned
+      less than the event's `cool` ms ago (issue 8, finding 5): the seat's lock key still holds the
+      cool-down marker `cool|<user>` (seatLib). Other users may lock it; the check costs a lock
+      nothing when there is no marker, since `SET NX` finds it
 ]]
 --- @include "seatLib"
 
 local user, seat, origin = ARGV[2], ARGV[3], ARGV[4]
-if redis.call('EXISTS', K.meta) == 0 then return { E.UNKNOWN_EVENT } end
+if not eventLoaded() then return { E.UNKNOWN_EVENT } end
 if redis.call('SISMEMBER', K.seatmap, seat) == 0 then return { E.UNKNOWN_SEAT } end
 local now = nowMs()
 local opensAt, closesAt = setting('opensAt', 0), setting('closesAt', 0)
@@ -25,42 +36,60 @@ if opensAt > 0 and now < opensAt then return { E.SALES_NOT_OPEN } end
 if closesAt > 0 and now >= closesAt then return { E.SALES_CLOSED } end
 
 -- A full hold is refused first, whatever the seat: the buyer must free a seat before trying any other.
+-- liveHold releases the caller's own hold here if it just expired (starting its re-lock cool-down).
+local maxSeats = setting('max', 10)
 local dl = liveHold(user, now)
 local count = 0
 if dl then
   count = redis.call('SCARD', holdSeatsKey(user))
-  if count >= setting('max', 10) then return { E.HOLD_LIMIT } end
+  if count >= maxSeats then return { E.HOLD_LIMIT } end
+elseif maxSeats < 1 then
+  return { E.HOLD_LIMIT }
 end
 local maxUser = setting('maxUser', 0)
 if maxUser > 0 and count + tonumber(redis.call('HGET', K.ordered, user) or '0') >= maxUser then
   return { E.USER_LIMIT }
 end
 
+-- seatState may release other users' dead holds; it cannot release the caller's, which is alive
+-- at `now` (checked above) or absent.
 local current = seatState(seat, now)
 if current then
   if string.sub(current, 1, 2) ~= 'L|' then return { E.SEAT_UNAVAILABLE } end
   return { E.ALREADY_LOCKED }
 end
-
--- seatState may have released holds (the caller's own included, had it just expired).
-dl = liveHold(user, now)
-local newHold = 0
+local newHold, earliest = 0, 0
 if not dl then
-  if setting('max', 10) < 1 then return { E.HOLD_LIMIT } end
   count = 0
   newHold = 1
   dl = now + setting('ttl', 600000)
-  redis.call('HSET', holdKey(user), 'dl', dl, 'ext', 0, 'created', now)
-  redis.call('ZADD', K.holds, dl, user)
-  -- No PX on the hold itself: it must outlive its deadline until something releases it (the job,
-  -- the sweep, or any script that touches it), or its seats would stay locked with nothing to say whose.
 end
 
+-- The lock key first, before anything is written: a refusal here changes nothing.
 if not redis.call('SET', lockKey(seat), user, 'NX', 'PX', dl - now + LOCK_SAFETY_MS) then
-  -- Only reachable when a lock key exists without a state entry (manual edits): refuse rather than guess.
-  return { E.ALREADY_LOCKED }
+  -- The seat is free (its state says so), so its lock key is a cool-down marker, or a leftover of a
+  -- manual edit (refused rather than guessed about).
+  local v = redis.call('GET', lockKey(seat))
+  if v == COOL .. user then return { E.RELOCK_COOLDOWN, seat, redis.call('PTTL', lockKey(seat)) } end
+  if not v or string.sub(v, 1, #COOL) ~= COOL then return { E.ALREADY_LOCKED } end
+  -- Someone else's cool-down does not bind this user.
+  redis.call('SET', lockKey(seat), user, 'PX', dl - now + LOCK_SAFETY_MS)
+end
+
+if newHold == 1 then
+  -- The cluster-wide index needs a lower entry only when this deadline is earlier than the one the
+  -- event is indexed at (`ixd`), which with one TTL per event is rare: usually only the first hold.
+  local ixd = setting('ixd', 0)
+  if ixd == 0 or dl < ixd then
+    redis.call('HSET', K.meta, 'ixd', dl)
+    earliest = 1
+  end
+  redis.call('HSET', holdKey(user), 'dl', dl, 'ext', 0, 'created', now)
+  redis.call('ZADD', K.holds, dl, user)
+  -- No PX on the hold itself: it must outlive its deadline until something releases it (the sweep,
+  -- or any script that touches it), or its seats would stay locked with nothing to say whose.
 end
 redis.call('HSET', K.state, seat, 'L|' .. user)
 redis.call('SADD', holdSeatsKey(user), seat)
 local seq = emit({ { t = 'locked', seat = seat, u = user } }, origin)
-return { 1, seq, dl, newHold, count + 1 }
+return { 1, seq, dl, newHold, count + 1, earliest }

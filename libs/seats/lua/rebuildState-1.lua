@@ -18,7 +18,7 @@
 ]]
 --- @include "seatLib"
 
-if redis.call('EXISTS', K.meta) == 0 then return { E.UNKNOWN_EVENT } end
+if not eventLoaded() then return { E.UNKNOWN_EVENT } end
 local want = {}
 for i = 2, #ARGV, 2 do want[ARGV[i]] = ARGV[i + 1] end
 local events = {}

@@ -1,7 +1,8 @@
 --[[
-  Releases a hold for the worker: when its deadline has passed (`expired`), or when its user has
-  had no live connection for the event's grace period (`abandoned`). Safe to run late, early or
-  twice: it re-checks the condition itself and does nothing when it no longer holds.
+  Releases a hold when its deadline has passed (`expired`), or when its user has had no live
+  connection for the event's grace period (`abandoned`, the check scheduled when a user's last
+  socket closes). Safe to run late, early or twice: it re-checks the condition itself and does
+  nothing when it no longer holds.
 
   Input:
     KEYS[1] meta hash of the event
@@ -21,16 +22,7 @@ if not h[1] then return { 0, 'none' } end
 if tonumber(h[1]) <= now then
   return { releaseHold(user, 'expired', ''), 'expired' }
 end
-if mode == 'abandoned' then
-  -- Each node records, per user, until when it vouches for a live connection (libs/seats/src/liveness.ts).
-  local vals = redis.call('HVALS', liveKey(user))
-  local liveUntil = tonumber(h[2] or '0')
-  for i = 1, #vals do
-    local v = tonumber(vals[i])
-    if v and v > liveUntil then liveUntil = v end
-  end
-  if liveUntil + setting('grace', 30000) <= now then
-    return { releaseHold(user, 'abandoned', ''), 'abandoned' }
-  end
+if mode == 'abandoned' and isAbandoned(user, h[2], now) then
+  return { releaseHold(user, 'abandoned', ''), 'abandoned' }
 end
 return { 0, 'none' }

@@ -20,7 +20,7 @@
 --- @include "seatLib"
 
 local user, orderId = ARGV[2], ARGV[3]
-if redis.call('EXISTS', K.meta) == 0 then return { E.UNKNOWN_EVENT } end
+if not eventLoaded() then return { E.UNKNOWN_EVENT } end
 local now = nowMs()
 local closesAt = setting('closesAt', 0)
 if closesAt > 0 and now >= closesAt then return { E.SALES_CLOSED } end

@@ -23,7 +23,7 @@
 --- @include "seatLib"
 
 local seat, action, ref, origin, fenced, forUser, why = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6] == '1', ARGV[7] or '', ARGV[8] or ''
-if redis.call('EXISTS', K.meta) == 0 then return { E.UNKNOWN_EVENT } end
+if not eventLoaded() then return { E.UNKNOWN_EVENT } end
 if redis.call('SISMEMBER', K.seatmap, seat) == 0 then return { E.UNKNOWN_SEAT } end
 local now = nowMs()
 local current = seatState(seat, now)

@@ -1,17 +1,55 @@
 --[[
-  The safety net behind the per-hold jobs: releases every hold of the event whose deadline has
-  passed, at most ARGV[2] of them per call.
+  Releases the event's holds whose deadline has passed, at most ARGV[2] per call, and says when
+  the next one falls due. This is how holds expire (issue 7: no delayed job per hold): the worker
+  calls it for every event the cluster-wide index names as due, and each ws-node calls it for the
+  events it watches, under a short per-event lease so one node does it per interval (issue 8,
+  finding 15: expired holds must go even while the worker is down).
+
+  The cluster-wide index (`<prefix>:holds:due`, event id → a deadline no later than the event's
+  earliest hold) is another key, in another Redis Cluster slot, so no seat script can write it.
+  The rule that keeps it correct without cross-slot atomicity: every score in it is at most the
+  event's earliest deadline. A lock whose new hold becomes the earliest lowers it afterwards
+  (ZADD LT); a sweeper sets it to the `next` this script returns (or removes it) and then reads
+  the event's earliest deadline again and lowers the entry to it, so a hold created while it swept
+  is never lost (SeatService.sweepDue). So that a lock need not read the deadline index to know
+  whether it is the earliest, the meta hash's `ixd` mirrors the entry: this script sets it to
+  `next` (or deletes it) and a lock whose deadline is below it lowers it and says so. Scores only ever sit early, which costs an idle sweep at
+  worst; a node that died between a lock and its ZADD is covered by the worker's re-index of
+  current events, by the nodes' sweeps and by every script enforcing expiry on read.
 
   Input:
     KEYS[1] meta hash of the event
     ARGV[1] key base of the event
     ARGV[2] limit
+    ARGV[3] lease ms: 0 = sweep regardless (the worker); > 0 = sweep only if no one else holds
+            the event's sweep lease, taking it for that long (ws-nodes)
+    ARGV[4] lease owner (node id), when ARGV[3] > 0
 
-  Output: number of holds released
+  Output: {released, next deadline (0 when the event has no hold left), more (1 when the limit
+          stopped it), skipped (1 when another owner held the lease)}
 ]]
 --- @include "seatLib"
 
+local limit, leaseMs, owner = tonumber(ARGV[2]), tonumber(ARGV[3] or '0'), ARGV[4] or ''
 local now = nowMs()
-local due = redis.call('ZRANGEBYSCORE', K.holds, '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
-for i = 1, #due do releaseHold(due[i], 'expired', '') end
-return #due
+local due = redis.call('ZRANGEBYSCORE', K.holds, '-inf', now, 'LIMIT', 0, limit)
+if #due > 0 and leaseMs > 0 then
+  -- Checked only when there is work, so an idle event costs the nodes one ZRANGEBYSCORE.
+  local holder = redis.call('GET', sweepLeaseKey())
+  if holder and holder ~= owner then return { 0, 0, 0, 1 } end
+  if not holder then redis.call('SET', sweepLeaseKey(), owner, 'PX', leaseMs) end
+end
+local events = {}
+for i = 1, #due do releaseHold(due[i], 'expired', '', events) end
+emit(events, '')
+local head = redis.call('ZRANGE', K.holds, 0, 0, 'WITHSCORES')
+local nextDl = 0
+if head[2] then nextDl = tonumber(head[2]) end
+if nextDl > 0 then
+  redis.call('HSET', K.meta, 'ixd', nextDl)
+else
+  redis.call('HDEL', K.meta, 'ixd')
+end
+local more = 0
+if #due >= limit and nextDl > 0 and nextDl <= now then more = 1 end
+return { #due, nextDl, more, 0 }

@@ -1,6 +1,7 @@
 --[[
-  Unlocks one seat of the caller's hold. A hold left empty is deleted, so its expiry job finds
-  nothing to do.
+  Unlocks one seat of the caller's hold. A hold left empty is deleted and leaves the event's
+  deadline index, so nothing is left behind to expire. A plain unlock starts no re-lock cool-down
+  (the cool-down is for holds that ran out; a buyer may put a seat back and take it again).
 
   Input:
     KEYS[1] meta hash of the event
@@ -16,7 +17,7 @@
 --- @include "seatLib"
 
 local user, seat, origin = ARGV[2], ARGV[3], ARGV[4]
-if redis.call('EXISTS', K.meta) == 0 then return { E.UNKNOWN_EVENT } end
+if not eventLoaded() then return { E.UNKNOWN_EVENT } end
 if redis.call('SISMEMBER', K.seatmap, seat) == 0 then return { E.UNKNOWN_SEAT } end
 local now = nowMs()
 

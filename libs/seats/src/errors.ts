@@ -20,6 +20,7 @@ export const SeatErrorCode = {
   sales_not_open: -15,
   sales_closed: -16,
   wrong_order: -17,
+  relock_cooldown: -18,
 } as const;
 
 export type SeatErrorReason = keyof typeof SeatErrorCode;
@@ -47,6 +48,7 @@ export const seatErrorMessages: Record<SeatErrorReason, string> = {
   sales_not_open: "sales for this event have not opened yet",
   sales_closed: "sales for this event are closed",
   wrong_order: "the seat belongs to another order",
+  relock_cooldown: "your hold on this seat just ran out; you may lock it again after retry_after_ms",
 };
 
 /** A seat operation the scripts refused; `reason` is the wire code. */
@@ -56,14 +58,16 @@ export class SeatError extends Error {
     readonly reason: SeatErrorReason,
     /** The seat the refusal is about, when the script named one. */
     readonly seat?: string,
+    /** For `relock_cooldown`: how long until the caller may try again. */
+    readonly retryAfterMs?: number,
   ) {
     super(seatErrorMessages[reason]);
   }
 }
 
 /** Turns a script's negative return code into its typed error. */
-export function seatErrorFromCode(code: number, seat?: string): SeatError {
+export function seatErrorFromCode(code: number, seat?: string, retryAfterMs?: number): SeatError {
   const reason = byNumber.get(code);
   if (!reason) throw new Error(`seat script returned unknown code ${code}`);
-  return new SeatError(reason, seat);
+  return new SeatError(reason, seat, retryAfterMs);
 }

@@ -11,6 +11,7 @@ export type ScriptName =
   | "extendHold"
   | "releaseHold"
   | "sweepHolds"
+  | "abandonHolds"
   | "snapshot"
   | "setSeatState"
   | "loadEvent"

@@ -18,7 +18,7 @@ export interface SeatServiceDeps {
   logger: Logger;
   /** Where the event's seat map comes from when Redis does not have it (first use, or after a flush). */
   db?: Db;
-  /** Producer of hold expiry / abandonment jobs; without it only the sweep and the scripts release holds. */
+  /** Producer of the abandonment check jobs; without it only the worker's abandonment scan releases abandoned holds. */
   jobs?: HoldJobs;
 }
 
@@ -58,14 +58,26 @@ export class SeatService {
     this.log = deps.logger.child({ module: "seat-service" });
   }
 
-  /** Locks a seat into the user's hold; a new hold gets its expiry job. */
+  /**
+   * Locks a seat into the user's hold. No job per hold (issue 7): the hold's deadline is in the
+   * event's deadline index, and when it is the event's earliest, the event's entry in the
+   * cluster-wide index is lowered so the worker's sweep finds it (see lua/sweepHolds-1.lua).
+   */
   async lock(o: { eventId: string; userId: string; seatId: string; origin?: string }) {
     const r = await this.run("lockSeat", o.eventId, [o.userId, o.seatId, o.origin ?? ""]);
-    const [, seq, deadline, newHold, holdSize] = r as [number, number, number, number, number];
-    // Not awaited: the reply need not wait for BullMQ, and a lost job is covered by the sweep and
-    // by every script treating a hold past its deadline as gone.
-    if (newHold === 1) void this.scheduleExpiry(o.eventId, o.userId, deadline);
+    const [, seq, deadline, newHold, holdSize, earliest] = r as [number, number, number, number, number, number];
+    if (earliest === 1) await this.indexEvent(o.eventId, deadline);
     return { seq, deadline, newHold: newHold === 1, holdSize };
+  }
+
+  /** Lowers the event's entry in the cluster-wide index of events with holds to `deadline` (or adds it). */
+  private async indexEvent(eventId: string, deadline: number): Promise<void> {
+    try {
+      await this.deps.redis.zadd(this.deps.keys.holdEvents, "LT", deadline, eventId);
+    } catch (err) {
+      // The lock stands: the worker's re-index, the nodes' sweeps and every script still enforce the deadline.
+      this.log.error({ err, eventId }, "could not index the event's hold deadline");
+    }
   }
 
   async unlock(o: { eventId: string; userId: string; seatId: string; origin?: string }) {
@@ -75,8 +87,8 @@ export class SeatService {
 
   /** Gives the hold a fresh TTL (bounded by the event's max extensions). */
   async extend(o: { eventId: string; userId: string }) {
+    // A later deadline needs no index write: the event's entry stays at or before its earliest hold.
     const [, deadline, extensionsLeft] = (await this.run("extendHold", o.eventId, [o.userId])) as [number, number, number];
-    await this.scheduleExpiry(o.eventId, o.userId, deadline);
     return { deadline, extensionsLeft };
   }
 
@@ -128,10 +140,87 @@ export class SeatService {
     return { released, reason };
   }
 
-  /** Releases every hold of the event past its deadline (the safety net behind the jobs). */
-  async sweep(eventId: string, limit = 500): Promise<number> {
-    const released = (await this.run("sweepHolds", eventId, [limit], false)) as number;
-    if (released > 0) metrics.holdsExpired.inc({ path: "sweep", reason: "expired" }, released);
+  /**
+   * Releases the event's holds past their deadline, in slices of `limit`, and returns how many were
+   * released and the next deadline (0: no hold left). With `lease` (a ws-node), it sweeps only when
+   * no other node holds the event's sweep lease, and takes it for `lease.ms`.
+   */
+  async sweep(eventId: string, o: { limit?: number; lease?: { owner: string; ms: number } } = {}): Promise<{ released: number; next: number; skipped: boolean }> {
+    let released = 0;
+    // A bounded loop: 10,000 holds due together take 20 slices, each short enough not to stall Redis.
+    for (let i = 0; i < 100; i++) {
+      const [n, next, more, skipped] = (await this.run("sweepHolds", eventId, [o.limit ?? SWEEP_SLICE, o.lease?.ms ?? 0, o.lease?.owner ?? ""], false)) as [
+        number,
+        number,
+        number,
+        number,
+      ];
+      released += n;
+      if (n > 0) metrics.holdsExpired.inc({ path: "sweep", reason: "expired" }, n);
+      if (skipped === 1) return { released, next: 0, skipped: true };
+      if (more !== 1) return { released, next, skipped: false };
+    }
+    return { released, next: 0, skipped: false };
+  }
+
+  /**
+   * The worker's hold expiry (issue 7): every event the cluster-wide index names as due is swept,
+   * then its entry is set to its next deadline (or removed) and lowered again to the earliest
+   * deadline read afterwards, so a hold created meanwhile is never lost (lua/sweepHolds-1.lua).
+   */
+  async sweepDue(o: { maxEvents?: number; concurrency?: number } = {}): Promise<{ events: number; released: number }> {
+    const { redis, keys } = this.deps;
+    const now = await redisNow(redis);
+    const due = await redis.zrangebyscore(keys.holdEvents, "-inf", now, "LIMIT", 0, o.maxEvents ?? 1000);
+    let released = 0;
+    let i = 0;
+    const one = async (): Promise<void> => {
+      for (;;) {
+        const eventId = due[i++];
+        if (eventId === undefined) return;
+        try {
+          // The earliest hold's deadline, for the expiry lag (deadline → release) the alerts watch.
+          const head = await redis.zrange(keys.event(eventId).holds, 0, 0, "WITHSCORES");
+          const r = await this.sweep(eventId);
+          released += r.released;
+          if (r.released > 0 && head.length === 2) metrics.holdExpiryLag.observe(Math.max(0, now - Number(head[1])) / 1000);
+          if (r.next > 0) await redis.zadd(keys.holdEvents, r.next, eventId);
+          else await redis.zrem(keys.holdEvents, eventId);
+          await this.reindex(eventId);
+        } catch (err) {
+          // One event's failure must not stop the others; its entry stays due, so the next tick retries it.
+          this.log.error({ err, eventId }, "hold sweep of an event failed");
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(o.concurrency ?? 8, due.length) }, one));
+    return { events: due.length, released };
+  }
+
+  /** Lowers the event's index entry to its earliest hold's deadline, read now (a no-op without holds). */
+  async reindex(eventId: string): Promise<void> {
+    const head = await this.deps.redis.zrange(this.deps.keys.event(eventId).holds, 0, 0, "WITHSCORES");
+    if (head.length === 2) await this.deps.redis.zadd(this.deps.keys.holdEvents, "LT", Number(head[1]), eventId);
+  }
+
+  /** The events the cluster-wide index says have (or recently had) holds. */
+  async indexedEvents(limit = 10_000): Promise<string[]> {
+    return this.deps.redis.zrange(this.deps.keys.holdEvents, 0, limit - 1);
+  }
+
+  /**
+   * Releases the event's abandoned holds (users no node has vouched for during the grace, e.g.
+   * after their node was killed) and expired ones, walking its deadline index in slices.
+   */
+  async releaseAbandoned(eventId: string, slice = SWEEP_SLICE): Promise<number> {
+    let released = 0;
+    let from = 0;
+    for (let i = 0; i < 1000; i++) {
+      const [n, next] = (await this.run("abandonHolds", eventId, [from, slice], false)) as [number, number];
+      released += n;
+      if (next === 0) break;
+      from = next;
+    }
     return released;
   }
 
@@ -231,6 +320,8 @@ export class SeatService {
   /** The user's last socket for the event on this node closed: stop vouching, and check the hold after the grace. */
   async markGone(eventId: string, nodeId: string, userId: string): Promise<void> {
     const [hasHold, graceMs] = (await this.run("markLive", eventId, [nodeId, "gone", 0, userId], false)) as [number, number];
+    // One job, at most, per user who leaves: the prompt release after the grace. The worker's
+    // abandonment scan is the net behind it (and the only path when a node dies without saying so).
     if (hasHold === 1 && this.deps.jobs) await this.deps.jobs.scheduleAbandonCheck({ eventId, userId }, graceMs);
   }
 
@@ -266,6 +357,10 @@ export class SeatService {
       const announcement: SeatMessage = { ev: [], ep: r[0] };
       await this.deps.redis.publish(k.channel, JSON.stringify(announcement));
     }
+    // The re-lock cool-down is a cluster setting the scripts read from the meta hash like the
+    // others. Written after loadEvent (whose argument list the fan-out work also extends); a meta
+    // hash left with no `epoch` by a flush in between still reads as "not loaded" to every script.
+    await this.deps.redis.hset(k.meta, "cool", this.deps.config.HOLD_RELOCK_COOLDOWN_MS);
     return r[2] === 1;
   }
 
@@ -313,16 +408,6 @@ export class SeatService {
     );
   }
 
-  private async scheduleExpiry(eventId: string, userId: string, deadline: number): Promise<void> {
-    if (!this.deps.jobs) return;
-    try {
-      await this.deps.jobs.scheduleExpiry({ eventId, userId, deadline });
-    } catch (err) {
-      // The lock stands: the sweep and every later script still enforce the deadline.
-      this.log.error({ err, eventId, userId }, "could not schedule hold expiry job");
-    }
-  }
-
   /**
    * Runs a script for an event; a negative code becomes a SeatError. An unknown event is looked up
    * in PostgreSQL once (Redis may have been flushed, or the event just created) before giving up.
@@ -342,7 +427,7 @@ export class SeatService {
     }
     metrics.seatOpSeconds.observe({ op: name }, (performance.now() - started) / 1000);
     if (checkCode && isErr(r)) {
-      const e = seatErrorFromCode(r[0], typeof r[1] === "string" ? r[1] : undefined);
+      const e = seatErrorFromCode(r[0], typeof r[1] === "string" ? r[1] : undefined, typeof r[2] === "number" ? r[2] : undefined);
       metrics.seatOps.inc({ op: name, result: e.reason });
       throw e;
     }
@@ -351,7 +436,16 @@ export class SeatService {
   }
 }
 
-function isErr(r: unknown): r is [number, unknown?] {
+/** Holds one sweep or abandonment script looks at per call: enough to keep up, short enough not to stall Redis. */
+const SWEEP_SLICE = 500;
+
+/** Redis's clock (the one the scripts use), in ms. */
+async function redisNow(redis: Redis): Promise<number> {
+  const [sec, usec] = await redis.time();
+  return Number(sec) * 1000 + Math.floor(Number(usec) / 1000);
+}
+
+function isErr(r: unknown): r is [number, unknown?, unknown?] {
   return Array.isArray(r) && typeof r[0] === "number" && r[0] < 0;
 }
 

@@ -1,6 +1,6 @@
 import type { FastifyRequest, onRequestAsyncHookHandler } from "fastify";
 import fp from "fastify-plugin";
-import { AttemptLimits, bearerToken, createTokenSigner, createTokenVerifier, type Role, type TokenSigner, type VerifiedToken } from "@seatdrop/auth";
+import { AttemptLimits, SessionStore, bearerToken, createTokenSigner, createTokenVerifier, type Role, type TokenSigner, type VerifiedToken } from "@seatdrop/auth";
 import { forbidden, unauthorized } from "../errors.ts";
 
 declare module "fastify" {
@@ -8,6 +8,8 @@ declare module "fastify" {
     tokenSigner: TokenSigner;
     /** Cluster-wide attempt limits (sign-in, sign-up), shared with the ws-nodes through Redis. */
     attemptLimits: AttemptLimits;
+    /** Where sessions end: sign-out, password change, account deletion (PostgreSQL, cached in Redis). */
+    sessions: SessionStore;
     /**
      * onRequest hook: the request must carry a valid bearer token; sets `request.user`. It runs
      * before the body is parsed and validated, so strangers get a 401, never a 422 that describes
@@ -32,10 +34,10 @@ declare module "fastify" {
 export const authPlugin = fp(
   async (app) => {
     const { config, redis, keys } = app.deps;
-    const verifier = createTokenVerifier(config, {
-      // Sign-out puts the token's jti on a deny list until the token would have expired anyway.
-      isRevoked: async (jti) => (await redis.exists(keys.deniedToken(jti))) === 1,
-    });
+    const sessions = new SessionStore({ db: app.deps.db.db, redis, keys });
+    // A token is refused once its session ended: signed out (its jti denied until it would have
+    // expired anyway), issued before its user's password change, or its user deleted (issue 8).
+    const verifier = createTokenVerifier(config, { isEnded: (t) => sessions.isEnded(t, { localUser: t.local }) });
 
     const authenticate = async (request: FastifyRequest): Promise<void> => {
       const token = bearerToken(request.headers.authorization);
@@ -46,6 +48,7 @@ export const authPlugin = fp(
     app.decorateRequest("user", null);
     app.decorate("tokenSigner", createTokenSigner(config));
     app.decorate("attemptLimits", new AttemptLimits({ redis, keys, config }));
+    app.decorate("sessions", sessions);
     app.decorate("authenticate", authenticate);
     app.decorate("requireRole", (...roles: Role[]): onRequestAsyncHookHandler => async (request) => {
       await authenticate(request);

@@ -2,7 +2,11 @@ import type { FastifyError, FastifyReply, FastifyRequest, FastifySchemaValidatio
 import fp from "fastify-plugin";
 import { AuthError, RateLimitedError } from "@seatdrop/auth";
 import { ApiError, validationFailed, type FieldError } from "../errors.ts";
+import { isUnavailable } from "@seatdrop/orders";
 import { postgresError } from "../services/postgres-errors.ts";
+
+/** What a 503 asks a client to wait before retrying, in seconds. */
+const RETRY_AFTER_S = 2;
 
 /** How many invalid fields a 422 lists; a huge body with one systematic mistake needs only the first few. */
 const MAX_FIELD_ERRORS = 50;
@@ -32,7 +36,10 @@ export const errorHandlerPlugin = fp(
         const e = validationFailed(toFieldErrors(error.validation, error.validationContext));
         return reply.code(e.status).send({ error: e.code, message: e.message, ...e.extra });
       }
-      if (error instanceof ApiError) return reply.code(error.status).send({ error: error.code, message: error.message, ...error.extra });
+      if (error instanceof ApiError) {
+        if (error.status === 503) reply.header("retry-after", String(RETRY_AFTER_S));
+        return reply.code(error.status).send({ error: error.code, message: error.message, ...error.extra });
+      }
       if (error instanceof RateLimitedError)
         return reply
           .code(429)
@@ -41,6 +48,11 @@ export const errorHandlerPlugin = fp(
       if (error instanceof AuthError) return reply.code(401).send({ error: error.code, message: error.message });
       const status = error.statusCode ?? 500;
       if (status >= 400 && status < 500) return reply.code(status).send({ error: codeByStatus[status] ?? "bad_request", message: error.message });
+      if (isUnavailable(error)) {
+        // PostgreSQL unreachable or timing out: a retryable 503, not a 500 (issue 8, finding 13).
+        log.warn({ err: error, method: request.method, url: request.url.split("?")[0], reqId: request.id }, "database unavailable");
+        return reply.code(503).header("retry-after", String(RETRY_AFTER_S)).send({ error: "database_unavailable", message: "the database is not answering; retry shortly" });
+      }
       const refused = fromPostgres(error);
       if (refused) {
         // A value the schemas let through but PostgreSQL refused: the client's input, not our outage.

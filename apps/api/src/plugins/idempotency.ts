@@ -65,7 +65,8 @@ export const idempotencyPlugin = fp(
       if (!idem) return payload;
       request.idempotency = null;
       const where = and(eq(idempotencyKeys.scope, idem.scope), eq(idempotencyKeys.key, idem.key));
-      if (reply.statusCode >= 500) await db.delete(idempotencyKeys).where(where);
+      // A 5xx is often an outage: the answer must not wait on the database that failed it.
+      if (reply.statusCode >= 500) void db.delete(idempotencyKeys).where(where).catch(() => {});
       else {
         let body: unknown = null;
         try {

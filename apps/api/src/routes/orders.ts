@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { desc, eq } from "drizzle-orm";
 import { orders as ordersTable } from "@seatdrop/db";
 import { OrderError, closePendingOrder, createOrder, eventSeatMap, loadOrderView, refundOrder } from "@seatdrop/orders";
+import type { OrderView as OrderViewData } from "@seatdrop/orders";
 import { Type } from "typebox";
 import { currentUser } from "../plugins/auth.ts";
 import { ApiError } from "../errors.ts";
@@ -21,6 +22,47 @@ async function mapped<T>(p: Promise<T>): Promise<T> {
   }
 }
 
+/** How long past the deadline a COMMIT already sent may take to answer before the outcome is called unknown. */
+const COMMIT_WAIT_MS = 10_000;
+
+/** Resolves with the work's outcome, or `{done: false}` after `ms` (aborting `ac`); the work's rejection passes through. */
+async function raceTimer<T>(work: Promise<T>, ms: number, ac: AbortController): Promise<{ done: true; value: T } | { done: false }> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<{ done: false }>((resolve) => {
+    timer = setTimeout(() => {
+      ac.abort();
+      resolve({ done: false });
+    }, ms);
+  });
+  try {
+    return await Promise.race([work.then((value) => ({ done: true as const, value })), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Runs an order write under a deadline (issue 8, finding 13). Past it the write is aborted: every
+ * later step of it refuses to go on, and its transaction cannot commit (see createOrder), so the
+ * 503 the client gets is the truth. Only a COMMIT already on its way is waited for, bounded; if
+ * PostgreSQL does not answer it either, the outcome is honestly unknown.
+ */
+async function withOrderDeadline(
+  ms: number,
+  run: (o: { deadlineAt: number; signal: AbortSignal; onCommit: () => void }) => Promise<OrderViewData>,
+): Promise<OrderViewData> {
+  const ac = new AbortController();
+  let committing = false;
+  const work = run({ deadlineAt: Date.now() + ms, signal: ac.signal, onCommit: () => (committing = true) });
+  work.catch(() => {}); // it may settle after we answered; its failure was already handled there
+  const first = await raceTimer(work, ms, ac);
+  if (first.done) return first.value;
+  if (!committing) throw new ApiError(503, "database_unavailable", "orders cannot be written right now; nothing was created, retry shortly");
+  const second = await raceTimer(work, COMMIT_WAIT_MS, new AbortController());
+  if (second.done) return second.value;
+  throw new ApiError(503, "order_outcome_unknown", "the database stopped answering while committing your order: check GET /api/users/me/orders before retrying");
+}
+
 /**
  * Orders (seed 001, DESIGN §3.8): a hold becomes a pending order, which is paid (webhook), canceled,
  * expired or refunded. Every write accepts an Idempotency-Key.
@@ -38,12 +80,17 @@ export const orderRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: "Turn your hold (or some of its seats) into a pending order",
         security: bearerSecurity,
         body: CreateOrderBody,
-        response: { 201: OrderView, ...errorResponses(401, 404, 409, 422) },
+        description:
+          "503 `database_unavailable` (with Retry-After) when the order cannot be written within ORDER_DEADLINE_MS: nothing was created, and nothing will be later. " +
+          "503 `order_outcome_unknown` only if PostgreSQL went away while committing: check GET /api/users/me/orders.",
+        response: { 201: OrderView, ...errorResponses(401, 404, 409, 422, 503) },
       },
     },
     async (request, reply) => {
       const user = currentUser(request);
-      const order = await mapped(createOrder(ctx, { userId: user.userId, eventId: request.body.event_id.toLowerCase(), seatIds: request.body.seats }));
+      const order = await withOrderDeadline(ctx.config.ORDER_DEADLINE_MS, (o) =>
+        mapped(createOrder(ctx, { userId: user.userId, eventId: request.body.event_id.toLowerCase(), seatIds: request.body.seats, ...o })),
+      );
       return reply.code(201).send(order);
     },
   );
@@ -107,7 +154,14 @@ export const orderRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     "/api/events/:id/seats",
     { schema: { tags: ["events"], summary: "The seat map with each seat's live state", params: IdParams, response: { 200: SeatMapResponse, ...errorResponses(404, 422) } } },
-    async (request) => mapped(eventSeatMap(ctx, request.params.id.toLowerCase())),
+    // A read: past its deadline it simply answers 503 (with Retry-After); nothing is left to fence.
+    async (request) => {
+      const ac = new AbortController();
+      return raceTimer(mapped(eventSeatMap(ctx, request.params.id.toLowerCase())), ctx.config.ORDER_DEADLINE_MS, ac).then((r) => {
+        if (r.done) return r.value;
+        throw new ApiError(503, "database_unavailable", "the seat map cannot be read right now; retry shortly");
+      });
+    },
   );
 
   app.post(

@@ -73,7 +73,7 @@ export const userAccountRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     handler: async (request, reply) => {
       const user = currentUser(request);
-      await revokeToken({ redis: app.deps.redis, keys: app.deps.keys, token: user });
+      await revokeToken({ sessions: app.sessions, token: user });
       log.info({ userId: user.userId }, "user signed out");
       return reply.code(204).send(null);
     },

@@ -38,7 +38,9 @@ export const userProfileRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ["users"],
         summary: "Update a user",
-        description: "`user_params.password_hash` is the new plaintext password; the server hashes it.",
+        description:
+          "`user_params.password_hash` is the new plaintext password; the server hashes it, and every token of the user issued before is refused from then on " +
+          "(the user changing their own password gets a fresh `token` in the answer).",
         security: bearerSecurity,
         body: UpdateUserBody,
         response: { 200: UserResponse, ...errorResponses(401, 403, 404, 409, 422) },
@@ -51,9 +53,14 @@ export const userProfileRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (p.username !== undefined) changes.username = p.username;
       if (p.email !== undefined) changes.email = p.email;
       if (p.password_hash !== undefined) changes.password = p.password_hash;
-      const user = await updateUser({ db: app.deps.db.db, userId: id, changes });
+      const { user, tokensValidAfter } = await updateUser({ db: app.deps.db.db, userId: id, changes });
       log.info({ userId: id, by: currentUser(request).userId, fields: Object.keys(changes) }, "user updated");
-      return { user };
+      if (!tokensValidAfter) return { user };
+      // A new password ends every session of the user, this one included (issue 8, finding 3); the
+      // user changing their own password gets a fresh token so they stay signed in here.
+      await app.sessions.endAllSessions(user.id, tokensValidAfter);
+      if (currentUser(request).userId !== user.id) return { user };
+      return { user, token: await app.tokenSigner.sign({ sub: user.id, role: user.role, username: user.username }) };
     },
   );
 
@@ -75,8 +82,10 @@ export const userProfileRoutes: FastifyPluginAsyncTypebox = async (app) => {
       async (request, reply) => {
         const caller = requireSelfOrAdmin(request, request.params.id);
         await deleteUser({ db: app.deps.db.db, userId: request.params.id });
-        // A deleted account's own session ends with it.
-        if (caller.userId === request.params.id) await revokeToken({ redis: app.deps.redis, keys: app.deps.keys, token: caller });
+        // Every session of a deleted account ends with it, on every node (issue 8, finding 3: a deleted
+        // user's token still opened sockets and locked seats).
+        await app.sessions.endAllSessions(request.params.id.toLowerCase(), "gone");
+        if (caller.userId === request.params.id) await revokeToken({ sessions: app.sessions, token: caller });
         log.info({ userId: request.params.id, by: caller.userId }, "user deleted");
         return reply.code(204).send(null);
       },

@@ -40,7 +40,10 @@ export const SessionResponse = Type.Object({
 });
 export type SessionResponse = Static<typeof SessionResponse>;
 
-export const UserResponse = Type.Object({ user: UserView });
+export const UserResponse = Type.Object({
+  user: UserView,
+  token: Type.Optional(Type.String({ description: "a fresh token, after you changed your own password (the old ones are refused)" })),
+});
 export type UserResponse = Static<typeof UserResponse>;
 
 /** Seed 003's update: the user's id beside the fields to change (at least one). */

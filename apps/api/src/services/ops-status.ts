@@ -71,6 +71,21 @@ async function appStatus(t: { name: string; url: string }, metricsToken: string)
   };
 }
 
+/** PostgreSQL as the ops page shows it: reachable, its version, a round trip, open connections. */
+async function postgresStatus(db: Db): Promise<{ ok: boolean; version: string | null; latency_ms: number | null; connections: number | null }> {
+  const started = performance.now();
+  try {
+    const rows = (await Promise.race([
+      db.execute(sql`select current_setting('server_version') as version, (select count(*) from pg_stat_activity where datname = current_database())::int as connections`),
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error("timeout")), PROBE_TIMEOUT_MS).unref()),
+    ])) as unknown as { version: string; connections: number }[];
+    const row = rows[0]!;
+    return { ok: true, version: row.version, latency_ms: Math.round((performance.now() - started) * 10) / 10, connections: row.connections };
+  } catch {
+    return { ok: false, version: null, latency_ms: null, connections: null };
+  }
+}
+
 /**
  * Everything the ops page shows, gathered now: every app's health and load, Redis, the job queues,
  * and each current event's live numbers. Each probe has a short timeout, so a dead node shows as
@@ -78,7 +93,7 @@ async function appStatus(t: { name: string; url: string }, metricsToken: string)
  */
 export async function opsStatus(o: { config: Config; db: Db; redis: Redis; keys: Keys }) {
   const { config, db, redis, keys } = o;
-  const apps = await Promise.all(opsTargets(config).map((t) => appStatus(t, config.METRICS_TOKEN)));
+  const [apps, postgres] = await Promise.all([Promise.all(opsTargets(config).map((t) => appStatus(t, config.METRICS_TOKEN))), postgresStatus(db)]);
   let redisInfo: Record<string, string> = {};
   try {
     redisInfo = Object.fromEntries(
@@ -115,8 +130,15 @@ export async function opsStatus(o: { config: Config; db: Db; redis: Redis; keys:
   const eventRows = await Promise.all(
     current.map(async (e) => {
       const k = keys.event(e.id);
+      // Holds are counted from the event's deadline index by Redis's clock: live ones only, so a
+      // hold past its deadline that the next sweep will release is not shown as held (there are no
+      // per-hold jobs any more to count; issue 7).
       const live = redisUp
-        ? await Promise.all([redis.scard(k.seatmap), redis.hlen(k.state), redis.zcard(k.holds), redis.get(k.seq)]).catch(() => null)
+        ? await redis
+            .time()
+            .then(([sec, usec]) => Number(sec) * 1000 + Math.floor(Number(usec) / 1000))
+            .then((now) => Promise.all([redis.scard(k.seatmap), redis.hlen(k.state), redis.zcount(k.holds, `(${now}`, "+inf"), redis.get(k.seq)]))
+            .catch(() => null)
         : null;
       const [seats, taken, holds, seq] = live ?? [null, null, null, null];
       return { id: e.id, name: e.name, start_time: e.startTime.toISOString(), seats, taken, holds, seq: seq === null ? null : Number(seq) };
@@ -124,7 +146,10 @@ export async function opsStatus(o: { config: Config; db: Db; redis: Redis; keys:
   );
   return {
     at: new Date().toISOString(),
+    // This API process answers, so it is healthy; ready when both stores answer (as its /readyz).
+    api: { name: "api (this instance)", healthy: true, ready: postgres.ok && redisUp, pid: process.pid, uptime_s: Math.round(process.uptime()) },
     apps,
+    postgres,
     redis: {
       ok: redisUp,
       version: redisInfo.redis_version ?? null,

@@ -19,15 +19,20 @@ export async function updateUser(o: {
   db: Db;
   userId: string;
   changes: { username?: string; email?: string; password?: string };
-}): Promise<UserRecord> {
-  const set: Partial<typeof users.$inferInsert> = { updatedAt: new Date() };
+}): Promise<{ user: UserRecord; tokensValidAfter: Date | null }> {
+  const now = new Date();
+  const set: Partial<typeof users.$inferInsert> = { updatedAt: now };
   if (o.changes.username !== undefined) set.username = o.changes.username;
   if (o.changes.email !== undefined) set.email = normaliseEmail(o.changes.email);
-  if (o.changes.password !== undefined) set.passwordHash = await hashPassword(o.changes.password);
+  // A new password ends every session issued before it (issue 8, finding 3).
+  if (o.changes.password !== undefined) {
+    set.passwordHash = await hashPassword(o.changes.password);
+    set.tokensValidAfter = now;
+  }
   try {
     const [row] = await o.db.update(users).set(set).where(eq(users.id, o.userId)).returning(publicColumns);
     if (!row) throw notFound("user");
-    return row;
+    return { user: row, tokensValidAfter: set.tokensValidAfter ?? null };
   } catch (err) {
     throw userConflict(err);
   }

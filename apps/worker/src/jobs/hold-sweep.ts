@@ -3,12 +3,44 @@ import { events, type Db } from "@seatdrop/db";
 import type { SeatService } from "@seatdrop/seats";
 
 /**
- * The safety net behind the per-hold jobs: every event that has not ended gets its overdue holds
- * released. Jobs can run late or be lost (a Redis failover); this runs every couple of seconds.
+ * Hold expiry (issue 7): releases the due holds of every event the cluster-wide index names as due.
+ * A tick that finds the previous one still running (thousands of holds due at once) is skipped
+ * rather than run twice beside it.
  */
-export async function handleHoldSweep(seats: SeatService, db: Db): Promise<{ events: number; released: number }> {
+export async function handleHoldSweep(seats: SeatService, guard: { running: boolean }): Promise<{ events: number; released: number } | { skipped: true }> {
+  if (guard.running) return { skipped: true };
+  guard.running = true;
+  try {
+    return await seats.sweepDue();
+  } finally {
+    guard.running = false;
+  }
+}
+
+/**
+ * Abandoned holds (issue 8, finding 9): every event with holds is walked, and holds whose user no
+ * node has vouched for during the grace are released, so a node killed with -9 does not keep its
+ * users' seats until their TTL.
+ */
+export async function handleHoldAbandonScan(seats: SeatService): Promise<{ events: number; released: number }> {
+  const ids = await seats.indexedEvents();
+  let released = 0;
+  for (const id of ids) released += await seats.releaseAbandoned(id);
+  return { events: ids.length, released };
+}
+
+/**
+ * The net behind the cluster-wide index: every current event is loaded into Redis if missing and
+ * its index entry lowered to its earliest hold (a node may have died between a lock and its index
+ * write; Redis may have lost the index). Also sweeps each, as the old every-event sweep did.
+ */
+export async function handleHoldReindex(seats: SeatService, db: Db): Promise<{ events: number; released: number }> {
   const rows = await db.select({ id: events.id }).from(events).where(gt(events.endTime, new Date()));
   let released = 0;
-  for (const r of rows) if (await seats.ensureEventLoaded(r.id)) released += await seats.sweep(r.id);
+  for (const r of rows) {
+    if (!(await seats.ensureEventLoaded(r.id))) continue;
+    released += (await seats.sweep(r.id)).released;
+    await seats.reindex(r.id);
+  }
   return { events: rows.length, released };
 }

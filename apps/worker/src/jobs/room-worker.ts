@@ -1,4 +1,4 @@
-import { Queue, Worker } from "bullmq";
+import { Worker } from "bullmq";
 import { ChatBus, type RoomLifecycleDeps } from "@seatdrop/chat";
 import type { Config } from "@seatdrop/config";
 import type { Db } from "@seatdrop/db";
@@ -40,12 +40,7 @@ export async function startRoomWorker(o: { config: Config; logger: Logger; db: D
   worker.on("failed", (job, err) => logger.error({ err, job: job?.name, id: job?.id }, "room job failed"));
   worker.on("error", (err) => logger.error({ err }, "room worker error"));
 
-  const queue = new Queue(ROOMS_QUEUE, { connection: o.redis, prefix: o.keys.bullPrefix });
-  await queue.upsertJobScheduler(
-    roomReconcileJob.schedulerId,
-    { every: roomReconcileJob.everyMs },
-    { name: roomReconcileJob.name, data: {}, opts: { removeOnComplete: true, removeOnFail: 100 } },
-  );
+  // The reconcile Job Scheduler is kept by the worker's SchedulerKeeper (re-created when Redis loses it).
   // Jobs lost while nothing ran (a Redis flush) come back; rooms that missed their time are fixed now.
   await scheduleAllRooms(deps, jobs).catch((err: unknown) => logger.error({ err }, "scheduling rooms at start failed"));
   await handleRoomReconcile(deps).catch((err: unknown) => logger.error({ err }, "room reconcile at start failed"));
@@ -54,7 +49,6 @@ export async function startRoomWorker(o: { config: Config; logger: Logger; db: D
     isRunning: () => worker.isRunning(),
     async close() {
       await worker.close();
-      await queue.close();
       await jobs.close();
     },
   };

@@ -106,6 +106,8 @@ export class EventFeeds {
           return;
         }
         feed.push(msg);
+        // Publish to local delivery; Redis's clock against this host's, so skew between machines adds to it.
+        if (typeof msg.at === "number" && msg.ev.length > 0) metrics.fanoutLag.observe(Math.max(0, Date.now() - msg.at) / 1000);
       },
       onReconnect: (feed) => feed.catchUp(),
       log: this.log,

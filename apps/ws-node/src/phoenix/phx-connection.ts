@@ -112,18 +112,6 @@ export class PhoenixSocket {
     topic: string,
     payload: Record<string, unknown>,
   ): Promise<void> {
-    // A chat join naming a ticket number is a claim: counted per user and per address across the
-    // cluster, so numbers cannot be guessed at speed (issue 8, finding 1).
-    if (parsed.kind === "event" && payload.ticket_number !== undefined && conn.userId) {
-      try {
-        await this.ctx.limits.consume("ticket_claim", { ip: conn.ip, user: conn.userId });
-      } catch (err) {
-        if (!(err instanceof RateLimitedError)) throw err;
-        metrics.wsFrameErrors.inc({ reason: "rate_limited" });
-        sendTo(conn, encodeReply(joinRef, ref, topic, "error", rateLimited(err.retryAfterMs, "too many ticket claims; retry later")));
-        return;
-      }
-    }
     const old = conn.joins.get(topic);
     if (old) {
       // A second join of a joined topic: close the old one first, as Phoenix does.
@@ -131,8 +119,22 @@ export class PhoenixSocket {
       sendTo(conn, encodePhx(old.joinRef, old.joinRef, topic, PHX.close, {}));
     }
     // For `user:<id>` topics the join's id is the user id (UserChannel reads it from there).
+    // Registered before any await, so joins and leaves of one topic take effect in the order sent.
     const join: Join = { topic, joinRef, eventId: parsed.kind === "user" ? parsed.userId : parsed.eventId, live: false };
     conn.joins.set(topic, join);
+    // A chat join naming a ticket number is a claim: counted per user and per address across the
+    // cluster, so numbers cannot be guessed at speed (issue 8, finding 1).
+    if (parsed.kind === "event" && payload.ticket_number !== undefined && conn.userId) {
+      try {
+        await this.ctx.limits.consume("ticket_claim", { ip: conn.ip, user: conn.userId });
+      } catch (err) {
+        if (conn.joins.get(topic) === join) conn.joins.delete(topic);
+        if (!(err instanceof RateLimitedError)) return this.internalError(conn, joinRef, ref, topic, err);
+        metrics.wsFrameErrors.inc({ reason: "rate_limited" });
+        sendTo(conn, encodeReply(joinRef, ref, topic, "error", rateLimited(err.retryAfterMs, "too many ticket claims; retry later")));
+        return;
+      }
+    }
     try {
       await channel.join(conn, join, ref, payload);
     } catch (err) {

@@ -155,7 +155,8 @@ export class SeatChannel implements Channel {
         reply("ok", { expires_at: r.deadline, extensions_left: r.extensionsLeft });
       }
     } catch (err) {
-      if (err instanceof SeatError) reply("error", { reason: err.reason, message: err.message, ...(seat ? { seat } : {}) });
+      if (err instanceof SeatError)
+        reply("error", { reason: err.reason, message: err.message, ...(seat ? { seat } : {}), ...(err.retryAfterMs !== undefined ? { retry_after_ms: err.retryAfterMs } : {}) });
       else {
         ctx.logger.error({ err, event, eventId: join.eventId }, "seat push failed");
         reply("error", { reason: "internal_error", message: "the seat service is unavailable; retry" });

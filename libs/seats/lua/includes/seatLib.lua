@@ -26,6 +26,11 @@ local function holdSeatsKey(user) return base .. 'hold:' .. user .. ':seats' end
 local function liveKey(user) return base .. 'live:' .. user end
 local function pendingKey(order) return base .. 'pending:' .. order end
 local function doneKey(order) return base .. 'done:' .. order end
+-- A seat's lock key holding COOL .. user (PX = the cool-down) is no lock: it marks the seat as
+-- cooling down for that user after their hold on it expired or was abandoned (issue 8, finding 5).
+-- Kept in the lock key, so the lock's `SET NX` finds it and a lock with no cool-down pays nothing.
+local COOL = 'cool|'
+local function sweepLeaseKey() return base .. 'sweep-lease' end
 -- How long an order that gave its seats back is remembered, so a rebuild reading PostgreSQL from
 -- before that moment cannot hand the seats back to it.
 local DONE_MS = 120000
@@ -36,22 +41,53 @@ local E = {
   ALREADY_UNLOCKED = -5, SEAT_UNAVAILABLE = -6, HOLD_LIMIT = -7, NO_HOLD = -8,
   EXTEND_LIMIT = -9, ALREADY_RESERVED = -10, NOT_RESERVED = -11, ALREADY_PAID = -12,
   NOT_IN_HOLD = -13, USER_LIMIT = -14, SALES_NOT_OPEN = -15, SALES_CLOSED = -16, WRONG_ORDER = -17,
+  RELOCK_COOLDOWN = -18,
 }
 
 -- How long a seat's lock key outlives its hold's deadline: the PX safety net only
 -- matters when every other release path failed.
 local LOCK_SAFETY_MS = 5000
 
+-- Read once per script run: a script is atomic, so every step of it happens at the same instant.
+local NOW = nil
 local function nowMs()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  if not NOW then
+    local t = redis.call('TIME')
+    NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  end
+  return NOW
 end
 
+--[[
+  The event's settings, each read from the meta hash at most once per script run (a lock used to
+  read `max` twice and the hold twice). Measured on Redis 7 here, one HMGET of every field costs
+  more than the few HGETs a script needs, since the cost goes with the fields converted.
+  `ixd` in the same hash is not a setting: the deadline the event's entry in the cluster-wide
+  index of events with holds was last set at or below (see sweepHolds-1.lua).
+]]
+local metaCache = {}
 local function setting(name, default)
-  local v = redis.call('HGET', K.meta, name)
-  if v then return tonumber(v) end
-  return default
+  local v = metaCache[name]
+  if v == nil then
+    v = redis.call('HGET', K.meta, name)
+    metaCache[name] = v
+  end
+  if not v then return default end
+  return tonumber(v) or default
 end
+
+-- The event's epoch; every loadEvent writes one, so none means the event is not loaded.
+local function epochOf()
+  local v = metaCache.epoch
+  if v == nil then
+    v = redis.call('HGET', K.meta, 'epoch')
+    metaCache.epoch = v
+  end
+  return v or nil
+end
+
+-- Whether the event is loaded (its meta hash carries an epoch).
+local function eventLoaded() return epochOf() ~= nil end
 
 --[[
   Appends seat events to the event's total order: one sequence number each, one entry each in
@@ -63,15 +99,21 @@ local function emit(events, origin)
   if #events == 0 then return 0 end
   local logMax = setting('logMax', 10000)
   local last = 0
+  local parts = {}
   for i = 1, #events do
     local ev = events[i]
     last = redis.call('INCR', K.seq)
     ev.seq = last
-    redis.call('XADD', K.log, 'MAXLEN', '~', logMax, last .. '-1', 'd', cjson.encode(ev))
+    -- Each event is encoded once, for the log and for the message.
+    parts[i] = cjson.encode(ev)
+    redis.call('XADD', K.log, 'MAXLEN', '~', logMax, last .. '-1', 'd', parts[i])
   end
-  local msg = { ev = events, ep = redis.call('HGET', K.meta, 'epoch') }
-  if origin and origin ~= '' then msg.o = origin end
-  redis.call('PUBLISH', K.channel, cjson.encode(msg))
+  -- `at` (Redis's clock, ms) lets each node measure its fan-out lag: publish to local delivery.
+  local msg = '{"ev":[' .. table.concat(parts, ',') .. '],"at":' .. nowMs()
+  local epoch = epochOf()
+  if epoch then msg = msg .. ',"ep":' .. cjson.encode(epoch) end
+  if origin and origin ~= '' then msg = msg .. ',"o":' .. cjson.encode(origin) end
+  redis.call('PUBLISH', K.channel, msg .. '}')
   return last
 end
 
@@ -79,31 +121,60 @@ end
   Releases every seat of `user`'s hold and deletes the hold. Seats are released only while the
   state hash still says this user locked them (a seat reserved since then is not touched).
   `why` is recorded on each `unlocked` event: `expired`, `abandoned`, `released`.
-  Returns the number of seats released; their events are emitted here.
+  Returns the number of seats released; their events are emitted here, or appended to `batch`
+  when given, so a sweep of many holds emits them in one message (one PUBLISH, not one per hold).
 ]]
-local function releaseHold(user, why, origin)
+local function releaseHold(user, why, origin, batch)
   local members = redis.call('SMEMBERS', holdSeatsKey(user))
   table.sort(members) -- a deterministic order of the release's events
   local owned = 'L|' .. user
   local events = {}
+  -- A hold that ran out (or was abandoned) may not be taken again at once by the same user
+  -- (issue 8, finding 5: a script re-locked the instant its hold expired and kept seats forever).
+  local cool = 0
+  if why == 'expired' or why == 'abandoned' then cool = setting('cool', 0) end
   for i = 1, #members do
     local seat = members[i]
     if redis.call('HGET', K.state, seat) == owned then
       redis.call('HDEL', K.state, seat)
-      redis.call('DEL', lockKey(seat))
+      if cool > 0 then
+        redis.call('SET', lockKey(seat), COOL .. user, 'PX', cool)
+      else
+        redis.call('DEL', lockKey(seat))
+      end
       events[#events + 1] = { t = 'unlocked', seat = seat, u = user, why = why }
     end
   end
   redis.call('DEL', holdKey(user), holdSeatsKey(user))
   redis.call('ZREM', K.holds, user)
-  emit(events, origin)
+  if batch then
+    for i = 1, #events do batch[#batch + 1] = events[i] end
+  else
+    emit(events, origin)
+  end
   return #events
+end
+
+--[[
+  Whether `user`'s hold (created at `created`) is abandoned: no node has vouched for a live
+  connection of the user to the event for the grace period. Each node records, per user, until
+  when it vouches (markLive-1.lua); a node killed with -9 stops vouching when its last window runs
+  out, so its users' holds become abandoned a grace after that (issue 8, finding 9).
+]]
+local function isAbandoned(user, created, now)
+  local vals = redis.call('HVALS', liveKey(user))
+  local liveUntil = tonumber(created or '0') or 0
+  for i = 1, #vals do
+    local v = tonumber(vals[i])
+    if v and v > liveUntil then liveUntil = v end
+  end
+  return liveUntil + setting('grace', 30000) <= now
 end
 
 --[[
   The caller's hold if it is still alive. A hold past its deadline is treated as gone, and is
   released right here: expiry is enforced when state is read and changed, never only by the
-  delayed job, which can run late under load (DESIGN §3.3).
+  sweep, which can run late under load or not at all while the worker is down (DESIGN §3.3).
   Returns deadline, extensions (or nil when there is no live hold).
 ]]
 local function liveHold(user, now)
@@ -166,7 +237,7 @@ local function addOrdered(user, delta)
 end
 
 -- Takes one seat out of its owner's hold (it is being reserved, paid, or rebuilt away); an emptied
--- hold is deleted, so its expiry job finds nothing to do.
+-- hold is deleted (and leaves the deadline index), so nothing is left to expire.
 local function takeSeatFromHold(owner, seat)
   redis.call('SREM', holdSeatsKey(owner), seat)
   redis.call('DEL', lockKey(seat))

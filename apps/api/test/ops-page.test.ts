@@ -1,0 +1,89 @@
+import { existsSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { createLogger } from "@seatdrop/observability";
+import { bootstrapAdmin } from "../src/services/bootstrap-admin.ts";
+import { createUser } from "../../../test/support/cluster.ts";
+import { startOrdersWorld, type OrdersWorld } from "./orders-harness.ts";
+
+/**
+ * The ops page (/ops) in Debian's Chromium: the API's own row and PostgreSQL beside the nodes, the
+ * sign-in form back whenever the token is refused (a stale token, a non-admin), and sign-out.
+ */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const hasChromium = existsSync(CHROMIUM);
+if (!hasChromium) console.warn(`ops page test skipped: no Chromium at ${CHROMIUM} (.ci/run installs Debian's chromium)`);
+
+let w: OrdersWorld;
+let browser: Browser;
+let base: string;
+
+beforeAll(async () => {
+  w = await startOrdersWorld();
+  w.env.config.OPS_TARGETS = w.cluster.nodes.map((n) => `http://127.0.0.1:${n.port}`).join(",");
+  await bootstrapAdmin({ db: w.env.db, config: w.env.config, logger: createLogger("test", "silent") });
+  await w.app.listen({ host: "127.0.0.1", port: 0 });
+  base = `http://127.0.0.1:${(w.app.server.address() as AddressInfo).port}`;
+  if (!hasChromium) return;
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"] });
+});
+afterAll(async () => {
+  await browser?.close();
+  await w?.close();
+});
+
+describe("GET /api/ops/status", () => {
+  it("has the API's own row and PostgreSQL", async () => {
+    const admin = await createUser(w.env, "admin");
+    const s = (await w.app.inject({ method: "GET", url: "/api/ops/status", headers: { authorization: `Bearer ${admin.token}` } })).json();
+    expect(s.api).toMatchObject({ healthy: true, ready: true, pid: process.pid });
+    expect(s.postgres).toMatchObject({ ok: true });
+    expect(s.postgres.version).toMatch(/^\d+/);
+    expect(s.postgres.connections).toBeGreaterThan(0);
+    // The nodes' socket counts come from their /metrics, read with the metrics token.
+    for (const a of s.apps) expect(a.connections, a.name).not.toBeNull();
+  });
+});
+
+async function signIn(page: Page, email: string, password: string) {
+  await page.fill('[data-testid="email"]', email);
+  await page.fill('[data-testid="password"]', password);
+  await page.click('[data-testid="signin-button"]');
+}
+
+describe.skipIf(!hasChromium)("ops page in a real browser", () => {
+  it("a refused token brings the sign-in form back; an admin sees every app and PostgreSQL, and signs out", async () => {
+    const page = await (await browser.newContext()).newPage();
+    // A token from another deployment (or expired) left in localStorage.
+    await page.goto(`${base}/ops`);
+    await page.evaluate(() => localStorage.setItem("seatdrop.ops.token", "not-a-valid-token"));
+    await page.reload();
+    await page.waitForSelector('[data-testid="error"]:has-text("signed out")');
+    expect(await page.isVisible('[data-testid="signin"]')).toBe(true);
+    expect(await page.evaluate(() => localStorage.getItem("seatdrop.ops.token"))).toBeNull();
+
+    // A buyer signs in: not an admin, so the form stays, saying why.
+    const email = `buyer-${Date.now()}@example.com`;
+    expect((await w.app.inject({ method: "POST", url: "/api/users/create", payload: { user_params: { username: `buyer-${Date.now()}`, email, password_hash: "buyer-password" } } })).statusCode).toBe(201);
+    await signIn(page, email, "buyer-password");
+    await page.waitForSelector('[data-testid="error"]:has-text("not an admin")');
+    expect(await page.isVisible('[data-testid="signin"]')).toBe(true);
+
+    // The admin: the API's row, both nodes, PostgreSQL and Redis up.
+    await signIn(page, w.env.config.ADMIN_EMAIL, w.env.config.ADMIN_PASSWORD);
+    await page.waitForSelector('[data-testid="apps"] tbody tr[data-app="api (this instance)"][data-healthy="true"]');
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="apps"] tbody tr[data-healthy="true"]').length === 3);
+    await page.waitForSelector('[data-testid="postgres"]:has-text("up")');
+    await page.waitForSelector('[data-testid="redis"]:has-text("up")');
+    expect(await page.isVisible('[data-testid="signin"]')).toBe(false);
+    await page.screenshot({ path: "/tmp/ops-page-signed-in.png" });
+
+    // Sign out: the form is back, the token forgotten and revoked on the server.
+    const token = await page.evaluate(() => localStorage.getItem("seatdrop.ops.token"));
+    await page.click('[data-testid="signout"]');
+    await page.waitForSelector('[data-testid="signin"]:visible');
+    expect(await page.evaluate(() => localStorage.getItem("seatdrop.ops.token"))).toBeNull();
+    await expect.poll(async () => (await w.app.inject({ method: "GET", url: "/api/ops/status", headers: { authorization: `Bearer ${token}` } })).statusCode).toBe(401);
+  }, 60_000);
+});

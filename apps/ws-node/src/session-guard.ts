@@ -1,0 +1,74 @@
+import type { SessionStore } from "@seatdrop/auth";
+import type { Logger } from "@seatdrop/observability";
+import { CloseCode } from "@seatdrop/protocol";
+import type { Keys } from "@seatdrop/redis";
+import type { Conn } from "./conn.ts";
+import type { Subscriber } from "./fanout/subscriber.ts";
+import type { LocalRegistry } from "./registry.ts";
+
+/** How often the node looks for sockets whose token expired. */
+const EXPIRY_SWEEP_MS = 1000;
+/** Sockets re-checked at once after the subscriber reconnects. */
+const RECHECK_BATCH = 200;
+
+/**
+ * Ends the sockets whose session ended (issue 8, findings 3 and 11), with 4401 and a reason:
+ * - the token expired (`token_expired`): a sweep every second, so an open socket no longer keeps
+ *   locking on a token whose `exp` passed;
+ * - a sign-out, password change or account deletion (`token_revoked`), announced on the
+ *   `revokedTokens` channel as a jti or `user:<id>`;
+ * - and, because pub/sub is at-most-once, every socket is re-checked against the SessionStore
+ *   (PostgreSQL, cached in Redis) whenever the subscriber connection comes back, so a revocation
+ *   published while it was away is not missed.
+ */
+export class SessionGuard {
+  private timer: NodeJS.Timeout | null = null;
+  private connectedOnce = false;
+
+  constructor(
+    private readonly o: { registry: LocalRegistry; sessions: SessionStore; subscriber: Subscriber; keys: Keys; logger: Logger },
+  ) {}
+
+  async start(): Promise<void> {
+    const { subscriber, keys } = this.o;
+    subscriber.onReconnect(() => {
+      // ioredis resubscribes on reconnect; what was published meanwhile is lost, so ask the record.
+      if (this.connectedOnce) void this.recheckAll().catch((err: unknown) => this.o.logger.warn({ err }, "session re-check after reconnect failed"));
+      this.connectedOnce = true;
+    });
+    if (subscriber.status === "ready") this.connectedOnce = true;
+    await subscriber.subscribe(keys.revokedTokens, (message) => {
+      if (message.startsWith("user:")) this.closeWhere((c) => c.userId === message.slice(5), "token_revoked: the account's sessions ended; sign in again");
+      else this.closeWhere((c) => c.jti === message, "token_revoked: sign in again");
+    });
+    this.timer = setInterval(() => this.closeExpired(), EXPIRY_SWEEP_MS);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** Closes the sockets whose token expired. */
+  closeExpired(nowS = Date.now() / 1000): void {
+    this.closeWhere((c) => c.tokenExp !== null && c.tokenExp <= nowS, "token_expired: sign in again");
+  }
+
+  /** Re-checks every authenticated socket against the session record; closes those that ended. */
+  async recheckAll(): Promise<void> {
+    const conns = [...this.o.registry.conns.values()].filter((c) => c.jti !== null && !c.closed);
+    for (let i = 0; i < conns.length; i += RECHECK_BATCH) {
+      await Promise.all(
+        conns.slice(i, i + RECHECK_BATCH).map(async (c) => {
+          const ended = await this.o.sessions.isEnded({ jti: c.jti!, userId: c.userId!, issuedAtMs: c.tokenIssuedAtMs }, { localUser: c.tokenLocal });
+          if (ended && !c.closed) c.ws?.end(CloseCode.tokenRevoked, "token_revoked: sign in again");
+        }),
+      );
+    }
+  }
+
+  private closeWhere(pred: (c: Conn) => boolean, reason: string): void {
+    for (const c of this.o.registry.conns.values()) if (!c.closed && pred(c)) c.ws?.end(CloseCode.tokenRevoked, reason);
+  }
+}

@@ -1,0 +1,52 @@
+import { describe, expect, it } from "vitest";
+import { createEvent, createUser, eventually, push, seatIdsGrid } from "../../../test/support/cluster.ts";
+import { useCluster } from "../../../test/support/use-cluster.ts";
+
+/**
+ * With no worker at all (issue 8, finding 15), expired holds are still released within seconds by
+ * the ws-nodes' own sweep of the events they watch; and the re-lock cool-down (finding 5) as a
+ * Phoenix client sees it.
+ */
+const COOL_MS = 1500;
+const world = useCluster({ WS_HOLD_SWEEP_MS: "200", HOLD_RELOCK_COOLDOWN_MS: String(COOL_MS) }, { worker: false });
+
+describe("expired holds without a worker", () => {
+  it("an idle buyer's expired hold is released by the nodes: the owner hears deleted, the others unlocked", async () => {
+    const eventId = await createEvent(world.env, seatIdsGrid(1, 3), { holdTtlMs: 800 });
+    const [idle, watcher] = [await createUser(world.env), await createUser(world.env)];
+    const o = await world.client(0, idle.token).join(`seats:${eventId}`);
+    expect((await push(o.channel, "lock", { seat: "A_1" })).status).toBe("ok");
+    expect((await push(o.channel, "lock", { seat: "A_2" })).status).toBe("ok");
+    const w = await world.client(1, watcher.token).join(`seats:${eventId}`);
+    // Nobody touches the event from here on: no worker, no lock, no join.
+    const deleted = await eventually(() => o.log.find((m) => m.event === "deleted"), 8000, "deleted");
+    expect(deleted.payload).toMatchObject({ seats: ["A_1", "A_2"], reason: "expired" });
+    await eventually(() => w.log.filter((m) => m.event === "unlocked").length === 2, 5000, "two unlocked");
+    expect(w.log.filter((m) => m.event === "unlocked").map((m) => m.payload.reason)).toEqual(["expired", "expired"]);
+    expect(await world.env.redis.hlen(world.env.keys.event(eventId).state)).toBe(0);
+  });
+});
+
+describe("the re-lock cool-down", () => {
+  it("refuses the user whose hold just expired with relock_cooldown and retry_after_ms, lets others lock, and ends", async () => {
+    const eventId = await createEvent(world.env, seatIdsGrid(1, 2), { holdTtlMs: 500 });
+    const [farmer, other] = [await createUser(world.env), await createUser(world.env)];
+    const f = await world.client(0, farmer.token).join(`seats:${eventId}`);
+    const o = await world.client(1, other.token).join(`seats:${eventId}`);
+    expect((await push(f.channel, "lock", { seat: "A_1" })).status).toBe("ok");
+    await eventually(() => f.log.find((m) => m.event === "deleted"), 8000, "deleted");
+    const refused = await push(f.channel, "lock", { seat: "A_1" });
+    expect(refused).toMatchObject({ status: "error", response: { reason: "relock_cooldown", seat: "A_1" } });
+    const wait = refused.response.retry_after_ms as number;
+    expect(wait).toBeGreaterThan(0);
+    expect(wait).toBeLessThanOrEqual(COOL_MS);
+    // Someone else may take it at once, and give it back.
+    expect((await push(o.channel, "lock", { seat: "A_1" })).status).toBe("ok");
+    expect((await push(o.channel, "unlock", { seat: "A_1" })).status).toBe("ok");
+    // A plain unlock starts no cool-down for its author.
+    expect((await push(o.channel, "lock", { seat: "A_1" })).status).toBe("ok");
+    expect((await push(o.channel, "unlock", { seat: "A_1" })).status).toBe("ok");
+    await new Promise((r) => setTimeout(r, wait + 50));
+    expect((await push(f.channel, "lock", { seat: "A_1" })).status).toBe("ok");
+  });
+});
