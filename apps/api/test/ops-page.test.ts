@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { createLogger } from "@seatdrop/observability";
 import { bootstrapAdmin } from "../src/services/bootstrap-admin.ts";
-import { createUser } from "../../../test/support/cluster.ts";
+import { createEvent, createUser, seatIdsGrid } from "../../../test/support/cluster.ts";
 import { startOrdersWorld, type OrdersWorld } from "./orders-harness.ts";
 
 /**
@@ -85,5 +85,33 @@ describe.skipIf(!hasChromium)("ops page in a real browser", () => {
     await page.waitForSelector('[data-testid="signin"]:visible');
     expect(await page.evaluate(() => localStorage.getItem("seatdrop.ops.token"))).toBeNull();
     await expect.poll(async () => (await w.app.inject({ method: "GET", url: "/api/ops/status", headers: { authorization: `Bearer ${token}` } })).statusCode).toBe(401);
+  }, 60_000);
+
+  it("an admin freezes and reopens an event's sales and releases a user's hold with the page's buttons", async () => {
+    const eventId = await createEvent(w.env, seatIdsGrid(1, 4));
+    const buyer = await createUser(w.env);
+    const other = await createUser(w.env);
+    await w.cluster.seats.lock({ eventId, userId: buyer.id, seatId: "A_1" });
+    const page = await (await browser.newContext()).newPage();
+    page.on("dialog", (d) => void d.accept());
+    await page.goto(`${base}/ops`);
+    await signIn(page, w.env.config.ADMIN_EMAIL, w.env.config.ADMIN_PASSWORD);
+    const row = `[data-testid="events"] tbody tr[data-event="${eventId}"]`;
+    await page.waitForSelector(`${row}[data-paused="false"] [data-testid="holds"]:text-is("1")`);
+
+    await page.click(`${row} button[data-act="freeze"]`);
+    await page.waitForSelector(`${row}[data-paused="true"]`);
+    await expect(w.cluster.seats.lock({ eventId, userId: other.id, seatId: "A_2" })).rejects.toMatchObject({ reason: "sales_paused" });
+
+    await page.click(`${row} button[data-act="reopen"]`);
+    await page.waitForSelector(`${row}[data-paused="false"]`);
+    await w.cluster.seats.lock({ eventId, userId: other.id, seatId: "A_2" });
+
+    await page.waitForSelector(`${row} [data-testid="holds"]:text-is("2")`);
+    await page.click(`${row} button[data-act="release"][data-user="${buyer.id}"]`);
+    await page.waitForSelector(`${row} [data-testid="holds"]:text-is("1")`);
+    expect(await w.cluster.seats.holdOf(eventId, buyer.id)).toBeNull();
+    expect(await w.cluster.seats.holdOf(eventId, other.id)).not.toBeNull();
+    await page.screenshot({ path: "/tmp/ops-page-controls.png" });
   }, 60_000);
 });

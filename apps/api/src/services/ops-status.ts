@@ -7,6 +7,8 @@ import { HOLDS_QUEUE, ORDERS_QUEUE, ROOMS_QUEUE } from "@seatdrop/jobs";
 import type { Keys, Redis } from "@seatdrop/redis";
 
 const PROBE_TIMEOUT_MS = 1500;
+/** Live holds listed per event (earliest deadline first) for the page's release buttons; `holds` counts them all. */
+const HOLDS_LISTED = 20;
 
 /** One app of the cluster as the ops page shows it. */
 export interface AppStatus {
@@ -122,7 +124,7 @@ export async function opsStatus(o: { config: Config; db: Db; redis: Redis; keys:
         }),
       );
   const current = await db
-    .select({ id: events.id, name: events.name, startTime: events.startTime })
+    .select({ id: events.id, name: events.name, startTime: events.startTime, salesPausedAt: events.salesPausedAt })
     .from(events)
     .where(gt(events.endTime, sql`now()`))
     .orderBy(events.startTime)
@@ -137,11 +139,32 @@ export async function opsStatus(o: { config: Config; db: Db; redis: Redis; keys:
         ? await redis
             .time()
             .then(([sec, usec]) => Number(sec) * 1000 + Math.floor(Number(usec) / 1000))
-            .then((now) => Promise.all([redis.scard(k.seatmap), redis.hlen(k.state), redis.zcount(k.holds, `(${now}`, "+inf"), redis.get(k.seq)]))
+            .then((now) =>
+              Promise.all([
+                redis.scard(k.seatmap),
+                redis.hlen(k.state),
+                redis.zcount(k.holds, `(${now}`, "+inf"),
+                redis.get(k.seq),
+                // The first live holds by deadline, so the page can offer to release one.
+                redis.zrangebyscore(k.holds, `(${now}`, "+inf", "WITHSCORES", "LIMIT", 0, HOLDS_LISTED),
+              ]),
+            )
             .catch(() => null)
         : null;
-      const [seats, taken, holds, seq] = live ?? [null, null, null, null];
-      return { id: e.id, name: e.name, start_time: e.startTime.toISOString(), seats, taken, holds, seq: seq === null ? null : Number(seq) };
+      const [seats, taken, holds, seq, listed] = live ?? [null, null, null, null, []];
+      const holdList: { user_id: string; deadline: string }[] = [];
+      for (let i = 0; i + 1 < listed.length; i += 2) holdList.push({ user_id: listed[i]!, deadline: new Date(Number(listed[i + 1])).toISOString() });
+      return {
+        id: e.id,
+        name: e.name,
+        start_time: e.startTime.toISOString(),
+        sales_paused: e.salesPausedAt !== null,
+        seats,
+        taken,
+        holds,
+        seq: seq === null ? null : Number(seq),
+        hold_list: holdList,
+      };
     }),
   );
   return {
