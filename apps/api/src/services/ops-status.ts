@@ -18,6 +18,10 @@ export interface AppStatus {
   ready: boolean | null;
   connections: number | null;
   subscribed_events: number | null;
+  /** Lock results this app's seat service counted since it started: `ok` and each refusal's reason. */
+  lock_results: Record<string, number>;
+  /** The worker's hold expiry lag (deadline to release), mean over its life, ms; null elsewhere. */
+  expiry_lag_mean_ms: number | null;
 }
 
 /** The targets to probe: OPS_TARGETS, or this host's worker and ws-nodes as `npm start` runs them. */
@@ -56,6 +60,19 @@ function gauge(text: string, name: string): number | null {
   return seen ? sum : null;
 }
 
+/** The `result` label's values of `sdc_seat_ops_total{op="lockSeat",…}`, with their counts. */
+function lockResults(text: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const m of text.matchAll(/^sdc_seat_ops_total\{([^}]*)\} (\S+)$/gm)) {
+    const labels = m[1]!;
+    if (!labels.includes('op="lockSeat"')) continue;
+    const result = /result="([^"]*)"/.exec(labels)?.[1];
+    const v = Number(m[2]);
+    if (result && Number.isFinite(v) && v > 0) out[result] = (out[result] ?? 0) + v;
+  }
+  return out;
+}
+
 async function appStatus(t: { name: string; url: string }, metricsToken: string): Promise<AppStatus> {
   const [health, ready, metrics] = await Promise.all([
     probe(`${t.url}/healthz`),
@@ -70,7 +87,16 @@ async function appStatus(t: { name: string; url: string }, metricsToken: string)
     ready: ready ? ready.ok : null,
     connections: gauge(text, "sdc_ws_connections"),
     subscribed_events: gauge(text, "sdc_subscribed_events"),
+    lock_results: lockResults(text),
+    expiry_lag_mean_ms: mean(text, "sdc_hold_expiry_lag_seconds"),
   };
+}
+
+/** A histogram's mean (its `_sum` over its `_count`), in ms; null when absent or empty. */
+function mean(text: string, name: string): number | null {
+  const sum = gauge(text, `${name}_sum`);
+  const count = gauge(text, `${name}_count`);
+  return sum !== null && count ? Math.round((sum / count) * 1000 * 10) / 10 : null;
 }
 
 /** PostgreSQL as the ops page shows it: reachable, its version, a round trip, open connections. */
@@ -181,6 +207,21 @@ export async function opsStatus(o: { config: Config; db: Db; redis: Redis; keys:
       ops_per_sec: Number(redisInfo.instantaneous_ops_per_sec ?? 0),
     },
     queues,
+    // Cluster-wide, not per event: the nodes count lock results by reason only (per-event labels
+    // would make one series per event on every node). Since each app started.
+    locks: sumResults(apps.map((a) => a.lock_results)),
+    expiry_lag_mean_ms: apps.map((a) => a.expiry_lag_mean_ms).find((v) => v !== null) ?? null,
     events: eventRows,
   };
+}
+
+function sumResults(all: Record<string, number>[]): { ok: number; refused: Record<string, number> } {
+  const refused: Record<string, number> = {};
+  let ok = 0;
+  for (const r of all)
+    for (const [k, v] of Object.entries(r)) {
+      if (k === "ok") ok += v;
+      else if (k !== "error") refused[k] = (refused[k] ?? 0) + v;
+    }
+  return { ok, refused };
 }
