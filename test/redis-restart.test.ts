@@ -221,6 +221,7 @@ describe("Redis restarted during a drop (issue 8)", () => {
     expect((await w.app.inject({ method: "GET", url: `/api/users/${gone.user.id}`, headers: auth(gone.token) })).json()).toMatchObject({ error: "token_revoked" });
     expect((await rawUpgrade(w.cluster.nodes[1]!.port, `/socket/websocket?vsn=2.0.0&token=${encodeURIComponent(gone.token)}`)).status).toBe(401);
 
-    console.log(`redis restart: map rebuilt and ${watchers.length + 1} watchers resynced within ${Date.now() - restartedAt} ms; hold ${holdKept ? "kept" : `released, its owner told by ${deletedA4 ? "deleted" : "its rejoin reply (no hold)"}`}`);
+    const messages = [...watchers, h, r, p, l].reduce((n, x) => n + x.log.length, 0);
+    console.log(`redis restart: 6 stock clients on 2 nodes, 4 locks before; after it 3 locks on sold or reserved seats refused and 1 granted; 2 orders (1 paid), ${messages} pushes received; sold twice 0, paid or reserved lost 0; map rebuilt and ${watchers.length + 1} watchers resynced within ${Date.now() - restartedAt} ms; hold ${holdKept ? "kept" : `released, its owner told by ${deletedA4 ? "deleted" : "its rejoin reply (no hold)"}`}`);
   }, 120_000);
 });
