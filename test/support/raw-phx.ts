@@ -2,8 +2,7 @@ import WebSocket from "ws";
 
 /**
  * A raw `ws` client of the Phoenix socket (`/socket/websocket?vsn=2.0.0`), so tests can send frames
- * the stock client never would; records every frame, parsed and verbatim. (The same client as in
- * apps/ws-node/test/bad-input.test.ts, shared here for the issue 8 tests.)
+ * the stock client never would; records every frame, parsed and verbatim.
  */
 
 export type Frame = [string | null, string | null, string, string, Record<string, unknown>];

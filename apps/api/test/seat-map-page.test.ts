@@ -1,4 +1,6 @@
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -21,7 +23,9 @@ import { auth, startOrdersWorld, type OrdersWorld } from "./orders-harness.ts";
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const hasChromium = existsSync(CHROMIUM);
 if (!hasChromium) console.warn(`seat-map page test skipped: no Chromium at ${CHROMIUM} (.ci/run installs Debian's chromium)`);
-const SHOTS = fileURLToPath(new URL("../../../docs/screenshots/", import.meta.url));
+// The README's screenshots are rewritten only on request (UPDATE_SCREENSHOTS=1), so an ordinary
+// run leaves the working tree clean; otherwise they go to a temporary folder.
+const SHOTS = process.env.UPDATE_SCREENSHOTS === "1" ? fileURLToPath(new URL("../../../docs/screenshots/", import.meta.url)) : mkdtempSync(join(tmpdir(), "seatdrop-shots-"));
 const DESKTOP: BrowserContextOptions = { viewport: { width: 1280, height: 860 } };
 const PHONE: BrowserContextOptions = { viewport: { width: 375, height: 780 }, deviceScaleFactor: 1, isMobile: true, hasTouch: true };
 
