@@ -1,8 +1,7 @@
 import { eq } from "drizzle-orm";
-import { events, seatAudit, tickets, users, type Db } from "@seatdrop/db";
+import { events, foreignKeyViolation, seatAudit, tickets, uniqueViolation, users, type Db } from "@seatdrop/db";
 import { ApiError, conflict, notFound, validationFailed } from "../errors.ts";
 import type { TicketView } from "../schemas/ticket.ts";
-import { postgresError, uniqueViolation } from "./postgres-errors.ts";
 
 type TicketRow = typeof tickets.$inferSelect;
 
@@ -31,7 +30,7 @@ export async function createTicket(o: { db: Db; ticketNumber: string; eventId: s
   } catch (err) {
     if (uniqueViolation(err) === "tickets_number_key") throw conflict("ticket.ticket_number", "this ticket number has already been issued");
     // The event was deleted between the check and the insert.
-    if (postgresError(err)?.code === "23503") throw validationFailed([{ field: "ticket.event_id", message: "no event with this id" }]);
+    if (foreignKeyViolation(err) !== null) throw validationFailed([{ field: "ticket.event_id", message: "no event with this id" }]);
     throw err;
   }
 }
