@@ -21,12 +21,14 @@
  *   sections  the same on a 20-section, 100,000-seat venue, watchers on one section each (and a few
  *             on the whole venue, for the ratio);
  *   conns     15,000 idle authenticated sockets on one node: connects/s, RSS per socket after GC;
- *   expiry    10,000 holds due within about a second: lateness of each release and of `deleted`.
+ *   expiry    10,000 holds due within about a second: lateness of each release and of `deleted`;
+ *   chat      load-tests/chat-bench.ts in a child process (its own cluster): a join storm and
+ *             2,000 members × 200 messages/s (200 × 50/s for 3 s with --quick); fails if stored ≠ acked.
  * BENCH_CPU_PROF=<dir> makes the ws-nodes write `node --cpu-prof` profiles there.
  * Exits non-zero on a double hold, a lost change or a map that disagrees with the API.
  * Everything talks to 127.0.0.1 only; every wait is bounded.
  */
-import type { ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { parseArgs } from "node:util";
@@ -38,7 +40,7 @@ import { createEvent, createUsers, plainSeats, sectionNames, venue, type BenchUs
 import { GenPool } from "./lib/gen-pool.ts";
 import { Client, now, sectionOf, type ClientSpec } from "./lib/generator.ts";
 import { Histogram } from "./lib/histogram.ts";
-import { cpuMsOf, freePort, median, rssKb, sleep, startServer } from "./lib/procs.ts";
+import { cpuMsOf, freePort, median, root, rssKb, sleep, startServer } from "./lib/procs.ts";
 
 const { values: opt } = parseArgs({
   options: {
@@ -73,7 +75,7 @@ const size = {
   drainMs: num("BENCH_DRAIN_MS", 15_000, 8000),
 };
 const PEER = !opt["no-peer"] && process.env.BENCH_BASELINE !== "0";
-const ONLY = new Set((opt.only ?? "locks,drop,fanout,sections,conns,expiry").split(","));
+const ONLY = new Set((opt.only ?? "locks,drop,fanout,sections,conns,expiry,chat").split(","));
 const GENS = Number(opt.gens ?? process.env.BENCH_GENS ?? 3);
 
 /** What one side's processes cost during a measured phase. */
@@ -195,11 +197,20 @@ async function main() {
   }
   report();
   const failed = rows.flatMap((r) => r.checks.filter((c) => !c.ok && !c.informational).map((c) => `${r.scenario} (${r.side}): ${c.name}: ${c.detail}`));
+  // Chat at concert scale (issue 11) runs its own cluster: load-tests/chat-bench.ts, quick-sized with --quick.
+  if (ONLY.has("chat") && !(await chatBench())) failed.push("chat: load-tests/chat-bench.ts failed (see its output above)");
   if (failed.length) {
     console.error(`\nFAILED checks:\n  ${failed.join("\n  ")}`);
     process.exit(1);
   }
   process.exit(0);
+}
+
+/** Runs the chat scenarios (join storm, messaging) as a child process; true when it passed. */
+function chatBench(): Promise<boolean> {
+  const quick: Record<string, string> = Q ? { BENCH_CHAT_MEMBERS: "200", BENCH_CHAT_RATE: "50", BENCH_CHAT_SECONDS: "3" } : {};
+  const child = spawn(process.execPath, ["--import", "tsx", "load-tests/chat-bench.ts"], { cwd: root, env: { ...quick, ...process.env }, stdio: "inherit" });
+  return new Promise((resolve) => child.on("exit", (code: number | null) => resolve(code === 0)));
 }
 
 class Bench {

@@ -36,6 +36,8 @@ const BATCH = process.env.BENCH_CHAT_BATCH === "1";
 /** Members that parse every frame (latency, presence); the others only count frames and bytes. */
 const SAMPLED = 20;
 const TICK = Number(process.env.CLK_TCK ?? 100);
+/** Broken promises (not speed): the run exits 1 when any is found. */
+const failed: string[] = [];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? NaN;
@@ -313,6 +315,8 @@ async function main() {
     const deliveries = acked * (senders.length - 1);
     ackLatency.sort((a, b) => a - b);
     deliveryLatency.sort((a, b) => a - b);
+    // The one promise a benchmark can break: what was acked is stored, exactly (npm run bench fails otherwise).
+    if (stored !== acked) failed.push(`persisted ${stored} messages but acked ${acked}`);
     rows.push([
       `messages, ${MEMBERS} members × ${RATE}/s for ${SECONDS} s${BATCH ? " (batch)" : ""}`,
       `sent ${total} in ${sendWall.toFixed(1)} s, acked ${acked} (${f1(acked / sendWall)}/s), refused ${refused}${retryAfter.length ? ` (retry_after_ms p50 ${pct(retryAfter.sort((a, b) => a - b), 0.5)})` : ""}, other errors ${otherErrors}${otherErrors ? ` ${JSON.stringify(Object.fromEntries(errorReasons))}` : ""}; reply p50 ${f1(pct(ackLatency, 0.5))} ms p99 ${f1(pct(ackLatency, 0.99))} ms; delivery p50 ${f1(pct(deliveryLatency, 0.5))} ms p99 ${f1(pct(deliveryLatency, 0.99))} ms; persisted ${stored} (= acked: ${stored === acked}); ws-node CPU ${msgCpu.toFixed(2)} s = ${f1((msgCpu * 1e6) / Math.max(1, deliveries))} µs per delivery; generator CPU ${msgGen.toFixed(2)} s`,
@@ -326,6 +330,10 @@ async function main() {
   console.log(`\n| chat scenario | result |\n|---|---|`);
   for (const [k, v] of rows) console.log(`| ${k} | ${v} |`);
   console.log(`\n(${new Date().toISOString()}, node ${process.version}, ${cpus().length} cores, load generator on the same machine)`);
+  if (failed.length) {
+    console.error(`\nFAILED: ${failed.join("; ")}`);
+    process.exit(1);
+  }
   process.exit(0);
 }
 

@@ -11,6 +11,7 @@ import { ticketRoutes } from "./routes/tickets.ts";
 import { idempotencyPlugin } from "./plugins/idempotency.ts";
 import { ordersPlugin } from "./plugins/orders.ts";
 import { orderRoutes } from "./routes/orders.ts";
+import { opsControlRoutes } from "./routes/ops-controls.ts";
 import { paymentWebhookRoutes } from "./routes/payment-webhook.ts";
 import { pageRoutes } from "./routes/pages.ts";
 import { depsPlugin } from "./plugins/deps.ts";
@@ -67,6 +68,7 @@ export function buildApp(deps: ApiDeps) {
   app.register(notificationRoutes);
   app.register(chatAdminRoutes);
   app.register(orderRoutes);
+  app.register(opsControlRoutes);
   app.register(paymentWebhookRoutes);
   app.register(pageRoutes);
   return app;

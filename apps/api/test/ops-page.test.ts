@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { createLogger } from "@seatdrop/observability";
 import { bootstrapAdmin } from "../src/services/bootstrap-admin.ts";
-import { createUser } from "../../../test/support/cluster.ts";
+import { PhxClient, createEvent, createUser, push, seatIdsGrid } from "../../../test/support/cluster.ts";
 import { startOrdersWorld, type OrdersWorld } from "./orders-harness.ts";
 
 /**
@@ -43,6 +43,27 @@ describe("GET /api/ops/status", () => {
     expect(s.postgres.connections).toBeGreaterThan(0);
     // The nodes' socket counts come from their /metrics, read with the metrics token.
     for (const a of s.apps) expect(a.connections, a.name).not.toBeNull();
+  });
+
+  it("counts lock refusals by reason from the nodes' metrics", async () => {
+    const admin = await createUser(w.env, "admin");
+    const status = async () => (await w.app.inject({ method: "GET", url: "/api/ops/status", headers: { authorization: `Bearer ${admin.token}` } })).json();
+    const before = await status();
+    const eventId = await createEvent(w.env, seatIdsGrid(1, 2));
+    const [a, b] = [await createUser(w.env), await createUser(w.env)];
+    const ca = new PhxClient(w.cluster.nodes[0]!.port, a.token);
+    const cb = new PhxClient(w.cluster.nodes[1]!.port, b.token);
+    try {
+      expect((await push((await ca.join(`seats:${eventId}`)).channel, "lock", { seat: "A_1" })).status).toBe("ok");
+      expect((await push((await cb.join(`seats:${eventId}`)).channel, "lock", { seat: "A_1" })).response).toMatchObject({ reason: "already_locked" });
+    } finally {
+      await Promise.all([ca.disconnect(), cb.disconnect()]);
+    }
+    const after = await status();
+    expect(after.locks.ok).toBeGreaterThan(before.locks.ok);
+    expect(after.locks.refused.already_locked ?? 0).toBeGreaterThan(before.locks.refused.already_locked ?? 0);
+    const row = after.events.find((e: { id: string }) => e.id === eventId);
+    expect(row).toMatchObject({ seats: 2, taken: 1, holds: 1, sales_paused: false, hold_list: [{ user_id: a.id }] });
   });
 });
 
@@ -85,5 +106,34 @@ describe.skipIf(!hasChromium)("ops page in a real browser", () => {
     await page.waitForSelector('[data-testid="signin"]:visible');
     expect(await page.evaluate(() => localStorage.getItem("seatdrop.ops.token"))).toBeNull();
     await expect.poll(async () => (await w.app.inject({ method: "GET", url: "/api/ops/status", headers: { authorization: `Bearer ${token}` } })).statusCode).toBe(401);
+  }, 60_000);
+
+  it("an admin freezes and reopens an event's sales and releases a user's hold with the page's buttons", async () => {
+    const eventId = await createEvent(w.env, seatIdsGrid(1, 4));
+    const buyer = await createUser(w.env);
+    const other = await createUser(w.env);
+    await w.cluster.seats.lock({ eventId, userId: buyer.id, seatId: "A_1" });
+    const page = await (await browser.newContext()).newPage();
+    page.on("dialog", (d) => void d.accept());
+    await page.goto(`${base}/ops`);
+    await signIn(page, w.env.config.ADMIN_EMAIL, w.env.config.ADMIN_PASSWORD);
+    const row = `[data-testid="events"] tbody tr[data-event="${eventId}"]`;
+    await page.waitForSelector(`${row}[data-paused="false"] [data-testid="holds"]:text-is("1")`);
+    await page.waitForSelector('[data-testid="locks"]:has-text("hold expiry lag")');
+
+    await page.click(`${row} button[data-act="freeze"]`);
+    await page.waitForSelector(`${row}[data-paused="true"]`);
+    await expect(w.cluster.seats.lock({ eventId, userId: other.id, seatId: "A_2" })).rejects.toMatchObject({ reason: "sales_paused" });
+
+    await page.click(`${row} button[data-act="reopen"]`);
+    await page.waitForSelector(`${row}[data-paused="false"]`);
+    await w.cluster.seats.lock({ eventId, userId: other.id, seatId: "A_2" });
+
+    await page.waitForSelector(`${row} [data-testid="holds"]:text-is("2")`);
+    await page.click(`${row} button[data-act="release"][data-user="${buyer.id}"]`);
+    await page.waitForSelector(`${row} [data-testid="holds"]:text-is("1")`);
+    expect(await w.cluster.seats.holdOf(eventId, buyer.id)).toBeNull();
+    expect(await w.cluster.seats.holdOf(eventId, other.id)).not.toBeNull();
+    await page.screenshot({ path: "/tmp/ops-page-controls.png" });
   }, 60_000);
 });

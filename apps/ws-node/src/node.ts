@@ -14,6 +14,7 @@ import type { NodeContext } from "./context.ts";
 import { EventFeeds } from "./fanout/event-feed.ts";
 import { SeatChanges } from "./fanout/seat-changes.ts";
 import { SeatFanout } from "./fanout/seat-fanout.ts";
+import { Subscriber } from "./fanout/subscriber.ts";
 import { PhoenixSocket } from "./phoenix/phx-connection.ts";
 import { LocalRegistry } from "./registry.ts";
 import { startNodeHoldSweep } from "./hold-sweep.ts";
@@ -57,10 +58,13 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
   const { config } = o;
   const nodeId = o.nodeId ?? config.NODE_ID ?? `ws-${randomBytes(4).toString("hex")}`;
   const logger = o.logger.child({ module: "ws-node", nodeId });
-  const redis = connectRedis(config.REDIS_URL);
-  // Named per prefix and node, so an operator (or a fault test) can tell this node's subscriber apart.
-  const sub = connectRedis(config.REDIS_URL, "subscriber", { connectionName: `sdc-subscriber-${config.REDIS_PREFIX}-${nodeId}` });
-  const bull = connectRedis(config.REDIS_URL, "bullmq");
+  // Each connection is named after its prefix and node (`CLIENT LIST` tells them apart; a fault test
+  // kills exactly its own node's subscriber with `CLIENT KILL`, while other files share the Redis).
+  const named = (role: "command" | "subscriber" | "bullmq") =>
+    connectRedis(config.REDIS_URL, role, { connectionName: `sdc-${role}-${config.REDIS_PREFIX}-${nodeId}`.replace(/[^\w.:-]/g, "_") });
+  const redis = named("command");
+  const sub = named("subscriber");
+  const bull = named("bullmq");
   for (const [name, c] of [["command", redis], ["subscriber", sub], ["bullmq", bull]] as const)
     c.on("error", (err: Error) => logger.warn({ err: err.message, connection: name }, "redis connection error"));
   const keys = createKeys(config.REDIS_PREFIX);
@@ -77,8 +81,9 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
   const fanout = new SeatFanout(app, registry, nodeId, changes);
   let phx: PhoenixSocket | undefined;
   let seed: SeedSocket | undefined;
+  const subscriber = new Subscriber(sub, logger);
   const feeds = new EventFeeds(
-    sub,
+    subscriber,
     keys,
     seats,
     (eventId, events, origin) => fanout.deliver(eventId, events, origin),
@@ -89,9 +94,9 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
     },
     logger,
   );
-  const chat = new ChatNode({ app, registry, nodeId, config, db: db.db, redis, sub, keys, logger });
+  const chat = new ChatNode({ app, registry, nodeId, config, db: db.db, redis, subscriber, keys, logger });
   // A session that ends anywhere (sign-out, password change, deletion, expiry) closes its sockets here.
-  const sessionGuard = new SessionGuard({ registry, sessions, sub, keys, logger });
+  const sessionGuard = new SessionGuard({ registry, sessions, subscriber, keys, logger });
   await sessionGuard.start();
   const limits = new AttemptLimits({ redis, keys, config });
   const ctx: NodeContext = { config, nodeId, logger, app, seats, feeds, registry, fanout, changes, chat, limits };
@@ -276,6 +281,7 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
     clearInterval(slowTimer);
     holdSweep.stop();
     sessionGuard.stop();
+    limits.close();
     stopPings();
     await chat.close();
     await jobs.close().catch(() => {});

@@ -1,8 +1,9 @@
 import type { SessionStore } from "@seatdrop/auth";
 import type { Logger } from "@seatdrop/observability";
 import { CloseCode } from "@seatdrop/protocol";
-import type { Keys, Redis } from "@seatdrop/redis";
+import type { Keys } from "@seatdrop/redis";
 import type { Conn } from "./conn.ts";
+import type { Subscriber } from "./fanout/subscriber.ts";
 import type { LocalRegistry } from "./registry.ts";
 
 /** How often the node looks for sockets whose token expired. */
@@ -25,23 +26,21 @@ export class SessionGuard {
   private connectedOnce = false;
 
   constructor(
-    private readonly o: { registry: LocalRegistry; sessions: SessionStore; sub: Redis; keys: Keys; logger: Logger },
+    private readonly o: { registry: LocalRegistry; sessions: SessionStore; subscriber: Subscriber; keys: Keys; logger: Logger },
   ) {}
 
   async start(): Promise<void> {
-    const { sub, keys } = this.o;
-    sub.on("message", (channel: string, message: string) => {
-      if (channel !== keys.revokedTokens) return;
-      if (message.startsWith("user:")) this.closeWhere((c) => c.userId === message.slice(5), "token_revoked: the account's sessions ended; sign in again");
-      else this.closeWhere((c) => c.jti === message, "token_revoked: sign in again");
-    });
-    sub.on("ready", () => {
+    const { subscriber, keys } = this.o;
+    subscriber.onReconnect(() => {
       // ioredis resubscribes on reconnect; what was published meanwhile is lost, so ask the record.
       if (this.connectedOnce) void this.recheckAll().catch((err: unknown) => this.o.logger.warn({ err }, "session re-check after reconnect failed"));
       this.connectedOnce = true;
     });
-    if (sub.status === "ready") this.connectedOnce = true;
-    await sub.subscribe(keys.revokedTokens);
+    if (subscriber.status === "ready") this.connectedOnce = true;
+    await subscriber.subscribe(keys.revokedTokens, (message) => {
+      if (message.startsWith("user:")) this.closeWhere((c) => c.userId === message.slice(5), "token_revoked: the account's sessions ended; sign in again");
+      else this.closeWhere((c) => c.jti === message, "token_revoked: sign in again");
+    });
     this.timer = setInterval(() => this.closeExpired(), EXPIRY_SWEEP_MS);
     this.timer.unref();
   }

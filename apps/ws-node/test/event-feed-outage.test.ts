@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { createLogger } from "@seatdrop/observability";
+import type { ChatBus } from "@seatdrop/chat";
 import type { SeatService } from "@seatdrop/seats";
+import { RoomFeed } from "../src/chat/room-feeds.ts";
 import { EventFeed } from "../src/fanout/event-feed.ts";
 import { eventually } from "../../../test/support/cluster.ts";
 
@@ -39,5 +41,33 @@ describe("event feed during a Redis outage", () => {
     await eventually(() => resyncs > 0, 8000, "resync after the outage");
     feed.push({ ev: [{ seq: 8, t: "locked", seat: "A_2", u: "u2" }], ep: "e1" });
     await eventually(() => delivered.includes(8), 2000, "delivery after the outage");
+  });
+
+  it("a chat room feed retries too (it used to give up): no resync while Redis is down, then one from Redis's position", async () => {
+    let redisUp = true;
+    let seq = 7;
+    const fail = () => Promise.reject(new Error("Connection is closed."));
+    const bus = {
+      presenceSnapshot: () => (redisUp ? Promise.resolve({ seq, epoch: "e1", entries: [] }) : fail()),
+      currentSeq: () => (redisUp ? Promise.resolve({ seq, epoch: "e1" }) : fail()),
+      readLog: () => (redisUp ? Promise.resolve(null) : fail()),
+    } as unknown as ChatBus;
+    const delivered: number[] = [];
+    let resyncs = 0;
+    const feed = new RoomFeed("ev", bus, async () => "active", (_e, m) => delivered.push(m.s), () => resyncs++, createLogger("test", "silent"), Promise.resolve());
+    await feed.ready;
+    expect(feed.lastSeq).toBe(7);
+    redisUp = false;
+    const status = { k: "status", status: "active" } as const;
+    feed.push({ s: 10, ep: "e1", ev: status }); // reveals a gap (8, 9): the fill and the first retries fail
+    await new Promise((r) => setTimeout(r, 300));
+    expect({ delivered, resyncs }).toEqual({ delivered: [], resyncs: 0 });
+    seq = 12; // Redis answers again, further on than the feed
+    redisUp = true;
+    await eventually(() => resyncs > 0, 8000, "resync after the outage");
+    expect(feed.lastSeq).toBe(12);
+    feed.push({ s: 13, ep: "e1", ev: status });
+    await eventually(() => delivered.includes(13), 2000, "delivery after the outage");
+    expect(delivered).toEqual([13]);
   });
 });

@@ -32,17 +32,30 @@ export class RateLimitedError extends Error {
 export class AttemptLimits {
   private readonly limiters = new Map<string, RateLimiterRedis>();
   private readonly exempt: Set<string>;
+  /**
+   * A connection of its own, without auto-pipelining: rate-limiter-flexible defines its script on the
+   * client it is given, and on the shared auto-pipelined connection that broke pipelines under load
+   * (ioredis threw "results[i] is not iterable" from its auto-pipeline).
+   */
+  private readonly client: Redis;
 
   constructor(private readonly o: { redis: Redis; keys: Keys; config: Config }) {
     this.exempt = new Set(o.config.LIMIT_EXEMPT_IPS.map(normaliseIp));
-    // Every limiter now, before any traffic: each one defines its script on the shared connection
-    // (`defineCommand`), and one defined while an auto-pipelined batch is open is missing from that
-    // batch — ioredis then throws `pipeline.rlflxIncr is not a function` and `results[i] is not
-    // iterable` outside any promise, which ends the process (ioredis #1931; seen here under load).
+    this.client = o.redis.duplicate({ enableAutoPipelining: false, connectionName: "sdc-limits" });
+    this.client.on("error", () => {}); // failures surface as allowed attempts (fail open), see consume
+    // Every limiter now, before any traffic, on a connection without auto-pipelining: a limiter
+    // defines its script (`defineCommand`) when it is made, and one defined while an auto-pipelined
+    // batch is open is missing from that batch — ioredis then throws `results[i] is not iterable`
+    // outside any promise, which ends the process (ioredis #1931; seen here under load).
     for (const kind of ATTEMPT_KINDS) {
       if (this.perIp(kind) > 0) this.limiter(`${kind}:ip`, this.perIp(kind));
       if (this.perUser(kind) > 0) this.limiter(`${kind}:user`, this.perUser(kind));
     }
+  }
+
+  /** Closes the limits' own Redis connection. */
+  close(): void {
+    this.client.disconnect();
   }
 
   /** Whether any limit of `kind` applies to `who` (false: `consume` would not even ask Redis). */
@@ -84,7 +97,7 @@ export class AttemptLimits {
   private limiter(name: string, points: number): RateLimiterRedis {
     let l = this.limiters.get(name);
     if (!l) {
-      l = new RateLimiterRedis({ storeClient: this.o.redis, keyPrefix: this.o.keys.attemptLimit(name), points, duration: this.o.config.LIMIT_WINDOW_S, useRedisPackage: false });
+      l = new RateLimiterRedis({ storeClient: this.client, keyPrefix: this.o.keys.attemptLimit(name), points, duration: this.o.config.LIMIT_WINDOW_S, useRedisPackage: false });
       this.limiters.set(name, l);
     }
     return l;

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { AttemptLimits, RateLimitedError } from "@seatdrop/auth";
 import { connectRedis } from "@seatdrop/redis";
 import { createTestEnv, type TestEnv } from "../../../test/support/test-env.ts";
@@ -21,6 +21,7 @@ describe("attempt limits on an auto-pipelined connection", () => {
     process.on("uncaughtException", onUncaught);
     try {
       const limits = new AttemptLimits({ redis, keys: env.keys, config: env.config });
+      onTestFinished(() => limits.close());
       const pending = redis.get(`${env.config.REDIS_PREFIX}:nothing`);
       const answers = await Promise.allSettled([pending, ...Array.from({ length: 5 }, () => limits.consume("connect", { ip: "198.51.100.7" }))]);
       await new Promise((r) => setTimeout(r, 50));

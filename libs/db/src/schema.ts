@@ -44,6 +44,8 @@ export const events = pgTable(
     salesOpenAt: timestamp("sales_open_at", { withTimezone: true }),
     salesCloseAt: timestamp("sales_close_at", { withTimezone: true }),
     maxSeatsPerUser: integer("max_seats_per_user"),
+    /** When an admin froze the event's sales (ops console); NULL while sales run. Mirrored into the event's Redis meta hash as `paused`. */
+    salesPausedAt: timestamp("sales_paused_at", { withTimezone: true }),
     /** How long a pending order waits for its payment; NULL means the cluster default. */
     paymentWindowMs: integer("payment_window_ms"),
     insertedAt: timestamp("inserted_at", { withTimezone: true }).notNull().defaultNow(),

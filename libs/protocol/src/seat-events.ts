@@ -26,4 +26,4 @@ export interface SeatMessage {
 }
 
 /** The reasons a hold is released as a whole; its owner hears them as `deleted`. */
-export const holdReleaseReasons: ReadonlySet<string> = new Set(["expired", "abandoned"]);
+export const holdReleaseReasons: ReadonlySet<string> = new Set(["expired", "abandoned", "released_by_admin"]);

@@ -16,8 +16,10 @@
     ARGV[2] ttl ms, ARGV[3] max seats per hold, ARGV[4] grace ms, ARGV[5] max extensions,
     ARGV[6] log cap, ARGV[7] epoch to use when the event is new,
     ARGV[8] sales open (ms, 0 = always), ARGV[9] sales close (ms, 0 = never), ARGV[10] seats per user (0 = no limit)
-    ARGV[11] load token, ARGV[12] phase: 'stage' | 'commit'
-    ARGV[13..] seat ids (over all calls of one token: the whole map; seats not listed are removed from the map)
+    ARGV[11] sales paused by an admin (1) or not (0): PostgreSQL's `sales_paused_at`, so a Redis
+      that lost the event gets the freeze back with it
+    ARGV[12] load token, ARGV[13] phase: 'stage' | 'commit'
+    ARGV[14..] seat ids (over all calls of one token: the whole map; seats not listed are removed from the map)
 
   Output:
     stage:  {0}
@@ -25,15 +27,15 @@
 ]]
 --- @include "seatLib"
 
-local tmp = base .. 'seatmap:loading:' .. ARGV[11]
+local tmp = base .. 'seatmap:loading:' .. ARGV[12]
 local n = #ARGV
-local i = 13
+local i = 14
 while i <= n do
   local j = math.min(i + 4999, n)
   redis.call('SADD', tmp, unpack(ARGV, i, j))
   i = j + 1
 end
-if ARGV[12] == 'stage' then
+if ARGV[13] == 'stage' then
   redis.call('PEXPIRE', tmp, 60000)
   return { 0 }
 end
@@ -41,7 +43,7 @@ end
 local existing = redis.call('HGET', K.meta, 'epoch')
 local epoch = existing or ARGV[7]
 redis.call('HSET', K.meta, 'ttl', ARGV[2], 'max', ARGV[3], 'grace', ARGV[4], 'maxExt', ARGV[5], 'logMax', ARGV[6], 'epoch', epoch,
-  'opensAt', ARGV[8], 'closesAt', ARGV[9], 'maxUser', ARGV[10])
+  'opensAt', ARGV[8], 'closesAt', ARGV[9], 'maxUser', ARGV[10], 'paused', ARGV[11])
 if redis.call('EXISTS', tmp) == 1 then
   redis.call('PERSIST', tmp)
   redis.call('RENAME', tmp, K.seatmap)

@@ -19,7 +19,8 @@
       sweepHolds-1.lua for why the index is written outside this script)
     {code} with code < 0: UNKNOWN_EVENT, UNKNOWN_SEAT, SEAT_UNAVAILABLE, ALREADY_LOCKED, HOLD_LIMIT,
       USER_LIMIT (seats in hold + seats in the user's orders reached the event's per-user limit),
-      SALES_NOT_OPEN, SALES_CLOSED (outside the event's sales window)
+      SALES_NOT_OPEN, SALES_CLOSED (outside the event's sales window), SALES_PAUSED (an admin froze
+      the event's sales: meta `paused` = 1; this script is the only check, so every node refuses at once)
     {RELOCK_COOLDOWN, seat, retryAfterMs}: the caller's hold on this seat expired or was abandoned
       less than the event's `cool` ms ago (issue 8, finding 5): the seat's lock key still holds the
       cool-down marker `cool|<user>` (seatLib). Other users may lock it; the check costs a lock
@@ -30,6 +31,7 @@
 local user, seat, origin = ARGV[2], ARGV[3], ARGV[4]
 if not eventLoaded() then return { E.UNKNOWN_EVENT } end
 if redis.call('SISMEMBER', K.seatmap, seat) == 0 then return { E.UNKNOWN_SEAT } end
+if setting('paused', 0) == 1 then return { E.SALES_PAUSED } end
 local now = nowMs()
 local opensAt, closesAt = setting('opensAt', 0), setting('closesAt', 0)
 if opensAt > 0 and now < opensAt then return { E.SALES_NOT_OPEN } end

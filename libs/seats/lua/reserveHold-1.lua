@@ -14,7 +14,8 @@
 
   Output:
     {1, lastSeq, seat1, seat2, ...} (seats in the order they were reserved)
-    {code} NO_HOLD (none, or expired), UNKNOWN_EVENT, SALES_CLOSED
+    {code} NO_HOLD (none, or expired), UNKNOWN_EVENT, SALES_CLOSED, SALES_PAUSED (an admin froze the
+      event's sales; the hold is kept, deadline unchanged)
     {NOT_IN_HOLD, seat} the first named seat the hold does not own
 ]]
 --- @include "seatLib"
@@ -24,6 +25,7 @@ if not eventLoaded() then return { E.UNKNOWN_EVENT } end
 local now = nowMs()
 local closesAt = setting('closesAt', 0)
 if closesAt > 0 and now >= closesAt then return { E.SALES_CLOSED } end
+if setting('paused', 0) == 1 then return { E.SALES_PAUSED } end
 if not liveHold(user, now) then return { E.NO_HOLD } end
 
 local seats = {}

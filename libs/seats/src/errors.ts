@@ -21,6 +21,7 @@ export const SeatErrorCode = {
   sales_closed: -16,
   wrong_order: -17,
   relock_cooldown: -18,
+  sales_paused: -19,
 } as const;
 
 export type SeatErrorReason = keyof typeof SeatErrorCode;
@@ -49,6 +50,7 @@ export const seatErrorMessages: Record<SeatErrorReason, string> = {
   sales_closed: "sales for this event are closed",
   wrong_order: "the seat belongs to another order",
   relock_cooldown: "your hold on this seat just ran out; you may lock it again after retry_after_ms",
+  sales_paused: "sales for this event are paused by the box office; holds are kept, try again later",
 };
 
 /** A seat operation the scripts refused; `reason` is the wire code. */

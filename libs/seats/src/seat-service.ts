@@ -52,6 +52,8 @@ export interface SalesRules {
   salesOpenAt?: Date | null;
   salesCloseAt?: Date | null;
   maxSeatsPerUser?: number | null;
+  /** Set while an admin has frozen the event's sales: locks and orders are refused with `sales_paused`. */
+  salesPausedAt?: Date | null;
 }
 
 /**
@@ -144,6 +146,28 @@ export class SeatService {
     const { released, reason } = decodeReleaseHold(await this.run("releaseHold", o.eventId, [o.userId, o.mode], false));
     if (released > 0) metrics.holdsExpired.inc({ path: "job", reason });
     return { released, reason };
+  }
+
+  /**
+   * Releases one user's hold now, whatever its deadline (an admin, from the ops console): its owner
+   * hears `deleted` with reason `released_by_admin`. Returns the seats it released (none: no hold).
+   */
+  async releaseHoldByAdmin(o: { eventId: string; userId: string }): Promise<{ seats: string[] }> {
+    const r = (await this.run("releaseHold", o.eventId, [o.userId, "admin"], false)) as [number, string, ...string[]];
+    return { seats: r[1] === "released_by_admin" ? (r.slice(2) as string[]) : [] };
+  }
+
+  /**
+   * Freezes (or reopens) an event's sales in Redis: `paused` in its meta hash, which lockSeat and
+   * reserveHold read, so every node refuses at once with `sales_paused` (DESIGN §3.3: the scripts
+   * are the only check). The caller has already written PostgreSQL's `sales_paused_at`, which
+   * loadEvent mirrors back if Redis loses the event. Holds are kept with their deadlines.
+   * Returns false when the event does not exist.
+   */
+  async setSalesPaused(eventId: string, paused: boolean): Promise<boolean> {
+    if (!(await this.ensureEventLoaded(eventId))) return false;
+    await this.deps.redis.hset(this.deps.keys.event(eventId).meta, "paused", paused ? 1 : 0);
+    return true;
   }
 
   /**
@@ -337,6 +361,7 @@ export class SeatService {
       rules.salesOpenAt?.getTime() ?? 0,
       rules.salesCloseAt?.getTime() ?? 0,
       rules.maxSeatsPerUser ?? 0,
+      rules.salesPausedAt ? 1 : 0,
       randomBytes(6).toString("hex"), // the load token
     ];
     // A venue's whole map in one call's arguments overflows the client's stack near 100,000 seats:

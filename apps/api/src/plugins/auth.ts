@@ -47,7 +47,9 @@ export const authPlugin = fp(
 
     app.decorateRequest("user", null);
     app.decorate("tokenSigner", createTokenSigner(config));
-    app.decorate("attemptLimits", new AttemptLimits({ redis, keys, config }));
+    const attemptLimits = new AttemptLimits({ redis, keys, config });
+    app.decorate("attemptLimits", attemptLimits);
+    app.addHook("onClose", async () => attemptLimits.close());
     app.decorate("sessions", sessions);
     app.decorate("authenticate", authenticate);
     app.decorate("requireRole", (...roles: Role[]): onRequestAsyncHookHandler => async (request) => {

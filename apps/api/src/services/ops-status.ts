@@ -7,6 +7,8 @@ import { HOLDS_QUEUE, ORDERS_QUEUE, ROOMS_QUEUE } from "@seatdrop/jobs";
 import type { Keys, Redis } from "@seatdrop/redis";
 
 const PROBE_TIMEOUT_MS = 1500;
+/** Live holds listed per event (earliest deadline first) for the page's release buttons; `holds` counts them all. */
+const HOLDS_LISTED = 20;
 
 /** One app of the cluster as the ops page shows it. */
 export interface AppStatus {
@@ -16,6 +18,10 @@ export interface AppStatus {
   ready: boolean | null;
   connections: number | null;
   subscribed_events: number | null;
+  /** Lock results this app's seat service counted since it started: `ok` and each refusal's reason. */
+  lock_results: Record<string, number>;
+  /** The worker's hold expiry lag (deadline to release), mean over its life, ms; null elsewhere. */
+  expiry_lag_mean_ms: number | null;
 }
 
 /** The targets to probe: OPS_TARGETS, or this host's worker and ws-nodes as `npm start` runs them. */
@@ -54,6 +60,19 @@ function gauge(text: string, name: string): number | null {
   return seen ? sum : null;
 }
 
+/** The `result` label's values of `sdc_seat_ops_total{op="lockSeat",…}`, with their counts. */
+function lockResults(text: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const m of text.matchAll(/^sdc_seat_ops_total\{([^}]*)\} (\S+)$/gm)) {
+    const labels = m[1]!;
+    if (!labels.includes('op="lockSeat"')) continue;
+    const result = /result="([^"]*)"/.exec(labels)?.[1];
+    const v = Number(m[2]);
+    if (result && Number.isFinite(v) && v > 0) out[result] = (out[result] ?? 0) + v;
+  }
+  return out;
+}
+
 async function appStatus(t: { name: string; url: string }, metricsToken: string): Promise<AppStatus> {
   const [health, ready, metrics] = await Promise.all([
     probe(`${t.url}/healthz`),
@@ -68,7 +87,16 @@ async function appStatus(t: { name: string; url: string }, metricsToken: string)
     ready: ready ? ready.ok : null,
     connections: gauge(text, "sdc_ws_connections"),
     subscribed_events: gauge(text, "sdc_subscribed_events"),
+    lock_results: lockResults(text),
+    expiry_lag_mean_ms: mean(text, "sdc_hold_expiry_lag_seconds"),
   };
+}
+
+/** A histogram's mean (its `_sum` over its `_count`), in ms; null when absent or empty. */
+function mean(text: string, name: string): number | null {
+  const sum = gauge(text, `${name}_sum`);
+  const count = gauge(text, `${name}_count`);
+  return sum !== null && count ? Math.round((sum / count) * 1000 * 10) / 10 : null;
 }
 
 /** PostgreSQL as the ops page shows it: reachable, its version, a round trip, open connections. */
@@ -122,7 +150,7 @@ export async function opsStatus(o: { config: Config; db: Db; redis: Redis; keys:
         }),
       );
   const current = await db
-    .select({ id: events.id, name: events.name, startTime: events.startTime })
+    .select({ id: events.id, name: events.name, startTime: events.startTime, salesPausedAt: events.salesPausedAt })
     .from(events)
     .where(gt(events.endTime, sql`now()`))
     .orderBy(events.startTime)
@@ -137,11 +165,32 @@ export async function opsStatus(o: { config: Config; db: Db; redis: Redis; keys:
         ? await redis
             .time()
             .then(([sec, usec]) => Number(sec) * 1000 + Math.floor(Number(usec) / 1000))
-            .then((now) => Promise.all([redis.scard(k.seatmap), redis.hlen(k.state), redis.zcount(k.holds, `(${now}`, "+inf"), redis.get(k.seq)]))
+            .then((now) =>
+              Promise.all([
+                redis.scard(k.seatmap),
+                redis.hlen(k.state),
+                redis.zcount(k.holds, `(${now}`, "+inf"),
+                redis.get(k.seq),
+                // The first live holds by deadline, so the page can offer to release one.
+                redis.zrangebyscore(k.holds, `(${now}`, "+inf", "WITHSCORES", "LIMIT", 0, HOLDS_LISTED),
+              ]),
+            )
             .catch(() => null)
         : null;
-      const [seats, taken, holds, seq] = live ?? [null, null, null, null];
-      return { id: e.id, name: e.name, start_time: e.startTime.toISOString(), seats, taken, holds, seq: seq === null ? null : Number(seq) };
+      const [seats, taken, holds, seq, listed] = live ?? [null, null, null, null, []];
+      const holdList: { user_id: string; deadline: string }[] = [];
+      for (let i = 0; i + 1 < listed.length; i += 2) holdList.push({ user_id: listed[i]!, deadline: new Date(Number(listed[i + 1])).toISOString() });
+      return {
+        id: e.id,
+        name: e.name,
+        start_time: e.startTime.toISOString(),
+        sales_paused: e.salesPausedAt !== null,
+        seats,
+        taken,
+        holds,
+        seq: seq === null ? null : Number(seq),
+        hold_list: holdList,
+      };
     }),
   );
   return {
@@ -158,6 +207,21 @@ export async function opsStatus(o: { config: Config; db: Db; redis: Redis; keys:
       ops_per_sec: Number(redisInfo.instantaneous_ops_per_sec ?? 0),
     },
     queues,
+    // Cluster-wide, not per event: the nodes count lock results by reason only (per-event labels
+    // would make one series per event on every node). Since each app started.
+    locks: sumResults(apps.map((a) => a.lock_results)),
+    expiry_lag_mean_ms: apps.map((a) => a.expiry_lag_mean_ms).find((v) => v !== null) ?? null,
     events: eventRows,
   };
+}
+
+function sumResults(all: Record<string, number>[]): { ok: number; refused: Record<string, number> } {
+  const refused: Record<string, number> = {};
+  let ok = 0;
+  for (const r of all)
+    for (const [k, v] of Object.entries(r)) {
+      if (k === "ok") ok += v;
+      else if (k !== "error") refused[k] = (refused[k] ?? 0) + v;
+    }
+  return { ok, refused };
 }

@@ -7,6 +7,7 @@ import type { Logger } from "@seatdrop/observability";
 import { chatTopic, chatUwsTopic, encodeChatBroadcast, encodeNewMessage, encodeNotification, messagesOf, type ChatBusMessage, type ChatMessageView, type UserBusMessage } from "@seatdrop/protocol";
 import type { Keys, Redis } from "@seatdrop/redis";
 import type { Conn } from "../conn.ts";
+import type { Subscriber } from "../fanout/subscriber.ts";
 import type { LocalRegistry } from "../registry.ts";
 import { PresenceTracker } from "./presence-tracker.ts";
 import { RoomOutbox } from "./room-outbox.ts";
@@ -39,13 +40,13 @@ export class ChatNode {
   private readonly log: Logger;
 
   constructor(
-    private readonly o: { app: TemplatedApp; registry: LocalRegistry; nodeId: string; config: Config; db: Db; redis: Redis; sub: Redis; keys: Keys; logger: Logger },
+    private readonly o: { app: TemplatedApp; registry: LocalRegistry; nodeId: string; config: Config; db: Db; redis: Redis; subscriber: Subscriber; keys: Keys; logger: Logger },
   ) {
     this.log = o.logger.child({ module: "chat-node" });
     this.db = o.db;
     this.service = new ChatService({ db: o.db, redis: o.redis, keys: o.keys, config: o.config, logger: o.logger });
     this.rooms = new RoomFeeds(
-      o.sub,
+      o.subscriber,
       o.keys,
       this.service.bus,
       (eventId) => this.roomStatus(eventId),
@@ -64,20 +65,8 @@ export class ChatNode {
     this.outbox = new RoomOutbox(o.app, o.config.CHAT_TICK_MS, o.config.CHAT_PRESENCE_LIST_MAX, (eventId) => this.rooms.get(eventId));
     this.ticketTimer = setInterval(() => void this.recheckTickets(), o.config.CHAT_TICKET_RECHECK_MS);
     this.ticketTimer.unref();
-    this.users = new UserFeeds(o.sub, o.keys, (userId, msg) => this.deliverUser(userId, msg), o.logger);
+    this.users = new UserFeeds(o.subscriber, o.keys, (userId, msg) => this.deliverUser(userId, msg), o.logger);
     this.presence = new PresenceTracker(o.redis, o.keys, this.service.bus, o.nodeId, o.config.CHAT_PRESENCE_TTL_MS, o.logger);
-    // The seat feeds listen on the same connection; each listener ignores channels it does not own.
-    o.sub.on("message", (channel: string, text: string) => {
-      if (!this.rooms.onMessage(channel, text)) this.users.onMessage(channel, text);
-    });
-    // ioredis says "ready" before it resubscribes; a PING queued now is answered after the SUBSCRIBE
-    // acknowledgements, so the catch-up reads positions that include everything published before.
-    o.sub.on("ready", () => {
-      o.sub.ping().then(
-        () => this.rooms.catchUpAll(),
-        () => this.rooms.catchUpAll(),
-      );
-    });
   }
 
   start(): Promise<void> {

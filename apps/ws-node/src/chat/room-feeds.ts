@@ -1,8 +1,10 @@
 import type { ChatBus, PresenceEntry } from "@seatdrop/chat";
 import type { Logger } from "@seatdrop/observability";
 import { messagesOf, type ChatBusMessage, type PresenceMap, type RoomStatus } from "@seatdrop/protocol";
-import type { Keys, Redis } from "@seatdrop/redis";
+import type { Keys } from "@seatdrop/redis";
 import { ChannelSubscriptions } from "../fanout/channel-subscriptions.ts";
+import { SequencedFeed, type FeedPosition } from "../fanout/sequenced-feed.ts";
+import type { Subscriber } from "../fanout/subscriber.ts";
 
 /** How many recent sequenced events each room keeps in memory, for a join's catch-up without Redis. */
 const RING_SIZE = 1024;
@@ -13,22 +15,17 @@ export type RoomDeliver = (eventId: string, msg: ChatBusMessage) => void;
 export type RoomResync = (eventId: string) => void;
 
 /**
- * One room's stream on this node, in `seq` order with no gaps and no repeats.
- *
- * Pub/sub is at-most-once, so every sequenced message is checked against the last one delivered: a
- * repeat is dropped, a gap is filled from the room's log first. When the log no longer reaches
- * back, or the epoch changed (Redis lost the room), local members resync (they rejoin and reload
- * history and presence from the sources of truth). Typing notices (`s` = 0) pass straight through.
+ * One room's stream on this node, in `seq` order with no gaps and no repeats (see SequencedFeed).
+ * When the log no longer reaches back, or the epoch changed (Redis lost the room), local members
+ * resync (they rejoin and reload history and presence from the sources of truth). Typing notices
+ * (`s` = 0) pass straight through. Besides delivering, the feed keeps the room's status, presence
+ * and recent speakers as of `lastSeq`.
  */
-export class RoomFeed {
-  lastSeq = 0;
+export class RoomFeed extends SequencedFeed<ChatBusMessage> {
   /** Bumped with every message or status event (not presence): a cached history page is current while it is unchanged. */
   messageVersion = 0;
-  epoch: string | null = null;
-  refs = 0;
   /** The room's status as last announced; the node refuses typing in an inactive room without asking PostgreSQL. */
   status: RoomStatus = "inactive";
-  readonly ready: Promise<void>;
   /**
    * The room's presence as of `lastSeq` (issue 11): phx_ref → entry, from an atomic snapshot and
    * then every diff in order. A join's `presence_state` is read from here, not from Redis.
@@ -44,67 +41,66 @@ export class RoomFeed {
   speakersMax = 500;
   /** Called when a user becomes (or stops being) one of the recent speakers. */
   onSpeaker: (userId: string, added: boolean) => void = () => {};
-  private waiters: { seq: number; resolve: () => void }[] = [];
-  private ring: (ChatBusMessage | undefined)[] = new Array(RING_SIZE);
-  /** Messages to deliver, and `fillTo` marks: read the log up to there (nothing pub/sub revealed). */
-  private queue: (ChatBusMessage | { fillTo: number })[] = [];
-  private pumping = false;
-  private initialised = false;
 
   constructor(
     readonly eventId: string,
     private readonly bus: ChatBus,
     private readonly loadStatus: () => Promise<RoomStatus | null>,
-    private readonly deliver: RoomDeliver,
-    private readonly resync: RoomResync,
-    private readonly log: Logger,
+    private readonly onEvent: RoomDeliver,
+    private readonly onResync: RoomResync,
+    log: Logger,
     subscribed: Promise<unknown>,
   ) {
-    this.ready = subscribed.then(() => this.initialise());
+    super(eventId, RING_SIZE, log, subscribed);
   }
 
-  /** Runs once SUBSCRIBE is acknowledged: anything published after the reads below reaches `push`. */
-  private async initialise(): Promise<void> {
-    const [, status] = await Promise.all([this.reload(), this.loadStatus()]);
+  protected override async prepare(): Promise<void> {
+    const status = await this.loadStatus();
     if (status) this.status = status;
-    this.initialised = true;
-    void this.pump();
   }
 
-  /** Position and presence from Redis, atomically (start, and after the order broke). */
-  private async reload(): Promise<void> {
-    this.messageVersion++;
+  /** Position and presence from Redis, atomically (start, and whenever the feed starts over). */
+  protected async load(): Promise<FeedPosition> {
     const snap = await this.bus.presenceSnapshot(this.eventId);
-    this.lastSeq = snap.seq;
-    this.epoch = snap.epoch;
+    this.messageVersion++;
     this.presence.clear();
     this.users.clear();
     for (const e of snap.entries) this.addEntry(e);
-    this.wake();
+    return { seq: snap.seq, epoch: snap.epoch };
+  }
+
+  protected position(): Promise<FeedPosition> {
+    return this.bus.currentSeq(this.eventId);
+  }
+
+  protected readLog(from: number, to: number): Promise<ChatBusMessage[] | null> {
+    return this.bus.readLog(this.eventId, from, to);
+  }
+
+  protected seqOf(m: ChatBusMessage): number {
+    return m.s;
+  }
+
+  protected resync(): void {
+    this.onResync(this.eventId);
+  }
+
+  push(msg: ChatBusMessage): void {
+    if (msg.s === 0) {
+      if (this.started) this.onEvent(this.eventId, msg);
+      return;
+    }
+    this.offer({ items: [msg], origin: msg.o, epoch: msg.ep });
+  }
+
+  /** Resolves once the feed has applied `seq` (or after `timeoutMs`, false). */
+  waitFor(seq: number, timeoutMs = 5000): Promise<boolean> {
+    return this.reached(seq, timeoutMs);
   }
 
   /** Distinct users online. */
   get online(): number {
     return this.users.size;
-  }
-
-  /** Resolves once the feed has applied `seq` (or after `timeoutMs`, false). */
-  waitFor(seq: number, timeoutMs = 5000): Promise<boolean> {
-    if (seq <= this.lastSeq) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const t = setTimeout(() => {
-        this.waiters = this.waiters.filter((w) => w !== waiter);
-        resolve(false);
-      }, timeoutMs);
-      const waiter = {
-        seq,
-        resolve: () => {
-          clearTimeout(t);
-          resolve(true);
-        },
-      };
-      this.waiters.push(waiter);
-    });
   }
 
   /** The presence to show: everyone, or (a large room) only the recent speakers. */
@@ -140,14 +136,6 @@ export class RoomFeed {
     if (mine?.size === 0) this.users.delete(e.user_id);
   }
 
-  private wake(): void {
-    if (this.waiters.length === 0) return;
-    const due = this.waiters.filter((w) => w.seq <= this.lastSeq);
-    if (due.length === 0) return;
-    this.waiters = this.waiters.filter((w) => w.seq > this.lastSeq);
-    for (const w of due) w.resolve();
-  }
-
   /**
    * Re-reads the room's status from PostgreSQL, the record: repairs a view left stale when a status
    * announcement was lost (it is published after the change commits, and a publish can fail).
@@ -160,93 +148,12 @@ export class RoomFeed {
     }
   }
 
-  push(msg: ChatBusMessage): void {
-    if (msg.s === 0) {
-      if (this.initialised) this.deliver(this.eventId, msg);
-      return;
-    }
-    this.queue.push(msg);
-    if (this.initialised) void this.pump();
-  }
-
-  /** Asks the room's log for anything pub/sub did not deliver up to `seq` (after a reconnect). */
-  catchUpTo(seq: number, epoch: string | null): void {
-    if (seq > this.lastSeq && epoch === this.epoch) this.queue.push({ fillTo: seq });
-    if (this.initialised) void this.pump();
-  }
-
-  /** Sequenced events after `seq` from memory, or null when the ring no longer has them all. */
-  eventsSince(seq: number): ChatBusMessage[] | null {
-    if (seq >= this.lastSeq) return [];
-    if (this.lastSeq - seq > RING_SIZE) return null;
-    const out: ChatBusMessage[] = [];
-    for (let s = seq + 1; s <= this.lastSeq; s++) {
-      const m = this.ring[s % RING_SIZE];
-      if (!m || m.s !== s) return null;
-      out.push(m);
-    }
-    return out;
-  }
-
-  private async pump(): Promise<void> {
-    if (this.pumping) return;
-    this.pumping = true;
-    try {
-      while (this.queue.length > 0) {
-        const item = this.queue.shift()!;
-        if ("fillTo" in item) {
-          await this.fill(item.fillTo);
-          continue;
-        }
-        const msg = item;
-        if (msg.ep && this.epoch && msg.ep !== this.epoch) {
-          this.log.warn({ eventId: this.eventId, from: this.epoch, to: msg.ep }, "room epoch changed; members resync");
-          this.ring = new Array(RING_SIZE);
-          await this.reload();
-          this.resync(this.eventId);
-          continue;
-        }
-        if (msg.ep && !this.epoch) this.epoch = msg.ep;
-        if (msg.s <= this.lastSeq) continue;
-        await this.fill(msg.s - 1);
-        this.apply(msg);
-      }
-    } catch (err) {
-      // Redis failed mid-repair: members resync rather than miss messages silently.
-      this.log.error({ err, eventId: this.eventId }, "room feed failed; members resync");
-      this.queue = [];
-      this.ring = new Array(RING_SIZE);
-      try {
-        await this.reload();
-      } catch (e) {
-        this.log.error({ err: e, eventId: this.eventId }, "room feed could not read its position");
-      }
-      this.resync(this.eventId);
-    } finally {
-      this.pumping = false;
-    }
-  }
-
-  /** Delivers what the log has after lastSeq up to `to`; members resync when it no longer has it all. */
-  private async fill(to: number): Promise<void> {
-    if (to <= this.lastSeq) return;
-    const missing = await this.bus.readLog(this.eventId, this.lastSeq + 1, to);
-    if (missing === null) {
-      this.log.warn({ eventId: this.eventId, from: this.lastSeq + 1, to }, "room log no longer has the gap; members resync");
-      this.ring = new Array(RING_SIZE);
-      await this.reload();
-      if (this.lastSeq < to) this.lastSeq = to;
-      this.resync(this.eventId);
-      return;
-    }
-    this.log.warn({ eventId: this.eventId, from: this.lastSeq + 1, to }, "filled a room sequence gap from the log");
-    for (const m of missing) this.apply(m);
+  /** Applies each message to the room's state, then hands it to the members (log items carry their own origin). */
+  protected deliver(messages: ChatBusMessage[]): void {
+    for (const m of messages) this.apply(m);
   }
 
   private apply(m: ChatBusMessage): void {
-    if (m.s <= this.lastSeq) return;
-    this.ring[m.s % RING_SIZE] = m;
-    this.lastSeq = m.s;
     const ev = m.ev;
     if (ev.k === "status") this.status = ev.status;
     else if (ev.k === "presence") {
@@ -256,8 +163,7 @@ export class RoomFeed {
       this.messageVersion++;
       for (const v of messagesOf(ev)) if (v.user_id) this.spoke(v.user_id);
     }
-    this.deliver(this.eventId, m);
-    this.wake();
+    this.onEvent(this.eventId, m);
   }
 
   private spoke(userId: string): void {
@@ -274,8 +180,8 @@ export class RoomFeed {
 }
 
 /**
- * The node's room feeds: one Redis channel per room with local members (see ChannelSubscriptions).
- * The seat feeds share the subscriber connection; each listener ignores channels it does not own.
+ * The node's room feeds: one Redis channel per room with local members (see ChannelSubscriptions),
+ * on the node's one subscriber connection.
  */
 export class RoomFeeds {
   private readonly subs: ChannelSubscriptions<RoomFeed>;
@@ -283,9 +189,9 @@ export class RoomFeeds {
   private readonly log: Logger;
 
   constructor(
-    sub: Redis,
+    subscriber: Subscriber,
     keys: Keys,
-    private readonly bus: ChatBus,
+    bus: ChatBus,
     loadStatus: (eventId: string) => Promise<RoomStatus | null>,
     deliver: RoomDeliver,
     resync: RoomResync,
@@ -298,40 +204,27 @@ export class RoomFeeds {
       for (const f of this.subs.values()) f.refreshStatus().catch((err: unknown) => this.log.warn({ err, eventId: f.eventId }, "room status refresh failed"));
     }, STATUS_REFRESH_MS);
     this.statusTimer.unref();
-    this.subs = new ChannelSubscriptions<RoomFeed>(
-      sub,
-      (eventId) => keys.chat(eventId).channel,
-      (eventId, subscribed) => {
+    this.subs = new ChannelSubscriptions<RoomFeed>({
+      subscriber,
+      channelOf: (eventId) => keys.chat(eventId).channel,
+      create: (eventId, subscribed) => {
         const feed = new RoomFeed(eventId, bus, () => loadStatus(eventId), deliver, resync, this.log, subscribed);
         onFeed(feed);
         return feed;
       },
-      this.log,
-    );
-  }
-
-  /** Hands a pub/sub message to its room; false when the channel is not a room of this node. */
-  onMessage(channel: string, text: string): boolean {
-    const feed = this.subs.forChannel(channel);
-    if (!feed) return false;
-    let msg: ChatBusMessage;
-    try {
-      msg = JSON.parse(text) as ChatBusMessage;
-    } catch (err) {
-      this.log.error({ err, channel }, "undecodable chat message");
-      return true;
-    }
-    feed.push(msg);
-    return true;
-  }
-
-  /** After the subscriber reconnected: each room asks its log for what was published meanwhile. */
-  catchUpAll(): void {
-    for (const f of this.subs.values())
-      void this.bus.currentSeq(f.eventId).then(
-        (pos) => f.catchUpTo(pos.seq, pos.epoch),
-        (err: unknown) => this.log.warn({ err, eventId: f.eventId }, "room catch-up failed"),
-      );
+      onMessage: (feed, text) => {
+        let msg: ChatBusMessage;
+        try {
+          msg = JSON.parse(text) as ChatBusMessage;
+        } catch (err) {
+          this.log.error({ err, eventId: feed.eventId }, "undecodable chat message");
+          return;
+        }
+        feed.push(msg);
+      },
+      onReconnect: (feed) => feed.catchUp(),
+      log: this.log,
+    });
   }
 
   acquire(eventId: string): Promise<RoomFeed> {

@@ -1,7 +1,8 @@
 import type { Logger } from "@seatdrop/observability";
 import type { UserBusMessage } from "@seatdrop/protocol";
-import type { Keys, Redis } from "@seatdrop/redis";
+import type { Keys } from "@seatdrop/redis";
 import { ChannelSubscriptions } from "../fanout/channel-subscriptions.ts";
+import type { Subscriber } from "../fanout/subscriber.ts";
 
 /**
  * Subscriptions to users' personal channels (topic `user:<userId>`), one Redis channel per user with
@@ -13,30 +14,28 @@ export class UserFeeds {
   private readonly log: Logger;
 
   constructor(
-    sub: Redis,
+    subscriber: Subscriber,
     keys: Keys,
-    private readonly deliver: (userId: string, msg: UserBusMessage) => void,
+    deliver: (userId: string, msg: UserBusMessage) => void,
     logger: Logger,
   ) {
     this.log = logger.child({ module: "user-feeds" });
-    this.subs = new ChannelSubscriptions<UserSubscription>(
-      sub,
-      (userId) => keys.userChannel(userId),
-      (userId, subscribed) => ({ userId, refs: 0, ready: subscribed.then(() => undefined) }),
-      this.log,
-    );
-  }
-
-  /** Hands a pub/sub message to its user; false when the channel is not a user channel of this node. */
-  onMessage(channel: string, text: string): boolean {
-    const entry = this.subs.forChannel(channel);
-    if (!entry) return false;
-    try {
-      this.deliver(entry.userId, JSON.parse(text) as UserBusMessage);
-    } catch (err) {
-      this.log.error({ err, channel }, "undecodable user message");
-    }
-    return true;
+    this.subs = new ChannelSubscriptions<UserSubscription>({
+      subscriber,
+      channelOf: (userId) => keys.userChannel(userId),
+      create: (userId, subscribed) => ({ userId, refs: 0, ready: subscribed.then(() => undefined) }),
+      onMessage: (entry, text) => {
+        let msg: UserBusMessage;
+        try {
+          msg = JSON.parse(text) as UserBusMessage;
+        } catch (err) {
+          this.log.error({ err, userId: entry.userId }, "undecodable user message");
+          return;
+        }
+        deliver(entry.userId, msg);
+      },
+      log: this.log,
+    });
   }
 
   /** Subscribes (once per user) and resolves when Redis acknowledged it. */

@@ -1,39 +1,54 @@
-import type { Redis } from "ioredis";
 import type { Logger } from "@seatdrop/observability";
+import type { Subscriber } from "./subscriber.ts";
 
 /** What a subscription holds: anything with a reference count and a promise of readiness. */
 export interface Subscribed {
   refs: number;
   ready: Promise<void>;
+  /** Called when the last reference is released (stop timers, release waiters). */
+  close?(): void;
+}
+
+export interface ChannelSubscriptionsOptions<F extends Subscribed> {
+  subscriber: Subscriber;
+  channelOf: (key: string) => string;
+  /** Makes the entry for a key; `subscribed` resolves once Redis acknowledged the SUBSCRIBE. */
+  create: (key: string, subscribed: Promise<unknown>) => F;
+  /** A pub/sub message on the entry's channel. */
+  onMessage: (entry: F, text: string) => void;
+  /** After the subscriber reconnected (resubscriptions acknowledged), for each entry. */
+  onReconnect?: (entry: F) => void;
+  log: Logger;
+  onSizeChange?: (size: number) => void;
 }
 
 /**
- * Reference-counted Redis channel subscriptions on the node's one subscriber connection (DESIGN
- * §3.5: a node subscribes to a channel only while it has local subscribers, never to a pattern).
- * Seat feeds, chat room feeds and user channels each keep one of these, keyed by their own id.
+ * Reference-counted Redis channel subscriptions on the node's one subscriber connection (see
+ * Subscriber). Seat feeds, chat room feeds and user channels each keep one of these, keyed by their
+ * own id; the subscriber routes each channel's messages to its entry.
  */
 export class ChannelSubscriptions<F extends Subscribed> {
   private entries = new Map<string, F>();
-  private byChannel = new Map<string, F>();
 
-  constructor(
-    private readonly sub: Redis,
-    private readonly channelOf: (key: string) => string,
-    /** Makes the entry for a key; `subscribed` resolves once Redis acknowledged the SUBSCRIBE. */
-    private readonly create: (key: string, subscribed: Promise<unknown>) => F,
-    private readonly log: Logger,
-    private readonly onSizeChange: (size: number) => void = () => {},
-  ) {}
+  constructor(private readonly o: ChannelSubscriptionsOptions<F>) {
+    const { onReconnect } = o;
+    if (onReconnect) o.subscriber.onReconnect(() => {
+      for (const e of this.entries.values()) onReconnect(e);
+    });
+  }
 
   /** Subscribes on first use and resolves when the entry is ready. */
   async acquire(key: string): Promise<F> {
     let entry = this.entries.get(key);
     if (!entry) {
-      const channel = this.channelOf(key);
-      entry = this.create(key, this.sub.subscribe(channel));
+      const created: { e?: F } = {};
+      // Messages before `create` returns cannot arrive: the SUBSCRIBE is not acknowledged yet.
+      const subscribed = this.o.subscriber.subscribe(this.o.channelOf(key), (text) => {
+        if (created.e) this.o.onMessage(created.e, text);
+      });
+      entry = created.e = this.o.create(key, subscribed);
       this.entries.set(key, entry);
-      this.byChannel.set(channel, entry);
-      this.onSizeChange(this.entries.size);
+      this.o.onSizeChange?.(this.entries.size);
     }
     entry.refs++;
     try {
@@ -49,20 +64,14 @@ export class ChannelSubscriptions<F extends Subscribed> {
   release(key: string): void {
     const entry = this.entries.get(key);
     if (!entry || --entry.refs > 0) return;
-    const channel = this.channelOf(key);
     this.entries.delete(key);
-    this.byChannel.delete(channel);
-    this.onSizeChange(this.entries.size);
-    this.sub.unsubscribe(channel).catch((err: unknown) => this.log.warn({ err, channel }, "unsubscribe failed"));
+    this.o.onSizeChange?.(this.entries.size);
+    entry.close?.();
+    this.o.subscriber.unsubscribe(this.o.channelOf(key));
   }
 
   get(key: string): F | undefined {
     return this.entries.get(key);
-  }
-
-  /** The entry a pub/sub message on `channel` is for, if this registry owns the channel. */
-  forChannel(channel: string): F | undefined {
-    return this.byChannel.get(channel);
   }
 
   values(): IterableIterator<F> {

@@ -41,7 +41,7 @@ local E = {
   ALREADY_UNLOCKED = -5, SEAT_UNAVAILABLE = -6, HOLD_LIMIT = -7, NO_HOLD = -8,
   EXTEND_LIMIT = -9, ALREADY_RESERVED = -10, NOT_RESERVED = -11, ALREADY_PAID = -12,
   NOT_IN_HOLD = -13, USER_LIMIT = -14, SALES_NOT_OPEN = -15, SALES_CLOSED = -16, WRONG_ORDER = -17,
-  RELOCK_COOLDOWN = -18,
+  RELOCK_COOLDOWN = -18, SALES_PAUSED = -19,
 }
 
 -- How long a seat's lock key outlives its hold's deadline: the PX safety net only

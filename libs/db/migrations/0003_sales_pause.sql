@@ -1,0 +1,1 @@
+ALTER TABLE "events" ADD COLUMN "sales_paused_at" timestamp with time zone;
