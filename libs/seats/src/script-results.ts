@@ -104,6 +104,13 @@ export function decodeReleaseHold(r: unknown) {
   return { released: x.int(0, "released"), reason: x.str(1, "reason") };
 }
 
+/** releaseHold, mode `admin`: `{released, 'released_by_admin', seat…}`, or `{0, 'none'}` without a hold. */
+export function decodeReleaseHoldByAdmin(r: unknown) {
+  const x = read("releaseHold", r, 2);
+  const released = x.int(0, "released");
+  return x.str(1, "reason") === "released_by_admin" ? { released, seats: x.rest(2, "seats") } : { released, seats: [] as string[] };
+}
+
 /** sweepHolds: `{released, nextDeadline, more, skipped}`. */
 export function decodeSweepHolds(r: unknown) {
   const x = read("sweepHolds", r, 4);

@@ -16,6 +16,7 @@ import {
   decodeMarkGone,
   decodeRebuildState,
   decodeReleaseHold,
+  decodeReleaseHoldByAdmin,
   decodeReserveHold,
   decodeSetSeatState,
   decodeSnapshot,
@@ -153,8 +154,7 @@ export class SeatService {
    * hears `deleted` with reason `released_by_admin`. Returns the seats it released (none: no hold).
    */
   async releaseHoldByAdmin(o: { eventId: string; userId: string }): Promise<{ seats: string[] }> {
-    const r = (await this.run("releaseHold", o.eventId, [o.userId, "admin"], false)) as [number, string, ...string[]];
-    return { seats: r[1] === "released_by_admin" ? (r.slice(2) as string[]) : [] };
+    return { seats: decodeReleaseHoldByAdmin(await this.run("releaseHold", o.eventId, [o.userId, "admin"], false)).seats };
   }
 
   /**

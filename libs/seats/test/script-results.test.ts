@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { decodeLockSeat, decodeReserveHold, decodeSnapshot, decodeSweepHolds, ScriptReplyError } from "../src/script-results.ts";
+import { decodeLockSeat, decodeReleaseHoldByAdmin, decodeReserveHold, decodeSnapshot, decodeSweepHolds, ScriptReplyError } from "../src/script-results.ts";
 
 // The decoders stand between the Lua replies and the seat service: a reply of the wrong shape must
 // fail loudly, naming the script and the field, instead of becoming a wrong number downstream.
@@ -9,6 +9,8 @@ describe("seat script reply decoders", () => {
     expect(decodeLockSeat([1, 7, 1_700_000_000_000, 1, 2, 0])).toEqual({ seq: 7, deadline: 1_700_000_000_000, newHold: true, holdSize: 2, earliest: false });
     expect(decodeReserveHold([1, 9, "A_1", "A_2"])).toEqual({ seq: 9, seats: ["A_1", "A_2"] });
     expect(decodeReserveHold([1, 9])).toEqual({ seq: 9, seats: [] });
+    expect(decodeReleaseHoldByAdmin([2, "released_by_admin", "A_1", "A_2"])).toEqual({ released: 2, seats: ["A_1", "A_2"] });
+    expect(decodeReleaseHoldByAdmin([0, "none"])).toEqual({ released: 0, seats: [] });
     expect(decodeSweepHolds([3, 0, 0, 0])).toEqual({ released: 3, next: 0, more: false, skipped: false });
     expect(decodeSnapshot([4, ["A_1", "L|u1"], 0, 0, [], "ep"])).toEqual({ seq: 4, flat: ["A_1", "L|u1"], deadline: 0, extensionsLeft: 0, holdSeats: [], epoch: "ep" });
   });
