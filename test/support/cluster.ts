@@ -127,7 +127,11 @@ export function push(channel: Channel, event: string, payload: Record<string, un
   });
 }
 
-/** Polls until `check` returns a value (not undefined/false), or fails after `ms`. */
+/**
+ * Polls until `check` returns a value (not undefined/false), or fails after `ms`.
+ * @deprecated New tests use vitest's `expect.poll` (a condition) or `vi.waitFor` (a value), which
+ * report what they last saw; the files still calling this are being moved over (issue 10).
+ */
 export async function eventually<T>(check: () => T | undefined | false, ms = 5000, what = "condition"): Promise<T> {
   const until = Date.now() + ms;
   for (;;) {

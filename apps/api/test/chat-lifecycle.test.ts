@@ -1,12 +1,12 @@
 import { eq } from "drizzle-orm";
 import { Queue } from "bullmq";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { chatRooms, messageArchive, messages, notifications } from "@seatdrop/db";
 import { ROOMS_QUEUE, roomActivateJob, roomCloseJob } from "@seatdrop/jobs";
 import { createLogger } from "@seatdrop/observability";
 import { buildApp, type ApiApp } from "../src/app.ts";
 import { createTestEnv, type TestEnv } from "../../../test/support/test-env.ts";
-import { PhxClient, createUser, eventually, push, startCluster, type TestCluster } from "../../../test/support/cluster.ts";
+import { PhxClient, createUser, push, startCluster, type TestCluster } from "../../../test/support/cluster.ts";
 import { adminToken, bearer } from "./api-harness.ts";
 
 /**
@@ -84,9 +84,16 @@ describe("room lifecycle driven by the worker", () => {
     expect((await push(a.channel, "new_message", { content: "early" })).response).toMatchObject({ reason: "chat_inactive" });
 
     // The activation job runs: members hear it, each ticket holder gets a stored notification, pushed live.
-    await eventually(() => a.log.find((m) => m.event === "room_status"), 10_000, "room_status active");
+    await expect.poll(() => a.log.find((m) => m.event === "room_status"), { timeout: 10_000, message: "room_status active" }).toBeTruthy();
     expect(a.log.find((m) => m.event === "room_status")!.payload).toEqual({ status: "active" });
-    const pushed = await eventually(() => personal.log.find((m) => m.event === "notification"), 5000, "notification push");
+    const pushed = await vi.waitFor(
+      () => {
+        const found = personal.log.find((m) => m.event === "notification");
+        if (!found) throw new Error("still waiting for notification push");
+        return found;
+      },
+      { timeout: 5000 },
+    );
     expect(pushed.payload).toMatchObject({ event_id: ev.id, status: "unread", message: expect.stringContaining("Lifecycle") });
     const stored = await env.db.db.select().from(notifications).where(eq(notifications.eventId, ev.id));
     expect(stored.map((n) => n.userId).sort()).toEqual([alice.id, bob.id].sort());
@@ -106,10 +113,10 @@ describe("room lifecycle driven by the worker", () => {
 
     const sent = await push(a.channel, "new_message", { content: "the show is about to start" });
     expect(sent.status).toBe("ok");
-    await eventually(() => b.log.find((m) => m.event === "new_message"), 5000, "message on node 1");
+    await expect.poll(() => b.log.find((m) => m.event === "new_message"), { timeout: 5000, message: "message on node 1" }).toBeTruthy();
 
     // The close job at the end: members told, messages moved to the archive, never served again.
-    await eventually(() => b.log.find((m) => m.event === "room_status" && m.payload.status === "inactive"), 15_000, "room_status inactive");
+    await expect.poll(() => b.log.find((m) => m.event === "room_status" && m.payload.status === "inactive"), { timeout: 15_000, message: "room_status inactive" }).toBeTruthy();
     expect(b.log.find((m) => m.event === "room_status" && m.payload.status === "inactive")!.payload).toEqual({ status: "inactive", reason: "event_ended" });
     const [room] = await env.db.db.select().from(chatRooms).where(eq(chatRooms.eventId, ev.id));
     expect(room).toMatchObject({ status: "inactive" });
@@ -144,14 +151,14 @@ describe("room lifecycle driven by the worker", () => {
     expect(moved.statusCode, moved.body).toBe(200);
     expect(moved.json()).toMatchObject({ id: ev.id, start_time: start });
     expect(await queue.getJobState(oldActivate)).toBe("unknown");
-    await eventually(() => a.log.find((m) => m.event === "room_status" && m.payload.status === "active"), 10_000, "opened at the new time");
+    await expect.poll(() => a.log.find((m) => m.event === "room_status" && m.payload.status === "active"), { timeout: 10_000, message: "opened at the new time" }).toBeTruthy();
     expect((await push(a.channel, "new_message", { content: "open now" })).status).toBe("ok");
 
     // Moved a day later again: the room closes until its new time (its messages stay).
     const later = await app.inject({ method: "PATCH", url: `/api/events/${ev.id}`, headers: bearer(admin), payload: { start_time: iso(86_400_000), end_time: iso(90_000_000) } });
     expect(later.statusCode, later.body).toBe(200);
     expect(later.json()).toMatchObject({ chat_room: { status: "inactive" } });
-    await eventually(() => a.log.find((m) => m.event === "room_status" && m.payload.status === "inactive"), 5000, "closed again");
+    await expect.poll(() => a.log.find((m) => m.event === "room_status" && m.payload.status === "inactive"), { timeout: 5000, message: "closed again" }).toBeTruthy();
     expect(a.log.find((m) => m.event === "room_status" && m.payload.status === "inactive")!.payload).toEqual({ status: "inactive", reason: "rescheduled" });
     const room = await app.inject({ method: "GET", url: `/api/events/${ev.id}/chat_room` });
     expect(room.json()).toMatchObject({ status: "inactive", activates_at: new Date(Date.parse(later.json().start_time) - LEAD_MS).toISOString() });

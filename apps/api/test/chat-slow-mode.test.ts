@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "@seatdrop/observability";
 import { buildApp, type ApiApp } from "../src/app.ts";
 import { createTestEnv, type TestEnv } from "../../../test/support/test-env.ts";
-import { PhxClient, createUser, eventually, push, startCluster, type TestCluster } from "../../../test/support/cluster.ts";
+import { PhxClient, createUser, push, startCluster, type TestCluster } from "../../../test/support/cluster.ts";
 import { createChatEvent, issueTicket, syncEventRoom } from "../../ws-node/test/chat-support.ts";
 import { adminToken, bearer } from "./api-harness.ts";
 
@@ -60,7 +60,7 @@ describe("slow mode (issue 11)", () => {
     const set = await app.inject({ method: "PUT", url: `/api/events/${eventId}/chat_room/slow_mode`, headers: bearer(admin), payload: { seconds: 30 } });
     expect(set.statusCode, set.body).toBe(200);
     expect(set.json()).toEqual({ event_id: eventId, seconds: 30 });
-    await eventually(() => bobJoin.log.some((r) => r.event === "slow_mode" && r.payload.seconds === 30), 5000, "members hear slow_mode");
+    await expect.poll(() => bobJoin.log.some((r) => r.event === "slow_mode" && r.payload.seconds === 30), { timeout: 5000, message: "members hear slow_mode" }).toBeTruthy();
 
     // One message per member per 30 s, across nodes: alice's second tab on the other node must wait too.
     expect((await push(aliceTabs[0]!.channel, "new_message", { content: "slow one" })).status).toBe("ok");

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eq } from "drizzle-orm";
 import { idempotencyKeys, orderItems, orders, payments, tickets } from "@seatdrop/db";
-import { PhxClient, createEvent, createUser, eventually, push, seatIdsGrid } from "../../../test/support/cluster.ts";
+import { PhxClient, createEvent, createUser, push, seatIdsGrid } from "../../../test/support/cluster.ts";
 import { auth, postWebhook, startOrdersWorld, type OrdersWorld } from "./orders-harness.ts";
 
 let w: OrdersWorld;
@@ -43,7 +43,7 @@ describe("orders end to end", () => {
     expect(paid.statusCode).toBe(200);
     expect(paid.json()).toMatchObject({ result: "paid", duplicate: false, order_status: "paid" });
 
-    await eventually(() => watcher.log.filter((m) => m.event === "paid").length === 2, 5000, "paid on the watcher");
+    await expect.poll(() => watcher.log.filter((m) => m.event === "paid").length, { timeout: 5000, message: "paid on the watcher" }).toBe(2);
     const names = watcher.log.map((m) => `${m.event}:${m.payload.seat}`);
     expect(names).toEqual(["locked:A_1", "locked:A_2", "reserved:A_1", "reserved:A_2", "paid:A_1", "paid:A_2"]);
     const seqs = watcher.log.map((m) => m.payload.seq as number);
@@ -89,7 +89,7 @@ describe("orders end to end", () => {
     const watcher = await client(1).join(`seats:${eventId}`);
     await lockSeats(eventId, a.token, ["A_1"]);
     const o1 = (await w.app.inject({ method: "POST", url: "/api/orders", headers: auth(a.token), payload: { event_id: eventId } })).json();
-    await eventually(() => watcher.log.find((m) => m.event === "unreserved" && m.payload.seat === "A_1"), 8000, "expiry unreserved");
+    await expect.poll(() => watcher.log.find((m) => m.event === "unreserved" && m.payload.seat === "A_1"), { timeout: 8000, message: "expiry unreserved" }).toBeTruthy();
     expect((await w.app.inject({ method: "GET", url: `/api/orders/${o1.id}`, headers: auth(a.token) })).json().status).toBe("expired");
 
     await lockSeats(eventId, b.token, ["A_2"]);
@@ -98,7 +98,7 @@ describe("orders end to end", () => {
     const canceled = await w.app.inject({ method: "POST", url: `/api/orders/${o2.id}/cancel`, headers: auth(b.token) });
     expect(canceled.json().status).toBe("canceled");
     expect((await w.app.inject({ method: "POST", url: `/api/orders/${o2.id}/cancel`, headers: auth(b.token) })).json()).toMatchObject({ error: "order_not_pending" });
-    await eventually(() => watcher.log.find((m) => m.event === "unreserved" && m.payload.seat === "A_2"), 5000, "cancel unreserved");
+    await expect.poll(() => watcher.log.find((m) => m.event === "unreserved" && m.payload.seat === "A_2"), { timeout: 5000, message: "cancel unreserved" }).toBeTruthy();
 
     await lockSeats(eventId, c.token, ["A_3"]);
     const o3 = (await w.app.inject({ method: "POST", url: "/api/orders", headers: auth(c.token), payload: { event_id: eventId } })).json();
@@ -107,7 +107,7 @@ describe("orders end to end", () => {
     const admin = await createUser(w.env, "admin");
     const refunded = await w.app.inject({ method: "POST", url: `/api/orders/${o3.id}/refund`, headers: auth(admin.token) });
     expect(refunded.json()).toMatchObject({ status: "refunded", tickets: [{ status: "void" }] });
-    await eventually(() => watcher.log.find((m) => m.event === "unpaid" && m.payload.seat === "A_3"), 5000, "refund unpaid");
+    await expect.poll(() => watcher.log.find((m) => m.event === "unpaid" && m.payload.seat === "A_3"), { timeout: 5000, message: "refund unpaid" }).toBeTruthy();
     await lockSeats(eventId, b.token, ["A_3"]); // lockable again
   });
 });

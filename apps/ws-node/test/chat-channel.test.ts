@@ -1,12 +1,12 @@
 import { randomUUID } from "node:crypto";
 import { and, eq } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import WebSocket from "ws";
 import { createTokenVerifier } from "@seatdrop/auth";
 import { events, messages, orders, tickets } from "@seatdrop/db";
 import type { TestEnv } from "../../../test/support/test-env.ts";
 import { useCluster } from "../../../test/support/use-cluster.ts";
-import { PhxClient, createUser, eventually, push, type TestCluster } from "../../../test/support/cluster.ts";
+import { PhxClient, createUser, push, type TestCluster } from "../../../test/support/cluster.ts";
 import { createChatEvent, issueTicket, syncEventRoom } from "./chat-support.ts";
 
 let env: TestEnv;
@@ -64,28 +64,42 @@ describe("chat channel event:<id> (stock phoenix client, two ws-nodes)", () => {
     const sent = await push(a.channel, "new_message", { content: "Hello from node 0" });
     expect(sent.status).toBe("ok");
     const id = sent.response.id as string;
-    const heard = await eventually(() => b.log.find((m) => m.event === "new_message"), 5000, "new_message on node 1");
+    const heard = await vi.waitFor(
+      () => {
+        const found = b.log.find((m) => m.event === "new_message");
+        if (!found) throw new Error("still waiting for new_message on node 1");
+        return found;
+      },
+      { timeout: 5000 },
+    );
     expect(heard.payload).toEqual({ id, user_id: alice.id, content: "Hello from node 0", content_type: "text", inserted_at: expect.any(String) });
 
     const answer = await push(b.channel, "new_message", { content: "Hi back from node 1", content_type: "markdown" });
     expect(answer.status).toBe("ok");
-    await eventually(() => a.log.find((m) => m.event === "new_message"), 5000, "new_message on node 0");
+    await expect.poll(() => a.log.find((m) => m.event === "new_message"), { timeout: 5000, message: "new_message on node 0" }).toBeTruthy();
     expect(a.log.filter((m) => m.event === "new_message").map((m) => m.payload.content)).toEqual(["Hi back from node 1"]);
 
     expect(await push(b.channel, "user_typing", { typing: true })).toEqual({ status: "ok", response: {} });
-    const typing = await eventually(() => a.log.find((m) => m.event === "user_typing"), 5000, "user_typing on node 0");
+    const typing = await vi.waitFor(
+      () => {
+        const found = a.log.find((m) => m.event === "user_typing");
+        if (!found) throw new Error("still waiting for user_typing on node 0");
+        return found;
+      },
+      { timeout: 5000 },
+    );
     expect(typing.payload).toEqual({ user_id: bob.id, typing: true });
     // Throttled per user and kind: a second "typing" within the window is swallowed, "stopped" is not.
     expect(await push(b.channel, "user_typing", { typing: true })).toEqual({ status: "ok", response: { throttled: true } });
     expect(await push(b.channel, "user_typing", { typing: false })).toEqual({ status: "ok", response: {} });
-    await eventually(() => a.log.filter((m) => m.event === "user_typing").length === 2, 5000, "typing stopped");
+    await expect.poll(() => a.log.filter((m) => m.event === "user_typing").length, { timeout: 5000, message: "typing stopped" }).toBe(2);
     expect(a.log.filter((m) => m.event === "user_typing").map((m) => m.payload.typing)).toEqual([true, false]);
 
     // Several messages in a row arrive once each, in the same order on every node.
     const ids: string[] = [];
     for (const n of [1, 2, 3]) ids.push((await push(a.channel, "new_message", { content: `burst ${n}` })).response.id as string);
     const c = await client(1, carol.token).join(`event:${eventId}`);
-    await eventually(() => b.log.filter((m) => m.event === "new_message").length === 4, 5000, "all messages on node 1");
+    await expect.poll(() => b.log.filter((m) => m.event === "new_message").length, { timeout: 5000, message: "all messages on node 1" }).toBe(4);
     expect(b.log.filter((m) => m.event === "new_message").map((m) => m.payload.id)).toEqual([id, ...ids]);
     expect((c.reply.messages as { content: string }[]).map((m) => m.content)).toEqual(["Hello from node 0", "Hi back from node 1", "burst 1", "burst 2", "burst 3"]);
 
@@ -108,7 +122,7 @@ describe("chat channel event:<id> (stock phoenix client, two ws-nodes)", () => {
     // Not awaited one by one: all pushes are in flight together, as a fast typist's would be.
     const replies = await Promise.all(texts.map((content) => push(a.channel, "new_message", { content })));
     expect(replies.map((r) => r.status)).toEqual(texts.map(() => "ok"));
-    await eventually(() => b.log.filter((m) => m.event === "new_message").length === texts.length, 5000, "all messages on node 1");
+    await expect.poll(() => b.log.filter((m) => m.event === "new_message").length, { timeout: 5000, message: "all messages on node 1" }).toBe(texts.length);
     expect(b.log.filter((m) => m.event === "new_message").map((m) => m.payload.content)).toEqual(texts);
   });
 
@@ -187,7 +201,7 @@ describe("chat channel event:<id> (stock phoenix client, two ws-nodes)", () => {
     const a = await client(0, alice.token).join(`event:${eventId}`);
     expect(a.reply).toMatchObject({ status: "inactive" });
     const b = await client(1, bob.token).join(`event:${eventId}`);
-    await eventually(() => a.log.some((m) => m.event === "presence_diff" && Object.keys((m.payload.joins as object) ?? {}).includes(bob.id)), 5000, "bob's presence");
+    await expect.poll(() => a.log.some((m) => m.event === "presence_diff" && Object.keys((m.payload.joins as object) ?? {}).includes(bob.id)), { timeout: 5000, message: "bob's presence" }).toBeTruthy();
     const state = b.log.find((m) => m.event === "presence_state");
     expect(Object.keys(state!.payload).sort()).toEqual([alice.id, bob.id].sort());
 
@@ -198,10 +212,17 @@ describe("chat channel event:<id> (stock phoenix client, two ws-nodes)", () => {
     // The event moves close: the room opens and every member hears it.
     await env.db.db.update(events).set({ startTime: new Date(Date.now() + 3_600_000), endTime: new Date(Date.now() + 7_200_000) }).where(eq(events.id, eventId));
     expect(await syncEventRoom(env, eventId)).toBe("activated");
-    for (const m of [a, b]) await eventually(() => m.log.find((x) => x.event === "room_status"), 5000, "room_status");
+    for (const m of [a, b]) await vi.waitFor(
+      () => {
+        const found = m.log.find((x) => x.event === "room_status");
+        if (!found) throw new Error("still waiting for room_status");
+        return found;
+      },
+      { timeout: 5000 },
+    );
     expect(a.log.find((x) => x.event === "room_status")!.payload).toEqual({ status: "active" });
     expect((await push(a.channel, "new_message", { content: "now we talk" })).status).toBe("ok");
-    await eventually(() => b.log.find((m) => m.event === "new_message"), 5000, "message after activation");
+    await expect.poll(() => b.log.find((m) => m.event === "new_message"), { timeout: 5000, message: "message after activation" }).toBeTruthy();
   });
 
   it("bad messages get their reason; a flood is rate limited per user; history pages back; nothing stored is lost", async () => {
@@ -238,7 +259,7 @@ describe("chat channel event:<id> (stock phoenix client, two ws-nodes)", () => {
 
     const stored = await env.db.db.select().from(messages).where(and(eq(messages.chatRoomId, roomId), eq(messages.userId, alice.id)));
     expect(stored).toHaveLength(RATE);
-    await eventually(() => b.log.filter((m) => m.event === "new_message").length === RATE, 5000, "alice's messages on node 1");
+    await expect.poll(() => b.log.filter((m) => m.event === "new_message").length, { timeout: 5000, message: "alice's messages on node 1" }).toBe(RATE);
 
     const page1 = await push(b.channel, "history", { limit: 2 });
     expect(page1.status).toBe("ok");

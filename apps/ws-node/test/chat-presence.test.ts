@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Presence, type Channel } from "phoenix";
 import type { TestEnv } from "../../../test/support/test-env.ts";
 import { useCluster } from "../../../test/support/use-cluster.ts";
-import { PhxClient, createUser, eventually, type TestCluster } from "../../../test/support/cluster.ts";
+import { PhxClient, createUser, type TestCluster } from "../../../test/support/cluster.ts";
 import { createChatEvent, issueTicket, syncEventRoom } from "./chat-support.ts";
 
 let env: TestEnv;
@@ -54,34 +54,34 @@ describe("chat presence across nodes (phoenix Presence)", () => {
     const topic = `event:${eventId}`;
 
     const watcher = await joinWithPresence(client(0, carol.token), topic);
-    await eventually(() => sameAs({ [carol.id]: 1 })(watcher.presence), 5000, "carol alone");
+    await expect.poll(() => sameAs({ [carol.id]: 1 })(watcher.presence), { timeout: 5000, message: "carol alone" }).toBeTruthy();
 
     const aliceTab1 = await joinWithPresence(client(0, alice.token), topic);
     await joinWithPresence(client(1, alice.token), topic); // alice's second tab, on another node
     await joinWithPresence(client(2, alice.token), topic); // and a third, on the node that will crash
     await joinWithPresence(client(2, bob.token), topic);
     const danOnNode1 = await joinWithPresence(client(1, dan.token), topic);
-    await eventually(() => sameAs({ [carol.id]: 1, [alice.id]: 3, [bob.id]: 1, [dan.id]: 1 })(watcher.presence), 5000, "everyone, alice thrice");
+    await expect.poll(() => sameAs({ [carol.id]: 1, [alice.id]: 3, [bob.id]: 1, [dan.id]: 1 })(watcher.presence), { timeout: 5000, message: "everyone, alice thrice" }).toBeTruthy();
     // A member on another node sees the same room.
-    await eventually(() => sameAs({ [carol.id]: 1, [alice.id]: 3, [bob.id]: 1, [dan.id]: 1 })(danOnNode1.presence), 5000, "the same on node 1");
+    await expect.poll(() => sameAs({ [carol.id]: 1, [alice.id]: 3, [bob.id]: 1, [dan.id]: 1 })(danOnNode1.presence), { timeout: 5000, message: "the same on node 1" }).toBeTruthy();
 
     // One tab leaves: alice stays, with one meta fewer.
     aliceTab1.channel.leave();
-    await eventually(() => sameAs({ [carol.id]: 1, [alice.id]: 2, [bob.id]: 1, [dan.id]: 1 })(watcher.presence), 5000, "alice's tab left");
+    await expect.poll(() => sameAs({ [carol.id]: 1, [alice.id]: 2, [bob.id]: 1, [dan.id]: 1 })(watcher.presence), { timeout: 5000, message: "alice's tab left" }).toBeTruthy();
 
     // Node 2 dies without a word: its heartbeat lapses and the other nodes announce the leaves.
     await cluster.nodes[2]!.simulateCrash();
-    await eventually(() => sameAs({ [carol.id]: 1, [alice.id]: 1, [dan.id]: 1 })(watcher.presence), 10_000, "node 2's users gone");
-    await eventually(() => sameAs({ [carol.id]: 1, [alice.id]: 1, [dan.id]: 1 })(danOnNode1.presence), 5000, "the same on node 1");
+    await expect.poll(() => sameAs({ [carol.id]: 1, [alice.id]: 1, [dan.id]: 1 })(watcher.presence), { timeout: 10_000, message: "node 2's users gone" }).toBeTruthy();
+    await expect.poll(() => sameAs({ [carol.id]: 1, [alice.id]: 1, [dan.id]: 1 })(danOnNode1.presence), { timeout: 5000, message: "the same on node 1" }).toBeTruthy();
 
     // Node 1 stops cleanly: its users leave at once.
     await cluster.nodes[1]!.close();
-    await eventually(() => sameAs({ [carol.id]: 1 })(watcher.presence), 5000, "node 1's users gone");
+    await expect.poll(() => sameAs({ [carol.id]: 1 })(watcher.presence), { timeout: 5000, message: "node 1's users gone" }).toBeTruthy();
     const entries = await env.redis.hvals(env.keys.chat(eventId).presence);
     expect(entries.map((e) => JSON.parse(e).user_id)).toEqual([carol.id]);
 
     // A late joiner's presence_state is the same truth.
     const late = await joinWithPresence(client(0, bob.token), topic);
-    await eventually(() => sameAs({ [carol.id]: 1, [bob.id]: 1 })(late.presence), 5000, "late joiner's state");
+    await expect.poll(() => sameAs({ [carol.id]: 1, [bob.id]: 1 })(late.presence), { timeout: 5000, message: "late joiner's state" }).toBeTruthy();
   });
 });

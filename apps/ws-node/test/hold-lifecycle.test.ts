@@ -1,6 +1,6 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { useCluster } from "../../../test/support/use-cluster.ts";
-import { createEvent, createUser, eventually, push, seatIdsGrid } from "../../../test/support/cluster.ts";
+import { createEvent, createUser, push, seatIdsGrid } from "../../../test/support/cluster.ts";
 
 const world = useCluster();
 
@@ -13,9 +13,16 @@ describe("hold lifecycle", () => {
     const r1 = await push(o.channel, "lock", { seat: "A_1" });
     await push(o.channel, "lock", { seat: "A_2" });
     const deadline = r1.response.expires_at as number;
-    const deleted = await eventually(() => o.log.find((m) => m.event === "deleted"), 8000, "deleted");
+    const deleted = await vi.waitFor(
+      () => {
+        const found = o.log.find((m) => m.event === "deleted");
+        if (!found) throw new Error("still waiting for deleted");
+        return found;
+      },
+      { timeout: 8000 },
+    );
     expect(deleted.payload).toMatchObject({ seats: ["A_1", "A_2"], reason: "expired" });
-    await eventually(() => w.log.filter((m) => m.event === "unlocked").length === 2, 5000, "two unlocked");
+    await expect.poll(() => w.log.filter((m) => m.event === "unlocked").length, { timeout: 5000, message: "two unlocked" }).toBe(2);
     expect(w.log.filter((m) => m.event === "unlocked").map((m) => m.payload)).toEqual([
       { seat: "A_1", seq: 3, reason: "expired" },
       { seat: "A_2", seq: 4, reason: "expired" },
@@ -50,7 +57,14 @@ describe("hold lifecycle", () => {
     await push(s.channel, "lock", { seat: "A_2" });
     const w = await world.client(1, watcher.token).join(`seats:${eventId}`);
     await l.disconnect();
-    const un = await eventually(() => w.log.find((m) => m.event === "unlocked"), 8000, "abandoned hold released");
+    const un = await vi.waitFor(
+      () => {
+        const found = w.log.find((m) => m.event === "unlocked");
+        if (!found) throw new Error("still waiting for abandoned hold released");
+        return found;
+      },
+      { timeout: 8000 },
+    );
     expect(un.payload).toMatchObject({ seat: "A_1", reason: "abandoned" });
     await new Promise((r) => setTimeout(r, 800));
     const snap = await world.cluster.seats.snapshot({ eventId });
@@ -73,14 +87,14 @@ describe("hold lifecycle", () => {
     lastSeq = replies[0]!.seq as number;
     const author = await world.client(0, u1.token).join(`seats:${eventId}`);
     await push(author.channel, "lock", { seat: "A_1" });
-    await eventually(() => lastSeq === 1, 5000, "first event");
+    await expect.poll(() => lastSeq === 1, { timeout: 5000, message: "first event" }).toBeTruthy();
 
     watcherClient.socket.disconnect();
     await push(author.channel, "lock", { seat: "A_2" });
     await push(author.channel, "lock", { seat: "A_3" });
     await push(author.channel, "unlock", { seat: "A_1" });
     watcherClient.socket.connect();
-    await eventually(() => replies.length === 2, 8000, "rejoin reply");
+    await expect.poll(() => replies.length, { timeout: 8000, message: "rejoin reply" }).toBe(2);
     expect(replies[1]).toMatchObject({
       mode: "events",
       seq: 4,

@@ -1,5 +1,5 @@
-import { describe, expect, it } from "vitest";
-import { createEvent, createUser, eventually, push, seatIdsGrid } from "../../../test/support/cluster.ts";
+import { describe, expect, it, vi } from "vitest";
+import { createEvent, createUser, push, seatIdsGrid } from "../../../test/support/cluster.ts";
 import { useCluster } from "../../../test/support/use-cluster.ts";
 
 /**
@@ -19,9 +19,16 @@ describe("expired holds without a worker", () => {
     expect((await push(o.channel, "lock", { seat: "A_2" })).status).toBe("ok");
     const w = await world.client(1, watcher.token).join(`seats:${eventId}`);
     // Nobody touches the event from here on: no worker, no lock, no join.
-    const deleted = await eventually(() => o.log.find((m) => m.event === "deleted"), 8000, "deleted");
+    const deleted = await vi.waitFor(
+      () => {
+        const found = o.log.find((m) => m.event === "deleted");
+        if (!found) throw new Error("still waiting for deleted");
+        return found;
+      },
+      { timeout: 8000 },
+    );
     expect(deleted.payload).toMatchObject({ seats: ["A_1", "A_2"], reason: "expired" });
-    await eventually(() => w.log.filter((m) => m.event === "unlocked").length === 2, 5000, "two unlocked");
+    await expect.poll(() => w.log.filter((m) => m.event === "unlocked").length, { timeout: 5000, message: "two unlocked" }).toBe(2);
     expect(w.log.filter((m) => m.event === "unlocked").map((m) => m.payload.reason)).toEqual(["expired", "expired"]);
     expect(await world.env.redis.hlen(world.env.keys.event(eventId).state)).toBe(0);
   });
@@ -34,7 +41,7 @@ describe("the re-lock cool-down", () => {
     const f = await world.client(0, farmer.token).join(`seats:${eventId}`);
     const o = await world.client(1, other.token).join(`seats:${eventId}`);
     expect((await push(f.channel, "lock", { seat: "A_1" })).status).toBe("ok");
-    await eventually(() => f.log.find((m) => m.event === "deleted"), 8000, "deleted");
+    await expect.poll(() => f.log.find((m) => m.event === "deleted"), { timeout: 8000, message: "deleted" }).toBeTruthy();
     const refused = await push(f.channel, "lock", { seat: "A_1" });
     expect(refused).toMatchObject({ status: "error", response: { reason: "relock_cooldown", seat: "A_1" } });
     const wait = refused.response.retry_after_ms as number;

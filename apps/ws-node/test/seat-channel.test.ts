@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { useCluster } from "../../../test/support/use-cluster.ts";
-import { createEvent, createUser, eventually, push, seatIdsGrid } from "../../../test/support/cluster.ts";
+import { createEvent, createUser, push, seatIdsGrid } from "../../../test/support/cluster.ts";
 
 const world = useCluster();
 
@@ -17,9 +17,9 @@ describe("seats channel across two ws-nodes (stock phoenix client)", () => {
 
     const r = await push(a.channel, "lock", { seat: "A_1" });
     expect(r).toMatchObject({ status: "ok", response: { seat: "A_1", seq: 1, hold_size: 1 } });
-    await eventually(() => b.log.find((m) => m.event === "locked"), 5000, "locked on node B");
+    await expect.poll(() => b.log.find((m) => m.event === "locked"), { timeout: 5000, message: "locked on node B" }).toBeTruthy();
     expect(b.log).toEqual([{ event: "locked", payload: { seat: "A_1", seq: 1 } }]);
-    await eventually(() => a.log.find((m) => m.event === "lockedForYou"), 5000, "lockedForYou");
+    await expect.poll(() => a.log.find((m) => m.event === "lockedForYou"), { timeout: 5000, message: "lockedForYou" }).toBeTruthy();
     expect(a.log).toEqual([{ event: "lockedForYou", payload: { seat: "A_1", seq: 1 } }]);
 
     const late = await world.client(1).join(`seats:${eventId}`);
@@ -30,8 +30,8 @@ describe("seats channel across two ws-nodes (stock phoenix client)", () => {
 
     const u = await push(a.channel, "unlock", { seat: "A_1" });
     expect(u).toMatchObject({ status: "ok", response: { seat: "A_1", seq: 2 } });
-    await eventually(() => b.log.find((m) => m.event === "unlocked"), 5000, "unlocked on B");
-    await eventually(() => a.log.find((m) => m.event === "unlockedForYou"), 5000, "unlockedForYou");
+    await expect.poll(() => b.log.find((m) => m.event === "unlocked"), { timeout: 5000, message: "unlocked on B" }).toBeTruthy();
+    await expect.poll(() => a.log.find((m) => m.event === "unlockedForYou"), { timeout: 5000, message: "unlockedForYou" }).toBeTruthy();
     expect(a.log.some((m) => m.event === "unlocked")).toBe(false);
   });
 

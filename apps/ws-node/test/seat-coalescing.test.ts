@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { useCluster } from "../../../test/support/use-cluster.ts";
-import { createEvent, createUser, eventually, push, seatIdsGrid } from "../../../test/support/cluster.ts";
+import { createEvent, createUser, push, seatIdsGrid } from "../../../test/support/cluster.ts";
 import { joinChanges } from "./changes-support.ts";
 
 /**
@@ -21,7 +21,7 @@ describe("changes frames are coalesced per tick (issue 7)", () => {
 
     expect((await push(author.channel, "lock", { seat: "A_1" })).status).toBe("ok");
     // Half a tick: only an immediate flush can arrive in time.
-    await eventually(() => w.map.drain() > 0 || w.map.frames.length > 0, TICK_MS / 2, "the quiet room's first change");
+    await expect.poll(() => w.map.drain() > 0 || w.map.frames.length > 0, { timeout: TICK_MS / 2, message: "the quiet room's first change" }).toBeTruthy();
     expect(w.map.frames).toEqual([{ since: 0, seq: 1, seats: { A_1: "locked" } }]);
 
     for (const [ev, seat] of [
@@ -34,13 +34,13 @@ describe("changes frames are coalesced per tick (issue 7)", () => {
     ] as const)
       expect((await push(author.channel, ev, { seat })).status).toBe("ok");
     // The node has them all (its legacy watcher heard each at once; the author its own at once)...
-    await eventually(() => legacy.log.length >= 7, TICK_MS / 2, "every per-change event");
+    await expect.poll(() => legacy.log.length, { timeout: TICK_MS / 2, message: "every per-change event" }).toBeGreaterThanOrEqual(7);
     expect(author.log.filter((m) => m.event === "lockedForYou" || m.event === "unlockedForYou")).toHaveLength(7);
     // ...but the changes watcher waits for the tick.
     w.map.drain();
     expect(w.map.frames).toHaveLength(1);
 
-    await eventually(() => w.map.drain() > 0 || w.map.frames.length > 1, TICK_MS * 2, "the tick's frame");
+    await expect.poll(() => w.map.drain() > 0 || w.map.frames.length > 1, { timeout: TICK_MS * 2, message: "the tick's frame" }).toBeTruthy();
     expect(w.map.frames).toHaveLength(2);
     expect(w.map.frames[1]).toEqual({ since: 1, seq: 7, seats: { A_2: "available", A_3: "locked", A_4: "locked", A_5: "available" } });
     expect(w.map.gaps).toEqual([]);

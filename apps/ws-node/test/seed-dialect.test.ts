@@ -1,10 +1,10 @@
 import { randomUUID } from "node:crypto";
 import type http from "node:http";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import WebSocket from "ws";
 import type { TestEnv } from "../../../test/support/test-env.ts";
 import { useCluster } from "../../../test/support/use-cluster.ts";
-import { PhxClient, createEvent, createUser, eventually, push, seatIdsGrid, type TestCluster } from "../../../test/support/cluster.ts";
+import { PhxClient, createEvent, createUser, push, seatIdsGrid, type TestCluster } from "../../../test/support/cluster.ts";
 import { rawUpgrade } from "../../../test/support/raw-upgrade.ts";
 
 /**
@@ -69,7 +69,14 @@ class SeedClient {
   }
 
   closed(ms = 8000): Promise<{ code: number; reason: string }> {
-    return eventually(() => this.closeInfo, ms, "the socket to close");
+    return vi.waitFor(
+      () => {
+        const found = this.closeInfo;
+        if (!found) throw new Error("still waiting for the socket to close");
+        return found;
+      },
+      { timeout: ms },
+    );
   }
 
   close(): void {
@@ -229,9 +236,9 @@ describe("seed 000 dialect on / (two ws-nodes)", () => {
 
     const anon = await connect(0, eventId);
     anon.send({ action: "lock", seat: "A_1" });
-    await eventually(() => anon.frames.filter((f) => f.event === "unauthorized").length === 1, 8000, "unauthorized (lock)");
+    await expect.poll(() => anon.frames.filter((f) => f.event === "unauthorized").length, { timeout: 8000, message: "unauthorized (lock)" }).toBe(1);
     anon.send({ action: "unlock", seat: "A_3" });
-    await eventually(() => anon.frames.filter((f) => f.event === "unauthorized").length === 2, 8000, "unauthorized (unlock)");
+    await expect.poll(() => anon.frames.filter((f) => f.event === "unauthorized").length, { timeout: 8000, message: "unauthorized (unlock)" }).toBe(2);
     const expected = '{"event":"unauthorized","data":"You are unauthorized to do this."}';
     expect(anon.raw.filter((r) => r.includes('"unauthorized"'))).toEqual([expected, expected]);
     expect(await startstate(1, eventId)).toEqual({ reserved: [], paid: [], locked: ["A_3"] });
@@ -297,7 +304,7 @@ describe("seed 000 dialect on / (two ws-nodes)", () => {
     ];
     for (let i = 0; i < wrongs.length; i++) {
       svc.send(wrongs[i]);
-      await eventually(() => svc.frames.filter((f) => f.event === "unauthorized").length === i + 1, 8000, `unauthorized #${i + 1}`);
+      await expect.poll(() => svc.frames.filter((f) => f.event === "unauthorized").length === i + 1, { timeout: 8000, message: `unauthorized #${i + 1}` }).toBeTruthy();
     }
     expect(svc.frames.filter((f) => f.event === "unauthorized")).toEqual(
       wrongs.map(() => ({ event: "unauthorized", data: "You are unauthorized to do this." })),
@@ -323,12 +330,26 @@ describe("seed 000 dialect on / (two ws-nodes)", () => {
 
     s.send({ action: "lock", seat: "A_2" });
     await s.waitForFrame("lockedForYou", "A_2");
-    const locked = await eventually(() => p.log.find((m) => m.event === "locked"), 8000, "locked on the Phoenix watcher");
+    const locked = await vi.waitFor(
+      () => {
+        const found = p.log.find((m) => m.event === "locked");
+        if (!found) throw new Error("still waiting for locked on the Phoenix watcher");
+        return found;
+      },
+      { timeout: 8000 },
+    );
     expect(locked).toEqual({ event: "locked", payload: { seat: "A_2", seq: expect.any(Number) } });
 
     const svc = await connect(1, eventId);
     svc.send({ action: "reserve", seat: "A_3", authorizationString: SECRET() });
-    const reserved = await eventually(() => p.log.find((m) => m.event === "reserved"), 8000, "reserved on the Phoenix watcher");
+    const reserved = await vi.waitFor(
+      () => {
+        const found = p.log.find((m) => m.event === "reserved");
+        if (!found) throw new Error("still waiting for reserved on the Phoenix watcher");
+        return found;
+      },
+      { timeout: 8000 },
+    );
     expect(reserved).toEqual({ event: "reserved", payload: { seat: "A_3", seq: expect.any(Number) } });
     expect((reserved.payload.seq as number) > (locked.payload.seq as number)).toBe(true);
     // The Phoenix author heard its own lock as its own, never the seed client's lockedForYou.
@@ -393,7 +414,7 @@ describe("seed 000 dialect on / (two ws-nodes)", () => {
   it("without ?event= (and no DEFAULT_EVENT_ID) the upgrade is refused with HTTP 400", async () => {
     expect(env.config.DEFAULT_EVENT_ID).toBeUndefined();
     const c = open(1, {});
-    await eventually(() => c.refused, 8000, "the refusal");
+    await expect.poll(() => c.refused, { timeout: 8000, message: "the refusal" }).toBeTruthy();
     expect(c.refused!.status).toBe(400);
     expect(JSON.parse(c.refused!.body)).toMatchObject({ error: "bad_request" });
     const r = await rawUpgrade(cluster.nodes[0]!.port, "/");
@@ -408,35 +429,35 @@ describe("seed 000 dialect on / (two ws-nodes)", () => {
     const errors = () => c.frames.filter((f) => f.event === "error");
 
     c.send("this is not json");
-    await eventually(() => errors().length === 1, 8000, "error for non-JSON");
+    await expect.poll(() => errors().length, { timeout: 8000, message: "error for non-JSON" }).toBe(1);
     expect(errors()[0]).toMatchObject({ event: "error", data: { code: "malformed_frame", field: "frame" } });
 
     c.send('["lock","A_1"]');
-    await eventually(() => errors().length === 2, 8000, "error for an array");
+    await expect.poll(() => errors().length, { timeout: 8000, message: "error for an array" }).toBe(2);
     expect(errors()[1]).toMatchObject({ data: { code: "malformed_frame" } });
 
     c.send({ action: "dance", seat: "A_1" });
-    await eventually(() => errors().length === 3, 8000, "error for an unknown action");
+    await expect.poll(() => errors().length, { timeout: 8000, message: "error for an unknown action" }).toBe(3);
     expect(errors()[2]).toMatchObject({ data: { code: "unknown_action", field: "action" } });
 
     c.send({ seat: "A_1" });
-    await eventually(() => errors().length === 4, 8000, "error for a missing action");
+    await expect.poll(() => errors().length, { timeout: 8000, message: "error for a missing action" }).toBe(4);
     expect(errors()[3]).toMatchObject({ data: { code: "unknown_action", field: "action" } });
 
     c.send({ action: "lock", seat: "A 1; DROP TABLE seats" });
-    await eventually(() => errors().length === 5, 8000, "error for a bad seat");
+    await expect.poll(() => errors().length, { timeout: 8000, message: "error for a bad seat" }).toBe(5);
     expect(errors()[4]).toMatchObject({ data: { code: "invalid_seat", field: "seat" } });
 
     c.send({ action: "lock" });
-    await eventually(() => errors().length === 6, 8000, "error for a missing seat");
+    await expect.poll(() => errors().length, { timeout: 8000, message: "error for a missing seat" }).toBe(6);
     expect(errors()[5]).toMatchObject({ data: { code: "invalid_seat", field: "seat" } });
 
     c.send({ action: "reserve", seat: "A_1", authorizationString: 42 });
-    await eventually(() => errors().length === 7, 8000, "error for a non-string authorizationString");
+    await expect.poll(() => errors().length, { timeout: 8000, message: "error for a non-string authorizationString" }).toBe(7);
     expect(errors()[6]).toMatchObject({ data: { code: "malformed_frame", field: "authorizationString" } });
 
     c.send({ action: "lock", seat: "Z_99" });
-    await eventually(() => errors().length === 8, 8000, "error for a seat not in the map");
+    await expect.poll(() => errors().length, { timeout: 8000, message: "error for a seat not in the map" }).toBe(8);
     expect(errors()[7]).toMatchObject({ data: { code: "unknown_seat", seat: "Z_99" } });
 
     for (const e of errors()) expect(typeof (e.data as { message?: unknown }).message).toBe("string");

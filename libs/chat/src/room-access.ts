@@ -1,5 +1,6 @@
-import { and, asc, eq, inArray, sql } from "drizzle-orm";
-import { chatRooms, events, tickets, type Db } from "@seatdrop/db";
+import { eq, sql } from "drizzle-orm";
+import { chatRooms, events, type Db } from "@seatdrop/db";
+import { claimTicket, TicketError, validTicketHolders as holders, type ClaimedTicket } from "@seatdrop/tickets";
 import type { RoomStatus } from "@seatdrop/protocol";
 import { ChatError } from "./errors.ts";
 
@@ -11,12 +12,7 @@ export interface RoomRef {
 }
 
 /** The ticket that let a user in. */
-export interface AdmittedTicket {
-  id: string;
-  ticketNumber: string;
-  /** True when this join claimed it (associated it with the user and marked it used). */
-  claimedNow: boolean;
-}
+export type AdmittedTicket = ClaimedTicket;
 
 /**
  * The room of an event, or null when the event does not exist. An event stored without a room
@@ -31,57 +27,27 @@ export async function findOrCreateRoom(o: { db: Db; eventId: string }): Promise<
 }
 
 /**
- * Seed 003's way into a room: the caller's own valid ticket for the event, or a ticket number they
- * enter, which is validated, associated with them and marked used, all in ONE transaction with the
- * ticket row locked, so two users racing for one number never both get it.
+ * Seed 003's way into a room: the event's room, and the caller's ticket claimed through
+ * `@seatdrop/tickets` (their own valid ticket, or a number they enter: see `claimTicket`, which owns
+ * the rules and the ONE uniform `invalid_ticket` refusal of a number).
  *
- * Refusals: `unknown_event`, `unauthorized` (no ticket at all), and for a `ticket_number` ONE
- * uniform `invalid_ticket`, whether the number does not exist, is another event's, was voided or
- * belongs to someone else: distinct reasons told a guesser which numbers exist (issue 8, finding 1).
+ * Refusals: `unknown_event`, `unauthorized` (no ticket at all), `invalid_ticket` (field `ticket_number`).
  */
 export async function admitToRoom(o: { db: Db; eventId: string; userId: string; ticketNumber?: string }): Promise<{ room: RoomRef; ticket: AdmittedTicket }> {
   const room = await findOrCreateRoom({ db: o.db, eventId: o.eventId });
   if (!room) throw new ChatError("unknown_event", `no event ${o.eventId}`);
-  const ticket = await o.db.transaction(async (tx) => {
-    if (o.ticketNumber !== undefined) {
-      // Control characters (U+0000 made PostgreSQL answer an error, which became `internal_error`:
-      // issue 8, finding 7) are in no ticket number, so such a number is simply not a ticket.
-      if (/[\u0000-\u001f\u007f]/.test(o.ticketNumber)) throw ticketRefused();
-      const [t] = await tx.select().from(tickets).where(eq(tickets.ticketNumber, o.ticketNumber)).limit(1).for("update");
-      if (!t || t.eventId !== o.eventId || t.status !== "valid" || (t.userId !== null && t.userId !== o.userId)) throw ticketRefused();
-      const claimedNow = t.userId === null || t.usedAt === null;
-      if (claimedNow) await tx.update(tickets).set({ userId: o.userId, usedAt: t.usedAt ?? new Date() }).where(eq(tickets.id, t.id));
-      return { id: t.id, ticketNumber: t.ticketNumber, claimedNow };
-    }
-    // Prefer a ticket already used for this room, so a second ticket of the same user stays unused.
-    const [t] = await tx
-      .select()
-      .from(tickets)
-      .where(and(eq(tickets.eventId, o.eventId), eq(tickets.userId, o.userId), eq(tickets.status, "valid")))
-      .orderBy(sql`${tickets.usedAt} asc nulls last`, asc(tickets.insertedAt))
-      .limit(1)
-      .for("update");
-    if (!t) throw new ChatError("unauthorized", "you need a ticket for this event: join with {\"ticket_number\": …} or get one assigned");
-    if (t.usedAt === null) await tx.update(tickets).set({ usedAt: new Date() }).where(eq(tickets.id, t.id));
-    return { id: t.id, ticketNumber: t.ticketNumber, claimedNow: t.usedAt === null };
-  });
-  return { room, ticket };
+  try {
+    const ticket = await claimTicket(o.db, { eventId: o.eventId, userId: o.userId, ticketNumber: o.ticketNumber });
+    return { room, ticket };
+  } catch (err) {
+    if (err instanceof TicketError && err.code === "no_ticket")
+      throw new ChatError("unauthorized", "you need a ticket for this event: join with {\"ticket_number\": …} or get one assigned");
+    if (err instanceof TicketError && err.code === "invalid_ticket") throw new ChatError("invalid_ticket", err.message, { field: "ticket_number" });
+    throw err;
+  }
 }
 
-/** The one refusal of a ticket number, whatever the reason (see admitToRoom). */
-function ticketRefused(): ChatError {
-  return new ChatError("invalid_ticket", "this ticket number does not let you into this room", { field: "ticket_number" });
-}
-
-/**
- * Which of these users hold a valid ticket for the event (issue 8: a member whose ticket was refunded
- * or voided since joining no longer reads, types or pages back). One indexed query for any number.
- */
+/** Which of these users hold a valid ticket for the event (see `@seatdrop/tickets`). */
 export async function validTicketHolders(o: { db: Db; eventId: string; userIds: string[] }): Promise<Set<string>> {
-  if (o.userIds.length === 0) return new Set();
-  const rows = await o.db
-    .selectDistinct({ userId: tickets.userId })
-    .from(tickets)
-    .where(and(eq(tickets.eventId, o.eventId), inArray(tickets.userId, o.userIds), eq(tickets.status, "valid")));
-  return new Set(rows.map((r) => r.userId!));
+  return holders(o.db, o);
 }

@@ -3,3 +3,4 @@ export { users, events, seats, chatRooms, tickets, orders, orderItems, payments,
 export { connectDb, type Db, type DbHandle } from "./client.ts";
 export { runMigrations, migrateWhenReachable, migrationsFolder } from "./migrate.ts";
 export { probeDatabase } from "./probe.ts";
+export { SqlState, postgresError, uniqueViolation, foreignKeyViolation, isDataException, type PgError } from "./postgres-errors.ts";

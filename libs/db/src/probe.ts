@@ -1,4 +1,5 @@
 import postgres from "postgres";
+import { SqlState } from "./postgres-errors.ts";
 
 /**
  * One connection attempt with a short timeout, turned into one human sentence on failure, so
@@ -14,7 +15,7 @@ export async function probeDatabase(url: string): Promise<string | null> {
     const where = safeUrl(url);
     if (e.code === "ECONNREFUSED" || e.code === "CONNECT_TIMEOUT" || e.code === "ENOTFOUND")
       return `PostgreSQL is not reachable at ${where} (${e.code}). Start PostgreSQL, or set DATABASE_URL to a running server.`;
-    if (e.code === "3D000") return `PostgreSQL database missing at ${where}: create it (createdb) or point DATABASE_URL at an existing one.`;
+    if (e.code === SqlState.invalidCatalogName) return `PostgreSQL database missing at ${where}: create it (createdb) or point DATABASE_URL at an existing one.`;
     return `PostgreSQL at ${where} refused the connection: ${e.message}. Check DATABASE_URL.`;
   } finally {
     await sql.end({ timeout: 1 }).catch(() => {});

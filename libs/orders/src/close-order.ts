@@ -1,5 +1,6 @@
 import { and, eq, lt } from "drizzle-orm";
-import { orderItems, orders, tickets } from "@seatdrop/db";
+import { orderItems, orders } from "@seatdrop/db";
+import { voidOrderTickets } from "@seatdrop/tickets";
 import { audit } from "./audit.ts";
 import type { OrdersContext } from "./context.ts";
 import { OrderError } from "./order-error.ts";
@@ -58,7 +59,7 @@ export async function refundOrder(ctx: OrdersContext, o: { orderId: string; requ
     if (order.status !== "paid") throw new OrderError(409, "order_not_paid", `only a paid order can be refunded; this one is ${order.status}`);
     const items = await tx.update(orderItems).set({ live: false }).where(eq(orderItems.orderId, order.id)).returning({ seatId: orderItems.seatId });
     await tx.update(orders).set({ status: "refunded", closedAt: new Date(), updatedAt: new Date() }).where(eq(orders.id, order.id));
-    await tx.update(tickets).set({ status: "void" }).where(eq(tickets.orderId, order.id));
+    await voidOrderTickets(tx, order.id);
     const seatIds = items.map((i) => i.seatId);
     await audit(tx, { eventId: order.eventId, orderId: order.id, seatIds, action: "refunded", actor: `user:${o.requester.userId}` });
     return { order, seatIds };

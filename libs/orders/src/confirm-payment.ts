@@ -1,11 +1,11 @@
 import { eq } from "drizzle-orm";
-import { orderItems, orders, paymentEvents, payments, tickets } from "@seatdrop/db";
+import { orderItems, orders, paymentEvents, payments } from "@seatdrop/db";
+import { issueOrderTickets } from "@seatdrop/tickets";
 import { isUuid } from "@seatdrop/seats";
 import { audit } from "./audit.ts";
 import type { OrdersContext } from "./context.ts";
 import { loadOrderView, type OrderView } from "./order-view.ts";
 import { syncSeats } from "./seat-sync.ts";
-import { newTicketNumber } from "./ticket-number.ts";
 
 export interface PaymentNotice {
   paymentId: string;
@@ -85,14 +85,9 @@ export async function confirmPayment(ctx: OrdersContext, p: PaymentNotice): Prom
 
       const items = await tx.select().from(orderItems).where(eq(orderItems.orderId, order.id));
       await tx.update(orders).set({ status: "paid", paidAt: new Date(), updatedAt: new Date() }).where(eq(orders.id, order.id));
-      // One ticket per seat, all linked to the order (and so to its buyer). The buyer's own is assigned
-      // to them; the others stay unassigned, so the companions the buyer gives the numbers to claim
-      // them when they join the chat room (seed 003: "enter ticket number → associate with user").
-      const bySeat = [...items].sort((a, b) => a.seatId.localeCompare(b.seatId, "en", { numeric: true }));
-      await tx.insert(tickets).values(
-        bySeat.map((i, n) => ({ eventId: order.eventId, ticketNumber: newTicketNumber(), userId: n === 0 ? order.userId : null, orderId: order.id, seatId: i.seatId })),
-      );
+      // One ticket per seat, all linked to the order (and so to its buyer); see issueOrderTickets.
       const seatIds = items.map((i) => i.seatId);
+      await issueOrderTickets(tx, { eventId: order.eventId, orderId: order.id, buyerId: order.userId, seatIds });
       await audit(tx, { eventId: order.eventId, orderId: order.id, seatIds, action: "paid", actor: `payment:${p.paymentId}` });
       return { result: "paid" as const, duplicate: false, note: null, paid: { order, seatIds } };
     }

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { and, eq, inArray, sql } from "drizzle-orm";
-import { events, orderItems, orders, seats as seatsTable } from "@seatdrop/db";
+import { events, orderItems, orders, seats as seatsTable, uniqueViolation } from "@seatdrop/db";
 import { SeatError } from "@seatdrop/seats";
 import { audit } from "./audit.ts";
 import type { OrdersContext } from "./context.ts";
@@ -106,9 +106,7 @@ export async function createOrder(
       });
     }
     if (leftBehind) await requestRebuild(ctx, o.eventId, "failed order left seats reserved");
-    // drizzle wraps the driver's error; the SQLSTATE is on it or on its cause.
-    const e = err as { code?: string; cause?: { code?: string } };
-    if (e.code === "23505" || e.cause?.code === "23505") {
+    if (uniqueViolation(err) !== null) {
       // Redis let a sold seat be held: the record disagrees with the live map, which the rebuild repairs.
       await requestRebuild(ctx, o.eventId, "sold seat was held");
       throw new OrderError(409, "seat_sold", "one of the seats is already sold");

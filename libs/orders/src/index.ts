@@ -6,4 +6,3 @@ export { confirmPayment, type PaymentNotice, type PaymentResult } from "./confir
 export { rebuildSeats } from "./rebuild-seats.ts";
 export { eventSeatMap } from "./seat-map.ts";
 export { loadOrderView, type OrderView } from "./order-view.ts";
-export { newTicketNumber } from "./ticket-number.ts";

@@ -8,6 +8,21 @@ import { metrics, zeroCounter, type Logger } from "@seatdrop/observability";
 import type { Keys } from "@seatdrop/redis";
 import { SeatError, SeatErrorCode, seatErrorFromCode } from "./errors.ts";
 import { registerScripts, type ScriptCaller, type ScriptName } from "./scripts.ts";
+import {
+  decodeAbandonHolds,
+  decodeExtendHold,
+  decodeLoadEventCommit,
+  decodeLockSeat,
+  decodeMarkGone,
+  decodeRebuildState,
+  decodeReleaseHold,
+  decodeReleaseHoldByAdmin,
+  decodeReserveHold,
+  decodeSetSeatState,
+  decodeSnapshot,
+  decodeSweepHolds,
+  decodeUnlockSeat,
+} from "./script-results.ts";
 import { resolveHoldSettings, type HoldSettings } from "./settings.ts";
 import type { HoldView, SeatEvent, SeatMessage, SeatStateName, Snapshot } from "./types.ts";
 
@@ -66,10 +81,9 @@ export class SeatService {
    * cluster-wide index is lowered so the worker's sweep finds it (see lua/sweepHolds-1.lua).
    */
   async lock(o: { eventId: string; userId: string; seatId: string; origin?: string }) {
-    const r = await this.run("lockSeat", o.eventId, [o.userId, o.seatId, o.origin ?? ""]);
-    const [, seq, deadline, newHold, holdSize, earliest] = r as [number, number, number, number, number, number];
-    if (earliest === 1) await this.indexEvent(o.eventId, deadline);
-    return { seq, deadline, newHold: newHold === 1, holdSize };
+    const { seq, deadline, newHold, holdSize, earliest } = decodeLockSeat(await this.run("lockSeat", o.eventId, [o.userId, o.seatId, o.origin ?? ""]));
+    if (earliest) await this.indexEvent(o.eventId, deadline);
+    return { seq, deadline, newHold, holdSize };
   }
 
   /** Lowers the event's entry in the cluster-wide index of events with holds to `deadline` (or adds it). */
@@ -83,15 +97,13 @@ export class SeatService {
   }
 
   async unlock(o: { eventId: string; userId: string; seatId: string; origin?: string }) {
-    const [, seq, left] = (await this.run("unlockSeat", o.eventId, [o.userId, o.seatId, o.origin ?? ""])) as [number, number, number];
-    return { seq, seatsLeft: left };
+    return decodeUnlockSeat(await this.run("unlockSeat", o.eventId, [o.userId, o.seatId, o.origin ?? ""]));
   }
 
   /** Gives the hold a fresh TTL (bounded by the event's max extensions). */
   async extend(o: { eventId: string; userId: string }) {
     // A later deadline needs no index write: the event's entry stays at or before its earliest hold.
-    const [, deadline, extensionsLeft] = (await this.run("extendHold", o.eventId, [o.userId])) as [number, number, number];
-    return { deadline, extensionsLeft };
+    return decodeExtendHold(await this.run("extendHold", o.eventId, [o.userId]));
   }
 
   /**
@@ -99,7 +111,8 @@ export class SeatService {
    * the order flow passes `orderId`, which fences the change: an order only ever moves its own seats.
    */
   async setSeatState(o: { eventId: string; seatId: string; action: BackendAction; orderId?: string; userId?: string; why?: string; origin?: string }) {
-    const [, seq, type] = (await this.run("setSeatState", o.eventId, [
+    return decodeSetSeatState(
+      await this.run("setSeatState", o.eventId, [
       o.seatId,
       o.action,
       o.orderId ?? "svc",
@@ -107,8 +120,8 @@ export class SeatService {
       o.orderId ? "1" : "",
       o.userId ?? "",
       o.why ?? "",
-    ])) as [number, number, string];
-    return { seq, type };
+      ]),
+    );
   }
 
   /**
@@ -116,12 +129,7 @@ export class SeatService {
    * seats, atomically. Throws `no_hold` (none, or expired) or `not_in_hold` naming the seat.
    */
   async reserveHold(o: { eventId: string; userId: string; orderId: string; seatIds?: string[]; pendingMs?: number }): Promise<{ seq: number; seats: string[] }> {
-    const r = (await this.run("reserveHold", o.eventId, [o.userId, o.orderId, o.pendingMs ?? ORDER_PENDING_MS, ...(o.seatIds ?? [])])) as [
-      number,
-      number,
-      ...string[],
-    ];
-    return { seq: r[1], seats: r.slice(2) as string[] };
+    return decodeReserveHold(await this.run("reserveHold", o.eventId, [o.userId, o.orderId, o.pendingMs ?? ORDER_PENDING_MS, ...(o.seatIds ?? [])]));
   }
 
   /**
@@ -131,13 +139,12 @@ export class SeatService {
   async rebuildState(eventId: string, live: { seatId: string; orderId: string; userId: string; paid: boolean }[]): Promise<number> {
     const args: string[] = [];
     for (const s of live) args.push(s.seatId, `${s.paid ? "P" : "R"}|${s.orderId}|${s.userId}`);
-    const [changes] = (await this.run("rebuildState", eventId, args)) as [number];
-    return changes;
+    return decodeRebuildState(await this.run("rebuildState", eventId, args)).changes;
   }
 
   /** Releases a hold if it expired or (mode `abandoned`) its user left for longer than the grace. Idempotent. */
   async releaseHold(o: { eventId: string; userId: string; mode: "expired" | "abandoned" }) {
-    const [released, reason] = (await this.run("releaseHold", o.eventId, [o.userId, o.mode], false)) as [number, string];
+    const { released, reason } = decodeReleaseHold(await this.run("releaseHold", o.eventId, [o.userId, o.mode], false));
     if (released > 0) metrics.holdsExpired.inc({ path: "job", reason });
     return { released, reason };
   }
@@ -147,8 +154,7 @@ export class SeatService {
    * hears `deleted` with reason `released_by_admin`. Returns the seats it released (none: no hold).
    */
   async releaseHoldByAdmin(o: { eventId: string; userId: string }): Promise<{ seats: string[] }> {
-    const r = (await this.run("releaseHold", o.eventId, [o.userId, "admin"], false)) as [number, string, ...string[]];
-    return { seats: r[1] === "released_by_admin" ? (r.slice(2) as string[]) : [] };
+    return { seats: decodeReleaseHoldByAdmin(await this.run("releaseHold", o.eventId, [o.userId, "admin"], false)).seats };
   }
 
   /**
@@ -173,16 +179,11 @@ export class SeatService {
     let released = 0;
     // A bounded loop: 10,000 holds due together take 20 slices, each short enough not to stall Redis.
     for (let i = 0; i < 100; i++) {
-      const [n, next, more, skipped] = (await this.run("sweepHolds", eventId, [o.limit ?? SWEEP_SLICE, o.lease?.ms ?? 0, o.lease?.owner ?? ""], false)) as [
-        number,
-        number,
-        number,
-        number,
-      ];
-      released += n;
-      if (n > 0) metrics.holdsExpired.inc({ path: "sweep", reason: "expired" }, n);
-      if (skipped === 1) return { released, next: 0, skipped: true };
-      if (more !== 1) return { released, next, skipped: false };
+      const r = decodeSweepHolds(await this.run("sweepHolds", eventId, [o.limit ?? SWEEP_SLICE, o.lease?.ms ?? 0, o.lease?.owner ?? ""], false));
+      released += r.released;
+      if (r.released > 0) metrics.holdsExpired.inc({ path: "sweep", reason: "expired" }, r.released);
+      if (r.skipped) return { released, next: 0, skipped: true };
+      if (!r.more) return { released, next: r.next, skipped: false };
     }
     return { released, next: 0, skipped: false };
   }
@@ -240,23 +241,16 @@ export class SeatService {
     let released = 0;
     let from = 0;
     for (let i = 0; i < 1000; i++) {
-      const [n, next] = (await this.run("abandonHolds", eventId, [from, slice], false)) as [number, number];
-      released += n;
-      if (next === 0) break;
-      from = next;
+      const r = decodeAbandonHolds(await this.run("abandonHolds", eventId, [from, slice], false));
+      released += r.released;
+      if (r.next === 0) break;
+      from = r.next;
     }
     return released;
   }
 
   async snapshot(o: { eventId: string; userId?: string }): Promise<Snapshot> {
-    const [seq, flat, dl, extLeft, holdSeats, epoch] = (await this.run("snapshot", o.eventId, [o.userId ?? ""])) as [
-      number,
-      string[],
-      number,
-      number,
-      string[],
-      string,
-    ];
+    const { seq, flat, deadline: dl, extensionsLeft: extLeft, holdSeats, epoch } = decodeSnapshot(await this.run("snapshot", o.eventId, [o.userId ?? ""]));
     const taken: Snapshot["taken"] = new Map();
     for (let i = 0; i < flat.length; i += 2) {
       const v = flat[i + 1]!;
@@ -343,10 +337,10 @@ export class SeatService {
 
   /** The user's last socket for the event on this node closed: stop vouching, and check the hold after the grace. */
   async markGone(eventId: string, nodeId: string, userId: string): Promise<void> {
-    const [hasHold, graceMs] = (await this.run("markLive", eventId, [nodeId, "gone", 0, userId], false)) as [number, number];
+    const { hasHold, graceMs } = decodeMarkGone(await this.run("markLive", eventId, [nodeId, "gone", 0, userId], false));
     // One job, at most, per user who leaves: the prompt release after the grace. The worker's
     // abandonment scan is the net behind it (and the only path when a node dies without saying so).
-    if (hasHold === 1 && this.deps.jobs) await this.deps.jobs.scheduleAbandonCheck({ eventId, userId }, graceMs);
+    if (hasHold && this.deps.jobs) await this.deps.jobs.scheduleAbandonCheck({ eventId, userId }, graceMs);
   }
 
   /**
@@ -374,19 +368,19 @@ export class SeatService {
     // stage it in chunks, then commit (see lua/loadEvent-1.lua).
     let at = 0;
     for (; seatIds.length - at > LOAD_CHUNK; at += LOAD_CHUNK) await this.call("loadEvent", [k.meta], [...head, "stage", ...seatIds.slice(at, at + LOAD_CHUNK)]);
-    const r = (await this.call("loadEvent", [k.meta], [...head, "commit", ...seatIds.slice(at)])) as [string, number, number];
-    if (r[2] === 1) {
+    const r = decodeLoadEventCommit(await this.call("loadEvent", [k.meta], [...head, "commit", ...seatIds.slice(at)]));
+    if (r.isNew) {
       // Announce the new epoch on the event's channel (issue 8, fault 14): nodes whose watchers hold
       // a map of the lost history resync them now, not at the next seat change, which in a quiet
       // room may never come. An event loaded for the first time has no such watchers; no harm.
-      const announcement: SeatMessage = { ev: [], ep: r[0] };
+      const announcement: SeatMessage = { ev: [], ep: r.epoch };
       await this.deps.redis.publish(k.channel, JSON.stringify(announcement));
     }
     // The re-lock cool-down is a cluster setting the scripts read from the meta hash like the
     // others. Written after loadEvent (whose argument list the fan-out work also extends); a meta
     // hash left with no `epoch` by a flush in between still reads as "not loaded" to every script.
     await this.deps.redis.hset(k.meta, "cool", this.deps.config.HOLD_RELOCK_COOLDOWN_MS);
-    return r[2] === 1;
+    return r.isNew;
   }
 
   /** Whether the event exists in Redis, loading it from PostgreSQL when it is missing there. */

@@ -3,7 +3,7 @@ import fp from "fastify-plugin";
 import { AuthError, RateLimitedError } from "@seatdrop/auth";
 import { ApiError, validationFailed, type FieldError } from "../errors.ts";
 import { isUnavailable } from "@seatdrop/orders";
-import { postgresError } from "../services/postgres-errors.ts";
+import { foreignKeyViolation, isDataException } from "@seatdrop/db";
 
 /** What a 503 asks a client to wait before retrying, in seconds. */
 const RETRY_AFTER_S = 2;
@@ -79,10 +79,8 @@ export const errorHandlerPlugin = fp(
  * of these map it to a precise code themselves (e.g. `user_has_orders`).
  */
 function fromPostgres(error: unknown): ApiError | null {
-  const pg = postgresError(error);
-  if (!pg) return null;
-  if (pg.code.startsWith("22")) return new ApiError(422, "invalid_input", "a value in the request is out of range or not valid");
-  if (pg.code === "23503") return new ApiError(409, "conflict", "other records still refer to this one");
+  if (isDataException(error)) return new ApiError(422, "invalid_input", "a value in the request is out of range or not valid");
+  if (foreignKeyViolation(error) !== null) return new ApiError(409, "conflict", "other records still refer to this one");
   return null;
 }
 

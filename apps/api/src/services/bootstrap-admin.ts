@@ -1,10 +1,9 @@
 import { sql } from "drizzle-orm";
 import { hashPassword } from "@seatdrop/auth";
 import type { Config } from "@seatdrop/config";
-import type { DbHandle } from "@seatdrop/db";
+import { uniqueViolation, type DbHandle } from "@seatdrop/db";
 import type { Logger } from "@seatdrop/observability";
 import { normaliseEmail } from "./user-accounts.ts";
-import { uniqueViolation } from "./postgres-errors.ts";
 
 /**
  * Makes sure the configured admin exists with the configured password: inserts it, or updates the

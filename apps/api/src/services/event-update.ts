@@ -1,10 +1,9 @@
 import { eq, sql } from "drizzle-orm";
-import { chatRooms, events, seats, type Db } from "@seatdrop/db";
+import { chatRooms, events, foreignKeyViolation, seats, type Db } from "@seatdrop/db";
 import { ApiError, notFound, validationFailed, type FieldError } from "../errors.ts";
 import type { EventChanges } from "../schemas/chat.ts";
 import type { SavedEvent } from "./create-event.ts";
 import { parseEventTime } from "./event-time.ts";
-import { postgresError } from "./postgres-errors.ts";
 
 /** An event as the views need it: the row, its room and its seat count. */
 export type LoadedEvent = Omit<SavedEvent, "chatRoom"> & { chatRoom: SavedEvent["chatRoom"] | null };
@@ -69,7 +68,7 @@ export async function deleteEvent(o: { db: Db; eventId: string }): Promise<{ sta
     if (!row) throw notFound("event");
     return row;
   } catch (err) {
-    if (postgresError(err)?.code === "23503") throw new ApiError(409, "event_has_orders", "this event has orders and cannot be deleted");
+    if (foreignKeyViolation(err) !== null) throw new ApiError(409, "event_has_orders", "this event has orders and cannot be deleted");
     throw err;
   }
 }

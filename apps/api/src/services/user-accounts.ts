@@ -2,7 +2,7 @@ import { eq, sql } from "drizzle-orm";
 import { hashPassword, needsRehash, verifyPassword, type Role } from "@seatdrop/auth";
 import { users, type Db } from "@seatdrop/db";
 import { ApiError } from "../errors.ts";
-import { userConflict } from "./postgres-errors.ts";
+import { userConflict } from "./user-conflict.ts";
 
 /** A user as the API shows it: never with the password hash. */
 export interface UserRecord {

@@ -1,8 +1,8 @@
 import { eq } from "drizzle-orm";
 import { hashPassword } from "@seatdrop/auth";
-import { users, type Db } from "@seatdrop/db";
+import { foreignKeyViolation, users, type Db } from "@seatdrop/db";
 import { ApiError, notFound } from "../errors.ts";
-import { postgresError, userConflict } from "./postgres-errors.ts";
+import { userConflict } from "./user-conflict.ts";
 import { normaliseEmail, type UserRecord } from "./user-accounts.ts";
 
 const publicColumns = { id: users.id, username: users.username, email: users.email, role: users.role };
@@ -48,8 +48,7 @@ export async function deleteUser(o: { db: Db; userId: string }): Promise<void> {
   try {
     deleted = await o.db.delete(users).where(eq(users.id, o.userId)).returning({ id: users.id });
   } catch (err) {
-    const pg = postgresError(err);
-    if (pg?.code === "23503" && pg.constraint_name?.startsWith("orders_"))
+    if (foreignKeyViolation(err)?.startsWith("orders_"))
       throw new ApiError(409, "user_has_orders", "this user has orders, which are kept as the sales record; the account cannot be deleted");
     throw err;
   }

@@ -1,0 +1,149 @@
+/**
+ * Typed decoders of the seat scripts' replies (the `Output` each ../lua/<name>-<n>.lua header
+ * states). Each checks the shape it reads and names the fields, so a script whose reply changes
+ * fails here with the script, position and field named, not as a wrong number further on.
+ * Error replies (a negative first element) are turned into SeatErrors before these run.
+ */
+import type { ScriptName } from "./scripts.ts";
+
+/** A script replied with something its decoder does not accept: a bug, never the client's input. */
+export class ScriptReplyError extends Error {
+  constructor(script: ScriptName, detail: string) {
+    super(`${script}: unexpected reply: ${detail}`);
+    this.name = "ScriptReplyError";
+  }
+}
+
+class Reader {
+  constructor(
+    private readonly script: ScriptName,
+    private readonly reply: unknown[],
+  ) {}
+
+  int(at: number, field: string): number {
+    const v = this.reply[at];
+    if (typeof v !== "number" || !Number.isInteger(v)) throw this.bad(at, field, "an integer");
+    return v;
+  }
+
+  flag(at: number, field: string): boolean {
+    const v = this.int(at, field);
+    if (v !== 0 && v !== 1) throw this.bad(at, field, "0 or 1");
+    return v === 1;
+  }
+
+  str(at: number, field: string): string {
+    const v = this.reply[at];
+    if (typeof v !== "string") throw this.bad(at, field, "a string");
+    return v;
+  }
+
+  strs(at: number, field: string): string[] {
+    const v = this.reply[at];
+    if (!Array.isArray(v) || !v.every((x) => typeof x === "string")) throw this.bad(at, field, "an array of strings");
+    return v as string[];
+  }
+
+  /** The strings from `at` to the end. */
+  rest(at: number, field: string): string[] {
+    const v = this.reply.slice(at);
+    if (!v.every((x) => typeof x === "string")) throw new ScriptReplyError(this.script, `${field} (from [${at}]) should be strings`);
+    return v as string[];
+  }
+
+  private bad(at: number, field: string, want: string): ScriptReplyError {
+    return new ScriptReplyError(this.script, `${field} ([${at}]) should be ${want}, got ${JSON.stringify(this.reply[at]) ?? "nothing"}`);
+  }
+}
+
+function read(script: ScriptName, reply: unknown, minLength: number): Reader {
+  if (!Array.isArray(reply)) throw new ScriptReplyError(script, `expected an array, got ${JSON.stringify(reply)}`);
+  if (reply.length < minLength) throw new ScriptReplyError(script, `expected at least ${minLength} elements, got ${reply.length}`);
+  return new Reader(script, reply);
+}
+
+/** lockSeat: `{1, seq, deadline, newHold, holdSize, earliest}`. */
+export function decodeLockSeat(r: unknown) {
+  const x = read("lockSeat", r, 6);
+  return { seq: x.int(1, "seq"), deadline: x.int(2, "deadline"), newHold: x.flag(3, "newHold"), holdSize: x.int(4, "holdSize"), earliest: x.flag(5, "earliest") };
+}
+
+/** unlockSeat: `{1, seq, seatsLeft}`. */
+export function decodeUnlockSeat(r: unknown) {
+  const x = read("unlockSeat", r, 3);
+  return { seq: x.int(1, "seq"), seatsLeft: x.int(2, "seatsLeft") };
+}
+
+/** extendHold: `{1, deadline, extensionsLeft}`. */
+export function decodeExtendHold(r: unknown) {
+  const x = read("extendHold", r, 3);
+  return { deadline: x.int(1, "deadline"), extensionsLeft: x.int(2, "extensionsLeft") };
+}
+
+/** setSeatState: `{1, seq, eventType}`. */
+export function decodeSetSeatState(r: unknown) {
+  const x = read("setSeatState", r, 3);
+  return { seq: x.int(1, "seq"), type: x.str(2, "type") };
+}
+
+/** reserveHold: `{1, seq, seat…}`. */
+export function decodeReserveHold(r: unknown) {
+  const x = read("reserveHold", r, 2);
+  return { seq: x.int(1, "seq"), seats: x.rest(2, "seats") };
+}
+
+/** rebuildState: `{changes}`. */
+export function decodeRebuildState(r: unknown) {
+  const x = read("rebuildState", r, 1);
+  return { changes: x.int(0, "changes") };
+}
+
+/** releaseHold: `{released, reason}` (reason `expired`, `abandoned` or `none`). */
+export function decodeReleaseHold(r: unknown) {
+  const x = read("releaseHold", r, 2);
+  return { released: x.int(0, "released"), reason: x.str(1, "reason") };
+}
+
+/** releaseHold, mode `admin`: `{released, 'released_by_admin', seat…}`, or `{0, 'none'}` without a hold. */
+export function decodeReleaseHoldByAdmin(r: unknown) {
+  const x = read("releaseHold", r, 2);
+  const released = x.int(0, "released");
+  return x.str(1, "reason") === "released_by_admin" ? { released, seats: x.rest(2, "seats") } : { released, seats: [] as string[] };
+}
+
+/** sweepHolds: `{released, nextDeadline, more, skipped}`. */
+export function decodeSweepHolds(r: unknown) {
+  const x = read("sweepHolds", r, 4);
+  return { released: x.int(0, "released"), next: x.int(1, "next"), more: x.flag(2, "more"), skipped: x.flag(3, "skipped") };
+}
+
+/** abandonHolds: `{released, nextFrom}` (0: the walk is done). */
+export function decodeAbandonHolds(r: unknown) {
+  const x = read("abandonHolds", r, 2);
+  return { released: x.int(0, "released"), next: x.int(1, "next") };
+}
+
+/** snapshot: `{seq, flatState, holdDeadline, extensionsLeft, holdSeats, epoch}`. */
+export function decodeSnapshot(r: unknown) {
+  const x = read("snapshot", r, 6);
+  return {
+    seq: x.int(0, "seq"),
+    flat: x.strs(1, "state"),
+    deadline: x.int(2, "holdDeadline"),
+    extensionsLeft: x.int(3, "extensionsLeft"),
+    holdSeats: x.strs(4, "holdSeats"),
+    epoch: x.str(5, "epoch"),
+  };
+}
+
+/** markLive, mode `gone`: `{hasHold, graceMs}`. */
+export function decodeMarkGone(r: unknown) {
+  const x = read("markLive", r, 2);
+  return { hasHold: x.flag(0, "hasHold"), graceMs: x.int(1, "graceMs") };
+}
+
+/** loadEvent, step `commit`: `{epoch, seatCount, isNew}`. */
+export function decodeLoadEventCommit(r: unknown) {
+  const x = read("loadEvent", r, 3);
+  return { epoch: x.str(0, "epoch"), seats: x.int(1, "seatCount"), isNew: x.flag(2, "isNew") };
+}
