@@ -3,7 +3,7 @@ import type { TemplatedApp } from "uWebSockets.js";
 import { ChatService, validTicketHolders } from "@seatdrop/chat";
 import type { Config } from "@seatdrop/config";
 import { chatRooms, type Db } from "@seatdrop/db";
-import type { Logger } from "@seatdrop/observability";
+import { metrics, type Logger } from "@seatdrop/observability";
 import { chatTopic, chatUwsTopic, encodeChatBroadcast, encodeNewMessage, encodeNotification, messagesOf, type ChatBusMessage, type ChatMessageView, type UserBusMessage } from "@seatdrop/protocol";
 import type { Keys, Redis } from "@seatdrop/redis";
 import type { Conn } from "../conn.ts";
@@ -159,6 +159,8 @@ export class ChatNode {
         const origins = ev.k === "messages" ? ev.messages.map((m) => m.o) : [msg.o];
         const views = messagesOf(ev);
         for (const [i, v] of views.entries()) this.publishExcept(eventId, room, encodeNewMessage(null, eventId, v), origins[i]);
+        // One delivery per message per local subscriber of the room's topic (the author included).
+        metrics.chatDeliveries.inc(views.length * this.o.app.numSubscribers(room));
         this.outbox.messages(eventId, views);
         return;
       }
