@@ -122,7 +122,7 @@ export const metrics = {
   chatMessagesStored: counter(WS, { name: "sdc_chat_messages_stored_total", help: "Chat messages stored (committed in a message group) by this node" }),
   chatDeliveries: counter(WS, {
     name: "sdc_chat_deliveries_total",
-    help: "Chat message deliveries to local members: per published message frame, its topic's local subscribers at publish time",
+    help: "Chat messages delivered to local members: each published message frame times its topic's local subscribers (the author left out)",
   }),
   chatPresenceOnline: gauge(WS, { name: "sdc_chat_presence_online", help: "Chat presence entries (joined connections) held by this node, over all rooms" }),
   // every app runs seat scripts (SeatService); lock outcomes are `op="lockSeat"` by `result`
