@@ -6,6 +6,8 @@ import { startWorkerProbes, type WorkerProbes } from "../apps/worker/src/probes.
 import type { WorkerHandle } from "../apps/worker/src/worker.ts";
 import { PhxClient, createEvent, createUser, push, seatIdsGrid } from "./support/cluster.ts";
 import { useCluster } from "./support/use-cluster.ts";
+import { postWebhook } from "../apps/api/test/orders-harness.ts";
+import { createChatEvent, issueTicket, syncEventRoom } from "../apps/ws-node/test/chat-support.ts";
 
 /**
  * Every app's /metrics (behind METRICS_TOKEN), each with its own metrics only; labelled counters
@@ -122,6 +124,98 @@ describe("/metrics of every app", () => {
       const running = await fetch(`http://127.0.0.1:${workerProbes.port}${path}`);
       expect(running.status, path).toBe(200);
     }
+  });
+});
+
+/** A series' value in an exposition (`labels` as written, e.g. `state="paid"`); throws when absent. */
+function value(text: string, name: string, labels = ""): number {
+  const esc = (x: string) => x.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const m = new RegExp(`^${esc(name)}${labels ? `\\{${esc(labels)}\\}` : ""} (\\S+)$`, "m").exec(text);
+  if (!m) throw new Error(`${name}{${labels}} is not exported`);
+  return Number(m[1]);
+}
+
+describe("what a drop is watched by moves on real actions", () => {
+  it("orders by state and webhook outcomes (API)", async () => {
+    const before = (await scrape("api")).text;
+    for (const state of ["pending", "paid", "expired", "canceled", "refunded"]) expect(value(before, "sdc_orders_total", `state="${state}"`), state).toBeGreaterThanOrEqual(0);
+    const eventId = await createEvent(world.env, seatIdsGrid(1, 4));
+    const u = await createUser(world.env);
+    const c = new PhxClient(world.cluster.nodes[0]!.port, u.token);
+    clients.push(c);
+    const { channel } = await c.join(`seats:${eventId}`);
+    expect(await push(channel, "lock", { seat: "A_1" })).toMatchObject({ status: "ok" });
+    const headers = { authorization: `Bearer ${u.token}` };
+    const created = await api.inject({ method: "POST", url: "/api/orders", headers, payload: { event_id: eventId } });
+    expect(created.statusCode).toBe(201);
+    const order = created.json() as { id: string };
+    const secret = world.env.config.PAYMENT_WEBHOOK_SECRET;
+    const body = { payment_id: `pay_metrics_${order.id}`, order_id: order.id, amount: 10, currency: "EUR", status: "succeeded" };
+    expect((await postWebhook(api, secret, body)).json()).toMatchObject({ result: "paid", duplicate: false });
+    expect((await postWebhook(api, secret, body)).json()).toMatchObject({ duplicate: true });
+    expect((await postWebhook(api, secret, body, { signature: "t=1,v1=00" })).statusCode).toBe(400);
+    expect((await postWebhook(api, secret, { ...body, amount: "ten" })).statusCode).toBe(422);
+
+    // A second order, canceled by its buyer.
+    expect(await push(channel, "lock", { seat: "A_2" })).toMatchObject({ status: "ok" });
+    const second = (await api.inject({ method: "POST", url: "/api/orders", headers, payload: { event_id: eventId } })).json() as { id: string };
+    expect((await api.inject({ method: "POST", url: `/api/orders/${second.id}/cancel`, headers })).statusCode).toBe(200);
+
+    const after = (await scrape("api")).text;
+    const moved = (name: string, labels: string) => value(after, name, labels) - value(before, name, labels);
+    expect(moved("sdc_orders_total", 'state="pending"')).toBe(2);
+    expect(moved("sdc_orders_total", 'state="paid"')).toBe(1);
+    expect(moved("sdc_orders_total", 'state="canceled"')).toBe(1);
+    expect(moved("sdc_orders_total", 'state="refunded"')).toBe(0);
+    expect(moved("sdc_payment_webhooks_total", 'result="paid"')).toBe(1);
+    expect(moved("sdc_payment_webhooks_total", 'result="duplicate"')).toBe(1);
+    expect(moved("sdc_payment_webhooks_total", 'result="timestamp_out_of_range"')).toBe(1);
+    expect(moved("sdc_payment_webhooks_total", 'result="malformed"')).toBe(1);
+    expect(moved("sdc_payment_webhooks_total", 'result="payment_failed"')).toBe(0);
+  });
+
+  it("refused joins by channel and reason (ws-node)", async () => {
+    const before = (await scrape("ws-node")).text;
+    const joins = (text: string, channel: string, reason: string) => value(text, "sdc_joins_refused_total", `channel="${channel}",reason="${reason}"`);
+    const anon = new PhxClient(world.cluster.nodes[0]!.port);
+    clients.push(anon);
+    const u = await createUser(world.env);
+    const c = new PhxClient(world.cluster.nodes[0]!.port, u.token);
+    clients.push(c);
+    const refused = (p: Promise<unknown>) => p.then(() => { throw new Error("the join should have been refused"); }, () => undefined);
+    await refused(c.join("seats:00000000-0000-4000-8000-000000000000"));
+    await refused(anon.join(`user:${u.id}`));
+    const { eventId } = await createChatEvent(world.env);
+    expect(await syncEventRoom(world.env, eventId)).toBe("activated");
+    await refused(c.join(`event:${eventId}`)); // no ticket
+    const after = (await scrape("ws-node")).text;
+    expect(joins(after, "seats", "unknown_event") - joins(before, "seats", "unknown_event")).toBe(1);
+    expect(joins(after, "user", "unauthorized") - joins(before, "user", "unauthorized")).toBe(1);
+    const chatMoved = ["invalid_ticket", "unauthorized", "other"].map((r) => joins(after, "chat", r) - joins(before, "chat", r));
+    expect(chatMoved.reduce((a, b) => a + b)).toBe(1);
+    expect(joins(after, "seats", "malformed_payload") - joins(before, "seats", "malformed_payload")).toBe(0);
+  });
+
+  it("chat messages stored and delivered, and presence on this node (ws-node)", async () => {
+    const { eventId } = await createChatEvent(world.env);
+    expect(await syncEventRoom(world.env, eventId)).toBe("activated");
+    const [alice, bob] = [await createUser(world.env), await createUser(world.env)];
+    await issueTicket(world.env, eventId, alice.id);
+    await issueTicket(world.env, eventId, bob.id);
+    const before = (await scrape("ws-node")).text;
+    const port = world.cluster.nodes[0]!.port;
+    const [a, b] = [new PhxClient(port, alice.token), new PhxClient(port, bob.token)];
+    clients.push(a, b);
+    const ja = await a.join(`event:${eventId}`);
+    await b.join(`event:${eventId}`);
+    await expect.poll(async () => value((await scrape("ws-node")).text, "sdc_chat_presence_online") - value(before, "sdc_chat_presence_online")).toBe(2);
+    expect(await push(ja.channel, "new_message", { content: "counted" })).toMatchObject({ status: "ok" });
+    // Delivered to the other local member only: the author hears its message as the push's reply.
+    await expect.poll(async () => value((await scrape("ws-node")).text, "sdc_chat_deliveries_total") - value(before, "sdc_chat_deliveries_total")).toBe(1);
+    const after = (await scrape("ws-node")).text;
+    expect(value(after, "sdc_chat_messages_stored_total") - value(before, "sdc_chat_messages_stored_total")).toBe(1);
+    await b.disconnect();
+    await expect.poll(async () => value((await scrape("ws-node")).text, "sdc_chat_presence_online") - value(before, "sdc_chat_presence_online")).toBe(1);
   });
 });
 

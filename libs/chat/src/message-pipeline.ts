@@ -1,5 +1,5 @@
 import type { Db } from "@seatdrop/db";
-import type { Logger } from "@seatdrop/observability";
+import { metrics, type Logger } from "@seatdrop/observability";
 import type { ChatBusMessageItem, ChatMessageView } from "@seatdrop/protocol";
 import type { ChatBus } from "./chat-bus.ts";
 import { ChatError } from "./errors.ts";
@@ -93,6 +93,8 @@ export class RoomPipeline {
     }
     const stored: ChatBusMessageItem[] = [];
     for (const [i, r] of results.entries()) if (!(r instanceof ChatError)) stored.push({ ...r, o: group[i]!.origin });
+    // Committed: counted even if the announcement below fails (the messages are in history).
+    metrics.chatMessagesStored.inc(stored.length);
     if (stored.length > 0) {
       try {
         await this.o.bus.emit(this.o.eventId, { k: "messages", messages: stored });

@@ -6,6 +6,7 @@ export {
   metricsAuthorized,
   startStorePings,
   zeroCounter,
+  joinRefusal,
   FRAME_REFUSALS,
   HOLD_RELEASE_PATHS,
   HOLD_RELEASE_REASONS,

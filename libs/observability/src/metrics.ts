@@ -66,6 +66,40 @@ export const FRAME_REFUSALS = [
 export const HOLD_RELEASE_PATHS = ["job", "sweep"] as const;
 export const HOLD_RELEASE_REASONS = ["expired", "abandoned"] as const;
 export const QUEUE_STATES = ["waiting", "delayed", "active", "failed"] as const;
+/** The states an order enters (libs/orders): `pending` when created, then one of the others. */
+const ORDER_STATES = ["pending", "paid", "expired", "canceled", "refunded"] as const;
+/** A payment webhook's outcome: the order's result, a replay, or why the request was refused. */
+const WEBHOOK_RESULTS = [
+  "paid",
+  "payment_failed",
+  "flagged_for_refund",
+  "duplicate",
+  "missing_signature",
+  "invalid_signature",
+  "timestamp_out_of_range",
+  "malformed",
+] as const;
+/** The channels a join can be refused on, and the documented reasons (unknown ones count as `other`). */
+const JOIN_CHANNELS = ["seats", "chat", "user"] as const;
+const JOIN_REFUSALS = [
+  "unauthorized",
+  "unknown_event",
+  "malformed_payload",
+  "unmatched_topic",
+  "invalid_ticket",
+  "ticket_claimed",
+  "ticket_void",
+  "chat_inactive",
+  "rate_limited",
+  "internal_error",
+  "other",
+] as const;
+type JoinRefusal = (typeof JOIN_REFUSALS)[number];
+/** A refusal's reason as a bounded label value. */
+export function joinRefusal(reason: unknown): JoinRefusal {
+  const r = typeof reason === "string" ? reason.replace(/ /g, "_") : "";
+  return (JOIN_REFUSALS as readonly string[]).includes(r) ? (r as JoinRefusal) : "other";
+}
 
 export const metrics = {
   // ws-node: sockets and frames
@@ -79,6 +113,18 @@ export const metrics = {
   fanoutLag: histogram(WS, { name: "sdc_fanout_lag_seconds", help: "From a seat event's publish (Redis clock) to its delivery on this node", buckets: FAST.concat([2.5, 5]) }),
   fanoutGaps: counter(WS, { name: "sdc_fanout_gaps_total", help: "Sequence gaps repaired from the event log" }),
   subscribedEvents: gauge(WS, { name: "sdc_subscribed_events", help: "Event channels this node subscribes to" }),
+  // ws-node: joins and chat
+  joinsRefused: counter(
+    WS,
+    { name: "sdc_joins_refused_total", help: "Channel joins refused, by channel and reason", labelNames: ["channel", "reason"] },
+    { channel: JOIN_CHANNELS, reason: JOIN_REFUSALS },
+  ),
+  chatMessagesStored: counter(WS, { name: "sdc_chat_messages_stored_total", help: "Chat messages stored (committed in a message group) by this node" }),
+  chatDeliveries: counter(WS, {
+    name: "sdc_chat_deliveries_total",
+    help: "Chat messages delivered to local members: each published message frame times its topic's local subscribers (the author left out)",
+  }),
+  chatPresenceOnline: gauge(WS, { name: "sdc_chat_presence_online", help: "Chat presence entries (joined connections) held by this node, over all rooms" }),
   // every app runs seat scripts (SeatService); lock outcomes are `op="lockSeat"` by `result`
   seatOps: counter(ALL, { name: "sdc_seat_ops_total", help: "Seat operations by script and result (ok or the refusal's reason)", labelNames: ["op", "result"] }),
   seatOpSeconds: histogram(ALL, { name: "sdc_seat_op_seconds", help: "Seat script round trip", labelNames: ["op"], buckets: FAST }),
@@ -94,7 +140,10 @@ export const metrics = {
   queueJobs: gauge(WORKER, { name: "sdc_queue_jobs", help: "BullMQ jobs by queue and state", labelNames: ["queue", "state"] }),
   queueOldestWaitingSeconds: gauge(WORKER, { name: "sdc_queue_oldest_waiting_seconds", help: "Age of the oldest job waiting to run, by queue", labelNames: ["queue"] }),
   queueJobsFailed: counter(WORKER, { name: "sdc_queue_job_failures_total", help: "Jobs that threw, by queue", labelNames: ["queue"] }),
+  // libs/orders (API and worker): each state an order enters, counted after its transaction commits
+  orders: counter([...API, ...WORKER], { name: "sdc_orders_total", help: "Orders entering a state (pending = created)", labelNames: ["state"] }, { state: ORDER_STATES }),
   // api
+  paymentWebhooks: counter(API, { name: "sdc_payment_webhooks_total", help: "Payment webhooks by outcome (or refusal)", labelNames: ["result"] }, { result: WEBHOOK_RESULTS }),
   httpRequests: counter(API, { name: "sdc_http_requests_total", help: "HTTP requests", labelNames: ["route", "status"] }),
   // every app: its stores' latency, from a ping every few seconds
   redisPingSeconds: histogram(ALL, { name: "sdc_redis_ping_seconds", help: "Redis PING round trip", buckets: FAST }),

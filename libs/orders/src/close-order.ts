@@ -1,4 +1,5 @@
 import { and, eq, lt } from "drizzle-orm";
+import { metrics } from "@seatdrop/observability";
 import { orderItems, orders } from "@seatdrop/db";
 import { voidOrderTickets } from "@seatdrop/tickets";
 import { audit } from "./audit.ts";
@@ -42,6 +43,7 @@ export async function closePendingOrder(
     return { order, seatIds };
   });
   if (outcome) {
+    metrics.orders.inc({ state: o.to });
     await syncSeats(ctx, { eventId: outcome.order.eventId, orderId: outcome.order.id, userId: outcome.order.userId, seatIds: outcome.seatIds, action: "unreserve", why: o.to });
   }
   return { changed: outcome !== null, order: (await loadOrderView(ctx.db, o.orderId))! };
@@ -64,6 +66,7 @@ export async function refundOrder(ctx: OrdersContext, o: { orderId: string; requ
     await audit(tx, { eventId: order.eventId, orderId: order.id, seatIds, action: "refunded", actor: `user:${o.requester.userId}` });
     return { order, seatIds };
   });
+  metrics.orders.inc({ state: "refunded" });
   await syncSeats(ctx, { eventId: outcome.order.eventId, orderId: outcome.order.id, userId: outcome.order.userId, seatIds: outcome.seatIds, action: "revoke", why: "refunded" });
   return (await loadOrderView(ctx.db, o.orderId))!;
 }

@@ -1,4 +1,5 @@
 import { eq } from "drizzle-orm";
+import { metrics } from "@seatdrop/observability";
 import { orderItems, orders, paymentEvents, payments } from "@seatdrop/db";
 import { issueOrderTickets } from "@seatdrop/tickets";
 import { isUuid } from "@seatdrop/seats";
@@ -93,6 +94,7 @@ export async function confirmPayment(ctx: OrdersContext, p: PaymentNotice): Prom
     }
   });
   if (outcome.paid) {
+    metrics.orders.inc({ state: "paid" });
     const { order, seatIds } = outcome.paid;
     await syncSeats(ctx, { eventId: order.eventId, orderId: order.id, userId: order.userId, seatIds, action: "pay", why: "" });
   }

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { and, eq, inArray, sql } from "drizzle-orm";
+import { metrics } from "@seatdrop/observability";
 import { events, orderItems, orders, seats as seatsTable, uniqueViolation } from "@seatdrop/db";
 import { SeatError } from "@seatdrop/seats";
 import { audit } from "./audit.ts";
@@ -114,6 +115,7 @@ export async function createOrder(
     if (err instanceof OrderError || isUnavailable(err)) throw unavailable();
     throw err;
   }
+  metrics.orders.inc({ state: "pending" });
   await ctx.jobs?.scheduleExpiry(orderId, expiresAt).catch((err: unknown) => ctx.logger.error({ err, orderId }, "could not schedule order expiry; the sweep will expire it"));
   return (await loadOrderView(ctx.db, orderId))!;
 }

@@ -1,5 +1,6 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import { metrics } from "@seatdrop/observability";
 import { confirmPayment } from "@seatdrop/orders";
 import { ApiError } from "../errors.ts";
 import { errorResponses } from "../schemas/common.ts";
@@ -54,6 +55,15 @@ export const paymentWebhookRoutes: FastifyPluginAsyncTypebox = async (app) => {
     }
   });
 
+  // Refusals are counted here, in this plugin only: a bad signature, else a body that is not the
+  // documented JSON (parse or schema errors). Outages (5xx) are not a webhook outcome.
+  app.addHook("onError", async (_request, _reply, err) => {
+    const code = err instanceof ApiError ? err.code : "";
+    const status = err instanceof ApiError ? err.status : (err as { statusCode?: number }).statusCode;
+    if (code === "missing_signature" || code === "invalid_signature" || code === "timestamp_out_of_range") metrics.paymentWebhooks.inc({ result: code });
+    else if (status === 400 || status === 422) metrics.paymentWebhooks.inc({ result: "malformed" });
+  });
+
   app.post(
     "/api/payments/webhook",
     {
@@ -73,6 +83,7 @@ export const paymentWebhookRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const b = request.body;
       const r = await confirmPayment(app.orders, { paymentId: b.payment_id, orderId: b.order_id.toLowerCase(), amount: b.amount, currency: b.currency, status: b.status, ...(b.event_id !== undefined ? { eventId: b.event_id } : {}) });
+      metrics.paymentWebhooks.inc({ result: r.duplicate ? "duplicate" : r.result });
       return { result: r.result, duplicate: r.duplicate, order_id: b.order_id, order_status: r.order?.status ?? null, note: r.note };
     },
   );

@@ -3,7 +3,7 @@ import type { TemplatedApp } from "uWebSockets.js";
 import { ChatService, validTicketHolders } from "@seatdrop/chat";
 import type { Config } from "@seatdrop/config";
 import { chatRooms, type Db } from "@seatdrop/db";
-import type { Logger } from "@seatdrop/observability";
+import { metrics, type Logger } from "@seatdrop/observability";
 import { chatTopic, chatUwsTopic, encodeChatBroadcast, encodeNewMessage, encodeNotification, messagesOf, type ChatBusMessage, type ChatMessageView, type UserBusMessage } from "@seatdrop/protocol";
 import type { Keys, Redis } from "@seatdrop/redis";
 import type { Conn } from "../conn.ts";
@@ -158,7 +158,11 @@ export class ChatNode {
         // messages (their own included) in one frame.
         const origins = ev.k === "messages" ? ev.messages.map((m) => m.o) : [msg.o];
         const views = messagesOf(ev);
-        for (const [i, v] of views.entries()) this.publishExcept(eventId, room, encodeNewMessage(null, eventId, v), origins[i]);
+        // One delivery per message per local subscriber of the room's topic, its author left out.
+        const subscribers = this.o.app.numSubscribers(room);
+        let delivered = 0;
+        for (const [i, v] of views.entries()) delivered += subscribers - (this.publishExcept(eventId, room, encodeNewMessage(null, eventId, v), origins[i]) ? 1 : 0);
+        metrics.chatDeliveries.inc(delivered);
         this.outbox.messages(eventId, views);
         return;
       }
@@ -178,12 +182,16 @@ export class ChatNode {
     }
   }
 
-  /** Publishes on a uWS topic, leaving out the local author's socket when it is subscribed to that topic. */
-  private publishExcept(eventId: string, topic: string, frame: string, origin: string | undefined): void {
+  /** Publishes on a uWS topic, leaving out the local author's socket when it is subscribed to that topic (then true). */
+  private publishExcept(eventId: string, topic: string, frame: string, origin: string | undefined): boolean {
     const author = this.localConn(origin);
     const onTopic = author && (topic === chatUwsTopic.roomBatch(eventId)) === !!this.batchMembers.get(eventId)?.has(author);
-    if (author && onTopic && !author.closed && author.ws && author.joins.get(chatTopic(eventId))?.live) author.ws.publish(topic, frame, false);
-    else this.o.app.publish(topic, frame, false);
+    if (author && onTopic && !author.closed && author.ws && author.joins.get(chatTopic(eventId))?.live) {
+      author.ws.publish(topic, frame, false);
+      return true;
+    }
+    this.o.app.publish(topic, frame, false);
+    return false;
   }
 
   private deliverUser(userId: string, msg: UserBusMessage): void {

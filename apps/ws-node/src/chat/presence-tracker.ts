@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { ChatBus, PresenceEntry } from "@seatdrop/chat";
-import type { Logger } from "@seatdrop/observability";
+import { metrics, type Logger } from "@seatdrop/observability";
 import type { Keys, Redis } from "@seatdrop/redis";
 
 /** A presence entry this node wrote and must remove (or re-write after being reaped). */
@@ -21,6 +21,14 @@ interface LocalEntry {
  * A node that was only paused and got reaped notices its own heartbeat had lapsed and writes its
  * entries again.
  */
+/** Every tracker of this process (one per node; tests run several), summed into the presence gauge. */
+const trackers = new Set<PresenceTracker>();
+function countPresence(): void {
+  let n = 0;
+  for (const t of trackers) n += t.localEntries;
+  metrics.chatPresenceOnline.set(n);
+}
+
 export class PresenceTracker {
   private readonly local = new Map<string, LocalEntry>();
   private readonly inflight = new Set<Promise<unknown>>();
@@ -39,6 +47,12 @@ export class PresenceTracker {
     logger: Logger,
   ) {
     this.log = logger.child({ module: "presence" });
+    trackers.add(this);
+  }
+
+  /** Entries (joined connections) this node holds, over all rooms. */
+  get localEntries(): number {
+    return this.local.size;
   }
 
   /**
@@ -64,6 +78,7 @@ export class PresenceTracker {
     const field = `${this.nodeId}|${phxRef}`;
     const entry: PresenceEntry = { user_id: userId, phx_ref: phxRef, online_at: Date.now() };
     this.local.set(field, { eventId, entry });
+    countPresence();
     try {
       const seq = await this.change(eventId, { add: { field, entry } }, origin);
       return { field, phxRef, seq };
@@ -71,6 +86,7 @@ export class PresenceTracker {
       // The join failed (perhaps after Redis applied it): forget the entry here and take it back
       // there, or the heartbeat would keep rewriting a ghost of a user who never got in.
       this.local.delete(field);
+      countPresence();
       this.pendingLeaves.set(field, eventId);
       throw err;
     }
@@ -81,6 +97,7 @@ export class PresenceTracker {
     const e = this.local.get(field);
     if (!e || this.frozen || this.closed) return;
     this.local.delete(field);
+    countPresence();
     this.run(
       this.change(e.eventId, { remove: field }, origin).catch((err: unknown) => {
         // Our heartbeat keeps the entry from being reaped: retry the leave on every beat until it lands.
@@ -155,6 +172,8 @@ export class PresenceTracker {
     clearInterval(this.timer);
     const frozen = this.frozen;
     this.closed = true;
+    trackers.delete(this);
+    countPresence();
     await Promise.allSettled([...this.inflight]);
     if (frozen) return;
     const byRoom = new Map<string, string[]>();

@@ -1,3 +1,4 @@
+import { metrics } from "@seatdrop/observability";
 import type { TemplatedApp } from "uWebSockets.js";
 import {
   chatTopic,
@@ -85,7 +86,11 @@ export class RoomOutbox {
     if (feed) this.checkSize(eventId, feed);
     const p = this.pending.get(eventId);
     this.pending.delete(eventId);
-    if (p && p.messages.length > 0) this.app.publish(chatUwsTopic.roomBatch(eventId), encodeMessagesFrame(null, eventId, p.messages), false);
+    if (p && p.messages.length > 0) {
+      const batch = chatUwsTopic.roomBatch(eventId);
+      this.app.publish(batch, encodeMessagesFrame(null, eventId, p.messages), false);
+      metrics.chatDeliveries.inc(p.messages.length * this.app.numSubscribers(batch));
+    }
     if (!feed) return;
     if (p && (Object.keys(p.joins).length > 0 || Object.keys(p.leaves).length > 0)) this.both(eventId, encodePresenceDiff(eventId, p.joins, p.leaves));
     if (this.big.has(eventId) && this.lastCount.get(eventId) !== feed.online) {

@@ -1,4 +1,5 @@
 import { ChatError, isLowerUuid } from "@seatdrop/chat";
+import { joinRefusal, metrics } from "@seatdrop/observability";
 import {
   CHAT,
   PHX,
@@ -52,6 +53,7 @@ export class ChatChannel implements Channel {
     const { chat } = this.ctx;
     const current = () => !conn.closed && conn.joins.get(join.topic) === join;
     const refuse = (response: Record<string, unknown>) => {
+      metrics.joinsRefused.inc({ channel: "chat", reason: joinRefusal(response.reason) });
       if (current()) conn.joins.delete(join.topic);
       sendTo(conn, encodeReply(join.joinRef, ref, join.topic, "error", response));
     };

@@ -1,5 +1,5 @@
 import { encodePhx, encodeReply, finalStates, phxPushesFor, uwsTopic, type WirePush } from "@seatdrop/protocol";
-import { metrics } from "@seatdrop/observability";
+import { joinRefusal, metrics } from "@seatdrop/observability";
 import { SeatError, isUuid } from "@seatdrop/seats";
 import { sendTo, type Conn, type Join } from "../conn.ts";
 import type { NodeContext } from "../context.ts";
@@ -24,7 +24,11 @@ export class SeatChannel implements Channel {
 
   async join(conn: Conn, join: Join, ref: string | null, payload: Record<string, unknown>): Promise<void> {
     const { ctx } = this;
-    const reply = (status: "ok" | "error", response: Record<string, unknown>) => sendTo(conn, encodeReply(join.joinRef, ref, join.topic, status, response));
+    const reply = (status: "ok" | "error", response: Record<string, unknown>) => {
+      // Every refusal of a join goes through here.
+      if (status === "error") metrics.joinsRefused.inc({ channel: "seats", reason: joinRefusal(response.reason) });
+      sendTo(conn, encodeReply(join.joinRef, ref, join.topic, status, response));
+    };
     const lastSeq = payload.last_seq;
     if (lastSeq !== undefined && lastSeq !== null && !(Number.isSafeInteger(lastSeq) && (lastSeq as number) >= 0)) {
       conn.joins.delete(join.topic);

@@ -1,4 +1,5 @@
 import { isLowerUuid, listNotifications } from "@seatdrop/chat";
+import { joinRefusal, metrics } from "@seatdrop/observability";
 import { chatUwsTopic, encodeReply } from "@seatdrop/protocol";
 import { sendTo, type Conn, type Join } from "../conn.ts";
 import type { NodeContext } from "../context.ts";
@@ -19,6 +20,7 @@ export class UserChannel implements Channel {
     const userId = join.eventId;
     const current = () => !conn.closed && conn.joins.get(join.topic) === join;
     const refuse = (response: Record<string, unknown>) => {
+      metrics.joinsRefused.inc({ channel: "user", reason: joinRefusal(response.reason) });
       if (current()) conn.joins.delete(join.topic);
       sendTo(conn, encodeReply(join.joinRef, ref, join.topic, "error", response));
     };
