@@ -37,6 +37,15 @@ async function pendingOrder(settings: { paymentWindowMs?: number } = {}) {
 const ticketsOf = async (orderId: string) => w.env.db.db.select().from(tickets).where(eq(tickets.orderId, orderId));
 
 describe("payment webhooks, deduplicated per provider event", () => {
+  it("a payment naming no order of ours is recorded with the reference the provider sent, and flagged", async () => {
+    const res = await postWebhook(w.app, secret(), { payment_id: "pay_foreign_ref", order_id: "ord_from_elsewhere", amount: 12, currency: "EUR", status: "succeeded" });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ result: "flagged_for_refund", order_status: null });
+    const [row] = await w.env.db.db.select().from(payments).where(eq(payments.id, "pay_foreign_ref"));
+    // No placeholder order id: NULL, and the provider's own reference kept beside it.
+    expect(row).toMatchObject({ orderId: null, providerOrderRef: "ord_from_elsewhere", flaggedForRefund: true, amountCents: 1200 });
+  });
+
   it("a success after a failure with the same payment_id pays the order", async () => {
     const o = await pendingOrder();
     const base = { payment_id: "pay_retry_1", order_id: o.id, amount: 10, currency: "EUR" };

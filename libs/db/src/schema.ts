@@ -153,7 +153,10 @@ export const orderItems = pgTable(
 /** Every payment confirmation received, whatever became of it (idempotent by the provider's id). */
 export const payments = pgTable("payments", {
   id: text("id").primaryKey(),
-  orderId: uuid("order_id").notNull(),
+  /** The order it pays; NULL when the provider named no order of ours (then only providerOrderRef says what it named). */
+  orderId: uuid("order_id"),
+  /** The order reference the provider sent (lower-cased, as every order reference is read), kept even when it is not one of our order ids. */
+  providerOrderRef: text("provider_order_ref"),
   amountCents: integer("amount_cents").notNull(),
   currency: text("currency").notNull(),
   status: text("status", { enum: ["succeeded", "failed"] }).notNull(),

@@ -53,7 +53,7 @@ export async function confirmPayment(ctx: OrdersContext, p: PaymentNotice): Prom
       // The payment row: one per payment id, holding its latest state (failed → succeeded, never back).
       const [inserted] = await tx
         .insert(payments)
-        .values({ id: p.paymentId, orderId: isUuid(p.orderId) ? p.orderId : "00000000-0000-0000-0000-000000000000", amountCents, currency: p.currency, status: p.status })
+        .values({ id: p.paymentId, orderId: isUuid(p.orderId) ? p.orderId : null, providerOrderRef: p.orderId, amountCents, currency: p.currency, status: p.status })
         .onConflictDoNothing()
         .returning();
       if (!inserted) {
@@ -64,7 +64,7 @@ export async function confirmPayment(ctx: OrdersContext, p: PaymentNotice): Prom
         if (prior!.status === "succeeded" || p.status === "failed") return { result: priorResult, duplicate: true, note: prior!.note, paid: null };
         // A success after a failure: the payment now succeeded; apply it to its order below.
         await tx.update(payments).set({ status: "succeeded", amountCents, currency: p.currency, note: "succeeded after an earlier failure" }).where(eq(payments.id, p.paymentId));
-        if (prior!.orderId !== p.orderId) {
+        if ((prior!.providerOrderRef ?? prior!.orderId) !== p.orderId) {
           const note = `payment ${p.paymentId} was first reported for order ${prior!.orderId}`;
           await tx.update(payments).set({ flaggedForRefund: true, note }).where(eq(payments.id, p.paymentId));
           return { result: "flagged_for_refund" as const, duplicate: false, note, paid: null };

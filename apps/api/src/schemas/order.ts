@@ -36,7 +36,9 @@ export const OrderList = Type.Object({ orders: Type.Array(OrderView) });
 export const PaymentWebhookBody = Type.Object(
   {
     payment_id: Type.String({ minLength: 1, maxLength: 255 }),
-    order_id: Uuid,
+    // Any reference the provider sends: money that names no order of ours is still recorded (and
+    // flagged for refund), never refused — a refusal would only make the provider retry it forever.
+    order_id: Type.String({ minLength: 1, maxLength: 255, description: "our order id; a reference that is not one is recorded and flagged for refund" }),
     amount: Type.Number({ minimum: 0, description: "in major units, e.g. 91.00" }),
     currency: Type.String({ pattern: "^[A-Z]{3}$" }),
     status: Type.Union([Type.Literal("succeeded"), Type.Literal("failed")]),
