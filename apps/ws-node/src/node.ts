@@ -187,7 +187,7 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
         (ok) => (conn.seedCommitted = ok),
         (err: unknown) => {
           logger.error({ err }, "seed connection could not start");
-          if (!conn.closed) conn.ws?.end(1011, "internal_error");
+          if (!conn.closed) conn.ws?.end(CloseCode.internalError, "internal_error");
           return false;
         },
       );

@@ -31,9 +31,5 @@ export function checkMessage(payload: Record<string, unknown>, maxLength: number
   return { content, contentType: contentType as ContentType };
 }
 
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-/** Event, user and message ids on the wire are lower-case UUIDs (one spelling per topic). */
-export function isLowerUuid(v: unknown): v is string {
-  return typeof v === "string" && UUID_RE.test(v);
-}
+/** Event, user and message ids on the wire are lower-case UUIDs; the pattern's one home is libs/protocol (ids.ts). */
+export { isUuid as isLowerUuid } from "@seatdrop/protocol";

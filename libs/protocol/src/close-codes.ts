@@ -10,6 +10,8 @@ export const CloseCode = {
    * frame, so the client reports 1006 (abnormal closure). Listed for the README; never sent by us.
    */
   tooBig: 1006,
+  /** Seed dialect: the connection could not be set up or resynchronised (Redis or PostgreSQL failed; logged); reconnect. */
+  internalError: 1011,
   /** A frame that is not a Phoenix frame at all (not JSON, not an array of five). */
   malformedFrame: 4400,
   /** The connection's token was revoked (signed out): connect again with a new one. */
@@ -21,3 +23,9 @@ export const CloseCode = {
   /** Kept flooding after being told `rate_limited`. */
   rateLimited: 4429,
 } as const;
+
+/**
+ * Consecutive rate-limited frames after which a socket is closed with {@link CloseCode.rateLimited}
+ * instead of answered: a client that ignores 200 `rate_limited` replies in a row is not listening.
+ */
+export const MAX_REFUSED_IN_A_ROW = 200;

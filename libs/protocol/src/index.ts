@@ -5,3 +5,5 @@ export * from "./seat-frames.ts";
 export * from "./topics.ts";
 export * from "./close-codes.ts";
 export * from "./chat-frames.ts";
+export * from "./ids.ts";
+export * from "./push-payloads.ts";

@@ -2,6 +2,8 @@
  * Seed 000's own dialect, verbatim: client frames `{"action":"lock","seat":"A_2_2","authorizationString":"…"}`,
  * server frames `{"event":"lockedForYou","data":"A_2_2"}`. The only place that builds or parses them.
  */
+import { SEAT_ID_RE } from "./ids.ts";
+
 export const SEED_ACTIONS = ["lock", "unlock", "reserve", "unreserve", "pay", "revoke"] as const;
 export type SeedAction = (typeof SEED_ACTIONS)[number];
 export const SEED_BACKEND_ACTIONS: ReadonlySet<SeedAction> = new Set(["reserve", "unreserve", "pay", "revoke"]);
@@ -13,8 +15,6 @@ export interface SeedRequest {
 }
 
 export type SeedDecodeResult = { ok: true; req: SeedRequest } | { ok: false; code: "malformed_frame" | "unknown_action" | "invalid_seat"; field: string; message: string };
-
-const SEAT_RE = /^[A-Za-z0-9_.:-]{1,64}$/;
 
 export function decodeSeed(text: string): SeedDecodeResult {
   let v: unknown;
@@ -28,7 +28,7 @@ export function decodeSeed(text: string): SeedDecodeResult {
   const o = v as Record<string, unknown>;
   if (typeof o.action !== "string" || !(SEED_ACTIONS as readonly string[]).includes(o.action))
     return { ok: false, code: "unknown_action", field: "action", message: `action must be one of ${SEED_ACTIONS.join(", ")}` };
-  if (typeof o.seat !== "string" || !SEAT_RE.test(o.seat))
+  if (typeof o.seat !== "string" || !SEAT_ID_RE.test(o.seat))
     return { ok: false, code: "invalid_seat", field: "seat", message: "seat must be a seat id such as A_2_2" };
   if (o.authorizationString !== undefined && typeof o.authorizationString !== "string")
     return { ok: false, code: "malformed_frame", field: "authorizationString", message: "authorizationString must be a string" };

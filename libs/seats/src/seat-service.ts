@@ -5,6 +5,7 @@ import type { Config } from "@seatdrop/config";
 import { events as eventsTable, orderItems, orders, seats as seatsTable, type Db } from "@seatdrop/db";
 import type { HoldJobs } from "@seatdrop/jobs";
 import { metrics, zeroCounter, type Logger } from "@seatdrop/observability";
+import { isUuid } from "@seatdrop/protocol";
 import type { Keys } from "@seatdrop/redis";
 import { SeatError, SeatErrorCode, seatErrorFromCode } from "./errors.ts";
 import { registerScripts, type ScriptCaller, type ScriptName } from "./scripts.ts";
@@ -468,11 +469,8 @@ function isErr(r: unknown): r is [number, unknown?, unknown?] {
   return Array.isArray(r) && typeof r[0] === "number" && r[0] < 0;
 }
 
-/** Lower-case only: PostgreSQL reads a UUID in any case, and a second spelling would be a second seat map in Redis. */
-const uuidRe = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-export function isUuid(s: string): boolean {
-  return uuidRe.test(s);
-}
+/** Lower-case UUIDs only; the pattern's one home is libs/protocol (ids.ts). */
+export { isUuid };
 
 const collator = new Intl.Collator("en", { numeric: true });
 /** Orders `A_2` before `A_10`, as a seat map reads. */

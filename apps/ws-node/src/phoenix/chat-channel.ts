@@ -1,9 +1,12 @@
-import { ChatError, isLowerUuid } from "@seatdrop/chat";
+import { ChatError } from "@seatdrop/chat";
 import { joinRefusal, metrics } from "@seatdrop/observability";
 import {
   CHAT,
   PHX,
+  chatHistoryPayload,
+  chatJoinPayload,
   chatTopic,
+  chatTypingPayload,
   chatUwsTopic,
   encodeChatPush,
   encodeMessagesFrame,
@@ -12,7 +15,9 @@ import {
   encodePresenceCount,
   encodePresenceState,
   encodeReply,
+  isUuid,
   messagesOf,
+  parsePush,
   type ChatBusMessage,
   type ChatMessageView,
 } from "@seatdrop/protocol";
@@ -30,8 +35,6 @@ interface ChatJoin {
   /** Joined with `{"batch": true}`: messages arrive as one `messages` frame per tick. */
   batch: boolean;
 }
-
-const TICKET_NUMBER_MAX = 64;
 
 /**
  * `event:<eventId>`: seed 003's chat room. Joining needs a ticket (the caller's own, or a
@@ -59,13 +62,11 @@ export class ChatChannel implements Channel {
     };
     if (!conn.userId) return refuse({ reason: "unauthorized", message: "sign in (connect with a token) to join a chat room" });
     // Event ids are lower-case UUIDs: broadcasts go out on the canonical topic only.
-    if (!isLowerUuid(join.eventId)) return refuse({ reason: "unknown_event", message: `no event ${join.eventId} (event ids are lower-case UUIDs)` });
-    const ticketNumber = payload.ticket_number;
-    if (ticketNumber !== undefined && (typeof ticketNumber !== "string" || ticketNumber.length === 0 || ticketNumber.length > TICKET_NUMBER_MAX))
-      return refuse({ reason: "malformed_payload", field: "ticket_number", message: `ticket_number must be a string of 1 to ${TICKET_NUMBER_MAX} characters` });
-    if (payload.batch !== undefined && typeof payload.batch !== "boolean")
-      return refuse({ reason: "malformed_payload", field: "batch", message: "batch must be true or false" });
-    const batch = payload.batch === true;
+    if (!isUuid(join.eventId)) return refuse({ reason: "unknown_event", message: `no event ${join.eventId} (event ids are lower-case UUIDs)` });
+    const parsed = parsePush(chatJoinPayload, payload);
+    if (!parsed.ok) return refuse({ ...parsed.error });
+    const { ticket_number: ticketNumber } = parsed.value;
+    const batch = parsed.value.batch === true;
 
     let room;
     try {
@@ -188,35 +189,32 @@ export class ChatChannel implements Channel {
           return;
         }
         case CHAT.userTyping: {
-          if (typeof payload.typing !== "boolean") {
-            reply("error", { reason: "malformed_payload", field: "typing", message: "typing must be true or false" });
+          const parsed = parsePush(chatTypingPayload, payload);
+          if (!parsed.ok) {
+            reply("error", { ...parsed.error });
             return;
           }
           if (chat.rooms.get(join.eventId)?.status !== "active") {
             reply("error", { reason: "chat_inactive", message: "the chat room is not active yet" });
             return;
           }
-          const sent = await chat.service.typing({ eventId: join.eventId, userId: conn.userId, typing: payload.typing, origin: conn.tag });
+          const sent = await chat.service.typing({ eventId: join.eventId, userId: conn.userId, typing: parsed.value.typing, origin: conn.tag });
           reply("ok", sent ? {} : { throttled: true });
           return;
         }
         case CHAT.history: {
-          const { before, limit } = payload;
-          if (before !== undefined && before !== null && !isLowerUuid(before)) {
-            reply("error", { reason: "malformed_payload", field: "before", message: "before must be the id of a message" });
+          const parsed = parsePush(chatHistoryPayload(chat.service.config.CHAT_HISTORY_LIMIT), payload);
+          if (!parsed.ok) {
+            reply("error", { ...parsed.error });
             return;
           }
-          const max = chat.service.config.CHAT_HISTORY_LIMIT;
-          if (limit !== undefined && !(Number.isInteger(limit) && (limit as number) >= 1 && (limit as number) <= max)) {
-            reply("error", { reason: "malformed_payload", field: "limit", message: `limit must be an integer from 1 to ${max}` });
-            return;
-          }
+          const { before, limit } = parsed.value;
           const page = await chat.service.memberHistory({
             eventId: join.eventId,
             userId: conn.userId,
             roomId: st.roomId,
-            ...(typeof before === "string" ? { before } : {}),
-            ...(typeof limit === "number" ? { limit } : {}),
+            ...(before ? { before } : {}),
+            ...(limit !== undefined ? { limit } : {}),
           });
           reply("ok", { messages: page.messages, more: page.more });
           return;

@@ -1,5 +1,5 @@
 import { RateLimitedError } from "@seatdrop/auth";
-import { CloseCode, PHX, decodePhx, encodePhx, encodeReply, parseTopic } from "@seatdrop/protocol";
+import { CloseCode, MAX_REFUSED_IN_A_ROW, PHX, decodePhx, encodePhx, encodeReply, parseTopic } from "@seatdrop/protocol";
 import { metrics } from "@seatdrop/observability";
 import { sendTo, type Conn, type Join } from "../conn.ts";
 import type { NodeContext } from "../context.ts";
@@ -7,9 +7,6 @@ import type { Channel } from "./channel.ts";
 import { ChatChannel } from "./chat-channel.ts";
 import { SeatChannel } from "./seat-channel.ts";
 import { UserChannel } from "./user-channel.ts";
-
-/** Consecutive rate-limited frames after which a socket is closed (4429) instead of answered. */
-const MAX_REFUSED_IN_A_ROW = 200;
 
 /** What a join refused for the in-flight cap suggests waiting: about one join's round trip. */
 const JOIN_IN_FLIGHT_RETRY_MS = 250;

@@ -1,15 +1,11 @@
-import { encodePhx, encodeReply, finalStates, phxPushesFor, uwsTopic, type WirePush } from "@seatdrop/protocol";
+import { encodePhx, encodeReply, finalStates, isUuid, parsePush, phxPushesFor, seatJoinPayload, seatPushPayloads, uwsTopic, type WirePush } from "@seatdrop/protocol";
 import { joinRefusal, metrics } from "@seatdrop/observability";
-import { SeatError, isUuid } from "@seatdrop/seats";
+import { SeatError } from "@seatdrop/seats";
 import { sendTo, type Conn, type Join } from "../conn.ts";
 import type { NodeContext } from "../context.ts";
 import { prepareSeatView, type SeatView } from "../fanout/seat-view.ts";
 import { startWatching, stopWatching } from "../seat-watch.ts";
 import type { Channel } from "./channel.ts";
-
-const SEAT_RE = /^[A-Za-z0-9_.:-]{1,64}$/;
-/** Sections one join may name; a venue watched one section at a time needs few. */
-const MAX_SECTIONS = 64;
 
 /**
  * `seats:<eventId>`: the live seat map. Join answers with a snapshot (or, with `last_seq`, only the
@@ -29,24 +25,13 @@ export class SeatChannel implements Channel {
       if (status === "error") metrics.joinsRefused.inc({ channel: "seats", reason: joinRefusal(response.reason) });
       sendTo(conn, encodeReply(join.joinRef, ref, join.topic, status, response));
     };
-    const lastSeq = payload.last_seq;
-    if (lastSeq !== undefined && lastSeq !== null && !(Number.isSafeInteger(lastSeq) && (lastSeq as number) >= 0)) {
+    const parsed = parsePush(seatJoinPayload, payload);
+    if (!parsed.ok) {
       conn.joins.delete(join.topic);
-      reply("error", { reason: "malformed_payload", field: "last_seq", message: "last_seq must be a non-negative integer" });
+      reply("error", { ...parsed.error });
       return;
     }
-    const epoch = payload.epoch;
-    if (epoch !== undefined && epoch !== null && typeof epoch !== "string") {
-      conn.joins.delete(join.topic);
-      reply("error", { reason: "malformed_payload", field: "epoch", message: "epoch must be the string a join reply gave" });
-      return;
-    }
-    const mode = parseMode(payload);
-    if ("error" in mode) {
-      conn.joins.delete(join.topic);
-      reply("error", { reason: "malformed_payload", field: mode.field, message: mode.error });
-      return;
-    }
+    const mode = parsed.value;
     const current = () => !conn.closed && conn.joins.get(join.topic) === join;
     // Event ids are lower-case UUIDs (isUuid refuses other spellings). PostgreSQL would read
     // `seats:ABC…` as the same event, but broadcasts go out on the canonical topic, which such a
@@ -85,8 +70,8 @@ export class SeatChannel implements Channel {
         feed,
         eventId: join.eventId,
         userId: conn.userId,
-        lastSeq: typeof lastSeq === "number" ? lastSeq : undefined,
-        epoch: typeof epoch === "string" ? epoch : undefined,
+        lastSeq: mode.lastSeq,
+        epoch: mode.epoch,
         compact: mode.changes,
         isCurrent: current,
         commit: (view) => {
@@ -142,17 +127,18 @@ export class SeatChannel implements Channel {
       refuse("unauthorized", { message: "sign in (connect with a token) to lock seats" });
       return;
     }
-    const seat = payload.seat;
-    if (event !== "extend" && (typeof seat !== "string" || !SEAT_RE.test(seat))) {
-      refuse("malformed_payload", { field: "seat", message: "seat must be a seat id such as A_2_2" });
+    const parsed = parsePush(seatPushPayloads[event], payload);
+    if (!parsed.ok) {
+      refuse("malformed_payload", { field: parsed.error.field, message: parsed.error.message });
       return;
     }
+    const seat = "seat" in parsed.value ? parsed.value.seat : undefined;
     try {
       if (event === "lock") {
-        const r = await ctx.seats.lock({ eventId: join.eventId, userId: conn.userId, seatId: seat as string, origin: conn.tag });
+        const r = await ctx.seats.lock({ eventId: join.eventId, userId: conn.userId, seatId: seat!, origin: conn.tag });
         reply("ok", { seat, seq: r.seq, expires_at: r.deadline, hold_size: r.holdSize });
       } else if (event === "unlock") {
-        const r = await ctx.seats.unlock({ eventId: join.eventId, userId: conn.userId, seatId: seat as string, origin: conn.tag });
+        const r = await ctx.seats.unlock({ eventId: join.eventId, userId: conn.userId, seatId: seat!, origin: conn.tag });
         reply("ok", { seat, seq: r.seq, hold_size: r.seatsLeft });
       } else {
         const r = await ctx.seats.extend({ eventId: join.eventId, userId: conn.userId });
@@ -213,25 +199,6 @@ export class SeatChannel implements Channel {
     for (const [id, s] of view.taken) if (!inSections || inSections(id)) seats[id] = s.state;
     return { mode: "snapshot", ...base, seats, hold };
   }
-}
-
-type JoinMode = { changes: boolean; sections: string[] | null } | { error: string; field: string };
-
-/** Reads `changes` and `sections` of a seat join; a bad value names its field. */
-function parseMode(payload: Record<string, unknown>): JoinMode {
-  const { changes, sections } = payload;
-  if (changes !== undefined && changes !== null && typeof changes !== "boolean") return { field: "changes", error: "changes must be true or false" };
-  if (sections === undefined || sections === null) return { changes: changes === true, sections: null };
-  if (
-    !Array.isArray(sections) ||
-    sections.length === 0 ||
-    sections.length > MAX_SECTIONS ||
-    !sections.every((s) => typeof s === "string" && s.length > 0 && s.length <= 64)
-  )
-    return { field: "sections", error: `sections must be a list of 1 to ${MAX_SECTIONS} section names` };
-  // Per-change events have no notion of sections; serving them would mean filtering every event per socket.
-  if (changes !== true) return { field: "sections", error: "sections are served only with changes: true" };
-  return { changes: true, sections: [...new Set(sections as string[])] };
 }
 
 function sectionFilter(sectionOf: ReadonlyMap<string, string>, sections: readonly string[]): (seat: string) => boolean {

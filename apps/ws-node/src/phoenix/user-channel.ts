@@ -1,6 +1,6 @@
-import { isLowerUuid, listNotifications } from "@seatdrop/chat";
+import { listNotifications } from "@seatdrop/chat";
 import { joinRefusal, metrics } from "@seatdrop/observability";
-import { chatUwsTopic, encodeReply } from "@seatdrop/protocol";
+import { chatUwsTopic, encodeReply, isUuid } from "@seatdrop/protocol";
 import { sendTo, type Conn, type Join } from "../conn.ts";
 import type { NodeContext } from "../context.ts";
 import type { Channel } from "./channel.ts";
@@ -25,7 +25,7 @@ export class UserChannel implements Channel {
       sendTo(conn, encodeReply(join.joinRef, ref, join.topic, "error", response));
     };
     // Only `user:<uuid>` names a user channel; anything else matches no topic at all, as Phoenix answers.
-    if (!isLowerUuid(userId)) return refuse({ reason: "unmatched topic" });
+    if (!isUuid(userId)) return refuse({ reason: "unmatched topic" });
     if (!conn.userId) return refuse({ reason: "unauthorized", message: "sign in (connect with a token) to join your user channel" });
     if (conn.userId.toLowerCase() !== userId) return refuse({ reason: "unauthorized", message: "you may join only your own user channel (user:<your user id>)" });
     await this.ctx.chat.users.acquire(userId);

@@ -1,5 +1,5 @@
 import { timingSafeEqual } from "node:crypto";
-import { CloseCode, SEED_BACKEND_ACTIONS, decodeSeed, encodeSeed, seedErrorEvents, uwsTopic, type SeedRequest } from "@seatdrop/protocol";
+import { CloseCode, MAX_REFUSED_IN_A_ROW, SEED_BACKEND_ACTIONS, decodeSeed, encodeSeed, seedErrorEvents, uwsTopic, type SeedRequest } from "@seatdrop/protocol";
 import { metrics } from "@seatdrop/observability";
 import { SeatError, type SeatErrorReason } from "@seatdrop/seats";
 import { sendTo, type Conn } from "../conn.ts";
@@ -68,7 +68,7 @@ export class SeedSocket {
     const req = d.req;
     if (!conn.bucket.take()) {
       sendTo(conn, encodeSeed("error", { code: "rate_limited", seat: req.seat, message: "too many actions; slow down" }));
-      if (++conn.refusedInARow > 200) conn.ws?.end(CloseCode.rateLimited, "rate_limited");
+      if (++conn.refusedInARow > MAX_REFUSED_IN_A_ROW) conn.ws?.end(CloseCode.rateLimited, "rate_limited");
       return;
     }
     conn.refusedInARow = 0;
@@ -125,7 +125,7 @@ export class SeedSocket {
         (ok) => (conn.seedCommitted = ok),
         (err: unknown) => {
           this.ctx.logger.error({ err, eventId }, "seed resync failed; closing the socket");
-          if (!conn.closed) conn.ws?.end(1011, "internal_error");
+          if (!conn.closed) conn.ws?.end(CloseCode.internalError, "internal_error");
           return false;
         },
       );

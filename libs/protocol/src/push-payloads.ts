@@ -1,0 +1,98 @@
+import { z } from "zod";
+import { SEAT_ID_RE, UUID_RE } from "./ids.ts";
+
+/**
+ * Schemas of the join and push payloads the Phoenix channels accept (issue 10), and the one
+ * {@link parsePush} that reads them. A refusal names the first bad field, in the order the fields
+ * are declared, with the message the reply has always carried.
+ */
+
+/** Sections one seat join may name; a venue watched one section at a time needs few. */
+export const MAX_SECTIONS = 64;
+/** Longest `ticket_number` a chat join may carry. */
+export const TICKET_NUMBER_MAX = 64;
+
+/** A value that may be left out or sent as `null`. */
+const nullish = <T extends z.ZodType>(s: T) => s.nullish();
+
+const sectionsMessage = `sections must be a list of 1 to ${MAX_SECTIONS} section names`;
+
+/** `phx_join` on `seats:<eventId>`. */
+export const seatJoinPayload = z
+  .object({
+    last_seq: nullish(z.number({ error: "last_seq must be a non-negative integer" }).int({ error: "last_seq must be a non-negative integer" }).min(0, { error: "last_seq must be a non-negative integer" })),
+    epoch: nullish(z.string({ error: "epoch must be the string a join reply gave" })),
+    changes: nullish(z.boolean({ error: "changes must be true or false" })),
+    sections: nullish(
+      z
+        .array(z.string({ error: sectionsMessage }).min(1, { error: sectionsMessage }).max(64, { error: sectionsMessage }), { error: sectionsMessage })
+        .min(1, { error: sectionsMessage })
+        .max(MAX_SECTIONS, { error: sectionsMessage }),
+    ),
+  })
+  // Per-change events have no notion of sections; serving them would mean filtering every event per socket.
+  .refine((p) => !p.sections || p.changes === true, { path: ["sections"], error: "sections are served only with changes: true" })
+  .transform((p) => ({
+    lastSeq: p.last_seq ?? undefined,
+    epoch: p.epoch ?? undefined,
+    changes: p.changes === true,
+    sections: p.sections ? [...new Set(p.sections)] : null,
+  }));
+
+const seatPayload = z.object({ seat: z.string({ error: "seat must be a seat id such as A_2_2" }).regex(SEAT_ID_RE, { error: "seat must be a seat id such as A_2_2" }) });
+
+/** Pushes on `seats:<eventId>`. */
+export const seatPushPayloads = {
+  lock: seatPayload,
+  unlock: seatPayload,
+  extend: z.object({}),
+} as const;
+
+/** `phx_join` on `event:<eventId>` (chat). */
+export const chatJoinPayload = z.object({
+  ticket_number: z
+    .string({ error: `ticket_number must be a string of 1 to ${TICKET_NUMBER_MAX} characters` })
+    .min(1, { error: `ticket_number must be a string of 1 to ${TICKET_NUMBER_MAX} characters` })
+    .max(TICKET_NUMBER_MAX, { error: `ticket_number must be a string of 1 to ${TICKET_NUMBER_MAX} characters` })
+    .optional(),
+  batch: z.boolean({ error: "batch must be true or false" }).optional(),
+});
+
+/** `user_typing` on a chat room. */
+export const chatTypingPayload = z.object({ typing: z.boolean({ error: "typing must be true or false" }) });
+
+/**
+ * `history` on a chat room; `limit`'s bound is the deployment's CHAT_HISTORY_LIMIT. `new_message`
+ * has no schema here: its content rules (blank, too long, control characters) are the chat
+ * service's, which answers with their own reasons.
+ */
+export function chatHistoryPayload(maxLimit: number) {
+  const limitMessage = `limit must be an integer from 1 to ${maxLimit}`;
+  return z.object({
+    before: nullish(z.string({ error: "before must be the id of a message" }).regex(UUID_RE, { error: "before must be the id of a message" })),
+    limit: z
+      .number({ error: limitMessage })
+      .int({ error: limitMessage })
+      .min(1, { error: limitMessage })
+      .max(maxLimit, { error: limitMessage })
+      .optional(),
+  });
+}
+
+/** How a payload is refused: the reply's `reason`, the field at fault and why. */
+export interface MalformedPayload {
+  reason: "malformed_payload";
+  field: string;
+  message: string;
+}
+
+export type ParsedPush<T> = { ok: true; value: T } | { ok: false; error: MalformedPayload };
+
+/** Reads a join or push payload against its schema; on failure names the first bad field. */
+export function parsePush<S extends z.ZodType>(schema: S, payload: unknown): ParsedPush<z.output<S>> {
+  const r = schema.safeParse(payload);
+  if (r.success) return { ok: true, value: r.data };
+  const issue = r.error.issues[0]!;
+  const field = issue.path.length > 0 ? String(issue.path[0]) : "payload";
+  return { ok: false, error: { reason: "malformed_payload", field, message: issue.message } };
+}
