@@ -1,6 +1,5 @@
-import { ConfigError, loadConfig } from "@seatdrop/config";
 import { connectDb, runMigrations } from "@seatdrop/db";
-import { createLogger, startStorePings } from "@seatdrop/observability";
+import { runApp, startStorePings } from "@seatdrop/observability";
 import { connectRedis, createKeys } from "@seatdrop/redis";
 import { SeatService } from "@seatdrop/seats";
 import { OrderJobs } from "@seatdrop/jobs";
@@ -14,18 +13,7 @@ const SHUTDOWN_TIMEOUT_MS = 10_000;
  * The API process: config, connections, migrations, the admin account, then listen. SIGTERM and
  * SIGINT stop accepting connections, let in-flight requests finish, then close the pools.
  */
-async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n`);
-      process.exit(1);
-    }
-    throw err;
-  }
-  const logger = createLogger("api", config.LOG_LEVEL);
+await runApp("api", async ({ config, logger }) => {
   const log = logger.child({ module: "main" });
 
   const db = connectDb(config.DATABASE_URL);
@@ -44,38 +32,13 @@ async function main(): Promise<void> {
   const stopPings = startStorePings({ redis, pg: () => db.sql`select 1` });
   log.info({ address, docs: `${address}/openapi.json` }, `api listening on ${address}`);
 
-  let closing = false;
-  const shutdown = (signal: NodeJS.Signals) => {
-    if (closing) {
-      log.warn({ signal }, "second signal: exiting now");
-      process.exit(1);
-    }
-    closing = true;
-    log.info({ signal }, "shutting down");
-    const force = setTimeout(() => {
-      log.error("shutdown timed out; exiting");
-      process.exit(1);
-    }, SHUTDOWN_TIMEOUT_MS);
-    force.unref();
-    void (async () => {
-      try {
-        await app.close();
-        stopPings();
-        await redis.quit();
-        await db.close();
-        log.info("stopped");
-        process.exit(0);
-      } catch (err) {
-        log.error({ err }, "error during shutdown");
-        process.exit(1);
-      }
-    })();
+  return {
+    stopTimeoutMs: SHUTDOWN_TIMEOUT_MS,
+    async stop() {
+      await app.close();
+      stopPings();
+      await redis.quit();
+      await db.close();
+    },
   };
-  process.on("SIGTERM", shutdown);
-  process.on("SIGINT", shutdown);
-}
-
-main().catch((err: unknown) => {
-  process.stderr.write(`api failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  process.exit(1);
 });

@@ -1,4 +1,3 @@
-import { Worker } from "bullmq";
 import type { Config } from "@seatdrop/config";
 import { connectDb } from "@seatdrop/db";
 import {
@@ -15,7 +14,7 @@ import {
   seatsRebuildJob,
 } from "@seatdrop/jobs";
 import { expireOverdueOrders, rebuildSeats, type OrdersContext } from "@seatdrop/orders";
-import { metrics, type Logger } from "@seatdrop/observability";
+import type { Logger } from "@seatdrop/observability";
 import { connectRedis, createKeys } from "@seatdrop/redis";
 import { SeatService } from "@seatdrop/seats";
 import { handleHoldAbandon } from "./jobs/hold-abandon.ts";
@@ -23,6 +22,7 @@ import { handleHoldAbandonScan, handleHoldReindex, handleHoldSweep } from "./job
 import { startRoomWorker } from "./jobs/room-worker.ts";
 import { handleOrderExpiry } from "./jobs/order-expiry.ts";
 import { handleSeatsRebuild } from "./jobs/seats-rebuild.ts";
+import { startQueueWorker } from "./queue-worker.ts";
 import { SchedulerKeeper } from "./schedulers.ts";
 
 export interface WorkerHandle {
@@ -49,47 +49,26 @@ export async function startWorker(o: { config: Config; logger: Logger }): Promis
   const orders: OrdersContext = { db: db.db, seats, config, logger: logger.child({ module: "orders" }), jobs: orderJobs };
 
   const sweepGuard = { running: false };
-  const worker = new Worker(
+  const workerOpts = { connection: bull, prefix: keys.bullPrefix, logger };
+  const worker = startQueueWorker(
     HOLDS_QUEUE,
-    async (job) => {
-      switch (job.name) {
-        case holdSweepJob.name:
-          return handleHoldSweep(seats, sweepGuard);
-        case holdAbandonJob.name:
-          return handleHoldAbandon(seats, job);
-        case holdAbandonScanJob.name:
-          return handleHoldAbandonScan(seats);
-        case holdReindexJob.name:
-          return handleHoldReindex(seats, db.db);
-        default:
-          throw new Error(`unknown job ${job.name}`);
-      }
+    {
+      [holdSweepJob.name]: () => handleHoldSweep(seats, sweepGuard),
+      [holdAbandonJob.name]: (job) => handleHoldAbandon(seats, job),
+      [holdAbandonScanJob.name]: () => handleHoldAbandonScan(seats),
+      [holdReindexJob.name]: () => handleHoldReindex(seats, db.db),
     },
-    { connection: bull, prefix: keys.bullPrefix, concurrency: 32 },
+    { ...workerOpts, concurrency: 32 },
   );
-  const orderWorker = new Worker(
+  const orderWorker = startQueueWorker(
     ORDERS_QUEUE,
-    async (job) => {
-      switch (job.name) {
-        case orderExpiryJob.name:
-          return handleOrderExpiry(orders, job);
-        case seatsRebuildJob.name:
-          return handleSeatsRebuild(orders, job);
-        case ordersSweepJob.name:
-          return { ordersExpired: await expireOverdueOrders(orders) };
-        default:
-          throw new Error(`unknown job ${job.name}`);
-      }
+    {
+      [orderExpiryJob.name]: (job) => handleOrderExpiry(orders, job),
+      [seatsRebuildJob.name]: (job) => handleSeatsRebuild(orders, job),
+      [ordersSweepJob.name]: async () => ({ ordersExpired: await expireOverdueOrders(orders) }),
     },
-    { connection: bull, prefix: keys.bullPrefix, concurrency: 8 },
+    { ...workerOpts, concurrency: 8 },
   );
-  for (const w of [worker, orderWorker]) {
-    w.on("failed", (job, err) => {
-      metrics.queueJobsFailed.inc({ queue: w.name });
-      logger.error({ err, job: job?.name, id: job?.id }, "job failed");
-    });
-    w.on("error", (err) => logger.error({ err }, "worker error"));
-  }
   await rebuildSeats(orders).catch((err: unknown) => logger.error({ err }, "seat rebuild at start failed"));
 
   const schedulers = new SchedulerKeeper({

@@ -35,11 +35,6 @@ export interface WsNode {
   close(): Promise<void>;
   /** True from the start of a drain. */
   readonly draining: boolean;
-  /**
-   * Test hook for a crash: the chat presence heartbeat stops and no presence leaves are written
-   * (as if the process died), then the node stops. Other nodes must notice on their own.
-   */
-  simulateCrash(): Promise<void>;
 }
 
 /**
@@ -296,10 +291,6 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
     port,
     get draining() {
       return draining;
-    },
-    async simulateCrash() {
-      chat.presence.freeze();
-      await node.close();
     },
     drain(noticeMs = config.WS_DRAIN_NOTICE_MS) {
       return (stopped ??= stop(noticeMs));

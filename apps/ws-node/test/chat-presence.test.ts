@@ -2,26 +2,32 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Presence, type Channel } from "phoenix";
 import type { TestEnv } from "../../../test/support/test-env.ts";
 import { useCluster } from "../../../test/support/use-cluster.ts";
+import { startChildNode, type ChildNode } from "../../../test/support/child-node.ts";
 import { PhxClient, createUser, type TestCluster } from "../../../test/support/cluster.ts";
 import { createChatEvent, issueTicket, syncEventRoom } from "./chat-support.ts";
 
 let env: TestEnv;
 let cluster: TestCluster;
+/** Node 2 runs in its own process, so its crash is a real kill -9 (no close handler, no leaves written). */
+let crashing: ChildNode;
 const clients: PhxClient[] = [];
 const client = (node: number, token?: string) => {
-  const c = new PhxClient(cluster.nodes[node]!.port, token);
+  const c = new PhxClient(node === 2 ? crashing.port : cluster.nodes[node]!.port, token);
   clients.push(c);
   return c;
 };
 
 // A short heartbeat TTL, so a dead node is noticed within about a second.
-const world = useCluster({ CHAT_PRESENCE_TTL_MS: "1000" }, { nodes: 3, worker: false });
-beforeAll(() => {
+const PRESENCE_TTL = { CHAT_PRESENCE_TTL_MS: "1000" };
+const world = useCluster(PRESENCE_TTL, { nodes: 2, worker: false });
+beforeAll(async () => {
   env = world.env;
   cluster = world.cluster;
+  crashing = await startChildNode(env, { overrides: PRESENCE_TTL });
 });
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.disconnect()));
+  await crashing?.kill();
 });
 
 /** Joins with the stock client's Presence attached before the join, as an app would. */
@@ -69,8 +75,8 @@ describe("chat presence across nodes (phoenix Presence)", () => {
     aliceTab1.channel.leave();
     await expect.poll(() => sameAs({ [carol.id]: 1, [alice.id]: 2, [bob.id]: 1, [dan.id]: 1 })(watcher.presence), { timeout: 5000, message: "alice's tab left" }).toBeTruthy();
 
-    // Node 2 dies without a word: its heartbeat lapses and the other nodes announce the leaves.
-    await cluster.nodes[2]!.simulateCrash();
+    // Node 2 dies without a word (kill -9): its heartbeat lapses and the other nodes announce the leaves.
+    await crashing.kill();
     await expect.poll(() => sameAs({ [carol.id]: 1, [alice.id]: 1, [dan.id]: 1 })(watcher.presence), { timeout: 10_000, message: "node 2's users gone" }).toBeTruthy();
     await expect.poll(() => sameAs({ [carol.id]: 1, [alice.id]: 1, [dan.id]: 1 })(danOnNode1.presence), { timeout: 5000, message: "the same on node 1" }).toBeTruthy();
 

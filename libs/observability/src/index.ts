@@ -13,3 +13,4 @@ export {
   QUEUE_STATES,
   type AppName,
 } from "./metrics.ts";
+export { runApp, type RunningApp } from "./process.ts";

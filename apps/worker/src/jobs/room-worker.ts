@@ -1,10 +1,10 @@
-import { Worker } from "bullmq";
 import { ChatBus, type RoomLifecycleDeps } from "@seatdrop/chat";
 import type { Config } from "@seatdrop/config";
 import type { Db } from "@seatdrop/db";
 import { ROOMS_QUEUE, RoomJobs, roomActivateJob, roomCloseJob, roomReconcileJob } from "@seatdrop/jobs";
 import type { Logger } from "@seatdrop/observability";
 import type { Keys, Redis } from "@seatdrop/redis";
+import { startQueueWorker } from "../queue-worker.ts";
 import { handleRoomActivate, handleRoomClose } from "./room-activate.ts";
 import { handleRoomReconcile, scheduleAllRooms } from "./room-reconcile.ts";
 
@@ -21,24 +21,15 @@ export async function startRoomWorker(o: { config: Config; logger: Logger; db: D
   const logger = o.logger.child({ module: "room-worker" });
   const deps: RoomLifecycleDeps = { db: o.db, bus: new ChatBus(o.redis, o.keys), logger, activateBeforeMs: o.config.CHAT_ACTIVATE_BEFORE_MS };
   const jobs = new RoomJobs(o.redis, o.keys.bullPrefix);
-  const worker = new Worker(
+  const worker = startQueueWorker(
     ROOMS_QUEUE,
-    async (job) => {
-      switch (job.name) {
-        case roomActivateJob.name:
-          return handleRoomActivate(deps, job);
-        case roomCloseJob.name:
-          return handleRoomClose(deps, job);
-        case roomReconcileJob.name:
-          return handleRoomReconcile(deps);
-        default:
-          throw new Error(`unknown job ${job.name}`);
-      }
+    {
+      [roomActivateJob.name]: (job) => handleRoomActivate(deps, job),
+      [roomCloseJob.name]: (job) => handleRoomClose(deps, job),
+      [roomReconcileJob.name]: () => handleRoomReconcile(deps),
     },
-    { connection: o.bull, prefix: o.keys.bullPrefix, concurrency: 8 },
+    { connection: o.bull, prefix: o.keys.bullPrefix, concurrency: 8, logger },
   );
-  worker.on("failed", (job, err) => logger.error({ err, job: job?.name, id: job?.id }, "room job failed"));
-  worker.on("error", (err) => logger.error({ err }, "room worker error"));
 
   // The reconcile Job Scheduler is kept by the worker's SchedulerKeeper (re-created when Redis loses it).
   // Jobs lost while nothing ran (a Redis flush) come back; rooms that missed their time are fixed now.

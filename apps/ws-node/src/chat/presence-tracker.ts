@@ -33,7 +33,6 @@ export class PresenceTracker {
   private readonly local = new Map<string, LocalEntry>();
   private readonly inflight = new Set<Promise<unknown>>();
   private timer: NodeJS.Timeout | undefined;
-  private frozen = false;
   private closed = false;
   private started = false;
   private readonly log: Logger;
@@ -92,10 +91,10 @@ export class PresenceTracker {
     }
   }
 
-  /** Removes a connection's entry (announcing the leave); nothing after a crash (that is the point of it). */
+  /** Removes a connection's entry (announcing the leave); nothing once closed (close announced them all). */
   untrack(field: string, origin = ""): void {
     const e = this.local.get(field);
-    if (!e || this.frozen || this.closed) return;
+    if (!e || this.closed) return;
     this.local.delete(field);
     countPresence();
     this.run(
@@ -160,22 +159,14 @@ export class PresenceTracker {
     }
   }
 
-  /** Test hook for a crash: no more heartbeats, no more leaves; the other nodes must notice. */
-  freeze(): void {
-    this.frozen = true;
-    clearInterval(this.timer);
-  }
-
   /** Graceful stop: every remaining entry leaves (in one script per room), then the node deregisters. */
   async close(): Promise<void> {
     if (this.closed) return;
     clearInterval(this.timer);
-    const frozen = this.frozen;
     this.closed = true;
     trackers.delete(this);
     countPresence();
     await Promise.allSettled([...this.inflight]);
-    if (frozen) return;
     const byRoom = new Map<string, string[]>();
     for (const [field, e] of this.local) byRoom.set(e.eventId, [...(byRoom.get(e.eventId) ?? []), field]);
     this.local.clear();
@@ -190,7 +181,7 @@ export class PresenceTracker {
   }
 
   private async beat(): Promise<void> {
-    if (this.frozen || this.closed) return;
+    if (this.closed) return;
     try {
       const hb = this.keys.chatNodeHeartbeat(this.nodeId);
       const previous = await this.redis.call("SET", hb, "1", "PX", String(this.ttlMs), "GET");

@@ -1,0 +1,64 @@
+import { ConfigError, loadConfig, type Config } from "@seatdrop/config";
+import { createLogger, type Logger } from "./logger.ts";
+
+/** What a started app gives back: how to stop it on SIGTERM and on SIGINT. */
+export interface RunningApp {
+  /** Called once, on the first SIGTERM or SIGINT; the process exits 0 when it resolves, 1 when it throws. */
+  stop(signal: "SIGTERM" | "SIGINT"): Promise<void>;
+  /** Exit 1 anyway when stopping takes longer than this (none: wait, e.g. for a ws-node's drain notice). */
+  stopTimeoutMs?: number;
+}
+
+/**
+ * The start-up and shutdown every app process shares (apps/*\/src/main.ts): the config (a bad one
+ * exits 2 with a message naming the variable), the root logger, a stray promise rejection logged
+ * instead of crashing (it would drop every socket and job of the process), a failed start exiting 1,
+ * and SIGTERM/SIGINT calling `stop` once; a second signal exits at once.
+ */
+export async function runApp(name: string, start: (o: { config: Config; logger: Logger }) => Promise<RunningApp>): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`${name}: ${err.message}\n`);
+    process.exit(2);
+  }
+  const logger = createLogger(name, config.LOG_LEVEL);
+  const log = logger.child({ module: "main" });
+  process.on("unhandledRejection", (err) => log.error({ err }, "unhandled promise rejection"));
+  let app: RunningApp;
+  try {
+    app = await start({ config, logger });
+  } catch (err) {
+    log.error({ err }, `${name} failed to start`);
+    process.stderr.write(`${name} failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  }
+  let stopping = false;
+  const onSignal = (signal: "SIGTERM" | "SIGINT") => {
+    if (stopping) {
+      log.warn({ signal }, "second signal: exiting now");
+      process.exit(1);
+    }
+    stopping = true;
+    log.info({ signal }, "shutting down");
+    if (app.stopTimeoutMs !== undefined)
+      setTimeout(() => {
+        log.error("shutdown timed out; exiting");
+        process.exit(1);
+      }, app.stopTimeoutMs).unref();
+    app.stop(signal).then(
+      () => {
+        log.info("stopped");
+        process.exit(0);
+      },
+      (err: unknown) => {
+        log.error({ err }, "error during shutdown");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+}
