@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { Socket, type Channel } from "phoenix";
+import { vi } from "vitest";
 import WebSocket from "ws";
 import { startWsNode, type WsNode } from "../../apps/ws-node/src/node.ts";
 import { startWorker, type WorkerHandle } from "../../apps/worker/src/worker.ts";
@@ -128,18 +129,20 @@ export function push(channel: Channel, event: string, payload: Record<string, un
 }
 
 /**
- * Polls until `check` returns a value (not undefined/false), or fails after `ms`.
- * @deprecated New tests use vitest's `expect.poll` (a condition) or `vi.waitFor` (a value), which
- * report what they last saw; the files still calling this are being moved over (issue 10).
+ * Waits until `check` returns a value (not undefined/false) and returns it, through vitest's own
+ * `vi.waitFor` (no hand-written polling loop); `what` names the condition in the failure. New tests
+ * may call `vi.waitFor` or `expect.poll` directly; this only adds the "falsy means not yet" rule and
+ * the name that the older call sites rely on.
  */
-export async function eventually<T>(check: () => T | undefined | false, ms = 5000, what = "condition"): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const v = check();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+export function eventually<T>(check: () => T | undefined | false, ms = 5000, what = "condition"): Promise<T> {
+  return vi.waitFor(
+    () => {
+      const v = check();
+      if (v === undefined || v === false) throw new Error(`timed out waiting for ${what}`);
+      return v;
+    },
+    { timeout: ms, interval: 10 },
+  );
 }
 
 export { resolveHoldSettings };
