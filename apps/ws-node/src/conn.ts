@@ -97,7 +97,7 @@ export function newConn(
 /**
  * Sends if the socket is still open; returns false otherwise. A socket whose send buffer passed its
  * bound is closed as a slow consumer (4408) right here; broadcasts, which uWS buffers itself, are
- * checked by the node's periodic sweep (closeSlowConsumer).
+ * checked by the node's periodic slow-consumer sweep (`closeIfSlow` every SLOW_CONSUMER_SWEEP_MS, node.ts).
  */
 export function sendTo(conn: Conn, frame: string): boolean {
   if (conn.closed || !conn.ws) return false;

@@ -28,7 +28,9 @@ export type PaymentResult = "paid" | "payment_failed" | "flagged_for_refund";
  * and the success is applied (issue 8, finding 4: it was answered as a duplicate of the failure and
  * the order expired with the customer charged). A success is never dropped: it pays the order, or
  * is recorded and flagged for refund when the order can no longer be paid (expired, canceled,
- * already paid, amount or currency wrong, unknown: DESIGN §3.8). A failure after a success changes
+ * already paid, amount or currency wrong, unknown). Unlike DESIGN §3.8's "sell again if still free",
+ * a late payment is always refunded, never re-sold: the seats may be someone else's hold by then, and
+ * a refund is the answer every buyer can understand. A failure after a success changes
  * nothing. A good one marks the order paid, issues one ticket per seat, and then moves the seats to
  * `paid` on the live map.
  */
