@@ -1,10 +1,12 @@
 import { z } from "zod";
 
-/**
+/*
  * Every background job: one definition (queue, name, payload schema) shared by the producers and
  * the worker (STYLE: trigger.dev). The worker's handler for each lives in apps/worker/src/jobs/.
+ * BullMQ refuses custom job ids containing `:`, so every `jobId` below joins its parts with `_`.
  */
-/** BullMQ refuses custom job ids containing `:`, so ids join their parts with `_`. */
+
+/** The queue of hold jobs: abandonment checks and the hold schedulers. */
 export const HOLDS_QUEUE = "holds";
 
 export const holdAbandonJob = {
