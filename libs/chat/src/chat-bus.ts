@@ -1,5 +1,5 @@
 import type { ChatBusEvent, ChatBusMessage, NotificationView, PresenceMeta, UserBusMessage } from "@seatdrop/protocol";
-import type { Keys, Redis } from "@seatdrop/redis";
+import { readSequencedRange, seqOfEntry, type Keys, type Redis } from "@seatdrop/redis";
 import { ChatError } from "./errors.ts";
 import { registerChatScripts, type ChatScriptCaller } from "./scripts.ts";
 
@@ -132,14 +132,16 @@ export class ChatBus {
   async readLog(eventId: string, from: number, to: number): Promise<ChatBusMessage[] | null> {
     if (to < from) return [];
     const [entries, ep] = await Promise.all([
-      this.redis.xrange(this.keys.chat(eventId).log, `${from}-1`, `${to}-1`),
+      readSequencedRange(this.redis, this.keys.chat(eventId).log, from, to),
       this.redis.hget(this.keys.chat(eventId).seq, "ep"),
     ]);
+    if (entries === null) return null;
     const out: ChatBusMessage[] = [];
-    for (const [id, fields] of entries) {
+    for (const entry of entries) {
+      const fields = entry[1];
       const f: Record<string, string> = {};
       for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;
-      const msg: ChatBusMessage = { s: Number(id.split("-")[0]), ev: JSON.parse(f.m ?? "null") as ChatBusEvent };
+      const msg: ChatBusMessage = { s: seqOfEntry(entry), ev: JSON.parse(f.m ?? "null") as ChatBusEvent };
       if (ep) msg.ep = ep;
       if (f.o) msg.o = f.o;
       out.push(msg);

@@ -6,7 +6,7 @@ import { events as eventsTable, orderItems, orders, seats as seatsTable, type Db
 import type { HoldJobs } from "@seatdrop/jobs";
 import { metrics, zeroCounter, type Logger } from "@seatdrop/observability";
 import { isUuid } from "@seatdrop/protocol";
-import type { Keys } from "@seatdrop/redis";
+import { readSequencedRange, type Keys } from "@seatdrop/redis";
 import { SeatError, SeatErrorCode, seatErrorFromCode } from "./errors.ts";
 import { registerScripts, type ScriptCaller, type ScriptName } from "./scripts.ts";
 import {
@@ -317,17 +317,13 @@ export class SeatService {
    * fromSeq (trimmed, or Redis lost it): the caller then needs a snapshot.
    */
   async readLog(eventId: string, fromSeq: number, toSeq?: number): Promise<SeatEvent[] | null> {
-    const entries = (await this.deps.redis.xrange(
-      this.deps.keys.event(eventId).log,
-      `${fromSeq}-1`,
-      toSeq === undefined ? "+" : `${toSeq}-1`,
-    )) as [string, string[]][];
-    const out = entries.map(([, fields]) => JSON.parse(fields[1]!) as SeatEvent);
-    if (out.length === 0) {
+    const entries = await readSequencedRange(this.deps.redis, this.deps.keys.event(eventId).log, fromSeq, toSeq);
+    if (entries === null) return null;
+    if (entries.length === 0) {
       const seq = await this.currentSeq(eventId);
       return seq < fromSeq ? [] : null;
     }
-    return out[0]!.seq === fromSeq ? out : null;
+    return entries.map(([, fields]) => JSON.parse(fields[1]!) as SeatEvent);
   }
 
   /** Node liveness for the abandoned-hold rule; see lua/markLive-1.lua. */
