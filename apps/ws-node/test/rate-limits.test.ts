@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import postgres from "postgres";
 import { afterAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
 import { tickets } from "@seatdrop/db";
 import { useCluster } from "../../../test/support/use-cluster.ts";
 import { createEvent, createUser, seatIdsGrid } from "../../../test/support/cluster.ts";
@@ -62,6 +63,31 @@ describe("per socket: every frame kind counts", () => {
     const c = await raw(1);
     for (let i = 0; i < 400 && !c.closeInfo; i++) c.send([null, c.ref(), "phoenix", "heartbeat", {}]);
     expect((await c.closed()).code).toBe(4429);
+  });
+
+  it("seed 000's dialect: malformed frames, unknown actions and frames before startstate all count; then 4429", async () => {
+    const eventId = await createEvent(w.env, seatIdsGrid(1, 4));
+    const user = await createUser(w.env);
+    const got: { event: string; data: Record<string, unknown> }[] = [];
+    let closeCode: number | undefined;
+    const ws = new WebSocket(`ws://127.0.0.1:${w.cluster.nodes[0]!.port}/?event=${eventId}&token=${user.token}`, { headers: { "x-forwarded-for": freshIp() } });
+    ws.on("message", (m: WebSocket.RawData) => got.push(JSON.parse(String(m)) as (typeof got)[number]));
+    ws.on("close", (code: number) => (closeCode = code));
+    await new Promise((r) => ws.once("open", r));
+    // Sent at once, before `startstate` can have arrived: 20 frames into a bucket of 10 at 5/s.
+    for (let i = 0; i < 5; i++) ws.send("not json");
+    for (let i = 0; i < 5; i++) ws.send(JSON.stringify({ action: "dance", seat: "A_1" }));
+    for (let i = 0; i < 5; i++) ws.send(JSON.stringify({ action: "lock", seat: "no seat" }));
+    for (let i = 0; i < 5; i++) ws.send(JSON.stringify({ action: "unlock", seat: "A_2" }));
+    const limited = () => got.filter((f) => f.event === "error" && f.data.code === "rate_limited");
+    await until(() => got.some((f) => f.event === "startstate") && got.length >= 21, 8000, () => `20 answers and startstate; got ${JSON.stringify(got)}`);
+    expect(limited().length).toBeGreaterThanOrEqual(20 - 10 - 2); // at most ~2 tokens refilled meanwhile
+    for (const f of limited()) expect(f.data.retry_after_ms).toBeGreaterThan(0);
+    // A refused action names its seat (seed frames have no ref); a refused unparsable frame cannot.
+    expect(limited().some((f) => f.data.seat === "A_2")).toBe(true);
+    for (let i = 0; i < 400 && closeCode === undefined; i++) ws.send("{}");
+    await until(() => closeCode, 8000, () => "the socket to close");
+    expect(closeCode).toBe(4429);
   });
 
   it("at most WS_JOINS_IN_FLIGHT joins wait for their reply; one more is refused at once", async () => {

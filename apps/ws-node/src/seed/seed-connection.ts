@@ -58,20 +58,28 @@ export class SeedSocket {
 
   async onMessage(conn: Conn, text: string): Promise<void> {
     metrics.wsFramesIn.inc({ dialect: "seed" });
-    if (!(await conn.seedReady) || conn.closed) return;
     const d = decodeSeed(text);
+    // Every frame counts, at once, as in the Phoenix dialect (issue 8, finding 2): malformed ones,
+    // unknown actions, and frames sent before `startstate` too. Counting only decoded actions after
+    // the socket was ready let a flood of junk through uncounted, and 4429 never came.
+    if (!conn.bucket.take()) {
+      metrics.wsFrameErrors.inc({ reason: "rate_limited" });
+      if (++conn.refusedInARow > MAX_REFUSED_IN_A_ROW) {
+        if (!conn.closed) conn.ws?.end(CloseCode.rateLimited, "rate_limited");
+        return;
+      }
+      // Seed frames carry no ref: the seat is what tells the client which action was refused.
+      sendTo(conn, encodeSeed("error", { code: "rate_limited", ...(d.ok ? { seat: d.req.seat } : {}), retry_after_ms: conn.bucket.retryAfterMs(), message: "too many frames; slow down" }));
+      return;
+    }
+    conn.refusedInARow = 0;
+    if (!(await conn.seedReady) || conn.closed) return;
     if (!d.ok) {
       metrics.wsFrameErrors.inc({ reason: d.code });
       sendTo(conn, encodeSeed("error", { code: d.code, field: d.field, message: d.message }));
       return;
     }
     const req = d.req;
-    if (!conn.bucket.take()) {
-      sendTo(conn, encodeSeed("error", { code: "rate_limited", seat: req.seat, message: "too many actions; slow down" }));
-      if (++conn.refusedInARow > MAX_REFUSED_IN_A_ROW) conn.ws?.end(CloseCode.rateLimited, "rate_limited");
-      return;
-    }
-    conn.refusedInARow = 0;
     try {
       await this.act(conn, req);
     } catch (err) {
@@ -132,3 +140,4 @@ export class SeedSocket {
     }
   }
 }
+
