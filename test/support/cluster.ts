@@ -80,11 +80,12 @@ export interface Received {
 /** The stock `phoenix` client over `ws`, with every push of its channels recorded. */
 export class PhxClient {
   readonly socket: Socket;
-  constructor(port: number, token?: string, opts: { params?: Record<string, unknown> } = {}) {
+  /** `reconnectAfterMs`: how long the client waits before each reconnect (a huge value: it never comes back). */
+  constructor(port: number, token?: string, opts: { params?: Record<string, unknown>; reconnectAfterMs?: number } = {}) {
     this.socket = new Socket(`ws://127.0.0.1:${port}/socket`, {
       transport: WebSocket as unknown as typeof globalThis.WebSocket,
       params: token ? { token, ...opts.params } : opts.params,
-      reconnectAfterMs: () => 200,
+      reconnectAfterMs: () => opts.reconnectAfterMs ?? 200,
       rejoinAfterMs: () => 200,
       logger: process.env.PHX_DEBUG ? (kind: string, msg: string, data: unknown) => console.log(kind, msg, data) : undefined,
     });
@@ -117,11 +118,11 @@ export class PhxClient {
   }
 }
 
-/** Pushes and resolves with `{status, response}` whatever the status. */
-export function push(channel: Channel, event: string, payload: Record<string, unknown>): Promise<{ status: string; response: Record<string, unknown> }> {
+/** Pushes and resolves with `{status, response}` whatever the status (`timeout` after `timeoutMs`). */
+export function push(channel: Channel, event: string, payload: Record<string, unknown>, timeoutMs = 10_000): Promise<{ status: string; response: Record<string, unknown> }> {
   return new Promise((resolve) => {
     channel
-      .push(event, payload, 10_000)
+      .push(event, payload, timeoutMs)
       .receive("ok", (response: Record<string, unknown>) => resolve({ status: "ok", response }))
       .receive("error", (response: Record<string, unknown>) => resolve({ status: "error", response }))
       .receive("timeout", () => resolve({ status: "timeout", response: {} }));
