@@ -80,6 +80,8 @@ describe("logged database errors", () => {
     expect(text).toContain("query failed");
     expect(text).toContain("22P02"); // invalid_text_representation, from the cause
     expect(text).not.toContain(secret);
+    const count = (s: string, part: string) => s.split(part).length - 1;
+    console.log(`logged database error: the bound parameter ${count(String((err as Error).message), secret)}× in drizzle's message, ${count(text, secret)}× in the logged line (${text.length} bytes: code 22P02 ${count(text, "22P02")}×, SQL with placeholder $1 ${count(text, "$1::int")}×)`);
   });
 });
 

@@ -67,24 +67,37 @@ async function healed(): Promise<void> {
   await new Promise((r) => setTimeout(r, 500));
 }
 
+/** Figures of the last run, printed as one line. */
+const figures: string[] = [];
+
 describe("orders while PostgreSQL is unreachable", () => {
+  afterAll(() => console.log(`PostgreSQL cut (deadline ${DEADLINE_MS} ms): ${figures.join("; ")}`));
   it("answer 503 with Retry-After within the deadline, create nothing after the heal, and the seat map says 503 too; locks keep working", async () => {
     const b = await buyerHolding(["A_1", "A_2"]);
     proxy.cut();
+    const seen: string[] = [];
     try {
+      const sentAt = Date.now();
       const res = await orGiveUp(order(b.user.token, b.eventId));
+      const answeredIn = Date.now() - sentAt;
       expect(res).not.toBe("gave up");
       if (res === "gave up") return;
       expect(res.statusCode).toBe(503);
       expect(res.headers["retry-after"]).toBe("2");
       expect(res.json()).toMatchObject({ error: "database_unavailable" });
+      seen.push(`order ${res.statusCode} ${String(res.json().error)} (Retry-After ${String(res.headers["retry-after"])}) in ${answeredIn} ms`);
+      const mapAt = Date.now();
       const map = await orGiveUp(app.inject({ method: "GET", url: `/api/events/${b.eventId}/seats` }));
       expect(map).not.toBe("gave up");
       if (map !== "gave up") {
+        const mapIn = Date.now() - mapAt;
         expect(map.statusCode).toBe(503);
         expect(map.headers["retry-after"]).toBe("2");
+        seen.push(`seat map ${map.statusCode} in ${mapIn} ms`);
       }
-      expect((await b.socket.push(b.joinRef, `seats:${b.eventId}`, "lock", { seat: "A_3" })).status).toBe("ok");
+      const lock = await b.socket.push(b.joinRef, `seats:${b.eventId}`, "lock", { seat: "A_3" });
+      expect(lock.status).toBe("ok");
+      seen.push(`a lock meanwhile ${lock.status}`);
     } finally {
       await healed();
     }
@@ -92,6 +105,8 @@ describe("orders while PostgreSQL is unreachable", () => {
     // Not reserved for an order nobody heard of.
     const snap = await cluster.seats.snapshot({ eventId: b.eventId });
     for (const seat of ["A_1", "A_2"]) expect(snap.taken.get(seat)?.state).not.toBe("reserved");
+    const reserved = ["A_1", "A_2"].filter((seat) => snap.taken.get(seat)?.state === "reserved").length;
+    figures.push(`cut before the order: ${seen.join(", ")}; after the heal ${(await ordersOf(b.user.id)).length} orders, ${reserved} seats reserved`);
   });
 
   it("a cut in the middle of the order's transaction: 503 for the client, and the held-back statements cannot commit after the heal", async () => {
@@ -111,8 +126,10 @@ describe("orders while PostgreSQL is unreachable", () => {
     });
     await isLocked;
     let res: Awaited<ReturnType<typeof order>> | "gave up";
+    let answeredIn = NaN;
     try {
-      const pending = order(b.user.token, b.eventId);
+      const sentAt = Date.now();
+      const pending = order(b.user.token, b.eventId).finally(() => (answeredIn = Date.now() - sentAt));
       const waiting = async () => (await env.db.sql`select count(*)::int as n from pg_locks where relation = 'order_items'::regclass and not granted`)[0]!.n as number;
       await expect.poll(waiting, { timeout: 10_000 }).toBeGreaterThan(0);
       proxy.cut();
@@ -130,6 +147,7 @@ describe("orders while PostgreSQL is unreachable", () => {
       expect(res.json().error).toBe("database_unavailable");
     }
     expect(await ordersOf(b.user.id)).toHaveLength(0);
+    figures.push(`cut inside the order's transaction: ${res === "gave up" ? "no answer" : `${res.statusCode} ${String(res.json().error)}`} ${answeredIn} ms after it was sent; after the heal ${(await ordersOf(b.user.id)).length} orders`);
   });
 
   it("after the heal, orders work again", async () => {
@@ -137,5 +155,6 @@ describe("orders while PostgreSQL is unreachable", () => {
     const res = await order(b.user.token, b.eventId);
     expect(res.statusCode).toBe(201);
     expect(await ordersOf(b.user.id)).toHaveLength(1);
+    figures.push(`healed: an order ${res.statusCode}`);
   });
 });

@@ -33,12 +33,18 @@ function wsUrlOf(html: string, location: { protocol: string; hostname: string })
   return window.SEATDROP_WS_URL;
 }
 
+/** Figures of the last run, printed as one line. */
+const figures: string[] = [];
+
 describe("the seat-map page", () => {
+  afterAll(() => console.log(`seat-map page: ${figures.join("; ")}`));
   it("a hostile Host header is not written into the page", async () => {
     const res = await app.inject({ method: "GET", url: "/", headers: { host: "x</script><script>alert(1)</script>" } });
     expect(res.statusCode).toBe(200);
     expect(res.body).not.toContain("alert(1)");
-    expect(res.body.match(/<script/g)?.length).toBe((await app.inject({ method: "GET", url: "/" })).body.match(/<script/g)?.length);
+    const plain = (await app.inject({ method: "GET", url: "/" })).body;
+    expect(res.body.match(/<script/g)?.length).toBe(plain.match(/<script/g)?.length);
+    figures.push(`hostile Host: ${res.body.match(/<script/g)?.length} <script> tags as without it, page ${res.body === plain ? "byte-identical" : "different bytes"}`);
   });
 
   it("X-Forwarded-Host from a trusted private address does not choose the WebSocket URL", async () => {
@@ -47,6 +53,7 @@ describe("the seat-map page", () => {
     // The browser derives the URL from where it loaded the page, not from any header.
     expect(wsUrlOf(res.body, { protocol: "https:", hostname: "tickets.example" })).toBe(`wss://tickets.example:${env.config.WS_PORTS[0]}/socket`);
     expect(wsUrlOf(res.body, { protocol: "http:", hostname: "127.0.0.1" })).toBe(`ws://127.0.0.1:${env.config.WS_PORTS[0]}/socket`);
+    figures.push(`X-Forwarded-Host evil.example from 10.0.0.7: in the page ${res.body.split("evil.example").length - 1}×, page on https://tickets.example connects to ${String(wsUrlOf(res.body, { protocol: "https:", hostname: "tickets.example" }))}`);
   });
 
   it("PUBLIC_WS_URL is the URL, escaped, whatever the request says", async () => {
@@ -57,6 +64,7 @@ describe("the seat-map page", () => {
       const res = await app2.inject({ method: "GET", url: "/", headers: { "x-forwarded-host": "evil.example" } });
       expect(res.body).not.toContain("alert(2)</script>");
       expect(wsUrlOf(res.body, { protocol: "http:", hostname: "evil.example" })).toBe(url);
+      figures.push(`PUBLIC_WS_URL with </script> in it: written unescaped ${res.body.split("alert(2)</script>").length - 1}×, read back ${wsUrlOf(res.body, { protocol: "http:", hostname: "evil.example" }) === url ? "exactly" : "changed"}`);
     } finally {
       await app2.close();
       await env2.close();
@@ -64,10 +72,12 @@ describe("the seat-map page", () => {
   });
 
   it("scriptJson cannot be broken out of, and reads back exactly", () => {
-    for (const v of ["</script><script>alert(1)</script>", "<!-- x", "a\u2028b\u2029c", "&amp;", { a: "</SCRIPT>" }]) {
+    const values = ["</script><script>alert(1)</script>", "<!-- x", "a\u2028b\u2029c", "&amp;", { a: "</SCRIPT>" }];
+    for (const v of values) {
       const s = scriptJson(v);
       expect(s).not.toMatch(/[<>&\u2028\u2029]/);
       expect(runInNewContext(`(${s})`)).toEqual(v);
     }
+    figures.push(`scriptJson: ${values.length} hostile values escaped and read back equal`);
   });
 });

@@ -184,16 +184,21 @@ describe("chat at concert scale (issue 11)", () => {
     const r = await client(1, refunded.token).join(topic);
     expect((await push(r.channel, "history", {})).status).toBe("ok");
     await env.db.db.update(tickets).set({ status: "void" }).where(eq(tickets.id, t.id));
+    const voidedAt = Date.now();
     // Within CHAT_TICKET_RECHECK_MS the node removes them: access_revoked, and the channel is closed
     // (the stock client does not rejoin).
     await eventually(() => r.log.some((x) => x.event === "access_revoked"), 5000, "access_revoked");
+    const revokedIn = Date.now() - voidedAt;
     await eventually(() => r.channel.state === "closed", 5000, "channel closed");
     // A new socket of theirs can neither get back in nor type or page back.
     const again = client(0, refunded.token);
-    await expect(again.join(topic)).rejects.toMatchObject({ reply: { reason: "unauthorized" } });
+    const rejoin = again.join(topic);
+    await expect(rejoin).rejects.toMatchObject({ reply: { reason: "unauthorized" } });
     await push(k.channel, "new_message", { content: "after the refund" });
     await new Promise((res) => setTimeout(res, 300));
     expect(r.log.some((x) => x.event === "new_message")).toBe(false);
+    const refusedAs = await rejoin.then(() => "ok", (e: { reply?: { reason?: string } }) => String(e.reply?.reason));
+    console.log(`refunded member: access_revoked ${revokedIn} ms after the ticket turned void (recheck every ${env.config.CHAT_TICKET_RECHECK_MS} ms), channel ${r.channel.state}; a new join refused ${refusedAs}; ${r.log.filter((x) => x.event === "new_message").length} messages reached them after`);
   });
 });
 

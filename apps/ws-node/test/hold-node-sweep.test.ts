@@ -15,9 +15,11 @@ describe("expired holds without a worker", () => {
     const eventId = await createEvent(world.env, seatIdsGrid(1, 3), { holdTtlMs: 800 });
     const [idle, watcher] = [await createUser(world.env), await createUser(world.env)];
     const o = await world.client(0, idle.token).join(`seats:${eventId}`);
-    expect((await push(o.channel, "lock", { seat: "A_1" })).status).toBe("ok");
+    const first = await push(o.channel, "lock", { seat: "A_1" });
+    expect(first.status).toBe("ok");
     expect((await push(o.channel, "lock", { seat: "A_2" })).status).toBe("ok");
     const w = await world.client(1, watcher.token).join(`seats:${eventId}`);
+    const deadline = first.response.expires_at as number;
     // Nobody touches the event from here on: no worker, no lock, no join.
     const deleted = await vi.waitFor(
       () => {
@@ -27,10 +29,12 @@ describe("expired holds without a worker", () => {
       },
       { timeout: 8000 },
     );
+    const deletedIn = Date.now() - deadline;
     expect(deleted.payload).toMatchObject({ seats: ["A_1", "A_2"], reason: "expired" });
     await expect.poll(() => w.log.filter((m) => m.event === "unlocked").length, { timeout: 5000, message: "two unlocked" }).toBe(2);
     expect(w.log.filter((m) => m.event === "unlocked").map((m) => m.payload.reason)).toEqual(["expired", "expired"]);
     expect(await world.env.redis.hlen(world.env.keys.event(eventId).state)).toBe(0);
+    console.log(`node sweep, no worker: hold of 0.8 s, owner heard deleted ${deletedIn} ms after the deadline (sweep every 200 ms), the other node's watcher ${w.log.filter((m) => m.event === "unlocked").length} unlocked`);
   });
 });
 
@@ -55,5 +59,6 @@ describe("the re-lock cool-down", () => {
     expect((await push(o.channel, "unlock", { seat: "A_1" })).status).toBe("ok");
     await new Promise((r) => setTimeout(r, wait + 50));
     expect((await push(f.channel, "lock", { seat: "A_1" })).status).toBe("ok");
+    console.log(`re-lock cool-down ${COOL_MS} ms: the farmer's re-lock after deleted refused ${String(refused.response.reason)} (retry_after_ms ${wait}), another user locked it at once, the farmer locked it again ${wait + 50} ms later`);
   });
 });

@@ -39,9 +39,14 @@ async function raw(node: number, o: { token?: string; ip?: string } = {}): Promi
   return c;
 }
 
+/** Figures of the last run, one line per describe. */
+const perSocket: string[] = [];
+const acrossCluster: string[] = [];
+
 const rateLimitedReplies = (c: RawPhx) => c.frames.filter((f) => f[3] === "phx_reply" && (f[4] as { response?: { reason?: string } }).response?.reason === "rate_limited");
 
 describe("per socket: every frame kind counts", () => {
+  afterAll(() => console.log(`rate limits per socket (bucket 10 at 5/s): ${perSocket.join("; ")}`));
   it("joins of unknown events, heartbeats, leaves, not_joined and malformed pushes all hit the bucket; past it the replies say rate_limited with retry_after_ms", async () => {
     const c = await raw(0);
     const send = (f: Frame | string) => c.send(f);
@@ -57,12 +62,15 @@ describe("per socket: every frame kind counts", () => {
     await until(() => rateLimitedReplies(c).length >= 1, 8000, () => `a rate_limited reply; got ${JSON.stringify(c.frames)}`);
     for (const f of rateLimitedReplies(c)) expect((f[4] as { response: { retry_after_ms: number } }).response.retry_after_ms).toBeGreaterThan(0);
     expect(rateLimitedReplies(c).length).toBeGreaterThanOrEqual(20 - 10 - 2); // at most ~2 tokens refilled meanwhile
+    const waits = rateLimitedReplies(c).map((f) => (f[4] as { response: { retry_after_ms: number } }).response.retry_after_ms);
+    perSocket.push(`20 frames at once (joins of unknown events, heartbeats, leaves, pushes): ${waits.length} rate_limited (retry_after_ms ${Math.min(...waits)}–${Math.max(...waits)})`);
   });
 
   it("a socket that keeps sending heartbeats past the limit is closed with 4429", async () => {
     const c = await raw(1);
     for (let i = 0; i < 400 && !c.closeInfo; i++) c.send([null, c.ref(), "phoenix", "heartbeat", {}]);
     expect((await c.closed()).code).toBe(4429);
+    perSocket.push(`400 heartbeats at once: closed ${c.closeInfo!.code} after ${rateLimitedReplies(c).length} rate_limited`);
   });
 
   it("seed 000's dialect: malformed frames, unknown actions and frames before startstate all count; then 4429", async () => {
@@ -81,6 +89,7 @@ describe("per socket: every frame kind counts", () => {
     for (let i = 0; i < 5; i++) ws.send(JSON.stringify({ action: "unlock", seat: "A_2" }));
     const limited = () => got.filter((f) => f.event === "error" && f.data.code === "rate_limited");
     await until(() => got.some((f) => f.event === "startstate") && got.length >= 21, 8000, () => `20 answers and startstate; got ${JSON.stringify(got)}`);
+    const limitedFirst = limited().length;
     expect(limited().length).toBeGreaterThanOrEqual(20 - 10 - 2); // at most ~2 tokens refilled meanwhile
     for (const f of limited()) expect(f.data.retry_after_ms).toBeGreaterThan(0);
     // A refused action names its seat (seed frames have no ref); a refused unparsable frame cannot.
@@ -88,6 +97,7 @@ describe("per socket: every frame kind counts", () => {
     for (let i = 0; i < 400 && closeCode === undefined; i++) ws.send("{}");
     await until(() => closeCode, 8000, () => "the socket to close");
     expect(closeCode).toBe(4429);
+    perSocket.push(`seed 000: 20 bad frames before startstate, ${limitedFirst} rate_limited; then ${limited().length - limitedFirst} more before close ${closeCode}`);
   });
 
   it("at most WS_JOINS_IN_FLIGHT joins wait for their reply; one more is refused at once", async () => {
@@ -121,6 +131,8 @@ describe("per socket: every frame kind counts", () => {
       release();
       await tx;
       for (const r of refs.slice(0, 2)) expect((await c.reply(r)).status).toBe("ok");
+      const answeredOk = refs.slice(0, 2).filter((r) => (c.repliesTo(r)[0]?.[4] as { status?: string } | undefined)?.status === "ok").length;
+      perSocket.push(`3 chat joins waiting on PostgreSQL, ${w.env.config.WS_JOINS_IN_FLIGHT} in flight: the third ${String(third.response.reason)} at once, ${answeredOk} answered ok once released`);
     } finally {
       release();
       await locker.end();
@@ -129,16 +141,20 @@ describe("per socket: every frame kind counts", () => {
 });
 
 describe("across the cluster (Redis)", () => {
+  afterAll(() => console.log(`rate limits across 2 nodes: ${acrossCluster.join("; ")}`));
   it("connects per address: past the limit both nodes answer 429 with Retry-After; another address still connects", async () => {
     const ip = freshIp();
     for (let i = 0; i < 4; i++) await raw(i % 2, { ip });
+    const refused: string[] = [];
     for (const node of [0, 1]) {
       const res = await rawUpgrade(w.cluster.nodes[node]!.port, "/socket/websocket?vsn=2.0.0", { "x-forwarded-for": ip });
       expect(res.status).toBe(429);
       expect(Number(res.headers["retry-after"])).toBeGreaterThan(0);
       expect(JSON.parse(res.body)).toMatchObject({ error: "rate_limited", retry_after_ms: expect.any(Number) });
+      refused.push(`${res.status} (Retry-After ${String(res.headers["retry-after"])})`);
     }
     await raw(1, { ip: freshIp() });
+    acrossCluster.push(`4 connects from one address, the 5th on each node ${refused.join(", ")}, another address connected`);
   });
 
   it("connects per user, whatever the address", async () => {
@@ -147,6 +163,7 @@ describe("across the cluster (Redis)", () => {
     const res = await rawUpgrade(w.cluster.nodes[0]!.port, `/socket/websocket?vsn=2.0.0&token=${user.token}`, { "x-forwarded-for": freshIp() });
     expect(res.status).toBe(429);
     expect(JSON.parse(res.body)).toMatchObject({ error: "rate_limited" });
+    acrossCluster.push(`6 connects of one user on both nodes, the 7th from a new address ${res.status}`);
   });
 
   it("ticket claims per user: the fourth claim, on the other node, is rate_limited before any ticket is looked up", async () => {
@@ -159,5 +176,6 @@ describe("across the cluster (Redis)", () => {
     expect(fourth.reply).toMatchObject({ status: "error", response: { reason: "rate_limited", retry_after_ms: expect.any(Number) } });
     // Joins without a ticket number are not claims and are not counted.
     expect((await b.join(`seats:${eventId}`)).reply.status).toBe("ok");
+    acrossCluster.push(`3 ticket claims, the 4th on the other node ${String(fourth.reply.response.reason)}`);
   });
 });

@@ -228,12 +228,15 @@ describe("seats channel with changes (issue 7)", () => {
 
     const keys = await world.env.redis.keys(`${world.env.keys.event(eventId).base}*`);
     await world.env.redis.del(...keys); // Redis lost the event; nobody touches it on the watchers' node
+    const reloadedAt = Date.now();
     expect(await world.cluster.seats.ensureEventLoaded(eventId)).toBe(true); // e.g. the worker's sweep
     await eventually(() => errors > 0 && legacyErrors > 0, 5000, "the watchers told to resync");
+    const toldIn = Date.now() - reloadedAt;
     // receive() replays the first join's reply at once; the rejoin's comes after it.
     await eventually(() => replies.length > 1, 5000, "the rejoin");
     expect(replies.at(-1)!.epoch).not.toBe(w.reply.epoch);
     expect(replies.at(-1)).toMatchObject({ mode: "snapshot", seats: {} });
+    console.log(`reloaded event: ${[errors, legacyErrors].filter((n) => n > 0).length} quiet watchers on the other node (changes, legacy) got phx_error ${toldIn} ms after the reload; the rejoin: ${String(replies.at(-1)!.mode)} under a new epoch, ${Object.keys(replies.at(-1)!.seats as object).length} taken seats, in ${Date.now() - reloadedAt} ms`);
   });
 
   it("a push in flight while its node resyncs the event gets a reply: its outcome, or a retryable resync error (issue 8, fault 12)", async () => {

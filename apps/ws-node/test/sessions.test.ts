@@ -47,7 +47,11 @@ async function signUp(name: string) {
   return res.json() as { user: { id: string }; token: string };
 }
 
+/** Figures of the last run, printed as one line. */
+const figures: string[] = [];
+
 describe("sessions end when they should", () => {
+  afterAll(() => console.log(`sessions: ${figures.join("; ")}`));
   it("a socket is closed with 4401 token_expired when its token's exp passes, and could lock until then", async () => {
     const user = await createUser(env);
     const eventId = await createEvent(env, seatIdsGrid(1, 2));
@@ -56,8 +60,11 @@ describe("sessions end when they should", () => {
     const { joinRef } = await c.join(`seats:${eventId}`);
     expect((await c.push(joinRef, `seats:${eventId}`, "lock", { seat: "A_1" })).status).toBe("ok");
     const closed = await c.closed(10_000);
+    const closedAt = Date.now();
     expect(closed.code).toBe(4401);
     expect(closed.reason).toContain("token_expired");
+    const { exp } = JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString()) as { exp: number };
+    figures.push(`token of 2 s: locked, then closed ${closed.code} ${closed.reason.split(":")[0]} ${closedAt - exp * 1000} ms after its exp`);
   });
 
   it("deleting a user closes their sockets on every node and refuses their tokens everywhere", async () => {
@@ -65,13 +72,20 @@ describe("sessions end when they should", () => {
     // Another device of the same user: its own token, its own sockets.
     const device = (await app.inject({ method: "POST", url: "/api/users/sign_in", payload: { email: (await api("GET", `/api/users/${u.user.id}`, u.token)).json().user.email, password_hash: "first password" } })).json().token as string;
     const [a, b] = [await socket(0, device), await socket(1, device)];
+    const deletedAt = Date.now();
     const del = await api("DELETE", `/api/users/delete_user/${u.user.id}`, u.token);
     expect(del.statusCode).toBe(204);
     for (const c of [a, b]) expect((await c.closed()).code).toBe(4401);
+    const closedIn = Date.now() - deletedAt;
+    const refused: number[] = [];
     for (const t of [u.token, device]) {
-      expect((await upgrade(1, t)).status).toBe(401);
-      expect((await api("GET", "/api/users/me/notifications", t)).statusCode).toBe(401);
+      const up = (await upgrade(1, t)).status;
+      const get = (await api("GET", "/api/users/me/notifications", t)).statusCode;
+      expect(up).toBe(401);
+      expect(get).toBe(401);
+      refused.push(up, get);
     }
+    figures.push(`user deleted: ${[a, b].length} sockets on 2 nodes closed ${[...new Set([a, b].map((c) => `${c.closeInfo!.code} ${c.closeInfo!.reason.split(":")[0]}`))].join(", ")} within ${closedIn} ms of the DELETE, ${refused.length / 2} tokens refused ${[...new Set(refused)].join("/")} (upgrade and API)`);
   });
 
   it("a password change refuses every earlier token (API and sockets) and hands the changer a fresh one", async () => {
@@ -84,12 +98,19 @@ describe("sessions end when they should", () => {
     const fresh = (changed.json() as { token?: string }).token;
     expect(fresh).toEqual(expect.any(String));
     expect((await s.closed()).code).toBe(4401);
+    const refused: string[] = [];
     for (const t of [u.token, otherToken]) {
-      expect((await api("GET", `/api/users/${u.user.id}`, t)).json()).toMatchObject({ error: "token_revoked" });
-      expect((await upgrade(0, t)).status).toBe(401);
+      const got = await api("GET", `/api/users/${u.user.id}`, t);
+      const up = (await upgrade(0, t)).status;
+      expect(got.json()).toMatchObject({ error: "token_revoked" });
+      expect(up).toBe(401);
+      refused.push(`${got.statusCode} ${String((got.json() as { error?: string }).error)} / ${up}`);
     }
-    expect((await api("GET", `/api/users/${u.user.id}`, fresh!)).statusCode).toBe(200);
-    expect((await upgrade(0, fresh!)).status).toBe(101);
+    const freshGet = (await api("GET", `/api/users/${u.user.id}`, fresh!)).statusCode;
+    const freshUp = (await upgrade(0, fresh!)).status;
+    expect(freshGet).toBe(200);
+    expect(freshUp).toBe(101);
+    figures.push(`password changed: the other device's socket closed ${s.closeInfo!.code} ${s.closeInfo!.reason.split(":")[0]}; ${refused.length} earlier tokens refused ${[...new Set(refused)].join(", ")} (API / upgrade), the fresh one ${freshGet} / ${freshUp}`);
   });
 
   it("a signed-out token stays refused when Redis loses its cache (a restart): PostgreSQL is the record", async () => {
@@ -100,10 +121,14 @@ describe("sessions end when they should", () => {
     const cached = await env.redis.keys(`${env.config.REDIS_PREFIX}:auth:*`);
     expect(cached.length).toBeGreaterThan(0);
     await env.redis.del(...cached);
-    expect((await api("GET", `/api/users/${u.user.id}`, u.token)).json()).toMatchObject({ error: "token_revoked" });
-    expect((await upgrade(0, u.token)).status).toBe(401);
+    const deletedAt = Date.now();
+    const got = await api("GET", `/api/users/${u.user.id}`, u.token);
+    const up = (await upgrade(0, u.token)).status;
+    expect(got.json()).toMatchObject({ error: "token_revoked" });
+    expect(up).toBe(401);
     // And the cache is filled again from PostgreSQL.
     await expect.poll(async () => env.redis.exists(env.keys.deniedTokensLoaded), { timeout: 5000 }).toBe(1);
+    figures.push(`${cached.length} auth cache keys deleted (a Redis restart): the signed-out token still refused ${got.statusCode} ${String((got.json() as { error?: string }).error)} (API) / ${up} (upgrade), cache refilled within ${Date.now() - deletedAt} ms`);
   });
 
   it("a revocation whose announcement a node missed is found when that node's subscriber reconnects", async () => {
@@ -115,14 +140,17 @@ describe("sessions end when they should", () => {
     await env.db.db.insert(revokedTokens).values({ jti: verified.jti, userId: user.id, expiresAt: new Date(verified.exp * 1000) });
     await env.redis.set(env.keys.deniedToken(verified.jti), "1", "EXAT", verified.exp);
     await new Promise((r) => setTimeout(r, 200));
+    const openBefore = c.closeInfo === undefined;
     expect(c.closeInfo).toBeUndefined();
     // Drop node 0's subscriber connection; ioredis reconnects and the node re-checks its sockets.
     const name = `sdc-subscriber-${env.config.REDIS_PREFIX}-${cluster.nodes[0]!.nodeId}`;
     const list = (await env.redis.client("LIST")) as string;
     const id = list.split("\n").find((l) => l.includes(` name=${name} `))?.match(/^id=(\d+)/)?.[1];
     expect(id).toBeDefined();
+    const killedAt = Date.now();
     await env.redis.client("KILL", "ID", id!);
     expect((await c.closed(10_000)).code).toBe(4401);
+    figures.push(`sign-out announcement missed: socket ${openBefore ? "still open" : "closed"} after 200 ms, closed ${c.closeInfo!.code} ${Date.now() - killedAt} ms after its node's subscriber was cut`);
   });
 });
 

@@ -96,6 +96,9 @@ describe("token signer and verifier", () => {
 });
 
 describe("verifier with an identity provider's JWKS", () => {
+  /** Figures of the last run, printed as one line. */
+  const figures: string[] = [];
+  afterAll(() => console.log(`identity-provider subjects: ${figures.join("; ")}`));
   let server: Server;
   let jwksUrl: string;
   let signProvider: (claims: Record<string, unknown>) => Promise<string>;
@@ -128,6 +131,7 @@ describe("verifier with an identity provider's JWKS", () => {
     expect(verified).toMatchObject({ userId: providerUserId(env.config.JWT_ISSUER, userId), role: "user", username: "idp-user", local: false });
     expect(verified.userId).not.toBe(userId);
     expect(verified.jti.length).toBeGreaterThan(10);
+    figures.push(`a provider's sub equal to local user ${userId} acts as ${verified.userId} (local: ${verified.local})`);
   });
 
   it("still accepts the cluster's own HS256 tokens", async () => {
@@ -140,6 +144,7 @@ describe("verifier with an identity provider's JWKS", () => {
     const verifier = createTokenVerifier({ ...env.config, JWKS_URL: jwksUrl });
     const verified = await verifier.verify(await signProvider({ sub: "evil:{e:x}:hold|L" }));
     expect(verified.userId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    figures.push(`sub "evil:{e:x}:hold|L" acts as ${verified.userId}`);
   });
 
   it("never takes a role from the provider: its users are plain users", async () => {

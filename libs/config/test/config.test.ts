@@ -26,6 +26,15 @@ describe("configuration", () => {
     const env = { NODE_ENV: "production", JWKS_URL: "https://idp.example/.well-known/jwks.json", SERVICE_SECRET: "s".repeat(10), ADMIN_PASSWORD: "p".repeat(10), PAYMENT_WEBHOOK_SECRET: "w".repeat(20), METRICS_TOKEN: "m".repeat(20) };
     expect(() => loadConfig({ ...env })).toThrow(/JWT_SECRET is required when NODE_ENV=production, also with JWKS_URL/);
     expect(loadConfig({ ...env, JWT_SECRET: "j".repeat(20) }).JWT_SECRET).toBe("j".repeat(20));
+    const refusal = (() => {
+      try {
+        loadConfig({ ...env });
+        return "none";
+      } catch (e) {
+        return String((e as Error).message).split("\n").find((l) => l.includes("JWT_SECRET")) ?? "";
+      }
+    })();
+    console.log(`config: production, JWKS_URL and no JWT_SECRET refused at load: "${refusal.trim()}"; with JWT_SECRET it loads`);
   });
 
   it("fills defaults", () => {
