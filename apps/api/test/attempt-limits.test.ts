@@ -1,4 +1,7 @@
+import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { hashPassword } from "@seatdrop/auth";
+import { users } from "@seatdrop/db";
 import { createLogger } from "@seatdrop/observability";
 import { buildApp, type ApiApp } from "../src/app.ts";
 import { createTestEnv, type TestEnv } from "../../../test/support/test-env.ts";
@@ -45,6 +48,36 @@ describe("sign-in and sign-up limits", () => {
     expect(codes.filter((c) => c === 429)).toHaveLength(7);
     expect((await signIn("victim@example.com", "right password", "203.0.113.99")).statusCode).toBe(429);
     expect((await signIn("bystander@example.com", "right password", "203.0.113.99")).statusCode).toBe(200);
+  });
+
+  it("a refused attempt never reaches the password check: the right password refused 429 leaves a hash that any verified sign-in upgrades untouched", async () => {
+    // Both accounts store a hash of the right password with weaker parameters than today's: a
+    // sign-in whose password is verified upgrades it (needsRehash), so the stored hash shows
+    // whether an attempt got as far as the scrypt verify, without timing anything.
+    const weak = await hashPassword("right password", { N: 2 ** 10, r: 8, p: 1 });
+    const costOf = async (id: string) => Number((await env.db.db.select({ h: users.passwordHash }).from(users).where(eq(users.id, id)))[0]!.h.split("$")[1]);
+    const [witness, guarded] = await Promise.all(
+      ["rehash_witness", "rehash_guarded"].map(async (n, i) => {
+        const res = await signUp(n, `203.0.113.${60 + i}`);
+        expect(res.statusCode).toBe(201);
+        const id = (res.json() as { user: { id: string } }).user.id;
+        await env.db.db.update(users).set({ passwordHash: weak }).where(eq(users.id, id));
+        return id;
+      }),
+    );
+    // The witness: one verified sign-in with the right password upgrades the hash.
+    expect((await signIn("rehash_witness@example.com", "right password", "203.0.113.62")).statusCode).toBe(200);
+    const upgradedTo = await costOf(witness!);
+    expect(upgradedTo).toBeGreaterThan(2 ** 10);
+    // The guarded account: 5 failures fill its count; then its owner, with the right password, is refused.
+    for (let i = 0; i < 5; i++) expect((await signIn("rehash_guarded@example.com", `wrong ${i}`, `203.0.113.${63 + i}`)).statusCode).toBe(401);
+    const refused = await signIn("rehash_guarded@example.com", "right password", "203.0.113.68");
+    expect(refused.statusCode).toBe(429);
+    const guardedCost = await costOf(guarded!);
+    expect(guardedCost).toBe(2 ** 10); // never verified: the hash it would have upgraded is as it was
+    console.log(
+      `sign-in limit before the password check: the owner's right password after 5 failures refused ${refused.statusCode}, stored hash still N=${guardedCost}; the same hash on another account, signed in 200, upgraded to N=${upgradedTo}`,
+    );
   });
 
   it("a successful sign-in clears the account's count: only failures in a row accumulate", async () => {

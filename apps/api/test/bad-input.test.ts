@@ -1,7 +1,8 @@
 import { Writable } from "node:stream";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { events, orders, users } from "@seatdrop/db";
+import { events, orders, tickets, users } from "@seatdrop/db";
+import { buildApp } from "../src/app.ts";
 import { createLogger } from "@seatdrop/observability";
 import { adminToken, bearer, signUp, startApi, type ApiHarness } from "./api-harness.ts";
 
@@ -59,6 +60,23 @@ describe("the 500s of finding 7", () => {
   });
 });
 
+/** A logger writing to memory, as the apps' loggers write to stdout. */
+function logSink() {
+  const lines: string[] = [];
+  const sink = new Writable({ write: (chunk, _enc, done) => void (lines.push(String(chunk)), done()) });
+  return { lines, logger: createLogger("bad-input-test", "info", sink), text: () => lines.join("") };
+}
+
+/** The error a real query throws. */
+async function failure(query: () => PromiseLike<unknown>): Promise<Error & { cause?: unknown }> {
+  try {
+    await query();
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error("the query did not fail");
+}
+
 describe("logged database errors", () => {
   it("carry the SQL and PostgreSQL's code, never the bound parameters", async () => {
     const secret = "very-secret-parameter@example.com";
@@ -82,6 +100,69 @@ describe("logged database errors", () => {
     expect(text).not.toContain(secret);
     const count = (s: string, part: string) => s.split(part).length - 1;
     console.log(`logged database error: the bound parameter ${count(String((err as Error).message), secret)}× in drizzle's message, ${count(text, secret)}× in the logged line (${text.length} bytes: code 22P02 ${count(text, "22P02")}×, SQL with placeholder $1 ${count(text, "$1::int")}×)`);
+  });
+
+  it("a constraint violation: PostgreSQL's detail and the values quoted in its messages are redacted, its names kept", async () => {
+    const { lines, logger, text } = logSink();
+    const [ev] = await h.env.db.db.insert(events).values({ name: "e3", description: "d", location: "l", startTime: new Date(Date.now() + 86_400_000), endTime: new Date(Date.now() + 90_000_000) }).returning();
+    // A ticket number that looks like a name: a value must not pass for an identifier.
+    const number = `secretticket${Date.now()}`;
+    await h.env.db.db.insert(tickets).values({ eventId: ev!.id, ticketNumber: number });
+    const dup = await failure(() => h.env.db.db.insert(tickets).values({ eventId: ev!.id, ticketNumber: number }));
+    const dupCause = dup.cause as { code?: string; detail?: string };
+    expect(dupCause.code).toBe("23505");
+    expect(dupCause.detail).toContain(number); // `Key (ticket_number)=(…) already exists.`
+    logger.error({ err: dup }, "insert failed");
+    // A value PostgreSQL quotes in its own message, which also looks like a name.
+    const name = "alice_secret";
+    const cast = await failure(() => h.env.db.db.execute(sql`select ${name}::int as n`));
+    expect(String((cast.cause as Error).message)).toContain(`"${name}"`);
+    logger.error({ err: cast }, "query failed");
+    await new Promise((r) => setImmediate(r));
+    const logged = text();
+    expect(lines).toHaveLength(2);
+    expect(logged).not.toContain(number);
+    expect(logged).not.toContain(name);
+    expect(logged).not.toContain("detail");
+    expect(logged).not.toContain("already exists");
+    const [dupLine, castLine] = lines.map((l) => JSON.parse(l) as { err: { cause: { code: string; constraint_name?: string; message: string } } });
+    expect(dupLine!.err.cause).toMatchObject({ code: "23505", constraint_name: "tickets_number_key", message: 'duplicate key value violates unique constraint "tickets_number_key"' });
+    expect(castLine!.err.cause).toMatchObject({ code: "22P02", message: 'invalid input syntax for type integer: "[redacted]"' });
+    const count = (part: string) => logged.split(part).length - 1;
+    console.log(
+      `logged constraint violation: the value ${dupCause.detail!.split(number).length - 1}× in PostgreSQL's detail, ${count(number)}× logged (code 23505 and constraint tickets_number_key kept, detail dropped); a name-like value quoted by PostgreSQL 1× in its message, ${count(name)}× logged ("[redacted]" ${count("[redacted]")}×)`,
+    );
+  });
+
+  it("request logs carry the path without the query string, the API's error lines too", async () => {
+    const { lines, logger } = logSink();
+    const app = buildApp({ config: h.env.config, db: h.env.db, redis: h.env.redis, keys: h.env.keys, logger });
+    const [ev] = await h.env.db.db.insert(events).values({ name: "e4", description: "d", location: "l", startTime: new Date(Date.now() + 86_400_000), endTime: new Date(Date.now() + 90_000_000) }).returning();
+    const number = `T-${Date.now()}`;
+    await h.env.db.db.insert(tickets).values({ eventId: ev!.id, ticketNumber: number });
+    // A route of this test only: a real constraint violation, answered by the API's own error handler.
+    app.get("/test-only/duplicate-ticket", async () => h.env.db.db.insert(tickets).values({ eventId: ev!.id, ticketNumber: number }));
+    await app.ready();
+    try {
+      const secret = "someone@example.com";
+      const list = await app.inject({ method: "GET", url: `/api/events?limit=5&email=${encodeURIComponent(secret)}` });
+      expect(list.statusCode).toBe(200);
+      const failed = await app.inject({ method: "GET", url: `/test-only/duplicate-ticket?email=${encodeURIComponent(secret)}&ticket_number=${number}` });
+      expect(failed.statusCode).toBe(500);
+      await new Promise((r) => setImmediate(r));
+      const parsed = lines.map((l) => JSON.parse(l) as { msg: string; url?: string; req?: { url?: string }; err?: { cause?: { code?: string } } });
+      const incoming = parsed.filter((l) => l.msg === "incoming request").map((l) => l.req?.url);
+      expect(incoming).toEqual(["/api/events", "/test-only/duplicate-ticket"]);
+      const errorLine = parsed.find((l) => l.msg === "request failed");
+      expect(errorLine).toMatchObject({ url: "/test-only/duplicate-ticket", err: { cause: { code: "23505" } } });
+      const logged = lines.join("");
+      for (const part of [secret, encodeURIComponent(secret), number, "email="]) expect(logged).not.toContain(part);
+      console.log(
+        `request logs: ${lines.length} lines for 2 requests with an email in the query string (one failing with 23505): URLs logged ${[...incoming, errorLine!.url].join(", ")}; the email ${logged.split(secret).length - 1 + logged.split(encodeURIComponent(secret)).length - 1}×, the ticket number ${logged.split(number).length - 1}×, "email=" ${logged.split("email=").length - 1}×`,
+      );
+    } finally {
+      await app.close();
+    }
   });
 });
 

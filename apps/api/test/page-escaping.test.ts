@@ -44,6 +44,7 @@ describe("the seat-map page", () => {
     expect(res.body).not.toContain("alert(1)");
     const plain = (await app.inject({ method: "GET", url: "/" })).body;
     expect(res.body.match(/<script/g)?.length).toBe(plain.match(/<script/g)?.length);
+    expect(res.body).toBe(plain);
     figures.push(`hostile Host: ${res.body.match(/<script/g)?.length} <script> tags as without it, page ${res.body === plain ? "byte-identical" : "different bytes"}`);
   });
 
@@ -54,6 +55,44 @@ describe("the seat-map page", () => {
     expect(wsUrlOf(res.body, { protocol: "https:", hostname: "tickets.example" })).toBe(`wss://tickets.example:${env.config.WS_PORTS[0]}/socket`);
     expect(wsUrlOf(res.body, { protocol: "http:", hostname: "127.0.0.1" })).toBe(`ws://127.0.0.1:${env.config.WS_PORTS[0]}/socket`);
     figures.push(`X-Forwarded-Host evil.example from 10.0.0.7: in the page ${res.body.split("evil.example").length - 1}×, page on https://tickets.example connects to ${String(wsUrlOf(res.body, { protocol: "https:", hostname: "tickets.example" }))}`);
+  });
+
+  it("the same bytes for every request: hostile Host, X-Forwarded-Host and -Proto, from a trusted proxy or not", async () => {
+    const hostile: { remoteAddress?: string; headers: Record<string, string> }[] = [
+      { headers: { host: "x</script><script>alert(1)</script>" } },
+      { headers: { host: "evil.example:4000" } },
+      { headers: { "x-forwarded-host": "evil.example" } },
+      { remoteAddress: "10.0.0.7", headers: { host: "tickets.example", "x-forwarded-host": "evil.example", "x-forwarded-proto": "https" } },
+      { remoteAddress: "10.0.0.7", headers: { "x-forwarded-host": "a\"><script>alert(3)</script>", "x-forwarded-proto": "javascript", "x-forwarded-for": "203.0.113.9" } },
+      { remoteAddress: "203.0.113.5", headers: { host: "tickets.example", "x-forwarded-host": "evil.example", forwarded: "host=evil.example;proto=https" } },
+    ];
+    const pageOf = async (a: ApiApp, url: string, r: (typeof hostile)[number] = { headers: {} }) => {
+      const res = await a.inject({ method: "GET", url, ...(r.remoteAddress ? { remoteAddress: r.remoteAddress } : {}), headers: r.headers });
+      expect(res.statusCode).toBe(200);
+      return res.body;
+    };
+    let compared = 0;
+    for (const url of ["/", "/seats"]) {
+      const plain = await pageOf(app, url);
+      for (const r of hostile) {
+        expect(await pageOf(app, url, r)).toBe(plain);
+        compared++;
+      }
+    }
+    // With PUBLIC_WS_URL set, too: the configured URL, never the request's.
+    const env2 = await createTestEnv({ PUBLIC_WS_URL: "wss://lb.example/socket" });
+    const app2 = buildApp({ config: env2.config, db: env2.db, redis: env2.redis, keys: env2.keys, logger: createLogger("page-test", "silent") });
+    try {
+      const plain = await pageOf(app2, "/");
+      for (const r of hostile) {
+        expect(await pageOf(app2, "/", r)).toBe(plain);
+        compared++;
+      }
+    } finally {
+      await app2.close();
+      await env2.close();
+    }
+    figures.push(`${compared} requests with ${hostile.length} sets of hostile headers (/, /seats, and with PUBLIC_WS_URL): every page byte-identical to the plain request's`);
   });
 
   it("PUBLIC_WS_URL is the URL, escaped, whatever the request says", async () => {

@@ -46,15 +46,19 @@ describe("orders expiring while the worker is down", () => {
     }
     // Past every payment window, with no worker: nothing expires them.
     await new Promise((r) => setTimeout(r, 800));
-    const pending = await env.db.db.select({ status: orders.status }).from(orders).where(eq(orders.eventId, eventId));
+    const pending = await env.db.db.select({ status: orders.status, expiresAt: orders.expiresAt }).from(orders).where(eq(orders.eventId, eventId));
     expect(pending.map((o) => o.status)).toEqual(["pending", "pending", "pending"]);
     expect([...(await seats.snapshot({ eventId })).taken.values()].map((t) => t.state)).toEqual(["reserved", "reserved", "reserved"]);
     const seqBefore = await seats.currentSeq(eventId);
 
+    // How far past their windows the orders are when the worker starts (printed, not asserted).
+    const startedAt = Date.now();
+    const pastWindows = pending.map((o) => startedAt - o.expiresAt.getTime()).sort((a, b) => a - b);
     worker = await startWorker({ config: env.config, logger });
     await expect
       .poll(async () => (await env.db.db.select({ status: orders.status }).from(orders).where(eq(orders.eventId, eventId))).map((o) => o.status).sort(), { timeout: 15_000, interval: 100 })
       .toEqual(["expired", "expired", "expired"]);
+    const expiredIn = Date.now() - startedAt;
     // Let any second path (job and sweep both run) have its go, then count.
     await new Promise((r) => setTimeout(r, 2500));
     expect((await seats.snapshot({ eventId })).taken.size).toBe(0);
@@ -64,5 +68,8 @@ describe("orders expiring while the worker is down", () => {
       const rows = await env.db.db.select().from(seatAudit).where(and(eq(seatAudit.orderId, id), eq(seatAudit.action, "expired")));
       expect(rows).toHaveLength(1);
     }
+    console.log(
+      `worker down: ${ids.length} orders of a 300 ms payment window, ${pastWindows[0]}–${pastWindows[pastWindows.length - 1]} ms past their windows when the worker started; all expired within ${expiredIn} ms of its start, ${released.filter((e) => e.t === "unreserved").length} seats released, audit rows per order 1`,
+    );
   }, 40_000);
 });

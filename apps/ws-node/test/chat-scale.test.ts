@@ -7,6 +7,7 @@ import { messages, tickets, users } from "@seatdrop/db";
 import type { TestEnv } from "../../../test/support/test-env.ts";
 import { useCluster } from "../../../test/support/use-cluster.ts";
 import { PhxClient, createUser, eventually, push, type Received, type TestCluster } from "../../../test/support/cluster.ts";
+import { RawPhx, phxUrl } from "../../../test/support/raw-phx.ts";
 import { createChatEvent, issueTicket, syncEventRoom } from "./chat-support.ts";
 
 /**
@@ -183,22 +184,47 @@ describe("chat at concert scale (issue 11)", () => {
     const k = await client(0, keeper.token).join(topic);
     const r = await client(1, refunded.token).join(topic);
     expect((await push(r.channel, "history", {})).status).toBe("ok");
-    await env.db.db.update(tickets).set({ status: "void" }).where(eq(tickets.id, t.id));
-    const voidedAt = Date.now();
-    // Within CHAT_TICKET_RECHECK_MS the node removes them: access_revoked, and the channel is closed
-    // (the stock client does not rejoin).
-    await eventually(() => r.log.some((x) => x.event === "access_revoked"), 5000, "access_revoked");
-    const revokedIn = Date.now() - voidedAt;
-    await eventually(() => r.channel.state === "closed", 5000, "channel closed");
-    // A new socket of theirs can neither get back in nor type or page back.
-    const again = client(0, refunded.token);
-    const rejoin = again.join(topic);
-    await expect(rejoin).rejects.toMatchObject({ reply: { reason: "unauthorized" } });
-    await push(k.channel, "new_message", { content: "after the refund" });
-    await new Promise((res) => setTimeout(res, 300));
-    expect(r.log.some((x) => x.event === "new_message")).toBe(false);
-    const refusedAs = await rejoin.then(() => "ok", (e: { reply?: { reason?: string } }) => String(e.reply?.reason));
-    console.log(`refunded member: access_revoked ${revokedIn} ms after the ticket turned void (recheck every ${env.config.CHAT_TICKET_RECHECK_MS} ms), channel ${r.channel.state}; a new join refused ${refusedAs}; ${r.log.filter((x) => x.event === "new_message").length} messages reached them after`);
+    // A raw socket of theirs too, which (unlike the stock client) keeps pushing on a closed channel.
+    const raw = new RawPhx(phxUrl(cluster.nodes[0]!.port, { token: refunded.token }));
+    try {
+      await raw.opened();
+      const rawJoin = await raw.join(topic);
+      expect(rawJoin.reply.status).toBe("ok");
+      const typingFromRefunded = () => k.log.filter((x) => x.event === "user_typing" && x.payload.user_id === refunded.id);
+      // Before the refund their typing reaches the others (so its absence later means something).
+      expect((await raw.push(rawJoin.joinRef, topic, "user_typing", { typing: true })).status).toBe("ok");
+      await eventually(() => typingFromRefunded().length === 1, 5000, "the keeper to hear the refunded member type");
+      await env.db.db.update(tickets).set({ status: "void" }).where(eq(tickets.id, t.id));
+      const voidedAt = Date.now();
+      // Within CHAT_TICKET_RECHECK_MS the node removes them: access_revoked, and the channel is closed
+      // (the stock client does not rejoin).
+      await eventually(() => r.log.some((x) => x.event === "access_revoked"), 5000, "access_revoked");
+      const revokedIn = Date.now() - voidedAt;
+      await eventually(() => r.channel.state === "closed", 5000, "channel closed");
+      await raw.waitFor((f) => f[2] === topic && f[3] === "access_revoked", "access_revoked on the raw socket");
+      // Pushes on the old channel are refused: it is no longer joined. `typing: false` is not
+      // throttled by the `typing: true` above, so nothing but the refusal keeps it from the room.
+      const typing = await raw.push(rawJoin.joinRef, topic, "user_typing", { typing: false });
+      const history = await raw.push(rawJoin.joinRef, topic, "history", {});
+      expect(typing).toMatchObject({ status: "error", response: { reason: "not_joined" } });
+      expect(history).toMatchObject({ status: "error", response: { reason: "not_joined" } });
+      expect(history.response.messages).toBeUndefined();
+      // A new socket of theirs can neither get back in nor type or page back.
+      const again = client(0, refunded.token);
+      const rejoin = again.join(topic);
+      await expect(rejoin).rejects.toMatchObject({ reply: { reason: "unauthorized" } });
+      await push(k.channel, "new_message", { content: "after the refund" });
+      await new Promise((res) => setTimeout(res, 300));
+      expect(r.log.some((x) => x.event === "new_message")).toBe(false);
+      expect(raw.frames.some((f) => f[3] === "new_message")).toBe(false);
+      expect(typingFromRefunded()).toHaveLength(1); // the one before the refund
+      const refusedAs = await rejoin.then(() => "ok", (e: { reply?: { reason?: string } }) => String(e.reply?.reason));
+      console.log(
+        `refunded member: access_revoked ${revokedIn} ms after the ticket turned void (recheck every ${env.config.CHAT_TICKET_RECHECK_MS} ms), channel ${r.channel.state}; a new join refused ${refusedAs}; on the old channel user_typing refused ${String(typing.response.reason)}, history refused ${String(history.response.reason)}; typing from them heard by the keeper after the refund ${typingFromRefunded().length - 1}; ${r.log.filter((x) => x.event === "new_message").length + raw.frames.filter((f) => f[3] === "new_message").length} messages reached them after`,
+      );
+    } finally {
+      raw.close();
+    }
   });
 });
 

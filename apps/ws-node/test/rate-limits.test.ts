@@ -21,7 +21,8 @@ const w = useCluster({
   LIMIT_CONNECTS_PER_IP: "4",
   LIMIT_CONNECTS_PER_USER: "6",
   LIMIT_TICKET_CLAIMS_PER_USER: "3",
-  LIMIT_TICKET_CLAIMS_PER_IP: "1000",
+  // Above what any one address claims in the other tests (each socket has an address of its own).
+  LIMIT_TICKET_CLAIMS_PER_IP: "4",
   // Loopback is exempt by default; here the per-address limits are read from X-Forwarded-For.
   LIMIT_EXEMPT_IPS: "",
 });
@@ -64,6 +65,22 @@ describe("per socket: every frame kind counts", () => {
     expect(rateLimitedReplies(c).length).toBeGreaterThanOrEqual(20 - 10 - 2); // at most ~2 tokens refilled meanwhile
     const waits = rateLimitedReplies(c).map((f) => (f[4] as { response: { retry_after_ms: number } }).response.retry_after_ms);
     perSocket.push(`20 frames at once (joins of unknown events, heartbeats, leaves, pushes): ${waits.length} rate_limited (retry_after_ms ${Math.min(...waits)}–${Math.max(...waits)})`);
+  });
+
+  it("frames without a ref take from the bucket too; refused, they get no reply", async () => {
+    const c = await raw(0);
+    // 14 ref-less heartbeats into a bucket of 10, then one with a ref: the ref-less ones drained it.
+    for (let i = 0; i < 14; i++) c.send([null, null, "phoenix", "heartbeat", {}]);
+    const ref = c.ref();
+    c.send([null, ref, "phoenix", "heartbeat", {}]);
+    const withRef = await c.reply(ref);
+    expect(withRef).toMatchObject({ status: "error", response: { reason: "rate_limited", retry_after_ms: expect.any(Number) } });
+    // Frames are answered in order, so every answer to the ref-less ones has arrived by now: the
+    // admitted ones are answered as Phoenix does (ref null), the refused ones not at all.
+    const refless = c.frames.filter((f) => f[1] === null && f[3] === "phx_reply");
+    expect(refless.filter((f) => (f[4] as { status?: string }).status !== "ok")).toHaveLength(0);
+    expect(refless.length).toBeLessThanOrEqual(10 + 2); // at most ~2 tokens refilled meanwhile
+    perSocket.push(`14 ref-less heartbeats at once: ${refless.length} answered ok, ${14 - refless.length} refused without a reply; a heartbeat with a ref next: ${String(withRef.response.reason)}`);
   });
 
   it("a socket that keeps sending heartbeats past the limit is closed with 4429", async () => {
@@ -177,5 +194,27 @@ describe("across the cluster (Redis)", () => {
     // Joins without a ticket number are not claims and are not counted.
     expect((await b.join(`seats:${eventId}`)).reply.status).toBe("ok");
     acrossCluster.push(`3 ticket claims, the 4th on the other node ${String(fourth.reply.response.reason)}`);
+  });
+
+  it("ticket claims per address: several users from one address are stopped together, on either node; another address still claims", async () => {
+    const ip = freshIp();
+    const eventId = await createEvent(w.env, seatIdsGrid(1, 1));
+    const users = [await createUser(w.env), await createUser(w.env), await createUser(w.env)];
+    // Three users behind one address (a NAT, or one guesser with many accounts), on both nodes.
+    const sockets = await Promise.all(users.map((u, i) => raw(i % 2, { token: u.token, ip })));
+    const claim = async (c: RawPhx) => (await c.join(`event:${eventId}`, { ticket_number: `GUESS-${randomUUID()}` })).reply;
+    // Four claims, no user past its own limit of 3 (the second user claims twice).
+    const first = [];
+    for (const c of [sockets[0]!, sockets[1]!, sockets[2]!, sockets[1]!]) first.push(await claim(c));
+    for (const r of first) expect(r.response.reason).toBe("invalid_ticket");
+    // The fifth, by the first user (one claim of their own so far), on node 0: the address is spent.
+    const fifth = await claim(sockets[0]!);
+    expect(fifth).toMatchObject({ status: "error", response: { reason: "rate_limited", retry_after_ms: expect.any(Number) } });
+    // The third user (one claim so far) from another address is not stopped: it was the address.
+    const elsewhere = await claim(await raw(1, { token: users[2]!.token, ip: freshIp() }));
+    expect(elsewhere.response.reason).toBe("invalid_ticket");
+    acrossCluster.push(
+      `3 users from one address on 2 nodes: 4 claims ${[...new Set(first.map((r) => String(r.response.reason)))].join("/")}, the 5th ${String(fifth.response.reason)}; one of them from another address ${String(elsewhere.response.reason)}`,
+    );
   });
 });

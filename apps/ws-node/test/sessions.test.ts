@@ -75,17 +75,23 @@ describe("sessions end when they should", () => {
     const deletedAt = Date.now();
     const del = await api("DELETE", `/api/users/delete_user/${u.user.id}`, u.token);
     expect(del.statusCode).toBe(204);
-    for (const c of [a, b]) expect((await c.closed()).code).toBe(4401);
-    const closedIn = Date.now() - deletedAt;
-    const refused: number[] = [];
-    for (const t of [u.token, device]) {
-      const up = (await upgrade(1, t)).status;
-      const get = (await api("GET", "/api/users/me/notifications", t)).statusCode;
-      expect(up).toBe(401);
-      expect(get).toBe(401);
-      refused.push(up, get);
+    for (const c of [a, b]) {
+      const closed = await c.closed();
+      expect(closed.code).toBe(4401);
+      expect(closed.reason).toContain("token_revoked");
     }
-    figures.push(`user deleted: ${[a, b].length} sockets on 2 nodes closed ${[...new Set([a, b].map((c) => `${c.closeInfo!.code} ${c.closeInfo!.reason.split(":")[0]}`))].join(", ")} within ${closedIn} ms of the DELETE, ${refused.length / 2} tokens refused ${[...new Set(refused)].join("/")} (upgrade and API)`);
+    const closedIn = Date.now() - deletedAt;
+    const refused: string[] = [];
+    for (const t of [u.token, device]) {
+      const up = await upgrade(1, t);
+      const got = await api("GET", "/api/users/me/notifications", t);
+      expect(up.status).toBe(401);
+      expect(JSON.parse(up.body)).toMatchObject({ error: "token_revoked" });
+      expect(got.statusCode).toBe(401);
+      expect(got.json()).toMatchObject({ error: "token_revoked" });
+      refused.push(`${up.status} ${String((JSON.parse(up.body) as { error?: string }).error)} / ${got.statusCode} ${String((got.json() as { error?: string }).error)}`);
+    }
+    figures.push(`user deleted: ${[a, b].length} sockets on 2 nodes closed ${[...new Set([a, b].map((c) => `${c.closeInfo!.code} ${c.closeInfo!.reason.split(":")[0]}`))].join(", ")} within ${closedIn} ms of the DELETE, ${refused.length} tokens refused ${[...new Set(refused)].join(", ")} (upgrade / API)`);
   });
 
   it("a password change refuses every earlier token (API and sockets) and hands the changer a fresh one", async () => {
@@ -97,14 +103,18 @@ describe("sessions end when they should", () => {
     expect(changed.statusCode).toBe(200);
     const fresh = (changed.json() as { token?: string }).token;
     expect(fresh).toEqual(expect.any(String));
-    expect((await s.closed()).code).toBe(4401);
+    const closed = await s.closed();
+    expect(closed.code).toBe(4401);
+    expect(closed.reason).toContain("token_revoked");
     const refused: string[] = [];
     for (const t of [u.token, otherToken]) {
       const got = await api("GET", `/api/users/${u.user.id}`, t);
-      const up = (await upgrade(0, t)).status;
+      const upgraded = await upgrade(0, t);
+      const up = upgraded.status;
       expect(got.json()).toMatchObject({ error: "token_revoked" });
       expect(up).toBe(401);
-      refused.push(`${got.statusCode} ${String((got.json() as { error?: string }).error)} / ${up}`);
+      expect(JSON.parse(upgraded.body)).toMatchObject({ error: "token_revoked" });
+      refused.push(`${got.statusCode} ${String((got.json() as { error?: string }).error)} / ${up} ${String((JSON.parse(upgraded.body) as { error?: string }).error)}`);
     }
     const freshGet = (await api("GET", `/api/users/${u.user.id}`, fresh!)).statusCode;
     const freshUp = (await upgrade(0, fresh!)).status;
