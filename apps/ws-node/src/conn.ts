@@ -1,4 +1,5 @@
 import type { WebSocket } from "uWebSockets.js";
+import { metrics } from "@seatdrop/observability";
 import { CloseCode } from "@seatdrop/protocol";
 import { TokenBucket } from "./rate-limit.ts";
 
@@ -52,6 +53,15 @@ export interface Conn {
   bucket: TokenBucket;
   /** WS_MAX_BACKPRESSURE: past this many buffered bytes the socket is a slow consumer (close 4408). */
   maxBuffered: number;
+  /** WS_REPLY_STALL_MS: how long a join reply above the bound may sit without the client reading on. */
+  replyStallMs: number;
+  /**
+   * Set while a join reply larger than the bound drains (`sendJoinReply`): the lowest the send
+   * buffer has been since the reply, and when it last went lower.
+   */
+  replyDrain?: { low: number; at: number };
+  /** The send buffer as last sampled, so the node's `sdc_ws_send_buffer_bytes` adds only the change. */
+  buffered: number;
   /** Consecutive pushes refused by the rate limit; past a bound the socket is closed. */
   refusedInARow: number;
   /** Seed dialect: the event chosen by `?event=`, and the promise of its start state. */
@@ -70,7 +80,7 @@ export function newConn(
   nodeId: string,
   dialect: Conn["dialect"],
   user: { userId: string; role: string; jti: string; exp?: number; issuedAtMs?: number; local?: boolean } | null,
-  limits: { rate: number; burst: number; maxBuffered: number; ip?: string | null },
+  limits: { rate: number; burst: number; maxBuffered: number; replyStallMs: number; ip?: string | null },
 ): Conn {
   const id = nextId++;
   return {
@@ -90,25 +100,81 @@ export function newConn(
     joins: new Map(),
     bucket: new TokenBucket(limits.rate, limits.burst),
     maxBuffered: limits.maxBuffered,
+    replyStallMs: limits.replyStallMs,
+    buffered: 0,
     refusedInARow: 0,
   };
 }
 
 /**
- * Sends if the socket is still open; returns false otherwise. A socket whose send buffer passed its
- * bound is closed as a slow consumer (4408) right here; broadcasts, which uWS buffers itself, are
- * checked by the node's periodic slow-consumer sweep (`closeIfSlow` every SLOW_CONSUMER_SWEEP_MS, node.ts).
+ * Sends if the socket is still open; returns false otherwise. A socket whose send buffer passes its
+ * bound is closed as a slow consumer (4408) right here: before the send when uWS already holds a
+ * backlog (the frame would join it whole, so it is not sent at all: the client reconnects and
+ * catches up anyway, and the close frame still fits under uWS's own limit), else after it, when the
+ * kernel left more than the bound in uWS. Broadcasts, which uWS buffers itself, are checked by the node's
+ * periodic slow-consumer sweep (`closeIfSlow` every SLOW_CONSUMER_SWEEP_MS, node.ts).
  */
 export function sendTo(conn: Conn, frame: string): boolean {
-  if (conn.closed || !conn.ws) return false;
+  if (conn.closed || !conn.ws || closeIfSlow(conn, frame.length)) return false;
   conn.ws.send(frame, false);
   closeIfSlow(conn);
   return true;
 }
 
-/** Closes the socket with 4408 if it buffers more than its bound; true when it did. */
-export function closeIfSlow(conn: Conn): boolean {
-  if (conn.closed || !conn.ws || conn.ws.getBufferedAmount() <= conn.maxBuffered) return false;
+/**
+ * Sends a join's reply: the one frame a client asks for that may alone be larger than
+ * WS_MAX_BACKPRESSURE (a legacy full snapshot of a 100,000-seat venue is 2.2 MB, a sold-out one's
+ * compact snapshot 2 MB). Over a real network the kernel takes only the first ~80 KB at once and
+ * uWS keeps the rest, so measuring the reply against the bound closed every joiner of a large
+ * venue with 4408, on each of its rejoins too (issue 8; `apps/ws-node/test/join-snapshot.test.ts`).
+ *
+ * So a socket that was within its bound before the reply may hold the reply above it while the
+ * client reads it, and the bound then applies to what queues behind the reply: the buffer may rise
+ * at most WS_MAX_BACKPRESSURE above the lowest level it reached since the reply, and that low must
+ * keep falling (a new low at least every WS_REPLY_STALL_MS) until the buffer is back within the
+ * bound. A client that stops reading is still closed with 4408, holding at most the reply and the
+ * bound; a socket already past the bound gets no such allowance (the reply counts against it).
+ */
+export function sendJoinReply(conn: Conn, frame: string): boolean {
+  if (conn.closed || !conn.ws) return false;
+  if (conn.ws.getBufferedAmount() > conn.maxBuffered) return sendTo(conn, frame);
+  conn.ws.send(frame, false);
+  const after = conn.ws.getBufferedAmount();
+  if (after > conn.maxBuffered) {
+    metrics.wsJoinRepliesOverBound.inc();
+    conn.replyDrain = { low: after, at: Date.now() };
+  }
+  closeIfSlow(conn);
+  return true;
+}
+
+/**
+ * Closes the socket with 4408 if it buffers more than it may (its bound, or the allowance of a
+ * draining join reply: `sendJoinReply`), counting `adding` bytes about to be sent; true when it did.
+ */
+export function closeIfSlow(conn: Conn, adding = 0, now = Date.now()): boolean {
+  if (conn.closed || !conn.ws) return false;
+  const buffered = conn.ws.getBufferedAmount();
+  if (buffered !== conn.buffered) {
+    metrics.wsSendBufferBytes.inc(buffered - conn.buffered);
+    conn.buffered = buffered;
+  }
+  let allowed = conn.maxBuffered;
+  const drain = conn.replyDrain;
+  if (drain && buffered <= conn.maxBuffered) conn.replyDrain = undefined;
+  else if (drain) {
+    if (buffered < drain.low) Object.assign(drain, { low: buffered, at: now });
+    allowed = now - drain.at > conn.replyStallMs ? -1 : drain.low + conn.maxBuffered;
+  }
+  // Into an empty buffer the kernel may take a frame whole; only a backlog surely grows by it.
+  if (buffered + (buffered > 0 ? adding : 0) <= allowed) return false;
+  metrics.wsBackpressureDrops.inc();
   conn.ws.end(SLOW_CONSUMER, "slow consumer: rejoin with last_seq");
   return true;
+}
+
+/** The socket closed: its send buffer no longer counts in `sdc_ws_send_buffer_bytes`. */
+export function forgetBuffered(conn: Conn): void {
+  metrics.wsSendBufferBytes.dec(conn.buffered);
+  conn.buffered = 0;
 }

@@ -9,7 +9,7 @@ import { CloseCode } from "@seatdrop/protocol";
 import { connectRedis, createKeys } from "@seatdrop/redis";
 import { SeatService } from "@seatdrop/seats";
 import { ChatNode } from "./chat/chat-node.ts";
-import { closeIfSlow, type Conn, type UserData } from "./conn.ts";
+import { closeIfSlow, forgetBuffered, type Conn, type UserData } from "./conn.ts";
 import type { NodeContext } from "./context.ts";
 import { EventFeeds } from "./fanout/event-feed.ts";
 import { SeatChanges } from "./fanout/seat-changes.ts";
@@ -119,8 +119,10 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
     maxPayloadLength: config.WS_MAX_PAYLOAD,
     // Slow-consumer policy: the slow-consumer sweep below closes a socket buffering more than
     // WS_MAX_BACKPRESSURE with 4408, and the client rejoins with `last_seq`, catching up from the
-    // event log. uWS's own limit, far above, only backs the sweep up: past it uWS drops the socket
-    // between two sweeps (no close code) rather than buffer without bound.
+    // event log (a join reply larger than the bound may drain above it: `sendJoinReply`, conn.ts).
+    // uWS's own limit, far above, only backs the sweep up: past it uWS drops the socket between two
+    // sweeps (no close code) rather than buffer without bound, so it must stay above the largest
+    // join reply: 16 MiB by default, over seven times a 100,000-seat venue's full snapshot.
     maxBackpressure: config.WS_MAX_BACKPRESSURE * 16,
     closeOnBackpressureLimit: 1, // typed as a number in v20.30's typings; any truthy value enables it
     idleTimeout: config.WS_IDLE_TIMEOUT_S,
@@ -137,6 +139,7 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
     const conn = ws.getUserData().conn;
     conn.closed = true;
     conn.ws = null;
+    forgetBuffered(conn);
     registry.conns.delete(conn.id);
     metrics.wsConnections.dec({ dialect: conn.dialect });
     return conn;
@@ -148,6 +151,7 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
     rate: config.WS_PUSH_RATE,
     burst: config.WS_PUSH_BURST,
     maxBuffered: config.WS_MAX_BACKPRESSURE,
+    replyStallMs: config.WS_REPLY_STALL_MS,
     isDraining: () => draining,
     limits,
   };
@@ -233,7 +237,8 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
   const holdSweep = startNodeHoldSweep({ seats, registry, nodeId, everyMs: config.WS_HOLD_SWEEP_MS, logger });
 
   const slowTimer = setInterval(() => {
-    for (const c of registry.conns.values()) if (closeIfSlow(c)) metrics.wsBackpressureDrops.inc();
+    const now = Date.now();
+    for (const c of registry.conns.values()) closeIfSlow(c, 0, now);
   }, SLOW_CONSUMER_SWEEP_MS);
   slowTimer.unref();
   const stopPings = startStorePings({ redis, pg: () => db.sql`select 1` });

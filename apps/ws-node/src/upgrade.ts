@@ -33,6 +33,7 @@ export interface UpgradeOptions {
   rate: number;
   burst: number;
   maxBuffered: number;
+  replyStallMs: number;
   isDraining: () => boolean;
   /** Cluster-wide connect limits per address and per user (issue 8); absent: none. */
   limits?: AttemptLimits;
@@ -78,7 +79,7 @@ export function handleUpgrade(o: UpgradeOptions) {
 
     const accept = (user: Admitted | null) => {
       if (aborted) return;
-      const conn = newConn(o.nodeId, o.dialect, user, { rate: o.rate, burst: o.burst, maxBuffered: o.maxBuffered, ip });
+      const conn = newConn(o.nodeId, o.dialect, user, { rate: o.rate, burst: o.burst, maxBuffered: o.maxBuffered, replyStallMs: o.replyStallMs, ip });
       const bad = o.prepare?.(conn, query);
       if (bad) return refuse("400 Bad Request", "bad_request", bad);
       // No `res.cork` around the upgrade (issue 11): after an await, uWebSockets' HttpResponse::cork

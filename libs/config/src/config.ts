@@ -100,6 +100,12 @@ const schema = z.object({
   SEAT_TICK_MS: int(50, 0),
   WS_MAX_PAYLOAD: int(16 * 1024, 512),
   WS_MAX_BACKPRESSURE: int(1024 * 1024, 16 * 1024),
+  /**
+   * A join reply larger than WS_MAX_BACKPRESSURE (a big venue's snapshot) may sit in a socket's send
+   * buffer while the client reads it; a socket whose buffer has not gone down for this long has
+   * stopped reading and is closed 4408 (checked every second). Issue 8: the 100,000-seat snapshot.
+   */
+  WS_REPLY_STALL_MS: int(5000, 1000),
   WS_IDLE_TIMEOUT_S: int(60, 8),
   /** Pushes per second one socket may make (token bucket), and the burst above that. */
   WS_PUSH_RATE: int(20, 1),

@@ -107,6 +107,14 @@ export const metrics = {
   wsFramesIn: counter(WS, { name: "sdc_ws_frames_in_total", help: "Frames received", labelNames: ["dialect"] }, { dialect: ["phx", "seed"] }),
   wsFrameErrors: counter(WS, { name: "sdc_ws_frame_errors_total", help: "Frames refused, by reason", labelNames: ["reason"] }, { reason: FRAME_REFUSALS }),
   wsBackpressureDrops: counter(WS, { name: "sdc_ws_backpressure_closes_total", help: "Sockets closed as slow consumers (4408)" }),
+  wsJoinRepliesOverBound: counter(WS, {
+    name: "sdc_ws_join_replies_over_bound_total",
+    help: "Join replies that left their socket's send buffer above WS_MAX_BACKPRESSURE, let drain above it (big snapshots over slow paths)",
+  }),
+  wsSendBufferBytes: gauge(WS, {
+    name: "sdc_ws_send_buffer_bytes",
+    help: "Bytes waiting in the send buffers (uWS backpressure) of this node's open sockets, sampled at each send and each slow-consumer sweep",
+  }),
   wsDraining: gauge(WS, { name: "sdc_ws_draining", help: "1 while this ws-node drains (SIGTERM)" }),
   // ws-node: fan-out
   fanoutEvents: counter(WS, { name: "sdc_fanout_events_total", help: "Seat events fanned out by this node" }),

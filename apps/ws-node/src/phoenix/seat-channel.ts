@@ -1,7 +1,7 @@
 import { encodePhx, encodeReply, finalStates, isUuid, parsePush, phxPushesFor, seatJoinPayload, seatPushPayloads, uwsTopic, type WirePush } from "@seatdrop/protocol";
 import { joinRefusal, metrics } from "@seatdrop/observability";
 import { SeatError } from "@seatdrop/seats";
-import { sendTo, type Conn, type Join } from "../conn.ts";
+import { sendJoinReply, sendTo, type Conn, type Join } from "../conn.ts";
 import type { NodeContext } from "../context.ts";
 import { prepareSeatView, type SeatView } from "../fanout/seat-view.ts";
 import { startWatching, stopWatching } from "../seat-watch.ts";
@@ -23,7 +23,8 @@ export class SeatChannel implements Channel {
     const reply = (status: "ok" | "error", response: Record<string, unknown>) => {
       // Every refusal of a join goes through here.
       if (status === "error") metrics.joinsRefused.inc({ channel: "seats", reason: joinRefusal(response.reason) });
-      sendTo(conn, encodeReply(join.joinRef, ref, join.topic, status, response));
+      // A snapshot may alone be larger than WS_MAX_BACKPRESSURE: it may drain above the bound.
+      sendJoinReply(conn, encodeReply(join.joinRef, ref, join.topic, status, response));
     };
     const parsed = parsePush(seatJoinPayload, payload);
     if (!parsed.ok) {

@@ -2,7 +2,7 @@ import { timingSafeEqual } from "node:crypto";
 import { CloseCode, MAX_REFUSED_IN_A_ROW, SEED_BACKEND_ACTIONS, decodeSeed, encodeSeed, seedErrorEvents, uwsTopic, type SeedRequest } from "@seatdrop/protocol";
 import { metrics } from "@seatdrop/observability";
 import { SeatError, type SeatErrorReason } from "@seatdrop/seats";
-import { sendTo, type Conn } from "../conn.ts";
+import { sendJoinReply, sendTo, type Conn } from "../conn.ts";
 import type { NodeContext } from "../context.ts";
 import { prepareSeatView } from "../fanout/seat-view.ts";
 import { startWatching, stopWatching } from "../seat-watch.ts";
@@ -47,7 +47,8 @@ export class SeedSocket {
           for (const [seat, s] of view.taken) data[s.state].push(seat);
           conn.ws!.subscribe(uwsTopic.seedSeats(eventId));
           startWatching(ctx, conn, eventId);
-          sendTo(conn, encodeSeed("startstate", data));
+          // A sold-out venue's start state lists every seat: it may drain above WS_MAX_BACKPRESSURE.
+          sendJoinReply(conn, encodeSeed("startstate", data));
         },
       });
     } finally {
