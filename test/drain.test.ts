@@ -1,7 +1,7 @@
-import type { Channel } from "phoenix";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PhxClient, createEvent, createUser, eventually, push, seatIdsGrid } from "./support/cluster.ts";
 import { haproxyBinary, startHaproxy, type Haproxy } from "./support/haproxy.ts";
+import { followSeatMap, type MapFollower } from "./support/map-follower.ts";
 import { useCluster } from "./support/use-cluster.ts";
 
 /**
@@ -13,18 +13,7 @@ import { useCluster } from "./support/use-cluster.ts";
 const bin = haproxyBinary();
 if (!bin) console.warn("drain.test.ts SKIPPED: no haproxy binary (apt-get install haproxy; .ci/run installs it)");
 
-interface Watched {
-  userId: string;
-  client: PhxClient;
-  channel: Channel;
-  opens: number;
-  closeCodes: number[];
-  errors: number;
-  /** Join replies (the first join, then each rejoin): their `mode`. */
-  joinModes: string[];
-  lastSeq: number;
-  /** The seats this client's map shows taken. */
-  view: Set<string>;
+interface Watched extends MapFollower {
   /** Seats whose lock this client was told succeeded. */
   mine: string[];
   results: { seat: string; status: string; reason?: unknown }[];
@@ -59,28 +48,7 @@ describe.skipIf(!bin)("draining a ws-node behind HAProxy during a drop", () => {
     for (let i = 0; i < CLIENTS; i++) {
       const u = await createUser(world.env);
       const client = new PhxClient(hp.port, u.token);
-      const w: Watched = { userId: u.id, client, channel: undefined as unknown as Channel, opens: 0, closeCodes: [], errors: 0, joinModes: [], lastSeq: 0, view: new Set(), mine: [], results: [], unanswered: [] };
-      client.socket.onOpen(() => void w.opens++);
-      client.socket.onClose((e: unknown) => void w.closeCodes.push((e as { code: number }).code));
-      client.socket.onError(() => void w.errors++);
-      // Each rejoin sends the last seq this client applied (the stock client re-reads the params).
-      const channel = client.socket.channel(`seats:${eventId}`, () => (w.lastSeq > 0 ? { last_seq: w.lastSeq } : {}));
-      channel.onMessage = (event: string, payload: any) => {
-        if (event === "phx_reply" && payload?.status === "ok" && payload.response?.mode) {
-          const r = payload.response;
-          w.joinModes.push(r.mode);
-          if (r.mode === "snapshot") {
-            w.view = new Set(Object.entries(r.seats as Record<string, string>).filter(([, st]) => st !== "available").map(([s]) => s));
-          } else for (const ev of r.events as { event: string; seat?: string; seats?: string[] }[]) apply(w, ev.event, ev);
-          w.lastSeq = r.seq;
-        } else if (!event.startsWith("phx_") && !event.startsWith("chan_reply_")) {
-          apply(w, event, payload);
-          if (typeof payload?.seq === "number") w.lastSeq = Math.max(w.lastSeq, payload.seq);
-        }
-        return payload;
-      };
-      await new Promise((resolve, reject) => channel.join().receive("ok", resolve).receive("error", reject).receive("timeout", reject));
-      w.channel = channel;
+      const w: Watched = Object.assign(await followSeatMap(client, u.id, eventId), { mine: [], results: [], unanswered: [] });
       watched.push(w);
     }
 
@@ -157,9 +125,3 @@ describe.skipIf(!bin)("draining a ws-node behind HAProxy during a drop", () => {
     expect(states.find((s) => s.name === "ws-1")?.status).toMatch(/^DOWN/);
   });
 });
-
-function apply(w: Watched, event: string, p: { seat?: string; seats?: string[] }): void {
-  if ((event === "locked" || event === "lockedForYou" || event === "reserved" || event === "paid") && p.seat) w.view.add(p.seat);
-  else if ((event === "unlocked" || event === "unlockedForYou") && p.seat) w.view.delete(p.seat);
-  else if (event === "deleted") for (const s of p.seats ?? []) w.view.delete(s);
-}

@@ -1,10 +1,10 @@
-import type { Channel } from "phoenix";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { holdAbandonScanJob } from "@seatdrop/jobs";
 import type { HoldView } from "@seatdrop/seats";
 import { PhxClient, createEvent, createUser, eventually, push, seatIdsGrid } from "./support/cluster.ts";
 import { startChildNode, type ChildNode } from "./support/child-node.ts";
 import { haproxyBinary, startHaproxy, type Haproxy } from "./support/haproxy.ts";
+import { followSeatMap, type MapFollower } from "./support/map-follower.ts";
 import { useCluster } from "./support/use-cluster.ts";
 
 /**
@@ -27,21 +27,7 @@ const GRACE_MS = 3000;
 /** A push the dead node never answered is given up on after this (a real client's timeout). */
 const PUSH_TIMEOUT_MS = 4000;
 
-interface Watched {
-  userId: string;
-  client: PhxClient;
-  channel: Channel;
-  opens: number;
-  closeCodes: number[];
-  errors: number;
-  /** Join replies (the first join, then each rejoin): their `mode`, and the hold each reported. */
-  joinModes: string[];
-  joinHolds: string[][];
-  lastSeq: number;
-  /** When its rejoin's reply came (ms since the epoch). */
-  rejoinedAt?: number;
-  /** The seats this client's map shows taken. */
-  view: Set<string>;
+interface Watched extends MapFollower {
   /** Seats whose lock this client knows it got (an ok reply, or its rejoin's hold). */
   mine: string[];
   results: { seat: string; status: string; reason?: unknown }[];
@@ -88,33 +74,7 @@ describe.skipIf(!bin)("kill -9 of a ws-node behind HAProxy during a drop", () =>
     for (let i = 0; i < CLIENTS; i++) {
       const u = await createUser(world.env);
       const client = new PhxClient(hp.port, u.token);
-      const w: Watched = {
-        userId: u.id, client, channel: undefined as unknown as Channel, opens: 0, closeCodes: [], errors: 0, joinModes: [], joinHolds: [], lastSeq: 0,
-        view: new Set(), mine: [], results: [], unanswered: [], grantedUnreplied: [], retried: [],
-      };
-      client.socket.onOpen(() => void w.opens++);
-      client.socket.onClose((e: unknown) => void w.closeCodes.push((e as { code: number }).code));
-      client.socket.onError(() => void w.errors++);
-      // Each rejoin sends the last seq this client applied (the stock client re-reads the params).
-      const channel = client.socket.channel(`seats:${eventId}`, () => (w.lastSeq > 0 ? { last_seq: w.lastSeq } : {}));
-      channel.onMessage = (event: string, payload: any) => {
-        if (event === "phx_reply" && payload?.status === "ok" && payload.response?.mode) {
-          const r = payload.response;
-          w.joinModes.push(r.mode);
-          w.joinHolds.push((r.hold as HoldView | null)?.seats ?? []);
-          if (w.joinModes.length === 2) w.rejoinedAt = Date.now();
-          if (r.mode === "snapshot") {
-            w.view = new Set(Object.entries(r.seats as Record<string, string>).filter(([, st]) => st !== "available").map(([s]) => s));
-          } else for (const ev of r.events as { event: string; seat?: string; seats?: string[] }[]) apply(w, ev.event, ev);
-          w.lastSeq = r.seq;
-        } else if (!event.startsWith("phx_") && !event.startsWith("chan_reply_")) {
-          apply(w, event, payload);
-          if (typeof payload?.seq === "number") w.lastSeq = Math.max(w.lastSeq, payload.seq);
-        }
-        return payload;
-      };
-      await new Promise((resolve, reject) => channel.join().receive("ok", resolve).receive("error", reject).receive("timeout", reject));
-      w.channel = channel;
+      const w: Watched = Object.assign(await followSeatMap(client, u.id, eventId), { mine: [], results: [], unanswered: [], grantedUnreplied: [], retried: [] });
       watched.push(w);
     }
     // Users of the node to be killed who will not come back: straight to its port, never reconnecting.
@@ -260,8 +220,3 @@ describe.skipIf(!bin)("kill -9 of a ws-node behind HAProxy during a drop", () =>
   });
 });
 
-function apply(w: Watched, event: string, p: { seat?: string; seats?: string[] }): void {
-  if ((event === "locked" || event === "lockedForYou" || event === "reserved" || event === "paid") && p.seat) w.view.add(p.seat);
-  else if ((event === "unlocked" || event === "unlockedForYou") && p.seat) w.view.delete(p.seat);
-  else if (event === "deleted") for (const s of p.seats ?? []) w.view.delete(s);
-}
