@@ -71,7 +71,7 @@ export class SessionStore {
    * PostgreSQL round trips per socket (drizzle's queries are unprepared: postgres.js asks for the
    * parameters' types first). So the misses of one event-loop turn share one query (`= any($1)`),
    * sent at the end of the turn: 5,000 connects made 106–156 queries instead of 5,000, and the
-   * node's CPU per connect fell from about 880 to 450 µs (`npm run bench`, conns). An id that is
+   * node's CPU per connect about halved (ARCHITECTURE.md, "The connect path, measured"). An id that is
    * not a lower-case UUID (never one this cluster issued) is read alone, as before, so it cannot
    * fail the others' query.
    */

@@ -54,7 +54,7 @@ const CLOCK_TOLERANCE_S = 5;
  */
 export function createTokenVerifier(config: TokenVerifierConfig, options: TokenVerifierOptions = {}): TokenVerifier {
   // The secret as a CryptoKey, imported once: jose (WebCrypto only since v6) imports a raw secret
-  // on every call, which cost a ws-node about 190 µs of CPU per connect (`npm run bench`, conns).
+  // on every call, which cost a ws-node about 180 µs of CPU per connect (`npm run bench`, conns).
   // It verifies HS256 only (`algorithms`, and WebCrypto refuses the key for any other hash).
   const secret = webcrypto.subtle.importKey("raw", new TextEncoder().encode(config.JWT_SECRET), { name: "HMAC", hash: "SHA-256" }, false, ["verify"]);
   secret.catch(() => {}); // a failed import fails each verify (a server error), not the process
