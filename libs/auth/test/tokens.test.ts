@@ -1,3 +1,4 @@
+import { createHmac } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { exportJWK, generateKeyPair, SignJWT, UnsecuredJWT } from "jose";
@@ -92,6 +93,64 @@ describe("token signer and verifier", () => {
     const { jti } = await verifier.verify(token);
     await env.redis.set(env.keys.deniedToken(jti), "1", "EX", 60);
     await expectAuthError(verifier.verify(token), "token_revoked");
+  });
+});
+
+/**
+ * The rules the cluster's own HS256 tokens are held to, pinned so that a faster verifier cannot move
+ * them (the secret is now imported once as a CryptoKey; a synchronous HMAC path was measured too, see
+ * ARCHITECTURE.md): exactly HS256 with the secret, the claims required (sub, exp, iss; aud when
+ * configured), the types of the dates and the 5 s clock tolerance. Tokens are made with jose (one
+ * by hand), independently of the verifier.
+ */
+describe("HS256 claim rules", () => {
+  const secret = () => new TextEncoder().encode(env.config.JWT_SECRET);
+  const nowS = () => Math.floor(Date.now() / 1000);
+  /** An HS256 token of `claims` (sub, iss, exp and jti filled in unless given, `undefined` leaves one out). */
+  const own = (claims: Record<string, unknown>, header: Record<string, unknown> = { alg: "HS256" }) => {
+    const all: Record<string, unknown> = { sub: userId, iss: env.config.JWT_ISSUER, exp: nowS() + 3600, jti: "j-rules", ...claims };
+    for (const k of Object.keys(all)) if (all[k] === undefined) delete all[k];
+    return new SignJWT(all).setProtectedHeader(header as { alg: string }).sign(secret());
+  };
+
+  it("accepts a plain one, and refuses one lacking sub, exp or iss", async () => {
+    const verifier = createTokenVerifier(env.config);
+    expect((await verifier.verify(await own({}))).userId).toBe(userId);
+    for (const missing of ["sub", "exp", "iss"]) await expectAuthError(verifier.verify(await own({ [missing]: undefined })), "invalid_token");
+  });
+
+  it("refuses another algorithm signed with the same secret, and an unknown critical header", async () => {
+    const verifier = createTokenVerifier(env.config);
+    await expectAuthError(verifier.verify(await own({}, { alg: "HS512" })), "invalid_token");
+    await expectAuthError(verifier.verify(await own({}, { alg: "HS384" })), "invalid_token");
+    // jose will not sign a header with an unknown critical extension: signed by hand.
+    const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString("base64url");
+    const input = `${b64({ alg: "HS256", crit: ["x-unknown"], "x-unknown": 1 })}.${b64({ sub: userId, iss: env.config.JWT_ISSUER, exp: nowS() + 3600, jti: "j-crit" })}`;
+    const critical = `${input}.${createHmac("sha256", env.config.JWT_SECRET).update(input).digest("base64url")}`;
+    await expectAuthError(verifier.verify(critical), "invalid_token");
+  });
+
+  it("keeps jose's types for iat, nbf and exp", async () => {
+    const verifier = createTokenVerifier(env.config);
+    await expectAuthError(verifier.verify(await own({ iat: "yesterday" })), "invalid_token");
+    await expectAuthError(verifier.verify(await own({ nbf: "now" })), "invalid_token");
+    await expectAuthError(verifier.verify(await own({ exp: String(nowS() + 3600) })), "invalid_token");
+  });
+
+  it("allows 5 s of clock skew on exp and nbf, not more", async () => {
+    const verifier = createTokenVerifier(env.config);
+    expect((await verifier.verify(await own({ exp: nowS() - 2 }))).userId).toBe(userId);
+    await expectAuthError(verifier.verify(await own({ exp: nowS() - 10 })), "token_expired");
+    expect((await verifier.verify(await own({ nbf: nowS() + 2 }))).userId).toBe(userId);
+    await expectAuthError(verifier.verify(await own({ nbf: nowS() + 30 })), "invalid_token");
+  });
+
+  it("with JWT_AUDIENCE, requires it: missing or another audience refused", async () => {
+    const verifier = createTokenVerifier({ ...env.config, JWT_AUDIENCE: "seat-drop" });
+    expect((await verifier.verify(await own({ aud: "seat-drop" }))).userId).toBe(userId);
+    expect((await verifier.verify(await own({ aud: ["other", "seat-drop"] }))).userId).toBe(userId);
+    await expectAuthError(verifier.verify(await own({})), "invalid_token");
+    await expectAuthError(verifier.verify(await own({ aud: "another-app" })), "invalid_token");
   });
 });
 
