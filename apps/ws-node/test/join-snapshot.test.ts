@@ -117,4 +117,65 @@ describe.skipIf(!python)("a 100,000-seat join snapshot over a slow network (issu
         `peak send buffer on the node ${peak} bytes for a ${replyBytes}-byte reply`,
     );
   }, 90_000);
+
+  // Broadcasts go through uWS topics (no per-socket check at the send), so the node sees what piled
+  // up behind the reply at its slow-consumer sweep (every second): the buffer may pass the allowance
+  // by up to a second of fan-out before that sweep, and the node closes at the first sample above it.
+  // What the bound promises is what the node lets stand: never more than the reply and the bound.
+  it("seat changes piling up behind a draining snapshot past WS_MAX_BACKPRESSURE close that joiner 4408 at the first sweep that sees them; a reading client on the node is served on", async () => {
+    // The first test's client watches the event through its own slow link: it would take the fan-out
+    // too (and be closed for it), so it leaves first; the node's sockets are then this test's two.
+    await Promise.all(clients.splice(0).map((c) => new Promise<void>((r) => c.socket.disconnect(() => r(), 1000, "test done"))));
+    const l = await link();
+    const slow = new RawPhx(phxUrl(l.port));
+    const reader = new RawPhx(phxUrl(world.cluster.nodes[0]!.port));
+    await Promise.all([slow.opened(), reader.opened()]);
+    const topic = `seats:${eventId}`;
+    await reader.join(topic); // legacy, like the slow one: every change is a frame; over loopback it keeps up
+    const closesBefore = await slowConsumerCloses();
+    const overBefore = await joinRepliesOverBound();
+    const sampler = await sampleSendBuffer();
+    const ref = slow.ref();
+    slow.send([ref, ref, topic, "phx_join", {}]);
+    await expect.poll(joinRepliesOverBound, { timeout: 30_000, message: "the reply never waited in uWS's buffer above the bound" }).toBe(overBefore + 1);
+    // While the reply drains, seats change faster than the link carries (a few MB/s of ~100-byte
+    // frames against its 500 KB/s): reserved one by one, each a frame published to every legacy
+    // watcher. Stops once the joiner is closed (or after FANOUT_MAX, ~6 MB).
+    const FANOUT_MAX = 60_000;
+    let changed = 0;
+    let slowClosed = false;
+    const t0 = Date.now();
+    for (let next = 10; changed < FANOUT_MAX && !slowClosed; ) {
+      const batch = Array.from({ length: 500 }, () => `S_${next++}`);
+      await Promise.all(batch.map((seatId) => world.cluster.seats.setSeatState({ eventId, seatId, action: "reserve" })));
+      changed += batch.length;
+      slowClosed = (await slowConsumerCloses()) > closesBefore;
+    }
+    const fanoutMs = Date.now() - t0;
+    await expect.poll(slowConsumerCloses, { timeout: 20_000 }).toBe(closesBefore + 1);
+    const peak = sampler.peak();
+    const kept = sampler.keptPeak();
+    sampler.stop();
+    // The reading client got every change and is served on.
+    const last = `S_${9 + changed}`;
+    const lastFrame = await reader.waitFor((f) => f[3] === "reserved" && f[4].seat === last, `the reserve of ${last}`, 30_000);
+    const frameBytes = Buffer.byteLength(JSON.stringify(lastFrame));
+    expect((await reader.heartbeat()).status).toBe("ok");
+    // The joiner reads what was buffered, then the close.
+    const { code } = await slow.closed(60_000);
+    expect(code).toBe(4408);
+    const replyBytes = Buffer.byteLength(slow.raw.find((f) => f.startsWith(`["${ref}","${ref}"`)) ?? "");
+    expect(replyBytes).toBeGreaterThan(2 * bound());
+    const changesBehind = slow.raw.filter((f) => f.includes('"reserved"')).length;
+    reader.close();
+    console.log(
+      `fan-out behind a draining ${replyBytes}-byte snapshot: ${changed} changes of ~${frameBytes} bytes in ${fanoutMs} ms; ` +
+        `closed 4408 after ${changesBehind} queued behind the reply; node's send buffer: most let stand ${kept} bytes ` +
+        `(reply + bound ${replyBytes + bound()}), peak ${peak} at the sweep that closed it`,
+    );
+    // It buffered past the allowance (the case under test), and the node never let the buffer stand
+    // above the reply and the bound: the first sample above it closed the joiner.
+    expect(peak).toBeGreaterThan(replyBytes + bound());
+    expect(kept).toBeLessThanOrEqual(replyBytes + bound());
+  }, 120_000);
 });
