@@ -173,9 +173,12 @@ describe.skipIf(!python)("a 100,000-seat join snapshot over a slow network (issu
         `closed 4408 after ${changesBehind} queued behind the reply; node's send buffer: most let stand ${kept} bytes ` +
         `(reply + bound ${replyBytes + bound()}), peak ${peak} at the sweep that closed it`,
     );
-    // It buffered past the allowance (the case under test), and the node never let the buffer stand
-    // above the reply and the bound: the first sample above it closed the joiner.
-    expect(peak).toBeGreaterThan(replyBytes + bound());
+    // Changes did queue behind the reply and the buffer rose past what the node let stand (the case
+    // under test: the allowance is the lowest level since the reply plus the bound, so where the close
+    // comes depends on how far the client had read), and the node never let the buffer stand above
+    // the reply and the bound: the first sample above its allowance closed the joiner.
+    expect(changesBehind).toBeGreaterThan(0);
+    expect(peak).toBeGreaterThan(kept);
     expect(kept).toBeLessThanOrEqual(replyBytes + bound());
   }, 120_000);
 });
