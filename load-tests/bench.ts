@@ -40,7 +40,7 @@ import { createEvent, createUsers, plainSeats, sectionNames, venue, type BenchUs
 import { GenPool } from "./lib/gen-pool.ts";
 import { Client, now, sectionOf, type ClientSpec } from "./lib/generator.ts";
 import { Histogram } from "./lib/histogram.ts";
-import { cpuMsOf, freePort, median, root, rssKb, sleep, startServer } from "./lib/procs.ts";
+import { cpuMsOf, freePort, median, root, rssKb, serverEnv, sleep, startServer } from "./lib/procs.ts";
 
 const { values: opt } = parseArgs({
   options: {
@@ -137,23 +137,17 @@ async function main() {
     const ports = [await freePort(), await freePort()];
     const workerPort = await freePort();
     const apiPort = await freePort();
-    const childEnv: Record<string, string> = {
-      DATABASE_URL: env.config.DATABASE_URL,
-      REDIS_URL: env.config.REDIS_URL,
-      REDIS_PREFIX: env.config.REDIS_PREFIX,
-      JWT_SECRET: env.config.JWT_SECRET,
-      SERVICE_SECRET: env.config.SERVICE_SECRET,
+    const childEnv = serverEnv(env, {
       ADMIN_EMAIL: "admin@bench.local",
       ADMIN_PASSWORD: "bench-admin-password",
       PAYMENT_WEBHOOK_SECRET: "bench-webhook-secret-0123456789",
-      LOG_LEVEL: "warn",
       // The bench's buyers push as fast as replies come back; the per-socket limit is for abuse.
       WS_PUSH_RATE: "100000",
       WS_PUSH_BURST: "100000",
       // A watcher that falls 256 KiB behind is resynced instead of buffering 1 MiB: with 10,000
       // watchers the default would let a struggling run take 10 GiB of this shared machine's memory.
       WS_MAX_BACKPRESSURE: process.env.WS_MAX_BACKPRESSURE ?? "262144",
-    };
+    });
     const nodes: ChildProcess[] = [];
     // --expose-gc and a SIGUSR2 handler (bench-only preload) let the connections scenario force a GC.
     const gcFlags = ["--expose-gc", "--import", "./load-tests/lib/gc-on-signal.mjs"];

@@ -27,6 +27,7 @@ import { messages, tickets, users } from "@seatdrop/db";
 import { decodePhx, encodePhx } from "@seatdrop/protocol";
 import { createChatEvent, syncEventRoom } from "../apps/ws-node/test/chat-support.ts";
 import { createTestEnv, type TestEnv } from "../test/support/test-env.ts";
+import { serverEnv } from "./lib/procs.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const MEMBERS = Number(process.env.BENCH_CHAT_MEMBERS ?? 2000);
@@ -169,17 +170,12 @@ async function main() {
   let closedAfterOpen = 0;
   try {
     const ports = [await freePort(), await freePort()];
-    const childEnv: Record<string, string> = {
-      DATABASE_URL: env.config.DATABASE_URL,
-      REDIS_PREFIX: env.config.REDIS_PREFIX,
-      JWT_SECRET: env.config.JWT_SECRET,
-      SERVICE_SECRET: env.config.SERVICE_SECRET,
-      LOG_LEVEL: "warn",
+    const childEnv = serverEnv(env, {
       WS_PUSH_RATE: "100000",
       WS_PUSH_BURST: "100000",
       CHAT_RATE: "1000000",
       CHAT_TYPING_THROTTLE_MS: "0",
-    };
+    });
     for (const [i, port] of ports.entries()) procs.push(await startProcess("apps/ws-node/src/main.ts", { ...childEnv, WS_PORT: String(port), NODE_ID: `chat-bench-${i}` }, port));
     const pids = procs.map((p) => p.pid!);
 

@@ -20,7 +20,7 @@ import { HOLDS_QUEUE, ORDERS_QUEUE, ROOMS_QUEUE } from "@seatdrop/jobs";
 import { createTestEnv, type TestEnv } from "../test/support/test-env.ts";
 import { PhxClient, createEvent, createUser, push, seatIdsGrid } from "../test/support/cluster.ts";
 import { createChatEvent, issueTicket, syncEventRoom } from "../apps/ws-node/test/chat-support.ts";
-import { freePort, rssKb, sleep, startServer } from "./lib/procs.ts";
+import { freePort, rssKb, serverEnv, sleep, startServer } from "./lib/procs.ts";
 
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 600);
 const CLIENTS = Number(process.env.SOAK_CLIENTS ?? 40);
@@ -173,18 +173,7 @@ async function main() {
     const ports = [await freePort(), await freePort()];
     const workerPort = await freePort();
     const apiPort = await freePort();
-    const childEnv: Record<string, string> = {
-      DATABASE_URL: env.config.DATABASE_URL,
-      REDIS_URL: env.config.REDIS_URL,
-      REDIS_PREFIX: env.config.REDIS_PREFIX,
-      JWT_SECRET: env.config.JWT_SECRET!,
-      SERVICE_SECRET: env.config.SERVICE_SECRET!,
-      PAYMENT_WEBHOOK_SECRET: WEBHOOK_SECRET,
-      ADMIN_EMAIL: "admin@soak.local",
-      ADMIN_PASSWORD: "soak-admin-password",
-      LOG_LEVEL: "warn",
-      HOST: "127.0.0.1",
-    };
+    const childEnv = serverEnv(env, { PAYMENT_WEBHOOK_SECRET: WEBHOOK_SECRET, ADMIN_EMAIL: "admin@soak.local", ADMIN_PASSWORD: "soak-admin-password", HOST: "127.0.0.1" });
     const gcFlags = ["--expose-gc", "--import", "./load-tests/lib/gc-on-signal.mjs"];
     for (const [i, port] of ports.entries()) procs.push({ name: `ws-node-${i}`, proc: await startServer("apps/ws-node/src/main.ts", { ...childEnv, WS_PORT: String(port), NODE_ID: `soak-${i}` }, port, gcFlags) });
     procs.push({ name: "worker", proc: await startServer("apps/worker/src/main.ts", { ...childEnv, WORKER_PORT: String(workerPort) }, workerPort, gcFlags) });

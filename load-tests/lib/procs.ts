@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
+import type { TestEnv } from "../../test/support/test-env.ts";
 
 export const root = fileURLToPath(new URL("../..", import.meta.url));
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -19,6 +20,22 @@ export async function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * The environment of a server process started by a load test: the test env's database, Redis
+ * prefix and secrets (so the processes and the test agree), quiet logs, and the caller's overrides.
+ */
+export function serverEnv(env: TestEnv, overrides: Record<string, string> = {}): Record<string, string> {
+  return {
+    DATABASE_URL: env.config.DATABASE_URL,
+    REDIS_URL: env.config.REDIS_URL,
+    REDIS_PREFIX: env.config.REDIS_PREFIX,
+    JWT_SECRET: env.config.JWT_SECRET!,
+    SERVICE_SECRET: env.config.SERVICE_SECRET!,
+    LOG_LEVEL: "warn",
+    ...overrides,
+  };
 }
 
 /** Starts `node [flags] --import tsx entry` and waits for its /healthz. */
