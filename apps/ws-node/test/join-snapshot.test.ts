@@ -173,12 +173,11 @@ describe.skipIf(!python)("a 100,000-seat join snapshot over a slow network (issu
         `closed 4408 after ${changesBehind} queued behind the reply; node's send buffer: most let stand ${kept} bytes ` +
         `(reply + bound ${replyBytes + bound()}), peak ${peak} at the sweep that closed it`,
     );
-    // Changes did queue behind the reply and the buffer rose past what the node let stand (the case
-    // under test: the allowance is the lowest level since the reply plus the bound, so where the close
-    // comes depends on how far the client had read), and the node never let the buffer stand above
-    // the reply and the bound: the first sample above its allowance closed the joiner.
+    // Changes did queue behind the reply, and the node never let the buffer stand above the reply
+    // and the bound (the allowance is the lowest level since the reply plus the bound): the first
+    // sample above it closed the joiner. Whether that sample is recorded above every earlier one
+    // depends on how far the client had read and when the sweep ran, so the peak is printed, not asserted.
     expect(changesBehind).toBeGreaterThan(0);
-    expect(peak).toBeGreaterThan(kept);
     expect(kept).toBeLessThanOrEqual(replyBytes + bound());
   }, 120_000);
 });
