@@ -5,7 +5,7 @@ import WebSocket from "ws";
 import { startWsNode, type WsNode } from "../../apps/ws-node/src/node.ts";
 import { startWorker, type WorkerHandle } from "../../apps/worker/src/worker.ts";
 import { createTokenSigner } from "@seatdrop/auth";
-import { events, seats as seatsTable, users } from "@seatdrop/db";
+import { events, seats as seatsTable, users, type WaitingRoomRecord } from "@seatdrop/db";
 import { createLogger } from "@seatdrop/observability";
 import { SeatService, resolveHoldSettings, type HoldSettings } from "@seatdrop/seats";
 import type { TestEnv } from "./test-env.ts";
@@ -36,7 +36,7 @@ export async function startCluster(env: TestEnv, o: { nodes?: number; worker?: b
 }
 
 /** Inserts an event and its seat map in PostgreSQL, as the API does, and returns its id. */
-export type EventSettings = Partial<HoldSettings> & { paymentWindowMs?: number; salesOpenAt?: Date; salesCloseAt?: Date; maxSeatsPerUser?: number };
+export type EventSettings = Partial<HoldSettings> & { paymentWindowMs?: number; salesOpenAt?: Date; salesCloseAt?: Date; maxSeatsPerUser?: number; waitingRoom?: WaitingRoomRecord };
 export async function createEvent(env: TestEnv, seatIds: string[], settings: EventSettings = {}): Promise<string> {
   // One transaction, as the API does: the worker's sweep loads every current event into Redis, and
   // an event seen between two separate inserts would be loaded with an empty seat map.

@@ -22,6 +22,12 @@ export interface Join {
    * before `phx_error`, so no push in flight is left without a reply.
    */
   inflight?: Set<() => void>;
+  /**
+   * Seat joins of an event with a waiting room: `lock` needs a pass, checked at the join (signature,
+   * user, event) and kept as its end, so each lock checks it without a Redis round trip.
+   */
+  room?: boolean;
+  passUntil?: number;
 }
 
 /**

@@ -7,6 +7,7 @@ import { HoldJobs } from "@seatdrop/jobs";
 import { metrics, metricsAuthorized, metricsContentType, metricsText, startStorePings, type Logger } from "@seatdrop/observability";
 import { CloseCode } from "@seatdrop/protocol";
 import { connectRedis, createKeys } from "@seatdrop/redis";
+import { WaitingRooms } from "@seatdrop/queue";
 import { SeatService } from "@seatdrop/seats";
 import { ChatNode } from "./chat/chat-node.ts";
 import { closeIfSlow, forgetBuffered, type Conn, type UserData } from "./conn.ts";
@@ -16,6 +17,7 @@ import { SeatChanges } from "./fanout/seat-changes.ts";
 import { SeatFanout } from "./fanout/seat-fanout.ts";
 import { Subscriber } from "./fanout/subscriber.ts";
 import { PhoenixSocket } from "./phoenix/phx-connection.ts";
+import { QueueNode } from "./queue/queue-node.ts";
 import { LocalRegistry } from "./registry.ts";
 import { startNodeHoldSweep } from "./hold-sweep.ts";
 import { SeedSocket } from "./seed/seed-connection.ts";
@@ -94,7 +96,9 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
   const sessionGuard = new SessionGuard({ registry, sessions, subscriber, keys, logger });
   await sessionGuard.start();
   const limits = new AttemptLimits({ redis, keys, config });
-  const ctx: NodeContext = { config, nodeId, logger, app, seats, feeds, registry, fanout, changes, chat, limits };
+  const rooms = new WaitingRooms({ redis, keys, config, logger, db: db.db, ensureSeats: (id) => seats.ensureEventLoaded(id) });
+  const queue = new QueueNode({ rooms, config, nodeId, logger });
+  const ctx: NodeContext = { config, nodeId, logger, app, seats, feeds, registry, fanout, changes, chat, limits, rooms, queue };
   phx = new PhoenixSocket(ctx);
   seed = new SeedSocket(ctx);
   let draining = false;
@@ -243,6 +247,7 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
   slowTimer.unref();
   const stopPings = startStorePings({ redis, pg: () => db.sql`select 1` });
   await chat.start();
+  queue.start();
 
   logger.info({ port }, "ws-node listening");
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -280,6 +285,7 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
     clearInterval(liveTimer);
     clearInterval(slowTimer);
     holdSweep.stop();
+    queue.stop();
     sessionGuard.stop();
     limits.close();
     stopPings();

@@ -90,6 +90,18 @@ const schema = z.object({
   WS_HOLD_SWEEP_MS: int(1000, 0),
   /** How often the worker checks that its Job Schedulers still exist (a Redis flush erases them). */
   WORKER_SCHEDULER_CHECK_MS: int(5000, 100),
+  /**
+   * Waiting rooms (libs/queue): how often the node holding a room's lease admits (and draws, at
+   * `sales_open_at`); how often each node tells its waiters their place (and vouches that they are
+   * still there); how long a place outlives its user's last socket on the topic; the most buyers
+   * one tick admits.
+   */
+  QUEUE_TICK_MS: int(250, 20),
+  QUEUE_POSITION_MS: int(1000, 50),
+  QUEUE_ABANDON_MS: int(120_000, 1000),
+  QUEUE_ADMIT_BATCH: int(500, 1),
+  /** How many seats an admitted buyer is assumed to take before the room has seen any (the prior of the running mean). */
+  QUEUE_SEATS_PER_BUYER: int(2, 1),
   /** How many seat events each event's log keeps for `last_seq` catch-up. */
   EVENT_LOG_MAX: int(10_000, 100),
   /**
@@ -131,6 +143,9 @@ const schema = z.object({
   LIMIT_SIGN_INS_PER_IP: int(30, 0),
   LIMIT_SIGN_IN_FAILURES_PER_ACCOUNT: int(10, 0),
   LIMIT_SIGN_UPS_PER_IP: int(10, 0),
+  /** Waiting-room joins (`queue:<event>`): each is a Redis call, and a bot would rejoin to probe its place. */
+  LIMIT_QUEUE_JOINS_PER_IP: int(120, 0),
+  LIMIT_QUEUE_JOINS_PER_USER: int(30, 0),
   /**
    * Client addresses the per-address limits skip (comma-separated; default loopback, where `npm
    * start`, `npm run bench` and health checks come from). Per-user limits still apply to them. Behind

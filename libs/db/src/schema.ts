@@ -48,11 +48,51 @@ export const events = pgTable(
     salesPausedAt: timestamp("sales_paused_at", { withTimezone: true }),
     /** How long a pending order waits for its payment; NULL means the cluster default. */
     paymentWindowMs: integer("payment_window_ms"),
+    /**
+     * The event's waiting room, NULL when it has none. Holds the room's secrets too (`seed`, kept
+     * hidden until the draw at `sales_open_at`, and the proof-of-work `challenge`), so a Redis that
+     * lost the room reloads the same commitment and draws with the same seed.
+     */
+    waitingRoom: jsonb("waiting_room").$type<WaitingRoomRecord>(),
     insertedAt: timestamp("inserted_at", { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [check("events_time_order", sql`${t.endTime} > ${t.startTime}`)],
 );
+
+/** `events.waiting_room`: the room's settings and secrets (libs/queue reads it; the API writes it). */
+export interface WaitingRoomRecord {
+  /** ISO time the pre-queue opens (before the event's `sales_open_at`, when the draw happens). */
+  opens_at: string;
+  /** How long an admitted buyer may shop (ms). */
+  turn_ms: number;
+  /** Cap on buyers shopping at once; null for none. */
+  max_active: number | null;
+  /** Leading zero bits the queue join's proof-of-work must have; 0 for none. */
+  pow_bits: number;
+  /** The draw's secret seed (hex, 256 bits), published after the draw; its SHA-256 is `commitment`. */
+  seed: string;
+  commitment: string;
+  /** Per-event proof-of-work challenge (hex). */
+  challenge: string;
+  /** An operator paused admission (ops console); absent or false while it runs. */
+  paused?: boolean;
+}
+
+/**
+ * The published outcome of a waiting room's draw: the HMAC keys of the pre-queue's entrants in
+ * queue order (no user ids), so each buyer can check their place and anyone the commitment. Written
+ * once by the node that draws; a later draw of the same event (Redis lost the room) replaces it.
+ */
+export const waitingRoomDraws = pgTable("waiting_room_draws", {
+  eventId: uuid("event_id")
+    .primaryKey()
+    .references(() => events.id, { onDelete: "cascade" }),
+  seed: text("seed").notNull(),
+  /** HMAC-SHA256(seed, user id) hex of each entrant, ascending (= queue order). */
+  keys: text("keys").array().notNull(),
+  drawnAt: timestamp("drawn_at", { withTimezone: true }).notNull().defaultNow(),
+});
 
 /** An event's seat map: one row per seat, its id unique within the event (e.g. `A_2_2`). */
 export const seats = pgTable(

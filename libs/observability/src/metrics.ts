@@ -61,6 +61,7 @@ export const FRAME_REFUSALS = [
   "unauthorized",
   "unknown_action",
   "invalid_seat",
+  "not_admitted",
 ] as const;
 /** The paths a hold is released by, and why. */
 export const HOLD_RELEASE_PATHS = ["job", "sweep"] as const;
@@ -80,7 +81,7 @@ const WEBHOOK_RESULTS = [
   "malformed",
 ] as const;
 /** The channels a join can be refused on, and the documented reasons (unknown ones count as `other`). */
-const JOIN_CHANNELS = ["seats", "chat", "user"] as const;
+const JOIN_CHANNELS = ["seats", "chat", "user", "queue"] as const;
 const JOIN_REFUSALS = [
   "unauthorized",
   "unknown_event",
@@ -92,6 +93,9 @@ const JOIN_REFUSALS = [
   "chat_inactive",
   "rate_limited",
   "internal_error",
+  "no_waiting_room",
+  "pow_required",
+  "pow_invalid",
   "other",
 ] as const;
 type JoinRefusal = (typeof JOIN_REFUSALS)[number];
@@ -133,6 +137,12 @@ export const metrics = {
     help: "Chat messages delivered to local members: each published message frame times its topic's local subscribers (the author left out)",
   }),
   chatPresenceOnline: gauge(WS, { name: "sdc_chat_presence_online", help: "Chat presence entries (joined connections) held by this node, over all rooms" }),
+  // ws-node: waiting rooms (libs/queue)
+  roomWaiters: gauge(WS, { name: "sdc_room_waiters", help: "Sockets joined to a waiting room (queue:<event>) on this node" }),
+  roomAdmitted: counter(WS, { name: "sdc_room_admitted_total", help: "Buyers admitted from a waiting room by this node's ticks" }),
+  roomPushes: counter(WS, { name: "sdc_room_pushes_total", help: "Waiting-room pushes sent, by event (position, admitted, sold_out)", labelNames: ["event"] }, { event: ["position", "admitted", "sold_out"] }),
+  roomDrawSeconds: histogram(WS, { name: "sdc_room_draw_seconds", help: "A waiting room's draw, from reading the pre-queue to the commit", buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10] }),
+  roomFailures: counter(WS, { name: "sdc_room_failures_total", help: "Waiting-room ticks and position reads that failed (Redis or PostgreSQL unavailable), by step", labelNames: ["step"] }, { step: ["tick", "positions", "restore"] }),
   // every app runs seat scripts (SeatService); lock outcomes are `op="lockSeat"` by `result`
   seatOps: counter(ALL, { name: "sdc_seat_ops_total", help: "Seat operations by script and result (ok or the refusal's reason)", labelNames: ["op", "result"] }),
   seatOpSeconds: histogram(ALL, { name: "sdc_seat_op_seconds", help: "Seat script round trip", labelNames: ["op"], buckets: FAST }),

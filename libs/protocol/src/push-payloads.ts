@@ -12,6 +12,12 @@ export const MAX_SECTIONS = 64;
 /** Longest `ticket_number` a chat join may carry. */
 export const TICKET_NUMBER_MAX = 64;
 
+/** Longest waiting-room pass a seat join may carry, and proof-of-work nonce a queue join may carry. */
+export const PASS_MAX = 128;
+export const NONCE_MAX = 64;
+const passMessage = `pass must be the string an admitted push gave (at most ${PASS_MAX} characters)`;
+const nonceMessage = `nonce must be a string of 1 to ${NONCE_MAX} characters`;
+
 /** A value that may be left out or sent as `null`. */
 const nullish = <T extends z.ZodType>(s: T) => s.nullish();
 
@@ -29,6 +35,8 @@ export const seatJoinPayload = z
         .min(1, { error: sectionsMessage })
         .max(MAX_SECTIONS, { error: sectionsMessage }),
     ),
+    // The waiting room's pass (its syntax and signature are the node's to judge: a bad one still watches).
+    pass: nullish(z.string({ error: passMessage }).min(1, { error: passMessage }).max(PASS_MAX, { error: passMessage })),
   })
   // Per-change events have no notion of sections; serving them would mean filtering every event per socket.
   .refine((p) => !p.sections || p.changes === true, { path: ["sections"], error: "sections are served only with changes: true" })
@@ -37,7 +45,14 @@ export const seatJoinPayload = z
     epoch: p.epoch ?? undefined,
     changes: p.changes === true,
     sections: p.sections ? [...new Set(p.sections)] : null,
+    pass: p.pass ?? undefined,
   }));
+
+/** `phx_join` on `queue:<eventId>` (the waiting room). */
+export const queueJoinPayload = z.object({
+  // The proof-of-work nonce, when the room asks for one (libs/queue/src/pow.ts says how it is checked).
+  nonce: nullish(z.string({ error: nonceMessage }).min(1, { error: nonceMessage }).max(NONCE_MAX, { error: nonceMessage })),
+});
 
 const seatPayload = z.object({ seat: z.string({ error: "seat must be a seat id such as A_2_2" }).regex(SEAT_ID_RE, { error: "seat must be a seat id such as A_2_2" }) });
 

@@ -1,5 +1,8 @@
-/** Channel topics (DESIGN §3.1): `seats:<eventId>` seat map, `event:<eventId>` chat, `user:<userId>` notifications. */
-export type ParsedTopic = { kind: "seats"; eventId: string } | { kind: "event"; eventId: string } | { kind: "user"; userId: string };
+/**
+ * Channel topics (DESIGN §3.1): `seats:<eventId>` seat map, `event:<eventId>` chat, `user:<userId>`
+ * notifications, `queue:<eventId>` the event's waiting room.
+ */
+export type ParsedTopic = { kind: "seats"; eventId: string } | { kind: "event"; eventId: string } | { kind: "user"; userId: string } | { kind: "queue"; eventId: string };
 
 export function parseTopic(topic: string): ParsedTopic | null {
   const i = topic.indexOf(":");
@@ -10,6 +13,7 @@ export function parseTopic(topic: string): ParsedTopic | null {
   if (kind === "seats") return { kind, eventId: id };
   if (kind === "event") return { kind, eventId: id };
   if (kind === "user") return { kind, userId: id };
+  if (kind === "queue") return { kind, eventId: id };
   return null;
 }
 

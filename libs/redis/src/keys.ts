@@ -70,6 +70,31 @@ export interface ChatKeys {
   slowGate(userId: string): string;
 }
 
+/**
+ * Keys of one event's waiting room (libs/queue). They share the event's hash tag, so the room's
+ * scripts also read the event's seat keys (free seats, holds) in the same slot; scripts receive
+ * every fixed key in KEYS and build per-user hold keys from the event's `base`.
+ */
+export interface RoomKeys {
+  base: string;
+  /** Hash: settings (opensAt, salesOpenAt, closesAt, turnMs, maxActive, powBits), secrets (seed, challenge, commitment) and state (drawn, next, soldOut, paused, epoch, rate). */
+  meta: string;
+  /** Hash userId → arrival ms: the pre-queue, before the draw. */
+  pre: string;
+  /** Sorted set userId → arrival counter: who joined after `sales_open_at` while the draw ran. */
+  late: string;
+  /** Sorted set userId → place number: the queue after the draw (lowest first). */
+  queue: string;
+  /** Sorted set userId → turn end (ms): admitted buyers whose turn has not ended. */
+  admitted: string;
+  /** Sorted set userId → last time a node saw one of the user's sockets on the topic (ms). */
+  seen: string;
+  /** Staging keys of a draw in progress (renamed onto `queue` by the commit). */
+  drawQueue: string;
+  /** A ws-node's short lease on ticking the room, so one node admits per interval. */
+  lease: string;
+}
+
 export function createKeys(prefix: string) {
   return {
     prefix,
@@ -106,6 +131,20 @@ export function createKeys(prefix: string) {
         rate: (userId) => `${base}rate:${userId}`,
         slow: `${base}slow`,
         slowGate: (userId) => `${base}slow:${userId}`,
+      };
+    },
+    room(eventId: string): RoomKeys {
+      const base = `${prefix}:{e:${eventId}}:wr:`;
+      return {
+        base,
+        meta: `${base}meta`,
+        pre: `${base}pre`,
+        late: `${base}late`,
+        queue: `${base}q`,
+        admitted: `${base}adm`,
+        seen: `${base}seen`,
+        drawQueue: `${base}draw-q`,
+        lease: `${base}lease`,
       };
     },
     /** Pub/sub channel of one user's personal notifications (topic `user:<userId>`). */

@@ -6,6 +6,7 @@ import type { NodeContext } from "../context.ts";
 import type { Channel } from "./channel.ts";
 import { ChatChannel } from "./chat-channel.ts";
 import { SeatChannel } from "./seat-channel.ts";
+import { QueueChannel } from "../queue/queue-channel.ts";
 import { UserChannel } from "./user-channel.ts";
 
 /** What a join refused for the in-flight cap suggests waiting: about one join's round trip. */
@@ -22,7 +23,7 @@ export class PhoenixSocket {
 
   constructor(private readonly ctx: NodeContext) {
     this.seats = new SeatChannel(ctx);
-    this.channels = { seats: this.seats, event: new ChatChannel(ctx), user: new UserChannel(ctx) };
+    this.channels = { seats: this.seats, event: new ChatChannel(ctx), user: new UserChannel(ctx), queue: new QueueChannel(ctx) };
   }
 
   /**

@@ -43,6 +43,13 @@ export class SeatChannel implements Channel {
       return;
     }
     if (!current()) return;
+    const room = await this.checkPass(conn, join, mode.pass);
+    if (room === "malformed") {
+      if (current()) conn.joins.delete(join.topic);
+      reply("error", { reason: "malformed_payload", field: "pass", message: "pass is not a waiting-room pass (use the one the admitted push or the queue join gave)" });
+      return;
+    }
+    if (!current()) return;
     const feed = await ctx.feeds.acquire(join.eventId);
     let committed = false;
     try {
@@ -84,7 +91,9 @@ export class SeatChannel implements Channel {
             for (const t of ctx.changes.watch(join.eventId, mode.sections, feed.lastSeq, sectionOf)) conn.ws!.subscribe(t);
           } else conn.ws!.subscribe(uwsTopic.phxSeats(join.eventId));
           startWatching(ctx, conn, join.eventId);
-          reply("ok", mode.changes ? this.compactPayload(view, conn.userId, mode.sections, inSections) : this.viewPayload(view, conn.userId));
+          const body = mode.changes ? this.compactPayload(view, conn.userId, mode.sections, inSections) : this.viewPayload(view, conn.userId);
+          if (room) body.waiting_room = room;
+          reply("ok", body);
         },
       });
     } catch (err) {
@@ -134,6 +143,16 @@ export class SeatChannel implements Channel {
       return;
     }
     const seat = "seat" in parsed.value ? parsed.value.seat : undefined;
+    // An event with a waiting room sells only to admitted buyers, until their turn ends.
+    if (event === "lock" && join.room && !((join.passUntil ?? 0) > Date.now())) {
+      metrics.wsFrameErrors.inc({ reason: "not_admitted" });
+      reply("error", {
+        reason: "not_admitted",
+        seat,
+        message: join.passUntil ? "your turn has ended: join the waiting room again" : "this event has a waiting room: join queue:<event> and rejoin the seats with the pass you are given",
+      });
+      return;
+    }
     try {
       if (event === "lock") {
         const r = await ctx.seats.lock({ eventId: join.eventId, userId: conn.userId, seatId: seat!, origin: conn.tag });
@@ -155,6 +174,23 @@ export class SeatChannel implements Channel {
     } finally {
       join.inflight?.delete(abort);
     }
+  }
+
+  /**
+   * For an event with a waiting room, reads the join's pass (signature, this user, this event, not
+   * expired) into `join.passUntil`; a join without a valid one still watches. Returns what the reply
+   * says of it, nothing for an event without a room, or `malformed` when the pass is not one at all.
+   */
+  private async checkPass(conn: Conn, join: Join, pass: string | undefined): Promise<{ admitted: boolean; expires_at: number | null } | "malformed" | undefined> {
+    const room = await this.ctx.rooms.settings(join.eventId);
+    join.room = room !== null;
+    join.passUntil = undefined;
+    if (!room) return undefined;
+    if (pass === undefined || !conn.userId) return { admitted: false, expires_at: null };
+    const v = this.ctx.rooms.passes.verify(pass, join.eventId, conn.userId);
+    if (!v.ok && v.why === "malformed") return "malformed";
+    if (v.ok) join.passUntil = v.expiresAt;
+    return { admitted: v.ok, expires_at: v.ok ? v.expiresAt : null };
   }
 
   leave(conn: Conn, join: Join): void {

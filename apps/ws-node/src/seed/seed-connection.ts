@@ -101,12 +101,15 @@ export class SeedSocket {
       return;
     }
     if (!conn.userId) return this.refuse(conn, "unauthorized", req.seat, UNAUTHORIZED_TEXT);
+    // This dialect has no way to carry a waiting room's pass: an event with a room sells through the Phoenix socket.
+    if (req.action === "lock" && (await this.ctx.rooms.settings(eventId)))
+      return this.refuse(conn, "not_admitted", req.seat, "this event has a waiting room: buy through the Phoenix socket (queue:<event>, then seats:<event> with the pass)");
     // Success needs no reply here: the author's `lockedForYou` / `unlockedForYou` comes through the fan-out, in order.
     if (req.action === "lock") await this.ctx.seats.lock({ eventId, userId: conn.userId, seatId: req.seat, origin: conn.tag });
     else await this.ctx.seats.unlock({ eventId, userId: conn.userId, seatId: req.seat, origin: conn.tag });
   }
 
-  private refuse(conn: Conn, reason: SeatErrorReason | "unauthorized", seat: string, message: string): void {
+  private refuse(conn: Conn, reason: SeatErrorReason | "unauthorized" | "not_admitted", seat: string, message: string): void {
     const event = seedErrorEvents[reason];
     if (event === "unauthorized") sendTo(conn, encodeSeed("unauthorized", UNAUTHORIZED_TEXT));
     else if (event) sendTo(conn, encodeSeed(event, seat));

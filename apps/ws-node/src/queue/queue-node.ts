@@ -1,0 +1,222 @@
+import type { Config } from "@seatdrop/config";
+import { metrics, type Logger } from "@seatdrop/observability";
+import { encodePhx } from "@seatdrop/protocol";
+import type { Positions, RoomInfo, UserPosition, WaitingRooms } from "@seatdrop/queue";
+import { sendTo, type Conn, type Join } from "../conn.ts";
+
+/** What the node last told one user of their place (the same for every tab and device of theirs here). */
+export interface Told {
+  position: number;
+  ahead: number;
+  eta_s: number | null;
+  likely_sold_out: boolean;
+}
+
+/** One user waiting in a room through this node, with every socket of theirs joined to the topic. */
+interface Waiter {
+  userId: string;
+  sockets: Map<Conn, Join>;
+  /** The queue's number for the user's place (restores the order if Redis loses the room), 0 before the draw. */
+  place: number;
+  /** End of the user's turn once admitted (ms), else 0. */
+  until: number;
+  told: Told | null;
+  /** The last room-wide news the user was given. */
+  news: "admitted" | "sold_out" | null;
+}
+
+interface LocalRoom {
+  eventId: string;
+  info: RoomInfo;
+  waiters: Map<string, Waiter>;
+  /** The Redis room's epoch as last read: a new one means Redis lost the room and it was loaded again. */
+  epoch: string | null;
+  /** The latest positions read (phase, rate, free seats), for join replies' estimates. */
+  last: Positions | null;
+}
+
+/**
+ * The waiting rooms as one ws-node serves them: the users waiting through this node, a timer that
+ * reads their places once per QUEUE_POSITION_MS (one script call per room, which also vouches that
+ * they are still here) and pushes `position`, `admitted` and `sold_out` as they change, and a timer
+ * that ticks each room it serves every QUEUE_TICK_MS under the room's lease (one node admits per
+ * interval; the lease moves to another node if this one dies). When Redis lost a room, the node puts
+ * back the places, admissions and pre-queue entries of its own waiters (WaitingRooms.restore).
+ */
+export class QueueNode {
+  private readonly rooms = new Map<string, LocalRoom>();
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly log: Logger;
+  private reading = false;
+  private ticking = false;
+
+  constructor(private readonly o: { rooms: WaitingRooms; config: Config; nodeId: string; logger: Logger }) {
+    this.log = o.logger.child({ module: "queue-node" });
+  }
+
+  start(): void {
+    const positions = setInterval(() => void this.readPositions(), this.o.config.QUEUE_POSITION_MS);
+    const tick = setInterval(() => void this.tickRooms(), this.o.config.QUEUE_TICK_MS);
+    positions.unref();
+    tick.unref();
+    this.timers.push(positions, tick);
+  }
+
+  stop(): void {
+    for (const t of this.timers) clearInterval(t);
+  }
+
+  /** The socket joined the room; returns what the node last told the user (a second tab gets the same). */
+  add(conn: Conn, join: Join, info: RoomInfo, at: { place?: number; until?: number }): Told | null {
+    let room = this.rooms.get(info.eventId);
+    if (!room) this.rooms.set(info.eventId, (room = { eventId: info.eventId, info, waiters: new Map(), epoch: null, last: null }));
+    room.info = info;
+    const userId = conn.userId!;
+    let w = room.waiters.get(userId);
+    if (!w) room.waiters.set(userId, (w = { userId, sockets: new Map(), place: 0, until: 0, told: null, news: null }));
+    if (at.place) w.place = at.place;
+    if (at.until) {
+      w.until = at.until;
+      w.news = "admitted";
+    }
+    if (!w.sockets.has(conn)) metrics.roomWaiters.inc();
+    w.sockets.set(conn, join);
+    return w.told;
+  }
+
+  remove(conn: Conn, join: Join): void {
+    const room = this.rooms.get(join.eventId);
+    const w = conn.userId ? room?.waiters.get(conn.userId) : undefined;
+    if (!room || !w || w.sockets.get(conn) !== join) return;
+    w.sockets.delete(conn);
+    metrics.roomWaiters.dec();
+    if (w.sockets.size === 0) room.waiters.delete(w.userId);
+    if (room.waiters.size === 0) this.rooms.delete(room.eventId);
+  }
+
+  /** Admissions per minute and free seats as last read for the room (join replies' estimates). */
+  latest(eventId: string): Positions | null {
+    return this.rooms.get(eventId)?.last ?? null;
+  }
+
+  /** Remembers what the user was told in a join reply, so pushes carry on from it. */
+  noteTold(eventId: string, userId: string, told: Told): void {
+    const w = this.rooms.get(eventId)?.waiters.get(userId);
+    if (w && (!w.told || told.position <= w.told.position)) w.told = told;
+  }
+
+  private async tickRooms(): Promise<void> {
+    if (this.ticking) return;
+    this.ticking = true;
+    try {
+      for (const eventId of [...this.rooms.keys()]) {
+        try {
+          const r = await this.o.rooms.tick(eventId, this.o.nodeId);
+          if (r.kind === "ticked" && r.admitted > 0) metrics.roomAdmitted.inc(r.admitted);
+          if (r.kind === "drawn") this.log.info({ eventId, entrants: r.entrants }, "waiting room drawn by this node");
+        } catch (err) {
+          metrics.roomFailures.inc({ step: "tick" });
+          this.log.warn({ err, eventId }, "waiting room tick failed");
+        }
+      }
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  private async readPositions(): Promise<void> {
+    if (this.reading) return;
+    this.reading = true;
+    try {
+      for (const room of [...this.rooms.values()]) {
+        try {
+          await this.readRoom(room);
+        } catch (err) {
+          metrics.roomFailures.inc({ step: "positions" });
+          this.log.warn({ err, eventId: room.eventId }, "waiting room positions failed");
+        }
+      }
+    } finally {
+      this.reading = false;
+    }
+  }
+
+  private async readRoom(room: LocalRoom): Promise<void> {
+    const users = [...room.waiters.keys()];
+    if (users.length === 0) return;
+    let p = await this.o.rooms.positions(room.eventId, users);
+    if (!p || (room.epoch !== null && p.epoch !== room.epoch)) {
+      // Redis lost the room (and maybe someone loaded it again): put back what this node knows.
+      await this.restore(room);
+      p = await this.o.rooms.positions(room.eventId, users);
+      if (!p) return;
+    }
+    room.epoch = p.epoch;
+    room.last = p;
+    for (const [userId, at] of p.users) {
+      const w = room.waiters.get(userId);
+      if (w) this.tell(room, w, p, at);
+    }
+  }
+
+  /** Pushes what changed for one user: admitted, sold out, or a lower place. */
+  private tell(room: LocalRoom, w: Waiter, p: Positions, at: UserPosition): void {
+    if (at.kind === "admitted") {
+      if (w.news === "admitted" && w.until === at.until) return;
+      w.until = at.until;
+      w.news = "admitted";
+      this.push(w, "admitted", { pass: this.o.rooms.passes.sign(room.eventId, w.userId, at.until), expires_at: at.until });
+      return;
+    }
+    if (at.kind !== "waiting") return;
+    w.place = at.place;
+    if (p.phase === "sold_out") {
+      if (w.news !== "sold_out") {
+        w.news = "sold_out";
+        this.push(w, "sold_out", {});
+      }
+      return;
+    }
+    if (w.news === "sold_out") w.news = null; // seats came back: the room runs again
+    const told = estimate(at.ahead, p);
+    const last = w.told;
+    // A place never goes up: after a restore the order may differ slightly, and the lower number stands.
+    if (last && told.position > last.position) told.position = last.position;
+    if (last && told.position === last.position && told.eta_s === last.eta_s && told.likely_sold_out === last.likely_sold_out) return;
+    w.told = told;
+    this.push(w, "position", { ...told });
+  }
+
+  private push(w: Waiter, event: "position" | "admitted" | "sold_out", payload: Record<string, unknown>): void {
+    metrics.roomPushes.inc({ event });
+    for (const [conn, join] of w.sockets) if (join.live) sendTo(conn, encodePhx(join.joinRef, null, join.topic, event, payload));
+  }
+
+  private async restore(room: LocalRoom): Promise<void> {
+    try {
+      const info = await this.o.rooms.ensureLoaded(room.eventId);
+      if (!info) return;
+      const ws = [...room.waiters.values()];
+      const now = Date.now();
+      const restored =
+        (await this.o.rooms.restore(room.eventId, "admitted", ws.filter((w) => w.until > now).map((w) => [w.userId, w.until] as const))) +
+        (await this.o.rooms.restore(room.eventId, "queue", ws.filter((w) => w.until <= now && w.place > 0).map((w) => [w.userId, w.place] as const))) +
+        (await this.o.rooms.restore(room.eventId, "pre", ws.filter((w) => w.until <= now && w.place === 0).map((w) => [w.userId, now] as const)));
+      this.log.warn({ eventId: room.eventId, restored, waiters: ws.length }, "waiting room lost by redis: this node's waiters put back");
+    } catch (err) {
+      metrics.roomFailures.inc({ step: "restore" });
+      throw err;
+    }
+  }
+}
+
+/** A waiter's place with an honest estimate: the recent admission rate, none while nobody is admitted. */
+export function estimate(ahead: number, p: Pick<Positions, "perMinute" | "free" | "seatsPerBuyer">): Told {
+  return {
+    position: ahead + 1,
+    ahead,
+    eta_s: p.perMinute > 0 ? Math.ceil((ahead * 60) / p.perMinute) : null,
+    // Everyone ahead taking the seats a buyer takes on average would leave nothing free for this place.
+    likely_sold_out: ahead > 0 && ahead * Math.max(1, p.seatsPerBuyer) >= p.free,
+  };
+}

@@ -1,0 +1,111 @@
+--[[
+  One step of a waiting room, run by the node holding the room's lease every QUEUE_TICK_MS: gives
+  up the places of users no node has seen for QUEUE_ABANDON_MS, ends turns, and admits as many
+  buyers as what is left to sell can serve.
+
+  Pacing by inventory: `free` = seats not held, reserved or sold. Admitted buyers whose turn runs
+  and who hold nothing and have ordered nothing yet are about to take seats: each is counted for
+  `avg` seats (the running mean of what admitted buyers took, starting from ARGV[6] with the weight
+  of five buyers). The room admits while free / avg exceeds those buyers, so the buyers shopping
+  with an empty hold never exceed the free seats; when holds cover every free seat it admits nobody
+  and resumes by itself when a hold is released or expires, or an order is canceled or expires.
+  An admitted buyer with an empty hold whom no node has seen on the topic for ARGV[7] ms has left
+  (closed the page, or finished and left the room): they no longer count as about to buy.
+  `maxActive` caps admitted buyers still shopping (an empty hold, or a hold). When no seat is free,
+  none is held and none reserved, the room is sold out: it admits nobody until seats come back.
+
+  Input: KEYS the room's keys (roomLib); ARGV[1] event key base, ARGV[2] node id, ARGV[3] lease ms,
+         ARGV[4] abandon ms, ARGV[5] most admissions per tick, ARGV[6] seats per buyer before any was seen,
+         ARGV[7] how recently an admitted buyer with an empty hold must have been seen to count
+  Output:
+    {'busy'}       another node holds the lease
+    {'lost'}       Redis does not have the room
+    {'no_seats'}   Redis does not have the event's seat map (load it)
+    {'draw_due'}   sales are open and the pre-queue has not been drawn: the caller draws (WaitingRooms.draw)
+    {phase, waiting, admitted now, free seats, buyers with empty holds, buyers shopping, turn end of those admitted now, given up}
+]]
+--- @include "roomLib"
+
+local node, leaseMs, abandonMs, batchMax, prior, presentMs = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+if not redis.call('SET', K.lease, node, 'NX', 'PX', leaseMs) then
+  if redis.call('GET', K.lease) ~= node then return { 'busy' } end
+  redis.call('PEXPIRE', K.lease, leaseMs)
+end
+local m = readMeta()
+if not m then return { 'lost' } end
+local now = nowMs()
+local ph = phase(m, now)
+if ph == 'not_open' or ph == 'closed' then return { ph, 0, 0, 0, 0, 0, 0, 0 } end
+
+-- Places whose user has had no socket on the topic for abandonMs (a bounded batch per tick).
+local gone = redis.call('ZRANGEBYSCORE', K.seen, '-inf', now - abandonMs, 'LIMIT', 0, 1000)
+for _, user in ipairs(gone) do
+  redis.call('ZREM', K.seen, user)
+  redis.call('HDEL', K.pre, user)
+  redis.call('ZREM', K.late, user)
+  redis.call('ZREM', K.queue, user)
+end
+if ph == 'pre_queue' then return { ph, redis.call('HLEN', K.pre), 0, 0, 0, 0, 0, #gone } end
+if ph == 'draw_due' then return { 'draw_due' } end
+if redis.call('EXISTS', K.seatmap) == 0 then return { 'no_seats' } end
+
+redis.call('ZREMRANGEBYSCORE', K.admitted, '-inf', now)
+local total = redis.call('SCARD', K.seatmap)
+local free = total - redis.call('HLEN', K.state)
+local empty, shopping, tookN, tookSeats = 0, 0, 0, 0
+for _, user in ipairs(redis.call('ZRANGE', K.admitted, 0, -1)) do
+  local held = redis.call('SCARD', base .. 'hold:' .. user .. ':seats')
+  local ordered = tonumber(redis.call('HGET', K.ordered, user) or '0')
+  if held + ordered > 0 then
+    tookN = tookN + 1
+    tookSeats = tookSeats + held + ordered
+  end
+  if held > 0 then
+    shopping = shopping + 1
+  elseif ordered == 0 and tonumber(redis.call('ZSCORE', K.seen, user) or '0') >= now - presentMs then
+    empty = empty + 1
+    shopping = shopping + 1
+  end
+end
+
+-- Sold out: nothing free, held or reserved. Reserved seats are counted only when nothing is free
+-- or held (the state hash is walked once, near the very end of a drop).
+local soldOut = false
+if free <= 0 and redis.call('ZCARD', K.holds) == 0 then
+  soldOut = true
+  for _, v in ipairs(redis.call('HVALS', K.state)) do
+    if string.sub(v, 1, 2) == 'R|' then
+      soldOut = false
+      break
+    end
+  end
+end
+local avg = (tookSeats + prior * 5) / (tookN + 5)
+-- Admissions per second, an exponentially weighted mean over about ten seconds.
+local rateAt = num(redis.call('HGET', K.meta, 'rateAt'), now)
+local decay = math.exp(-math.max(0, now - rateAt) / 10000)
+local admitN = 0
+if soldOut then
+  ph = 'sold_out'
+elseif not m.paused then
+  ph = 'running'
+  admitN = math.floor(free / avg) - empty
+  if m.maxActive > 0 and m.maxActive - shopping < admitN then admitN = m.maxActive - shopping end
+  if admitN > batchMax then admitN = batchMax end
+else
+  ph = 'running'
+end
+local untilMs = now + m.turnMs
+if admitN > 0 then
+  local popped = redis.call('ZPOPMIN', K.queue, admitN)
+  admitN = #popped / 2
+  for i = 1, #popped, 2 do redis.call('ZADD', K.admitted, untilMs, popped[i]) end
+  redis.call('HINCRBY', K.meta, 'admittedTotal', admitN)
+else
+  admitN = 0
+end
+local rate = m.rate * decay + admitN / 10
+-- `empty` and `shopping` as they stand after this tick's admissions (the buyers just admitted hold nothing yet).
+empty, shopping = empty + admitN, shopping + admitN
+redis.call('HSET', K.meta, 'soldOut', soldOut and 1 or 0, 'free', free, 'avg', avg, 'empty', empty, 'shopping', shopping, 'rate', rate, 'rateAt', now)
+return { ph, redis.call('ZCARD', K.queue), admitN, free, empty, shopping, untilMs, #gone }
