@@ -6,8 +6,8 @@
   Pacing by inventory: `free` = seats not held, reserved or sold. Admitted buyers whose turn runs
   and who hold nothing and have ordered nothing yet are about to take seats: each is counted for
   `avg` seats (the running mean of what admitted buyers took, starting from ARGV[6] with the weight
-  of five buyers). The room admits while free / avg exceeds those buyers, so the buyers shopping
-  with an empty hold never exceed the free seats; when holds cover every free seat it admits nobody
+  of five buyers). The room admits while free / avg (rounded up: one free seat still serves a
+  buyer) exceeds those buyers, so the buyers shopping with an empty hold never exceed the free seats; when holds cover every free seat it admits nobody
   and resumes by itself when a hold is released or expires, or an order is canceled or expires.
   An admitted buyer with an empty hold whom no node has seen on the topic for ARGV[7] ms has left
   (closed the page, or finished and left the room): they no longer count as about to buy.
@@ -89,7 +89,7 @@ if soldOut then
   ph = 'sold_out'
 elseif not m.paused then
   ph = 'running'
-  admitN = math.floor(free / avg) - empty
+  admitN = math.ceil(free / avg) - empty
   if m.maxActive > 0 and m.maxActive - shopping < admitN then admitN = m.maxActive - shopping end
   if admitN > batchMax then admitN = batchMax end
 else

@@ -31,7 +31,7 @@ export function checkPow(challenge: string, userId: string, nonce: string, bits:
   return leadingZeroBits(powDigest(challenge, userId, nonce)) >= bits;
 }
 
-/** Finds a nonce (what a client does; tests and the load generator use it). */
-export function solvePow(challenge: string, userId: string, bits: number): string {
-  for (let i = 0; ; i++) if (checkPow(challenge, userId, String(i), bits)) return String(i);
+/** Finds a nonce, the first from `from` on (what a client does; tests and the load generator use it). */
+export function solvePow(challenge: string, userId: string, bits: number, from = 0): string {
+  for (let i = from; ; i++) if (checkPow(challenge, userId, String(i), bits)) return String(i);
 }
