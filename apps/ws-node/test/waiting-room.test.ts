@@ -94,9 +94,9 @@ describe("admission and the pass", () => {
     const seats = seatIdsGrid(2, 10);
     const { eventId } = await runningRoom(seats, { maxActive: 2 });
     const users = await Promise.all([0, 1, 2, 3].map(() => createUser(world.env)));
-    const joins = [];
+    const joins: Awaited<ReturnType<typeof joinQueue>>[] = [];
     for (const [i, u] of users.entries()) joins.push(await joinQueue(i % 2, u.token, eventId));
-    const admittedPush = (j: (typeof joins)[number]) => j.log.find((m) => m.event === "admitted")?.payload as { pass: string; expires_at: number } | undefined;
+    const admittedPush = (j: Awaited<ReturnType<typeof joinQueue>>) => j.log.find((m) => m.event === "admitted")?.payload as { pass: string; expires_at: number } | undefined;
     await eventually(() => admittedPush(joins[0]!) && admittedPush(joins[1]!), 10_000, "the first two admitted");
     // The cap: the third and fourth wait while two buyers shop.
     await new Promise((r) => setTimeout(r, 600));
