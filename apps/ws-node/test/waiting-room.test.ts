@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { eq } from "drizzle-orm";
 import { events } from "@seatdrop/db";
 import { createLogger } from "@seatdrop/observability";
@@ -161,5 +161,49 @@ describe("admission and the pass", () => {
     // A refund gives a seat back: the room runs again and the waiter is admitted.
     await world.cluster.seats.setSeatState({ eventId, seatId: "A_1", action: "revoke" });
     await eventually(() => wj.log.some((m) => m.event === "admitted"), 10_000, "admitted after the seat came back");
+  });
+});
+
+describe("seats that come free while people wait", () => {
+  it("offers an expired hold's seats to the next buyer in the queue, not to the fastest lock", async () => {
+    const seats = seatIdsGrid(1, 3);
+    const made = await createRoomEvent(world.env, seats, { opensAt: soon(-2000), salesOpenAt: soon(-1000), holdTtlMs: 1500 });
+    const r = rooms();
+    await r.ensureLoaded(made.eventId);
+    await r.draw(made.eventId);
+    const eventId = made.eventId;
+    const [slow, bot, next] = await Promise.all([createUser(world.env), createUser(world.env), createUser(world.env)]);
+    const pass = async (j: Awaited<ReturnType<typeof joinQueue>>) =>
+      ((await eventually(() => j.log.find((m) => m.event === "admitted"), 10_000, "admitted")).payload as { pass: string }).pass;
+    // Two buyers admitted and holding or owning every seat; a third waits.
+    const sj = await joinQueue(0, slow.token, eventId);
+    const bj = await joinQueue(1, bot.token, eventId);
+    const slowMap = await world.client(0, slow.token).join(`seats:${eventId}`, { changes: true, pass: await pass(sj) });
+    const botMap = await world.client(1, bot.token).join(`seats:${eventId}`, { changes: true, pass: await pass(bj) });
+    expect((await push(slowMap.channel, "lock", { seat: "A_1" })).status).toBe("ok");
+    expect((await push(slowMap.channel, "lock", { seat: "A_2" })).status).toBe("ok");
+    expect((await push(botMap.channel, "lock", { seat: "A_3" })).status).toBe("ok");
+    // The bot bought its seat (so it is no longer a buyer waiting for one) and wants more.
+    await buyHold(world.cluster.seats, eventId, bot.id);
+    const nj = await joinQueue(0, next.token, eventId);
+    expect(nj.reply).toMatchObject({ state: "waiting", position: 1 });
+    // The slow buyer's hold expires: its seats are offered to the next in the queue, admitted at once;
+    // the bot polling lock on them is refused with the time left.
+    let took = false;
+    const refused = await vi.waitFor(
+      async () => {
+        const res = await push(botMap.channel, "lock", { seat: "A_1" });
+        took ||= res.status === "ok";
+        if (res.response.reason !== "seat_offered" && !took) throw new Error(`not offered yet: ${JSON.stringify(res.response)}`);
+        return res.response;
+      },
+      { timeout: 10_000, interval: 50 },
+    );
+    expect(took).toBe(false);
+    expect(refused).toMatchObject({ reason: "seat_offered", seat: "A_1" });
+    expect(refused!.retry_after_ms).toBeGreaterThan(0);
+    const nextMap = await world.client(1, next.token).join(`seats:${eventId}`, { changes: true, pass: await pass(nj) });
+    expect((await push(nextMap.channel, "lock", { seat: "A_1" })).status).toBe("ok");
+    expect((await push(nextMap.channel, "lock", { seat: "A_2" })).status).toBe("ok");
   });
 });

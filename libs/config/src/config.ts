@@ -102,6 +102,12 @@ const schema = z.object({
   QUEUE_ADMIT_BATCH: int(500, 1),
   /** How many seats an admitted buyer is assumed to take before the room has seen any (the prior of the running mean). */
   QUEUE_SEATS_PER_BUYER: int(2, 1),
+  /**
+   * How long seats freed by an expired or abandoned hold are offered to the waiting room's next buyer
+   * (the admitted buyer with an empty hold admitted first, else the next in the queue, admitted on the
+   * spot) before anyone else may lock them (`seat_offered`). 0 returns them to the open map at once.
+   */
+  QUEUE_OFFER_MS: int(10_000, 0),
   /** How many seat events each event's log keeps for `last_seq` catch-up. */
   EVENT_LOG_MAX: int(10_000, 100),
   /**

@@ -5,7 +5,7 @@
   Input: KEYS the room's keys (roomLib); ARGV[1] event key base, ARGV[2] mode (create | update),
          ARGV[3] epoch for a new room, ARGV[4] 1 when PostgreSQL already has the room's draw,
          ARGV[5..] field, value pairs (opensAt, salesOpenAt, closesAt, turnMs, maxActive, powBits,
-         paused, seed, commitment, challenge)
+         paused, offerMs, seed, commitment, challenge)
   Output: {'created'} (a new epoch) | {'updated'} | {'exists'} (create found it) | {'absent'} (update found none)
 
   A room re-created after Redis lost it while running (its draw is in PostgreSQL) starts its

@@ -155,6 +155,8 @@ export class WaitingRooms {
       maxActive: info.maxActive ?? 0,
       powBits: info.powBits,
       paused: info.paused ? 1 : 0,
+      // Read by the seat scripts when a hold expires or is abandoned (seatLib's roomOfferee).
+      offerMs: this.deps.config.QUEUE_OFFER_MS,
       seed: record.seed,
       commitment: record.commitment,
       challenge: record.challenge,

@@ -21,6 +21,8 @@
       USER_LIMIT (seats in hold + seats in the user's orders reached the event's per-user limit),
       SALES_NOT_OPEN, SALES_CLOSED (outside the event's sales window), SALES_PAUSED (an admin froze
       the event's sales: meta `paused` = 1; this script is the only check, so every node refuses at once)
+    {SEAT_OFFERED, seat, retryAfterMs}: the seat came free while people wait in the event's waiting
+      room and is offered to another buyer until retryAfterMs passes (seatLib's roomOfferee)
     {RELOCK_COOLDOWN, seat, retryAfterMs}: the caller's hold on this seat expired or was abandoned
       less than the event's `cool` ms ago (issue 8, finding 5): the seat's lock key still holds the
       cool-down marker `cool|<user>` (seatLib). Other users may lock it; the check costs a lock
@@ -73,8 +75,10 @@ if not redis.call('SET', lockKey(seat), user, 'NX', 'PX', dl - now + LOCK_SAFETY
   -- manual edit (refused rather than guessed about).
   local v = redis.call('GET', lockKey(seat))
   if v == COOL .. user then return { E.RELOCK_COOLDOWN, seat, redis.call('PTTL', lockKey(seat)) } end
-  if not v or string.sub(v, 1, #COOL) ~= COOL then return { E.ALREADY_LOCKED } end
-  -- Someone else's cool-down does not bind this user.
+  -- Offered to a waiting-room buyer (seatLib's roomOfferee): theirs to take until the window ends.
+  if v and string.sub(v, 1, #OFFER) == OFFER and v ~= OFFER .. user then return { E.SEAT_OFFERED, seat, redis.call('PTTL', lockKey(seat)) } end
+  if not v or (string.sub(v, 1, #COOL) ~= COOL and v ~= OFFER .. user) then return { E.ALREADY_LOCKED } end
+  -- Someone else's cool-down, or an offer to this user, does not stop this lock.
   redis.call('SET', lockKey(seat), user, 'PX', dl - now + LOCK_SAFETY_MS)
 end
 

@@ -22,6 +22,7 @@ export const SeatErrorCode = {
   wrong_order: -17,
   relock_cooldown: -18,
   sales_paused: -19,
+  seat_offered: -20,
 } as const;
 
 export type SeatErrorReason = keyof typeof SeatErrorCode;
@@ -51,6 +52,7 @@ export const seatErrorMessages: Record<SeatErrorReason, string> = {
   wrong_order: "the seat belongs to another order",
   relock_cooldown: "your hold on this seat just ran out; you may lock it again after retry_after_ms",
   sales_paused: "sales for this event are paused by the box office; holds are kept, try again later",
+  seat_offered: "the seat just came free and is offered to the next buyer of the waiting room; it returns to the map after retry_after_ms",
 };
 
 /** A seat operation the scripts refused; `reason` is the wire code. */
@@ -60,7 +62,7 @@ export class SeatError extends Error {
     readonly reason: SeatErrorReason,
     /** The seat the refusal is about, when the script named one. */
     readonly seat?: string,
-    /** For `relock_cooldown`: how long until the caller may try again. */
+    /** For `relock_cooldown` and `seat_offered`: how long until the caller may try again. */
     readonly retryAfterMs?: number,
   ) {
     super(seatErrorMessages[reason]);

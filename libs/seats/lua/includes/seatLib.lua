@@ -30,6 +30,10 @@ local function doneKey(order) return base .. 'done:' .. order end
 -- cooling down for that user after their hold on it expired or was abandoned (issue 8, finding 5).
 -- Kept in the lock key, so the lock's `SET NX` finds it and a lock with no cool-down pays nothing.
 local COOL = 'cool|'
+-- A seat's lock key holding OFFER .. user (PX = the waiting room's offer window) is no lock either:
+-- the seat came free while people wait in the event's waiting room and is offered to that buyer
+-- first (roomOfferee below); others are refused SEAT_OFFERED until it runs out.
+local OFFER = 'offer|'
 local function sweepLeaseKey() return base .. 'sweep-lease' end
 -- How long an order that gave its seats back is remembered, so a rebuild reading PostgreSQL from
 -- before that moment cannot hand the seats back to it.
@@ -41,7 +45,7 @@ local E = {
   ALREADY_UNLOCKED = -5, SEAT_UNAVAILABLE = -6, HOLD_LIMIT = -7, NO_HOLD = -8,
   EXTEND_LIMIT = -9, ALREADY_RESERVED = -10, NOT_RESERVED = -11, ALREADY_PAID = -12,
   NOT_IN_HOLD = -13, USER_LIMIT = -14, SALES_NOT_OPEN = -15, SALES_CLOSED = -16, WRONG_ORDER = -17,
-  RELOCK_COOLDOWN = -18, SALES_PAUSED = -19,
+  RELOCK_COOLDOWN = -18, SALES_PAUSED = -19, SEAT_OFFERED = -20,
 }
 
 -- How long a seat's lock key outlives its hold's deadline: the PX safety net only
@@ -124,6 +128,30 @@ end
   Returns the number of seats released; their events are emitted here, or appended to `batch`
   when given, so a sweep of many holds emits them in one message (one PUBLISH, not one per hold).
 ]]
+--[[
+  Released seats go to the waiting room's buyers in queue order, not to whoever locks first
+  (libs/queue: the room's keys share the event's hash tag, `wr:` under its base). While the event's
+  room has been drawn and someone is admitted or waiting, the buyer offered a released hold's seats
+  is the admitted buyer with an empty hold (and no order) whose turn began first, or else the next in
+  the queue, admitted on the spot. Returns that buyer and the offer window (ms), or nil.
+]]
+local function roomOfferee(releasing)
+  local wr = base .. 'wr:'
+  local v = redis.call('HMGET', wr .. 'meta', 'drawn', 'offerMs', 'turnMs', 'paused')
+  local offerMs = tonumber(v[2] or '0') or 0
+  if v[1] ~= '1' or offerMs <= 0 or v[4] == '1' then return nil end
+  local now = nowMs()
+  -- Admitted buyers by turn end: the first is the one admitted longest ago.
+  for _, u in ipairs(redis.call('ZRANGEBYSCORE', wr .. 'adm', now, '+inf')) do
+    if u ~= releasing and redis.call('EXISTS', holdSeatsKey(u)) == 0 and not redis.call('HGET', K.ordered, u) then return u, offerMs end
+  end
+  local next = redis.call('ZPOPMIN', wr .. 'q', 1)
+  if #next == 0 then return nil end
+  redis.call('ZADD', wr .. 'adm', now + (tonumber(v[3]) or 600000), next[1])
+  redis.call('HINCRBY', wr .. 'meta', 'admittedTotal', 1)
+  return next[1], offerMs
+end
+
 local function releaseHold(user, why, origin, batch)
   local members = redis.call('SMEMBERS', holdSeatsKey(user))
   table.sort(members) -- a deterministic order of the release's events
@@ -131,18 +159,23 @@ local function releaseHold(user, why, origin, batch)
   local events = {}
   -- A hold that ran out (or was abandoned) may not be taken again at once by the same user
   -- (issue 8, finding 5: a script re-locked the instant its hold expired and kept seats forever).
-  local cool = 0
-  if why == 'expired' or why == 'abandoned' then cool = setting('cool', 0) end
+  local cool, offeree, offerMs = 0, nil, 0
+  if why == 'expired' or why == 'abandoned' then
+    cool = setting('cool', 0)
+    offeree, offerMs = roomOfferee(user)
+  end
   for i = 1, #members do
     local seat = members[i]
     if redis.call('HGET', K.state, seat) == owned then
       redis.call('HDEL', K.state, seat)
-      if cool > 0 then
+      if offeree then
+        redis.call('SET', lockKey(seat), OFFER .. offeree, 'PX', offerMs)
+      elseif cool > 0 then
         redis.call('SET', lockKey(seat), COOL .. user, 'PX', cool)
       else
         redis.call('DEL', lockKey(seat))
       end
-      events[#events + 1] = { t = 'unlocked', seat = seat, u = user, why = why }
+      events[#events + 1] = { t = 'unlocked', seat = seat, u = user, why = why, offer = offeree }
     end
   end
   redis.call('DEL', holdKey(user), holdSeatsKey(user))
