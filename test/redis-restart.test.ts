@@ -1,10 +1,10 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { connect, createServer } from "node:net";
 import { Queue } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HOLDS_QUEUE, ORDERS_QUEUE, ROOMS_QUEUE, holdSweepJob, ordersSweepJob, roomReconcileJob } from "@seatdrop/jobs";
 import { PhxClient, createEvent, createUser, eventually, push, seatIdsGrid } from "./support/cluster.ts";
+import { freePort, killHard, startRedis } from "./support/private-redis.ts";
 import { rawUpgrade } from "./support/raw-upgrade.ts";
 import { ChangesMap, sorted } from "../apps/ws-node/test/changes-support.ts";
 import { auth, postWebhook, startOrdersWorld, type OrdersWorld } from "../apps/api/test/orders-harness.ts";
@@ -18,49 +18,6 @@ import { auth, postWebhook, startOrdersWorld, type OrdersWorld } from "../apps/a
  * hold is either kept or released with its owner told (never locked for nobody, nor held by a user
  * who sees it free), the worker's schedulers come back, and signed-out tokens stay refused.
  */
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-    s.on("error", reject);
-  });
-}
-
-/** A private redis-server on `port`, resolved once it answers PING. */
-async function startRedis(port: number): Promise<ChildProcess> {
-  const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no"], { stdio: "ignore" });
-  const until = Date.now() + 10_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = connect(port, "127.0.0.1");
-      s.once("connect", () => {
-        s.write("PING\r\n");
-        s.once("data", (d: Buffer) => {
-          s.destroy();
-          resolve(d.toString().startsWith("+PONG"));
-        });
-      });
-      s.once("error", () => resolve(false));
-    });
-    if (ok) return child;
-    if (Date.now() > until) {
-      child.kill("SIGKILL");
-      throw new Error("redis-server did not answer within 10 s");
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-async function killHard(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const gone = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  child.kill("SIGKILL");
-  await gone;
-}
 
 let port: number;
 let redis: ChildProcess;

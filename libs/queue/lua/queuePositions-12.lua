@@ -7,7 +7,8 @@
     {'lost'}  Redis does not have the room
     {phase, epoch, rate (admissions per minute), free seats, seats per buyer (x1000), r1, x1, r2, x2, …}
       per user: r >= 0 the people ahead (x = the place's number); r = -2 admitted (x = the turn's
-      end); r = -1 no place (pre-queue, draw running, or given up)
+      end); r = -1 an entrant of the pre-queue (or of the draw running); r = -3 unknown to the room
+      (given up, turn ended, or lost by Redis: the node decides whether to put the user back)
 ]]
 --- @include "roomLib"
 
@@ -27,8 +28,11 @@ for i = 2, #ARGV do
     if untilMs > now then
       out[#out + 1] = -2
       out[#out + 1] = untilMs
-    else
+    elseif redis.call('HEXISTS', K.pre, user) == 1 or redis.call('ZSCORE', K.late, user) then
       out[#out + 1] = -1
+      out[#out + 1] = 0
+    else
+      out[#out + 1] = -3
       out[#out + 1] = 0
     end
   end

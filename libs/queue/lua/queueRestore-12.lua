@@ -14,6 +14,9 @@
 local m = readMeta()
 if not m then return { 'lost' } end
 local now = nowMs()
+local ph = phase(m, now)
+-- Before the pre-queue opens and after the room closes there is nothing to hold a place in.
+if ph == 'not_open' or ph == 'closed' then return { 'ok', 0 } end
 local kind, restored, top = ARGV[2], 0, 0
 for i = 3, #ARGV - 1, 2 do
   local user, n = ARGV[i], tonumber(ARGV[i + 1])

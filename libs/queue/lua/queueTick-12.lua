@@ -46,6 +46,8 @@ for _, user in ipairs(gone) do
   redis.call('ZREM', K.queue, user)
 end
 if ph == 'pre_queue' then return { ph, redis.call('HLEN', K.pre), 0, 0, 0, 0, 0, #gone } end
+-- Re-created after Redis lost it: the nodes are still putting their waiters back (queueLoad).
+if now < num(redis.call('HGET', K.meta, 'restoreUntil'), 0) then return { ph == 'draw_due' and 'pre_queue' or ph, redis.call('ZCARD', K.queue), 0, 0, 0, 0, 0, #gone } end
 if ph == 'draw_due' then return { 'draw_due' } end
 if redis.call('EXISTS', K.seatmap) == 0 then return { 'no_seats' } end
 

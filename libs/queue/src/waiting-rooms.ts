@@ -33,8 +33,11 @@ export type JoinOutcome =
   | { state: "admitted"; epoch: string; until: number };
 
 export interface UserPosition {
-  /** People ahead (≥ 0) and the place's number; or admitted with the turn's end; or no place. */
-  kind: "waiting" | "admitted" | "none";
+  /**
+   * People ahead (≥ 0) and the place's number; or admitted with the turn's end; or an entrant of
+   * the pre-queue; or unknown to the room (given up, turn ended, or lost by Redis).
+   */
+  kind: "waiting" | "admitted" | "entrant" | "unknown";
   ahead: number;
   place: number;
   until: number;
@@ -162,7 +165,7 @@ export class WaitingRooms {
       challenge: record.challenge,
     };
     const wasDrawn = drawn?.seed === record.seed ? 1 : 0;
-    const r = await this.call("queueLoad", eventId, [mode, randomUUID().slice(0, 8), wasDrawn, ...Object.entries(fields).flat()]);
+    const r = await this.call("queueLoad", eventId, [mode, randomUUID().slice(0, 8), wasDrawn, presentMs(this.deps.config), ...Object.entries(fields).flat()]);
     const outcome = new ReplyReader("queueLoad", r).str(0, "outcome");
     if (outcome === "created") this.log.info({ eventId, drawn: wasDrawn === 1 }, "waiting room loaded into redis");
     return info;
@@ -233,7 +236,8 @@ export class WaitingRooms {
     users.forEach((u, i) => {
       const code = rd.int(5 + 2 * i, "rank");
       const x = rd.int(6 + 2 * i, "place or until");
-      out.users.set(u, code >= 0 ? { kind: "waiting", ahead: code, place: x, until: 0 } : code === -2 ? { kind: "admitted", ahead: 0, place: 0, until: x } : { kind: "none", ahead: 0, place: 0, until: 0 });
+      const kind = code >= 0 ? "waiting" : code === -2 ? "admitted" : code === -1 ? "entrant" : "unknown";
+      out.users.set(u, { kind, ahead: Math.max(0, code), place: code >= 0 ? x : 0, until: code === -2 ? x : 0 });
     });
     return out;
   }

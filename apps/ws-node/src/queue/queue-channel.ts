@@ -58,10 +58,10 @@ export class QueueChannel implements Channel {
     const none = { position: null, ahead: null, eta_s: null };
     let response: Record<string, unknown>;
     if (outcome.state === "admitted") {
-      ctx.queue.add(conn, join, info, { until: outcome.until });
+      ctx.queue.add(conn, join, info, { epoch: outcome.epoch, until: outcome.until });
       response = { state: "admitted", ...none, pass: ctx.rooms.passes.sign(eventId, userId, outcome.until), expires_at: outcome.until };
     } else if (outcome.state === "waiting" || outcome.state === "sold_out") {
-      const told = ctx.queue.add(conn, join, info, { place: outcome.place });
+      const told = ctx.queue.add(conn, join, info, { epoch: outcome.epoch, place: outcome.place });
       const latest = ctx.queue.latest(eventId);
       const now = estimate(outcome.ahead, latest ?? { perMinute: 0, free: Number.MAX_SAFE_INTEGER, seatsPerBuyer: 1 });
       // A second tab never shows a higher place than the first was told.
@@ -69,7 +69,7 @@ export class QueueChannel implements Channel {
       ctx.queue.noteTold(eventId, userId, now);
       response = { state: outcome.state, ...now };
     } else {
-      ctx.queue.add(conn, join, info, {});
+      ctx.queue.add(conn, join, info, { epoch: outcome.epoch });
       response = { state: outcome.state, ...none };
     }
     sendTo(conn, encodeReply(join.joinRef, ref, join.topic, "ok", { ...response, ...base }));

@@ -4,6 +4,9 @@ import { encodePhx } from "@seatdrop/protocol";
 import type { Positions, RoomInfo, UserPosition, WaitingRooms } from "@seatdrop/queue";
 import { sendTo, type Conn, type Join } from "../conn.ts";
 
+/** How long a room's tick or position read may run before the next one goes ahead anyway. */
+const STUCK_MS = 5000;
+
 /** What the node last told one user of their place (the same for every tab and device of theirs here). */
 export interface Told {
   position: number;
@@ -30,7 +33,7 @@ interface LocalRoom {
   info: RoomInfo;
   waiters: Map<string, Waiter>;
   /** The Redis room's epoch as last read: a new one means Redis lost the room and it was loaded again. */
-  epoch: string | null;
+  epoch: string;
   /** The latest positions read (phase, rate, free seats), for join replies' estimates. */
   last: Positions | null;
 }
@@ -47,16 +50,16 @@ export class QueueNode {
   private readonly rooms = new Map<string, LocalRoom>();
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly log: Logger;
-  private reading = false;
-  private ticking = false;
+  /** When each room's tick and position read in flight started. */
+  private readonly running = new Map<string, number>();
 
   constructor(private readonly o: { rooms: WaitingRooms; config: Config; nodeId: string; logger: Logger }) {
     this.log = o.logger.child({ module: "queue-node" });
   }
 
   start(): void {
-    const positions = setInterval(() => void this.readPositions(), this.o.config.QUEUE_POSITION_MS);
-    const tick = setInterval(() => void this.tickRooms(), this.o.config.QUEUE_TICK_MS);
+    const positions = setInterval(() => this.readPositions(), this.o.config.QUEUE_POSITION_MS);
+    const tick = setInterval(() => this.tickRooms(), this.o.config.QUEUE_TICK_MS);
     positions.unref();
     tick.unref();
     this.timers.push(positions, tick);
@@ -67,9 +70,9 @@ export class QueueNode {
   }
 
   /** The socket joined the room; returns what the node last told the user (a second tab gets the same). */
-  add(conn: Conn, join: Join, info: RoomInfo, at: { place?: number; until?: number }): Told | null {
+  add(conn: Conn, join: Join, info: RoomInfo, at: { epoch: string; place?: number; until?: number }): Told | null {
     let room = this.rooms.get(info.eventId);
-    if (!room) this.rooms.set(info.eventId, (room = { eventId: info.eventId, info, waiters: new Map(), epoch: null, last: null }));
+    if (!room) this.rooms.set(info.eventId, (room = { eventId: info.eventId, info, waiters: new Map(), epoch: at.epoch, last: null }));
     room.info = info;
     const userId = conn.userId!;
     let w = room.waiters.get(userId);
@@ -105,48 +108,48 @@ export class QueueNode {
     if (w && (!w.told || told.position <= w.told.position)) w.told = told;
   }
 
-  private async tickRooms(): Promise<void> {
-    if (this.ticking) return;
-    this.ticking = true;
-    try {
-      for (const eventId of [...this.rooms.keys()]) {
-        try {
-          const r = await this.o.rooms.tick(eventId, this.o.nodeId);
-          if (r.kind === "ticked" && r.admitted > 0) metrics.roomAdmitted.inc(r.admitted);
-          if (r.kind === "drawn") this.log.info({ eventId, entrants: r.entrants }, "waiting room drawn by this node");
-        } catch (err) {
-          metrics.roomFailures.inc({ step: "tick" });
-          this.log.warn({ err, eventId }, "waiting room tick failed");
-        }
-      }
-    } finally {
-      this.ticking = false;
-    }
+  private tickRooms(): void {
+    for (const eventId of this.rooms.keys())
+      this.once("tick", eventId, async () => {
+        const r = await this.o.rooms.tick(eventId, this.o.nodeId);
+        if (r.kind === "ticked" && r.admitted > 0) metrics.roomAdmitted.inc(r.admitted);
+        if (r.kind === "drawn") this.log.info({ eventId, entrants: r.entrants }, "waiting room drawn by this node");
+      });
   }
 
-  private async readPositions(): Promise<void> {
-    if (this.reading) return;
-    this.reading = true;
-    try {
-      for (const room of [...this.rooms.values()]) {
-        try {
-          await this.readRoom(room);
-        } catch (err) {
-          metrics.roomFailures.inc({ step: "positions" });
-          this.log.warn({ err, eventId: room.eventId }, "waiting room positions failed");
-        }
-      }
-    } finally {
-      this.reading = false;
-    }
+  private readPositions(): void {
+    for (const room of this.rooms.values()) this.once("positions", room.eventId, () => this.readRoom(room));
+  }
+
+  /**
+   * Runs one room's tick or position read unless the previous one is still running. A call that
+   * has not settled after STUCK_MS (a command lost in a Redis restart can hang) no longer blocks the
+   * next: the rooms are independent, and one stuck room never stops the others.
+   */
+  private once(step: "tick" | "positions", eventId: string, work: () => Promise<void>): void {
+    const key = `${step}|${eventId}`;
+    const started = this.running.get(key);
+    if (started !== undefined && Date.now() - started < STUCK_MS) return;
+    const at = Date.now();
+    this.running.set(key, at);
+    work()
+      .catch((err: unknown) => {
+        metrics.roomFailures.inc({ step });
+        this.log.warn({ err, eventId }, `waiting room ${step} failed`);
+      })
+      .finally(() => {
+        if (this.running.get(key) === at) this.running.delete(key);
+      });
   }
 
   private async readRoom(room: LocalRoom): Promise<void> {
     const users = [...room.waiters.keys()];
     if (users.length === 0) return;
     let p = await this.o.rooms.positions(room.eventId, users);
-    if (!p || (room.epoch !== null && p.epoch !== room.epoch)) {
-      // Redis lost the room (and maybe someone loaded it again): put back what this node knows.
+    // Redis lost the room (and maybe another node loaded it again), or users this node holds and
+    // never saw admitted are unknown to it: put back what this node knows.
+    const lost = (q: Positions | null): q is null => !q || q.epoch !== room.epoch || [...q.users].some(([u, at]) => at.kind === "unknown" && room.waiters.get(u)?.until === 0);
+    if (lost(p)) {
       await this.restore(room);
       p = await this.o.rooms.positions(room.eventId, users);
       if (!p) return;
