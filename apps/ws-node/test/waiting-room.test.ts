@@ -116,6 +116,7 @@ describe("admission and the pass", () => {
       expect((await push(j.channel, "lock", { seat: "A_1" })).response).toMatchObject({ reason: "not_admitted" });
     }
     await expect(world.client(1, third.token).join(`seats:${eventId}`, { pass: "not a pass" })).rejects.toMatchObject({ reply: { reason: "malformed_payload", field: "pass" } });
+    console.log("[waiting room × passes] no pass, another user's, forged, expired: 4 of 4 locks refused not_admitted (the map still watched); a malformed pass: join refused malformed_payload (field pass); the owner's pass: lock ok");
     // The buyer's own pass locks.
     const buyer = await world.client(1, first.token).join(`seats:${eventId}`, { changes: true, pass });
     expect(buyer.reply.waiting_room).toMatchObject({ admitted: true, expires_at: admittedPush(joins[0]!)!.expires_at });
@@ -205,5 +206,6 @@ describe("seats that come free while people wait", () => {
     const nextMap = await world.client(1, next.token).join(`seats:${eventId}`, { changes: true, pass: await pass(nj) });
     expect((await push(nextMap.channel, "lock", { seat: "A_1" })).status).toBe("ok");
     expect((await push(nextMap.channel, "lock", { seat: "A_2" })).status).toBe("ok");
+    console.log(`[waiting room × bot at expiry] the bot's locks on an expired hold's seats: refused seat_offered (retry_after_ms ${refused!.retry_after_ms}); the next in the queue, admitted by the release, locked both`);
   });
 });
