@@ -1,4 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
+import WebSocket from "ws";
 import { eq } from "drizzle-orm";
 import { events } from "@seatdrop/db";
 import { createLogger } from "@seatdrop/observability";
@@ -207,5 +208,21 @@ describe("seats that come free while people wait", () => {
     expect((await push(nextMap.channel, "lock", { seat: "A_1" })).status).toBe("ok");
     expect((await push(nextMap.channel, "lock", { seat: "A_2" })).status).toBe("ok");
     console.log(`[waiting room × bot at expiry] the bot's locks on an expired hold's seats: refused seat_offered (retry_after_ms ${refused!.retry_after_ms}); the next in the queue, admitted by the release, locked both`);
+  });
+});
+
+describe("the legacy seat dialect and a waiting room", () => {
+  it("refuses its locks on an event with a room (it cannot carry a pass), naming why", async () => {
+    const { eventId } = await runningRoom(seatIdsGrid(1, 4));
+    const u = await createUser(world.env);
+    const ws = new WebSocket(`ws://127.0.0.1:${world.cluster.nodes[0]!.port}/?event=${eventId}&token=${u.token}`);
+    const frames: { event: string; data: unknown }[] = [];
+    ws.on("message", (d: WebSocket.RawData) => frames.push(JSON.parse(String(d)) as { event: string; data: unknown }));
+    await eventually(() => frames.some((f) => f.event === "startstate"), 10_000, "startstate");
+    ws.send(JSON.stringify({ action: "lock", seat: "A_1" }));
+    const refusal = await eventually(() => frames.find((f) => f.event === "error"), 10_000, "the refusal");
+    expect(refusal.data).toMatchObject({ code: "not_admitted", seat: "A_1" });
+    expect(await world.env.redis.hget(world.env.keys.event(eventId).state, "A_1")).toBeNull();
+    ws.close();
   });
 });
