@@ -24,6 +24,8 @@ interface Waiter {
   /** End of the user's turn once admitted (ms), else 0. */
   until: number;
   told: Told | null;
+  /** When the last `position` push went out (ms). */
+  toldAt: number;
   /** The last room-wide news the user was given. */
   news: "admitted" | "sold_out" | null;
 }
@@ -76,7 +78,7 @@ export class QueueNode {
     room.info = info;
     const userId = conn.userId!;
     let w = room.waiters.get(userId);
-    if (!w) room.waiters.set(userId, (w = { userId, sockets: new Map(), place: 0, until: 0, told: null, news: null }));
+    if (!w) room.waiters.set(userId, (w = { userId, sockets: new Map(), place: 0, until: 0, told: null, toldAt: 0, news: null }));
     if (at.place) w.place = at.place;
     if (at.until) {
       w.until = at.until;
@@ -185,8 +187,9 @@ export class QueueNode {
     const last = w.told;
     // A place never goes up: after a restore the order may differ slightly, and the lower number stands.
     if (last && told.position > last.position) told.position = last.position;
-    if (last && told.position === last.position && told.eta_s === last.eta_s && told.likely_sold_out === last.likely_sold_out) return;
+    if (last && !worthTelling(last, told, Date.now() - w.toldAt)) return;
     w.told = told;
+    w.toldAt = Date.now();
     this.push(w, "position", { ...told });
   }
 
@@ -211,6 +214,22 @@ export class QueueNode {
       throw err;
     }
   }
+}
+
+/** How long a waiter far back may go without hearing of a small change. */
+const QUIET_MS = 10_000;
+
+/**
+ * Whether a change is worth a push. Near the front every change is; further back a place moves
+ * every second while the room admits, and a push per waiter per second would cost the node a send
+ * per waiter per second for news nobody needs at that grain: there, a push when the place fell by
+ * at least 1 %, or the estimate moved and QUIET_MS passed, or the sold-out outlook turned.
+ */
+export function worthTelling(last: Told, now: Told, sinceMs: number): boolean {
+  if (now.likely_sold_out !== last.likely_sold_out) return true;
+  if (now.position === last.position && now.eta_s === last.eta_s) return false;
+  if (now.position <= 100 || last.position - now.position >= last.position / 100) return true;
+  return sinceMs >= QUIET_MS;
 }
 
 /** A waiter's place with an honest estimate: the recent admission rate, none while nobody is admitted. */
