@@ -1,6 +1,8 @@
 // The seat-map page: the reference client of the cluster, plain JavaScript and the stock Phoenix client.
 // Watch an event's seats live (`changes` protocol), hold seats with a countdown, extend, order, pay
 // (development provider), see my orders and tickets, and talk in the event's chat as a ticket holder.
+// An event with a waiting room shows the room first (queue:<event>): the place, an estimate, the
+// verifiable draw; once admitted, the seat map joined with the room's pass, for the turn's length.
 import { Presence, Socket } from "/vendor/phoenix.mjs";
 
 // Where the WebSocket nodes are: `?ws=` picks another node, but only on this page's own host (the
@@ -216,16 +218,27 @@ function connect() {
 
 const lastSeq = () => Math.min(...seqOf.values());
 
+let joinGen = 0; // a newer join() (another event, a sign-in) makes an older one's late answers moot
 async function join() {
+  const gen = ++joinGen;
   if (channel) channel.leave();
+  channel = null;
   leaveChat();
+  leaveRoom();
   seats.clear(); seqOf.clear(); hold = null; epoch = undefined; render();
+  let roomStatus = null;
   try {
-    [event] = await Promise.all([api("GET", `/api/events/${eventId}`), loadLayout()]);
-  } catch (e) { return status(`Cannot load this event: ${e.message}`); }
+    // 404 from the room's route: the event has no waiting room (the map as always).
+    const room = api("GET", `/api/events/${eventId}/waiting_room`).catch((e) => { if (e.status === 404) return null; throw e; });
+    [event, , roomStatus] = await Promise.all([api("GET", `/api/events/${eventId}`), loadLayout(), room]);
+  } catch (e) { if (gen === joinGen) status(`Cannot load this event: ${e.message}`); return; }
+  if (gen !== joinGen) return;
   const start = new Date(event.start_time);
-  $("event-info").replaceChildren(append(document.createElement("h2"), [event.name]), append(Object.assign(document.createElement("div"), { className: "muted" }), [`${event.location} · ${start.toLocaleString([], { dateStyle: "medium", timeStyle: "short" })}`]));
-  openChannel();
+  const info = () => [append(document.createElement("h2"), [event.name]), append(Object.assign(document.createElement("div"), { className: "muted" }), [`${event.location} · ${start.toLocaleString([], { dateStyle: "medium", timeStyle: "short" })}`])];
+  $("event-info").replaceChildren(...info());
+  $("room-event").replaceChildren(...info());
+  if (roomStatus) enterRoom(roomStatus);
+  else { showView("map"); openChannel(); }
   syncChat();
 }
 
@@ -233,7 +246,8 @@ async function join() {
 let joined = false;
 function openChannel() {
   joined = false;
-  channel = socket.channel(`seats:${eventId}`, () => ({ changes: true, ...(sections ? { sections } : {}), ...(epoch ? { last_seq: lastSeq(), epoch } : {}) }));
+  // With a waiting room, the pass of my turn goes with every (re)join: without it locks are refused.
+  channel = socket.channel(`seats:${eventId}`, () => ({ changes: true, ...(sections ? { sections } : {}), ...(epoch ? { last_seq: lastSeq(), epoch } : {}), ...(pass ? { pass } : {}) }));
   channel.on("changes", applyChanges);
   for (const ev of ["lockedForYou", "unlockedForYou", "deleted"]) channel.on(ev, (p) => applyPersonal(ev, p));
   channel.onError(() => { joined = false; }); // the stock client rejoins by itself, with last_seq
@@ -244,6 +258,7 @@ function openChannel() {
       epoch = r.epoch; hold = r.hold;
       for (const s of r.sections ?? [""]) seqOf.set(s, r.seq);
       joined = true;
+      if (r.waiting_room) turnFromJoin(r.waiting_room);
       $("seats").dataset.ready = "true";
       log(`joined (${r.mode}, seq ${r.seq}, ${Object.keys(r.seats).length} taken)`);
       render();
@@ -273,7 +288,11 @@ function click(seat) {
       status(`${mine ? "Released" : "Holding"} ${seat}.`);
       render();
     })
-    .receive("error", (e) => status(`${seat}: ${why(e)}`));
+    .receive("error", (e) => {
+      status(`${seat}: ${why(e)}`);
+      // The room's clock says my turn is over, whatever this browser's clock says.
+      if (e.reason === "not_admitted" && turnUntil && !turnEnded) endTurn();
+    });
 }
 
 $("extend").onclick = () => {
@@ -293,6 +312,314 @@ $("buy").onclick = async () => {
     // On a phone the orders are below the map: bring the new one (and its Pay button) into view.
     document.querySelector(`[data-order-id="${o.id}"]`)?.scrollIntoView({ block: "nearest", behavior: "smooth" });
   } catch (e) { status(`Order refused: ${e.body?.error ?? e.message}`); renderHold(); }
+};
+
+// ---- the waiting room (queue:<event>) ------------------------------------------------------------
+
+// `wr` is the room of the event shown, null for an event without one: `status` is the room as
+// GET /api/events/:id/waiting_room last said, `mine` my place as the queue channel last said.
+let wr = null, queueChannel = null, roomPoll = null;
+let pass = null, turnUntil = null, turnEnded = false;
+const nonces = new Map(); // "<challenge>:<user id>" -> a proof-of-work nonce already found
+
+function showView(view) {
+  document.body.dataset.view = view;
+  $("room-card").hidden = view !== "room";
+  $("map-card").hidden = view !== "map";
+  tickTurn();
+}
+
+function leaveRoom() {
+  if (queueChannel) queueChannel.leave();
+  queueChannel = null;
+  clearTimeout(roomPoll);
+  wr = null; pass = null; turnUntil = null; turnEnded = false;
+  $("room-verify").hidden = true;
+  tickTurn();
+}
+
+function enterRoom(roomStatus) {
+  wr = { status: roomStatus, commitment: roomStatus.commitment, mine: null, note: "" };
+  showView("room");
+  if (token) joinQueue();
+  renderWaitingRoom();
+  scheduleRoomPoll();
+}
+
+// One place per user: every tab and every rejoin (the stock client's, after a reconnect) finds the
+// same one. The params are read at each (re)join, so a nonce found once goes with all of them.
+function joinQueue() {
+  if (queueChannel) queueChannel.leave();
+  const ch = socket.channel(`queue:${eventId}`, () => {
+    const nonce = wr?.pow && me ? nonces.get(`${wr.pow.challenge}:${me.id}`) : undefined;
+    return nonce ? { nonce } : {};
+  });
+  queueChannel = ch;
+  const mine = (f) => (p) => { if (ch === queueChannel && wr) f(p); };
+  ch.on("position", mine((p) => {
+    const wasDrawn = !!wr.status.seed;
+    wr.mine = { state: "waiting", position: p.position, ahead: p.ahead, eta_s: p.eta_s, likely_sold_out: !!p.likely_sold_out };
+    // No "drawn" push: the first place after the pre-queue is the sign that the draw was made.
+    if (!wasDrawn) void refreshRoom();
+    renderWaitingRoom();
+  }));
+  ch.on("admitted", mine(admitted));
+  ch.on("sold_out", mine(() => { wr.mine = { ...wr.mine, state: "sold_out" }; renderWaitingRoom(); }));
+  ch.join()
+    .receive("ok", mine((r) => {
+      log(`queue joined (${r.state}${r.position ? `, place ${r.position}` : ""})`);
+      if (r.state === "admitted") return admitted(r);
+      wr.mine = { state: r.state, position: r.position, ahead: r.ahead, eta_s: r.eta_s, likely_sold_out: !!r.likely_sold_out };
+      wr.note = ""; wr.powTries = 0;
+      renderWaitingRoom();
+    }))
+    .receive("error", mine((e) => queueRefused(ch, e)));
+}
+
+// A refused join is not retried by itself (the stock client would, every few seconds, forever).
+function queueRefused(ch, e) {
+  ch.leave();
+  if (ch === queueChannel) queueChannel = null;
+  log(`queue refused: ${why(e)}`);
+  if (e.reason === "pow_invalid" && me) nonces.delete(`${e.challenge}:${me.id}`);
+  // Solved once per refusal; a nonce refused again is not tried forever.
+  if ((e.reason === "pow_required" || e.reason === "pow_invalid") && me && (wr.powTries = (wr.powTries ?? 0) + 1) <= 2) return void provePresence(e.challenge, e.bits);
+  if (e.reason === "rate_limited") {
+    wr.note = "Many people are joining right now; trying again in a moment…";
+    const g = wr;
+    setTimeout(() => { if (wr === g && !queueChannel) joinQueue(); }, Math.max(1000, e.retry_after_ms ?? 2000));
+  } else if (e.reason === "unauthorized") wr.note = "Sign in to take a place.";
+  else wr.note = `You cannot take a place: ${why(e)}`;
+  renderWaitingRoom();
+}
+
+// The room asks for a proof of work: a nonce such that SHA-256("<challenge>:<user id>:<nonce>")
+// starts with `bits` zero bits. Tried in small batches, so the page stays responsive meanwhile.
+async function provePresence(challenge, bits) {
+  const g = wr, key = `${challenge}:${me.id}`;
+  g.pow = { challenge, bits };
+  if (!nonces.has(key)) {
+    if (!crypto.subtle) { g.note = "This room asks your browser for a short computation, which needs a secure (https) page."; return renderWaitingRoom(); }
+    const enc = new TextEncoder(), prefix = `${challenge}:${me.id}:`, batch = 128;
+    let found = null;
+    for (let from = 0; found === null; from += batch) {
+      if (wr !== g) return;
+      if (from % (batch * 16) === 0) { g.note = `Checking this is a person, not a bot: ${from.toLocaleString()} tries…`; renderWaitingRoom(); }
+      const digests = await Promise.all(Array.from({ length: batch }, (_, i) => crypto.subtle.digest("SHA-256", enc.encode(prefix + (from + i)))));
+      const i = digests.findIndex((d) => zeroBits(new Uint8Array(d)) >= bits);
+      if (i >= 0) found = String(from + i);
+      else await nextTask();
+    }
+    nonces.set(key, found);
+    log(`proof of work: ${bits} bits after ${Number(found) + 1} tries`);
+  }
+  if (wr !== g) return;
+  g.note = "";
+  joinQueue();
+}
+
+function zeroBits(bytes) {
+  let n = 0;
+  for (const b of bytes) { if (b === 0) { n += 8; continue; } return n + Math.clz32(b) - 24; }
+  return n;
+}
+// Yields to the page between batches (a message, not setTimeout: not slowed down in a background tab).
+const nextTask = () => new Promise((resolve) => { const c = new MessageChannel(); c.port1.onmessage = () => resolve(); c.port2.postMessage(null); });
+
+// The room's state for everyone, polled while it matters: until the draw (the pre-queue's size,
+// then the seed), and for visitors who are not signed in (no queue channel, no pushes).
+function scheduleRoomPoll() {
+  clearTimeout(roomPoll);
+  const s = wr?.status.state;
+  if (!s || s === "closed" || turnUntil) return;
+  const every = s === "not_open" || s === "pre_queue" ? 3000 : token ? null : 15000;
+  if (every) roomPoll = setTimeout(refreshRoom, every * (0.8 + Math.random() * 0.4));
+}
+
+async function refreshRoom() {
+  const g = wr;
+  if (!g || g.refreshing) return;
+  g.refreshing = true;
+  try {
+    const s = await api("GET", `/api/events/${eventId}/waiting_room`);
+    if (wr !== g) return;
+    const before = g.status.state;
+    g.status = s;
+    // The pre-queue opened while I was here: take my place in it now.
+    if (token && before === "not_open" && s.state !== "not_open" && !turnUntil) joinQueue();
+    // Drawn, yet no place pushed to me: ask again (the join reply says where I stand).
+    const placeless = () => wr === g && queueChannel && !turnUntil && (g.mine?.state === "pre_queue" || g.mine?.state === "not_open");
+    if (token && s.seed && placeless()) setTimeout(() => { if (placeless()) joinQueue(); }, 3000);
+    renderWaitingRoom();
+  } catch (e) {
+    if (wr === g) log(`waiting room: ${e.message}`);
+  } finally {
+    g.refreshing = false;
+    if (wr === g) scheduleRoomPoll();
+  }
+}
+
+const short = (hex) => (hex && hex.length > 16 ? `${hex.slice(0, 10)}…${hex.slice(-6)}` : hex ?? "");
+const when = (iso) => new Date(iso).toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
+function etaText(m) {
+  if (m.ahead === 0) return "you're next";
+  if (m.eta_s === null || m.eta_s === undefined) return "estimating…";
+  const min = Math.max(1, Math.round(m.eta_s / 60));
+  return min < 60 ? `about ${min} min` : `about ${Math.floor(min / 60)} h ${min % 60} min`;
+}
+
+function renderWaitingRoom() {
+  if (!wr) return;
+  const st = wr.status, m = wr.mine;
+  // My own state when I have one (pushes are fresher than the last poll), else the room's.
+  let state = m?.state ?? st.state;
+  if (st.state === "closed") state = "closed";
+  if (state === "pre_queue" && st.seed) state = "drawn"; // drawn: my place is on its way
+  if (state === "pre_queue" && Date.now() >= Date.parse(st.sales_open_at)) state = "drawing";
+  $("room-card").dataset.state = state;
+  const signedIn = !!token;
+  const text = {
+    not_open: `The waiting room opens ${when(st.opens_at)}. Everyone here between then and ${when(st.sales_open_at)} gets a place by a random draw, so there is no need to rush.`,
+    pre_queue: signedIn
+      ? `You are in the pre-queue. At ${when(st.sales_open_at)} everyone in it gets a place by a random draw: when you arrived before then makes no difference.`
+      : `The pre-queue is open. At ${when(st.sales_open_at)} everyone in it gets a place by a random draw.`,
+    drawing: "Sales are opening: drawing the places…",
+    drawn: "The draw is made: your place is on its way…",
+    waiting: m?.ahead === 0 ? "You are next in the queue. Keep this page open: the seat map opens here when it is your turn." : "You are in the queue. Keep this page open: the seat map opens here when it is your turn.",
+    running: "Sales are open: buyers are let in to the seat map in turn, in the order of the queue.",
+    admitted: "It is your turn.",
+    sold_out: "Sold out: every seat has been sold. If seats come back (an order that is not paid), the queue moves again and this page follows.",
+    closed: "Sales for this event have closed.",
+  }[state] ?? "";
+  $("room-state").textContent = wr.note || text;
+  const waiting = state === "waiting" && m;
+  $("room-place").hidden = !waiting;
+  if (waiting) {
+    $("room-position").textContent = `#${m.position}`;
+    $("room-ahead").textContent = String(m.ahead);
+    $("room-eta").textContent = etaText(m);
+    $("room-eta").dataset.eta = m.eta_s === null || m.eta_s === undefined ? "" : String(m.eta_s);
+  }
+  $("room-risk").hidden = !(waiting && m.likely_sold_out);
+  $("room-signin").hidden = signedIn || state === "closed" || state === "sold_out";
+  // Counts only while they are kept fresh (polled); a queued buyer follows their own place instead.
+  const polled = !signedIn || !st.seed;
+  $("room-counts").textContent = !polled || state === "closed" ? "" : st.seed ? `${st.waiting.toLocaleString()} waiting · ${st.admitted.toLocaleString()} let in so far` : `${st.waiting.toLocaleString()} in the pre-queue`;
+  $("room-draw-text").textContent = st.seed
+    ? "The seed is public now: check that it matches the commitment, and where your key put you in the draw."
+    : "Before the pre-queue opened, the room fixed a secret seed and published its SHA-256, the commitment. At the draw the seed is made public, so anyone can check it and recompute every place.";
+  $("room-commitment").textContent = short(wr.commitment);
+  $("room-commitment").title = wr.commitment;
+  $("room-commitment").dataset.full = wr.commitment;
+  $("room-seed-line").hidden = !st.seed;
+  $("room-seed").textContent = short(st.seed);
+  $("room-seed").title = st.seed ?? "";
+  $("room-check").hidden = !st.seed;
+}
+
+$("room-copy").onclick = async () => {
+  const full = wr?.commitment;
+  if (!full) return;
+  try { await navigator.clipboard.writeText(full); $("room-copy").textContent = "Copied"; setTimeout(() => { $("room-copy").textContent = "Copy"; }, 2000); }
+  catch { window.prompt("The draw's commitment (SHA-256 of the seed):", full); }
+};
+$("room-signin").append(" ", Object.assign(document.createElement("button"), { type: "button", className: "link", textContent: "Sign in", onclick: () => $("email").focus() }));
+
+const hex = (buf) => [...new Uint8Array(buf)].map((b) => b.toString(16).padStart(2, "0")).join("");
+
+// The draw, checked in the browser: SHA-256(seed) must be the commitment published before the
+// pre-queue opened; my key is HMAC-SHA256(key = seed, message = my user id); the keys are listed in
+// queue order (ascending), so my place in the draw is my key's index + 1.
+$("room-check").onclick = async () => {
+  const out = $("room-verify"), g = wr;
+  out.hidden = false; out.textContent = "Checking…"; delete out.dataset.commitment; delete out.dataset.place;
+  if (!crypto.subtle) { out.textContent = "This browser can only check the draw on a secure (https) page."; return; }
+  try {
+    const d = await api("GET", `/api/events/${eventId}/waiting_room/draw`);
+    const enc = new TextEncoder();
+    const recomputed = hex(await crypto.subtle.digest("SHA-256", enc.encode(d.seed)));
+    const ok = recomputed === g.commitment;
+    const ordered = d.keys.every((k, i) => i === 0 || d.keys[i - 1] < k);
+    const lines = [ok ? `✓ The seed matches the commitment ${short(g.commitment)} published before the draw.` : `✗ The seed does not match the published commitment: its SHA-256 is ${short(recomputed)}, not ${short(g.commitment)}.`];
+    let place = 0;
+    if (me) {
+      const k = await crypto.subtle.importKey("raw", enc.encode(d.seed), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+      const mine = hex(await crypto.subtle.sign("HMAC", k, enc.encode(me.id)));
+      place = d.keys.indexOf(mine) + 1;
+      lines.push(place ? `Your key ${short(mine)} is number ${place} of ${d.keys.length} in the draw${g.mine?.position && g.mine.position !== place ? " (your place moves up as the buyers drawn before you are let in)" : ""}.` : `Your key ${short(mine)} is not among the draw's ${d.keys.length} keys: you were not in the pre-queue (you queue in order of arrival after it).`);
+    } else lines.push("Sign in to find your own key in the draw.");
+    if (!ordered) lines.push("✗ The published keys are not in ascending order.");
+    if (wr !== g) return;
+    out.replaceChildren(...lines.flatMap((l, i) => (i ? [document.createElement("br"), l] : [l])));
+    out.dataset.commitment = ok ? "ok" : "mismatch";
+    out.dataset.place = String(place);
+  } catch (e) {
+    if (wr === g) out.textContent = e.status === 409 ? "The draw has not been made yet." : `Cannot check the draw: ${e.message}`;
+  }
+};
+
+// My turn: the seat map, joined with the pass; the queue channel stays joined (it vouches I am
+// still here) until the turn ends.
+function admitted(p) {
+  const fresh = p.pass !== pass;
+  pass = p.pass; turnUntil = p.expires_at; turnEnded = false;
+  wr.mine = { ...wr.mine, state: "admitted" };
+  wr.note = "";
+  clearTimeout(roomPoll);
+  showView("map");
+  if (!channel) openChannel();
+  else if (fresh) resync();
+  status("It's your turn: pick your seats.");
+  log(`admitted until ${new Date(turnUntil).toLocaleTimeString()}`);
+}
+
+// What the seat join says of my pass: its deadline, or that it no longer counts.
+function turnFromJoin(w) {
+  if (w.admitted && w.expires_at) { turnUntil = w.expires_at; turnEnded = false; }
+  else if (pass) endTurn();
+  tickTurn();
+}
+
+function endTurn() {
+  if (turnEnded) return;
+  turnEnded = true; pass = null;
+  // No new place behind my back (the stock client would rejoin after a reconnect): I ask for one.
+  if (queueChannel) queueChannel.leave();
+  queueChannel = null;
+  status(hold?.seats.length ? "Your turn has ended: order the seats you hold before their hold runs out." : "Your turn has ended.");
+  tickTurn();
+}
+
+function tickTurn() {
+  const t = $("turn");
+  const shown = !!wr && turnUntil !== null && document.body.dataset.view === "map";
+  t.hidden = !shown;
+  if (!shown) return;
+  if (!turnEnded && turnUntil - Date.now() <= 0) return endTurn();
+  t.dataset.state = turnEnded ? "ended" : "running";
+  $("turn-rejoin").hidden = !turnEnded;
+  if (turnEnded) {
+    $("turn-text").textContent = hold?.seats.length ? "Your turn has ended: you can still order the seats you hold; new seats need a new turn." : "Your turn has ended. To pick seats, join the queue again.";
+    t.classList.remove("low");
+    return;
+  }
+  const s = Math.ceil((turnUntil - Date.now()) / 1000);
+  $("turn-text").textContent = `Your turn: ${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")} left to pick your seats`;
+  $("turn-text").dataset.left = String(s);
+  t.classList.toggle("low", s <= 60);
+}
+setInterval(tickTurn, 1000);
+
+// Back to the room for a new place (at the back of the queue). The seat channel stays joined, so a
+// hold I still have is not taken for abandoned.
+$("turn-rejoin").onclick = () => {
+  if (!wr) return;
+  turnUntil = null; turnEnded = false;
+  wr.mine = null;
+  showView("room");
+  joinQueue();
+  renderWaitingRoom();
+  void refreshRoom();
 };
 
 // ---- my orders -----------------------------------------------------------------------------------
