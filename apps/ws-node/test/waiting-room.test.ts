@@ -211,6 +211,21 @@ describe("seats that come free while people wait", () => {
   });
 });
 
+describe("the end of a turn", () => {
+  it("is pushed as turn_ended, after which the pass no longer locks", async () => {
+    const { eventId } = await runningRoom(seatIdsGrid(1, 4), { turnMs: 1500 });
+    const u = await createUser(world.env);
+    const j = await joinQueue(1, u.token, eventId);
+    const admitted = (await eventually(() => j.log.find((m) => m.event === "admitted"), 10_000, "admitted")).payload as { pass: string; expires_at: number; server_time: number };
+    expect(admitted.expires_at - admitted.server_time).toBeGreaterThan(0);
+    expect(admitted.expires_at - admitted.server_time).toBeLessThanOrEqual(1500);
+    const map = await world.client(0, u.token).join(`seats:${eventId}`, { changes: true, pass: admitted.pass });
+    const ended = await eventually(() => j.log.find((m) => m.event === "turn_ended"), 10_000, "turn_ended");
+    expect(ended.payload).toEqual({ expired_at: admitted.expires_at });
+    expect((await push(map.channel, "lock", { seat: "A_1" })).response).toMatchObject({ reason: "not_admitted" });
+  });
+});
+
 describe("the legacy seat dialect and a waiting room", () => {
   it("refuses its locks on an event with a room (it cannot carry a pass), naming why", async () => {
     const { eventId } = await runningRoom(seatIdsGrid(1, 4));

@@ -140,7 +140,7 @@ export const metrics = {
   // ws-node: waiting rooms (libs/queue)
   roomWaiters: gauge(WS, { name: "sdc_room_waiters", help: "Sockets joined to a waiting room (queue:<event>) on this node" }),
   roomAdmitted: counter(WS, { name: "sdc_room_admitted_total", help: "Buyers admitted from a waiting room by this node's ticks" }),
-  roomPushes: counter(WS, { name: "sdc_room_pushes_total", help: "Waiting-room pushes sent, by event (position, admitted, sold_out)", labelNames: ["event"] }, { event: ["position", "admitted", "sold_out"] }),
+  roomPushes: counter(WS, { name: "sdc_room_pushes_total", help: "Waiting-room pushes sent, by event (position, admitted, sold_out, turn_ended)", labelNames: ["event"] }, { event: ["position", "admitted", "sold_out", "turn_ended"] }),
   roomDrawSeconds: histogram(WS, { name: "sdc_room_draw_seconds", help: "A waiting room's draw, from reading the pre-queue to the commit", buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10] }),
   roomFailures: counter(WS, { name: "sdc_room_failures_total", help: "Waiting-room ticks and position reads that failed (Redis or PostgreSQL unavailable), by step", labelNames: ["step"] }, { step: ["tick", "positions", "restore"] }),
   // every app runs seat scripts (SeatService); lock outcomes are `op="lockSeat"` by `result`

@@ -59,7 +59,7 @@ export class QueueChannel implements Channel {
     let response: Record<string, unknown>;
     if (outcome.state === "admitted") {
       ctx.queue.add(conn, join, info, { epoch: outcome.epoch, until: outcome.until });
-      response = { state: "admitted", ...none, pass: ctx.rooms.passes.sign(eventId, userId, outcome.until), expires_at: outcome.until };
+      response = { state: "admitted", ...none, pass: ctx.rooms.passes.sign(eventId, userId, outcome.until), expires_at: outcome.until, server_time: Date.now() };
     } else if (outcome.state === "waiting" || outcome.state === "sold_out") {
       const told = ctx.queue.add(conn, join, info, { epoch: outcome.epoch, place: outcome.place });
       const latest = ctx.queue.latest(eventId);

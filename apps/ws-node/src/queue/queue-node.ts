@@ -27,7 +27,7 @@ interface Waiter {
   /** When the last `position` push went out (ms). */
   toldAt: number;
   /** The last room-wide news the user was given. */
-  news: "admitted" | "sold_out" | null;
+  news: "admitted" | "sold_out" | "turn_ended" | null;
 }
 
 interface LocalRoom {
@@ -170,7 +170,13 @@ export class QueueNode {
       if (w.news === "admitted" && w.until === at.until) return;
       w.until = at.until;
       w.news = "admitted";
-      this.push(w, "admitted", { pass: this.o.rooms.passes.sign(room.eventId, w.userId, at.until), expires_at: at.until });
+      this.push(w, "admitted", { pass: this.o.rooms.passes.sign(room.eventId, w.userId, at.until), expires_at: at.until, server_time: Date.now() });
+      return;
+    }
+    // The turn is over (its pass no longer locks): said once, so a client need not trust its own clock.
+    if (w.news === "admitted" && w.until <= Date.now()) {
+      w.news = "turn_ended";
+      this.push(w, "turn_ended", { expired_at: w.until });
       return;
     }
     if (at.kind !== "waiting") return;
@@ -193,7 +199,7 @@ export class QueueNode {
     this.push(w, "position", { ...told });
   }
 
-  private push(w: Waiter, event: "position" | "admitted" | "sold_out", payload: Record<string, unknown>): void {
+  private push(w: Waiter, event: "position" | "admitted" | "sold_out" | "turn_ended", payload: Record<string, unknown>): void {
     metrics.roomPushes.inc({ event });
     for (const [conn, join] of w.sockets) if (join.live) sendTo(conn, encodePhx(join.joinRef, null, join.topic, event, payload));
   }
