@@ -365,6 +365,7 @@ function joinQueue() {
   }));
   ch.on("admitted", mine(admitted));
   ch.on("sold_out", mine(() => { wr.mine = { ...wr.mine, state: "sold_out" }; renderWaitingRoom(); }));
+  ch.on("turn_ended", mine(() => endTurn()));
   ch.join()
     .receive("ok", mine((r) => {
       log(`queue joined (${r.state}${r.position ? `, place ${r.position}` : ""})`);
@@ -562,7 +563,8 @@ $("room-check").onclick = async () => {
 // still here) until the turn ends.
 function admitted(p) {
   const fresh = p.pass !== pass;
-  pass = p.pass; turnUntil = p.expires_at; turnEnded = false;
+  // The turn's end on this browser's clock: the server's end, shifted by how far the clocks differ.
+  pass = p.pass; turnUntil = p.expires_at - (p.server_time ? p.server_time - Date.now() : 0); turnEnded = false;
   wr.mine = { ...wr.mine, state: "admitted" };
   wr.note = "";
   clearTimeout(roomPoll);
