@@ -10,6 +10,8 @@ import { notificationRoutes } from "./routes/notifications.ts";
 import { ticketRoutes } from "./routes/tickets.ts";
 import { idempotencyPlugin } from "./plugins/idempotency.ts";
 import { ordersPlugin } from "./plugins/orders.ts";
+import { waitingRoomsPlugin } from "./plugins/waiting-rooms.ts";
+import { waitingRoomRoutes } from "./routes/waiting-room.ts";
 import { orderRoutes } from "./routes/orders.ts";
 import { opsControlRoutes } from "./routes/ops-controls.ts";
 import { paymentWebhookRoutes } from "./routes/payment-webhook.ts";
@@ -55,6 +57,7 @@ export function buildApp(deps: ApiDeps) {
   app.register(eventsPlugin);
   app.register(chatRoomsPlugin);
   app.register(ordersPlugin);
+  app.register(waitingRoomsPlugin);
   app.register(idempotencyPlugin);
 
   app.register(healthRoutes);
@@ -69,6 +72,7 @@ export function buildApp(deps: ApiDeps) {
   app.register(chatAdminRoutes);
   app.register(orderRoutes);
   app.register(opsControlRoutes);
+  app.register(waitingRoomRoutes);
   app.register(paymentWebhookRoutes);
   app.register(pageRoutes);
   return app;

@@ -239,6 +239,7 @@ describe("GET /api/events/:id and /api/events", () => {
       start_time: "2030-05-01T18:00:00.000Z",
       end_time: "2030-05-01T22:00:00.000Z",
       seat_count: 3,
+      waiting_room: null,
     });
     const bad = await h.app.inject({ method: "GET", url: "/api/events?limit=0" });
     expect(bad.statusCode).toBe(422);

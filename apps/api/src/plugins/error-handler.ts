@@ -101,7 +101,14 @@ export function toFieldErrors(validation: FastifySchemaValidationError[], contex
     }
     if (byField.size >= MAX_FIELD_ERRORS) break;
   }
-  return [...byField].slice(0, MAX_FIELD_ERRORS).map(([field, message]) => ({ field, message }));
+  // A field inside an object that may also be null (`waiting_room.pow_bits` of a nullable room) fails
+  // the union too, reported on the object as "must be null": name the field that is wrong, not that.
+  const named = [...byField.keys()];
+  const within = (outer: string, inner: string) => inner.startsWith(`${outer}.`) || inner.startsWith(`${outer}[`);
+  return [...byField]
+    .filter(([field]) => !named.some((other) => within(field, other)))
+    .slice(0, MAX_FIELD_ERRORS)
+    .map(([field, message]) => ({ field, message }));
 }
 
 function pointerToPath(pointer: string): string {

@@ -1,5 +1,5 @@
 import fp from "fastify-plugin";
-import type { EventChanges } from "../schemas/chat.ts";
+import type { EventPatch } from "../schemas/chat.ts";
 import { createEvent, type NewEvent, type SavedEvent } from "../services/create-event.ts";
 import { deleteEvent, loadEvent, updateEvent, type LoadedEvent } from "../services/event-update.ts";
 
@@ -14,6 +14,8 @@ export interface EventSaved {
   eventId: string;
   times: EventTimes;
   previous?: EventTimes;
+  /** An update's fields as the request named them (`waiting_room`, `start_time`, …); absent on creation. */
+  changed?: (keyof EventPatch)[];
 }
 
 export interface EventDeleted {
@@ -31,7 +33,7 @@ type Listener<T> = (e: T) => Promise<void>;
 export interface EventsService {
   create(event: NewEvent, by?: string): Promise<SavedEvent>;
   /** Applies a partial update; returns the event as stored afterwards. */
-  update(eventId: string, changes: EventChanges, by?: string): Promise<LoadedEvent>;
+  update(eventId: string, changes: EventPatch, by?: string): Promise<LoadedEvent>;
   remove(eventId: string, by?: string): Promise<void>;
   onSaved(listener: Listener<EventSaved>): void;
   onDeleted(listener: Listener<EventDeleted>): void;
@@ -67,7 +69,7 @@ export const eventsPlugin = fp(
       async update(eventId, changes, by) {
         const r = await updateEvent({ db, eventId, changes });
         log.info({ eventId, by, fields: Object.keys(changes) }, "event updated");
-        await tell(saved, { eventId, times: r.after.event, previous: r.before }, "saved");
+        await tell(saved, { eventId, times: r.after.event, previous: r.before, changed: Object.keys(changes) as (keyof EventPatch)[] }, "saved");
         // Listeners may have changed the room (activated it): answer with what is stored now.
         return (await loadEvent({ db, eventId })) ?? r.after;
       },

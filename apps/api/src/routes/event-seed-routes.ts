@@ -3,7 +3,7 @@ import { Type } from "typebox";
 import { findOrCreateRoom } from "@seatdrop/chat";
 import { ApiError, notFound } from "../errors.ts";
 import { bearerSecurity, errorResponses, IdParams } from "../schemas/common.ts";
-import { ChatRoomResponse, EventChanges, SeedChatRoomBody, SeedCreateEventBody, SeedUpdateEventBody } from "../schemas/chat.ts";
+import { ChatRoomResponse, EventPatch, SeedChatRoomBody, SeedCreateEventBody, SeedUpdateEventBody } from "../schemas/chat.ts";
 import { EventView } from "../schemas/event.ts";
 import { checkNewEvent } from "../services/create-event.ts";
 import { loadEvent } from "../services/event-update.ts";
@@ -17,6 +17,26 @@ import { toEventView } from "../services/event-views.ts";
  */
 export const eventSeedRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const db = app.deps.db.db;
+
+  /** The shared checks name fields as the REST bodies have them; seed 003's bodies put them under `event`. */
+  const underEvent = async <T>(work: () => Promise<T>): Promise<T> => {
+    try {
+      return await work();
+    } catch (err) {
+      if (err instanceof ApiError && err.extra.errors)
+        throw new ApiError(err.status, err.code, `event.${err.message}`, { errors: err.extra.errors.map((e) => ({ ...e, field: `event.${e.field}` })) });
+      throw err;
+    }
+  };
+
+  /**
+   * Seed 003's bodies have no waiting room, and their schemas let unknown fields through unchecked:
+   * a `waiting_room` in one is dropped here, never stored without the REST schema's checks.
+   */
+  const withoutRoom = <T extends object>(event: T): T => {
+    const { waiting_room: _dropped, ...rest } = event as T & { waiting_room?: unknown };
+    return rest as T;
+  };
 
   app.post(
     "/api/events/create_event",
@@ -34,15 +54,7 @@ export const eventSeedRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      let checked;
-      try {
-        checked = checkNewEvent({ ...request.body.event, seats: [] });
-      } catch (err) {
-        // The shared checks name fields at the top level; here they live under `event`.
-        if (err instanceof ApiError && err.extra.errors)
-          throw new ApiError(err.status, err.code, `event.${err.message}`, { errors: err.extra.errors.map((e) => ({ ...e, field: `event.${e.field}` })) });
-        throw err;
-      }
+      const checked = await underEvent(async () => checkNewEvent({ ...withoutRoom(request.body.event), seats: [] }));
       const saved = await app.events.create(checked, request.user?.userId);
       // The room may have opened at once (an event starting within the activation lead): show it as stored.
       const fresh = await loadEvent({ db, eventId: saved.event.id });
@@ -50,7 +62,7 @@ export const eventSeedRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
   );
 
-  const update = async (eventId: string, changes: EventChanges, by: string | undefined) => toEventView(await app.events.update(eventId, changes, by), app.deps.config);
+  const update = async (eventId: string, changes: EventPatch, by: string | undefined) => toEventView(await app.events.update(eventId, changes, by), app.deps.config);
 
   app.post(
     "/api/events/update_event",
@@ -65,7 +77,7 @@ export const eventSeedRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: EventView, ...errorResponses(401, 403, 404, 422) },
       },
     },
-    async (request) => update(request.body.id.toLowerCase(), request.body.event, request.user?.userId),
+    async (request) => underEvent(() => update(request.body.id.toLowerCase(), withoutRoom(request.body.event), request.user?.userId)),
   );
 
   app.patch(
@@ -75,10 +87,14 @@ export const eventSeedRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ["events"],
         summary: "Update an event (admin)",
-        description: "REST form of `POST /api/events/update_event`: the body is the map of fields to change.",
+        description:
+          "REST form of `POST /api/events/update_event`: the body is the map of fields to change, and may also change the event's waiting room. " +
+          "`waiting_room` adds a room (needs `opens_at`; the event must have `sales_open_at`, and the room must open before it), or changes the fields given " +
+          "of the room the event has (its draw's seed, commitment and challenge never change; `opens_at` no longer once the room opened); `null` removes it, only before it opens. " +
+          "Every ws-node follows a room's new settings within seconds.",
         security: bearerSecurity,
         params: IdParams,
-        body: EventChanges,
+        body: EventPatch,
         response: { 200: EventView, ...errorResponses(401, 403, 404, 422) },
       },
     },

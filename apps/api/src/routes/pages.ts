@@ -48,9 +48,16 @@ export const pageRoutes: FastifyPluginAsyncTypebox = async (app) => {
     "/api/ops/status",
     {
       onRequest: app.requireRole("admin", "service"),
-      schema: { tags: ["ops"], summary: "The cluster at a glance: apps, Redis, job queues, current events (the ops page reads it)", security: bearerSecurity },
+      schema: {
+        tags: ["ops"],
+        summary: "The cluster at a glance: apps, Redis, job queues, current events and their waiting rooms (the ops page reads it)",
+        description:
+          "Each current event's `waiting_room` is null without a room, else `{state, waiting, admitted, shopping, admitted_per_minute, free_seats, paused, max_active}` " +
+          "(state `unknown` and the figures null when Redis could not be read).",
+        security: bearerSecurity,
+      },
     },
-    async () => opsStatus({ config, db: app.deps.db.db, redis: app.deps.redis, keys: app.deps.keys }),
+    async () => opsStatus({ config, db: app.deps.db.db, redis: app.deps.redis, keys: app.deps.keys, rooms: app.rooms }),
   );
   app.get("/vendor/phoenix.mjs", { schema: { hide: true } }, async (_request, reply) =>
     reply.type("text/javascript; charset=utf-8").header("cache-control", "public, max-age=3600").send(phoenixJs),

@@ -1,5 +1,5 @@
 import { Type, type Static } from "typebox";
-import { EventTime } from "./event.ts";
+import { EventTime, WaitingRoomPatch } from "./event.ts";
 import { Offset, Uuid } from "./common.ts";
 
 /** Seed 003's event fields (no seat map: its events are chat rooms with tickets). */
@@ -27,6 +27,16 @@ export const EventChanges = Type.Object(
   { minProperties: 1 },
 );
 export type EventChanges = Static<typeof EventChanges>;
+
+/** `PATCH /api/events/:id`: seed 003's changeable fields (`EventChanges`) and the waiting room. */
+export const EventPatch = Type.Object(
+  {
+    ...EventChanges.properties,
+    waiting_room: Type.Optional(Type.Union([WaitingRoomPatch, Type.Null()], { description: "changes to the waiting room; null removes it (only before it opens)" })),
+  },
+  { minProperties: 1 },
+);
+export type EventPatch = Static<typeof EventPatch>;
 
 /** `POST /api/events/update_event`, as seed 003 sends it. */
 export const SeedUpdateEventBody = Type.Object({ id: Uuid, event: EventChanges });

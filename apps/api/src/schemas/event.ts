@@ -34,6 +34,52 @@ const holdSettingFields = {
   hold_max_extensions: Type.Integer({ minimum: 0, maximum: 100, description: "how often a hold may be extended" }),
 };
 
+/**
+ * An event's waiting room (issue 15), as an admin sets it. The pre-queue opens at `opens_at`; at the
+ * event's `sales_open_at` everyone in it is ordered by a draw the room committed to beforehand, and
+ * later arrivals queue behind in order of arrival. Admission is paced by the free seats.
+ */
+const waitingRoomFields = {
+  opens_at: Type.String({
+    format: "date-time",
+    description: "when the pre-queue opens (ISO-8601); must be before the event's sales_open_at, when the draw is made",
+    examples: ["2030-01-01T17:30:00Z"],
+  }),
+  turn_ms: Type.Integer({ minimum: 1000, maximum: 86_400_000, description: "how long an admitted buyer may shop, ms (default 600000)", examples: [600_000] }),
+  max_active: Type.Union([Type.Integer({ minimum: 1, maximum: 1_000_000 }), Type.Null()], {
+    description: "cap on admitted buyers shopping at once; null for none (admission is paced by the free seats either way)",
+  }),
+  pow_bits: Type.Integer({ minimum: 0, maximum: 24, description: "leading zero bits a queue join's proof of work must have; 0 (the default) for none", examples: [0] }),
+};
+
+/** `waiting_room` of `POST /api/events`: `opens_at` required, the rest defaulted. */
+export const WaitingRoomInput = Type.Object(
+  {
+    opens_at: waitingRoomFields.opens_at,
+    turn_ms: Type.Optional(waitingRoomFields.turn_ms),
+    max_active: Type.Optional(waitingRoomFields.max_active),
+    pow_bits: Type.Optional(waitingRoomFields.pow_bits),
+  },
+  { description: "the event's waiting room; needs sales_open_at. Its draw's seed and commitment are made by the server" },
+);
+export type WaitingRoomInput = Static<typeof WaitingRoomInput>;
+
+/**
+ * `waiting_room` of `PATCH /api/events/:id`: the fields given replace the stored ones, the others are
+ * kept (the seed, commitment and challenge always are). Adding a room to an event without one needs
+ * `opens_at`; `null` removes the room, only before it opens.
+ */
+export const WaitingRoomPatch = Type.Object(
+  {
+    opens_at: Type.Optional(waitingRoomFields.opens_at),
+    turn_ms: Type.Optional(waitingRoomFields.turn_ms),
+    max_active: Type.Optional(waitingRoomFields.max_active),
+    pow_bits: Type.Optional(waitingRoomFields.pow_bits),
+  },
+  { description: "changes to the waiting room (the fields given); adding one needs opens_at; null removes it before it opens" },
+);
+export type WaitingRoomPatch = Static<typeof WaitingRoomPatch>;
+
 export const CreateEventBody = Type.Object({
   name: Type.String({ minLength: 1, maxLength: 200, examples: ["concert"] }),
   description: Type.String({ maxLength: 10_000, examples: ["A great music concert"] }),
@@ -49,6 +95,7 @@ export const CreateEventBody = Type.Object({
   max_seats_per_user: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: "seats one user may have across holds and orders" })),
   payment_window_ms: Type.Optional(Type.Integer({ minimum: 1000, maximum: 7 * 86_400_000, description: "how long a pending order waits for payment" })),
   seats: Type.Array(SeatInput, { minItems: 1, maxItems: MAX_SEATS_PER_EVENT }),
+  waiting_room: Type.Optional(Type.Union([WaitingRoomInput, Type.Null()], { description: "a waiting room in front of the sale (needs sales_open_at); null or absent for none" })),
 });
 export type CreateEventBody = Static<typeof CreateEventBody>;
 
@@ -65,6 +112,22 @@ export const ChatRoomView = Type.Object({
   id: Uuid,
   status: Type.Unsafe<"inactive" | "active">({ type: "string", enum: ["inactive", "active"] }),
 });
+
+/** An event's waiting room as everyone may see it: the settings and the draw's commitment, never the seed. */
+export const WaitingRoomView = Type.Object(
+  {
+    opens_at: Type.String({ format: "date-time", description: "when the pre-queue opens" }),
+    turn_ms: Type.Integer({ description: "how long an admitted buyer may shop, ms" }),
+    max_active: Type.Union([Type.Integer(), Type.Null()], { description: "cap on buyers shopping at once; null for none" }),
+    pow_bits: Type.Integer({ description: "leading zero bits a queue join's proof of work must have; 0 for none" }),
+    commitment: Type.String({ description: "SHA-256 (hex) of the draw's secret seed, fixed when the room was made; the seed is published after the draw" }),
+    challenge: Type.String({ description: "the proof of work's per-event challenge (hex)" }),
+  },
+  { title: "WaitingRoom" },
+);
+export type WaitingRoomView = Static<typeof WaitingRoomView>;
+
+const waitingRoomViewField = Type.Union([WaitingRoomView, Type.Null()], { description: "the event's waiting room (issue 15), or null for none" });
 
 export const EventView = Type.Object({
   id: Uuid,
@@ -83,6 +146,7 @@ export const EventView = Type.Object({
   payment_window_ms: Type.Integer({ description: "resolved: the event's own value or PAYMENT_WINDOW_MS" }),
   seat_count: Type.Integer(),
   chat_room: Type.Optional(ChatRoomView),
+  waiting_room: waitingRoomViewField,
   inserted_at: Type.String({ format: "date-time" }),
 });
 export type EventView = Static<typeof EventView>;
@@ -116,6 +180,7 @@ export const EventSummaryView = Type.Object({
   start_time: Type.String({ format: "date-time" }),
   end_time: Type.String({ format: "date-time" }),
   seat_count: Type.Integer(),
+  waiting_room: waitingRoomViewField,
 });
 export type EventSummaryView = Static<typeof EventSummaryView>;
 

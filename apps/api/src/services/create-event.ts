@@ -1,5 +1,6 @@
 import { sql } from "drizzle-orm";
-import { chatRooms, events, type Db } from "@seatdrop/db";
+import { chatRooms, events, type Db, type WaitingRoomRecord } from "@seatdrop/db";
+import { newRoomSecrets } from "@seatdrop/queue";
 import { validationFailed, type FieldError } from "../errors.ts";
 import type { CreateEventBody } from "../schemas/event.ts";
 import { parseEventTime } from "./event-time.ts";
@@ -28,8 +29,13 @@ export interface NewEvent {
   salesCloseAt: Date | null;
   maxSeatsPerUser: number | null;
   paymentWindowMs: number | null;
+  /** The waiting room with its secrets (made here, once), or null for none. */
+  waitingRoom: WaitingRoomRecord | null;
   seats: SeatRow[];
 }
+
+/** A new room's settings when the request leaves them out. */
+export const ROOM_DEFAULTS = { turn_ms: 600_000, max_active: null, pow_bits: 0 } as const;
 
 /** Seats per INSERT: bounds the size of one statement's arrays while keeping round trips few. */
 const SEAT_INSERT_CHUNK = 20_000;
@@ -38,7 +44,8 @@ const MAX_FIELD_ERRORS = 50;
 
 /**
  * Checks what the schema cannot: real calendar times in order, seat ids unique within the event,
- * prices in whole cents. Throws a 422 naming each bad field (`end_time`, `seats[3].id`).
+ * prices in whole cents, a waiting room only with `sales_open_at` and opening before it. Throws a
+ * 422 naming each bad field (`end_time`, `seats[3].id`, `waiting_room.opens_at`).
  */
 export function checkNewEvent(body: CreateEventBody): NewEvent {
   const errors: FieldError[] = [];
@@ -54,6 +61,13 @@ export function checkNewEvent(body: CreateEventBody): NewEvent {
   if (salesCloseAt && Number.isNaN(salesCloseAt.getTime())) errors.push({ field: "sales_close_at", message: "is not a valid date-time" });
   if (salesOpenAt && salesCloseAt && salesCloseAt.getTime() <= salesOpenAt.getTime())
     errors.push({ field: "sales_close_at", message: "must be after sales_open_at" });
+  const room = body.waiting_room ?? null;
+  const opensAt = room ? new Date(room.opens_at) : null;
+  if (room && !body.sales_open_at)
+    errors.push({ field: "sales_open_at", message: "is required when the event has a waiting_room (the room's draw is made then)" });
+  if (opensAt && Number.isNaN(opensAt.getTime())) errors.push({ field: "waiting_room.opens_at", message: "is not a valid date-time" });
+  else if (opensAt && salesOpenAt && !Number.isNaN(salesOpenAt.getTime()) && opensAt.getTime() >= salesOpenAt.getTime())
+    errors.push({ field: "waiting_room.opens_at", message: `must be before sales_open_at (${salesOpenAt.toISOString()})` });
 
   const firstIndex = new Map<string, number>();
   const seatRows: SeatRow[] = new Array(body.seats.length);
@@ -82,6 +96,17 @@ export function checkNewEvent(body: CreateEventBody): NewEvent {
     salesCloseAt,
     maxSeatsPerUser: body.max_seats_per_user ?? null,
     paymentWindowMs: body.payment_window_ms ?? null,
+    // The secrets are made once, here: the commitment is public from now on and never changes.
+    waitingRoom:
+      room && opensAt
+        ? {
+            ...newRoomSecrets(),
+            opens_at: opensAt.toISOString(),
+            turn_ms: room.turn_ms ?? ROOM_DEFAULTS.turn_ms,
+            max_active: room.max_active ?? ROOM_DEFAULTS.max_active,
+            pow_bits: room.pow_bits ?? ROOM_DEFAULTS.pow_bits,
+          }
+        : null,
     seats: seatRows,
   };
 }

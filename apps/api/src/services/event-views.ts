@@ -1,6 +1,7 @@
 import type { Config } from "@seatdrop/config";
+import type { WaitingRoomRecord } from "@seatdrop/db";
 import { resolveHoldSettings } from "@seatdrop/seats";
-import type { EventSummaryView, EventView, EventWithSeatsView, SeatView } from "../schemas/event.ts";
+import type { EventSummaryView, EventView, EventWithSeatsView, SeatView, WaitingRoomView } from "../schemas/event.ts";
 import type { SavedEvent, SeatRow } from "./create-event.ts";
 import type { EventSummary, EventWithSeats } from "./read-events.ts";
 
@@ -26,10 +27,28 @@ export function toEventView(saved: Pick<SavedEvent, "event" | "seatCount"> & { c
     max_seats_per_user: event.maxSeatsPerUser ?? null,
     payment_window_ms: event.paymentWindowMs ?? config.PAYMENT_WINDOW_MS,
     seat_count: saved.seatCount,
+    waiting_room: toWaitingRoomView(event.waitingRoom),
     inserted_at: event.insertedAt.toISOString(),
   };
   if (saved.chatRoom) view.chat_room = { id: saved.chatRoom.id, status: saved.chatRoom.status };
   return view;
+}
+
+/**
+ * The room as anyone may see it: settings, commitment and challenge. Never the seed: it stays secret
+ * until the draw (`GET /api/events/:id/waiting_room/draw` publishes it then), or the order could be
+ * computed in advance.
+ */
+export function toWaitingRoomView(room: WaitingRoomRecord | null): WaitingRoomView | null {
+  if (!room) return null;
+  return {
+    opens_at: new Date(room.opens_at).toISOString(),
+    turn_ms: room.turn_ms,
+    max_active: room.max_active ?? null,
+    pow_bits: room.pow_bits ?? 0,
+    commitment: room.commitment,
+    challenge: room.challenge,
+  };
 }
 
 /** A seat with its price back in major units; absent section/row/number are left out, not null. */
@@ -53,5 +72,6 @@ export function toEventSummaryView(e: EventSummary): EventSummaryView {
     start_time: e.startTime.toISOString(),
     end_time: e.endTime.toISOString(),
     seat_count: e.seatCount,
+    waiting_room: toWaitingRoomView(e.waitingRoom),
   };
 }

@@ -4,11 +4,29 @@ import type { Config } from "@seatdrop/config";
 import { events } from "@seatdrop/db";
 import type { Db } from "@seatdrop/db";
 import { HOLDS_QUEUE, ORDERS_QUEUE, ROOMS_QUEUE } from "@seatdrop/jobs";
+import type { WaitingRooms } from "@seatdrop/queue";
 import type { Keys, Redis } from "@seatdrop/redis";
 
 const PROBE_TIMEOUT_MS = 1500;
 /** Live holds listed per event (earliest deadline first) for the page's release buttons; `holds` counts them all. */
 const HOLDS_LISTED = 20;
+
+/**
+ * An event's waiting room as the ops page shows it (null for an event without one). When Redis
+ * could not be read, `state` is `unknown` and the figures are null.
+ */
+export interface RoomOps {
+  state: string;
+  waiting: number | null;
+  admitted: number | null;
+  shopping: number | null;
+  admitted_per_minute: number | null;
+  free_seats: number | null;
+  paused: boolean | null;
+  max_active: number | null;
+}
+
+const ROOM_UNKNOWN: RoomOps = { state: "unknown", waiting: null, admitted: null, shopping: null, admitted_per_minute: null, free_seats: null, paused: null, max_active: null };
 
 /** One app of the cluster as the ops page shows it. */
 export interface AppStatus {
@@ -119,8 +137,8 @@ async function postgresStatus(db: Db): Promise<{ ok: boolean; version: string | 
  * and each current event's live numbers. Each probe has a short timeout, so a dead node shows as
  * down instead of hanging the page.
  */
-export async function opsStatus(o: { config: Config; db: Db; redis: Redis; keys: Keys }) {
-  const { config, db, redis, keys } = o;
+export async function opsStatus(o: { config: Config; db: Db; redis: Redis; keys: Keys; rooms?: WaitingRooms }) {
+  const { config, db, redis, keys, rooms } = o;
   const [apps, postgres] = await Promise.all([Promise.all(opsTargets(config).map((t) => appStatus(t, config.METRICS_TOKEN))), postgresStatus(db)]);
   let redisInfo: Record<string, string> = {};
   try {
@@ -150,7 +168,7 @@ export async function opsStatus(o: { config: Config; db: Db; redis: Redis; keys:
         }),
       );
   const current = await db
-    .select({ id: events.id, name: events.name, startTime: events.startTime, salesPausedAt: events.salesPausedAt })
+    .select({ id: events.id, name: events.name, startTime: events.startTime, salesPausedAt: events.salesPausedAt, hasRoom: sql<boolean>`${events.waitingRoom} is not null` })
     .from(events)
     .where(gt(events.endTime, sql`now()`))
     .orderBy(events.startTime)
@@ -178,6 +196,19 @@ export async function opsStatus(o: { config: Config; db: Db; redis: Redis; keys:
             .catch(() => null)
         : null;
       const [seats, taken, holds, seq, listed] = live ?? [null, null, null, null, []];
+      // The room's figures from its Redis meta (what the ticking node last wrote); unreadable shows as unknown.
+      const room: RoomOps | null = !e.hasRoom
+        ? null
+        : !redisUp || !rooms
+          ? ROOM_UNKNOWN
+          : await rooms
+              .status(e.id)
+              .then((r): RoomOps =>
+                r
+                  ? { state: r.state, waiting: r.waiting, admitted: r.admitted, shopping: r.shopping, admitted_per_minute: r.admitted_per_minute, free_seats: r.free_seats, paused: r.paused, max_active: r.max_active }
+                  : ROOM_UNKNOWN,
+              )
+              .catch(() => ROOM_UNKNOWN);
       const holdList: { user_id: string; deadline: string }[] = [];
       for (let i = 0; i + 1 < listed.length; i += 2) holdList.push({ user_id: listed[i]!, deadline: new Date(Number(listed[i + 1])).toISOString() });
       return {
@@ -190,6 +221,7 @@ export async function opsStatus(o: { config: Config; db: Db; redis: Redis; keys:
         holds,
         seq: seq === null ? null : Number(seq),
         hold_list: holdList,
+        waiting_room: room,
       };
     }),
   );

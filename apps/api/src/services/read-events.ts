@@ -1,5 +1,5 @@
 import { asc, eq, sql } from "drizzle-orm";
-import { chatRooms, events, seats, type Db } from "@seatdrop/db";
+import { chatRooms, events, seats, type Db, type WaitingRoomRecord } from "@seatdrop/db";
 import { naturalCompare } from "@seatdrop/seats";
 import type { SavedEvent, SeatRow } from "./create-event.ts";
 
@@ -33,6 +33,7 @@ export interface EventSummary {
   startTime: Date;
   endTime: Date;
   seatCount: number;
+  waitingRoom: WaitingRoomRecord | null;
 }
 
 /** Lists events by start time, with their seat counts. */
@@ -47,6 +48,7 @@ export async function listEvents(o: { db: Db; limit: number; offset: number }): 
       startTime: events.startTime,
       endTime: events.endTime,
       seatCount: sql<number>`(select count(*) from ${seats} where ${seats.eventId} = ${events.id})::int`,
+      waitingRoom: events.waitingRoom,
     })
     .from(events)
     .orderBy(asc(events.startTime), asc(events.id))
