@@ -68,9 +68,10 @@ export interface RoomStatus {
   waiting: number;
   admitted: number;
   sold_out: boolean;
-  shopping: number;
-  free_seats: number;
-  admitted_per_minute: number;
+  /** The last tick's figures; null before the room's first tick. */
+  shopping: number | null;
+  free_seats: number | null;
+  admitted_per_minute: number | null;
   paused: boolean;
   max_active: number | null;
   turn_ms: number;
@@ -139,10 +140,19 @@ export class WaitingRooms {
     return p;
   }
 
-  /** Writes the room's settings from PostgreSQL into the Redis room, if Redis has it (an edit, a pause, a new cap). */
+  /**
+   * Writes the room's settings from PostgreSQL into the Redis room, if Redis has it (an edit, a
+   * pause, a new cap); a room PostgreSQL no longer has is removed from Redis.
+   */
   async update(eventId: string): Promise<void> {
     this.forget(eventId);
-    await this.load(eventId, "update");
+    if (!(await this.load(eventId, "update"))) await this.remove(eventId);
+  }
+
+  /** Deletes every Redis key of the event's room (its room was removed). */
+  async remove(eventId: string): Promise<void> {
+    const k = this.deps.keys.room(eventId);
+    await this.deps.redis.del(k.meta, k.pre, k.late, k.queue, k.admitted, k.seen, k.drawQueue, k.lease);
   }
 
   private async load(eventId: string, mode: "create" | "update"): Promise<RoomInfo | null> {
@@ -313,20 +323,29 @@ export class WaitingRooms {
 
   /** The room's public state; null when the event has no room. */
   async status(eventId: string): Promise<RoomStatus | null> {
-    const info = await this.ensureLoaded(eventId);
+    // The cached settings, and PostgreSQL only when Redis does not have the room.
+    const info = await this.settings(eventId);
     if (!info) return null;
     const k = this.deps.keys.room(eventId);
-    const [[, meta], [, time], [, pre], [, late], [, queue]] = (await this.deps.redis
-      .multi()
-      .hgetall(k.meta)
-      .time()
-      .hlen(k.pre)
-      .zcard(k.late)
-      .zcard(k.queue)
-      .exec()) as [[unknown, Record<string, string>], [unknown, [string, string]], [unknown, number], [unknown, number], [unknown, number]];
+    const read = async () =>
+      (await this.deps.redis.multi().hgetall(k.meta).time().hlen(k.pre).zcard(k.late).zcard(k.queue).exec()) as [
+        [unknown, Record<string, string>],
+        [unknown, [string, string]],
+        [unknown, number],
+        [unknown, number],
+        [unknown, number],
+      ];
+    let r = await read();
+    if (!r[0][1].epoch) {
+      if (!(await this.ensureLoaded(eventId))) return null;
+      r = await read();
+    }
+    const [[, meta], [, time], [, pre], [, late], [, queue]] = r;
     const now = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
     const drawn = meta.drawn === "1";
     const soldOut = meta.soldOut === "1";
+    // The tick writes `rateAt` with its figures: without it, no tick has counted anything yet.
+    const ticked = meta.rateAt !== undefined;
     let state: RoomStatus["state"];
     if (info.closesAt > 0 && now >= info.closesAt) state = "closed";
     else if (now < info.opensAt) state = "not_open";
@@ -341,9 +360,9 @@ export class WaitingRooms {
       waiting: drawn ? queue : pre + late,
       admitted: Number(meta.admittedTotal ?? 0),
       sold_out: soldOut,
-      shopping: Number(meta.shopping ?? 0),
-      free_seats: Number(meta.free ?? 0),
-      admitted_per_minute: Math.round(Number(meta.rate ?? 0) * 60),
+      shopping: ticked ? Number(meta.shopping ?? 0) : null,
+      free_seats: ticked ? Number(meta.free ?? 0) : null,
+      admitted_per_minute: ticked ? Math.round(Number(meta.rate ?? 0) * 60) : null,
       paused: meta.paused === "1",
       max_active: info.maxActive,
       turn_ms: info.turnMs,
