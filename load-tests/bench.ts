@@ -24,8 +24,13 @@
  *   expiry    10,000 holds due within about a second: lateness of each release and of `deleted`;
  *   chat      load-tests/chat-bench.ts in a child process (its own cluster): a join storm and
  *             2,000 members × 200 messages/s (200 × 50/s for 3 s with --quick); fails if stored ≠ acked.
+ *   queue     load-tests/queue-bench.ts (its own cluster, rows in this table): the waiting room's draw
+ *             of 100,000 entrants (2,000 on sockets), position pushes, and a 2,000-seat drop with and
+ *             without the room; fails on a broken pacing, sell-out or place check (see that file).
+ * The main cluster starts only when one of the first six is picked.
  * BENCH_CPU_PROF=<dir> makes the ws-nodes write `node --cpu-prof` profiles there.
- * Exits non-zero on a double hold, a lost change or a map that disagrees with the API.
+ * Exits non-zero on a double hold, a lost change, a map that disagrees with the API, or a failed
+ * waiting-room check; targets (`target: …`) are reported as met or missed and never fail the run.
  * Everything talks to 127.0.0.1 only; every wait is bounded.
  */
 import { spawn, type ChildProcess } from "node:child_process";
@@ -40,7 +45,9 @@ import { createEvent, createUsers, plainSeats, sectionNames, venue, type BenchUs
 import { GenPool } from "./lib/gen-pool.ts";
 import { Client, now, sectionOf, type ClientSpec } from "./lib/generator.ts";
 import { Histogram } from "./lib/histogram.ts";
-import { cpuMsOf, freePort, median, root, rssKb, serverEnv, sleep, startServer } from "./lib/procs.ts";
+import { freePort, median, root, rssKb, serverEnv, sleep, startServer } from "./lib/procs.ts";
+import { measureCost, type Check, type Cost, type Row } from "./lib/rows.ts";
+import { queueBench } from "./queue-bench.ts";
 
 const { values: opt } = parseArgs({
   options: {
@@ -75,42 +82,10 @@ const size = {
   drainMs: num("BENCH_DRAIN_MS", 15_000, 8000),
 };
 const PEER = !opt["no-peer"] && process.env.BENCH_BASELINE !== "0";
-const ONLY = new Set((opt.only ?? "locks,drop,fanout,sections,conns,expiry,chat").split(","));
+/** The scenarios run on the cluster main() starts; `chat` and `queue` start their own. */
+const MAIN_SCENARIOS = ["locks", "drop", "fanout", "sections", "conns", "expiry"];
+const ONLY = new Set((opt.only ?? [...MAIN_SCENARIOS, "chat", "queue"].join(",")).split(","));
 const GENS = Number(opt.gens ?? process.env.BENCH_GENS ?? 3);
-
-/** What one side's processes cost during a measured phase. */
-interface Cost {
-  wallMs: number;
-  /** ws-nodes (or Socket.IO nodes), worker, API. */
-  serverMs: number;
-  nodesMs: number;
-  workerMs: number;
-  apiMs: number;
-  /** This process plus the generator children. */
-  genMs: number;
-  redisUs: number;
-  redisCalls: number;
-  /** CPU of the Redis server process over the phase (every client's commands, not only the bench's). */
-  redisCpuMs: number;
-  redisTop: Record<string, { calls: number; usec: number }>;
-}
-
-interface Check {
-  name: string;
-  ok: boolean;
-  detail: string;
-  /** Reported, but does not fail the run (the full-size per-change fan-out, which cannot keep up on two cores by design). */
-  informational?: boolean;
-}
-
-interface Row {
-  scenario: string;
-  side: "cluster" | "socket.io";
-  summary: string;
-  figures: Record<string, number | string | null>;
-  cost: Cost;
-  checks: Check[];
-}
 
 interface Side {
   name: "cluster" | "socket.io";
@@ -129,10 +104,9 @@ function assertServersUp(): void {
 }
 const f1 = (n: number) => (Number.isFinite(n) ? (n < 10 ? n.toFixed(1) : Math.round(n).toLocaleString("en-US")) : "—");
 
-async function main() {
-  const env: TestEnv = await createTestEnv({ LOG_LEVEL: "warn" });
+/** Starts the cluster (and the Socket.IO peer), runs the scenarios selected among MAIN_SCENARIOS, stops it. */
+async function mainScenarios(env: TestEnv, gens: GenPool) {
   const procs: ChildProcess[] = [];
-  const gens = new GenPool(GENS);
   try {
     const ports = [await freePort(), await freePort()];
     const workerPort = await freePort();
@@ -184,13 +158,29 @@ async function main() {
     if (ONLY.has("sections")) await b.sections(cluster, users);
     if (ONLY.has("expiry")) await b.expiry(cluster, users);
   } finally {
-    gens.close();
     for (const p of procs) p.kill("SIGTERM");
     await sleep(1000);
+  }
+}
+
+async function main() {
+  const env: TestEnv = await createTestEnv({ LOG_LEVEL: "warn" });
+  const gens = new GenPool(GENS);
+  try {
+    // The main cluster, only when one of its scenarios runs (`--only queue` or `--only chat` need none of it).
+    if (MAIN_SCENARIOS.some((s) => ONLY.has(s))) await mainScenarios(env, gens);
+    // The waiting room (issue 15): load-tests/queue-bench.ts, with its own cluster, after the main one stopped.
+    if (ONLY.has("queue")) await queueBench({ env, gens, quick: Q, push: pushRow });
+  } catch (err) {
+    // A scenario that threw (a server died) still leaves the table of those that finished.
+    if (rows.length) report();
+    throw err;
+  } finally {
+    gens.close();
     await env.close();
   }
   report();
-  const failed = rows.flatMap((r) => r.checks.filter((c) => !c.ok && !c.informational).map((c) => `${r.scenario} (${r.side}): ${c.name}: ${c.detail}`));
+  const failed = rows.flatMap((r) => r.checks.filter((c) => !c.ok && !c.informational && !c.target).map((c) => `${r.scenario} (${r.side}): ${c.name}: ${c.detail}`));
   // Chat at concert scale (issue 11) runs its own cluster: load-tests/chat-bench.ts, quick-sized with --quick.
   if (ONLY.has("chat") && !(await chatBench())) failed.push("chat: load-tests/chat-bench.ts failed (see its output above)");
   if (failed.length) {
@@ -209,7 +199,6 @@ function chatBench(): Promise<boolean> {
 
 class Bench {
   private readonly logger = createLogger("bench", "warn");
-  private redisPid: number | undefined;
   constructor(
     private readonly env: TestEnv,
     private readonly gens: GenPool,
@@ -218,32 +207,9 @@ class Bench {
 
   /** Runs `f` as the measured phase: Redis stats reset, CPU of every process sampled before and after. */
   async measure<T>(side: Side, f: () => Promise<T>): Promise<{ r: T; cost: Cost }> {
-    const redis = this.env.redis;
-    this.redisPid ??= Number(/process_id:(\d+)/.exec(await redis.info("server"))?.[1] ?? 0);
-    const redisCpu0 = cpuMsOf([this.redisPid]);
-    await redis.config("RESETSTAT");
-    const before = { t: now(), nodes: cpuMsOf(side.nodePids), worker: cpuMsOf(side.workerPids), api: cpuMsOf(side.apiPids), gen: cpuMsOf(this.gens.pids), self: process.cpuUsage() };
-    const r = await f();
+    const m = await measureCost(this.env.redis, { nodes: side.nodePids, worker: side.workerPids, api: side.apiPids, gens: this.gens.pids }, f);
     assertServersUp();
-    const self = process.cpuUsage(before.self);
-    const nodesMs = cpuMsOf(side.nodePids) - before.nodes;
-    const workerMs = cpuMsOf(side.workerPids) - before.worker;
-    const apiMs = cpuMsOf(side.apiPids) - before.api;
-    const genMs = cpuMsOf(this.gens.pids) - before.gen + (self.user + self.system) / 1000;
-    const redisCpuMs = cpuMsOf([this.redisPid]) - redisCpu0;
-    const stats = await redis.info("commandstats");
-    let redisUs = 0;
-    let redisCalls = 0;
-    const redisTop: Cost["redisTop"] = {};
-    for (const m of stats.matchAll(/cmdstat_([^:]+):calls=(\d+),usec=(\d+)/g)) {
-      if (m[1] === "config" || m[1] === "info") continue; // the bench's own RESETSTAT and this INFO
-      const calls = Number(m[2]);
-      const usec = Number(m[3]);
-      redisCalls += calls;
-      redisUs += usec;
-      redisTop[m[1]!] = { calls, usec };
-    }
-    return { r, cost: { wallMs: now() - before.t, serverMs: nodesMs + workerMs + apiMs, nodesMs, workerMs, apiMs, genMs, redisUs, redisCalls, redisCpuMs, redisTop } };
+    return m;
   }
 
   private async apiMap(eventId: string): Promise<{ seq: number; taken: Record<string, string>; sections: Map<string, string> }> {
@@ -707,14 +673,18 @@ class Bench {
   }
 
   private push(row: Row) {
-    rows.push(row);
-    // Written after every scenario, so a run that dies half-way still leaves its figures.
-    if (opt.json) writeFileSync(opt.json, JSON.stringify({ meta: meta(), rows }, null, 2));
-    const c = row.cost;
-    console.log(
-      `${row.scenario} [${row.side}]: ${row.summary}; server CPU ${f1(c.serverMs)} ms, generator CPU ${f1(c.genMs)} ms over ${f1(c.wallMs)} ms; ${row.checks.map((k) => `${k.name}: ${k.ok ? "ok" : "FAILED"}`).join(", ")}`,
-    );
+    pushRow(row);
   }
+}
+
+/** Adds a scenario's row: printed at once, and the JSON rewritten, so a run that dies half-way still leaves its figures. */
+function pushRow(row: Row) {
+  rows.push(row);
+  if (opt.json) writeFileSync(opt.json, JSON.stringify({ meta: meta(), rows }, null, 2));
+  const c = row.cost;
+  console.log(
+    `${row.scenario} [${row.side}]: ${row.summary}; server CPU ${f1(c.serverMs)} ms, generator CPU ${f1(c.genMs)} ms over ${f1(c.wallMs)} ms; ${row.checks.map((k) => `${k.name}: ${k.ok ? "ok" : k.target ? "missed" : "FAILED"}`).join(", ")}`,
+  );
 }
 
 const meta = () => ({ at: new Date().toISOString(), node: process.version, cores: cpus().length, quick: Q, size, load: loadavg() });
@@ -727,16 +697,18 @@ function report() {
     const f = r.figures;
     const c = r.cost;
     const serverCpu =
-      f.serverCpuUsPerDeliveredChange != null
+      r.cpuCell ??
+      (f.serverCpuUsPerDeliveredChange != null
         ? `${f1(f.serverCpuUsPerDeliveredChange as number)} µs/delivered change`
         : f.serverCpuUsPerRoundTrip != null
           ? `${f1(f.serverCpuUsPerRoundTrip as number)} µs/round trip`
           : f.serverCpuUsPerConnection != null
             ? `${f1(f.serverCpuUsPerConnection as number)} µs/connection`
-            : `${f1(c.serverMs)} ms`;
-    const redis = f.redisUsPerLock != null ? `${f1(f.redisUsPerLock as number)} µs/lock (CPU ${f1(f.redisCpuUsPerLock as number)})` : f.redisUsPerHold != null ? `${f1(f.redisUsPerHold as number)} µs/hold` : f.redisUsPerChange != null ? `${f1(f.redisUsPerChange as number)} µs/change` : "—";
+            : `${f1(c.serverMs)} ms`);
+    const redis = r.redisCell ?? (f.redisUsPerLock != null ? `${f1(f.redisUsPerLock as number)} µs/lock (CPU ${f1(f.redisCpuUsPerLock as number)})` : f.redisUsPerHold != null ? `${f1(f.redisUsPerHold as number)} µs/hold` : f.redisUsPerChange != null ? `${f1(f.redisUsPerChange as number)} µs/change` : "—");
     const gen = `${f1((c.genMs / c.wallMs) * 100)} % of a core`;
-    const checks = r.checks.map((k) => (k.ok ? `✓ ${k.name}` : `${k.informational ? "(expected) " : ""}✗ ${k.name}: ${k.detail}`)).join("; ") || "—";
+    const checks =
+      r.checks.map((k) => (k.target ? `${k.ok ? "✓" : "✗"} ${k.name}: ${k.detail}` : k.ok ? `✓ ${k.name}` : `${k.informational ? "(expected) " : ""}✗ ${k.name}: ${k.detail}`)).join("; ") || "—";
     console.log(line([r.scenario, r.side, r.summary, serverCpu, redis, gen, checks]));
   }
   const m = meta();

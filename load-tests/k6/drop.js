@@ -5,7 +5,12 @@
 // Buyers are signed up through the API in setup() (BUYERS of them); watchers connect without a token.
 // Every socket joins with {"changes": true} (coalesced `changes` frames, compact snapshot; issue 7);
 // -e LEGACY=1 measures the per-change events instead, -e SECTIONS=floor,balcony narrows watchers.
+// An event with a waiting room (GET /api/events/:id/waiting_room answers 200; issue 15): each buyer
+// joins `queue:<id>` first (solving the room's proof of work when it asks for one), waits for
+// `admitted` (or `sold_out`: then it leaves), and joins the seat map with the pass it was given.
+// -e QUEUE_WAIT=<ms> bounds that wait (default 50000; the socket closes at 55 s as before).
 // Type-checked in CI (test/k6-typecheck.test.ts, with @types/k6), never run there.
+import crypto from "k6/crypto";
 import http from "k6/http";
 import ws from "k6/ws";
 import { check, fail } from "k6";
@@ -16,6 +21,7 @@ const WS = __ENV.WS || "ws://localhost:4000";
 const EVENT = __ENV.EVENT || "";
 const BUYERS = Number(__ENV.BUYERS || 50);
 const DURATION = __ENV.DURATION || "1m";
+const QUEUE_WAIT = Number(__ENV.QUEUE_WAIT || 50000);
 
 const lockRtt = new Trend("lock_rtt", true);
 const lockRefused = new Counter("lock_refused");
@@ -24,6 +30,8 @@ const ordersCreated = new Counter("orders_created");
 const ordersRefused = new Counter("orders_refused");
 const frames = new Counter("watcher_frames");
 const frameBytes = new Counter("watcher_bytes");
+const queueWait = new Trend("queue_wait", true);
+const queueOutcome = new Counter("queue_outcome");
 const joinParams = __ENV.LEGACY ? {} : { changes: true, ...(__ENV.SECTIONS ? { sections: __ENV.SECTIONS.split(",") } : {}) };
 const buyerJoin = __ENV.LEGACY ? {} : { changes: true };
 
@@ -35,23 +43,57 @@ export const options = {
 };
 
 /**
- * The event's seat ids, from the layout endpoint (never hard-coded), and one signed-up buyer per buyer VU.
- * @returns {{ seats: string[], tokens: string[] }}
+ * @typedef {{ bits: number, challenge: string } | null} Room the event's waiting room (proof-of-work bits and challenge), null without one
+ * @typedef {{ seats: string[], tokens: string[], users: string[], room: Room }} Data
+ */
+
+/**
+ * The event's seat ids, from the layout endpoint (never hard-coded), whether it has a waiting room,
+ * and one signed-up buyer per buyer VU.
+ * @returns {Data}
  */
 export function setup() {
   if (!EVENT) fail("set -e EVENT=<eventId>");
   const layout = http.get(`${API}/api/events/${EVENT}/layout`);
   if (layout.status !== 200) fail(`GET /api/events/${EVENT}/layout answered ${layout.status}`);
   const seats = /** @type {{ id: string }[]} */ (layout.json("seats")).map((s) => s.id);
+  const status = http.get(`${API}/api/events/${EVENT}/waiting_room`);
+  if (status.status !== 200 && status.status !== 404) fail(`GET /api/events/${EVENT}/waiting_room answered ${status.status}`);
+  const room = status.status === 200 ? { bits: Number(status.json("pow_bits") || 0), challenge: String(status.json("challenge") || "") } : null;
   const tokens = [];
+  const users = [];
   const run = `${Date.now()}`;
   for (let i = 0; i < BUYERS; i++) {
     const body = { user_params: { username: `k6-${run}-${i}`, email: `k6-${run}-${i}@example.com`, password_hash: `k6-password-${run}` } };
     const r = http.post(`${API}/api/users/create`, JSON.stringify(body), { headers: { "content-type": "application/json" } });
     if (r.status !== 201) fail(`sign-up answered ${r.status}: ${r.body}`);
     tokens.push(String(r.json("token")));
+    users.push(String(r.json("user.id")));
   }
-  return { seats, tokens };
+  return { seats, tokens, users, room };
+}
+
+/**
+ * The room's proof of work: a nonce such that SHA-256("<challenge>:<user id>:<nonce>") starts with
+ * `bits` zero bits (bounded: 2^(bits + 4) tries).
+ * @param {string} challenge @param {string} userId @param {number} bits
+ */
+function solvePow(challenge, userId, bits) {
+  for (let i = 0; i < 2 ** (bits + 4); i++) {
+    const hex = crypto.sha256(`${challenge}:${userId}:${i}`, "hex");
+    let zero = 0;
+    for (const c of hex) {
+      const v = parseInt(c, 16);
+      if (v === 0) {
+        zero += 4;
+        continue;
+      }
+      zero += Math.clz32(v) - 28;
+      break;
+    }
+    if (zero >= bits) return String(i);
+  }
+  fail(`no proof of work of ${bits} bits found`);
 }
 
 const url = (/** @type {string | undefined} */ token) => `${WS}/socket/websocket?vsn=2.0.0${token ? `&token=${token}` : ""}`;
@@ -69,20 +111,36 @@ export function watch() {
   });
 }
 
-/** @param {{ seats: string[], tokens: string[] }} data */
+/** @param {Data} data */
 export function buy(data) {
   const token = data.tokens[(__VU - 1) % data.tokens.length];
+  const userId = data.users[(__VU - 1) % data.users.length];
   const taken = new Set();
   /** @type {string[]} */
   const held = [];
   ws.connect(url(token), {}, (socket) => {
-    let ref = 1;
+    let ref = 2;
+    // The seat map's join ref: "2" (refs "1" is the waiting room's join, when the event has one).
+    const seatsRef = "2";
+    const queueTopic = `queue:${EVENT}`;
     /** @type {Record<string, { at: number, event: string, seat: string }>} */
     const sent = {};
+    let queuedAt = 0;
+    let shopping = false;
     const pushSeat = (/** @type {string} */ event, /** @type {string} */ seat) => {
       const r = String(++ref);
       sent[r] = { at: Date.now(), event, seat };
-      socket.send(JSON.stringify(["1", r, topic, event, { seat }]));
+      socket.send(JSON.stringify([seatsRef, r, topic, event, { seat }]));
+    };
+    const joinSeats = (/** @type {string | undefined} */ pass) => {
+      if (shopping) return;
+      shopping = true;
+      socket.send(JSON.stringify([seatsRef, seatsRef, topic, "phx_join", pass ? { ...buyerJoin, pass } : buyerJoin]));
+    };
+    const admitted = (/** @type {string} */ pass) => {
+      queueWait.add(Date.now() - queuedAt);
+      queueOutcome.add(1, { outcome: "admitted" });
+      joinSeats(pass);
     };
     const next = () => {
       // Every few steps let a seat go or order what is held; otherwise lock a free one.
@@ -101,15 +159,42 @@ export function buy(data) {
       } else ordersRefused.add(1, { status: String(r.status) });
       socket.setTimeout(next, 500 + Math.random() * 1000);
     };
-    socket.on("open", () => socket.send(JSON.stringify(["1", "1", topic, "phx_join", buyerJoin])));
+    socket.on("open", () => {
+      if (!data.room) return joinSeats(undefined);
+      queuedAt = Date.now();
+      socket.send(JSON.stringify(["1", "1", queueTopic, "phx_join", data.room.bits > 0 ? { nonce: solvePow(data.room.challenge, userId, data.room.bits) } : {}]));
+      socket.setTimeout(() => {
+        if (shopping) return;
+        queueOutcome.add(1, { outcome: "gave_up" });
+        socket.close();
+      }, QUEUE_WAIT);
+    });
     socket.on("message", (raw) => {
-      const [, r, , event, payload] = JSON.parse(String(raw));
+      const [, r, t, event, payload] = JSON.parse(String(raw));
+      if (t === queueTopic) {
+        // The waiting room: the join's reply, then `position`, `admitted` or `sold_out` pushes.
+        if (event === "phx_reply" && r === "1") {
+          check(payload, { "queue joined": (p) => p.status === "ok" });
+          if (payload.status !== "ok") return socket.close();
+          if (payload.response.state === "admitted") admitted(payload.response.pass);
+          else if (payload.response.state === "sold_out" || payload.response.state === "closed") {
+            queueOutcome.add(1, { outcome: payload.response.state });
+            socket.close();
+          }
+        } else if (event === "admitted") admitted(payload.pass);
+        else if (event === "sold_out" && !shopping) {
+          queueOutcome.add(1, { outcome: "sold_out" });
+          socket.close();
+        }
+        return;
+      }
       if (event === "locked" || event === "reserved" || event === "paid") taken.add(payload.seat);
       if (event === "unlocked") taken.delete(payload.seat);
       if (event === "changes") for (const id of Object.keys(payload.seats)) payload.seats[id] === "available" ? taken.delete(id) : taken.add(id);
       if (event !== "phx_reply") return;
-      if (r === "1") {
+      if (r === seatsRef) {
         check(payload, { joined: (p) => p.status === "ok" });
+        if (data.room) check(payload, { "pass accepted": (p) => p.response.waiting_room && p.response.waiting_room.admitted === true });
         const seats = payload.response && payload.response.seats;
         if (seats) for (const id of Object.keys(seats)) if (seats[id] !== "available") taken.add(id);
         next();
@@ -124,6 +209,8 @@ export function buy(data) {
         else {
           taken.add(push.seat);
           lockRefused.add(1, { reason: String(payload.response.reason) });
+          // The turn ended: this buyer would queue again; the script's buyer stops here.
+          if (payload.response.reason === "not_admitted") return socket.close();
         }
       } else if (payload.status === "ok") {
         unlocks.add(1);

@@ -1,7 +1,7 @@
 /** Users and events for the benchmark, inserted in bulk (one row at a time is minutes at 15,000 users). */
 import { randomUUID } from "node:crypto";
 import { createTokenSigner } from "@seatdrop/auth";
-import { events, seats as seatsTable, users } from "@seatdrop/db";
+import { events, seats as seatsTable, users, type WaitingRoomRecord } from "@seatdrop/db";
 import type { TestEnv } from "../../test/support/test-env.ts";
 
 export interface BenchUser {
@@ -27,6 +27,10 @@ export interface EventOptions {
   holdTtlMs?: number;
   holdMaxSeats?: number;
   maxSeatsPerUser?: number;
+  /** Locks are refused before it; an event with a waiting room draws its pre-queue then. */
+  salesOpenAt?: Date;
+  /** `events.waiting_room` (load-tests/queue-bench.ts). */
+  waitingRoom?: WaitingRoomRecord;
 }
 
 /** An event whose seats are `ids`; a seat id `<section>_<row>_<n>` also fills section, row and number. */

@@ -11,12 +11,14 @@
  * - `counter`: counts frames and bytes and finds the frame's `seq` by scanning the bytes;
  * - `owner`: notes when `deleted` arrives;
  * - `idle`: nothing.
+ * The waiting-room scenario's clients (waiters, buyers, bots) are in lib/queue-gen.ts.
  * Every loop is bounded by the orchestrator's deadline and talks to 127.0.0.1 only.
  */
 import { performance } from "node:perf_hooks";
 import { io as sioConnect, type Socket as SioSocket } from "socket.io-client";
 import WebSocket from "ws";
 import { Histogram } from "./histogram.ts";
+import { queueCommands } from "./queue-gen.ts";
 
 export type Role = "buyer" | "parser" | "counter" | "owner" | "idle";
 
@@ -467,7 +469,8 @@ function closeAll() {
   return { cpu: process.cpuUsage() };
 }
 
-const commands: Record<string, (a: never) => unknown> = { connect, buyers, watchStats, ownerStats, progress, closeAll, ping: () => "pong" };
+// The waiting-room clients (lib/queue-gen.ts) keep their own list: closeAll does not touch them, qCloseAll does.
+const commands: Record<string, (a: never) => unknown> = { connect, buyers, watchStats, ownerStats, progress, closeAll, ping: () => "pong", ...queueCommands };
 
 if (process.send) process.on("message", (m: { id: number; cmd: string; args: unknown }) => {
   void (async () => {

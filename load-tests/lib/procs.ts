@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
+import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import type { TestEnv } from "../../test/support/test-env.ts";
 
@@ -38,9 +39,13 @@ export function serverEnv(env: TestEnv, overrides: Record<string, string> = {}):
   };
 }
 
-/** Starts `node [flags] --import tsx entry` and waits for its /healthz. */
-export async function startServer(entry: string, env: Record<string, string>, port: number, nodeFlags: string[] = []): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [...nodeFlags, "--import", "tsx", entry], { cwd: root, env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "inherit"] });
+/**
+ * Starts `node [flags] --import tsx entry` and waits for its /healthz. `onLine` gets each line the
+ * process writes to stdout (its log); without it stdout is discarded.
+ */
+export async function startServer(entry: string, env: Record<string, string>, port: number, nodeFlags: string[] = [], onLine?: (line: string) => void): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [...nodeFlags, "--import", "tsx", entry], { cwd: root, env: { ...process.env, ...env }, stdio: ["ignore", onLine ? "pipe" : "ignore", "inherit"] });
+  if (onLine && child.stdout) createInterface({ input: child.stdout }).on("line", onLine);
   for (let i = 0; i < 300; i++) {
     if (child.exitCode !== null) throw new Error(`${entry} exited with ${child.exitCode}`);
     try {
