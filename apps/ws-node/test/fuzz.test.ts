@@ -7,24 +7,25 @@ import { tickets } from "@seatdrop/db";
 import { useCluster } from "../../../test/support/use-cluster.ts";
 import { createEvent, createUser, seatIdsGrid } from "../../../test/support/cluster.ts";
 import { RawPhx, phxUrl, until, type Frame } from "../../../test/support/raw-phx.ts";
+import { createRoomEvent } from "../../../test/support/waiting-room.ts";
 
 /**
- * Issue 8: a bounded fuzz of the Phoenix frame decoder and of every channel handler (seats:, event:,
- * user:, phoenix) on a running node: random and mutated frames, deep JSON, huge numbers, wrong types,
+ * A bounded fuzz of the Phoenix frame decoder and of every channel handler (seats:, event:, user:,
+ * queue:, phoenix) on a running node: random and mutated frames, deep JSON, huge numbers, wrong types,
  * lone surrogates, invalid UTF-8, and frames racing the socket's close. No crash, no unhandled
  * rejection, every reply a documented error (never `internal_error`), every close a documented code,
  * memory flat between two equal rounds, and the node still serves a normal client afterwards.
  */
 
 // The socket limits are raised so the frames reach the handlers instead of the rate limit.
-const w = useCluster({ WS_PUSH_RATE: "100000", WS_PUSH_BURST: "100000", LIMIT_TICKET_CLAIMS_PER_USER: "100000", LIMIT_CONNECTS_PER_USER: "100000" }, { nodes: 1, worker: false });
+const w = useCluster({ WS_PUSH_RATE: "100000", WS_PUSH_BURST: "100000", LIMIT_TICKET_CLAIMS_PER_USER: "100000", LIMIT_CONNECTS_PER_USER: "100000", LIMIT_QUEUE_JOINS_PER_USER: "100000" }, { nodes: 1, worker: false });
 
 /** Every reason README documents for an error reply; `internal_error` is deliberately absent. */
 const DOCUMENTED_REASONS = new Set([
   "unauthorized", "already_locked", "not_yours", "already_unlocked", "seat_unavailable", "hold_limit", "user_limit", "sales_not_open",
   "sales_closed", "unknown_seat", "no_hold", "extend_limit", "rate_limited", "unknown_event", "unmatched topic", "not_joined",
   "malformed_payload", "malformed_frame", "unsupported_event", "invalid_ticket", "ticket_void", "chat_inactive", "empty_content",
-  "content_too_long", "invalid_content",
+  "content_too_long", "invalid_content", "no_waiting_room", "pow_required", "pow_invalid", "not_admitted", "seat_offered",
 ]);
 /** Close codes README documents (1000: the test's own close; 1006: dropped without a close frame, or cut by the test). */
 const DOCUMENTED_CLOSES = new Set([1000, 1001, 1006, 4400, 4401, 4404, 4408, 4429]);
@@ -49,12 +50,15 @@ const onUnhandled = (err: unknown) => unhandled.push(err);
 let eventId: string;
 let users: { id: string; token: string }[];
 let ticketNumbers: string[];
+/** An event with a waiting room that asks for a proof of work, drawn and running. */
+let roomEventId: string;
 
 beforeAll(async () => {
   process.on("unhandledRejection", onUnhandled);
   eventId = await createEvent(w.env, seatIdsGrid(3, 10));
   users = [await createUser(w.env), await createUser(w.env), await createUser(w.env)];
   ticketNumbers = users.map(() => `FUZZ-${randomUUID().slice(0, 8)}`);
+  roomEventId = (await createRoomEvent(w.env, seatIdsGrid(2, 10), { opensAt: new Date(Date.now() - 2000), salesOpenAt: new Date(Date.now() - 1000), powBits: 4 })).eventId;
   await w.env.db.db.insert(tickets).values(ticketNumbers.map((n, i) => ({ eventId, ticketNumber: n, userId: i === 0 ? users[0]!.id : null })));
 });
 afterAll(() => {
@@ -62,7 +66,7 @@ afterAll(() => {
 });
 
 function framesFor(r: ReturnType<typeof rng>, kind: "answerable" | "hostile"): (string | Buffer)[] {
-  const topics = [`seats:${eventId}`, `event:${eventId}`, `user:${users[0]!.id}`, `user:${randomUUID()}`, `seats:${randomUUID()}`, "phoenix", "seats:", "event:NOT-A-UUID", "x".repeat(300), "", "seats:" + eventId.toUpperCase()];
+  const topics = [`seats:${eventId}`, `event:${eventId}`, `user:${users[0]!.id}`, `user:${randomUUID()}`, `seats:${randomUUID()}`, "phoenix", "seats:", "event:NOT-A-UUID", "x".repeat(300), "", "seats:" + eventId.toUpperCase(), `queue:${roomEventId}`, `seats:${roomEventId}`, `queue:${eventId}`, `queue:${randomUUID()}`, "queue:NOT-A-UUID"];
   const events = ["phx_join", "phx_leave", "heartbeat", "lock", "unlock", "extend", "new_message", "user_typing", "history", "phx_reply", "nope", "", "__proto__", "constructor"];
   const deep = (n: number, open: string, close: string) => open.repeat(n) + close.repeat(n);
   const values: (() => unknown)[] = [
@@ -75,10 +79,11 @@ function framesFor(r: ReturnType<typeof rng>, kind: "answerable" | "hostile"): (
     () => r.pick(ticketNumbers),
     () => r.pick([`1000000${r.int(99)}`, "\u0000", "TKT-" + "9".repeat(100)]),
     () => new Array(r.int(50)).fill(r.pick(["A_1", 1, null])),
+    () => r.pick([`${Date.now() + 60_000}.${"A".repeat(43)}`, "1.x", "0", String(r.int(1_000_000)), "n".repeat(65)]),
   ];
   const val = () => r.pick(values)();
   const payload = (): unknown => {
-    const keys = ["seat", "seats", "last_seq", "epoch", "ticket_number", "content", "content_type", "typing", "before", "limit", "sections", "changes", "__proto__"];
+    const keys = ["seat", "seats", "last_seq", "epoch", "ticket_number", "content", "content_type", "typing", "before", "limit", "sections", "changes", "pass", "nonce", "__proto__"];
     const o: Record<string, unknown> = {};
     for (let i = r.int(4); i > 0; i--) o[r.pick(keys)] = val();
     return r.int(10) === 0 ? val() : o;
@@ -141,7 +146,7 @@ async function round(seed: number): Promise<Round> {
     clients.push(c);
     await c.opened();
     // Start each socket in a state where the handlers have work: joined where possible.
-    for (const [topic, p] of [[`seats:${eventId}`, {}], [`event:${eventId}`, { ticket_number: ticketNumbers[s % ticketNumbers.length] }], [`user:${users[s % users.length]!.id}`, {}]] as const) {
+    for (const [topic, p] of [[`seats:${eventId}`, {}], [`event:${eventId}`, { ticket_number: ticketNumbers[s % ticketNumbers.length] }], [`user:${users[s % users.length]!.id}`, {}], [`queue:${roomEventId}`, {}], [`seats:${roomEventId}`, {}]] as const) {
       const jr = c.ref();
       c.send([jr, jr, topic, "phx_join", p]);
     }

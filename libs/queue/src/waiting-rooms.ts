@@ -93,6 +93,8 @@ export interface WaitingRoomsDeps {
 const SETTINGS_TTL_MS = 5000;
 /** How recently an admitted buyer with an empty hold must have been seen on the topic to count as shopping. */
 const presentMs = (c: Config) => 3 * c.QUEUE_POSITION_MS + 500;
+/** How long each step of a draw holds the room's lease: the whole draw of 100,000 takes about 2 s here. */
+const DRAW_LEASE_MS = 30_000;
 /** Entrants per staging call of a draw. */
 const DRAW_CHUNK = 5000;
 
@@ -271,7 +273,10 @@ export class WaitingRooms {
       r = await this.call("queueTick", eventId, args);
     }
     if (r[0] === "busy" || r[0] === "no_seats" || r[0] === "lost") return { kind: r[0] === "busy" ? "busy" : "lost" };
-    if (r[0] === "draw_due") return { kind: "drawn", entrants: await this.draw(eventId) };
+    if (r[0] === "draw_due") {
+      const entrants = await this.draw(eventId, nodeId);
+      return entrants === null ? { kind: "busy" } : { kind: "drawn", entrants };
+    }
     const rd = new ReplyReader("queueTick", r);
     return {
       kind: "ticked",
@@ -287,12 +292,15 @@ export class WaitingRooms {
 
   /**
    * The draw: orders the pre-queue by HMAC-SHA256(seed, user id), publishes the keys in PostgreSQL
-   * (`waiting_room_draws`), then stages and commits the queue under a token. Returns the entrants.
+   * (`waiting_room_draws`), then stages and commits the queue under a token, holding the room's
+   * lease as `node` throughout. Returns the entrants, or null when it did not draw (already drawn,
+   * another node's lease or draw).
    */
-  async draw(eventId: string): Promise<number> {
+  async draw(eventId: string, node = `draw-${process.pid}`): Promise<number | null> {
     const token = randomUUID();
-    const begun = new ReplyReader("queueDraw", await this.call("queueDraw", eventId, ["begin", token]));
-    if (begun.reply[0] !== "ok") return 0;
+    const step = (name: "begin" | "stage" | "commit", rest: (string | number)[] = []) => this.call("queueDraw", eventId, [name, token, node, DRAW_LEASE_MS, ...rest]);
+    const begun = new ReplyReader("queueDraw", await step("begin"));
+    if (begun.reply[0] !== "ok") return null;
     const seed = begun.str(1, "seed");
     const started = performance.now();
     const entrants: string[] = [];
@@ -312,11 +320,11 @@ export class WaitingRooms {
     for (let i = 0; i < users.length; i += DRAW_CHUNK) {
       const pairs: (string | number)[] = [];
       for (let j = i; j < Math.min(users.length, i + DRAW_CHUNK); j++) pairs.push(j + 1, users[j]!);
-      const staged = await this.call("queueDraw", eventId, ["stage", token, ...pairs]);
-      if (staged[0] !== "ok") return 0;
+      const staged = await step("stage", pairs);
+      if (staged[0] !== "ok") return null;
     }
-    const committed = await this.call("queueDraw", eventId, ["commit", token, users.length]);
-    if (committed[0] !== "ok") return 0;
+    const committed = await step("commit", [users.length]);
+    if (committed[0] !== "ok") return null;
     this.log.info({ eventId, entrants: users.length, ms: Math.round(performance.now() - started) }, "waiting room drawn");
     return users.length;
   }
