@@ -608,7 +608,9 @@ export async function queueBench(d: QueueBenchDeps): Promise<void> {
         const untold = r.waiters.n - r.waiters.admittedUsers - r.waiters.soldOutAt.length;
         checks.push(
           { name: "meta sampled", ok: samples.length >= 10, detail: `${samples.length} samples, ${ticks.length} ticks` },
-          { name: "empty holds ≤ free seats", ok: over.length === 0, detail: over.length ? `${over.length} of ${samples.length} samples, e.g. ${worst(over).empty} empty holds with ${worst(over).free} free (the room's mean seats per buyer then ${worst(over).avg.toFixed(2)}; ${worst(over).shopping} shopping)` : `max ${Math.max(0, ...samples.map((s) => s.empty))} empty holds` },
+          // Guaranteed when a tick admits (the next check); between admissions buyers already holding
+          // seats may take more, so buyers with an empty hold can then outnumber the free seats: reported.
+          { name: "empty holds ≤ free seats between admissions (informational)", informational: true, ok: over.length === 0, detail: over.length ? `${over.length} of ${samples.length} samples, e.g. ${worst(over).empty} empty holds with ${worst(over).free} free (the room's mean seats per buyer then ${worst(over).avg.toFixed(2)}; ${worst(over).shopping} shopping)` : `max ${Math.max(0, ...samples.map((s) => s.empty))} empty holds` },
           { name: "no admission while holds cover the free seats", ok: overAdmitted === 0, detail: overAdmitted ? `${overAdmitted} ticks (${overExample})` : `${paused} ticks paused with holds covering the free seats, ${freeZeroTicks} with none free` },
           { name: "0 admissions after sell-out", ok: afterSellOut === 0 && (!soldOut || firstSoldOut >= 0), detail: firstSoldOut >= 0 ? `${afterSellOut} samples admitted more, over ${f1(sampledAfterMs)} ms after` : soldOut ? "sold out, but the room never said so" : "not sold out" },
           { name: "places never go up", ok: r.waiters.ups === 0, detail: r.waiters.ups ? `${r.waiters.ups} times (e.g. ${r.waiters.upExample})` : `${r.waiters.positionPushes} position pushes` },
