@@ -103,6 +103,11 @@ const schema = z.object({
   /** How many seats an admitted buyer is assumed to take before the room has seen any (the prior of the running mean). */
   QUEUE_SEATS_PER_BUYER: int(2, 1),
   /**
+   * How often the tick walks every admitted buyer to count who holds what (a few Redis calls each);
+   * the ticks between reuse the counts, adding whom they admitted. 0 walks on every tick.
+   */
+  QUEUE_WALK_MS: int(1000, 0),
+  /**
    * How long seats freed by an expired or abandoned hold are offered to the waiting room's next buyer
    * (the admitted buyer with an empty hold admitted first, else the next in the queue, admitted on the
    * spot) before anyone else may lock them (`seat_offered`). 0 returns them to the open map at once.

@@ -16,7 +16,8 @@
 
   Input: KEYS the room's keys (roomLib); ARGV[1] event key base, ARGV[2] node id, ARGV[3] lease ms,
          ARGV[4] abandon ms, ARGV[5] most admissions per tick, ARGV[6] seats per buyer before any was seen,
-         ARGV[7] how recently an admitted buyer with an empty hold must have been seen to count
+         ARGV[7] how recently an admitted buyer with an empty hold must have been seen to count,
+         ARGV[8] how often (ms) the admitted buyers are walked for those counts
   Output:
     {'busy'}       another node holds the lease
     {'lost'}       Redis does not have the room
@@ -54,8 +55,15 @@ if redis.call('EXISTS', K.seatmap) == 0 then return { 'no_seats' } end
 redis.call('ZREMRANGEBYSCORE', K.admitted, '-inf', now)
 local total = redis.call('SCARD', K.seatmap)
 local free = total - redis.call('HLEN', K.state)
+-- Walking every admitted buyer costs a few calls each (at 5,000 of them, tens of ms of Redis), so
+-- it is done once per ARGV[8] ms; the ticks between reuse its counts plus whom they admitted since,
+-- which can only overstate the buyers about to take seats (some of them have taken seats since):
+-- admission errs on the side of fewer.
+local walkEvery = tonumber(ARGV[8] or '0')
+local cached = redis.call('HMGET', K.meta, 'walkAt', 'wEmpty', 'wShopping', 'wAvg', 'sinceWalk')
+local walk = not cached[1] or now - tonumber(cached[1]) >= walkEvery
 local empty, shopping, tookN, tookSeats, doneN, doneSeats = 0, 0, 0, 0, 0, 0
-for _, user in ipairs(redis.call('ZRANGE', K.admitted, 0, -1)) do
+for _, user in ipairs(walk and redis.call('ZRANGE', K.admitted, 0, -1) or {}) do
   local held = redis.call('SCARD', base .. 'hold:' .. user .. ':seats')
   local ordered = tonumber(redis.call('HGET', K.ordered, user) or '0')
   if held + ordered > 0 then
@@ -92,6 +100,12 @@ end
 -- then what every buyer holds or ordered so far; both weighed against the prior as five buyers.
 local avg = (tookSeats + prior * 5) / (tookN + 5)
 if doneN >= 5 then avg = math.max(avg, (doneSeats + prior * 5) / (doneN + 5)) end
+if walk then
+  redis.call('HSET', K.meta, 'walkAt', now, 'wEmpty', empty, 'wShopping', shopping, 'wAvg', avg, 'sinceWalk', 0)
+else
+  local since = tonumber(cached[5] or '0')
+  empty, shopping, avg = tonumber(cached[2]) + since, tonumber(cached[3]) + since, tonumber(cached[4])
+end
 -- Admissions per second, an exponentially weighted mean over about ten seconds.
 local rateAt = num(redis.call('HGET', K.meta, 'rateAt'), now)
 local decay = math.exp(-math.max(0, now - rateAt) / 10000)
@@ -112,6 +126,7 @@ if admitN > 0 then
   admitN = #popped / 2
   for i = 1, #popped, 2 do redis.call('ZADD', K.admitted, untilMs, popped[i]) end
   redis.call('HINCRBY', K.meta, 'admittedTotal', admitN)
+  redis.call('HINCRBY', K.meta, 'sinceWalk', admitN)
 else
   admitN = 0
 end

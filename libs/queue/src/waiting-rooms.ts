@@ -265,7 +265,7 @@ export class WaitingRooms {
   async tick(eventId: string, nodeId: string): Promise<TickOutcome> {
     const c = this.deps.config;
     // The lease outlives one interval: the node that holds it renews it each tick; another takes over when it stops.
-    const args = [nodeId, 2 * c.QUEUE_TICK_MS, c.QUEUE_ABANDON_MS, c.QUEUE_ADMIT_BATCH, c.QUEUE_SEATS_PER_BUYER, presentMs(c)];
+    const args = [nodeId, 2 * c.QUEUE_TICK_MS, c.QUEUE_ABANDON_MS, c.QUEUE_ADMIT_BATCH, c.QUEUE_SEATS_PER_BUYER, presentMs(c), c.QUEUE_WALK_MS];
     let r = await this.run("queueTick", eventId, args);
     if (!r) return { kind: "idle" };
     if (r[0] === "no_seats") {
