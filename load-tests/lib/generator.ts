@@ -18,6 +18,7 @@ import { performance } from "node:perf_hooks";
 import { io as sioConnect, type Socket as SioSocket } from "socket.io-client";
 import WebSocket from "ws";
 import { Histogram } from "./histogram.ts";
+import { openAndJoin } from "./open-join.ts";
 import { queueCommands } from "./queue-gen.ts";
 
 export type Role = "buyer" | "parser" | "counter" | "owner" | "idle";
@@ -261,39 +262,11 @@ export class Client {
 let clients: Client[] = [];
 let heartbeat: NodeJS.Timeout | undefined;
 
-async function pool<T>(items: T[], concurrency: number, f: (x: T) => Promise<void>): Promise<void> {
-  let i = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(concurrency, items.length) }, async () => {
-      while (i < items.length) await f(items[i++]!);
-    }),
-  );
-}
 
 /** Opens every client (phase 1, timed), then joins them (phase 2, timed). */
 async function connect(a: { specs: ClientSpec[]; concurrency?: number }) {
   const fresh = a.specs.map((s) => new Client(s));
-  const conc = a.concurrency ?? 100;
-  let failed = 0;
-  const t0 = now();
-  await pool(fresh, conc, async (c) => {
-    try {
-      await c.open();
-    } catch {
-      failed++;
-      c.closed = true;
-    }
-  });
-  const t1 = now();
-  let refused = 0;
-  await pool(
-    fresh.filter((c) => !c.closed),
-    conc,
-    async (c) => {
-      if (!(await c.join())) refused++;
-    },
-  );
-  const t2 = now();
+  const { failed, refused, connectMs, joinMs } = await openAndJoin(fresh, a.concurrency ?? 100);
   clients.push(...fresh);
   if (!heartbeat) {
     // The stock client's 30 s heartbeat, so a long scenario is not closed as idle.
@@ -303,7 +276,7 @@ async function connect(a: { specs: ClientSpec[]; concurrency?: number }) {
   }
   let joinBytes = 0;
   for (const c of fresh) joinBytes += c.joinBytes;
-  return { opened: fresh.length - failed, failed, refused, connectMs: t1 - t0, joinMs: t2 - t1, joinBytes };
+  return { opened: fresh.length - failed, failed, refused, connectMs, joinMs, joinBytes };
 }
 
 /** Closed loop: every buyer locks a random seat and releases it, until the deadline. */

@@ -16,6 +16,7 @@ import { createHmac, randomUUID } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import WebSocket from "ws";
 import { Histogram } from "./histogram.ts";
+import { openAndJoin } from "./open-join.ts";
 
 const now = () => performance.timeOrigin + performance.now();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -401,46 +402,18 @@ class RoomClient {
 let clients: RoomClient[] = [];
 let heartbeat: NodeJS.Timeout | undefined;
 
-async function pool<T>(items: T[], concurrency: number, f: (x: T) => Promise<void>): Promise<void> {
-  let i = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(concurrency, items.length) }, async () => {
-      while (i < items.length) await f(items[i++]!);
-    }),
-  );
-}
 
 /** Opens every client (timed), then makes each one's first join (timed): the queue, or without a room the seat map. */
 async function qConnect(a: { specs: QueueSpec[]; concurrency?: number }) {
   const fresh = a.specs.map((s) => new RoomClient(s));
-  const conc = a.concurrency ?? 100;
-  let failed = 0;
-  const t0 = now();
-  await pool(fresh, conc, async (c) => {
-    try {
-      await c.open();
-    } catch {
-      failed++;
-      c.closed = true;
-    }
-  });
-  const t1 = now();
-  let refused = 0;
-  await pool(
-    fresh.filter((c) => !c.closed),
-    conc,
-    async (c) => {
-      if (!(await c.join())) refused++;
-    },
-  );
-  const t2 = now();
+  const { failed, refused, connectMs, joinMs } = await openAndJoin(fresh, a.concurrency ?? 100);
   clients.push(...fresh);
   heartbeat ??= setInterval(() => {
     for (const c of clients) if (!c.closed && c.ws) c.ws.send('[null,"hb","phoenix","heartbeat",{}]');
   }, 25_000);
   const states: Record<string, number> = {};
   for (const c of fresh) if (c.joinState) states[c.joinState] = (states[c.joinState] ?? 0) + 1;
-  return { opened: fresh.length - failed, failed, refused, connectMs: t1 - t0, joinMs: t2 - t1, states, withPosition: fresh.filter((c) => c.position >= 0).length };
+  return { opened: fresh.length - failed, failed, refused, connectMs, joinMs, states, withPosition: fresh.filter((c) => c.position >= 0).length };
 }
 
 /** Pushes received so far, and the clients still waiting on the queue topic (the position window's denominator). */

@@ -1,18 +1,16 @@
-import { existsSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { chromium, type Browser, type Page } from "playwright-core";
+import { type Browser, type Page } from "playwright-core";
 import { createLogger } from "@seatdrop/observability";
 import { bootstrapAdmin } from "../src/services/bootstrap-admin.ts";
 import { PhxClient, createEvent, createUser, push, seatIdsGrid } from "../../../test/support/cluster.ts";
 import { startOrdersWorld, type OrdersWorld } from "./orders-harness.ts";
+import { CHROMIUM, hasChromium, launchChromium } from "../../../test/support/browser.ts";
 
 /**
  * The ops page (/ops) in Debian's Chromium: the API's own row and PostgreSQL beside the nodes, the
  * sign-in form back whenever the token is refused (a stale token, a non-admin), and sign-out.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const hasChromium = existsSync(CHROMIUM);
 if (!hasChromium) console.warn(`ops page test skipped: no Chromium at ${CHROMIUM} (.ci/run installs Debian's chromium)`);
 
 let w: OrdersWorld;
@@ -26,7 +24,7 @@ beforeAll(async () => {
   await w.app.listen({ host: "127.0.0.1", port: 0 });
   base = `http://127.0.0.1:${(w.app.server.address() as AddressInfo).port}`;
   if (!hasChromium) return;
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"] });
+  browser = await launchChromium();
 });
 afterAll(async () => {
   await browser?.close();

@@ -1,10 +1,10 @@
-import { existsSync, mkdirSync, mkdtempSync } from "node:fs";
+import { mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { chromium, type Browser, type BrowserContextOptions, type Page } from "playwright-core";
+import { type Browser, type BrowserContextOptions, type Page } from "playwright-core";
 import { createTokenSigner } from "@seatdrop/auth";
 import { createLogger } from "@seatdrop/observability";
 import { buildApp } from "../src/app.ts";
@@ -12,6 +12,7 @@ import { bootstrapAdmin } from "../src/services/bootstrap-admin.ts";
 import { createEvent, createUser, seatIdsGrid } from "../../../test/support/cluster.ts";
 import { createTestEnv } from "../../../test/support/test-env.ts";
 import { auth, startOrdersWorld, type OrdersWorld } from "./orders-harness.ts";
+import { CHROMIUM, hasChromium, launchChromium } from "../../../test/support/browser.ts";
 
 /**
  * The seat-map page in a real browser (Debian's Chromium, installed by .ci/run), at desktop and phone
@@ -20,8 +21,6 @@ import { auth, startOrdersWorld, type OrdersWorld } from "./orders-harness.ts";
  * reload, and talk in the event's chat room. The screenshots the README shows are taken here
  * (docs/screenshots/).
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const hasChromium = existsSync(CHROMIUM);
 if (!hasChromium) console.warn(`seat-map page test skipped: no Chromium at ${CHROMIUM} (.ci/run installs Debian's chromium)`);
 // The README's screenshots are rewritten only on request (UPDATE_SCREENSHOTS=1), so an ordinary
 // run leaves the working tree clean; otherwise they go to a temporary folder.
@@ -43,10 +42,7 @@ beforeAll(async () => {
   admin = (await createUser(w.env, "admin")).token;
   if (!hasChromium) return;
   mkdirSync(SHOTS, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  browser = await launchChromium();
 });
 afterAll(async () => {
   await browser?.close();

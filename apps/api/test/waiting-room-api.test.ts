@@ -1,13 +1,13 @@
 import { createHash, randomUUID } from "node:crypto";
-import { existsSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { and, count, eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { chromium, type Browser } from "playwright-core";
+import { type Browser } from "playwright-core";
 import { events, seatAudit, type WaitingRoomRecord } from "@seatdrop/db";
 import { drawOrder } from "@seatdrop/queue";
 import { createUser } from "../../../test/support/cluster.ts";
 import { adminToken, bearer, startApi, type ApiHarness } from "./api-harness.ts";
+import { CHROMIUM, hasChromium, launchChromium } from "../../../test/support/browser.ts";
 
 /**
  * The waiting room's HTTP side (issue 15) against real PostgreSQL and Redis: the room as part of an
@@ -361,8 +361,6 @@ describe("GET /openapi.json", () => {
   });
 });
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const hasChromium = existsSync(CHROMIUM);
 if (!hasChromium) console.warn(`waiting-room ops page test skipped: no Chromium at ${CHROMIUM}`);
 
 describe.skipIf(!hasChromium)("the ops page's waiting rooms in a real browser", () => {
@@ -376,7 +374,7 @@ describe.skipIf(!hasChromium)("the ops page's waiting rooms in a real browser", 
     await h.app.rooms.join(eventId, randomUUID());
     await h.app.listen({ host: "127.0.0.1", port: 0 });
     const base = `http://127.0.0.1:${(h.app.server.address() as AddressInfo).port}`;
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"] });
+    browser = await launchChromium();
     const page = await (await browser.newContext()).newPage();
     page.on("dialog", (d) => void d.accept());
     await page.goto(`${base}/ops`);

@@ -1,14 +1,15 @@
 import { createHash, createHmac } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync } from "node:fs";
+import { mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { chromium, type Browser, type BrowserContextOptions, type Page } from "playwright-core";
+import { type Browser, type BrowserContextOptions, type Page } from "playwright-core";
 import { createUser, eventually, PhxClient, push, seatIdsGrid } from "../../../test/support/cluster.ts";
 import { buyHold, createRoomEvent } from "../../../test/support/waiting-room.ts";
 import { startOrdersWorld, type OrdersWorld } from "./orders-harness.ts";
+import { CHROMIUM, hasChromium, launchChromium } from "../../../test/support/browser.ts";
 
 /**
  * The buyer page in front of an event with a waiting room (issue 15), in a real browser (Debian's
@@ -18,8 +19,6 @@ import { startOrdersWorld, type OrdersWorld } from "./orders-harness.ts";
  * who is not signed in, desktop and phone. Screenshots: docs/screenshots/waiting-room-*.png
  * (written only with UPDATE_SCREENSHOTS=1, as seat-map-page.test.ts does).
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const hasChromium = existsSync(CHROMIUM);
 if (!hasChromium) console.warn(`waiting-room page test skipped: no Chromium at ${CHROMIUM} (.ci/run installs Debian's chromium)`);
 const SHOTS = process.env.UPDATE_SCREENSHOTS === "1" ? fileURLToPath(new URL("../../../docs/screenshots/", import.meta.url)) : mkdtempSync(join(tmpdir(), "seatdrop-shots-"));
 const DESKTOP: BrowserContextOptions = { viewport: { width: 1280, height: 860 } };
@@ -40,10 +39,7 @@ beforeAll(async () => {
   base = `http://127.0.0.1:${(w.app.server.address() as AddressInfo).port}`;
   if (!hasChromium) return;
   mkdirSync(SHOTS, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  browser = await launchChromium();
 });
 afterAll(async () => {
   console.log(`waiting-room page: ${figures.join("; ")}`);
