@@ -211,6 +211,29 @@ describe("seats that come free while people wait", () => {
   });
 });
 
+describe("queue joins are counted", () => {
+  it("per user across nodes: past LIMIT_QUEUE_JOINS_PER_USER in the window, rate_limited with retry_after_ms, and the place is kept", async () => {
+    const { eventId } = await runningRoom(seatIdsGrid(1, 4));
+    const u = await createUser(world.env);
+    const limit = world.env.config.LIMIT_QUEUE_JOINS_PER_USER;
+    const clients = [world.client(0, u.token), world.client(1, u.token)];
+    let first: Record<string, unknown> | undefined;
+    for (let i = 0; i < limit; i++) {
+      const j = await clients[i % 2]!.join(`queue:${eventId}`);
+      first ??= j.reply;
+      expect(j.reply).toMatchObject({ state: expect.stringMatching(/^(waiting|admitted)$/) });
+      j.channel.leave();
+    }
+    const refused = await clients[limit % 2]!.join(`queue:${eventId}`).then(() => null, (e: { reply: Record<string, unknown> }) => e.reply);
+    expect(refused).toMatchObject({ reason: "rate_limited" });
+    expect(refused!.retry_after_ms).toBeGreaterThan(0);
+    // The refusal cost no place: the user is still in the room (or admitted).
+    const inRoom = (await world.env.redis.zscore(world.env.keys.room(eventId).queue, u.id)) ?? (await world.env.redis.zscore(world.env.keys.room(eventId).admitted, u.id));
+    expect(inRoom).not.toBeNull();
+    expect(first).toBeDefined();
+  });
+});
+
 describe("the end of a turn", () => {
   it("is pushed as turn_ended, after which the pass no longer locks", async () => {
     const { eventId } = await runningRoom(seatIdsGrid(1, 4), { turnMs: 1500 });
