@@ -14,7 +14,8 @@
  *   locks     100 buyers, each locking and unlocking its own seat (the scenario since the start);
  *   drop      1,000 buyers on one event over two nodes, joined with `changes`, locking and releasing
  *             random seats in a closed loop; double holds from the replies' seqs and the final map;
- *             the Socket.IO peer at the same load;
+ *             the Socket.IO peer and the floor (baseline/floor-node.ts: the least a correct lock
+ *             costs on the same stack) at the same load, the cluster's CPU printed as a ratio to it;
  *   fanout    10,000 watchers over two nodes, 500 seat changes/s for 10 s, once with per-change
  *             events and once with `changes`; 500 watchers parse every frame (latency from the
  *             change's reply to receipt; final map against GET /api/events/:id/seats);
@@ -88,7 +89,7 @@ const ONLY = new Set((opt.only ?? [...MAIN_SCENARIOS, "chat", "queue"].join(",")
 const GENS = Number(opt.gens ?? process.env.BENCH_GENS ?? 3);
 
 interface Side {
-  name: "cluster" | "socket.io";
+  name: "cluster" | "socket.io" | "floor";
   ports: number[];
   nodePids: number[];
   workerPids: number[];
@@ -103,6 +104,21 @@ function assertServersUp(): void {
   if (dead.length) throw new Error(`server process died: ${dead.map((d) => `${d.name} (exit ${d.proc.exitCode ?? d.proc.signalCode})`).join(", ")}; see its stderr above`);
 }
 const f1 = (n: number) => (Number.isFinite(n) ? (n < 10 ? n.toFixed(1) : Math.round(n).toLocaleString("en-US")) : "—");
+
+/**
+ * Puts the cluster's server CPU per lock round trip beside the floor's of the same run, as a ratio:
+ * the figure that carries over between runs on this shared machine.
+ */
+function ratioToFloor(): void {
+  for (const c of rows.filter((r) => r.side === "cluster")) {
+    const f = rows.find((r) => r.side === "floor" && r.scenario === c.scenario);
+    const cu = Number(c.figures.serverCpuUsPerRoundTrip);
+    const fu = Number(f?.figures.serverCpuUsPerRoundTrip);
+    if (!f || !(cu > 0) || !(fu > 0) || c.figures.cpuRatioToFloor !== undefined) continue;
+    c.figures.cpuRatioToFloor = cu / fu;
+    c.summary += `; ${(cu / fu).toFixed(1)}× the floor's server CPU per round trip (${Math.round(fu)} µs)`;
+  }
+}
 
 /** Starts the cluster (and the Socket.IO peer), runs the scenarios selected among MAIN_SCENARIOS, stops it. */
 async function mainScenarios(env: TestEnv, gens: GenPool) {
@@ -145,15 +161,28 @@ async function mainScenarios(env: TestEnv, gens: GenPool) {
       servers.push(...sioNodes.map((proc, i) => ({ name: `socket.io node ${i}`, proc })));
       peer = { name: "socket.io", ports: sioPorts, nodePids: sioNodes.map((p) => p.pid!), workerPids: [], apiPids: [] };
     }
+    // The floor: the least a correct lock can cost on the same stack (load-tests/baseline/floor-node.ts).
+    let floor: Side | undefined;
+    if (PEER) {
+      const floorPorts = [await freePort(), await freePort()];
+      const floorNodes: ChildProcess[] = [];
+      for (const port of floorPorts)
+        floorNodes.push(await startServer("load-tests/baseline/floor-node.ts", { PORT: String(port), PREFIX: `${env.config.REDIS_PREFIX}:floor`, REDIS_URL: env.config.REDIS_URL }, port));
+      procs.push(...floorNodes);
+      servers.push(...floorNodes.map((proc, i) => ({ name: `floor node ${i}`, proc })));
+      floor = { name: "floor", ports: floorPorts, nodePids: floorNodes.map((p) => p.pid!), workerPids: [], apiPids: [] };
+    }
     await gens.all("ping");
 
     const b = new Bench(env, gens, apiPort);
     const users = await createUsers(env, Math.max(size.lockBuyers, size.dropBuyers, ONLY.has("conns") ? size.conns : 0, ONLY.has("expiry") ? size.expiryHolds : 0) + 2);
-    const sides = peer ? [cluster, peer] : [cluster];
+    const sides = [cluster, peer, floor].filter((s): s is Side => s !== undefined);
     // Connections first, while the servers' heaps hold nothing else.
     if (ONLY.has("conns")) await b.connections(cluster, users);
     if (ONLY.has("locks")) for (const s of sides) await b.drop(s, users, { label: `locks: ${size.lockBuyers} buyers, own seat each`, buyers: size.lockBuyers, seats: size.lockBuyers, seconds: size.lockSeconds, ownSeat: true });
+    ratioToFloor();
     if (ONLY.has("drop")) for (const s of sides) await b.drop(s, users, { label: `drop: ${size.dropBuyers} buyers, random seats of ${size.dropSeats}`, buyers: size.dropBuyers, seats: size.dropSeats, seconds: size.dropSeconds, ownSeat: false });
+    ratioToFloor();
     if (ONLY.has("fanout")) for (const mode of ["per-change", "changes"] as const) await b.fanOut(cluster, users, mode);
     if (ONLY.has("sections")) await b.sections(cluster, users);
     if (ONLY.has("expiry")) await b.expiry(cluster, users);
@@ -239,7 +268,7 @@ class Bench {
   }
 
   private topic(side: Side, eventId: string) {
-    return side.name === "cluster" ? `seats:${eventId}` : eventId;
+    return side.name === "socket.io" ? eventId : `seats:${eventId}`;
   }
 
   /** Closed-loop buyers: `locks` (own seat each, continuity) and `drop` (random seats, contention). */
@@ -248,7 +277,7 @@ class Bench {
     const eventId = side.name === "cluster" ? await createEvent(this.env, seats) : `ev-${Math.random().toString(36).slice(2)}`;
     const topic = this.topic(side, eventId);
     const specs: ClientSpec[] = Array.from({ length: o.buyers }, (_, i) => ({
-      kind: side.name === "cluster" ? "phx" : "sio",
+      kind: side.name === "socket.io" ? "sio" : "phx",
       port: side.ports[i % 2]!,
       token: users[i]!.token,
       user: `u${i}`,

@@ -36,7 +36,7 @@ export interface Check {
 
 export interface Row {
   scenario: string;
-  side: "cluster" | "socket.io";
+  side: "cluster" | "socket.io" | "floor";
   summary: string;
   figures: Record<string, number | string | null>;
   cost: Cost;
