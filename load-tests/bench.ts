@@ -151,27 +151,18 @@ async function mainScenarios(env: TestEnv, gens: GenPool) {
     servers.push(...nodes.map((proc, i) => ({ name: `ws-node ${i}`, proc })), { name: "worker", proc: worker }, { name: "api", proc: api });
     const cluster: Side = { name: "cluster", ports, nodePids: nodes.map((p) => p.pid!), workerPids: [worker.pid!], apiPids: [api.pid!] };
 
-    let peer: Side | undefined;
-    if (PEER) {
-      const sioPorts = [await freePort(), await freePort()];
-      const sioNodes: ChildProcess[] = [];
-      for (const port of sioPorts)
-        sioNodes.push(await startServer("load-tests/baseline/socketio-node.ts", { PORT: String(port), PREFIX: `${env.config.REDIS_PREFIX}:sio`, REDIS_URL: env.config.REDIS_URL }, port));
-      procs.push(...sioNodes);
-      servers.push(...sioNodes.map((proc, i) => ({ name: `socket.io node ${i}`, proc })));
-      peer = { name: "socket.io", ports: sioPorts, nodePids: sioNodes.map((p) => p.pid!), workerPids: [], apiPids: [] };
-    }
+    /** Two nodes of a comparison peer, each its own process, on the same Redis under their own prefix. */
+    const startPeer = async (name: "socket.io" | "floor", entry: string, prefix: string): Promise<Side> => {
+      const peerPorts = [await freePort(), await freePort()];
+      const peerNodes: ChildProcess[] = [];
+      for (const port of peerPorts) peerNodes.push(await startServer(entry, { PORT: String(port), PREFIX: `${env.config.REDIS_PREFIX}:${prefix}`, REDIS_URL: env.config.REDIS_URL }, port));
+      procs.push(...peerNodes);
+      servers.push(...peerNodes.map((proc, i) => ({ name: `${name} node ${i}`, proc })));
+      return { name, ports: peerPorts, nodePids: peerNodes.map((p) => p.pid!), workerPids: [], apiPids: [] };
+    };
+    const peer = PEER ? await startPeer("socket.io", "load-tests/baseline/socketio-node.ts", "sio") : undefined;
     // The floor: the least a correct lock can cost on the same stack (load-tests/baseline/floor-node.ts).
-    let floor: Side | undefined;
-    if (PEER) {
-      const floorPorts = [await freePort(), await freePort()];
-      const floorNodes: ChildProcess[] = [];
-      for (const port of floorPorts)
-        floorNodes.push(await startServer("load-tests/baseline/floor-node.ts", { PORT: String(port), PREFIX: `${env.config.REDIS_PREFIX}:floor`, REDIS_URL: env.config.REDIS_URL }, port));
-      procs.push(...floorNodes);
-      servers.push(...floorNodes.map((proc, i) => ({ name: `floor node ${i}`, proc })));
-      floor = { name: "floor", ports: floorPorts, nodePids: floorNodes.map((p) => p.pid!), workerPids: [], apiPids: [] };
-    }
+    const floor = PEER ? await startPeer("floor", "load-tests/baseline/floor-node.ts", "floor") : undefined;
     await gens.all("ping");
 
     const b = new Bench(env, gens, apiPort);

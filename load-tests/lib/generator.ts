@@ -18,7 +18,7 @@ import { performance } from "node:perf_hooks";
 import { io as sioConnect, type Socket as SioSocket } from "socket.io-client";
 import WebSocket from "ws";
 import { Histogram } from "./histogram.ts";
-import { openAndJoin } from "./open-join.ts";
+import { keepAlive, openAndJoin } from "./open-join.ts";
 import { queueCommands } from "./queue-gen.ts";
 
 export type Role = "buyer" | "parser" | "counter" | "owner" | "idle";
@@ -262,18 +262,12 @@ export class Client {
 let clients: Client[] = [];
 let heartbeat: NodeJS.Timeout | undefined;
 
-
 /** Opens every client (phase 1, timed), then joins them (phase 2, timed). */
 async function connect(a: { specs: ClientSpec[]; concurrency?: number }) {
   const fresh = a.specs.map((s) => new Client(s));
   const { failed, refused, connectMs, joinMs } = await openAndJoin(fresh, a.concurrency ?? 100);
   clients.push(...fresh);
-  if (!heartbeat) {
-    // The stock client's 30 s heartbeat, so a long scenario is not closed as idle.
-    heartbeat = setInterval(() => {
-      for (const c of clients) if (!c.closed && c.ws) c.ws.send('[null,"hb","phoenix","heartbeat",{}]');
-    }, 25_000);
-  }
+  heartbeat ??= keepAlive(() => clients);
   let joinBytes = 0;
   for (const c of fresh) joinBytes += c.joinBytes;
   return { opened: fresh.length - failed, failed, refused, connectMs, joinMs, joinBytes };

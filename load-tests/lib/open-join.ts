@@ -10,6 +10,16 @@ export async function pool<T>(items: T[], concurrency: number, f: (x: T) => Prom
   );
 }
 
+/**
+ * The stock client's heartbeat (every 25 s, under Phoenix's 30 s), for every client a generator
+ * holds, so a long scenario is not closed as idle. Started once per generator process.
+ */
+export function keepAlive(clients: () => Iterable<{ closed: boolean; ws?: { send(data: string): void } }>): NodeJS.Timeout {
+  return setInterval(() => {
+    for (const c of clients()) if (!c.closed && c.ws) c.ws.send('[null,"hb","phoenix","heartbeat",{}]');
+  }, 25_000);
+}
+
 /** A generator's client: opened (a socket), then joined (its first topic). */
 interface Joinable {
   closed: boolean;

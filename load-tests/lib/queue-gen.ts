@@ -16,7 +16,7 @@ import { createHmac, randomUUID } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import WebSocket from "ws";
 import { Histogram } from "./histogram.ts";
-import { openAndJoin } from "./open-join.ts";
+import { keepAlive, openAndJoin } from "./open-join.ts";
 
 const now = () => performance.timeOrigin + performance.now();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -402,15 +402,12 @@ class RoomClient {
 let clients: RoomClient[] = [];
 let heartbeat: NodeJS.Timeout | undefined;
 
-
 /** Opens every client (timed), then makes each one's first join (timed): the queue, or without a room the seat map. */
 async function qConnect(a: { specs: QueueSpec[]; concurrency?: number }) {
   const fresh = a.specs.map((s) => new RoomClient(s));
   const { failed, refused, connectMs, joinMs } = await openAndJoin(fresh, a.concurrency ?? 100);
   clients.push(...fresh);
-  heartbeat ??= setInterval(() => {
-    for (const c of clients) if (!c.closed && c.ws) c.ws.send('[null,"hb","phoenix","heartbeat",{}]');
-  }, 25_000);
+  heartbeat ??= keepAlive(() => clients);
   const states: Record<string, number> = {};
   for (const c of fresh) if (c.joinState) states[c.joinState] = (states[c.joinState] ?? 0) + 1;
   return { opened: fresh.length - failed, failed, refused, connectMs, joinMs, states, withPosition: fresh.filter((c) => c.position >= 0).length };
