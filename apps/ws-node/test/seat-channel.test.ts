@@ -35,6 +35,22 @@ describe("seats channel across two ws-nodes (stock phoenix client)", () => {
     expect(a.log.some((m) => m.event === "unlocked")).toBe(false);
   });
 
+  it("locks of many buyers on one node, group-committed in one batch, each reach their author as lockedForYou and everyone else as locked", async () => {
+    const eventId = await createEvent(world.env, seatIdsGrid(1, 8));
+    const users = await Promise.all(Array.from({ length: 6 }, () => createUser(world.env)));
+    const clients = await Promise.all(users.map((u) => world.client(0, u.token).join(`seats:${eventId}`)));
+    const watcher = await world.client(0).join(`seats:${eventId}`);
+    // All pushed together: the node sends the first at once and batches the rest behind it.
+    const replies = await Promise.all(clients.map((c, i) => push(c.channel, "lock", { seat: `A_${i + 1}` })));
+    expect(replies.every((r) => r.status === "ok")).toBe(true);
+    for (const [i, c] of clients.entries()) {
+      await expect.poll(() => c.log.filter((m) => m.event === "locked" || m.event === "lockedForYou").length, { timeout: 5000 }).toBe(6);
+      expect(c.log.filter((m) => m.event === "lockedForYou")).toEqual([{ event: "lockedForYou", payload: { seat: `A_${i + 1}`, seq: expect.any(Number) } }]);
+      expect(c.log.some((m) => m.event === "locked" && (m.payload as { seat: string }).seat === `A_${i + 1}`)).toBe(false);
+    }
+    await expect.poll(() => watcher.log.filter((m) => m.event === "locked").length, { timeout: 5000 }).toBe(6);
+  });
+
   it("refuses pushes with the reason: unauthorized, already_locked, not_yours, already_unlocked, unknown_seat, hold_limit", async () => {
     const eventId = await createEvent(world.env, seatIdsGrid(1, 4), { holdMaxSeats: 2 });
     const [u1, u2] = [await createUser(world.env), await createUser(world.env)];

@@ -77,6 +77,12 @@ const schema = z.object({
    */
   HOLD_RELOCK_COOLDOWN_MS: int(5000, 0),
   /**
+   * Group commit of seat locks and unlocks (issue 16): while one script call for an event is in
+   * flight, a process gathers that event's next transitions and sends them as one call of at most
+   * this many (libs/seats/lua/seatTransitions-1.lua). A lone transition goes out at once.
+   */
+  SEAT_BATCH_MAX: int(64, 1),
+  /**
    * How long one ws-node's liveness record vouches for its users (refreshed every third of it).
    * A node killed with -9 stops vouching when it runs out; its users' holds are abandoned a grace
    * later (issue 8, finding 9).

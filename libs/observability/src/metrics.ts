@@ -145,7 +145,8 @@ export const metrics = {
   roomFailures: counter(WS, { name: "sdc_room_failures_total", help: "Waiting-room ticks and position reads that failed (Redis or PostgreSQL unavailable), by step", labelNames: ["step"] }, { step: ["tick", "positions", "restore"] }),
   // every app runs seat scripts (SeatService); lock outcomes are `op="lockSeat"` by `result`
   seatOps: counter(ALL, { name: "sdc_seat_ops_total", help: "Seat operations by script and result (ok or the refusal's reason)", labelNames: ["op", "result"] }),
-  seatOpSeconds: histogram(ALL, { name: "sdc_seat_op_seconds", help: "Seat script round trip", labelNames: ["op"], buckets: FAST }),
+  seatOpSeconds: histogram(ALL, { name: "sdc_seat_op_seconds", help: "Seat script round trip (for a lock or unlock: from the request to its batch's reply)", labelNames: ["op"], buckets: FAST }),
+  seatBatchSize: histogram(ALL, { name: "sdc_seat_batch_size", help: "Locks and unlocks per group-committed script call (seatTransitions)", buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256] }),
   holdsExpired: counter(
     ALL,
     { name: "sdc_holds_released_total", help: "Whole holds released, by path (job, sweep) and reason", labelNames: ["path", "reason"] },

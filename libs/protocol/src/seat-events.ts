@@ -12,9 +12,18 @@ export interface SeatEvent {
   u?: string;
   /** Why a seat left a hold or a sale: `unlocked`, `expired`, `abandoned`, `revoked`. */
   why?: string;
+  /**
+   * In a group-committed message (libs/seats/lua/seatTransitions-1.lua), the origin of the
+   * transition that caused this event, as the message's `o` is for a script of its own; absent
+   * from the log's copy.
+   */
+  o?: string;
 }
 
-/** One publish on an event's channel: the events of one script run, in order. */
+/**
+ * One publish on an event's channel: the events of one script run, in order (a batch of locks and
+ * unlocks is one run: its events carry their own `o`).
+ */
 export interface SeatMessage {
   ev: SeatEvent[];
   /** `<nodeId>:<connId>` of the connection whose action caused them, for author exclusion. */

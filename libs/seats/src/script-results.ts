@@ -6,9 +6,12 @@
  */
 import type { ScriptName } from "./scripts.ts";
 
+/** A script, or one transition's reply within seatTransitions. */
+type ReplyName = ScriptName | "lockSeat" | "unlockSeat";
+
 /** A script replied with something its decoder does not accept: a bug, never the client's input. */
 export class ScriptReplyError extends Error {
-  constructor(script: ScriptName, detail: string) {
+  constructor(script: ReplyName, detail: string) {
     super(`${script}: unexpected reply: ${detail}`);
     this.name = "ScriptReplyError";
   }
@@ -16,7 +19,7 @@ export class ScriptReplyError extends Error {
 
 class Reader {
   constructor(
-    private readonly script: ScriptName,
+    private readonly script: ReplyName,
     private readonly reply: unknown[],
   ) {}
 
@@ -56,19 +59,29 @@ class Reader {
   }
 }
 
-function read(script: ScriptName, reply: unknown, minLength: number): Reader {
+function read(script: ReplyName, reply: unknown, minLength: number): Reader {
   if (!Array.isArray(reply)) throw new ScriptReplyError(script, `expected an array, got ${JSON.stringify(reply)}`);
   if (reply.length < minLength) throw new ScriptReplyError(script, `expected at least ${minLength} elements, got ${reply.length}`);
   return new Reader(script, reply);
 }
 
-/** lockSeat: `{1, seq, deadline, newHold, holdSize, earliest}`. */
+/**
+ * seatTransitions: one reply per transition of the batch, in order (each decoded by
+ * decodeLockSeat or decodeUnlockSeat once refusals are taken out).
+ */
+export function decodeSeatTransitions(r: unknown, count: number): unknown[] {
+  if (!Array.isArray(r)) throw new ScriptReplyError("seatTransitions", `expected an array, got ${JSON.stringify(r)}`);
+  if (r.length !== count) throw new ScriptReplyError("seatTransitions", `expected ${count} replies, one per transition, got ${r.length}`);
+  return r;
+}
+
+/** A lock's reply in seatTransitions: `{1, seq, deadline, newHold, holdSize, earliest}`. */
 export function decodeLockSeat(r: unknown) {
   const x = read("lockSeat", r, 6);
   return { seq: x.int(1, "seq"), deadline: x.int(2, "deadline"), newHold: x.flag(3, "newHold"), holdSize: x.int(4, "holdSize"), earliest: x.flag(5, "earliest") };
 }
 
-/** unlockSeat: `{1, seq, seatsLeft}`. */
+/** An unlock's reply in seatTransitions: `{1, seq, seatsLeft}`. */
 export function decodeUnlockSeat(r: unknown) {
   const x = read("unlockSeat", r, 3);
   return { seq: x.int(1, "seq"), seatsLeft: x.int(2, "seatsLeft") };

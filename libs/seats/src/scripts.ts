@@ -6,8 +6,7 @@ const luaDir = fileURLToPath(new URL("../lua/", import.meta.url));
 
 /** The seat scripts (../lua), by camelName. */
 export type ScriptName =
-  | "lockSeat"
-  | "unlockSeat"
+  | "seatTransitions"
   | "extendHold"
   | "releaseHold"
   | "sweepHolds"

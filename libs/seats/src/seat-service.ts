@@ -16,6 +16,7 @@ import {
   decodeLockSeat,
   decodeMarkGone,
   decodeRebuildState,
+  decodeSeatTransitions,
   decodeReleaseHold,
   decodeReleaseHoldByAdmin,
   decodeReserveHold,
@@ -24,6 +25,7 @@ import {
   decodeSweepHolds,
   decodeUnlockSeat,
 } from "./script-results.ts";
+import { TransitionBatcher, type Transition } from "./transition-batcher.ts";
 import { resolveHoldSettings, type HoldSettings } from "./settings.ts";
 import type { HoldView, SeatEvent, SeatMessage, SeatStateName, Snapshot } from "./types.ts";
 
@@ -70,10 +72,12 @@ export class SeatService {
   private readonly call: ScriptCaller;
   private readonly log: Logger;
   private readonly loading = new Map<string, Promise<boolean>>();
+  private readonly batcher: TransitionBatcher;
 
   constructor(private readonly deps: SeatServiceDeps) {
     this.call = registerScripts(deps.redis);
     this.log = deps.logger.child({ module: "seat-service" });
+    this.batcher = new TransitionBatcher({ max: deps.config.SEAT_BATCH_MAX, call: (eventId, batch) => this.callBatch(eventId, batch) });
   }
 
   /**
@@ -82,7 +86,7 @@ export class SeatService {
    * cluster-wide index is lowered so the worker's sweep finds it (see lua/sweepHolds-1.lua).
    */
   async lock(o: { eventId: string; userId: string; seatId: string; origin?: string }) {
-    const { seq, deadline, newHold, holdSize, earliest } = decodeLockSeat(await this.run("lockSeat", o.eventId, [o.userId, o.seatId, o.origin ?? ""]));
+    const { seq, deadline, newHold, holdSize, earliest } = decodeLockSeat(await this.transition(o.eventId, { op: "lock", userId: o.userId, seatId: o.seatId, origin: o.origin ?? "" }));
     if (earliest) await this.indexEvent(o.eventId, deadline);
     return { seq, deadline, newHold, holdSize };
   }
@@ -98,7 +102,7 @@ export class SeatService {
   }
 
   async unlock(o: { eventId: string; userId: string; seatId: string; origin?: string }) {
-    return decodeUnlockSeat(await this.run("unlockSeat", o.eventId, [o.userId, o.seatId, o.origin ?? ""]));
+    return decodeUnlockSeat(await this.transition(o.eventId, { op: "unlock", userId: o.userId, seatId: o.seatId, origin: o.origin ?? "" }));
   }
 
   /** Gives the hold a fresh TTL (bounded by the event's max extensions). */
@@ -430,27 +434,57 @@ export class SeatService {
    */
   private async run(name: ScriptName, eventId: string, args: (string | number)[], checkCode = true): Promise<unknown> {
     const k = this.deps.keys.event(eventId);
+    return this.counted(name, checkCode, async () => {
+      let r = await this.call(name, [k.meta], [k.base, ...args]);
+      if (checkCode && isErr(r) && r[0] === -1 && (await this.loadFromDb(eventId))) r = await this.call(name, [k.meta], [k.base, ...args]);
+      return r;
+    });
+  }
+
+  /**
+   * A lock or unlock, group-committed with the event's other transitions of this process
+   * (TransitionBatcher, lua/seatTransitions-1.lua); counted under `lockSeat` / `unlockSeat` as when
+   * each had a script of its own. An unknown event is looked up in PostgreSQL once, as in run().
+   */
+  private transition(eventId: string, t: Transition): Promise<unknown> {
+    return this.counted(t.op === "lock" ? "lockSeat" : "unlockSeat", true, async () => {
+      let r = await this.batcher.submit(eventId, t);
+      if (isErr(r) && r[0] === -1 && (await this.loadFromDb(eventId))) r = await this.batcher.submit(eventId, t);
+      return r;
+    });
+  }
+
+  /** One call of seatTransitions for a batch: one reply per transition, checked here. */
+  private async callBatch(eventId: string, batch: readonly Transition[]): Promise<unknown[]> {
+    const k = this.deps.keys.event(eventId);
+    const args: string[] = [k.base];
+    for (const t of batch) args.push(t.op, t.userId, t.seatId, t.origin);
+    return decodeSeatTransitions(await this.call("seatTransitions", [k.meta], args), batch.length);
+  }
+
+  /** Times and counts a seat operation by outcome; a refusal (negative code) becomes a SeatError when `checkCode`. */
+  private async counted(op: SeatOpName, checkCode: boolean, body: () => Promise<unknown>): Promise<unknown> {
     const started = performance.now();
     let r: unknown;
     try {
-      r = await this.call(name, [k.meta], [k.base, ...args]);
-      if (checkCode && isErr(r) && r[0] === -1 && (await this.loadFromDb(eventId))) {
-        r = await this.call(name, [k.meta], [k.base, ...args]);
-      }
+      r = await body();
     } catch (err) {
-      metrics.seatOps.inc({ op: name, result: "error" }); // Redis (or PostgreSQL) failed: not a refusal
+      metrics.seatOps.inc({ op, result: "error" }); // Redis (or PostgreSQL) failed: not a refusal
       throw err;
     }
-    metrics.seatOpSeconds.observe({ op: name }, (performance.now() - started) / 1000);
+    metrics.seatOpSeconds.observe({ op }, (performance.now() - started) / 1000);
     if (checkCode && isErr(r)) {
       const e = seatErrorFromCode(r[0], typeof r[1] === "string" ? r[1] : undefined, typeof r[2] === "number" ? r[2] : undefined);
-      metrics.seatOps.inc({ op: name, result: e.reason });
+      metrics.seatOps.inc({ op, result: e.reason });
       throw e;
     }
-    metrics.seatOps.inc({ op: name, result: "ok" });
+    metrics.seatOps.inc({ op, result: "ok" });
     return r;
   }
 }
+
+/** The `op` label of the seat metrics: a script's name, or the transition a batch applied. */
+type SeatOpName = ScriptName | "lockSeat" | "unlockSeat";
 
 /** Holds one sweep or abandonment script looks at per call: enough to keep up, short enough not to stall Redis. */
 const SWEEP_SLICE = 500;

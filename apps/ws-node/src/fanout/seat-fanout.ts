@@ -33,9 +33,17 @@ export class SeatFanout {
   ) {}
 
   deliver(eventId: string, events: SeatEvent[], origin: string | undefined): void {
-    const author = this.localAuthor(origin);
+    // A batch's events each name their own origin (none: no author); a message of one script run
+    // names one for all. The author is looked up again only when the origin changes.
+    let authorOrigin = origin;
+    let author = this.localAuthor(origin);
     for (let i = 0; i < events.length; i++) {
       const ev = events[i]!;
+      const o = ev.o ?? origin;
+      if (o !== authorOrigin) {
+        authorOrigin = o;
+        author = this.localAuthor(o);
+      }
       if (ev.u && isHoldRelease(ev)) {
         const run = [ev];
         while (i + 1 < events.length && events[i + 1]!.u === ev.u && events[i + 1]!.why === ev.why) run.push(events[++i]!);

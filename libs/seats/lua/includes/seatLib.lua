@@ -98,27 +98,61 @@ local function eventLoaded() return epochOf() ~= nil end
   the capped log (stream id `<seq>-1`, so XRANGE by seq needs no index), then ONE publish
   carrying them all. `origin` names the connection that caused them, so fan-out can exclude it.
   Returns the last sequence number (0 when there was nothing to emit).
+
+  Inside a batch (beginBatch .. endBatch, seatTransitions-1.lua) nothing is published here: the
+  events are numbered from a counter read once, logged, and kept for endBatch's one publish, each
+  carrying its own origin as `o` (the log's copy has none, as before).
 ]]
-local function emit(events, origin)
-  if #events == 0 then return 0 end
-  local logMax = setting('logMax', 10000)
-  local last = 0
-  local parts = {}
-  for i = 1, #events do
-    local ev = events[i]
-    last = redis.call('INCR', K.seq)
-    ev.seq = last
-    -- Each event is encoded once, for the log and for the message.
-    parts[i] = cjson.encode(ev)
-    redis.call('XADD', K.log, 'MAXLEN', '~', logMax, last .. '-1', 'd', parts[i])
-  end
+local BATCH = nil
+
+-- ONE publish on the event's channel carrying the encoded events `parts` (a SeatMessage).
+local function publishEvents(parts, origin)
   -- `at` (Redis's clock, ms) lets each node measure its fan-out lag: publish to local delivery.
   local msg = '{"ev":[' .. table.concat(parts, ',') .. '],"at":' .. nowMs()
   local epoch = epochOf()
   if epoch then msg = msg .. ',"ep":' .. cjson.encode(epoch) end
   if origin and origin ~= '' then msg = msg .. ',"o":' .. cjson.encode(origin) end
   redis.call('PUBLISH', K.channel, msg .. '}')
+end
+
+local function emit(events, origin)
+  if #events == 0 then return 0 end
+  local logMax = setting('logMax', 10000)
+  local parts = BATCH and BATCH.parts or {}
+  local tagged = origin and origin ~= '' and (',"o":' .. cjson.encode(origin) .. '}') or nil
+  local last = 0
+  for i = 1, #events do
+    local ev = events[i]
+    if BATCH then
+      BATCH.seq = BATCH.seq + 1
+      last = BATCH.seq
+    else
+      last = redis.call('INCR', K.seq)
+    end
+    ev.seq = last
+    -- Each event is encoded once, for the log and for the message.
+    local part = cjson.encode(ev)
+    redis.call('XADD', K.log, 'MAXLEN', '~', logMax, last .. '-1', 'd', part)
+    if BATCH and tagged then part = string.sub(part, 1, -2) .. tagged end
+    parts[#parts + 1] = part
+  end
+  if not BATCH then publishEvents(parts, origin) end
   return last
+end
+
+-- Starts a batch: the sequence counter is read once and written once (endBatch), not INCR'd per event.
+local function beginBatch()
+  local seq = tonumber(redis.call('GET', K.seq) or '0')
+  BATCH = { parts = {}, seq = seq, first = seq }
+end
+
+-- Ends a batch: stores the counter and publishes every event of the batch in one message.
+local function endBatch()
+  local b = BATCH
+  BATCH = nil
+  if b.seq == b.first then return end
+  redis.call('SET', K.seq, b.seq)
+  publishEvents(b.parts, nil)
 end
 
 --[[

@@ -1,0 +1,126 @@
+--[[
+  A buyer's two transitions, lock and unlock, as functions over seatLib, so one script call can
+  apply a whole batch of them in order (seatTransitions-1.lua: group commit). Each returns exactly
+  the reply a call of its own would: a refusal changes nothing, a success emits its one event.
+
+  The hot path of a drop: no job per hold; each setting is read once per script run (seatLib's
+  setting(), so a batch reads it once for all its transitions), the caller's hold once, the seat's
+  state once, and the cluster-wide index is touched only when a hold is earlier than the event's
+  entry there.
+
+  lockOne(user, seat, origin):
+    {1, seq, deadline, newHold(1|0), seatsInHold, earliest(1|0)}
+      earliest: the new hold's deadline is earlier than the event's entry in the cluster-wide index
+      of events with holds, so the caller must lower that entry (SeatService.lock; see
+      sweepHolds-1.lua for why the index is written outside the scripts)
+    {code} with code < 0: UNKNOWN_EVENT, UNKNOWN_SEAT, SEAT_UNAVAILABLE, ALREADY_LOCKED, HOLD_LIMIT,
+      USER_LIMIT (seats in hold + seats in the user's orders reached the event's per-user limit),
+      SALES_NOT_OPEN, SALES_CLOSED (outside the event's sales window), SALES_PAUSED (an admin froze
+      the event's sales: meta `paused` = 1; the scripts are the only check, so every node refuses at once)
+    {SEAT_OFFERED, seat, retryAfterMs}: the seat came free while people wait in the event's waiting
+      room and is offered to another buyer until retryAfterMs passes (seatLib's roomOfferee)
+    {RELOCK_COOLDOWN, seat, retryAfterMs}: the caller's hold on this seat expired or was abandoned
+      less than the event's `cool` ms ago: the seat's lock key still holds the cool-down marker
+      `cool|<user>` (seatLib). Other users may lock it; the check costs a lock nothing when there is
+      no marker, since `SET NX` finds it
+
+  unlockOne(user, seat, origin): a plain unlock starts no re-lock cool-down (the cool-down is for
+  holds that ran out; a buyer may put a seat back and take it again). A hold left empty is deleted
+  and leaves the event's deadline index, so nothing is left behind to expire.
+    {1, seq, seatsLeftInHold}
+    {code}: UNKNOWN_EVENT, UNKNOWN_SEAT, ALREADY_UNLOCKED, NOT_YOURS
+]]
+
+local function lockOne(user, seat, origin)
+  if not eventLoaded() then return { E.UNKNOWN_EVENT } end
+  if redis.call('SISMEMBER', K.seatmap, seat) == 0 then return { E.UNKNOWN_SEAT } end
+  if setting('paused', 0) == 1 then return { E.SALES_PAUSED } end
+  local now = nowMs()
+  local opensAt, closesAt = setting('opensAt', 0), setting('closesAt', 0)
+  if opensAt > 0 and now < opensAt then return { E.SALES_NOT_OPEN } end
+  if closesAt > 0 and now >= closesAt then return { E.SALES_CLOSED } end
+
+  -- A full hold is refused first, whatever the seat: the buyer must free a seat before trying any
+  -- other. liveHold releases the caller's own hold here if it just expired (starting its re-lock
+  -- cool-down).
+  local maxSeats = setting('max', 10)
+  local dl = liveHold(user, now)
+  local count = 0
+  if dl then
+    count = redis.call('SCARD', holdSeatsKey(user))
+    if count >= maxSeats then return { E.HOLD_LIMIT } end
+  elseif maxSeats < 1 then
+    return { E.HOLD_LIMIT }
+  end
+  local maxUser = setting('maxUser', 0)
+  if maxUser > 0 and count + tonumber(redis.call('HGET', K.ordered, user) or '0') >= maxUser then
+    return { E.USER_LIMIT }
+  end
+
+  -- seatState may release other users' dead holds; it cannot release the caller's, which is alive
+  -- at `now` (checked above) or absent.
+  local current = seatState(seat, now)
+  if current then
+    if string.sub(current, 1, 2) ~= 'L|' then return { E.SEAT_UNAVAILABLE } end
+    return { E.ALREADY_LOCKED }
+  end
+  local newHold, earliest = 0, 0
+  if not dl then
+    count = 0
+    newHold = 1
+    dl = now + setting('ttl', 600000)
+  end
+
+  -- The lock key first, before anything is written: a refusal here changes nothing.
+  if not redis.call('SET', lockKey(seat), user, 'NX', 'PX', dl - now + LOCK_SAFETY_MS) then
+    -- The seat is free (its state says so), so its lock key is a cool-down marker, an offer, or a
+    -- leftover of a manual edit (refused rather than guessed about).
+    local v = redis.call('GET', lockKey(seat))
+    if v == COOL .. user then return { E.RELOCK_COOLDOWN, seat, redis.call('PTTL', lockKey(seat)) } end
+    -- Offered to a waiting-room buyer (seatLib's roomOfferee): theirs to take until the window ends.
+    if v and string.sub(v, 1, #OFFER) == OFFER and v ~= OFFER .. user then return { E.SEAT_OFFERED, seat, redis.call('PTTL', lockKey(seat)) } end
+    if not v or (string.sub(v, 1, #COOL) ~= COOL and v ~= OFFER .. user) then return { E.ALREADY_LOCKED } end
+    -- Someone else's cool-down, or an offer to this user, does not stop this lock.
+    redis.call('SET', lockKey(seat), user, 'PX', dl - now + LOCK_SAFETY_MS)
+  end
+
+  if newHold == 1 then
+    -- The cluster-wide index needs a lower entry only when this deadline is earlier than the one the
+    -- event is indexed at (`ixd`), which with one TTL per event is rare: usually only the first hold.
+    local ixd = setting('ixd', 0)
+    if ixd == 0 or dl < ixd then
+      redis.call('HSET', K.meta, 'ixd', dl)
+      metaCache.ixd = tostring(dl) -- the next lock of the same batch compares with this one
+      earliest = 1
+    end
+    redis.call('HSET', holdKey(user), 'dl', dl, 'ext', 0, 'created', now)
+    redis.call('ZADD', K.holds, dl, user)
+    -- No PX on the hold itself: it must outlive its deadline until something releases it (the
+    -- sweep, or any script that touches it), or its seats would stay locked with nothing to say whose.
+  end
+  redis.call('HSET', K.state, seat, 'L|' .. user)
+  redis.call('SADD', holdSeatsKey(user), seat)
+  local seq = emit({ { t = 'locked', seat = seat, u = user } }, origin)
+  return { 1, seq, dl, newHold, count + 1, earliest }
+end
+
+local function unlockOne(user, seat, origin)
+  if not eventLoaded() then return { E.UNKNOWN_EVENT } end
+  if redis.call('SISMEMBER', K.seatmap, seat) == 0 then return { E.UNKNOWN_SEAT } end
+  local now = nowMs()
+
+  local current = seatState(seat, now)
+  if not current then return { E.ALREADY_UNLOCKED } end
+  if current ~= 'L|' .. user then return { E.NOT_YOURS } end
+
+  redis.call('HDEL', K.state, seat)
+  redis.call('DEL', lockKey(seat))
+  redis.call('SREM', holdSeatsKey(user), seat)
+  local left = redis.call('SCARD', holdSeatsKey(user))
+  if left == 0 then
+    redis.call('DEL', holdKey(user), holdSeatsKey(user))
+    redis.call('ZREM', K.holds, user)
+  end
+  local seq = emit({ { t = 'unlocked', seat = seat, u = user, why = 'unlocked' } }, origin)
+  return { 1, seq, left }
+end

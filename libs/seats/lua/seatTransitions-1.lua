@@ -1,0 +1,44 @@
+--[[
+  Applies a batch of lock and unlock transitions of one event, in order, each with exactly the rules
+  and refusals of a call of its own (includes/transitions.lua): group commit (issue 16). A node
+  sends one call per event while the previous one is in flight, carrying everything its buyers asked
+  for meanwhile (SeatService's TransitionBatcher); a lone transition is a batch of one.
+
+  Atomic like every script: a node killed while the call is in flight leaves the whole batch
+  applied or none of it. The batch's events take contiguous sequence numbers, each is logged as
+  before, and ONE publish carries them all, each with the origin of the transition that caused it
+  (seatLib's beginBatch/endBatch), so fan-out still tells every author apart.
+
+  Input:
+    KEYS[1] meta hash of the event (routes the call; every other key is built from ARGV[1])
+    ARGV[1] key base of the event
+    ARGV[2..] one group of four per transition: op (`lock` | `unlock`), user id, seat id,
+              origin tag (`<nodeId>:<connId>`, or '')
+
+  Output:
+    one reply per transition, in order: lockOne's or unlockOne's (includes/transitions.lua)
+    an error reply, before anything is changed, when the arguments are not groups of four or an op
+    is neither `lock` nor `unlock` (a bug in the caller, never a buyer's input)
+]]
+--- @include "seatLib"
+--- @include "transitions"
+
+local n = (#ARGV - 1) / 4
+if n < 1 or n ~= math.floor(n) then return redis.error_reply('seatTransitions: expected groups of op, user, seat, origin') end
+for i = 0, n - 1 do
+  local op = ARGV[2 + 4 * i]
+  if op ~= 'lock' and op ~= 'unlock' then return redis.error_reply('seatTransitions: unknown op ' .. tostring(op)) end
+end
+
+beginBatch()
+local out = {}
+for i = 0, n - 1 do
+  local at = 2 + 4 * i
+  if ARGV[at] == 'lock' then
+    out[i + 1] = lockOne(ARGV[at + 1], ARGV[at + 2], ARGV[at + 3])
+  else
+    out[i + 1] = unlockOne(ARGV[at + 1], ARGV[at + 2], ARGV[at + 3])
+  end
+end
+endBatch()
+return out
