@@ -28,6 +28,11 @@
  *   queue     load-tests/queue-bench.ts (its own cluster, rows in this table): the waiting room's draw
  *             of 100,000 entrants (2,000 on sockets), position pushes, and a 2,000-seat drop with and
  *             without the room; fails on a broken pacing, sell-out or place check (see that file).
+ *   hot       one hot event (issue 16): a cluster and the peers of their own on a PRIVATE redis-server
+ *             (so `INFO cpu` of that Redis is this scenario's alone), 200 and 1,000 buyers locking and
+ *             unlocking their own seats in a closed loop: round trips/s, p50/p99, Redis CPU and
+ *             ws-node CPU per round trip, the group-commit batch sizes (the nodes' histogram), and
+ *             the ratio to the floor.
  * The main cluster starts only when one of the first six is picked.
  * BENCH_CPU_PROF=<dir> makes the ws-nodes write `node --cpu-prof` profiles there.
  * Exits non-zero on a double hold, a lost change, a map that disagrees with the API, or a failed
@@ -41,6 +46,7 @@ import { parseArgs } from "node:util";
 import * as jobsLib from "@seatdrop/jobs";
 import { createLogger } from "@seatdrop/observability";
 import { SeatService } from "@seatdrop/seats";
+import { killHard, startRedis } from "../test/support/private-redis.ts";
 import { createTestEnv, type TestEnv } from "../test/support/test-env.ts";
 import { createEvent, createUsers, plainSeats, sectionNames, venue, type BenchUser } from "./lib/fixtures.ts";
 import { GenPool } from "./lib/gen-pool.ts";
@@ -81,12 +87,15 @@ const size = {
   expiryOwners: num("BENCH_EXPIRY_OWNERS", 200, 50),
   expiryTtlMs: num("BENCH_EXPIRY_TTL_MS", 3000, 2000),
   drainMs: num("BENCH_DRAIN_MS", 15_000, 8000),
+  hotBuyers: [num("BENCH_HOT_BUYERS_SMALL", 200, 100), num("BENCH_HOT_BUYERS", 1000, 200)],
+  hotSeconds: num("BENCH_HOT_SECONDS", 8, 2),
 };
 const PEER = !opt["no-peer"] && process.env.BENCH_BASELINE !== "0";
 /** The scenarios run on the cluster main() starts; `chat` and `queue` start their own. */
 const MAIN_SCENARIOS = ["locks", "drop", "fanout", "sections", "conns", "expiry"];
-const ONLY = new Set((opt.only ?? [...MAIN_SCENARIOS, "chat", "queue"].join(",")).split(","));
+const ONLY = new Set((opt.only ?? [...MAIN_SCENARIOS, "hot", "chat", "queue"].join(",")).split(","));
 const GENS = Number(opt.gens ?? process.env.BENCH_GENS ?? 3);
+const BENCH_METRICS_TOKEN = "bench-metrics-token-0123456789";
 
 interface Side {
   name: "cluster" | "socket.io" | "floor";
@@ -120,8 +129,8 @@ function ratioToFloor(): void {
   }
 }
 
-/** Starts the cluster (and the Socket.IO peer), runs the scenarios selected among MAIN_SCENARIOS, stops it. */
-async function mainScenarios(env: TestEnv, gens: GenPool) {
+/** Starts the cluster (and the comparison peers), runs the `picked` scenarios (MAIN_SCENARIOS, or `hot`), stops it. */
+async function mainScenarios(env: TestEnv, gens: GenPool, picked: Set<string>) {
   const procs: ChildProcess[] = [];
   try {
     const ports = [await freePort(), await freePort()];
@@ -137,6 +146,8 @@ async function mainScenarios(env: TestEnv, gens: GenPool) {
       // A watcher that falls 256 KiB behind is resynced instead of buffering 1 MiB: with 10,000
       // watchers the default would let a struggling run take 10 GiB of this shared machine's memory.
       WS_MAX_BACKPRESSURE: process.env.WS_MAX_BACKPRESSURE ?? "262144",
+      // The hot scenario reads the group-commit batch sizes from the ws-nodes' /metrics.
+      METRICS_TOKEN: BENCH_METRICS_TOKEN,
     });
     const nodes: ChildProcess[] = [];
     // --expose-gc and a SIGUSR2 handler (bench-only preload) let the connections scenario force a GC.
@@ -166,17 +177,22 @@ async function mainScenarios(env: TestEnv, gens: GenPool) {
     await gens.all("ping");
 
     const b = new Bench(env, gens, apiPort);
-    const users = await createUsers(env, Math.max(size.lockBuyers, size.dropBuyers, ONLY.has("conns") ? size.conns : 0, ONLY.has("expiry") ? size.expiryHolds : 0) + 2);
+    const most = Math.max(...(picked.has("hot") ? size.hotBuyers : [size.lockBuyers, size.dropBuyers]));
+    const users = await createUsers(env, Math.max(most, picked.has("conns") ? size.conns : 0, picked.has("expiry") ? size.expiryHolds : 0) + 2);
     const sides = [cluster, peer, floor].filter((s): s is Side => s !== undefined);
     // Connections first, while the servers' heaps hold nothing else.
-    if (ONLY.has("conns")) await b.connections(cluster, users);
-    if (ONLY.has("locks")) for (const s of sides) await b.drop(s, users, { label: `locks: ${size.lockBuyers} buyers, own seat each`, buyers: size.lockBuyers, seats: size.lockBuyers, seconds: size.lockSeconds, ownSeat: true });
+    if (picked.has("conns")) await b.connections(cluster, users);
+    if (picked.has("locks")) for (const s of sides) await b.drop(s, users, { label: `locks: ${size.lockBuyers} buyers, own seat each`, buyers: size.lockBuyers, seats: size.lockBuyers, seconds: size.lockSeconds, ownSeat: true });
     ratioToFloor();
-    if (ONLY.has("drop")) for (const s of sides) await b.drop(s, users, { label: `drop: ${size.dropBuyers} buyers, random seats of ${size.dropSeats}`, buyers: size.dropBuyers, seats: size.dropSeats, seconds: size.dropSeconds, ownSeat: false });
+    if (picked.has("drop")) for (const s of sides) await b.drop(s, users, { label: `drop: ${size.dropBuyers} buyers, random seats of ${size.dropSeats}`, buyers: size.dropBuyers, seats: size.dropSeats, seconds: size.dropSeconds, ownSeat: false });
     ratioToFloor();
-    if (ONLY.has("fanout")) for (const mode of ["per-change", "changes"] as const) await b.fanOut(cluster, users, mode);
-    if (ONLY.has("sections")) await b.sections(cluster, users);
-    if (ONLY.has("expiry")) await b.expiry(cluster, users);
+    if (picked.has("hot"))
+      for (const buyers of size.hotBuyers)
+        for (const s of sides) await b.drop(s, users, { label: `hot: ${buyers} buyers on one event, own seat each, private Redis`, buyers, seats: buyers, seconds: size.hotSeconds, ownSeat: true, hot: true });
+    ratioToFloor();
+    if (picked.has("fanout")) for (const mode of ["per-change", "changes"] as const) await b.fanOut(cluster, users, mode);
+    if (picked.has("sections")) await b.sections(cluster, users);
+    if (picked.has("expiry")) await b.expiry(cluster, users);
   } finally {
     for (const p of procs) p.kill("SIGTERM");
     await sleep(1000);
@@ -188,7 +204,9 @@ async function main() {
   const gens = new GenPool(GENS);
   try {
     // The main cluster, only when one of its scenarios runs (`--only queue` or `--only chat` need none of it).
-    if (MAIN_SCENARIOS.some((s) => ONLY.has(s))) await mainScenarios(env, gens);
+    if (MAIN_SCENARIOS.some((s) => ONLY.has(s))) await mainScenarios(env, gens, new Set([...ONLY].filter((s) => s !== "hot")));
+    // One hot event (issue 16): its own cluster and peers on a private Redis, after the main one stopped.
+    if (ONLY.has("hot")) await hotScenario(gens);
     // The waiting room (issue 15): load-tests/queue-bench.ts, with its own cluster, after the main one stopped.
     if (ONLY.has("queue")) await queueBench({ env, gens, quick: Q, push: pushRow });
   } catch (err) {
@@ -208,6 +226,22 @@ async function main() {
     process.exit(1);
   }
   process.exit(0);
+}
+
+/**
+ * The `hot` scenario's world: a private redis-server (its `INFO cpu` is this scenario's alone), a
+ * test env (database, prefix) pointing at it, and the cluster and peers of mainScenarios on it.
+ */
+async function hotScenario(gens: GenPool) {
+  const port = await freePort();
+  const redis = await startRedis(port);
+  const env = await createTestEnv({ LOG_LEVEL: "warn", REDIS_URL: `redis://127.0.0.1:${port}` });
+  try {
+    await mainScenarios(env, gens, new Set(["hot"]));
+  } finally {
+    await env.close();
+    await killHard(redis);
+  }
 }
 
 /** Runs the chat scenarios (join storm, messaging) as a child process; true when it passed. */
@@ -263,7 +297,7 @@ class Bench {
   }
 
   /** Closed-loop buyers: `locks` (own seat each, continuity) and `drop` (random seats, contention). */
-  async drop(side: Side, users: BenchUser[], o: { label: string; buyers: number; seats: number; seconds: number; ownSeat: boolean }) {
+  async drop(side: Side, users: BenchUser[], o: { label: string; buyers: number; seats: number; seconds: number; ownSeat: boolean; hot?: boolean }) {
     const seats = plainSeats(o.seats);
     const eventId = side.name === "cluster" ? await createEvent(this.env, seats) : `ev-${Math.random().toString(36).slice(2)}`;
     const topic = this.topic(side, eventId);
@@ -281,7 +315,9 @@ class Bench {
     await this.gens.all("connect", (i) => ({ specs: dealt[i] }));
     const jobsBefore = side.name === "cluster" ? await this.delayedJobs() : 0;
     type BuyerResult = { ms: number; rtt: { counts: number[]; max: number }; locks: number; refused: number; unlocks: number; failedUnlocks: number; intervals: number[]; held: string[]; dropped: number };
+    const batches0 = side.name === "cluster" && o.hot ? await batchSizes(side.ports) : null;
     const { r: results, cost } = await this.measure(side, () => this.gens.all<BuyerResult>("buyers", () => ({ seats, until: now() + o.seconds * 1000, release: true, ownSeat: o.ownSeat })));
+    const batches = batches0 ? diffBuckets(await batchSizes(side.ports), batches0) : null;
     const rtt = new Histogram();
     let locks = 0;
     let refused = 0;
@@ -320,8 +356,16 @@ class Bench {
       redisUsPerLock: cost.redisUs / locks,
       redisCpuUsPerLock: (cost.redisCpuMs * 1000) / locks,
       redisUsPerRoundTrip: cost.redisUs / roundTrips,
+      redisCpuUsPerRoundTrip: (cost.redisCpuMs * 1000) / roundTrips,
+      nodesCpuUsPerRoundTrip: (cost.nodesMs * 1000) / roundTrips,
       droppedClients: dropped,
     };
+    let batchNote = "";
+    if (batches) {
+      figures.batchesMean = batches.count > 0 ? batches.sum / batches.count : null;
+      figures.batchSizes = batches.text;
+      batchNote = `; batches: mean ${f1(figures.batchesMean as number)} (${batches.text})`;
+    }
     // The baseline's own failures are figures, not failures of this project's run.
     if (side.name === "cluster") checks.push({ name: "no client dropped", ok: dropped === 0, detail: `${dropped} buyers lost their connection` });
     if (side.name === "cluster") {
@@ -354,8 +398,11 @@ class Bench {
       figures.holdJobsLeft = (await this.delayedJobs()) - jobsBefore;
     }
     await this.gens.all("closeAll");
-    const summary = `${f1(figures.roundTripsPerS as number)} round trips/s, p50 ${f1(rtt.pct(0.5))} ms, p99 ${f1(rtt.pct(0.99))} ms`;
-    this.push({ scenario: o.label, side: side.name, summary, figures, cost, checks });
+    const summary = `${f1(figures.roundTripsPerS as number)} round trips/s, p50 ${f1(rtt.pct(0.5))} ms, p99 ${f1(rtt.pct(0.99))} ms${batchNote}`;
+    // The hot event's Redis is private: its CPU per round trip is the figure, not commandstats.
+    const redisCell = o.hot ? `CPU ${f1(figures.redisCpuUsPerRoundTrip as number)} µs/round trip (commands ${f1(figures.redisUsPerRoundTrip as number)})` : undefined;
+    const cpuCell = o.hot ? `${f1(figures.serverCpuUsPerRoundTrip as number)} µs/round trip (ws-nodes ${f1(figures.nodesCpuUsPerRoundTrip as number)})` : undefined;
+    this.push({ scenario: o.label, side: side.name, summary, figures, cost, checks, ...(redisCell ? { redisCell, cpuCell } : {}) });
   }
 
   /** The author of seat changes: toggles seats at `rate`/s for `seconds`; returns [seq, repliedAt, section] per change. */
@@ -695,6 +742,34 @@ class Bench {
   private push(row: Row) {
     pushRow(row);
   }
+}
+
+/** The ws-nodes' `sdc_seat_batch_size` histogram, summed: cumulative count per bucket bound, sum, count. */
+async function batchSizes(ports: number[]): Promise<{ buckets: Map<string, number>; sum: number; count: number }> {
+  const out = { buckets: new Map<string, number>(), sum: 0, count: 0 };
+  for (const port of ports) {
+    const res = await fetch(`http://127.0.0.1:${port}/metrics`, { headers: { authorization: `Bearer ${BENCH_METRICS_TOKEN}` } });
+    if (!res.ok) throw new Error(`/metrics of the ws-node on ${port}: ${res.status}`);
+    for (const line of (await res.text()).split("\n")) {
+      let m = /^sdc_seat_batch_size_bucket\{le="([^"]+)"\} (\d+)/.exec(line);
+      if (m) out.buckets.set(m[1]!, (out.buckets.get(m[1]!) ?? 0) + Number(m[2]));
+      else if ((m = /^sdc_seat_batch_size_sum (\S+)/.exec(line))) out.sum += Number(m[1]);
+      else if ((m = /^sdc_seat_batch_size_count (\S+)/.exec(line))) out.count += Number(m[1]);
+    }
+  }
+  return out;
+}
+
+/** The batches of a phase (after − before), as "≤1: n, ≤2: n, …" of the non-empty buckets, with sum and count. */
+function diffBuckets(after: Awaited<ReturnType<typeof batchSizes>>, before: Awaited<ReturnType<typeof batchSizes>>) {
+  const parts: string[] = [];
+  let below = 0;
+  for (const [le, n] of after.buckets) {
+    const cum = n - (before.buckets.get(le) ?? 0);
+    if (cum > below) parts.push(`≤${le === "+Inf" ? "∞" : le}: ${cum - below}`);
+    below = cum;
+  }
+  return { text: parts.join(", "), sum: after.sum - before.sum, count: after.count - before.count };
 }
 
 /** Adds a scenario's row: printed at once, and the JSON rewritten, so a run that dies half-way still leaves its figures. */

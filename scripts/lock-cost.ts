@@ -1,14 +1,18 @@
 /**
- * Redis time per seat lock (issue 7 target: at most 30 µs, hold expiry included), measured with
- * `INFO commandstats` on a private redis-server this script starts on a free port, so the figures
- * are not mixed with whatever else uses the shared Redis.
+ * Redis time per seat lock and unlock (issue 7 target: at most 30 µs, hold expiry included; issue 16:
+ * at most 15 µs per transition), measured with `INFO commandstats` on a private redis-server this
+ * script starts on a free port, so the figures are not mixed with whatever else uses the shared Redis.
  *
- *   npx tsx scripts/lock-cost.ts [--locks 20000] [--users 200] [--in-flight 200] [--compare DIR] [--rt]
+ *   npx tsx scripts/lock-cost.ts [--locks 20000] [--users 200] [--in-flight 200] [--batches 1,8,64] [--compare DIR] [--rt]
  *
  * Every lock creates a new hold (each user locks one seat, then unlocks it, as the benchmark's
  * buyers do), which is the expensive case: the hold, its deadline index entry and the cluster-wide
  * index of events with holds are all written. Prints EVALSHA µs per lock and per unlock, and every
  * command's Redis time per lock (BullMQ's included, had anything added a job).
+ *
+ * Group commit (issue 16): one variant per size in `--batches` calls lua/seatTransitions-1.lua with
+ * that many transitions per call (size 1 is what a quiet event's lone lock costs), plus the seat
+ * service itself, whose batcher forms batches from the `--in-flight` concurrent calls.
  *
  * `--compare DIR` also runs another version of the seat scripts (DIR holds its `lua/` folder, e.g.
  * an older commit's `libs/seats/lua/` checked out elsewhere) called directly, in alternate rounds
@@ -18,6 +22,7 @@
  */
 import { spawn } from "node:child_process";
 import { createServer } from "node:net";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
@@ -34,6 +39,7 @@ const { values } = parseArgs({
     compare: { type: "string" },
     rt: { type: "boolean", default: false },
     "compare-jobs": { type: "boolean", default: false },
+    batches: { type: "string", default: "1,8,64" },
   },
 });
 const locks = Number(values.locks);
@@ -65,12 +71,30 @@ try {
   const holdSettings = { holdTtlMs: 600_000, holdMaxSeats: 10, holdGraceMs: 30_000, holdMaxExtensions: 2 };
   await seats.loadEvent(eventId, holdSettings, seatIds);
   type Op = (i: number, what: "lock" | "unlock") => Promise<unknown>;
-  const variants: { name: string; op: Op }[] = [
+  const variants: { name: string; op: Op; transitions?: number }[] = [
     {
-      name: "current (SeatService)",
+      name: "current (SeatService, batches formed by its batcher)",
       op: (i, what) => (what === "lock" ? seats.lock({ eventId, userId: `user-${i}`, seatId: seatIds[i]! }) : seats.unlock({ eventId, userId: `user-${i}`, seatId: seatIds[i]! })),
     },
   ];
+  // Fixed batch sizes, each on its own event: user i's transition goes in the call of batch ⌊i/size⌋
+  // (op i = 0 sends it, the others are no-ops), so a phase still does one lock per user.
+  const seatsCall = registerLuaScripts<string>(redis, fileURLToPath(new URL("../libs/seats/lua/", import.meta.url)), "seat");
+  for (const size of values.batches.split(",").map(Number).filter((x) => x > 0)) {
+    const id = `00000000-0000-4000-8000-${String(size).padStart(12, "0")}`;
+    const k = keys.event(id);
+    await seats.loadEvent(id, holdSettings, seatIds);
+    variants.push({
+      name: `seatTransitions, batches of ${size}`,
+      op: async (i, what) => {
+        if (i % size !== 0) return;
+        const args: string[] = [k.base];
+        for (let j = i; j < Math.min(i + size, users); j++) args.push(what, `user-${j}`, seatIds[j]!, "");
+        const r = (await seatsCall("seatTransitions", [k.meta], args)) as number[][];
+        if (r.some((x) => x[0] !== 1)) throw new Error(`a ${what} was refused: ${JSON.stringify(r.find((x) => x[0] !== 1))}`);
+      },
+    });
+  }
   if (values.compare) {
     // The other version's scripts on their own event (same settings), called as its SeatService did.
     const dir = values.compare.endsWith("/") ? values.compare : `${values.compare}/`;

@@ -54,7 +54,8 @@ export interface Pids {
   gens: number[];
 }
 
-let redisPid: number | undefined;
+/** Each Redis server's pid, read once (the hot scenario measures a private one beside the shared one). */
+const redisPids = new WeakMap<Redis, number>();
 
 /** Redis `INFO commandstats` as {command: {calls, usec}}, without the bench's own CONFIG and INFO. */
 export async function commandStats(redis: Redis): Promise<Record<string, { calls: number; usec: number }>> {
@@ -68,7 +69,11 @@ export async function commandStats(redis: Redis): Promise<Record<string, { calls
 
 /** Runs `f` as the measured phase: Redis stats reset, CPU of every process sampled before and after. */
 export async function measureCost<T>(redis: Redis, pids: Pids, f: () => Promise<T>): Promise<{ r: T; cost: Cost }> {
-  redisPid ??= Number(/process_id:(\d+)/.exec(await redis.info("server"))?.[1] ?? 0);
+  let redisPid = redisPids.get(redis);
+  if (redisPid === undefined) {
+    redisPid = Number(/process_id:(\d+)/.exec(await redis.info("server"))?.[1] ?? 0);
+    redisPids.set(redis, redisPid);
+  }
   const redisCpu0 = cpuMsOf([redisPid]);
   await redis.config("RESETSTAT");
   const before = { t: now(), nodes: cpuMsOf(pids.nodes), worker: cpuMsOf(pids.worker), api: cpuMsOf(pids.api), gen: cpuMsOf(pids.gens), self: process.cpuUsage() };
