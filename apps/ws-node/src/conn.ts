@@ -75,6 +75,8 @@ export interface Conn {
   seedReady?: Promise<boolean>;
   /** Seed dialect: whether the connection is subscribed and counted (so close must undo it). */
   seedCommitted?: boolean;
+  /** Frames sendTo queued for this socket since the last flushSends (see there). */
+  outbox?: string[];
 }
 
 export interface UserData {
@@ -113,18 +115,70 @@ export function newConn(
 }
 
 /**
- * Sends if the socket is still open; returns false otherwise. A socket whose send buffer passes its
- * bound is closed as a slow consumer (4408) right here: before the send when uWS already holds a
- * backlog (the frame would join it whole, so it is not sent at all: the client reconnects and
- * catches up anyway, and the close frame still fits under uWS's own limit), else after it, when the
- * kernel left more than the bound in uWS. Broadcasts, which uWS buffers itself, are checked by the node's
- * periodic slow-consumer sweep (`closeIfSlow` every SLOW_CONSUMER_SWEEP_MS, node.ts).
+ * Queues a frame for the socket if it is still open; returns false otherwise. Frames go out at the
+ * end of the event loop's current turn (flushSends), each socket's in one corked write.
+ *
+ * Why (issue 16, profiled with --cpu-prof on the hot scenario): sends made outside a uWS callback
+ * (every reply after a Redis round trip, every personal frame from the pub/sub feed) were one
+ * write(2) each, and the writes were 30 % of a ws-node's CPU. A lock's reply and its author's
+ * `lockedForYou` come back in the same turn (the script's reply and its PUBLISH are read together),
+ * so corking a socket's frames of one turn makes them one write. Order is kept: everything that
+ * sends by other means (uWS topic publishes, join replies, closes) flushes the queue first.
+ *
+ * A socket whose send buffer passes its bound (WS_MAX_BACKPRESSURE) is closed with 4408 at the
+ * flush: before, when the frames would join a backlog beyond it (they are not sent at all: the
+ * client reconnects and catches up anyway, and the close frame still fits under uWS's own limit),
+ * else after, when the kernel left more than the bound in uWS. Broadcasts, which uWS buffers itself,
+ * are checked by the node's periodic slow-consumer sweep (`closeIfSlow` every
+ * SLOW_CONSUMER_SWEEP_MS, node.ts).
  */
 export function sendTo(conn: Conn, frame: string): boolean {
-  if (conn.closed || !conn.ws || closeIfSlow(conn, frame.length)) return false;
-  conn.ws.send(frame, false);
-  closeIfSlow(conn);
+  if (conn.closed || !conn.ws) return false;
+  if (conn.outbox) conn.outbox.push(frame);
+  else {
+    conn.outbox = [frame];
+    queued.push(conn);
+    if (!flushScheduled) {
+      flushScheduled = true;
+      setImmediate(flushSends);
+    }
+  }
   return true;
+}
+
+/** Sockets with frames in their outbox, in the order they were first queued. */
+let queued: Conn[] = [];
+let flushScheduled = false;
+
+/** Sends every queued frame now, one corked write per socket. */
+export function flushSends(): void {
+  flushScheduled = false;
+  if (queued.length === 0) return;
+  const list = queued;
+  queued = [];
+  for (const c of list) flushConn(c);
+}
+
+function flushConn(c: Conn): void {
+  const frames = c.outbox;
+  c.outbox = undefined;
+  if (!frames || c.closed || !c.ws) return;
+  let bytes = 0;
+  for (const f of frames) bytes += f.length;
+  if (closeIfSlow(c, bytes)) return;
+  const ws = c.ws;
+  if (frames.length === 1) ws.send(frames[0]!, false);
+  else ws.cork(() => {
+    for (const f of frames) ws.send(f, false);
+  });
+  closeIfSlow(c);
+}
+
+/** Closes the socket with `code`, after the frames already queued for it (a refusal before its close). */
+export function endConn(conn: Conn, code: number, reason: string): void {
+  if (conn.closed || !conn.ws) return;
+  flushConn(conn);
+  if (!conn.closed) conn.ws?.end(code, reason);
 }
 
 /**
@@ -142,6 +196,8 @@ export function sendTo(conn: Conn, frame: string): boolean {
  * bound; a socket already past the bound gets no such allowance (the reply counts against it).
  */
 export function sendJoinReply(conn: Conn, frame: string): boolean {
+  if (conn.closed || !conn.ws) return false;
+  flushSends(); // frames queued before this reply go out before it
   if (conn.closed || !conn.ws) return false;
   if (conn.ws.getBufferedAmount() > conn.maxBuffered) return sendTo(conn, frame);
   conn.ws.send(frame, false);

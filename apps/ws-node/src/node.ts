@@ -10,7 +10,7 @@ import { connectRedis, createKeys } from "@seatdrop/redis";
 import { WaitingRooms } from "@seatdrop/queue";
 import { SeatService } from "@seatdrop/seats";
 import { ChatNode } from "./chat/chat-node.ts";
-import { closeIfSlow, forgetBuffered, type Conn, type UserData } from "./conn.ts";
+import { closeIfSlow, endConn, forgetBuffered, type Conn, type UserData } from "./conn.ts";
 import type { NodeContext } from "./context.ts";
 import { EventFeeds } from "./fanout/event-feed.ts";
 import { SeatChanges } from "./fanout/seat-changes.ts";
@@ -166,7 +166,7 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
     open: (ws) => void opened(ws),
     message: (ws, message, isBinary) => {
       const conn = ws.getUserData().conn;
-      if (isBinary) return ws.end(CloseCode.malformedFrame, "binary frames are not supported; use the JSON serializer");
+      if (isBinary) return endConn(conn, CloseCode.malformedFrame, "binary frames are not supported; use the JSON serializer");
       track(conn, phx!.onMessage(conn, Buffer.from(message).toString("utf8")));
     },
     close: (ws) => phx!.onClose(closed(ws)),
@@ -190,7 +190,7 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
         (ok) => (conn.seedCommitted = ok),
         (err: unknown) => {
           logger.error({ err }, "seed connection could not start");
-          if (!conn.closed) conn.ws?.end(CloseCode.internalError, "internal_error");
+          endConn(conn, CloseCode.internalError, "internal_error");
           return false;
         },
       );
@@ -265,7 +265,7 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
       if (pending.length > 0) await Promise.race([Promise.allSettled(pending), sleep(until - Date.now())]);
       else await sleep(Math.min(DRAIN_QUIET_MS - quietFor, until - Date.now()));
     }
-    for (const c of batch) if (!c.closed) c.ws?.end(CloseCode.goingAway, "node draining; reconnect");
+    for (const c of batch) endConn(c, CloseCode.goingAway, "node draining; reconnect");
   };
   let stopped: Promise<void> | undefined;
   const stop = async (noticeMs: number): Promise<void> => {

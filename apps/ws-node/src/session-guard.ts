@@ -2,7 +2,7 @@ import type { SessionStore } from "@seatdrop/auth";
 import type { Logger } from "@seatdrop/observability";
 import { CloseCode } from "@seatdrop/protocol";
 import type { Keys } from "@seatdrop/redis";
-import type { Conn } from "./conn.ts";
+import { endConn, type Conn } from "./conn.ts";
 import type { Subscriber } from "./fanout/subscriber.ts";
 import type { LocalRegistry } from "./registry.ts";
 
@@ -62,13 +62,13 @@ export class SessionGuard {
       await Promise.all(
         conns.slice(i, i + RECHECK_BATCH).map(async (c) => {
           const ended = await this.o.sessions.isEnded({ jti: c.jti!, userId: c.userId!, issuedAtMs: c.tokenIssuedAtMs }, { localUser: c.tokenLocal });
-          if (ended && !c.closed) c.ws?.end(CloseCode.tokenRevoked, "token_revoked: sign in again");
+          if (ended) endConn(c, CloseCode.tokenRevoked, "token_revoked: sign in again");
         }),
       );
     }
   }
 
   private closeWhere(pred: (c: Conn) => boolean, reason: string): void {
-    for (const c of this.o.registry.conns.values()) if (!c.closed && pred(c)) c.ws?.end(CloseCode.tokenRevoked, reason);
+    for (const c of this.o.registry.conns.values()) if (!c.closed && pred(c)) endConn(c, CloseCode.tokenRevoked, reason);
   }
 }

@@ -6,7 +6,7 @@ import { chatRooms, type Db } from "@seatdrop/db";
 import { metrics, type Logger } from "@seatdrop/observability";
 import { chatTopic, chatUwsTopic, encodeChatBroadcast, encodeNewMessage, encodeNotification, messagesOf, type ChatBusMessage, type ChatMessageView, type UserBusMessage } from "@seatdrop/protocol";
 import type { Keys, Redis } from "@seatdrop/redis";
-import type { Conn } from "../conn.ts";
+import { flushSends, type Conn } from "../conn.ts";
 import type { Subscriber } from "../fanout/subscriber.ts";
 import type { LocalRegistry } from "../registry.ts";
 import { PresenceTracker } from "./presence-tracker.ts";
@@ -176,6 +176,7 @@ export class ChatNode {
         // Status and slow mode are ordered with messages: the tick goes out first.
         this.outbox.flushRoom(eventId);
         const frame = encodeChatBroadcast(eventId, ev);
+        flushSends(); // what sendTo queued goes out first (conn.ts)
         this.o.app.publish(room, frame, false);
         this.o.app.publish(batch, frame, false);
       }
@@ -187,9 +188,11 @@ export class ChatNode {
     const author = this.localConn(origin);
     const onTopic = author && (topic === chatUwsTopic.roomBatch(eventId)) === !!this.batchMembers.get(eventId)?.has(author);
     if (author && onTopic && !author.closed && author.ws && author.joins.get(chatTopic(eventId))?.live) {
+      flushSends(); // what sendTo queued goes out first (conn.ts)
       author.ws.publish(topic, frame, false);
       return true;
     }
+    flushSends(); // what sendTo queued goes out first (conn.ts)
     this.o.app.publish(topic, frame, false);
     return false;
   }
@@ -199,6 +202,7 @@ export class ChatNode {
       this.log.warn({ userId, kind: (msg as { k?: unknown }).k }, "unknown user message");
       return;
     }
+    flushSends(); // what sendTo queued goes out first (conn.ts)
     this.o.app.publish(chatUwsTopic.user(userId), encodeNotification(userId, msg.n), false);
   }
 

@@ -1,4 +1,5 @@
 import { metrics } from "@seatdrop/observability";
+import { flushSends } from "../conn.ts";
 import type { TemplatedApp } from "uWebSockets.js";
 import {
   chatTopic,
@@ -88,6 +89,7 @@ export class RoomOutbox {
     this.pending.delete(eventId);
     if (p && p.messages.length > 0) {
       const batch = chatUwsTopic.roomBatch(eventId);
+      flushSends(); // what sendTo queued goes out first (conn.ts)
       this.app.publish(batch, encodeMessagesFrame(null, eventId, p.messages), false);
       metrics.chatDeliveries.inc(p.messages.length * this.app.numSubscribers(batch));
     }
@@ -137,6 +139,7 @@ export class RoomOutbox {
   }
 
   private both(eventId: string, frame: string): void {
+    flushSends(); // what sendTo queued goes out first (conn.ts)
     this.app.publish(chatUwsTopic.room(eventId), frame, false);
     this.app.publish(chatUwsTopic.roomBatch(eventId), frame, false);
   }

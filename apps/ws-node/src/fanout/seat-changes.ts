@@ -1,4 +1,5 @@
 import type { TemplatedApp } from "uWebSockets.js";
+import { flushSends } from "../conn.ts";
 import { encodeChanges, seatStateAfter, uwsTopic, type SeatEvent, type SeatState } from "@seatdrop/protocol";
 
 /** One stream of `changes` frames on this node: the whole event, or one section of it. */
@@ -155,6 +156,7 @@ export class SeatChanges {
       const seats = s.section === undefined ? whole! : bySection!.get(s.section)!;
       if (isEmpty(seats)) continue;
       const frame = encodeChanges(ec.eventId, s.section === undefined ? { since: s.lastSent, seq, seats } : { since: s.lastSent, seq, seats, section: s.section });
+      flushSends(); // what sendTo queued goes out first (conn.ts)
       this.app.publish(s.topic, frame, false);
       s.lastSent = seq;
     }

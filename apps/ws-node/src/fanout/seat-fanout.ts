@@ -13,7 +13,7 @@ import {
   uwsTopic,
   type SeatEvent,
 } from "@seatdrop/protocol";
-import { sendTo, type Conn } from "../conn.ts";
+import { flushSends, sendTo, type Conn } from "../conn.ts";
 import type { LocalRegistry } from "../registry.ts";
 import type { SeatChanges } from "./seat-changes.ts";
 
@@ -83,6 +83,7 @@ export class SeatFanout {
    * with many tabs on this node) fall back to sending the one encoded frame to each other watcher.
    */
   private publish(eventId: string, dialect: Conn["dialect"], topic: string, frame: string, excluded: Conn[]): void {
+    flushSends(); // frames queued by sendTo go out before this broadcast, as they were sent before it
     const ex = excluded.filter((c) => c.dialect === dialect && !c.closed && c.ws);
     if (ex.length === 0) {
       this.app.publish(topic, frame, false);

@@ -1,7 +1,7 @@
 import { RateLimitedError } from "@seatdrop/auth";
 import { CloseCode, MAX_REFUSED_IN_A_ROW, PHX, decodePhx, encodePhx, encodeReply, parseTopic } from "@seatdrop/protocol";
 import { metrics } from "@seatdrop/observability";
-import { sendTo, type Conn, type Join } from "../conn.ts";
+import { endConn, sendTo, type Conn, type Join } from "../conn.ts";
 import type { NodeContext } from "../context.ts";
 import type { Channel } from "./channel.ts";
 import { ChatChannel } from "./chat-channel.ts";
@@ -39,7 +39,7 @@ export class PhoenixSocket {
     if (!conn.bucket.take()) {
       metrics.wsFrameErrors.inc({ reason: "rate_limited" });
       if (++conn.refusedInARow > MAX_REFUSED_IN_A_ROW) {
-        if (!conn.closed) conn.ws?.end(CloseCode.rateLimited, "rate_limited");
+        endConn(conn, CloseCode.rateLimited, "rate_limited");
         return;
       }
       const where = d.ok ? { joinRef: d.frame[0], ref: d.frame[1], topic: d.frame[2] } : { joinRef: d.joinRef ?? null, ref: d.ref, topic: d.topic };
@@ -54,7 +54,7 @@ export class PhoenixSocket {
       if (d.topic !== undefined && d.ref !== undefined) {
         sendTo(conn, encodeReply(d.joinRef ?? null, d.ref, d.topic, "error", { reason: d.reason, field: d.field }));
       } else if (!conn.closed) {
-        conn.ws?.end(CloseCode.malformedFrame, `malformed_frame: ${d.field} (expected [join_ref, ref, topic, event, payload])`);
+        endConn(conn, CloseCode.malformedFrame, `malformed_frame: ${d.field} (expected [join_ref, ref, topic, event, payload])`);
       }
       return;
     }

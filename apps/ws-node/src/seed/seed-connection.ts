@@ -2,7 +2,7 @@ import { timingSafeEqual } from "node:crypto";
 import { CloseCode, MAX_REFUSED_IN_A_ROW, SEED_BACKEND_ACTIONS, decodeSeed, encodeSeed, seedErrorEvents, uwsTopic, type SeedRequest } from "@seatdrop/protocol";
 import { metrics } from "@seatdrop/observability";
 import { SeatError, type SeatErrorReason } from "@seatdrop/seats";
-import { sendJoinReply, sendTo, type Conn } from "../conn.ts";
+import { endConn, sendJoinReply, sendTo, type Conn } from "../conn.ts";
 import type { NodeContext } from "../context.ts";
 import { prepareSeatView } from "../fanout/seat-view.ts";
 import { startWatching, stopWatching } from "../seat-watch.ts";
@@ -26,7 +26,7 @@ export class SeedSocket {
     const eventId = conn.seedEventId;
     if (!eventId || !(await ctx.seats.ensureEventLoaded(eventId))) {
       sendTo(conn, encodeSeed("error", { code: "unknown_event", field: "event", message: eventId ? `no event ${eventId}` : "connect with ?event=<eventId>" }));
-      if (!conn.closed) conn.ws?.end(CloseCode.unknownEvent, "unknown_event");
+      endConn(conn, CloseCode.unknownEvent, "unknown_event");
       return false;
     }
     if (conn.closed) return false;
@@ -66,7 +66,7 @@ export class SeedSocket {
     if (!conn.bucket.take()) {
       metrics.wsFrameErrors.inc({ reason: "rate_limited" });
       if (++conn.refusedInARow > MAX_REFUSED_IN_A_ROW) {
-        if (!conn.closed) conn.ws?.end(CloseCode.rateLimited, "rate_limited");
+        endConn(conn, CloseCode.rateLimited, "rate_limited");
         return;
       }
       // Seed frames carry no ref: the seat is what tells the client which action was refused.
@@ -137,7 +137,7 @@ export class SeedSocket {
         (ok) => (conn.seedCommitted = ok),
         (err: unknown) => {
           this.ctx.logger.error({ err, eventId }, "seed resync failed; closing the socket");
-          if (!conn.closed) conn.ws?.end(CloseCode.internalError, "internal_error");
+          endConn(conn, CloseCode.internalError, "internal_error");
           return false;
         },
       );
