@@ -1,4 +1,4 @@
-import { createHash, webcrypto } from "node:crypto";
+import { createHash, createHmac, createSecretKey, timingSafeEqual, webcrypto } from "node:crypto";
 import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from "jose";
 import type { Config } from "@seatdrop/config";
 import { AuthError, type AuthErrorCode } from "./auth-error.ts";
@@ -26,6 +26,15 @@ export interface VerifiedToken {
 export interface TokenVerifier {
   /** Resolves to the token's claims or rejects with an {@link AuthError}. */
   verify(token: string): Promise<VerifiedToken>;
+  /**
+   * The same signature and claim checks for the cluster's own HS256 tokens, synchronously (a
+   * ws-node's upgrade must complete inside its handler: see apps/ws-node/src/upgrade.ts): returns
+   * the claims, throws the {@link AuthError} `verify` would reject with, or returns null for a token
+   * only `verify` can check (an identity provider's RS256/ES256 token, with JWKS_URL set). Unlike
+   * `verify` it never asks whether the session ended (`isEnded`, `isRevoked`): the caller answers
+   * that itself (the ws-node's SessionMirror).
+   */
+  verifySync(token: string): VerifiedToken | null;
 }
 
 /** The part of the configuration a verifier reads. */
@@ -65,7 +74,10 @@ export function createTokenVerifier(config: TokenVerifierConfig, options: TokenV
     return remote(header, token);
   };
 
+  const verifySync = createHs256Verifier(config, remote !== null);
+
   return {
+    verifySync,
     async verify(token) {
       if (typeof token !== "string" || token.length === 0 || token.length > MAX_TOKEN_LENGTH)
         throw new AuthError("invalid_token", "the token is missing or malformed");
@@ -97,6 +109,127 @@ export function createTokenVerifier(config: TokenVerifierConfig, options: TokenV
       return verified;
     },
   };
+}
+
+/** What jose's `jwtVerify` would have thrown, as the description {@link toAuthError} gives it. */
+class Refusal {
+  constructor(readonly kind: "malformed" | "signature" | "alg" | "expired" | { claim: string; reason: "missing" | "invalid" | "check_failed" }) {}
+}
+
+/**
+ * The HS256 half of `verify` without jose, synchronous: a compact JWS parsed by hand, HMAC-SHA256
+ * through node:crypto with a key object created once, and jose 6's checks in jose's order (its
+ * `jwtVerify` with the options `verify` passes: lib/jws_verify.js, lib/jwt_claims_set.js), so
+ * every token gets the same answer and the same description from both. Pinned by
+ * libs/auth/test/token-agreement.test.ts, which runs both over one corpus.
+ */
+function createHs256Verifier(config: TokenVerifierConfig, withJwks: boolean): (token: string) => VerifiedToken | null {
+  const key = createSecretKey(Buffer.from(config.JWT_SECRET, "utf8"));
+  const issuers = config.JWKS_ISSUER ? [config.JWT_ISSUER, config.JWKS_ISSUER] : [config.JWT_ISSUER];
+  const audience = config.JWT_AUDIENCE;
+  // jose checks presence in this order (its `requiredClaims` plus those its options imply, reversed).
+  const required = audience !== undefined ? ["iss", "aud", "exp", "sub"] : ["iss", "exp", "sub"];
+
+  const check = (token: string): Record<string, unknown> | null => {
+    const parts = token.split(".");
+    if (parts.length !== 3) throw new Refusal("malformed");
+    const [h, p, s] = parts as [string, string, string];
+    const header = jsonObject(base64url(h));
+    if (!header) throw new Refusal("malformed");
+    // `crit`: jose recognises only `b64` (RFC 7797), which then must be a boolean.
+    let b64 = true;
+    if (header.crit !== undefined) {
+      const crit = header.crit;
+      if (!Array.isArray(crit) || crit.length === 0 || crit.some((c) => typeof c !== "string" || c.length === 0)) throw new Refusal("malformed");
+      for (const c of crit as string[]) {
+        if (c !== "b64") throw new Refusal("malformed"); // JOSENotSupported: described as malformed too
+        if (!Object.hasOwn(header, c) || header[c] === undefined) throw new Refusal("malformed");
+      }
+      if (crit.includes("b64")) {
+        if (typeof header.b64 !== "boolean") throw new Refusal("malformed");
+        b64 = header.b64;
+      }
+    }
+    const alg = header.alg;
+    if (typeof alg !== "string" || !alg) throw new Refusal("malformed");
+    if (alg !== "HS256") {
+      if (withJwks && (alg === "RS256" || alg === "ES256")) return null; // the provider's: jose and its key set
+      throw new Refusal("alg");
+    }
+    // The signing input is the token's own text, which jose insists is ASCII.
+    if (!ASCII.test(p)) throw new Refusal("malformed");
+    const signature = base64url(s);
+    if (!signature) throw new Refusal("malformed");
+    const expected = createHmac("sha256", key).update(`${h}.${p}`, "latin1").digest();
+    if (signature.length !== expected.length || !timingSafeEqual(signature, expected)) throw new Refusal("signature");
+    if (!b64) throw new Refusal("malformed"); // "JWTs MUST NOT use unencoded payload", after the signature
+    const claims = jsonObject(base64url(p));
+    if (!claims) throw new Refusal("malformed");
+    for (const c of required) if (!Object.hasOwn(claims, c)) throw new Refusal({ claim: c, reason: "missing" });
+    if (!issuers.includes(claims.iss as string)) throw new Refusal({ claim: "iss", reason: "check_failed" });
+    if (audience !== undefined) {
+      const aud = claims.aud;
+      if (!(typeof aud === "string" ? aud === audience : Array.isArray(aud) && aud.includes(audience))) throw new Refusal({ claim: "aud", reason: "check_failed" });
+    }
+    const now = Math.floor(Date.now() / 1000);
+    if (claims.iat !== undefined && typeof claims.iat !== "number") throw new Refusal({ claim: "iat", reason: "invalid" });
+    if (claims.nbf !== undefined && typeof claims.nbf !== "number") throw new Refusal({ claim: "nbf", reason: "invalid" });
+    if (typeof claims.nbf === "number" && claims.nbf > now + CLOCK_TOLERANCE_S) throw new Refusal({ claim: "nbf", reason: "check_failed" });
+    if (claims.exp !== undefined && typeof claims.exp !== "number") throw new Refusal({ claim: "exp", reason: "invalid" });
+    if (typeof claims.exp === "number" && claims.exp <= now - CLOCK_TOLERANCE_S) throw new Refusal("expired");
+    return claims;
+  };
+
+  return (token) => {
+    if (typeof token !== "string" || token.length === 0 || token.length > MAX_TOKEN_LENGTH)
+      throw new AuthError("invalid_token", "the token is missing or malformed");
+    let claims: Record<string, unknown> | null;
+    try {
+      claims = check(token);
+    } catch (err) {
+      if (!(err instanceof Refusal)) throw err;
+      const k = err.kind;
+      if (k === "expired") throw new AuthError("token_expired", "the token has expired; sign in again");
+      const why =
+        k === "malformed" ? "malformed" : k === "signature" ? "signature verification failed" : k === "alg" ? "algorithm not allowed" : `claim ${k.claim} ${k.reason === "check_failed" ? "is wrong" : k.reason}`;
+      throw new AuthError("invalid_token", `the token is not valid (${why})`);
+    }
+    return claims === null ? null : toVerifiedToken(claims as JWTPayload, token, true);
+  };
+}
+
+const ASCII = /^[\x00-\x7f]*$/;
+/** jose's base64url alphabet after its forgiving decode (WHATWG atob): ASCII whitespace is skipped. */
+const B64URL = /^[A-Za-z0-9_-]*={0,2}$/;
+const WHITESPACE = /[\t\n\f\r ]/g;
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * Decodes base64url exactly as jose does on Node 20 (`decodeBase64`: no `+` or `/`, then `atob`,
+ * whose forgiving decode skips ASCII whitespace, accepts up to two `=` of padding only when the
+ * length is a multiple of four, refuses a lone trailing character); null where jose throws.
+ */
+function base64url(s: string): Buffer | null {
+  let t = s;
+  if (t.includes(" ") || t.includes("\t") || t.includes("\n") || t.includes("\r") || t.includes("\f")) t = t.replace(WHITESPACE, "");
+  if (!B64URL.test(t)) return null;
+  const pad = t.endsWith("==") ? 2 : t.endsWith("=") ? 1 : 0;
+  if (pad > 0 && t.length % 4 !== 0) return null;
+  const body = pad > 0 ? t.slice(0, t.length - pad) : t;
+  if (body.length % 4 === 1) return null;
+  return Buffer.from(body, "base64url");
+}
+
+/** jose's header and claims-set parse: strict UTF-8 (a BOM dropped), JSON, a plain object; else null. */
+function jsonObject(bytes: Buffer | null): Record<string, unknown> | null {
+  if (!bytes) return null;
+  let v: unknown;
+  try {
+    v = JSON.parse(strictUtf8.decode(bytes));
+  } catch {
+    return null;
+  }
+  return typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
 }
 
 function toVerifiedToken(payload: JWTPayload, token: string, local: boolean): VerifiedToken {
