@@ -21,10 +21,32 @@ export class RateLimitedError extends Error {
   }
 }
 
+/** One count a limit keeps: its name (`<kind>:ip`, `<kind>:user`), whose, and how many it allows per window. */
+export interface LimitSubject {
+  name: string;
+  subject: string;
+  points: number;
+}
+
+/**
+ * rate-limiter-flexible's own window script (RateLimiterRedis, `incrTtlLuaScript`), so counts added
+ * here and by `consume` are one count: the key starts its window on the first attempt.
+ */
+const ADD_LUA = `redis.call('set', KEYS[1], 0, 'EX', ARGV[2], 'NX')
+local consumed = redis.call('incrby', KEYS[1], ARGV[1])
+local ttl = redis.call('pttl', KEYS[1])
+if ttl == -1 then
+  redis.call('expire', KEYS[1], ARGV[2])
+  ttl = 1000 * ARGV[2]
+end
+return {consumed, ttl}`;
+
 /**
  * Cluster-wide attempt limits (issue 8, findings 1, 2 and 5), counted in Redis with
  * rate-limiter-flexible (one atomic script per check), so every API process and ws-node agrees on
  * one count per address and per user. A fixed window of `LIMIT_WINDOW_S`; a limit of 0 is off.
+ * The ws-nodes decide connects from memory instead, adding to the same counts in batches
+ * (`addCounts`, used by SyncedLimits).
  *
  * Redis down: the attempt is allowed (`insurance` would need per-process counts that disagree
  * anyway); sign-in still costs its scrypt, the socket limits still hold per socket.
@@ -51,6 +73,48 @@ export class AttemptLimits {
       if (this.perIp(kind) > 0) this.limiter(`${kind}:ip`, this.perIp(kind));
       if (this.perUser(kind) > 0) this.limiter(`${kind}:user`, this.perUser(kind));
     }
+    this.client.defineCommand("sdcAttemptAdd", { numberOfKeys: 1, lua: ADD_LUA });
+  }
+
+  /** The length of every limit's window, in milliseconds. */
+  get windowMs(): number {
+    return this.o.config.LIMIT_WINDOW_S * 1000;
+  }
+
+  /** The counts an attempt of `kind` by `who` adds to: the address's (unless exempt) and the user's, where on. */
+  subjects(kind: AttemptKind, who: { ip?: string | null; user?: string | null }): LimitSubject[] {
+    const out: LimitSubject[] = [];
+    const ipLimit = this.perIp(kind);
+    if (ipLimit > 0 && who.ip) {
+      const ip = normaliseIp(who.ip);
+      if (!this.exempt.has(ip)) out.push({ name: `${kind}:ip`, subject: ip, points: ipLimit });
+    }
+    const userLimit = this.perUser(kind);
+    if (userLimit > 0 && who.user) out.push({ name: `${kind}:user`, subject: who.user, points: userLimit });
+    return out;
+  }
+
+  /**
+   * Adds `n` attempts to each count in one round trip (a pipeline of the window script) and answers
+   * each count's cluster-wide total and the time left in its window; null for one Redis failed.
+   */
+  async addCounts(items: { name: string; subject: string; n: number }[]): Promise<({ total: number; ttlMs: number } | null)[]> {
+    if (items.length === 0) return [];
+    const p = this.client.pipeline();
+    const add = p as unknown as { sdcAttemptAdd(key: string, n: number, windowS: number): void };
+    for (const it of items) add.sdcAttemptAdd(`${this.o.keys.attemptLimit(it.name)}:${it.subject}`, it.n, this.o.config.LIMIT_WINDOW_S);
+    const results = await p.exec().catch(() => null);
+    return items.map((_, i) => {
+      const r = results?.[i];
+      if (!r || r[0] || !Array.isArray(r[1])) return null;
+      const [total, ttl] = r[1] as [number, number];
+      return { total: Number(total), ttlMs: Number(ttl) };
+    });
+  }
+
+  /** Publishes on the limits' own connection (SyncedLimits tells the other nodes its totals). */
+  publish(channel: string, message: string): Promise<unknown> {
+    return this.client.publish(channel, message);
   }
 
   /** Closes the limits' own Redis connection. */
@@ -69,11 +133,7 @@ export class AttemptLimits {
    * RateLimitedError (naming the longest wait) when either is past its limit.
    */
   async consume(kind: AttemptKind, who: { ip?: string | null; user?: string | null }): Promise<void> {
-    const checks: Promise<void>[] = [];
-    const ipLimit = this.perIp(kind);
-    if (ipLimit > 0 && who.ip && !this.exempt.has(normaliseIp(who.ip))) checks.push(this.take(`${kind}:ip`, ipLimit, normaliseIp(who.ip)));
-    const userLimit = this.perUser(kind);
-    if (userLimit > 0 && who.user) checks.push(this.take(`${kind}:user`, userLimit, who.user));
+    const checks = this.subjects(kind, who).map((s) => this.take(s.name, s.points, s.subject));
     const results = await Promise.allSettled(checks);
     const refused = results.flatMap((r) => (r.status === "rejected" && r.reason instanceof RateLimitedError ? [r.reason] : []));
     if (refused.length > 0) throw refused.reduce((a, b) => (b.retryAfterMs > a.retryAfterMs ? b : a));

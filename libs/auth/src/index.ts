@@ -12,4 +12,5 @@ export { AuthError, type AuthErrorCode } from "./auth-error.ts";
 export { ROLES, isRole, type Role } from "./roles.ts";
 export { bearerToken } from "./bearer-token.ts";
 export { AttemptLimits, RateLimitedError, normaliseIp, type AttemptKind } from "./attempt-limits.ts";
+export { SyncedLimits } from "./synced-limits.ts";
 export { SessionStore, type SessionToken } from "./sessions.ts";

@@ -177,6 +177,8 @@ export function createKeys(prefix: string) {
     userValidAfter: (userId: string) => `${prefix}:auth:va:${userId}`,
     /** Key prefix of one cluster-wide attempt limit (rate-limiter-flexible appends `:<subject>`). */
     attemptLimit: (limit: string) => `${prefix}:rl:${limit}`,
+    /** Channel on which each ws-node tells the others the counts its connects brought the limits to (SyncedLimits). */
+    attemptTotals: `${prefix}:rl-totals`,
   };
 }
 
