@@ -14,3 +14,4 @@ export { bearerToken } from "./bearer-token.ts";
 export { AttemptLimits, RateLimitedError, normaliseIp, type AttemptKind } from "./attempt-limits.ts";
 export { SyncedLimits } from "./synced-limits.ts";
 export { SessionStore, type SessionToken } from "./sessions.ts";
+export { SessionMirror, type MirrorAnswer } from "./session-mirror.ts";

@@ -7,6 +7,8 @@ import type { Keys, Redis } from "@seatdrop/redis";
 const VALID_AFTER_CACHE_S = 600;
 /** Deny-list rows reloaded into Redis per batch after Redis lost them. */
 const RELOAD_BATCH = 1000;
+/** JWT_TTL_SECONDS's default, for a store made without `tokenLifetimeS`. */
+const DEFAULT_TOKEN_LIFETIME_S = 86_400;
 /** Most users one valid-after query reads (a connect storm's cache misses of one event-loop turn). */
 const VALID_AFTER_BATCH = 500;
 
@@ -36,7 +38,11 @@ export class SessionStore {
   private vaWaiting = new Map<string, Waiter[]>();
   private vaFlush: NodeJS.Immediate | null = null;
 
-  constructor(private readonly o: { db: Db; redis: Redis; keys: Keys }) {}
+  /**
+   * @param o.tokenLifetimeS - the longest a token lives (JWT_TTL_SECONDS; default its default): how
+   *   long a deleted user's `user:<id>` row must outlive the deletion.
+   */
+  constructor(private readonly o: { db: Db; redis: Redis; keys: Keys; tokenLifetimeS?: number }) {}
 
   /** Whether the token id was signed out. */
   async isRevoked(jti: string): Promise<boolean> {
@@ -135,8 +141,17 @@ export class SessionStore {
    * Ends every session of a user: after a password change (`tokens_valid_after` = now, written by
    * the caller in its own transaction, passed here) or a deletion (`gone`). Updates the cache and
    * tells every node to close the user's sockets.
+   *
+   * A deletion leaves no users row to read, so it is recorded as a `revoked_tokens` row named
+   * `user:<id>` (no token's jti has that form: ours are UUIDs, a provider's are digests) until every
+   * token of the user has expired: a ws-node starting later loads it (SessionMirror).
    */
   async endAllSessions(userId: string, validAfter: Date | "gone"): Promise<void> {
+    if (validAfter === "gone")
+      await this.o.db
+        .insert(revokedTokens)
+        .values({ jti: `user:${userId}`, userId, expiresAt: new Date(Date.now() + (this.o.tokenLifetimeS ?? DEFAULT_TOKEN_LIFETIME_S) * 1000) })
+        .onConflictDoNothing();
     const value = validAfter === "gone" ? "gone" : String(validAfter.getTime());
     await this.o.redis.set(this.o.keys.userValidAfter(userId), value, "EX", VALID_AFTER_CACHE_S);
     await this.o.redis.publish(this.o.keys.revokedTokens, `user:${userId}`);
