@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import uWS, { type HttpResponse, type TemplatedApp, type WebSocket, type WebSocketBehavior } from "uWebSockets.js";
-import { AttemptLimits, SessionStore, createTokenVerifier } from "@seatdrop/auth";
+import { AttemptLimits, SessionMirror, SessionStore, SyncedLimits, createTokenVerifier } from "@seatdrop/auth";
 import type { Config } from "@seatdrop/config";
 import { connectDb, type DbHandle } from "@seatdrop/db";
 import { HoldJobs } from "@seatdrop/jobs";
@@ -69,8 +69,15 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
   const jobs = new HoldJobs(bull, keys.bullPrefix);
   const seats = new SeatService({ redis, keys, config, logger, db: db.db, jobs });
   // Signed out, password changed, account deleted: PostgreSQL is the record, Redis the cache (issue 8).
-  const sessions = new SessionStore({ db: db.db, redis, keys });
+  const sessions = new SessionStore({ db: db.db, redis, keys, tokenLifetimeS: config.JWT_TTL_SECONDS });
   const verifier = createTokenVerifier(config, { isEnded: (t) => sessions.isEnded(t, { localUser: t.local }) });
+  // The same record in the node's memory, so the upgrade refuses a revoked token synchronously (issue 16).
+  const mirror = new SessionMirror({
+    db: db.db,
+    sessions,
+    tokenLifetimeS: config.JWT_TTL_SECONDS,
+    onError: (err, what) => logger.warn({ err }, `${what} failed`),
+  });
 
   const app: TemplatedApp = uWS.App();
   const registry = new LocalRegistry();
@@ -93,9 +100,19 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
   );
   const chat = new ChatNode({ app, registry, nodeId, config, db: db.db, redis, subscriber, keys, logger });
   // A session that ends anywhere (sign-out, password change, deletion, expiry) closes its sockets here.
-  const sessionGuard = new SessionGuard({ registry, sessions, subscriber, keys, logger });
+  const sessionGuard = new SessionGuard({ registry, sessions, mirror, subscriber, keys, logger });
   await sessionGuard.start();
   const limits = new AttemptLimits({ redis, keys, config });
+  // Connects are limited from memory against the cluster-wide counts (issue 16), so the upgrade waits for no Redis reply.
+  const connectLimits = new SyncedLimits({
+    limits,
+    kind: "connect",
+    nodeId,
+    channel: keys.attemptTotals,
+    syncMs: config.LIMIT_SYNC_MS,
+    onError: (err) => logger.warn({ err }, "connect limits sync failed"),
+  });
+  await subscriber.subscribe(keys.attemptTotals, (text) => connectLimits.onMessage(text));
   const rooms = new WaitingRooms({ redis, keys, config, logger, db: db.db, ensureSeats: (id) => seats.ensureEventLoaded(id) });
   const queue = new QueueNode({ rooms, config, nodeId, logger });
   const ctx: NodeContext = { config, nodeId, logger, app, seats, feeds, registry, fanout, changes, chat, limits, rooms, queue };
@@ -151,13 +168,15 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
   const upgradeBase = {
     nodeId,
     verifier,
+    sessions: mirror,
+    opened: (conn: Conn) => sessionGuard.recheckOpened(conn),
     logger,
     rate: config.WS_PUSH_RATE,
     burst: config.WS_PUSH_BURST,
     maxBuffered: config.WS_MAX_BACKPRESSURE,
     replyStallMs: config.WS_REPLY_STALL_MS,
     isDraining: () => draining,
-    limits,
+    limits: connectLimits,
   };
 
   app.ws<UserData>("/socket/websocket", {
@@ -287,6 +306,7 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
     holdSweep.stop();
     queue.stop();
     sessionGuard.stop();
+    connectLimits.close();
     limits.close();
     stopPings();
     await chat.close();

@@ -1,5 +1,5 @@
 import type { HttpRequest, HttpResponse, us_socket_context_t } from "uWebSockets.js";
-import { AuthError, RateLimitedError, type AttemptLimits, type TokenVerifier } from "@seatdrop/auth";
+import { AuthError, sessionEnded, type MirrorAnswer, type RateLimitedError, type TokenVerifier, type VerifiedToken } from "@seatdrop/auth";
 import type { Logger } from "@seatdrop/observability";
 import { clientIp } from "./client-ip.ts";
 import { newConn, type Conn, type UserData } from "./conn.ts";
@@ -29,30 +29,48 @@ export interface UpgradeOptions {
   nodeId: string;
   dialect: Conn["dialect"];
   verifier: TokenVerifier;
+  /** The node's copy of the session record (SessionMirror): a revoked token is refused without a round trip. */
+  sessions: { check(t: VerifiedToken): MirrorAnswer };
+  /**
+   * Called with each socket whose session only the mirror vouched for, once it is open: the full
+   * check against the record runs then (SessionGuard.recheckOpened), and closes it with 4401 if the
+   * mirror missed a revocation.
+   */
+  opened?: (conn: Conn) => void;
   logger: Logger;
   rate: number;
   burst: number;
   maxBuffered: number;
   replyStallMs: number;
   isDraining: () => boolean;
-  /** Cluster-wide connect limits per address and per user (issue 8); absent: none. */
-  limits?: AttemptLimits;
+  /** Cluster-wide connect limits per address and per user (issue 8), decided from memory (SyncedLimits); absent: none. */
+  limits?: { take(who: { ip?: string | null; user?: string | null }): RateLimitedError | null };
   /** Per-dialect checks on the query string (the seed's `?event=`); a string refuses with 400. */
   prepare?: (conn: Conn, query: (key: string) => string | undefined) => string | undefined;
 }
 
 /**
- * Verifies the token before accepting the socket. The upgrade is asynchronous, so (uWS rules)
- * `onAborted` is registered first, every header is copied synchronously, nothing touches `res` after
- * an abort, and the upgrade after the await is NOT wrapped in `cork` (see `accept`). A missing token makes an anonymous watcher; a bad one is refused
- * with 401 and a JSON body naming the reason.
+ * Verifies the token before accepting the socket. A missing token makes an anonymous watcher; a bad
+ * one is refused with 401 and a JSON body naming the reason; past a connect limit, 429.
+ *
+ * Synchronous for everything but an identity provider's token (issue 16): the cluster's own HS256
+ * tokens are checked with `verifySync`, their session against the node's SessionMirror, the connect
+ * limits from memory (SyncedLimits), so `res.upgrade` runs inside this handler, which uWS corks.
+ * Our uWS build prints "writes must be made from within a corked callback" for every upgrade made
+ * after an await, and corking such an upgrade closes the socket (see `accept`); the synchronous path
+ * has neither problem and no round trip. The full session check against the record still runs once
+ * the socket is open (`opened`), as a safety net.
+ *
+ * Asynchronous, as before, only for an identity provider's RS256/ES256 token (jose and the provider's
+ * key set) and for a token the mirror cannot vouch for (stale after a subscriber reconnect, a user
+ * whose record is being read, a token living longer than JWT_TTL_SECONDS): then `onAborted` is
+ * registered first, every header was copied synchronously, nothing touches `res` after an abort,
+ * and the upgrade after the await is NOT wrapped in `cork` (see `accept`), so these connects still
+ * print uWS's warning line.
  */
 export function handleUpgrade(o: UpgradeOptions) {
   return (res: HttpResponse, req: HttpRequest, context: us_socket_context_t): void => {
     let aborted = false;
-    res.onAborted(() => {
-      aborted = true;
-    });
     const key = req.getHeader("sec-websocket-key");
     const protocols = req
       .getHeader("sec-websocket-protocol")
@@ -77,7 +95,7 @@ export function handleUpgrade(o: UpgradeOptions) {
       return refuse("400 Bad Request", "unsupported_vsn", `vsn ${vsn} is not supported; use the V2 JSON serializer (vsn=2.0.0)`);
     const token = tokenFrom(query("token"), protocols);
 
-    const accept = (user: Admitted | null) => {
+    const accept = (user: Admitted | null, recheck: boolean) => {
       if (aborted) return;
       const conn = newConn(o.nodeId, o.dialect, user, { rate: o.rate, burst: o.burst, maxBuffered: o.maxBuffered, replyStallMs: o.replyStallMs, ip });
       const bad = o.prepare?.(conn, query);
@@ -89,26 +107,38 @@ export function handleUpgrade(o: UpgradeOptions) {
       // cork when upgrading from this state. `upgrade` corks the new socket itself; the synchronous
       // path is corked by uWS already.
       res.upgrade<UserData>({ conn }, key, protocolToEcho(protocols), extensions, context);
+      if (recheck) o.opened?.(conn);
     };
     // Connects count per address and per user across the cluster, after the token (a bad token is
     // refused for free) and before the socket exists.
-    const admit = async (user: Admitted | null) => {
-      await o.limits?.consume("connect", { ip, user: user?.userId ?? null });
-      accept(user);
+    const admit = (user: Admitted | null, recheck: boolean) => {
+      const limited = o.limits?.take({ ip, user: user?.userId ?? null });
+      if (limited) return refuse("429 Too Many Requests", "rate_limited", "too many connections; retry later", { retry_after_ms: limited.retryAfterMs });
+      accept(user, recheck);
     };
     const refused = (err: unknown) => {
-      if (err instanceof RateLimitedError)
-        return refuse("429 Too Many Requests", "rate_limited", "too many connections; retry later", { retry_after_ms: err.retryAfterMs });
       if (err instanceof AuthError) return refuse("401 Unauthorized", err.code, err.message);
       o.logger.error({ err }, "token verification failed");
       refuse("503 Service Unavailable", "auth_unavailable", "could not verify the token; retry");
     };
-    // An anonymous watcher no limit applies to (a loopback health check, a local tool) is accepted
-    // in the same tick, as before limits existed.
-    if (!token) return o.limits?.applies("connect", { ip }) ? void admit(null).catch(refused) : accept(null);
-    o.verifier.verify(token).then(
-      (t) => admit({ userId: t.userId, role: t.role, jti: t.jti, exp: t.exp, issuedAtMs: t.issuedAtMs, local: t.local }),
-      refused,
-    ).catch(refused);
+    const admitted = (t: VerifiedToken): Admitted => ({ userId: t.userId, role: t.role, jti: t.jti, exp: t.exp, issuedAtMs: t.issuedAtMs, local: t.local });
+
+    if (!token) return admit(null, false);
+    let verified: VerifiedToken | null;
+    try {
+      verified = o.verifier.verifySync(token);
+    } catch (err) {
+      return refused(err);
+    }
+    if (verified) {
+      const ended = o.sessions.check(verified);
+      if (ended === "token_revoked") return refused(sessionEnded(ended));
+      if (ended === null) return admit(admitted(verified), true);
+    }
+    // The asynchronous path: a provider's token, or one the mirror cannot vouch for (see above).
+    res.onAborted(() => {
+      aborted = true;
+    });
+    o.verifier.verify(token).then((t) => admit(admitted(t), false), refused).catch(refused);
   };
 }

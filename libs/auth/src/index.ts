@@ -3,6 +3,7 @@ export { createTokenSigner, type TokenSigner, type TokenSignerConfig, type Token
 export {
   createTokenVerifier,
   providerUserId,
+  sessionEnded,
   type TokenVerifier,
   type TokenVerifierConfig,
   type TokenVerifierOptions,

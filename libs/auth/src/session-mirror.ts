@@ -50,6 +50,7 @@ export class SessionMirror {
   /** Bumped by `markStale`: a load that began before it leaves the mirror stale. */
   private epoch = 0;
   private loading: Promise<void> | null = null;
+  private loadingEpoch = -1;
   private reloadTimer: NodeJS.Timeout | null = null;
   private pruneTimer: NodeJS.Timeout | null = null;
   private readonly lifetimeMs: number;
@@ -121,8 +122,15 @@ export class SessionMirror {
    * kept. A failure is retried with backoff; the mirror stays stale until one succeeds.
    */
   load(): Promise<void> {
-    this.loading ??= this.loadOnce().finally(() => (this.loading = null));
-    return this.loading;
+    // A load that began before the latest `markStale` cannot make the mirror fresh: another follows it.
+    if (this.loading && this.loadingEpoch === this.epoch) return this.loading;
+    this.loadingEpoch = this.epoch;
+    const p: Promise<void> = (this.loading ?? Promise.resolve()).then(() => this.loadOnce());
+    this.loading = p;
+    void p.finally(() => {
+      if (this.loading === p) this.loading = null;
+    });
+    return p;
   }
 
   private async loadOnce(attempt = 0): Promise<void> {

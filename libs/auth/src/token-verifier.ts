@@ -103,7 +103,7 @@ export function createTokenVerifier(config: TokenVerifierConfig, options: TokenV
       const verified = toVerifiedToken(payload, token, alg === "HS256");
       if (options.isEnded) {
         const ended = await options.isEnded(verified);
-        if (ended) throw new AuthError(ended, "the session ended (signed out, password changed or account deleted); sign in again");
+        if (ended) throw sessionEnded(ended);
       } else if (options.isRevoked && (await options.isRevoked(verified.jti)))
         throw new AuthError("token_revoked", "the token was revoked (signed out); sign in again");
       return verified;
@@ -230,6 +230,11 @@ function jsonObject(bytes: Buffer | null): Record<string, unknown> | null {
     return null;
   }
   return typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
+}
+
+/** The refusal of a token whose session ended (the API's 401 and the upgrade's, from the record or a node's mirror). */
+export function sessionEnded(code: AuthErrorCode = "token_revoked"): AuthError {
+  return new AuthError(code, "the session ended (signed out, password changed or account deleted); sign in again");
 }
 
 function toVerifiedToken(payload: JWTPayload, token: string, local: boolean): VerifiedToken {

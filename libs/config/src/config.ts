@@ -171,6 +171,14 @@ const schema = z.object({
    */
   LIMIT_EXEMPT_IPS: ipList.default(["127.0.0.1", "::1", "::ffff:127.0.0.1"]),
   /**
+   * The ws-nodes decide the connect limits from memory, so an upgrade needs no Redis round trip
+   * (issue 16): each node adds its connects to the cluster-wide counts at most this often (at once
+   * after a quiet spell) and tells the other nodes the totals. What one node hears of another's
+   * connects lags by up to this much, which bounds how far past a limit a burst can get
+   * (ARCHITECTURE.md, "The connect path without an await").
+   */
+  LIMIT_SYNC_MS: int(100, 5),
+  /**
    * Drain (SIGTERM): how long a ws-node answers /readyz 503 (and refuses upgrades) before it closes
    * its sockets. Keep it above the load balancer's detection time (deploy/haproxy.cfg: 3 s).
    */
