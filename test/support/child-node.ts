@@ -14,6 +14,8 @@ export interface ChildNode {
   process: ChildProcess;
   /** kill -9, and wait until the process is gone. */
   kill(): Promise<void>;
+  /** What the process wrote to stderr so far (with `captureStderr`; it is passed on to ours as well). */
+  stderr(): string;
 }
 
 const mainTs = fileURLToPath(new URL("../../apps/ws-node/src/main.ts", import.meta.url));
@@ -28,7 +30,7 @@ async function freePort(): Promise<number> {
   });
 }
 
-export async function startChildNode(env: TestEnv, o: { nodeId?: string; overrides?: Record<string, string> } = {}): Promise<ChildNode> {
+export async function startChildNode(env: TestEnv, o: { nodeId?: string; overrides?: Record<string, string>; captureStderr?: boolean } = {}): Promise<ChildNode> {
   const port = await freePort();
   const nodeId = o.nodeId ?? `child-${port}`;
   const c = env.config;
@@ -47,7 +49,12 @@ export async function startChildNode(env: TestEnv, o: { nodeId?: string; overrid
       SERVICE_SECRET: c.SERVICE_SECRET ?? "",
       ...o.overrides,
     },
-    stdio: ["ignore", "ignore", "inherit"],
+    stdio: ["ignore", "ignore", o.captureStderr ? "pipe" : "inherit"],
+  });
+  let stderr = "";
+  child.stderr?.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString("utf8");
+    process.stderr.write(chunk);
   });
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   const until = Date.now() + 20_000;
@@ -68,6 +75,7 @@ export async function startChildNode(env: TestEnv, o: { nodeId?: string; overrid
     port,
     nodeId,
     process: child,
+    stderr: () => stderr,
     async kill() {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
       await exited;
