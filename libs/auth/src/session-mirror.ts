@@ -52,6 +52,7 @@ export class SessionMirror {
   private loading: Promise<void> | null = null;
   private loadingEpoch = -1;
   private reloadTimer: NodeJS.Timeout | null = null;
+  private failedLoads = 0;
   private pruneTimer: NodeJS.Timeout | null = null;
   private readonly lifetimeMs: number;
   private stopped = false;
@@ -119,7 +120,9 @@ export class SessionMirror {
   /**
    * Reads every revocation that can still refuse a token from PostgreSQL, in batches, and marks the
    * mirror fresh (unless the subscriber dropped meanwhile). What the channel said during the load is
-   * kept. A failure is retried with backoff; the mirror stays stale until one succeeds.
+   * kept. Resolves after one attempt: a failure is retried in the background with backoff, and the
+   * mirror stays stale (every upgrade asks the record) until one succeeds, so a node still starts
+   * while PostgreSQL is away.
    */
   load(): Promise<void> {
     // A load that began before the latest `markStale` cannot make the mirror fresh: another follows it.
@@ -133,7 +136,7 @@ export class SessionMirror {
     return p;
   }
 
-  private async loadOnce(attempt = 0): Promise<void> {
+  private async loadOnce(): Promise<void> {
     const epoch = this.epoch;
     const startedAt = Date.now();
     try {
@@ -172,11 +175,15 @@ export class SessionMirror {
       // The load read every valid-after since `since`: those of tokens issued from here on.
       this.horizonMs = startedAt - this.lifetimeMs;
       if (epoch === this.epoch) this.fresh = true;
+      this.failedLoads = 0;
     } catch (err) {
       this.o.onError?.(err, "session mirror load");
-      if (this.stopped) return;
-      await new Promise((r) => (this.reloadTimer = setTimeout(r, RETRY_MS[Math.min(attempt, RETRY_MS.length - 1)])));
-      if (!this.stopped) return this.loadOnce(attempt + 1);
+      if (this.stopped || this.reloadTimer) return;
+      this.reloadTimer = setTimeout(() => {
+        this.reloadTimer = null;
+        if (!this.stopped) void this.load();
+      }, RETRY_MS[Math.min(this.failedLoads++, RETRY_MS.length - 1)]);
+      this.reloadTimer.unref();
     }
   }
 

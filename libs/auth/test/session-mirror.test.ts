@@ -85,4 +85,27 @@ describe("session mirror", () => {
     expect(m.check(tok(id, 1000, LIFETIME_S + 60))).toBe("unknown"); // lives longer than the mirror covers
     expect(m.check(tok(id, (LIFETIME_S + 60) * 1000, LIFETIME_S * 2))).toBe("unknown"); // issued before its horizon
   });
+
+  it("PostgreSQL away at the load: the load returns (a node still starts), the mirror stays stale, and a retry makes it fresh", async () => {
+    let down = true;
+    const db = new Proxy(env.db.db, {
+      get: (target, key, receiver) =>
+        key === "select" && down
+          ? () => {
+              throw new Error("database down");
+            }
+          : Reflect.get(target, key, receiver),
+    });
+    const errors: string[] = [];
+    const m = new SessionMirror({ db, sessions, tokenLifetimeS: LIFETIME_S, onError: (_err, what) => errors.push(what) });
+    await m.load();
+    expect(m.isFresh).toBe(false);
+    const id = await user();
+    expect(m.check(tok(id))).toBe("unknown");
+    down = false;
+    await expect.poll(() => m.isFresh, { timeout: 5000 }).toBe(true);
+    expect(m.check(tok(id))).toBeNull();
+    expect(errors[0]).toBe("session mirror load");
+    m.stop();
+  });
 });
