@@ -53,9 +53,9 @@ export interface UpgradeOptions {
  * Verifies the token before accepting the socket. A missing token makes an anonymous watcher; a bad
  * one is refused with 401 and a JSON body naming the reason; past a connect limit, 429.
  *
- * Synchronous for everything but an identity provider's token (issue 16): the cluster's own HS256
- * tokens are checked with `verifySync`, their session against the node's SessionMirror, the connect
- * limits from memory (SyncedLimits), so `res.upgrade` runs inside this handler, which uWS corks.
+ * Synchronous without a token and for the cluster's own HS256 tokens (issue 16): the token is checked
+ * with `verifySync`, its session against the node's SessionMirror, the connect limits from memory
+ * (SyncedLimits), so `res.upgrade` runs inside this handler, which uWS corks.
  * Our uWS build prints "writes must be made from within a corked callback" for every upgrade made
  * after an await, and corking such an upgrade closes the socket (see `accept`); the synchronous path
  * has neither problem and no round trip. The full session check against the record still runs once
