@@ -57,17 +57,26 @@ describe("per socket: every frame kind counts", () => {
   afterAll(() => console.log(`rate limits per socket (bucket 10 at 5/s): ${perSocket.join("; ")}`));
   it("joins of unknown events, heartbeats, leaves, not_joined and malformed pushes all hit the bucket; past it the replies say rate_limited with retry_after_ms", async () => {
     const c = await raw(0);
+    const refs: string[] = [];
+    const ref = () => {
+      const r = c.ref();
+      refs.push(r);
+      return r;
+    };
     const send = (f: Frame | string) => c.send(f);
     for (let i = 0; i < 4; i++) {
-      const r = c.ref();
+      const r = ref();
       send([r, r, `seats:${randomUUID()}`, "phx_join", {}]);
     }
-    for (let i = 0; i < 4; i++) send([null, c.ref(), "phoenix", "heartbeat", {}]);
-    for (let i = 0; i < 4; i++) send(["9", c.ref(), `seats:${randomUUID()}`, "lock", { seat: "A_1" }]); // not joined
-    for (let i = 0; i < 4; i++) send(["9", c.ref(), `seats:${randomUUID()}`, "phx_leave", {}]);
-    for (let i = 0; i < 4; i++) send(`["9","${c.ref()}","seats:x","lock",42]`); // payload not an object
+    for (let i = 0; i < 4; i++) send([null, ref(), "phoenix", "heartbeat", {}]);
+    for (let i = 0; i < 4; i++) send(["9", ref(), `seats:${randomUUID()}`, "lock", { seat: "A_1" }]); // not joined
+    for (let i = 0; i < 4; i++) send(["9", ref(), `seats:${randomUUID()}`, "phx_leave", {}]);
+    for (let i = 0; i < 4; i++) send(`["9","${ref()}","seats:x","lock",42]`); // payload not an object
     // 20 frames sent back to back into a bucket of 10 at 5/s: some are refused, each with its wait.
-    await until(() => rateLimitedReplies(c).length >= 1, 8000, () => `a rate_limited reply; got ${JSON.stringify(c.frames)}`);
+    // Every one of them has a ref, so each gets a reply (the replies of one turn go out together,
+    // and a turn may not hold all 20 frames): wait for all 20.
+    const replied = () => refs.filter((r) => c.frames.some((f) => f[1] === r && f[3] === "phx_reply")).length;
+    await until(() => replied() === refs.length, 8000, () => `a reply to each of the 20 frames; got ${JSON.stringify(c.frames)}`);
     for (const f of rateLimitedReplies(c)) expect((f[4] as { response: { retry_after_ms: number } }).response.retry_after_ms).toBeGreaterThan(0);
     expect(rateLimitedReplies(c).length).toBeGreaterThanOrEqual(20 - 10 - 2); // at most ~2 tokens refilled meanwhile
     const waits = rateLimitedReplies(c).map((f) => (f[4] as { response: { retry_after_ms: number } }).response.retry_after_ms);
