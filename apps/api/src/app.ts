@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import Fastify, { type FastifyBaseLogger } from "fastify";
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { ApiDeps } from "./deps.ts";
@@ -36,14 +37,23 @@ import { userProfileRoutes } from "./routes/user-profile.ts";
  * everything arrives as a string) and never coerces a JSON body, so `"price": "45"` is a 422, not a
  * silently accepted number.
  */
+/** A client's request id when it is at most 64 of `[A-Za-z0-9._-]`, else a fresh random one. */
+export function requestIdOf(header: string | string[] | undefined): string {
+  if (typeof header === "string" && /^[A-Za-z0-9._-]{1,64}$/.test(header)) return header;
+  return randomUUID();
+}
+
 export function buildApp(deps: ApiDeps) {
   const app = Fastify({
     loggerInstance: deps.logger.child({ module: "http" }) as FastifyBaseLogger,
     // Behind the load balancer the client address comes from X-Forwarded-For, but only a proxy on a
     // private network may set it; trusting everyone would let any client choose its logged address.
     trustProxy: ["loopback", "linklocal", "uniquelocal"],
-    // Request ids let a log line of an error be matched with the client's report.
-    requestIdHeader: "x-request-id",
+    // Request ids let a log line of an error be matched with the client's report. A client's
+    // `x-request-id` is kept only when short and plain (issue 17, finding 9: a 12 KB id became a
+    // 12 KB log line per request); anything else is replaced by one of ours.
+    requestIdHeader: false,
+    genReqId: (req) => requestIdOf(req.headers["x-request-id"]),
   })
     .setValidatorCompiler(TypeBoxValidatorCompiler)
     .withTypeProvider<TypeBoxTypeProvider>();

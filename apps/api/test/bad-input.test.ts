@@ -134,6 +134,26 @@ describe("logged database errors", () => {
     );
   });
 
+  it("a client's request id is logged only when short and plain (≤ 64 of [A-Za-z0-9._-]); any other is replaced", async () => {
+    const { lines, logger } = logSink();
+    const app = buildApp({ config: h.env.config, db: h.env.db, redis: h.env.redis, keys: h.env.keys, logger });
+    await app.ready();
+    try {
+      const huge = "x".repeat(12_000);
+      const sent = ["order-42.retry_1", huge, "a b", "line\nbreak", "é", "y".repeat(65)];
+      for (const id of sent) expect((await app.inject({ method: "GET", url: "/healthz", headers: { "x-request-id": id } })).statusCode).toBe(200);
+      await new Promise((r) => setImmediate(r));
+      const ids = lines.map((l) => (JSON.parse(l) as { reqId?: string }).reqId).filter((x): x is string => x !== undefined);
+      expect(ids).toContain("order-42.retry_1");
+      for (const bad of sent.slice(1)) expect(ids).not.toContain(bad);
+      expect(Math.max(...lines.map((l) => l.length))).toBeLessThan(2_000);
+      expect(ids.every((id) => /^[A-Za-z0-9._-]{1,64}$/.test(id))).toBe(true);
+      console.log(`request ids: ${sent.length} sent (one plain, one of 12,000 bytes, four odd); logged ${new Set(ids).size} distinct, the longest line ${Math.max(...lines.map((l) => l.length))} bytes`);
+    } finally {
+      await app.close();
+    }
+  });
+
   it("request logs carry the path without the query string, the API's error lines too", async () => {
     const { lines, logger } = logSink();
     const app = buildApp({ config: h.env.config, db: h.env.db, redis: h.env.redis, keys: h.env.keys, logger });
