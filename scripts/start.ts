@@ -22,6 +22,10 @@ function fail(line: string, code = 1): never {
   process.exit(code);
 }
 
+// The development payment provider is an explicit opt-in (DEV_PAYMENTS); `npm start` outside
+// production turns it on for the buyer page's "Pay" and says so in its banner.
+if (process.env.NODE_ENV !== "production") process.env.DEV_PAYMENTS ??= "1";
+
 let config: Config;
 try {
   config = loadConfig(); // also writes generated development secrets into process.env for the children
@@ -140,6 +144,7 @@ const lines = [
   ...config.WS_PORTS.map((p) => `  ws-node    ws://${host}:${p}/socket/websocket   (Phoenix V2)   ws://${host}:${p}/?event=<id>   (seed 000)`),
   `  Redis      ${config.REDIS_URL} (prefix ${config.REDIS_PREFIX})`,
   `  PostgreSQL ${config.DATABASE_URL.replace(/\/\/([^:@/]+):[^@]*@/, "//$1:***@")}`,
+  `  payments   ${config.DEV_PAYMENTS ? `development provider ON (DEV_PAYMENTS=1: buyers pay their own orders at /dev/pay; DEV_PAYMENTS=0 turns it off)` : "development provider off (DEV_PAYMENTS=0): orders are paid through PAYMENT_WEBHOOK_SECRET's webhook"}`,
   `  admin      ${config.ADMIN_EMAIL}${explicitAdminPassword ? " (password from ADMIN_PASSWORD)" : ` / ${config.ADMIN_PASSWORD}   (generated for this run; set ADMIN_PASSWORD to choose)`}`,
   "Press Ctrl-C to stop.",
   "",

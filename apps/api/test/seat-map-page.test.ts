@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Browser, type BrowserContextOptions, type Page } from "playwright-core";
 import { createTokenSigner } from "@seatdrop/auth";
+import { loadConfig } from "@seatdrop/config";
 import { createLogger } from "@seatdrop/observability";
 import { buildApp } from "../src/app.ts";
 import { bootstrapAdmin } from "../src/services/bootstrap-admin.ts";
@@ -34,7 +35,7 @@ let base: string;
 let admin: string;
 
 beforeAll(async () => {
-  w = await startOrdersWorld();
+  w = await startOrdersWorld({ DEV_PAYMENTS: "1" });
   // The ops page probes the test cluster's nodes (random ports) rather than npm start's defaults.
   w.env.config.OPS_TARGETS = w.cluster.nodes.map((n) => `http://127.0.0.1:${n.port}`).join(",");
   await w.app.listen({ host: "127.0.0.1", port: 0 });
@@ -268,6 +269,25 @@ describe("development payments", () => {
     expect(again.statusCode).toBe(409);
     expect(again.json()).toMatchObject({ error: "order_not_pending", field: "order_id" });
     expect((await w.app.inject({ method: "GET", url: "/dev/pay" })).statusCode).toBe(200);
+  });
+
+  it("is off unless DEV_PAYMENTS=1, in development too: neither the page nor the route exists, and the seat map offers no Pay", async () => {
+    const env = await createTestEnv({ NODE_ENV: "development" });
+    const app = buildApp({ config: env.config, db: env.db, redis: env.redis, keys: env.keys, logger: createLogger("page-test", "silent") });
+    try {
+      await app.ready();
+      expect(env.config.DEV_PAYMENTS).toBe(false);
+      const user = await createUser(env);
+      expect((await app.inject({ method: "GET", url: "/dev/pay?order=x" })).statusCode).toBe(404);
+      const post = await app.inject({ method: "POST", url: "/api/dev/payments", headers: auth(user.token), payload: { order_id: "00000000-0000-4000-8000-000000000000", outcome: "succeeded" } });
+      expect(post.statusCode).toBe(404);
+      expect((await app.inject({ method: "GET", url: "/" })).body).toContain("window.SEATDROP_DEV_PAYMENTS = false;");
+    } finally {
+      await app.close();
+      await env.close();
+    }
+    // …and production refuses it outright, naming the variable.
+    expect(() => loadConfig({ NODE_ENV: "production", DEV_PAYMENTS: "1", JWT_SECRET: "j".repeat(40), SERVICE_SECRET: "s".repeat(40), ADMIN_PASSWORD: "a".repeat(40), PAYMENT_WEBHOOK_SECRET: "w".repeat(40), METRICS_TOKEN: "m".repeat(40), ADMIN_EMAIL: "admin@x.test" })).toThrow(/DEV_PAYMENTS=1 is refused when NODE_ENV=production/);
   });
 
   it("cannot be reached in production: neither the page nor the route exists, and the seat map offers no Pay", async () => {

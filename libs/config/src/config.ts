@@ -193,6 +193,13 @@ const schema = z.object({
    * `authorization` setting); required in production, generated per run in development.
    */
   METRICS_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
+  /**
+   * The development payment provider (`/dev/pay`, `POST /api/dev/payments`: a buyer pays their own
+   * order for free) is served only with DEV_PAYMENTS=1, which `npm start` sets outside production and
+   * prints in its banner (issue 17, finding 5: it was on whenever NODE_ENV was not production).
+   * Refused in production.
+   */
+  DEV_PAYMENTS: z.enum(["0", "1"], { message: "must be 0 or 1" }).default("0").transform((v) => v === "1"),
   /** The HMAC secret payment webhooks are signed with (`Payment-Signature: t=…,v1=…`). */
   PAYMENT_WEBHOOK_SECRET: z.string().min(16, "must be at least 16 characters").optional(),
   /** How long a pending order waits for its payment, unless the event sets its own window. */
@@ -285,6 +292,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // With an identity provider the cluster still signs its own tokens (sign-in, admins, services) and
   // every process must verify them: a secret generated per process made API tokens fail on the
   // ws-nodes (issue 8).
+  if (production && c.DEV_PAYMENTS) throw new ConfigError("DEV_PAYMENTS=1 is refused when NODE_ENV=production: the development payment provider lets any buyer pay their own order for free");
   if (production && !c.JWT_SECRET && c.JWKS_URL)
     throw new ConfigError(
       "JWT_SECRET is required when NODE_ENV=production, also with JWKS_URL: the API signs this cluster's own tokens and every ws-node verifies them with the same secret",

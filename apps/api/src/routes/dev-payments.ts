@@ -26,12 +26,13 @@ const DevPaymentBody = Type.Object(
  * same route, signature check and idempotency a real provider goes through). The browser never sees
  * the secret.
  *
- * Registered only when NODE_ENV is not `production` (see pages.ts): in production neither route
- * exists (404), so nobody can pay an order without a real provider's signed webhook.
+ * Registered only with DEV_PAYMENTS=1 (see pages.ts; `npm start` sets it outside production, and
+ * production refuses it): otherwise neither route exists (404), so nobody can pay an order without a
+ * real provider's signed webhook.
  */
 export const devPaymentRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { config } = app.deps;
-  if (config.NODE_ENV === "production") throw new Error("the development payment routes must never be registered in production");
+  if (!config.DEV_PAYMENTS || config.NODE_ENV === "production") throw new Error("the development payment routes are registered only with DEV_PAYMENTS=1, never in production");
 
   app.get("/dev/pay", { schema: { hide: true } }, async (_request, reply) => reply.type("text/html; charset=utf-8").header("cache-control", "no-store").send(devPayHtml));
 

@@ -35,7 +35,7 @@ export const pageRoutes: FastifyPluginAsyncTypebox = async (app) => {
     : `window.SEATDROP_WS_URL = (location.protocol === "https:" ? "wss://" : "ws://") + location.hostname + ":" + ${scriptJson(String(config.WS_PORTS[0]))} + "/socket";`;
   // The development payment provider exists only outside production (its routes are not even
   // registered there), and the page offers "Pay" only when it does.
-  const devPayments = config.NODE_ENV !== "production";
+  const devPayments = config.DEV_PAYMENTS;
   const pageConfig = `${wsUrlScript} window.SEATDROP_CURRENCY = ${scriptJson(config.CURRENCY)}; window.SEATDROP_DEV_PAYMENTS = ${devPayments};`;
   const page = seatMapHtml.replace('<script type="module" src="/seat-map.js">', `<script>${pageConfig}</script>\n<script type="module" src="/seat-map.js">`);
   for (const url of ["/", "/seats"])
