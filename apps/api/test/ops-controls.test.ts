@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { and, eq } from "drizzle-orm";
-import { events, seatAudit } from "@seatdrop/db";
+import { createTokenSigner } from "@seatdrop/auth";
+import { events, seatAudit, users } from "@seatdrop/db";
 import { PhxClient, createEvent, createUser, eventually, push, seatIdsGrid } from "../../../test/support/cluster.ts";
 import { auth, startOrdersWorld, type OrdersWorld } from "./orders-harness.ts";
 
@@ -29,6 +30,27 @@ afterAll(async () => {
 const post = (url: string, token: string) => w.app.inject({ method: "POST", url, headers: auth(token) });
 const auditRows = (eventId: string, action: string) =>
   w.env.db.db.select().from(seatAudit).where(and(eq(seatAudit.eventId, eventId), eq(seatAudit.action, action)));
+
+describe("who is an admin: the user's row, not only the token", () => {
+  it("a token signed with the cluster's secret that claims admin for a plain user is refused 403; an admin demoted in PostgreSQL is refused at once", async () => {
+    const eventId = await createEvent(w.env, seatIdsGrid(1, 2));
+    const plain = await createUser(w.env);
+    const forged = await createTokenSigner(w.env.config).sign({ sub: plain.id, role: "admin" });
+    const refused = await post(`/api/ops/events/${eventId}/freeze`, forged);
+    expect(refused.statusCode).toBe(403);
+    expect(refused.json()).toMatchObject({ error: "forbidden" });
+    // Nor may it act on another user's account as admins may.
+    const other = await createUser(w.env);
+    expect((await w.app.inject({ method: "GET", url: `/api/users/${other.id}`, headers: auth(forged) })).statusCode).toBe(403);
+    const [row] = await w.env.db.db.select({ at: events.salesPausedAt }).from(events).where(eq(events.id, eventId));
+    expect(row!.at).toBeNull();
+
+    const admin = await createUser(w.env, "admin");
+    expect((await post(`/api/ops/events/${eventId}/freeze`, admin.token)).statusCode).toBe(200);
+    await w.env.db.db.update(users).set({ role: "user" }).where(eq(users.id, admin.id));
+    expect((await post(`/api/ops/events/${eventId}/reopen`, admin.token)).statusCode).toBe(403);
+  });
+});
 
 describe("freeze and reopen an event's sales", () => {
   it("refuses locks on both nodes and orders with sales_paused while frozen, keeps holds, and allows them again when reopened", async () => {
