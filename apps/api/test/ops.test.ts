@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "@seatdrop/observability";
+import { createEvent, createUser, seatIdsGrid } from "../../../test/support/cluster.ts";
 import { connectRedis } from "@seatdrop/redis";
 import { buildApp } from "../src/app.ts";
 import { startApi, type ApiHarness } from "./api-harness.ts";
@@ -34,6 +35,29 @@ describe("health, readiness, metrics", () => {
       const res = await app.inject({ method: "GET", url: "/readyz" });
       expect(res.statusCode).toBe(503);
       expect(res.json()).toMatchObject({ status: "unavailable", error: "not_ready", checks: { postgres: "ok", redis: "down" } });
+    } finally {
+      await app.close();
+      deadRedis.disconnect();
+    }
+  });
+
+  it("while Redis cannot be reached, routes that need it answer 503 redis_unavailable with Retry-After, never 500", async () => {
+    // ioredis as the apps configure it (retries, then MaxRetriesPerRequestError), pointed at a port nothing listens on.
+    const deadRedis = connectRedis("redis://127.0.0.1:1", "command", { retryStrategy: (n) => (n > 20 ? null : 20) });
+    deadRedis.on("error", () => {});
+    const app = buildApp({ ...h.env, redis: deadRedis, logger: createLogger("api-test", "silent") });
+    try {
+      const user = await createUser(h.env);
+      const eventId = await createEvent(h.env, seatIdsGrid(1, 2));
+      const answers = [
+        await app.inject({ method: "POST", url: "/api/orders", headers: { authorization: `Bearer ${user.token}` }, payload: { event_id: eventId } }),
+        await app.inject({ method: "GET", url: `/api/events/${eventId}/seats` }),
+      ];
+      for (const res of answers) {
+        expect(res.statusCode, res.body).toBe(503);
+        expect(res.headers["retry-after"]).toBe("2");
+        expect(res.json()).toMatchObject({ error: "redis_unavailable" });
+      }
     } finally {
       await app.close();
       deadRedis.disconnect();

@@ -4,6 +4,7 @@ import { AuthError, RateLimitedError } from "@seatdrop/auth";
 import { ApiError, validationFailed, type FieldError } from "../errors.ts";
 import { isUnavailable } from "@seatdrop/orders";
 import { foreignKeyViolation, isDataException } from "@seatdrop/db";
+import { isRedisUnavailable } from "@seatdrop/redis";
 
 /** What a 503 asks a client to wait before retrying, in seconds. */
 const RETRY_AFTER_S = 2;
@@ -52,6 +53,11 @@ export const errorHandlerPlugin = fp(
         // PostgreSQL unreachable or timing out: a retryable 503, not a 500 (issue 8, finding 13).
         log.warn({ err: error, method: request.method, url: request.url.split("?")[0], reqId: request.id }, "database unavailable");
         return reply.code(503).header("retry-after", String(RETRY_AFTER_S)).send({ error: "database_unavailable", message: "the database is not answering; retry shortly" });
+      }
+      if (isRedisUnavailable(error)) {
+        // Redis unreachable (locks, holds, sessions, limits live there): an outage, retryable, not a 500.
+        log.warn({ err: error, method: request.method, url: request.url.split("?")[0], reqId: request.id }, "redis unavailable");
+        return reply.code(503).header("retry-after", String(RETRY_AFTER_S)).send({ error: "redis_unavailable", message: "the seat store is not answering; retry shortly" });
       }
       const refused = fromPostgres(error);
       if (refused) {
