@@ -57,4 +57,15 @@ describe("docker-compose.yml", () => {
       ["worker", token],
     ]);
   });
+
+  it("trusts X-Forwarded-For from HAProxy's pinned address only, inside the network's fixed subnet", () => {
+    const full = parse(readFileSync(new URL("../docker-compose.yml", import.meta.url), "utf8"), { merge: true }) as {
+      services: Record<string, { networks?: { default?: { ipv4_address?: string } } }>;
+      networks: { default: { ipam: { config: { subnet: string }[] } } };
+    };
+    const haproxy = full.services.haproxy!.networks!.default!.ipv4_address!;
+    const subnet = full.networks.default.ipam.config[0]!.subnet;
+    expect(haproxy.startsWith(subnet.split("/")[0]!.replace(/\.0$/, "."))).toBe(true);
+    for (const name of Object.keys(APPS)) expect(loadConfig({ ...compose.services[name]!.environment }).TRUSTED_PROXIES, name).toEqual([haproxy]);
+  });
 });

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { PhxClient, createEvent, createUser, eventually, push, seatIdsGrid, type Received } from "./support/cluster.ts";
 import { STATS_PASSWORD, STATS_USER, haproxyBinary, startHaproxy, type Haproxy } from "./support/haproxy.ts";
+import { rawUpgrade } from "./support/raw-upgrade.ts";
 import { useCluster } from "./support/use-cluster.ts";
 
 /**
@@ -96,5 +97,44 @@ describe.skipIf(!bin)("deploy/haproxy.cfg in front of three ws-nodes", () => {
       await eventually(() => got().length >= want.length, 8000, `seed client ${i} to see 8 locks`);
       expect(got().sort()).toEqual(want);
     }
+  });
+});
+
+describe.skipIf(!bin)("the balancer's real client (issue 17, finding 1): deploy/haproxy.cfg sets X-Forwarded-For, the nodes believe only it", () => {
+  // Limits on, nothing exempt; the nodes trust HAProxy's source alone (it reaches them from 127.0.0.1).
+  const LIMIT = 3;
+  const world = useCluster({ LIMIT_CONNECTS_PER_IP: String(LIMIT), LIMIT_EXEMPT_IPS: "", TRUSTED_PROXIES: "127.0.0.1/32" }, { nodes: 3 });
+  let hp: Haproxy;
+  beforeAll(async () => {
+    hp = await startHaproxy(bin!, world.cluster.nodes.map((n) => n.port));
+    await eventually(async () => (await hp.servers()).every((s) => s.status === "UP"), 10_000, "ws-nodes UP behind haproxy");
+  });
+  afterAll(async () => {
+    await hp?.stop();
+  });
+  // The balancer spreads a client's connects over the nodes, which learn each other's counts within a
+  // sync lag (LIMIT_SYNC_MS, 100 ms: the documented overshoot); connects here are spaced past it.
+  const connect = async (from: string, headers: Record<string, string> = {}) => {
+    const status = (await rawUpgrade(hp.port, "/socket/websocket?vsn=2.0.0", headers, from)).status;
+    await new Promise((r) => setTimeout(r, 300));
+    return status;
+  };
+
+  it("counts each client by its own address through the balancer, whatever X-Forwarded-For it sends; a direct peer's is ignored", async () => {
+    // Client A uses up its limit; client B, another source, still connects.
+    const a = [];
+    for (let i = 0; i < LIMIT + 1; i++) a.push(await connect("127.0.0.2"));
+    expect(a).toEqual([101, 101, 101, 429]);
+    expect(await connect("127.0.0.3")).toBe(101);
+    // Client C names a fresh address per connect: HAProxy replaces the header, so it is counted as itself.
+    const c = [];
+    for (let i = 0; i < LIMIT + 1; i++) c.push(await connect("127.0.0.4", { "x-forwarded-for": `203.0.113.${i + 1}` }));
+    expect(c).toEqual([101, 101, 101, 429]);
+    // Straight to a node from an address that is not a trusted proxy: its own X-Forwarded-For is ignored.
+    const direct = [];
+    for (let i = 0; i < LIMIT + 1; i++)
+      direct.push((await rawUpgrade(world.cluster.nodes[0]!.port, "/socket/websocket?vsn=2.0.0", { "x-forwarded-for": `198.51.100.${i + 1}` }, "127.0.0.5")).status);
+    expect(direct).toEqual([101, 101, 101, 429]);
+    console.log(`balancer's client: A ${a.join(",")}; B 101; C with its own X-Forwarded-For ${c.join(",")}; direct with X-Forwarded-For ${direct.join(",")}`);
   });
 });

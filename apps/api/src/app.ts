@@ -46,9 +46,10 @@ export function requestIdOf(header: string | string[] | undefined): string {
 export function buildApp(deps: ApiDeps) {
   const app = Fastify({
     loggerInstance: deps.logger.child({ module: "http" }) as FastifyBaseLogger,
-    // Behind the load balancer the client address comes from X-Forwarded-For, but only a proxy on a
-    // private network may set it; trusting everyone would let any client choose its logged address.
-    trustProxy: ["loopback", "linklocal", "uniquelocal"],
+    // Behind a proxy the client address comes from X-Forwarded-For, believed only from TRUSTED_PROXIES
+    // (issue 17, finding 1: any private-network peer used to be believed, so any container there could
+    // choose the address its limits counted); the ws-nodes read it by the same rule (client-ip.ts).
+    trustProxy: deps.config.TRUSTED_PROXIES.length > 0 ? [...deps.config.TRUSTED_PROXIES] : false,
     // Request ids let a log line of an error be matched with the client's report. A client's
     // `x-request-id` is kept only when short and plain (issue 17, finding 9: a 12 KB id became a
     // 12 KB log line per request); anything else is replaced by one of ours.

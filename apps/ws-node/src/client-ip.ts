@@ -1,29 +1,24 @@
 import type { HttpRequest, HttpResponse } from "uWebSockets.js";
+import proxyaddr from "@fastify/proxy-addr";
 import { normaliseIp } from "@seatdrop/auth";
 
-/** Loopback, private (RFC 1918, unique local) and link-local addresses: where a trusted proxy sits. */
-export function isPrivateIp(ip: string): boolean {
-  const v = normaliseIp(ip);
-  if (/^(127\.|10\.|192\.168\.|169\.254\.)/.test(v)) return true;
-  const m = /^172\.(\d+)\./.exec(v);
-  if (m && Number(m[1]) >= 16 && Number(m[1]) <= 31) return true;
-  return v === "::1" || /^f[cd][0-9a-f]{2}:/.test(v) || /^fe[89ab][0-9a-f]:/.test(v);
+/** Whether an address (at a hop of X-Forwarded-For) is one of TRUSTED_PROXIES: proxy-addr's compiled form. */
+export type TrustProxy = (addr: string, hop: number) => boolean;
+
+/** Compiles TRUSTED_PROXIES once per node (proxy-addr, as the API's Fastify `trustProxy` does). */
+export function compileTrustedProxies(list: readonly string[]): TrustProxy {
+  return proxyaddr.compile([...list]);
 }
 
 /**
  * The client's address for per-address limits, read synchronously during the upgrade (uWS forbids
- * touching the request after an await). The peer's own address, unless the peer is on a private
- * network (the load balancer), in which case X-Forwarded-For is read from the right, skipping the
- * private hops: the same rule as the API's `trustProxy`, so a client cannot pick its own address.
+ * touching the request after an await). The peer's own address, unless the peer is a trusted proxy
+ * (TRUSTED_PROXIES, issue 17 finding 1: the private-network guess let any container name its own
+ * address), in which case the hop it added to X-Forwarded-For, read from the right past any other
+ * trusted proxy: the same rule as the API's `trustProxy`, so a client cannot pick its own address.
  */
-export function clientIp(res: HttpResponse, req: HttpRequest): string {
+export function clientIp(res: HttpResponse, req: HttpRequest, trust: TrustProxy): string {
   const peer = Buffer.from(res.getRemoteAddressAsText()).toString("utf8");
-  if (!isPrivateIp(peer)) return normaliseIp(peer);
-  const hops = req
-    .getHeader("x-forwarded-for")
-    .split(",")
-    .map((h) => h.trim())
-    .filter(Boolean);
-  for (let i = hops.length - 1; i >= 0; i--) if (!isPrivateIp(hops[i]!)) return normaliseIp(hops[i]!);
-  return normaliseIp(hops[0] ?? peer);
+  const xff = req.getHeader("x-forwarded-for");
+  return normaliseIp(proxyaddr({ socket: { remoteAddress: peer }, headers: xff ? { "x-forwarded-for": xff } : {} } as never, trust));
 }

@@ -10,6 +10,7 @@ import { connectRedis, createKeys } from "@seatdrop/redis";
 import { WaitingRooms } from "@seatdrop/queue";
 import { SeatService } from "@seatdrop/seats";
 import { ChatNode } from "./chat/chat-node.ts";
+import { compileTrustedProxies } from "./client-ip.ts";
 import { closeIfSlow, endConn, forgetBuffered, type Conn, type UserData } from "./conn.ts";
 import type { NodeContext } from "./context.ts";
 import { EventFeeds } from "./fanout/event-feed.ts";
@@ -176,6 +177,7 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
     maxBuffered: config.WS_MAX_BACKPRESSURE,
     replyStallMs: config.WS_REPLY_STALL_MS,
     isDraining: () => draining,
+    trustProxy: compileTrustedProxies(config.TRUSTED_PROXIES),
     limits: connectLimits,
   };
 

@@ -1,7 +1,7 @@
 import type { HttpRequest, HttpResponse, us_socket_context_t } from "uWebSockets.js";
 import { AuthError, sessionEnded, type MirrorAnswer, type RateLimitedError, type TokenVerifier, type VerifiedToken } from "@seatdrop/auth";
 import type { Logger } from "@seatdrop/observability";
-import { clientIp } from "./client-ip.ts";
+import { clientIp, type TrustProxy } from "./client-ip.ts";
 import { newConn, type Conn, type UserData } from "./conn.ts";
 
 const BEARER_PREFIX = "base64url.bearer.phx.";
@@ -43,6 +43,8 @@ export interface UpgradeOptions {
   maxBuffered: number;
   replyStallMs: number;
   isDraining: () => boolean;
+  /** TRUSTED_PROXIES, compiled: whose X-Forwarded-For names the client (client-ip.ts). */
+  trustProxy: TrustProxy;
   /** Cluster-wide connect limits per address and per user (issue 8), decided from memory (SyncedLimits); absent: none. */
   limits?: { take(who: { ip?: string | null; user?: string | null }): RateLimitedError | null };
   /** Per-dialect checks on the query string (the seed's `?event=`); a string refuses with 400. */
@@ -80,7 +82,7 @@ export function handleUpgrade(o: UpgradeOptions) {
     const extensions = req.getHeader("sec-websocket-extensions");
     const params = new URLSearchParams(req.getQuery() ?? "");
     const query = (k: string) => params.get(k) ?? undefined;
-    const ip = clientIp(res, req);
+    const ip = clientIp(res, req, o.trustProxy);
     const refuse = (status: string, error: string, message: string, extra: { retry_after_ms?: number } = {}) => {
       if (aborted) return;
       res.cork(() => {

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { isIP } from "node:net";
 import { z } from "zod";
 
 /**
@@ -20,6 +21,20 @@ const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(d
 
 /** A comma-separated list of IP addresses (may be empty). */
 const ipList = z.string().transform((s) => s.split(",").map((p) => p.trim()).filter(Boolean));
+
+/** An IP address or a CIDR block (`10.0.0.0/8`, `::1`, `fd00::/8`). */
+function isAddressOrCidr(v: string): boolean {
+  const [ip, bits, extra] = v.split("/");
+  const family = isIP(ip ?? "");
+  if (family === 0 || extra !== undefined) return false;
+  if (bits === undefined) return true;
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
+}
+/** A comma-separated list of addresses and CIDR blocks (may be empty), each checked. */
+const cidrList = ipList.superRefine((list, ctx) => {
+  const bad = list.filter((v) => !isAddressOrCidr(v));
+  if (bad.length > 0) ctx.addIssue({ code: "custom", message: `not an IP address or CIDR block: ${bad.join(", ")}` });
+});
 
 const schema = z.object({
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
@@ -166,10 +181,18 @@ const schema = z.object({
   /**
    * Client addresses the per-address limits skip (comma-separated; default loopback, where `npm
    * start`, `npm run bench` and health checks come from). Per-user limits still apply to them. Behind
-   * a load balancer the client address is read from X-Forwarded-For, trusted from private addresses
-   * only, so do not list the balancer's own address here.
+   * a load balancer the client address is the hop it added to X-Forwarded-For (TRUSTED_PROXIES), so
+   * do not list the balancer's own address here.
    */
   LIMIT_EXEMPT_IPS: ipList.default(["127.0.0.1", "::1", "::ffff:127.0.0.1"]),
+  /**
+   * The proxies whose X-Forwarded-For is believed (addresses or CIDR blocks, comma-separated; issue
+   * 17, finding 1): a request from one of them is attributed to the hop it added (read from the
+   * right, past any other trusted proxy); from anyone else, to its own address. Default loopback, a
+   * proxy on the same host. Behind HAProxy list HAProxy's address only (docker-compose.yml pins it),
+   * never a whole private network: any container there could then name its own client address.
+   */
+  TRUSTED_PROXIES: cidrList.default(["127.0.0.0/8", "::1"]),
   /**
    * The ws-nodes decide the connect limits from memory, so an upgrade needs no Redis round trip
    * (issue 16): each node adds its connects to the cluster-wide counts at most this often (at once

@@ -37,6 +37,12 @@ describe("configuration", () => {
     console.log(`config: production, JWKS_URL and no JWT_SECRET refused at load: "${refusal.trim()}"; with JWT_SECRET it loads`);
   });
 
+  it("TRUSTED_PROXIES takes addresses and CIDR blocks, and names what is neither", () => {
+    expect(loadConfig({ TRUSTED_PROXIES: "10.89.0.10, fd00::/8,127.0.0.0/8" }).TRUSTED_PROXIES).toEqual(["10.89.0.10", "fd00::/8", "127.0.0.0/8"]);
+    expect(loadConfig({ TRUSTED_PROXIES: "" }).TRUSTED_PROXIES).toEqual([]);
+    expect(() => loadConfig({ TRUSTED_PROXIES: "10.0.0.0/33,haproxy,10.0.0.1" })).toThrow(/TRUSTED_PROXIES.*not an IP address or CIDR block: 10\.0\.0\.0\/33, haproxy/);
+  });
+
   it("fills defaults", () => {
     const c = loadConfig({ JWT_SECRET: "x".repeat(20), SERVICE_SECRET: "s".repeat(10), ADMIN_PASSWORD: "p".repeat(10), PAYMENT_WEBHOOK_SECRET: "w".repeat(20) });
     expect(c).toMatchObject({ API_PORT: 3000, WS_PORTS: [4000, 4001], HOLD_TTL_MS: 600_000, HOLD_MAX_SEATS: 10, REDIS_PREFIX: "sdc" });
