@@ -9,7 +9,8 @@ import { createTestEnv, type TestEnv } from "../../../test/support/test-env.ts";
 /**
  * Issue 8, finding 5: no limit on sign-in or sign-up (12 parallel wrong passwords: all 401, none 429,
  * and a real sign-in beside them slowed by their scrypt). Limits are counted in Redis per address
- * and per account, checked before any password is hashed.
+ * and per (account, address), checked before any password is hashed; an account's failures from
+ * every address only slow its sign-ins (issue 17, finding 7: a stranger could lock the owner out).
  */
 
 let env: TestEnv;
@@ -39,15 +40,28 @@ describe("sign-in and sign-up limits", () => {
     for (let i = 0; i < 4; i++) expect((await signUp(`local${i}`, "127.0.0.1")).statusCode).toBe(201); // LIMIT_EXEMPT_IPS
   });
 
-  it("12 parallel wrong passwords for one account: 5 are checked, 7 refused 429 without a hash; the account's owner is refused too until the window ends, others are not", async () => {
+  it("failures lock out the address they come from, not the account: a stranger is refused, the owner from their own address gets in", async () => {
     expect((await signUp("victim", "203.0.113.20")).statusCode).toBe(201);
-    expect((await signUp("bystander", "203.0.113.21")).statusCode).toBe(201);
-    const answers = await Promise.all(Array.from({ length: 12 }, (_, i) => signIn("victim@example.com", `wrong ${i}`, `203.0.113.${30 + i}`)));
+    // 12 parallel wrong passwords from one stranger's address: 5 are checked, 7 refused 429 without a hash.
+    const answers = await Promise.all(Array.from({ length: 12 }, (_, i) => signIn("victim@example.com", `wrong ${i}`, "203.0.113.30")));
     const codes = answers.map((a) => a.statusCode).sort();
     expect(codes.filter((c) => c === 401)).toHaveLength(5);
     expect(codes.filter((c) => c === 429)).toHaveLength(7);
-    expect((await signIn("victim@example.com", "right password", "203.0.113.99")).statusCode).toBe(429);
-    expect((await signIn("bystander@example.com", "right password", "203.0.113.99")).statusCode).toBe(200);
+    expect((await signIn("victim@example.com", "right password", "203.0.113.30")).statusCode).toBe(429);
+    // The owner, from their own address: in (issue 17, finding 7: ten failures from anyone used to lock them out).
+    expect((await signIn("victim@example.com", "right password", "203.0.113.99")).statusCode).toBe(200);
+  });
+
+  it("failures from many addresses slow the account's sign-ins down instead of locking it: every attempt is checked, and the owner gets in", async () => {
+    expect((await signUp("spread", "203.0.113.22")).statusCode).toBe(201);
+    // 12 wrong passwords, each from its own address: none reaches a per-(account, address) limit.
+    const answers = await Promise.all(Array.from({ length: 12 }, (_, i) => signIn("spread@example.com", `wrong ${i}`, `203.0.113.${130 + i}`)));
+    expect(answers.map((a) => a.statusCode)).toEqual(Array(12).fill(401));
+    // Past LIMIT_SIGN_IN_FAILURES_PER_ACCOUNT (5) the account's attempts wait (at most 2 s each), and are never refused.
+    const slowKey = `${env.keys.attemptLimit("sign_in:slow")}:spread@example.com`;
+    expect(Number(await env.redis.get(slowKey))).toBe(12);
+    expect((await signIn("spread@example.com", "right password", "203.0.113.150")).statusCode).toBe(200);
+    expect(await env.redis.exists(slowKey)).toBe(0); // the owner's success clears the slowdown
   });
 
   it("a refused attempt never reaches the password check: the right password refused 429 leaves a hash that any verified sign-in upgrades untouched", async () => {
@@ -69,14 +83,15 @@ describe("sign-in and sign-up limits", () => {
     expect((await signIn("rehash_witness@example.com", "right password", "203.0.113.62")).statusCode).toBe(200);
     const upgradedTo = await costOf(witness!);
     expect(upgradedTo).toBeGreaterThan(2 ** 10);
-    // The guarded account: 5 failures fill its count; then its owner, with the right password, is refused.
-    for (let i = 0; i < 5; i++) expect((await signIn("rehash_guarded@example.com", `wrong ${i}`, `203.0.113.${63 + i}`)).statusCode).toBe(401);
-    const refused = await signIn("rehash_guarded@example.com", "right password", "203.0.113.68");
+    // The guarded account: 5 failures from one address fill that address's count for it; then the
+    // right password from that address is refused.
+    for (let i = 0; i < 5; i++) expect((await signIn("rehash_guarded@example.com", `wrong ${i}`, "203.0.113.63")).statusCode).toBe(401);
+    const refused = await signIn("rehash_guarded@example.com", "right password", "203.0.113.63");
     expect(refused.statusCode).toBe(429);
     const guardedCost = await costOf(guarded!);
     expect(guardedCost).toBe(2 ** 10); // never verified: the hash it would have upgraded is as it was
     console.log(
-      `sign-in limit before the password check: the owner's right password after 5 failures refused ${refused.statusCode}, stored hash still N=${guardedCost}; the same hash on another account, signed in 200, upgraded to N=${upgradedTo}`,
+      `sign-in limit before the password check: the right password after 5 failures from the same address refused ${refused.statusCode}, stored hash still N=${guardedCost}; the same hash on another account, signed in 200, upgraded to N=${upgradedTo}`,
     );
   });
 

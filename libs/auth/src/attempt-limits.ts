@@ -41,6 +41,10 @@ if ttl == -1 then
 end
 return {consumed, ttl}`;
 
+/** The slowdown of an account's sign-ins past its failures: the first delay, and the longest. */
+const SLOWDOWN_BASE_MS = 100;
+const SLOWDOWN_MAX_MS = 2000;
+
 /**
  * Cluster-wide attempt limits (issue 8, findings 1, 2 and 5), counted in Redis with
  * rate-limiter-flexible (one atomic script per check), so every API process and ws-node agrees on
@@ -137,6 +141,30 @@ export class AttemptLimits {
     const results = await Promise.allSettled(checks);
     const refused = results.flatMap((r) => (r.status === "rejected" && r.reason instanceof RateLimitedError ? [r.reason] : []));
     if (refused.length > 0) throw refused.reduce((a, b) => (b.retryAfterMs > a.retryAfterMs ? b : a));
+  }
+
+  /**
+   * The slowdown of an account's sign-ins (issue 17, finding 7): counts one attempt against the
+   * account across every address, and answers how long this attempt must wait before its password is
+   * checked: nothing up to LIMIT_SIGN_IN_FAILURES_PER_ACCOUNT attempts in the window, then 100 ms
+   * doubling per attempt, at most SLOWDOWN_MAX_MS. A delay, never a refusal, so the owner still gets in.
+   * Redis unavailable: no delay (fail open, as the limits do).
+   */
+  async signInDelayMs(account: string): Promise<number> {
+    const after = this.o.config.LIMIT_SIGN_IN_FAILURES_PER_ACCOUNT;
+    if (after <= 0) return 0;
+    const key = `${this.o.keys.attemptLimit("sign_in:slow")}:${account}`;
+    const r = await this.client.multi().incr(key).pexpire(key, this.windowMs, "NX").exec().catch(() => null);
+    const n = Number(r?.[0]?.[1] ?? 0);
+    if (n <= after) return 0;
+    return Math.min(SLOWDOWN_MAX_MS, SLOWDOWN_BASE_MS * 2 ** Math.min(20, n - after - 1));
+  }
+
+  /** Forgets an account's slowdown count (a successful sign-in). */
+  async clearSignInDelay(account: string): Promise<void> {
+    // Like reset(): the count runs out with its window anyway, so a failed clear (Redis down) only
+    // slows the owner's next failures; the sign-in it follows has succeeded and stands.
+    await this.client.del(`${this.o.keys.attemptLimit("sign_in:slow")}:${account}`).catch(() => 0);
   }
 
   /** Forgets the user's count of `kind` (a successful sign-in clears the account's count). */

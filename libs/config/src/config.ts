@@ -171,7 +171,12 @@ const schema = z.object({
   /** Chat joins that carry a `ticket_number` (a claim): the guessing attack of finding 1. */
   LIMIT_TICKET_CLAIMS_PER_IP: int(30, 0),
   LIMIT_TICKET_CLAIMS_PER_USER: int(10, 0),
-  /** Sign-in attempts per address; failed sign-ins per account (a success clears that count). */
+  /**
+   * Sign-in attempts per address. Failed sign-ins of one account are a hard limit per (account,
+   * address) only; across addresses they slow the account's sign-ins down (a delay doubling from
+   * 100 ms per failure past this many, at most 2 s) instead of locking it, so a stranger cannot keep
+   * the owner out (issue 17, finding 7). A success clears both counts.
+   */
   LIMIT_SIGN_INS_PER_IP: int(30, 0),
   LIMIT_SIGN_IN_FAILURES_PER_ACCOUNT: int(10, 0),
   LIMIT_SIGN_UPS_PER_IP: int(10, 0),

@@ -42,7 +42,7 @@ export const userAccountRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ["users"],
         summary: "Sign in",
         body: SignInBody,
-        description: "429 `rate_limited` (with Retry-After) past LIMIT_SIGN_INS_PER_IP attempts from one address, or LIMIT_SIGN_IN_FAILURES_PER_ACCOUNT failures for one email, per LIMIT_WINDOW_S.",
+        description: "429 `rate_limited` (with Retry-After) past LIMIT_SIGN_INS_PER_IP attempts from one address, or LIMIT_SIGN_IN_FAILURES_PER_ACCOUNT failures for one email from one address, per LIMIT_WINDOW_S; past that many failures of an email from all addresses, its sign-ins are slowed (up to 2 s), never refused.",
         response: { 200: SessionResponse, ...errorResponses(401, 422, 429) },
       },
     },
@@ -50,11 +50,16 @@ export const userAccountRoutes: FastifyPluginAsyncTypebox = async (app) => {
       // Checked before the scrypt verify, so a flood of guesses is refused for the price of a Redis
       // call and cannot slow real sign-ins (issue 8, finding 5: 12 parallel guesses made one take 481 ms).
       const account = normaliseEmail(request.body.email);
-      // Every attempt counts against the account up front (parallel guesses cannot all pass a check
-      // made before any of them failed); a success clears the count, so only failures accumulate.
-      await app.attemptLimits.consume("sign_in", { ip: request.ip, user: account });
+      // Every attempt counts up front (parallel guesses cannot all pass a check made before any of
+      // them failed); a success clears the counts, so only failures accumulate. The hard limit is per
+      // (account, address): a stranger's failures lock the stranger out, not the owner (issue 17,
+      // finding 7). Across addresses the account's failures only slow its sign-ins down.
+      const pair = `${account}|${request.ip}`;
+      await app.attemptLimits.consume("sign_in", { ip: request.ip, user: pair });
+      const delay = await app.attemptLimits.signInDelayMs(account);
+      if (delay > 0) await new Promise((r) => setTimeout(r, delay));
       const user = await authenticateUser({ db: app.deps.db.db, email: request.body.email, password: request.body.password_hash });
-      await app.attemptLimits.reset("sign_in", account);
+      await Promise.all([app.attemptLimits.reset("sign_in", pair), app.attemptLimits.clearSignInDelay(account)]);
       return reply.code(200).send(await session(user));
     },
   );
