@@ -1,4 +1,8 @@
-import { readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { loadConfig } from "@seatdrop/config";
@@ -18,6 +22,28 @@ type Service = {
   volumes?: string[];
 };
 const compose = parse(readFileSync(new URL("../docker-compose.yml", import.meta.url), "utf8"), { merge: true }) as { services: Record<string, Service> };
+
+// The secrets as a user gets them: deploy/make-secrets.sh into a scratch folder, then compose's own
+// substitution of `${NAME:?…}` and `${NAME:-default}` from that .env.
+const scratch = mkdtempSync(path.join(tmpdir(), "sdc-secrets-"));
+const made = spawnSync("bash", [fileURLToPath(new URL("../deploy/make-secrets.sh", import.meta.url))], { env: { ...process.env, OUT_DIR: scratch }, encoding: "utf8" });
+if (made.status !== 0) throw new Error(`deploy/make-secrets.sh failed: ${made.stderr}`);
+const dotEnv = Object.fromEntries(readFileSync(path.join(scratch, ".env"), "utf8").trim().split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
+const metricsTokenFile = readFileSync(path.join(scratch, "deploy/prometheus/metrics-token"), "utf8");
+/** A service's environment as compose hands it over, with .env substituted; an unset `${NAME:?…}` throws as compose refuses. */
+function resolved(env: Record<string, string> = {}): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(env).map(([k, v]) => [
+      k,
+      String(v).replace(/\$\{(\w+)(?::([?-])([^}]*))?\}/g, (_m, name: string, op?: string, rest?: string) => {
+        const value = dotEnv[name];
+        if (value !== undefined) return value;
+        if (op === "-") return rest ?? "";
+        throw new Error(`compose would refuse: ${name} is not set (${rest})`);
+      }),
+    ]),
+  );
+}
 const APPS = { api: "API_PORT", worker: "WORKER_PORT", "ws-1": "WS_PORT", "ws-2": "WS_PORT", "ws-3": "WS_PORT" } as const;
 
 describe("docker-compose.yml", () => {
@@ -37,25 +63,35 @@ describe("docker-compose.yml", () => {
     for (const name of ["ws-1", "ws-2", "ws-3"]) {
       const s = compose.services[name]!;
       const grace = Number(/^(\d+)s$/.exec(s.stop_grace_period ?? "")?.[1] ?? 10) * 1000;
-      const config = loadConfig({ ...s.environment });
+      const config = loadConfig(resolved(s.environment));
       expect(grace, name).toBeGreaterThan(config.WS_DRAIN_NOTICE_MS + config.WS_DRAIN_INFLIGHT_MS);
     }
   });
 
-  it("gives Prometheus its rules and the token every /metrics requires", () => {
+  it("gives Prometheus its rules and the token every /metrics requires, from the file make-secrets.sh writes", () => {
     const prom = compose.services.prometheus!;
     expect(prom.volumes).toContain("./deploy/prometheus:/etc/prometheus:ro");
     const scrape = parse(readFileSync(new URL("../deploy/prometheus/prometheus.yml", import.meta.url), "utf8")) as {
       rule_files: string[];
-      scrape_configs: { job_name: string; authorization?: { credentials?: string } }[];
+      scrape_configs: { job_name: string; authorization?: { credentials_file?: string } }[];
     };
     expect(scrape.rule_files).toEqual(["rules.yml"]);
-    const token = compose.services.api!.environment!.METRICS_TOKEN;
-    expect(scrape.scrape_configs.map((c) => [c.job_name, c.authorization?.credentials])).toEqual([
-      ["ws-node", token],
-      ["api", token],
-      ["worker", token],
+    expect(scrape.scrape_configs.map((c) => [c.job_name, c.authorization?.credentials_file])).toEqual([
+      ["ws-node", "/etc/prometheus/metrics-token"],
+      ["api", "/etc/prometheus/metrics-token"],
+      ["worker", "/etc/prometheus/metrics-token"],
     ]);
+    const token = resolved(compose.services.api!.environment).METRICS_TOKEN;
+    expect(metricsTokenFile).toBe(token);
+  });
+
+  it("ships no secret: compose refuses to start without .env, and every generated secret passes production's checks", () => {
+    for (const name of ["JWT_SECRET", "SERVICE_SECRET", "PAYMENT_WEBHOOK_SECRET", "METRICS_TOKEN", "ADMIN_PASSWORD"]) {
+      expect(compose.services.api!.environment![name], name).toMatch(/^\$\{\w+:\?/);
+      expect(dotEnv[name]!.length, name).toBeGreaterThanOrEqual(64);
+    }
+    expect(() => resolved({ X: "${NOT_IN_DOT_ENV:?run deploy/make-secrets.sh first}" })).toThrow(/compose would refuse/);
+    for (const name of Object.keys(APPS)) expect(loadConfig(resolved(compose.services[name]!.environment)).NODE_ENV, name).toBe("production");
   });
 
   it("trusts X-Forwarded-For from HAProxy's pinned address only, inside the network's fixed subnet", () => {
@@ -66,6 +102,6 @@ describe("docker-compose.yml", () => {
     const haproxy = full.services.haproxy!.networks!.default!.ipv4_address!;
     const subnet = full.networks.default.ipam.config[0]!.subnet;
     expect(haproxy.startsWith(subnet.split("/")[0]!.replace(/\.0$/, "."))).toBe(true);
-    for (const name of Object.keys(APPS)) expect(loadConfig({ ...compose.services[name]!.environment }).TRUSTED_PROXIES, name).toEqual([haproxy]);
+    for (const name of Object.keys(APPS)) expect(loadConfig(resolved(compose.services[name]!.environment)).TRUSTED_PROXIES, name).toEqual([haproxy]);
   });
 });

@@ -293,10 +293,10 @@ describe("development payments", () => {
   it("cannot be reached in production: neither the page nor the route exists, and the seat map offers no Pay", async () => {
     const env = await createTestEnv({
       NODE_ENV: "production",
-      SERVICE_SECRET: "service-secret-service-secret",
+      SERVICE_SECRET: "service-secret-service-secret-0123",
       ADMIN_PASSWORD: "admin-password-admin-password",
-      PAYMENT_WEBHOOK_SECRET: "webhook-secret-webhook-secret",
-      METRICS_TOKEN: "metrics-token-metrics-token",
+      PAYMENT_WEBHOOK_SECRET: "webhook-secret-webhook-secret-0123",
+      METRICS_TOKEN: "metrics-token-metrics-token-012345",
     });
     const app = buildApp({ config: env.config, db: env.db, redis: env.redis, keys: env.keys, logger: createLogger("page-test", "silent") });
     try {

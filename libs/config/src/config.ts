@@ -285,6 +285,27 @@ export class ConfigError extends Error {
 
 const devSecrets = new Map<string, string>();
 /** Development gets a random secret per process tree (shared through the environment), production must set it. */
+/** Secrets a production process refuses when they are placeholders or short (issue 17, finding 6). */
+const SECRETS = ["JWT_SECRET", "SERVICE_SECRET", "PAYMENT_WEBHOOK_SECRET", "METRICS_TOKEN"] as const;
+/** The shortest secret production accepts, in bytes: 256 bits, as HS256 wants. */
+const MIN_SECRET_BYTES = 32;
+
+/**
+ * Refuses, naming the variable, a secret that is a placeholder (`change-me…`, as the compose file
+ * used to ship: a production cluster started and served with them) or shorter than 32 bytes, and an
+ * admin password that is a placeholder.
+ */
+function refuseWeakSecrets(c: Record<string, unknown>): void {
+  const placeholder = (v: string) => /^change[-_ ]?me/i.test(v);
+  for (const name of SECRETS) {
+    const v = c[name];
+    if (typeof v !== "string") continue;
+    if (placeholder(v)) throw new ConfigError(`${name} is a placeholder ("change-me…"); set a random secret of at least ${MIN_SECRET_BYTES} bytes (deploy/make-secrets.sh writes them) when NODE_ENV=production`);
+    if (Buffer.byteLength(v) < MIN_SECRET_BYTES) throw new ConfigError(`${name} is ${Buffer.byteLength(v)} bytes; production needs at least ${MIN_SECRET_BYTES} random bytes (deploy/make-secrets.sh writes them)`);
+  }
+  if (typeof c.ADMIN_PASSWORD === "string" && placeholder(c.ADMIN_PASSWORD)) throw new ConfigError('ADMIN_PASSWORD is a placeholder ("change-me…"); choose a real one when NODE_ENV=production');
+}
+
 function secret(env: NodeJS.ProcessEnv, name: string, production: boolean): string {
   const v = env[name];
   if (v) return v;
@@ -320,6 +341,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // With an identity provider the cluster still signs its own tokens (sign-in, admins, services) and
   // every process must verify them: a secret generated per process made API tokens fail on the
   // ws-nodes (issue 8).
+  if (production) refuseWeakSecrets(c);
   if (production && c.DEV_PAYMENTS) throw new ConfigError("DEV_PAYMENTS=1 is refused when NODE_ENV=production: the development payment provider lets any buyer pay their own order for free");
   if (production && !c.JWT_SECRET && c.JWKS_URL)
     throw new ConfigError(

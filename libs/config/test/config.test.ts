@@ -23,9 +23,9 @@ describe("configuration", () => {
   });
 
   it("with JWKS_URL in production, still requires JWT_SECRET (the cluster's own tokens must verify on every process)", () => {
-    const env = { NODE_ENV: "production", JWKS_URL: "https://idp.example/.well-known/jwks.json", SERVICE_SECRET: "s".repeat(10), ADMIN_PASSWORD: "p".repeat(10), PAYMENT_WEBHOOK_SECRET: "w".repeat(20), METRICS_TOKEN: "m".repeat(20) };
+    const env = { NODE_ENV: "production", JWKS_URL: "https://idp.example/.well-known/jwks.json", SERVICE_SECRET: "s".repeat(40), ADMIN_PASSWORD: "p".repeat(10), PAYMENT_WEBHOOK_SECRET: "w".repeat(40), METRICS_TOKEN: "m".repeat(40) };
     expect(() => loadConfig({ ...env })).toThrow(/JWT_SECRET is required when NODE_ENV=production, also with JWKS_URL/);
-    expect(loadConfig({ ...env, JWT_SECRET: "j".repeat(20) }).JWT_SECRET).toBe("j".repeat(20));
+    expect(loadConfig({ ...env, JWT_SECRET: "j".repeat(40) }).JWT_SECRET).toBe("j".repeat(40));
     const refusal = (() => {
       try {
         loadConfig({ ...env });
@@ -35,6 +35,19 @@ describe("configuration", () => {
       }
     })();
     console.log(`config: production, JWKS_URL and no JWT_SECRET refused at load: "${refusal.trim()}"; with JWT_SECRET it loads`);
+  });
+
+  it("production refuses placeholder and short secrets, naming the variable (issue 17, finding 6)", () => {
+    const good = { NODE_ENV: "production", JWT_SECRET: "j".repeat(40), SERVICE_SECRET: "s".repeat(40), ADMIN_PASSWORD: "a real admin password", PAYMENT_WEBHOOK_SECRET: "w".repeat(40), METRICS_TOKEN: "m".repeat(40) };
+    expect(loadConfig({ ...good }).NODE_ENV).toBe("production");
+    // The values docker-compose.yml used to ship.
+    expect(() => loadConfig({ ...good, JWT_SECRET: "change-me-change-me-change-me-0001" })).toThrow(/^JWT_SECRET is a placeholder/);
+    expect(() => loadConfig({ ...good, METRICS_TOKEN: "change-me-metrics-token-0001" })).toThrow(/^METRICS_TOKEN is a placeholder/);
+    expect(() => loadConfig({ ...good, ADMIN_PASSWORD: "change-me-admin-password" })).toThrow(/^ADMIN_PASSWORD is a placeholder/);
+    expect(() => loadConfig({ ...good, SERVICE_SECRET: "s".repeat(31) })).toThrow(/^SERVICE_SECRET is 31 bytes; production needs at least 32/);
+    expect(() => loadConfig({ ...good, PAYMENT_WEBHOOK_SECRET: "webhook-secret-webhook-secret" })).toThrow(/^PAYMENT_WEBHOOK_SECRET is 29 bytes/);
+    // Development keeps working with short ones (its generated secrets are random anyway).
+    expect(loadConfig({ ...good, NODE_ENV: "development", JWT_SECRET: "sixteen-chars-ok" }).JWT_SECRET).toBe("sixteen-chars-ok");
   });
 
   it("TRUSTED_PROXIES takes addresses and CIDR blocks, and names what is neither", () => {
