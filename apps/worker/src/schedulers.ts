@@ -1,5 +1,5 @@
 import { Queue } from "bullmq";
-import type { Logger } from "@seatdrop/observability";
+import { dropError, type Logger } from "@seatdrop/observability";
 import type { Redis } from "@seatdrop/redis";
 
 /** One Job Scheduler the worker keeps alive. */
@@ -21,7 +21,8 @@ export class SchedulerKeeper {
   private readonly queues = new Map<string, Queue>();
   private timer: NodeJS.Timeout | undefined;
   private checking: Promise<number> | undefined;
-  private readonly onReady = () => void this.check().catch(() => {});
+  // A failed check on reconnect is logged and counted; the timer checks again.
+  private readonly onReady = () => void this.check().catch(dropError("scheduler_check", this.o.logger));
 
   constructor(
     private readonly o: { connection: Redis; prefix: string; specs: SchedulerSpec[]; checkEveryMs: number; logger: Logger },
@@ -68,7 +69,7 @@ export class SchedulerKeeper {
   async close(): Promise<void> {
     clearInterval(this.timer);
     this.o.connection.off("ready", this.onReady);
-    await this.checking?.catch(() => {});
+    await this.checking?.catch(() => {}); // shutting down: a check still running is only waited for, its failure was counted
     for (const q of this.queues.values()) await q.close();
   }
 }

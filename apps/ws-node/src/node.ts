@@ -70,7 +70,7 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
   const jobs = new HoldJobs(bull, keys.bullPrefix);
   const seats = new SeatService({ redis, keys, config, logger, db: db.db, jobs });
   // Signed out, password changed, account deleted: PostgreSQL is the record, Redis the cache (issue 8).
-  const sessions = new SessionStore({ db: db.db, redis, keys, tokenLifetimeS: config.JWT_TTL_SECONDS });
+  const sessions = new SessionStore({ db: db.db, redis, keys, tokenLifetimeS: config.JWT_TTL_SECONDS, logger });
   const verifier = createTokenVerifier(config, { isEnded: (t) => sessions.isEnded(t, { localUser: t.local }) });
   // The same record in the node's memory, so the upgrade refuses a revoked token synchronously (issue 16).
   const mirror = new SessionMirror({
@@ -312,7 +312,7 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
     limits.close();
     stopPings();
     await chat.close();
-    await jobs.close().catch(() => {});
+    await jobs.close().catch(() => {}); // shutting down: the queue's connection goes with the process
     redis.disconnect();
     sub.disconnect();
     bull.disconnect();

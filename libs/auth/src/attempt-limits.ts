@@ -1,4 +1,5 @@
 import { RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
+import { dropError } from "@seatdrop/observability";
 import type { Config } from "@seatdrop/config";
 import type { Keys, Redis } from "@seatdrop/redis";
 
@@ -40,6 +41,18 @@ if ttl == -1 then
   ttl = 1000 * ARGV[2]
 end
 return {consumed, ttl}`;
+
+/**
+ * The `.catch` of a limit's Redis call when Redis fails: the attempt is allowed (fail open, see
+ * AttemptLimits), and the failure counted in `sdc_errors_dropped_total{where="limit_count"}`.
+ */
+function failOpen<T>(value: T): (err: unknown) => T {
+  const count = dropError("limit_count");
+  return (err) => {
+    count(err);
+    return value;
+  };
+}
 
 /** The slowdown of an account's sign-ins past its failures: the first delay, and the longest. */
 const SLOWDOWN_BASE_MS = 100;
@@ -107,7 +120,7 @@ export class AttemptLimits {
     const p = this.client.pipeline();
     const add = p as unknown as { sdcAttemptAdd(key: string, n: number, windowS: number): void };
     for (const it of items) add.sdcAttemptAdd(`${this.o.keys.attemptLimit(it.name)}:${it.subject}`, it.n, this.o.config.LIMIT_WINDOW_S);
-    const results = await p.exec().catch(() => null);
+    const results = await p.exec().catch(failOpen(null));
     return items.map((_, i) => {
       const r = results?.[i];
       if (!r || r[0] || !Array.isArray(r[1])) return null;
@@ -154,7 +167,7 @@ export class AttemptLimits {
     const after = this.o.config.LIMIT_SIGN_IN_FAILURES_PER_ACCOUNT;
     if (after <= 0) return 0;
     const key = `${this.o.keys.attemptLimit("sign_in:slow")}:${account}`;
-    const r = await this.client.multi().incr(key).pexpire(key, this.windowMs, "NX").exec().catch(() => null);
+    const r = await this.client.multi().incr(key).pexpire(key, this.windowMs, "NX").exec().catch(failOpen(null));
     const n = Number(r?.[0]?.[1] ?? 0);
     if (n <= after) return 0;
     return Math.min(SLOWDOWN_MAX_MS, SLOWDOWN_BASE_MS * 2 ** Math.min(20, n - after - 1));
@@ -164,13 +177,13 @@ export class AttemptLimits {
   async clearSignInDelay(account: string): Promise<void> {
     // Like reset(): the count runs out with its window anyway, so a failed clear (Redis down) only
     // slows the owner's next failures; the sign-in it follows has succeeded and stands.
-    await this.client.del(`${this.o.keys.attemptLimit("sign_in:slow")}:${account}`).catch(() => 0);
+    await this.client.del(`${this.o.keys.attemptLimit("sign_in:slow")}:${account}`).catch(failOpen(0));
   }
 
   /** Forgets the user's count of `kind` (a successful sign-in clears the account's count). */
   async reset(kind: AttemptKind, user: string): Promise<void> {
     if (this.perUser(kind) <= 0) return;
-    await this.limiter(`${kind}:user`, this.perUser(kind)).delete(user).catch(() => false);
+    await this.limiter(`${kind}:user`, this.perUser(kind)).delete(user).catch(failOpen(false));
   }
 
   private async take(name: string, points: number, subject: string): Promise<void> {
@@ -178,7 +191,8 @@ export class AttemptLimits {
       await this.limiter(name, points).consume(subject);
     } catch (err) {
       if (err instanceof RateLimiterRes) throw new RateLimitedError(Math.max(1, err.msBeforeNext), name);
-      // Redis unavailable: fail open (see the class comment).
+      // Redis unavailable: fail open (see the class comment), counted.
+      failOpen(undefined)(err);
     }
   }
 

@@ -1,6 +1,7 @@
 import { and, eq, gt, sql } from "drizzle-orm";
 import { revokedTokens, users, type Db } from "@seatdrop/db";
 import { isUuid } from "@seatdrop/protocol";
+import { dropError, type Logger } from "@seatdrop/observability";
 import type { Keys, Redis } from "@seatdrop/redis";
 
 /** How long a user's valid-after stays cached in Redis; writes replace it at once, so this only bounds memory. */
@@ -42,7 +43,7 @@ export class SessionStore {
    * @param o.tokenLifetimeS - the longest a token lives (JWT_TTL_SECONDS; default its default): how
    *   long a deleted user's `user:<id>` row must outlive the deletion.
    */
-  constructor(private readonly o: { db: Db; redis: Redis; keys: Keys; tokenLifetimeS?: number }) {}
+  constructor(private readonly o: { db: Db; redis: Redis; keys: Keys; tokenLifetimeS?: number; logger?: Logger }) {}
 
   /** Whether the token id was signed out. */
   async isRevoked(jti: string): Promise<boolean> {
@@ -51,8 +52,10 @@ export class SessionStore {
     const [denied, loaded] = await Promise.all([redis.exists(keys.deniedToken(jti)), redis.exists(keys.deniedTokensLoaded)]);
     if (denied === 1) return true;
     if (loaded === 1) return false;
-    // Redis lost the cache (restart, flush): PostgreSQL answers, and the cache is refilled once.
-    void this.reloadDenyList().catch(() => {});
+    // Redis lost the cache (restart, flush): PostgreSQL answers, and the cache is refilled once. A
+    // failed refill is logged and counted (the DenyListReloadFailing alert) and retried by the next
+    // miss, which finds the cache still not marked loaded; each miss meanwhile asks PostgreSQL.
+    void this.reloadDenyList().catch(dropError("deny_list_reload", this.o.logger));
     const [row] = await this.o.db.select({ jti: revokedTokens.jti }).from(revokedTokens).where(and(eq(revokedTokens.jti, jti), gt(revokedTokens.expiresAt, new Date()))).limit(1);
     return row !== undefined;
   }

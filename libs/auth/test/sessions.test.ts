@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { SessionStore } from "@seatdrop/auth";
-import { users } from "@seatdrop/db";
+import { connectDb, users } from "@seatdrop/db";
+import { metrics } from "@seatdrop/observability";
 import { createTestEnv, type TestEnv } from "../../../test/support/test-env.ts";
 
 let env: TestEnv;
@@ -58,3 +59,23 @@ describe("session store: valid-after cache misses", () => {
     expect([before, after]).toEqual(["token_revoked", null]);
   });
 });
+
+describe("a failed reload of the revocation list (issue 17: it was swallowed)", () => {
+  it("is logged and counted (sdc_errors_dropped_total{where=\"deny_list_reload\"}, the DenyListReloadFailing alert), and the next miss tries again", async () => {
+    // PostgreSQL unreachable (a port nothing listens on) while Redis has lost the cache.
+    const dead = connectDb("postgres://postgres@127.0.0.1:1/none", { max: 1 });
+    const logged: string[] = [];
+    const logger = { warn: (o: object, msg: string) => void logged.push(`${msg} ${JSON.stringify({ where: (o as { where?: string }).where })}`) };
+    const sessions = new SessionStore({ db: dead.db, redis: env.redis, keys: env.keys, logger: logger as never });
+    await env.redis.del(env.keys.deniedTokensLoaded);
+    const count = async () => (await metrics.errorsDropped.get()).values.find((v) => v.labels.where === "deny_list_reload")?.value ?? 0;
+    const before = await count();
+    for (let i = 0; i < 2; i++) {
+      await expect(sessions.isRevoked(randomUUID())).rejects.toThrow();
+      await vi.waitFor(async () => expect(await count()).toBe(before + i + 1), { timeout: 10_000, interval: 50 });
+    }
+    expect(logged.filter((l) => l.includes("deny_list_reload"))).toHaveLength(2);
+    await dead.close();
+  });
+});
+

@@ -15,6 +15,7 @@ export async function runMigrations(handle: DbHandle): Promise<void> {
     await lock`select pg_advisory_lock(7242001)`;
     await migrate(handle.db, { migrationsFolder });
   } finally {
+    // A failed unlock loses nothing: the advisory lock is the session's, and goes with the released connection.
     await lock`select pg_advisory_unlock(7242001)`.catch(() => {});
     lock.release();
   }

@@ -18,7 +18,7 @@ export async function probeDatabase(url: string): Promise<string | null> {
     if (e.code === SqlState.invalidCatalogName) return `PostgreSQL database missing at ${where}: create it (createdb) or point DATABASE_URL at an existing one.`;
     return `PostgreSQL at ${where} refused the connection: ${e.message}. Check DATABASE_URL.`;
   } finally {
-    await sql.end({ timeout: 1 }).catch(() => {});
+    await sql.end({ timeout: 1 }).catch(() => {}); // closing a probe that already answered; nothing to lose
   }
 }
 

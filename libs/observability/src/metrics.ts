@@ -105,7 +105,15 @@ export function joinRefusal(reason: unknown): JoinRefusal {
   return (JOIN_REFUSALS as readonly string[]).includes(r) ? (r as JoinRefusal) : "other";
 }
 
+/**
+ * Where work that must not fail its caller may fail (issue 17: no silent `.catch(() => {})`): each
+ * such failure is logged and counted under one of these, `sdc_errors_dropped_total{where}`.
+ */
+export const DROPPED_WHERE = ["deny_list_reload", "scheduler_check", "idempotency_release", "limit_count"] as const;
+export type DroppedWhere = (typeof DROPPED_WHERE)[number];
+
 export const metrics = {
+  errorsDropped: counter(ALL, { name: "sdc_errors_dropped_total", help: "Failures of background or best-effort work, logged and let go (by where); see docs/reliability.md", labelNames: ["where"] }, { where: DROPPED_WHERE }),
   // ws-node: sockets and frames
   wsConnections: gauge(WS, { name: "sdc_ws_connections", help: "Open WebSocket connections", labelNames: ["dialect"] }, { dialect: ["phx", "seed"] }),
   wsFramesIn: counter(WS, { name: "sdc_ws_frames_in_total", help: "Frames received", labelNames: ["dialect"] }, { dialect: ["phx", "seed"] }),
@@ -211,4 +219,15 @@ export function startStorePings(o: { redis?: { ping(): Promise<unknown> }; pg?: 
   }, everyMs);
   t.unref();
   return () => clearInterval(t);
+}
+
+/**
+ * The `.catch` of work whose failure must not fail its caller: the failure is logged at warn (with
+ * `where`) and counted in `sdc_errors_dropped_total{where}`, never swallowed.
+ */
+export function dropError(where: DroppedWhere, log?: { warn(obj: object, msg: string): void }): (err: unknown) => void {
+  return (err) => {
+    metrics.errorsDropped.inc({ where });
+    log?.warn({ err, where }, "background work failed; let go");
+  };
 }

@@ -37,7 +37,7 @@ declare module "fastify" {
 export const authPlugin = fp(
   async (app) => {
     const { config, redis, keys } = app.deps;
-    const sessions = new SessionStore({ db: app.deps.db.db, redis, keys, tokenLifetimeS: config.JWT_TTL_SECONDS });
+    const sessions = new SessionStore({ db: app.deps.db.db, redis, keys, tokenLifetimeS: config.JWT_TTL_SECONDS, logger: app.deps.logger });
     // A token is refused once its session ended: signed out (its jti denied until it would have
     // expired anyway), issued before its user's password change, or its user deleted (issue 8).
     const verifier = createTokenVerifier(config, { isEnded: (t) => sessions.isEnded(t, { localUser: t.local }) });

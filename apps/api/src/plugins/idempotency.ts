@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { and, eq, isNull, lt } from "drizzle-orm";
 import fp from "fastify-plugin";
+import { dropError } from "@seatdrop/observability";
 import { idempotencyKeys } from "@seatdrop/db";
 import { ApiError } from "../errors.ts";
 
@@ -66,7 +67,8 @@ export const idempotencyPlugin = fp(
       request.idempotency = null;
       const where = and(eq(idempotencyKeys.scope, idem.scope), eq(idempotencyKeys.key, idem.key));
       // A 5xx is often an outage: the answer must not wait on the database that failed it.
-      if (reply.statusCode >= 500) void db.delete(idempotencyKeys).where(where).catch(() => {});
+      // A failed release is logged and counted; the key then answers "in progress" until it expires.
+      if (reply.statusCode >= 500) void db.delete(idempotencyKeys).where(where).catch(dropError("idempotency_release", app.deps.logger));
       else {
         let body: unknown = null;
         try {

@@ -163,7 +163,7 @@ export async function opsStatus(o: { config: Config; db: Db; redis: Redis; keys:
           } catch {
             return { name, waiting: null, delayed: null, active: null, failed: null };
           } finally {
-            await q.close().catch(() => {});
+            await q.close().catch(() => {}); // a read-only handle closed after its one read; nothing to lose
           }
         }),
       );
@@ -193,7 +193,7 @@ export async function opsStatus(o: { config: Config; db: Db; redis: Redis; keys:
                 redis.zrangebyscore(k.holds, `(${now}`, "+inf", "WITHSCORES", "LIMIT", 0, HOLDS_LISTED),
               ]),
             )
-            .catch(() => null)
+            .catch(() => null) // Redis unreachable: the page shows the event's live figures as unknown
         : null;
       const [seats, taken, holds, seq, listed] = live ?? [null, null, null, null, []];
       // The room's figures from its Redis meta (what the ticking node last wrote); unreadable shows as unknown.

@@ -183,7 +183,11 @@ export class ChatChannel implements Channel {
         case CHAT.newMessage: {
           const userId = conn.userId;
           const posted = st.posting.then(() => chat.service.post({ eventId: join.eventId, roomId: st.roomId, userId, payload, origin: conn.tag }));
-          st.posting = posted.catch(() => {});
+          // The chain only orders this socket's posts; each post's own failure is answered to its author below.
+          st.posting = posted.then(
+            () => undefined,
+            () => undefined,
+          );
           const m = await posted;
           reply("ok", { id: m.id, inserted_at: m.inserted_at });
           return;
