@@ -4,5 +4,5 @@ export { createOrder, isUnavailable } from "./create-order.ts";
 export { closePendingOrder, refundOrder, expireOverdueOrders, type Requester } from "./close-order.ts";
 export { confirmPayment, type PaymentNotice, type PaymentResult } from "./confirm-payment.ts";
 export { rebuildSeats } from "./rebuild-seats.ts";
-export { eventSeatMap } from "./seat-map.ts";
+export { SeatMapCache, type EncodedSeatMap } from "./seat-map.ts";
 export { loadOrderView, type OrderView } from "./order-view.ts";
