@@ -21,6 +21,15 @@ export class TokenBucket {
     return true;
   }
 
+  /**
+   * Charges `n` more tokens for work already done (a large join reply, issue 17 finding 3): the
+   * bucket may go below zero, so the socket's next frames wait until it has paid the debt back.
+   */
+  charge(n: number): void {
+    this.take();
+    this.tokens -= Math.max(0, n - 1);
+  }
+
   /** How long until the next token (after a refused `take`), in whole milliseconds, at least 1. */
   retryAfterMs(): number {
     return Math.max(1, Math.ceil(((1 - this.tokens) / this.rate) * 1000));

@@ -20,6 +20,12 @@ export type ResyncListener = (eventId: string) => void;
 export class EventFeed extends SequencedFeed<SeatEvent> {
   /** The event's seat ids, read once per subscription (full snapshots of joins without `changes`). */
   seatIds?: string[];
+  /**
+   * The `seats` object of a whole-map (legacy) snapshot reply, encoded once per (epoch, seq) and
+   * shared by every join answered at that position (issue 17, finding 3: a 100,000-seat map was
+   * built and encoded anew for each join).
+   */
+  wholeMap?: { epoch: string; seq: number; json: string };
   /** Seat → section, read from PostgreSQL once per subscription when a join names sections. */
   sectionOf?: Promise<Map<string, string>>;
 

@@ -3,6 +3,7 @@ import { joinRefusal, metrics } from "@seatdrop/observability";
 import { SeatError } from "@seatdrop/seats";
 import { sendJoinReply, sendTo, type Conn, type Join } from "../conn.ts";
 import type { NodeContext } from "../context.ts";
+import type { EventFeed } from "../fanout/event-feed.ts";
 import { prepareSeatView, type SeatView } from "../fanout/seat-view.ts";
 import { startWatching, stopWatching } from "../seat-watch.ts";
 import type { Channel } from "./channel.ts";
@@ -91,7 +92,15 @@ export class SeatChannel implements Channel {
             for (const t of ctx.changes.watch(join.eventId, mode.sections, feed.lastSeq, sectionOf)) conn.ws!.subscribe(t);
           } else conn.ws!.subscribe(uwsTopic.phxSeats(join.eventId));
           startWatching(ctx, conn, join.eventId);
-          const body = mode.changes ? this.compactPayload(view, conn.userId, mode.sections, inSections) : this.viewPayload(view, conn.userId);
+          if (!mode.changes && view.mode === "snapshot") {
+            // The whole map: its `seats` encoded once per (epoch, seq) for every join at that position,
+            // and the reply charged to the socket's bucket by its size (one token per 64 KiB).
+            const frame = this.wholeMapReply(feed, join, ref, view, conn.userId, room);
+            conn.bucket.charge(Math.ceil(frame.length / WHOLE_MAP_BYTES_PER_TOKEN));
+            sendJoinReply(conn, frame);
+            return;
+          }
+          const body = mode.changes ? this.compactPayload(view, conn.userId, mode.sections, inSections) : this.eventsPayload(view as Extract<SeatView, { mode: "events" }>, conn.userId);
           if (room) body.waiting_room = room;
           reply("ok", body);
         },
@@ -213,14 +222,25 @@ export class SeatChannel implements Channel {
     sendTo(conn, encodePhx(join.joinRef, join.joinRef, join.topic, "phx_error", { reason: "resync" }));
   }
 
-  private viewPayload(view: SeatView, userId: string | null): Record<string, unknown> {
-    const hold = view.hold ? { seats: view.hold.seats, expires_at: view.hold.expiresAt, extensions_left: view.hold.extensionsLeft } : null;
-    if (view.mode === "events") {
-      return { mode: "events", seq: view.seq, epoch: view.epoch, user_id: userId, events: phxPushesFor(view.events, userId).map(flatten), hold };
+  /** A whole-map snapshot reply, its `seats` taken from the feed's encoding at the view's position (or encoded and kept). */
+  private wholeMapReply(feed: EventFeed, join: Join, ref: string | null, view: Extract<SeatView, { mode: "snapshot" }>, userId: string | null, room: unknown): string {
+    let map = feed.wholeMap;
+    if (!map || map.seq !== view.seq || map.epoch !== view.epoch) {
+      const seats: Record<string, string> = {};
+      for (const id of view.seatIds ?? []) seats[id] = view.taken.get(id)?.state ?? "available";
+      map = feed.wholeMap = { epoch: view.epoch, seq: view.seq, json: JSON.stringify(seats) };
     }
-    const seats: Record<string, string> = {};
-    for (const id of view.seatIds ?? []) seats[id] = view.taken.get(id)?.state ?? "available";
-    return { mode: "snapshot", seq: view.seq, epoch: view.epoch, user_id: userId, seats, hold };
+    const hold = view.hold ? { seats: view.hold.seats, expires_at: view.hold.expiresAt, extensions_left: view.hold.extensionsLeft } : null;
+    const body: Record<string, unknown> = { mode: "snapshot", seq: view.seq, epoch: view.epoch, user_id: userId, seats: SEATS_SLOT, hold };
+    if (room) body.waiting_room = room;
+    // The slot is a string no seat map contains; it stands where the encoded seats go.
+    return encodeReply(join.joinRef, ref, join.topic, "ok", body).replace(JSON.stringify(SEATS_SLOT), () => map.json);
+  }
+
+  /** The reply of a legacy join with `last_seq` that the feed or the log could answer: the missed events. */
+  private eventsPayload(view: Extract<SeatView, { mode: "events" }>, userId: string | null): Record<string, unknown> {
+    const hold = view.hold ? { seats: view.hold.seats, expires_at: view.hold.expiresAt, extensions_left: view.hold.extensionsLeft } : null;
+    return { mode: "events", seq: view.seq, epoch: view.epoch, user_id: userId, events: phxPushesFor(view.events, userId).map(flatten), hold };
   }
 
   /**
@@ -237,6 +257,11 @@ export class SeatChannel implements Channel {
     return { mode: "snapshot", ...base, seats, hold };
   }
 }
+
+/** Stands in a whole-map reply where the pre-encoded `seats` object goes (see wholeMapReply). */
+const SEATS_SLOT = "\u0000seats\u0000";
+/** A whole-map join reply is charged one token of the socket's bucket per this many bytes. */
+const WHOLE_MAP_BYTES_PER_TOKEN = 65_536;
 
 function sectionFilter(sectionOf: ReadonlyMap<string, string>, sections: readonly string[]): (seat: string) => boolean {
   const wanted = new Set(sections);
