@@ -26,8 +26,10 @@ export class TokenBucket {
    * bucket may go below zero, so the socket's next frames wait until it has paid the debt back.
    */
   charge(n: number): void {
-    this.take();
-    this.tokens -= Math.max(0, n - 1);
+    if (n <= 0) return;
+    const now = performance.now();
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.rate) - n;
+    this.last = now;
   }
 
   /** How long until the next token (after a refused `take`), in whole milliseconds, at least 1. */

@@ -94,9 +94,10 @@ export class SeatChannel implements Channel {
           startWatching(ctx, conn, join.eventId);
           if (!mode.changes && view.mode === "snapshot") {
             // The whole map: its `seats` encoded once per (epoch, seq) for every join at that position,
-            // and the reply charged to the socket's bucket by its size (one token per 64 KiB).
+            // and the reply charged to the socket's bucket by its size (a token per whole 64 KiB, so
+            // a small venue's map costs only its frame's token).
             const frame = this.wholeMapReply(feed, join, ref, view, conn.userId, room);
-            conn.bucket.charge(Math.ceil(frame.length / WHOLE_MAP_BYTES_PER_TOKEN));
+            conn.bucket.charge(Math.floor(frame.length / WHOLE_MAP_BYTES_PER_TOKEN));
             sendJoinReply(conn, frame);
             return;
           }
