@@ -143,6 +143,9 @@ async function mainScenarios(env: TestEnv, gens: GenPool, picked: Set<string>) {
       // The bench's buyers push as fast as replies come back; the per-socket limit is for abuse.
       WS_PUSH_RATE: "100000",
       WS_PUSH_BURST: "100000",
+      // The buyers lock and unlock their own seat in a loop: the re-lock cool-down (an abuse guard)
+      // would refuse most locks and measure refusals instead of the lock path.
+      HOLD_RELOCK_COOLDOWN_MS: "0",
       // A watcher that falls 256 KiB behind is resynced instead of buffering 1 MiB: with 10,000
       // watchers the default would let a struggling run take 10 GiB of this shared machine's memory.
       WS_MAX_BACKPRESSURE: process.env.WS_MAX_BACKPRESSURE ?? "262144",

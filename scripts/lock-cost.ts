@@ -62,7 +62,8 @@ try {
   const probe = new Redis(url, { retryStrategy: () => 50 });
   probe.on("error", () => {});
   await probe.ping();
-  const config = loadConfig({ ...process.env, REDIS_URL: url, REDIS_PREFIX: "lockcost", LOG_LEVEL: "silent" });
+  // Users lock and unlock the same seats round after round: the re-lock cool-down would refuse them.
+  const config = loadConfig({ ...process.env, REDIS_URL: url, REDIS_PREFIX: "lockcost", LOG_LEVEL: "silent", HOLD_RELOCK_COOLDOWN_MS: "0" });
   const redis = new Redis(url, { enableAutoPipelining: true });
   const keys = createKeys(config.REDIS_PREFIX);
   const seats = new SeatService({ redis, keys, config, logger: createLogger("lock-cost", "silent") });

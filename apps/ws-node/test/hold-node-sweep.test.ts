@@ -54,9 +54,10 @@ describe("the re-lock cool-down", () => {
     // Someone else may take it at once, and give it back.
     expect((await push(o.channel, "lock", { seat: "A_1" })).status).toBe("ok");
     expect((await push(o.channel, "unlock", { seat: "A_1" })).status).toBe("ok");
-    // A plain unlock starts no cool-down for its author.
-    expect((await push(o.channel, "lock", { seat: "A_1" })).status).toBe("ok");
-    expect((await push(o.channel, "unlock", { seat: "A_1" })).status).toBe("ok");
+    // A plain unlock cools the seat down for its author too (issue 17, finding 4), in a key of its own:
+    // the other user's lock and unlock did not erase the farmer's.
+    expect(await push(o.channel, "lock", { seat: "A_1" })).toMatchObject({ status: "error", response: { reason: "relock_cooldown", seat: "A_1" } });
+    expect(await push(f.channel, "lock", { seat: "A_1" })).toMatchObject({ status: "error", response: { reason: "relock_cooldown" } });
     await new Promise((r) => setTimeout(r, wait + 50));
     expect((await push(f.channel, "lock", { seat: "A_1" })).status).toBe("ok");
     console.log(`re-lock cool-down ${COOL_MS} ms: the farmer's re-lock after deleted refused ${String(refused.response.reason)} (retry_after_ms ${wait}), another user locked it at once, the farmer locked it again ${wait + 50} ms later`);

@@ -30,6 +30,10 @@ export interface EventKeys {
    * may not lock it again until it is gone (issue 8, finding 5).
    */
   lock(seatId: string): string;
+  /** String (PX = the cool-down): `userId` let `seatId` go (unlocked, or its hold ran out) and may not lock it again until it expires. */
+  cool(userId: string, seatId: string): string;
+  /** String (PX): when `userId`'s holding time on the event began; it bounds every hold they make until it expires (issue 17, finding 4). */
+  budget(userId: string): string;
   hold(userId: string): string;
   holdSeats(userId: string): string;
   live(userId: string): string;
@@ -111,6 +115,8 @@ export function createKeys(prefix: string) {
         log: `${base}log`,
         channel: `${base}ch`,
         lock: (seatId) => `${base}lock:${seatId}`,
+        cool: (userId, seatId) => `${base}cool:${userId}:${seatId}`,
+        budget: (userId) => `${base}budget:${userId}`,
         hold: (userId) => `${base}hold:${userId}`,
         holdSeats: (userId) => `${base}hold:${userId}:seats`,
         live: (userId) => `${base}live:${userId}`,

@@ -1,5 +1,6 @@
 --[[
-  Gives the caller's hold a fresh TTL from now, at most `maxExt` times per hold.
+  Gives the caller's hold a fresh TTL from now, at most `maxExt` times per hold, and never past the
+  end of the user's holding budget on the event (seatLib's holdCap).
 
   Input:
     KEYS[1] meta hash of the event
@@ -20,6 +21,9 @@ if not dl then return { E.NO_HOLD } end
 local maxExt = setting('maxExt', 2)
 if ext >= maxExt then return { E.EXTEND_LIMIT } end
 local newDl = now + setting('ttl', 600000)
+-- Never past the user's holding budget on the event (seatLib's holdCap, issue 17 finding 4).
+local cap = holdCap(user, now)
+if cap and newDl > cap then newDl = cap end
 if newDl < dl then newDl = dl end
 redis.call('HSET', holdKey(user), 'ext', ext + 1)
 setHoldDeadline(user, newDl, now)

@@ -23,6 +23,7 @@ export const SeatErrorCode = {
   relock_cooldown: -18,
   sales_paused: -19,
   seat_offered: -20,
+  hold_budget: -21,
 } as const;
 
 export type SeatErrorReason = keyof typeof SeatErrorCode;
@@ -53,6 +54,7 @@ export const seatErrorMessages: Record<SeatErrorReason, string> = {
   relock_cooldown: "your hold on this seat just ran out; you may lock it again after retry_after_ms",
   sales_paused: "sales for this event are paused by the box office; holds are kept, try again later",
   seat_offered: "the seat just came free and is offered to the next buyer of the waiting room; it returns to the map after retry_after_ms",
+  hold_budget: "you have held seats of this event for as long as a hold and its extensions allow; you may hold seats again after retry_after_ms",
 };
 
 /** A seat operation the scripts refused; `reason` is the wire code. */
@@ -62,7 +64,7 @@ export class SeatError extends Error {
     readonly reason: SeatErrorReason,
     /** The seat the refusal is about, when the script named one. */
     readonly seat?: string,
-    /** For `relock_cooldown` and `seat_offered`: how long until the caller may try again. */
+    /** For `relock_cooldown`, `seat_offered` and `hold_budget`: how long until the caller may try again. */
     readonly retryAfterMs?: number,
   ) {
     super(seatErrorMessages[reason]);

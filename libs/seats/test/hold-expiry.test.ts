@@ -49,8 +49,10 @@ describe("the deadline index", () => {
     await sleep(350);
     expect(await seats.sweepDue()).toMatchObject({ released: 0 });
     expect(await env.redis.zscore(env.keys.holdEvents, E)).toBeNull();
-    // An unlock starts no cool-down: the same user may take the seat straight back.
-    expect(await reason(seats.lock({ eventId: E, userId: "early", seatId: "B_1" }))).toBe("ok");
+    // A seat let go is cooled down for whoever let it go (issue 17, finding 4: unlock and re-lock
+    // renewed a hold for ever); anyone else may take it at once.
+    expect(await reason(seats.lock({ eventId: E, userId: "early", seatId: "B_1" }))).toBe("relock_cooldown");
+    expect(await reason(seats.lock({ eventId: E, userId: "other", seatId: "B_1" }))).toBe("ok");
   });
 
   it("sweepDue releases every due hold in slices, keeps later ones, and moves the event's entry to the next deadline", async () => {
@@ -125,5 +127,41 @@ describe("the re-lock cool-down", () => {
     await sleep(100);
     expect(await seats.releaseHold({ eventId: E, userId: "leaver", mode: "abandoned" })).toEqual({ released: 1, reason: "abandoned" });
     expect(await reason(seats.lock({ eventId: E, userId: "leaver", seatId: "H_1" }))).toBe("relock_cooldown");
+  });
+});
+
+describe("holds that cannot be farmed (issue 17, finding 4)", () => {
+  it("a seat let go is cooled down for the user who let it go; another user's lock and unlock of it do not erase that", async () => {
+    const E = await newEvent({}, ["J_1"]);
+    await seats.lock({ eventId: E, userId: "a", seatId: "J_1" });
+    await seats.unlock({ eventId: E, userId: "a", seatId: "J_1" });
+    expect(await reason(seats.lock({ eventId: E, userId: "a", seatId: "J_1" }))).toBe("relock_cooldown");
+    // Handed back and forth: b takes it and lets it go; a is still cooling down (its own key).
+    expect(await reason(seats.lock({ eventId: E, userId: "b", seatId: "J_1" }))).toBe("ok");
+    await seats.unlock({ eventId: E, userId: "b", seatId: "J_1" });
+    expect(await reason(seats.lock({ eventId: E, userId: "a", seatId: "J_1" }))).toBe("relock_cooldown");
+    expect(await reason(seats.lock({ eventId: E, userId: "b", seatId: "J_1" }))).toBe("relock_cooldown");
+    expect(await reason(seats.lock({ eventId: E, userId: "c", seatId: "J_1" }))).toBe("ok");
+  });
+
+  it("a user's holding time on an event is bounded by the TTL and its extensions, whatever they unlock and re-lock", async () => {
+    // TTL 1 s, no extension: a budget of 1 s from the user's first hold, kept past an emptied hold.
+    const E = await newEvent({ holdTtlMs: 1000, holdMaxExtensions: 0 }, ["K_1", "K_2", "K_3", "K_4"]);
+    const first = await seats.lock({ eventId: E, userId: "farmer", seatId: "K_1" });
+    await seats.unlock({ eventId: E, userId: "farmer", seatId: "K_1" });
+    await sleep(300);
+    // A new hold 300 ms later ends where the first would have, not 1 s from now.
+    const second = await seats.lock({ eventId: E, userId: "farmer", seatId: "K_2" });
+    expect(second.newHold).toBe(true);
+    expect(second.deadline).toBe(first.deadline);
+    await seats.unlock({ eventId: E, userId: "farmer", seatId: "K_2" });
+    await sleep(800);
+    // The budget is spent: no new hold until it runs out (another TTL later).
+    const refused = await seats.lock({ eventId: E, userId: "farmer", seatId: "K_3" }).catch((e: SeatError) => e);
+    expect(refused).toMatchObject({ reason: "hold_budget", seat: "K_3" });
+    expect((refused as SeatError).retryAfterMs).toBeGreaterThan(0);
+    expect(await reason(seats.lock({ eventId: E, userId: "someone-else", seatId: "K_3" }))).toBe("ok");
+    await sleep((refused as SeatError).retryAfterMs! + 20);
+    expect(await reason(seats.lock({ eventId: E, userId: "farmer", seatId: "K_4" }))).toBe("ok");
   });
 });

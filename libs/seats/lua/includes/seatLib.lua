@@ -21,14 +21,20 @@ local K = {
   ordered = base .. 'ordered',
 }
 local function lockKey(seat) return base .. 'lock:' .. seat end
+-- Set (PX = the event's `cool`) when a user lets a seat go: an unlock, or their hold running out or
+-- being abandoned. While it lives that user may not lock that seat again (issue 17, finding 4: unlock
+-- and re-lock renewed a hold for ever). One key per (user, seat), so nobody else's lock erases it.
+local function coolKey(user, seat) return base .. 'cool:' .. user .. ':' .. seat end
+-- When a user's holding time on the event began (ms), PX = the hold budget plus one TTL: every hold
+-- they make while it lives ends by `started + ttl × (1 + maxExt)`, whatever they unlock and re-lock.
+local function budgetKey(user) return base .. 'budget:' .. user end
 local function holdKey(user) return base .. 'hold:' .. user end
 local function holdSeatsKey(user) return base .. 'hold:' .. user .. ':seats' end
 local function liveKey(user) return base .. 'live:' .. user end
 local function pendingKey(order) return base .. 'pending:' .. order end
 local function doneKey(order) return base .. 'done:' .. order end
--- A seat's lock key holding COOL .. user (PX = the cool-down) is no lock: it marks the seat as
--- cooling down for that user after their hold on it expired or was abandoned (issue 8, finding 5).
--- Kept in the lock key, so the lock's `SET NX` finds it and a lock with no cool-down pays nothing.
+-- A seat's lock key may still hold `cool|<user>` written by an earlier version (the cool-down lived
+-- there until issue 17); it is no lock, and a lock overwrites it (the cool-down is coolKey now).
 local COOL = 'cool|'
 -- A seat's lock key holding OFFER .. user (PX = the waiting room's offer window) is no lock either:
 -- the seat came free while people wait in the event's waiting room and is offered to that buyer
@@ -45,7 +51,7 @@ local E = {
   ALREADY_UNLOCKED = -5, SEAT_UNAVAILABLE = -6, HOLD_LIMIT = -7, NO_HOLD = -8,
   EXTEND_LIMIT = -9, ALREADY_RESERVED = -10, NOT_RESERVED = -11, ALREADY_PAID = -12,
   NOT_IN_HOLD = -13, USER_LIMIT = -14, SALES_NOT_OPEN = -15, SALES_CLOSED = -16, WRONG_ORDER = -17,
-  RELOCK_COOLDOWN = -18, SALES_PAUSED = -19, SEAT_OFFERED = -20,
+  RELOCK_COOLDOWN = -18, SALES_PAUSED = -19, SEAT_OFFERED = -20, HOLD_BUDGET = -21,
 }
 
 -- How long a seat's lock key outlives its hold's deadline: the PX safety net only
@@ -204,11 +210,10 @@ local function releaseHold(user, why, origin, batch)
       redis.call('HDEL', K.state, seat)
       if offeree then
         redis.call('SET', lockKey(seat), OFFER .. offeree, 'PX', offerMs)
-      elseif cool > 0 then
-        redis.call('SET', lockKey(seat), COOL .. user, 'PX', cool)
       else
         redis.call('DEL', lockKey(seat))
       end
+      if cool > 0 then redis.call('SET', coolKey(user, seat), 1, 'PX', cool) end
       events[#events + 1] = { t = 'unlocked', seat = seat, u = user, why = why, offer = offeree }
     end
   end
@@ -312,6 +317,28 @@ local function takeSeatFromHold(owner, seat)
     redis.call('DEL', holdKey(owner), holdSeatsKey(owner))
     redis.call('ZREM', K.holds, owner)
   end
+end
+
+--[[
+  The latest deadline a hold of `user` may have (issue 17, finding 4): their holding time on the
+  event began when they first made a hold (budgetKey, kept past an emptied hold), and ends
+  `ttl × (1 + maxExt)` later, whatever they unlock and re-lock. The budget key lives one TTL more, so
+  a spent budget is refused for that long. Without a live budget there is no cap yet (startBudget
+  starts one with the new hold). Returns the cap (or nil) and the time until the budget key runs
+  out, in ms.
+]]
+local function holdCap(user, now)
+  local started = tonumber(redis.call('GET', budgetKey(user)) or '')
+  if not started then return nil, 0 end
+  local ttl = setting('ttl', 600000)
+  local budgetMs = ttl * (1 + setting('maxExt', 2))
+  return started + budgetMs, started + budgetMs + ttl - now
+end
+
+-- Starts the user's holding budget now (their first hold on the event, or the first since it ran out).
+local function startBudget(user, now)
+  local ttl = setting('ttl', 600000)
+  redis.call('SET', budgetKey(user), now, 'PX', ttl * (2 + setting('maxExt', 2)))
 end
 
 -- Moves every lock key and the hold itself to a new deadline.

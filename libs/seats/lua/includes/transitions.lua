@@ -64,25 +64,35 @@ local function lockOne(user, seat, origin)
     if string.sub(current, 1, 2) ~= 'L|' then return { E.SEAT_UNAVAILABLE } end
     return { E.ALREADY_LOCKED }
   end
-  local newHold, earliest = 0, 0
+  -- A seat this user let go within the event's cool-down (their own key: nobody else's lock erases it).
+  if setting('cool', 0) > 0 then
+    local left = redis.call('PTTL', coolKey(user, seat))
+    if left > 0 then return { E.RELOCK_COOLDOWN, seat, left } end
+  end
+  local newHold, earliest, budgetStarted = 0, 0, false
   if not dl then
+    -- A new hold ends within the user's holding budget on the event, however many holds came before.
+    local cap, budgetLeft = holdCap(user, now)
+    budgetStarted = cap ~= nil
+    dl = now + setting('ttl', 600000)
+    if cap and cap < dl then dl = cap end
+    if dl <= now then return { E.HOLD_BUDGET, seat, budgetLeft } end
     count = 0
     newHold = 1
-    dl = now + setting('ttl', 600000)
   end
 
   -- The lock key first, before anything is written: a refusal here changes nothing.
   if not redis.call('SET', lockKey(seat), user, 'NX', 'PX', dl - now + LOCK_SAFETY_MS) then
-    -- The seat is free (its state says so), so its lock key is a cool-down marker, an offer, or a
-    -- leftover of a manual edit (refused rather than guessed about).
+    -- The seat is free (its state says so), so its lock key is an offer, an old version's cool-down
+    -- marker, or a leftover of a manual edit (refused rather than guessed about).
     local v = redis.call('GET', lockKey(seat))
-    if v == COOL .. user then return { E.RELOCK_COOLDOWN, seat, redis.call('PTTL', lockKey(seat)) } end
     -- Offered to a waiting-room buyer (seatLib's roomOfferee): theirs to take until the window ends.
     if v and string.sub(v, 1, #OFFER) == OFFER and v ~= OFFER .. user then return { E.SEAT_OFFERED, seat, redis.call('PTTL', lockKey(seat)) } end
     if not v or (string.sub(v, 1, #COOL) ~= COOL and v ~= OFFER .. user) then return { E.ALREADY_LOCKED } end
-    -- Someone else's cool-down, or an offer to this user, does not stop this lock.
+    -- An old cool-down marker, or an offer to this user, does not stop this lock.
     redis.call('SET', lockKey(seat), user, 'PX', dl - now + LOCK_SAFETY_MS)
   end
+  if newHold == 1 and not budgetStarted then startBudget(user, now) end -- the budget starts with the user's first hold
 
   if newHold == 1 then
     -- The cluster-wide index needs a lower entry only when this deadline is earlier than the one the
@@ -115,6 +125,8 @@ local function unlockOne(user, seat, origin)
 
   redis.call('HDEL', K.state, seat)
   redis.call('DEL', lockKey(seat))
+  local cool = setting('cool', 0)
+  if cool > 0 then redis.call('SET', coolKey(user, seat), 1, 'PX', cool) end
   redis.call('SREM', holdSeatsKey(user), seat)
   local left = redis.call('SCARD', holdSeatsKey(user))
   if left == 0 then
