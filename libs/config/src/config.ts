@@ -86,9 +86,10 @@ const schema = z.object({
   HOLD_GRACE_MS: int(30_000, 0),
   HOLD_MAX_EXTENSIONS: int(2, 0),
   /**
-   * After a user's hold expires or is abandoned, how long that user may not lock the same seats
-   * again (others may): a script cannot keep a seat forever by re-locking the instant its hold
-   * runs out (issue 8, finding 5). 0 disables it. A plain unlock starts no cool-down.
+   * After a user lets a seat go (unlocks it, or their hold expires or is abandoned), how long that
+   * user may not lock it again (others may): a script cannot keep a seat forever by re-locking the
+   * instant its hold runs out, or by unlock and re-lock (issue 8 finding 5, issue 17 finding 4).
+   * 0 disables it.
    */
   HOLD_RELOCK_COOLDOWN_MS: int(5000, 0),
   /**

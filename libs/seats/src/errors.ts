@@ -51,7 +51,7 @@ export const seatErrorMessages: Record<SeatErrorReason, string> = {
   sales_not_open: "sales for this event have not opened yet",
   sales_closed: "sales for this event are closed",
   wrong_order: "the seat belongs to another order",
-  relock_cooldown: "your hold on this seat just ran out; you may lock it again after retry_after_ms",
+  relock_cooldown: "you let this seat go a moment ago (unlocked, or your hold ran out); you may lock it again after retry_after_ms",
   sales_paused: "sales for this event are paused by the box office; holds are kept, try again later",
   seat_offered: "the seat just came free and is offered to the next buyer of the waiting room; it returns to the map after retry_after_ms",
   hold_budget: "you have held seats of this event for as long as a hold and its extensions allow; you may hold seats again after retry_after_ms",

@@ -19,14 +19,17 @@
       the event's sales: meta `paused` = 1; the scripts are the only check, so every node refuses at once)
     {SEAT_OFFERED, seat, retryAfterMs}: the seat came free while people wait in the event's waiting
       room and is offered to another buyer until retryAfterMs passes (seatLib's roomOfferee)
-    {RELOCK_COOLDOWN, seat, retryAfterMs}: the caller's hold on this seat expired or was abandoned
-      less than the event's `cool` ms ago: the seat's lock key still holds the cool-down marker
-      `cool|<user>` (seatLib). Other users may lock it; the check costs a lock nothing when there is
-      no marker, since `SET NX` finds it
+    {RELOCK_COOLDOWN, seat, retryAfterMs}: the caller let this seat go (unlocked it, or their hold on
+      it expired or was abandoned) less than the event's `cool` ms ago: seatLib's coolKey(user, seat)
+      lives. Other users may lock it (their keys are their own); one PTTL per lock, none when `cool` is 0
+    {HOLD_BUDGET, seat, retryAfterMs}: a new hold would start after the end of the caller's holding
+      budget on the event (seatLib's holdCap: `ttl × (1 + maxExt)` from their first hold); retryAfterMs
+      is when the budget key runs out
 
-  unlockOne(user, seat, origin): a plain unlock starts no re-lock cool-down (the cool-down is for
-  holds that ran out; a buyer may put a seat back and take it again). A hold left empty is deleted
-  and leaves the event's deadline index, so nothing is left behind to expire.
+  unlockOne(user, seat, origin): the seat is cooled down for its user (coolKey, `cool` ms), so
+  unlock and re-lock cannot renew a hold (issue 17, finding 4). A hold left empty is deleted and
+  leaves the event's deadline index, so nothing is left behind to expire; the user's holding budget
+  stays.
     {1, seq, seatsLeftInHold}
     {code}: UNKNOWN_EVENT, UNKNOWN_SEAT, ALREADY_UNLOCKED, NOT_YOURS
 ]]
