@@ -33,6 +33,10 @@
  *             unlocking their own seats in a closed loop: round trips/s, p50/p99, Redis CPU and
  *             ws-node CPU per round trip, the group-commit batch sizes (the nodes' histogram), and
  *             the ratio to the floor.
+ *   reads     load-tests/map-read-bench.ts (an API and a ws-node of its own): three clients looping
+ *             GET /api/events/:id/seats of a 100,000-seat venue (plain and gzip, still and during a
+ *             drop) while /healthz is probed, API CPU per read and the probe's p99; then 20 whole-map
+ *             joins from one anonymous socket, the ws-node's CPU for them.
  * The main cluster starts only when one of the first six is picked.
  * BENCH_CPU_PROF=<dir> makes the ws-nodes write `node --cpu-prof` profiles there.
  * Exits non-zero on a double hold, a lost change, a map that disagrees with the API, or a failed
@@ -54,6 +58,7 @@ import { Client, now, sectionOf, type ClientSpec } from "./lib/generator.ts";
 import { Histogram } from "./lib/histogram.ts";
 import { corkWarningsOf, freePort, median, root, rssKb, serverEnv, sleep, startServer } from "./lib/procs.ts";
 import { measureCost, type Check, type Cost, type Row } from "./lib/rows.ts";
+import { mapReadBench } from "./map-read-bench.ts";
 import { queueBench } from "./queue-bench.ts";
 
 const { values: opt } = parseArgs({
@@ -93,7 +98,7 @@ const size = {
 const PEER = !opt["no-peer"] && process.env.BENCH_BASELINE !== "0";
 /** The scenarios run on the cluster main() starts; `chat` and `queue` start their own. */
 const MAIN_SCENARIOS = ["locks", "drop", "fanout", "sections", "conns", "expiry"];
-const ONLY = new Set((opt.only ?? [...MAIN_SCENARIOS, "hot", "chat", "queue"].join(",")).split(","));
+const ONLY = new Set((opt.only ?? [...MAIN_SCENARIOS, "hot", "reads", "chat", "queue"].join(",")).split(","));
 const GENS = Number(opt.gens ?? process.env.BENCH_GENS ?? 3);
 const BENCH_METRICS_TOKEN = "bench-metrics-token-0123456789";
 
@@ -212,6 +217,8 @@ async function main() {
     if (MAIN_SCENARIOS.some((s) => ONLY.has(s))) await mainScenarios(env, gens, new Set([...ONLY].filter((s) => s !== "hot")));
     // One hot event (issue 16): its own cluster and peers on a private Redis, after the main one stopped.
     if (ONLY.has("hot")) await hotScenario(gens);
+    // Seat-map reads (issue 17, findings 2 and 3): load-tests/map-read-bench.ts, an API and a ws-node of its own.
+    if (ONLY.has("reads")) await mapReadBench({ env, quick: Q, push: pushRow });
     // The waiting room (issue 15): load-tests/queue-bench.ts, with its own cluster, after the main one stopped.
     if (ONLY.has("queue")) await queueBench({ env, gens, quick: Q, push: pushRow });
   } catch (err) {

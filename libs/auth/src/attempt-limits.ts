@@ -4,7 +4,7 @@ import type { Config } from "@seatdrop/config";
 import type { Keys, Redis } from "@seatdrop/redis";
 
 /** What is being limited. Each has a per-address and (where there is one) a per-user count. */
-export const ATTEMPT_KINDS = ["connect", "ticket_claim", "sign_in", "sign_up", "queue_join"] as const;
+export const ATTEMPT_KINDS = ["connect", "ticket_claim", "sign_in", "sign_up", "queue_join", "map_read"] as const;
 export type AttemptKind = (typeof ATTEMPT_KINDS)[number];
 
 /**
@@ -207,12 +207,12 @@ export class AttemptLimits {
 
   private perIp(kind: AttemptKind): number {
     const c = this.o.config;
-    return { connect: c.LIMIT_CONNECTS_PER_IP, ticket_claim: c.LIMIT_TICKET_CLAIMS_PER_IP, sign_in: c.LIMIT_SIGN_INS_PER_IP, sign_up: c.LIMIT_SIGN_UPS_PER_IP, queue_join: c.LIMIT_QUEUE_JOINS_PER_IP }[kind];
+    return { connect: c.LIMIT_CONNECTS_PER_IP, ticket_claim: c.LIMIT_TICKET_CLAIMS_PER_IP, sign_in: c.LIMIT_SIGN_INS_PER_IP, sign_up: c.LIMIT_SIGN_UPS_PER_IP, queue_join: c.LIMIT_QUEUE_JOINS_PER_IP, map_read: c.LIMIT_MAP_READS_PER_IP }[kind];
   }
 
   private perUser(kind: AttemptKind): number {
     const c = this.o.config;
-    return { connect: c.LIMIT_CONNECTS_PER_USER, ticket_claim: c.LIMIT_TICKET_CLAIMS_PER_USER, sign_in: c.LIMIT_SIGN_IN_FAILURES_PER_ACCOUNT, sign_up: 0, queue_join: c.LIMIT_QUEUE_JOINS_PER_USER }[kind];
+    return { connect: c.LIMIT_CONNECTS_PER_USER, ticket_claim: c.LIMIT_TICKET_CLAIMS_PER_USER, sign_in: c.LIMIT_SIGN_IN_FAILURES_PER_ACCOUNT, sign_up: 0, queue_join: c.LIMIT_QUEUE_JOINS_PER_USER, map_read: 0 }[kind];
   }
 }
 

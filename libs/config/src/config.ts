@@ -185,6 +185,12 @@ const schema = z.object({
   LIMIT_QUEUE_JOINS_PER_IP: int(120, 0),
   LIMIT_QUEUE_JOINS_PER_USER: int(30, 0),
   /**
+   * Full reads of a seat map (`GET /api/events/:id/seats`, and `/layout` when it sends a body; a 304
+   * is free) per address (issue 17, finding 2: a 100,000-seat map is 9 MB, and unlimited anonymous
+   * reads made the API an amplifier). The buyer page reads the layout once and then follows the socket.
+   */
+  LIMIT_MAP_READS_PER_IP: int(120, 0),
+  /**
    * Client addresses the per-address limits skip (comma-separated; default loopback, where `npm
    * start`, `npm run bench` and health checks come from). Per-user limits still apply to them. Behind
    * a load balancer the client address is the hop it added to X-Forwarded-For (TRUSTED_PROXIES), so

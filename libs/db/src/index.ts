@@ -4,3 +4,4 @@ export { connectDb, type Db, type DbHandle } from "./client.ts";
 export { runMigrations, migrateWhenReachable, migrationsFolder } from "./migrate.ts";
 export { probeDatabase } from "./probe.ts";
 export { SqlState, postgresError, uniqueViolation, foreignKeyViolation, isDataException, type PgError } from "./postgres-errors.ts";
+export { EventMemo } from "./event-memo.ts";

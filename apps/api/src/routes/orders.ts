@@ -3,8 +3,9 @@ import { desc, eq } from "drizzle-orm";
 import { orders as ordersTable } from "@seatdrop/db";
 import { OrderError, SeatMapCache, closePendingOrder, createOrder, loadOrderView, refundOrder } from "@seatdrop/orders";
 import type { OrderView as OrderViewData } from "@seatdrop/orders";
-import { Type, type Static } from "typebox";
+import { Type } from "typebox";
 import { currentUser } from "../plugins/auth.ts";
+import { sendShared } from "../encoded-reply.ts";
 import { ApiError } from "../errors.ts";
 import { bearerSecurity, errorResponses, IdParams } from "../schemas/common.ts";
 import { CreateOrderBody, OrderList, OrderView, RebuildBody, SeatMapResponse } from "../schemas/order.ts";
@@ -70,7 +71,6 @@ async function withOrderDeadline(
 export const orderRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const ctx = app.orders;
   const seatMaps = new SeatMapCache(ctx);
-  type SeatMap = Static<typeof SeatMapResponse>;
 
   app.post(
     "/api/orders",
@@ -155,18 +155,16 @@ export const orderRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     "/api/events/:id/seats",
-    { schema: { tags: ["events"], summary: "The seat map with each seat's live state", params: IdParams, response: { 200: SeatMapResponse, ...errorResponses(404, 422) } } },
+    { schema: { tags: ["events"], summary: "The seat map with each seat's live state", params: IdParams, response: { 200: SeatMapResponse, ...errorResponses(404, 422, 429, 503) } } },
     // A read: past its deadline it simply answers 503 (with Retry-After); nothing is left to fence.
     // The body is encoded once per (event, seq) and shared, gzipped for clients that accept it
-    // (SeatMapCache; issue 17, finding 2); it is sent as encoded, so the schema documents it only.
+    // (SeatMapCache, issue 17, finding 2), and each read counts against LIMIT_MAP_READS_PER_IP.
     async (request, reply) => {
+      await app.attemptLimits.consume("map_read", { ip: request.ip });
       const ac = new AbortController();
       const r = await raceTimer(mapped(seatMaps.get(request.params.id)), ctx.config.ORDER_DEADLINE_MS, ac);
       if (!r.done) throw new ApiError(503, "database_unavailable", "the seat map cannot be read right now; retry shortly");
-      reply.type("application/json; charset=utf-8").header("vary", "accept-encoding");
-      // Sent as encoded (a string or gzip bytes); the typed reply only knows the schema's object shape.
-      if (/\bgzip\b/.test(String(request.headers["accept-encoding"] ?? ""))) return reply.header("content-encoding", "gzip").send(r.value.gzip() as unknown as SeatMap);
-      return reply.send(r.value.body as unknown as SeatMap);
+      return sendShared(request, reply, r.value);
     },
   );
 

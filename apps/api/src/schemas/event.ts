@@ -151,12 +151,6 @@ export const EventView = Type.Object({
 });
 export type EventView = Static<typeof EventView>;
 
-export const EventWithSeatsView = Type.Object({
-  ...EventView.properties,
-  seats: Type.Array(SeatView),
-});
-export type EventWithSeatsView = Static<typeof EventWithSeatsView>;
-
 /**
  * An event's layout (issue 7): what a seat map draws, apart from the live states, which the
  * `seats:<id>` channel sends (taken seats only, for joins with `changes`). It never changes after

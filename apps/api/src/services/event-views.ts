@@ -1,9 +1,9 @@
 import type { Config } from "@seatdrop/config";
 import type { WaitingRoomRecord } from "@seatdrop/db";
 import { resolveHoldSettings } from "@seatdrop/seats";
-import type { EventSummaryView, EventView, EventWithSeatsView, SeatView, WaitingRoomView } from "../schemas/event.ts";
+import type { EventSummaryView, EventView, SeatView, WaitingRoomView } from "../schemas/event.ts";
 import type { SavedEvent, SeatRow } from "./create-event.ts";
-import type { EventSummary, EventWithSeats } from "./read-events.ts";
+import type { EventSummary } from "./read-events.ts";
 
 type HoldDefaults = Pick<Config, "HOLD_TTL_MS" | "HOLD_MAX_SEATS" | "HOLD_GRACE_MS" | "HOLD_MAX_EXTENSIONS" | "PAYMENT_WINDOW_MS">;
 
@@ -58,10 +58,6 @@ export function toSeatView(seat: SeatRow): SeatView {
   if (seat.row !== null) view.row = seat.row;
   if (seat.number !== null) view.number = seat.number;
   return view;
-}
-
-export function toEventWithSeatsView(found: EventWithSeats, config: HoldDefaults): EventWithSeatsView {
-  return { ...toEventView(found, config), seats: found.seats.map(toSeatView) };
 }
 
 export function toEventSummaryView(e: EventSummary): EventSummaryView {

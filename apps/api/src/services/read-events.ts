@@ -25,6 +25,16 @@ export async function findEventWithSeats(o: { db: Db; eventId: string }): Promis
   return { event, chatRoom: chatRoom ?? null, seats: seatRows, seatCount: seatRows.length };
 }
 
+/** Loads one event with its seat count and chat room (not its seats); null when there is no such event. */
+export async function findEvent(o: { db: Db; eventId: string }): Promise<Omit<EventWithSeats, "seats"> | null> {
+  // The count walks the (event_id, seat_id) primary key only (an index-only scan).
+  const seatCount = sql<number>`(select count(*) from ${seats} where ${seats.eventId} = ${events.id})::int`;
+  const [row] = await o.db.select({ event: events, seatCount }).from(events).where(eq(events.id, o.eventId)).limit(1);
+  if (!row) return null;
+  const [chatRoom] = await o.db.select({ id: chatRooms.id, status: chatRooms.status }).from(chatRooms).where(eq(chatRooms.eventId, row.event.id)).limit(1);
+  return { event: row.event, chatRoom: chatRoom ?? null, seatCount: row.seatCount };
+}
+
 /** One line of the event list. */
 export interface EventSummary {
   id: string;
