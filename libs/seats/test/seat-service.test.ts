@@ -38,6 +38,9 @@ describe("seat scripts", () => {
   });
 
   it("enforces the seat limit per hold and shows the hold in the snapshot", async () => {
+    // Its own event: the first test locks and unlocks EVENT's A_1, and tests may run in any order.
+    const EVENT = "11111111-1111-4111-8111-222222222222";
+    await seats.loadEvent(EVENT, settings, ["A_1", "A_2", "A_3", "A_4", "A_10"]);
     await seats.lock({ eventId: EVENT, userId: "u3", seatId: "A_1" });
     await seats.lock({ eventId: EVENT, userId: "u3", seatId: "A_2" });
     await seats.lock({ eventId: EVENT, userId: "u3", seatId: "A_3" });
