@@ -49,6 +49,7 @@ import { cpus, loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import * as jobsLib from "@seatdrop/jobs";
 import { createLogger } from "@seatdrop/observability";
+import { duplicateRedis } from "@seatdrop/redis";
 import { SeatService } from "@seatdrop/seats";
 import { killHard, startRedis } from "../test/support/private-redis.ts";
 import { createTestEnv, type TestEnv } from "../test/support/test-env.ts";
@@ -689,7 +690,7 @@ class Bench {
     });
     // The holds are taken here, through the seat service as a ws-node takes them (with the hold
     // job producer, while the product has one), so 10,000 holds are due within about a second.
-    const bull = this.env.redis.duplicate({ maxRetriesPerRequest: null });
+    const bull = duplicateRedis(this.env.redis, { maxRetriesPerRequest: null });
     const HoldJobs = (jobsLib as Record<string, unknown>).HoldJobs as (new (c: unknown, p: string) => never) | undefined;
     const jobs = HoldJobs ? new HoldJobs(bull, this.env.keys.bullPrefix) : undefined;
     const service = new SeatService({ redis: this.env.redis, keys: this.env.keys, config: this.env.config, logger: this.logger, db: this.env.db.db, jobs });

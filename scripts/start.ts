@@ -12,7 +12,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { ConfigError, loadConfig, type Config } from "@seatdrop/config";
 import { connectDb, probeDatabase, runMigrations } from "@seatdrop/db";
-import { probeRedis } from "@seatdrop/redis";
+import { describeRedis, probeRedis } from "@seatdrop/redis";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const explicitAdminPassword = Boolean(process.env.ADMIN_PASSWORD);
@@ -34,7 +34,7 @@ try {
   throw err;
 }
 
-const [redisProblem, dbProblem] = await Promise.all([probeRedis(config.REDIS_URL), probeDatabase(config.DATABASE_URL)]);
+const [redisProblem, dbProblem] = await Promise.all([probeRedis(config.REDIS_CLUSTER_NODES ? `redis://${config.REDIS_CLUSTER_NODES[0]!.host}:${config.REDIS_CLUSTER_NODES[0]!.port}` : config.REDIS_URL), probeDatabase(config.DATABASE_URL)]);
 if (redisProblem) fail(redisProblem);
 if (dbProblem) fail(dbProblem);
 
@@ -142,7 +142,7 @@ const lines = [
   `  seat map   http://${host}:${config.API_PORT}/         ops page: http://${host}:${config.API_PORT}/ops`,
   `  worker     http://${host}:${config.WORKER_PORT}/healthz`,
   ...config.WS_PORTS.map((p) => `  ws-node    ws://${host}:${p}/socket/websocket   (Phoenix V2)   ws://${host}:${p}/?event=<id>   (seed 000)`),
-  `  Redis      ${config.REDIS_URL} (prefix ${config.REDIS_PREFIX})`,
+  `  Redis      ${describeRedis(config)} (prefix ${config.REDIS_PREFIX})`,
   `  PostgreSQL ${config.DATABASE_URL.replace(/\/\/([^:@/]+):[^@]*@/, "//$1:***@")}`,
   `  payments   ${config.DEV_PAYMENTS ? `development provider ON (DEV_PAYMENTS=1: buyers pay their own orders at /dev/pay; DEV_PAYMENTS=0 turns it off)` : "development provider off (DEV_PAYMENTS=0): orders are paid through PAYMENT_WEBHOOK_SECRET's webhook"}`,
   `  admin      ${config.ADMIN_EMAIL}${explicitAdminPassword ? " (password from ADMIN_PASSWORD)" : ` / ${config.ADMIN_PASSWORD}   (generated for this run; set ADMIN_PASSWORD to choose)`}`,

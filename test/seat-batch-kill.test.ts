@@ -22,7 +22,7 @@ let sub: Redis;
 beforeAll(async () => {
   env = await createTestEnv({ EVENT_LOG_MAX: "1000000", HOLD_RELOCK_COOLDOWN_MS: "0" });
   seats = new SeatService({ redis: env.redis, keys: env.keys, config: env.config, logger: createLogger("test", "silent") });
-  sub = connectRedis(env.config.REDIS_URL, "subscriber");
+  sub = connectRedis(env.config, "subscriber");
 });
 afterAll(async () => {
   sub.disconnect();

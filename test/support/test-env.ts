@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import postgres from "postgres";
 import { loadConfig, type Config } from "@seatdrop/config";
 import { connectDb, runMigrations, type DbHandle } from "@seatdrop/db";
-import { connectRedis, createKeys, type Keys, type Redis } from "@seatdrop/redis";
+import { connectRedis, createKeys, unlinkMatching, type Keys, type Redis } from "@seatdrop/redis";
 
 /**
  * A private world for one test file: its own PostgreSQL database (created, migrated, dropped) and
@@ -42,7 +42,7 @@ export async function createTestEnv(overrides: Record<string, string> = {}): Pro
   });
   const db = connectDb(config.DATABASE_URL, { max: 5 });
   await runMigrations(db);
-  const redis = connectRedis(config.REDIS_URL);
+  const redis = connectRedis(config);
   const keys = createKeys(config.REDIS_PREFIX);
   return {
     config,
@@ -51,20 +51,11 @@ export async function createTestEnv(overrides: Record<string, string> = {}): Pro
     keys,
     async close() {
       await db.close();
-      await deleteByPrefix(redis, `${config.REDIS_PREFIX}:*`);
+      await unlinkMatching(redis, `${config.REDIS_PREFIX}:*`);
       redis.disconnect();
       const a = postgres(baseUrl, { max: 1, onnotice: () => {} });
       await a.unsafe(`drop database if exists ${dbName} with (force)`);
       await a.end();
     },
   };
-}
-
-async function deleteByPrefix(redis: Redis, pattern: string): Promise<void> {
-  let cursor = "0";
-  do {
-    const [next, found] = await redis.scan(cursor, "MATCH", pattern, "COUNT", 1000);
-    cursor = next;
-    if (found.length) await redis.unlink(...found);
-  } while (cursor !== "0");
 }

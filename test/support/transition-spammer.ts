@@ -12,7 +12,7 @@ import { connectRedis, createKeys } from "@seatdrop/redis";
 import { SeatError, SeatService } from "@seatdrop/seats";
 
 const config = loadConfig({ ...process.env, LOG_LEVEL: "silent" });
-const redis = connectRedis(config.REDIS_URL);
+const redis = connectRedis(config);
 const seats = new SeatService({ redis, keys: createKeys(config.REDIS_PREFIX), config, logger: createLogger("spammer", "silent") });
 const eventId = process.env.EVENT_ID!;
 const seatCount = Number(process.env.SEATS ?? 40);

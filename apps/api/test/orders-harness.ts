@@ -17,7 +17,7 @@ export interface OrdersWorld {
 export async function startOrdersWorld(overrides: Record<string, string> = {}): Promise<OrdersWorld> {
   const env = await createTestEnv(overrides);
   const cluster = await startCluster(env);
-  const bull = connectRedis(env.config.REDIS_URL, "bullmq");
+  const bull = connectRedis(env.config, "bullmq");
   const orderJobs = new OrderJobs(bull, env.keys.bullPrefix);
   const app = buildApp({ config: env.config, db: env.db, redis: env.redis, keys: env.keys, logger: createLogger("api-test", env.config.LOG_LEVEL), seats: cluster.seats, orderJobs });
   await app.ready();

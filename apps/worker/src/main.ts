@@ -1,11 +1,11 @@
 import { connectDb, migrateWhenReachable } from "@seatdrop/db";
 import { runApp, startStorePings } from "@seatdrop/observability";
-import { connectRedis } from "@seatdrop/redis";
+import { connectRedis, describeRedis } from "@seatdrop/redis";
 import { startWorkerProbes } from "./probes.ts";
 import { startWorker, type WorkerHandle } from "./worker.ts";
 
 await runApp("worker", async ({ config, logger }) => {
-  const redis = connectRedis(config.REDIS_URL);
+  const redis = connectRedis(config);
   redis.on("error", (err: Error) => logger.warn({ err: err.message }, "redis connection error"));
   const db = connectDb(config.DATABASE_URL, { max: 2 }); // two: the migrations hold a lock on one
   let worker: WorkerHandle | undefined;
@@ -16,7 +16,7 @@ await runApp("worker", async ({ config, logger }) => {
   const started = await startWorker({ config, logger });
   worker = started;
   const stopPings = startStorePings({ redis, pg: () => db.sql`select 1` });
-  logger.info("worker ready");
+  logger.info({ redis: describeRedis(config) }, "worker ready");
   return {
     async stop() {
       stopPings();

@@ -40,8 +40,8 @@ export interface WorkerHandle {
 export async function startWorker(o: { config: Config; logger: Logger }): Promise<WorkerHandle> {
   const { config } = o;
   const logger = o.logger.child({ module: "worker" });
-  const redis = connectRedis(config.REDIS_URL);
-  const bull = connectRedis(config.REDIS_URL, "bullmq");
+  const redis = connectRedis(config);
+  const bull = connectRedis(config, "bullmq");
   const db = connectDb(config.DATABASE_URL, { max: 4 });
   const keys = createKeys(config.REDIS_PREFIX);
   const seats = new SeatService({ redis, keys, config, logger, db: db.db });

@@ -22,7 +22,7 @@ let bull: ReturnType<typeof connectRedis>;
 let jobs: OrderJobs;
 beforeAll(async () => {
   env = await createTestEnv();
-  bull = connectRedis(env.config.REDIS_URL, "bullmq");
+  bull = connectRedis(env.config, "bullmq");
   jobs = new OrderJobs(bull, env.keys.bullPrefix);
 });
 afterAll(async () => {

@@ -10,7 +10,7 @@ let env: TestEnv;
 let bull: Redis;
 beforeAll(async () => {
   env = await createTestEnv();
-  bull = connectRedis(env.config.REDIS_URL, "bullmq");
+  bull = connectRedis(env.config, "bullmq");
 });
 afterAll(async () => {
   bull.disconnect();
@@ -35,7 +35,7 @@ describe("startQueueWorker", () => {
       { connection: bull, prefix, concurrency: 2, logger },
     );
     const queue = new Queue(QUEUE, { connection: env.redis, prefix });
-    const eventsConnection = connectRedis(env.config.REDIS_URL, "bullmq");
+    const eventsConnection = connectRedis(env.config, "bullmq");
     const events = new QueueEvents(QUEUE, { connection: eventsConnection, prefix });
     try {
       await worker.waitUntilReady();

@@ -59,7 +59,7 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
   // Each connection is named after its prefix and node (`CLIENT LIST` tells them apart; a fault test
   // kills exactly its own node's subscriber with `CLIENT KILL`, while other files share the Redis).
   const named = (role: "command" | "subscriber" | "bullmq") =>
-    connectRedis(config.REDIS_URL, role, { connectionName: `sdc-${role}-${config.REDIS_PREFIX}-${nodeId}`.replace(/[^\w.:-]/g, "_") });
+    connectRedis(config, role, { connectionName: `sdc-${role}-${config.REDIS_PREFIX}-${nodeId}`.replace(/[^\w.:-]/g, "_") });
   const redis = named("command");
   const sub = named("subscriber");
   const bull = named("bullmq");

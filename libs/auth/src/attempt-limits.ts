@@ -1,7 +1,7 @@
 import { RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
 import { dropError } from "@seatdrop/observability";
 import type { Config } from "@seatdrop/config";
-import type { Keys, Redis } from "@seatdrop/redis";
+import { duplicateRedis, type Keys, type Redis } from "@seatdrop/redis";
 
 /** What is being limited. Each has a per-address and (where there is one) a per-user count. */
 export const ATTEMPT_KINDS = ["connect", "ticket_claim", "sign_in", "sign_up", "queue_join", "map_read"] as const;
@@ -80,7 +80,7 @@ export class AttemptLimits {
 
   constructor(private readonly o: { redis: Redis; keys: Keys; config: Config }) {
     this.exempt = new Set(o.config.LIMIT_EXEMPT_IPS.map(normaliseIp));
-    this.client = o.redis.duplicate({ enableAutoPipelining: false, connectionName: "sdc-limits" });
+    this.client = duplicateRedis(o.redis, { enableAutoPipelining: false, connectionName: "sdc-limits" });
     this.client.on("error", () => {}); // failures surface as allowed attempts (fail open), see consume
     // Every limiter now, before any traffic, on a connection without auto-pipelining: a limiter
     // defines its script (`defineCommand`) when it is made, and one defined while an auto-pipelined

@@ -14,7 +14,7 @@ describe("attempt limits on an auto-pipelined connection", () => {
     // A fresh connection as the apps have it (auto-pipelining on), with a batch already open in this
     // tick when the first limit is checked: a limiter created at that moment defined its script too
     // late for the batch, and ioredis threw where nothing could catch it (the process ended).
-    const redis = connectRedis(env.config.REDIS_URL);
+    const redis = connectRedis(env.config);
     await redis.ping();
     const uncaught: unknown[] = [];
     const onUncaught = (err: unknown) => void uncaught.push(err);

@@ -22,7 +22,7 @@ afterAll(async () => {
 async function node(nodeId: string, redis: Redis = env.redis): Promise<SyncedLimits> {
   const limits = new AttemptLimits({ redis, keys: env.keys, config: env.config });
   const synced = new SyncedLimits({ limits, kind: "connect", nodeId, channel: env.keys.attemptTotals, syncMs: SYNC_MS });
-  const sub = connectRedis(env.config.REDIS_URL, "subscriber");
+  const sub = connectRedis(env.config, "subscriber");
   sub.on("message", (_channel: string, text: string) => synced.onMessage(text));
   await sub.subscribe(env.keys.attemptTotals);
   closers.push(() => {

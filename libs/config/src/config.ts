@@ -22,6 +22,23 @@ const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(d
 /** A comma-separated list of IP addresses (may be empty). */
 const ipList = z.string().transform((s) => s.split(",").map((p) => p.trim()).filter(Boolean));
 
+/** A comma-separated list of `host:port` (REDIS_CLUSTER_NODES), each checked; empty means unset. */
+const hostPortList = z
+  .string()
+  .transform((s, ctx) => {
+    const out: { host: string; port: number }[] = [];
+    for (const item of s.split(",").map((p) => p.trim()).filter(Boolean)) {
+      const m = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(item);
+      if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) {
+        ctx.addIssue({ code: "custom", message: `not host:port: ${item}` });
+        return z.NEVER;
+      }
+      out.push({ host: m[1]!.replace(/^\[|\]$/g, ""), port: Number(m[2]) });
+    }
+    return out.length > 0 ? out : undefined;
+  })
+  .optional();
+
 /** An IP address or a CIDR block (`10.0.0.0/8`, `::1`, `fd00::/8`). */
 function isAddressOrCidr(v: string): boolean {
   const [ip, bits, extra] = v.split("/");
@@ -49,6 +66,11 @@ const schema = z.object({
   /** A name for this node in logs and liveness records; random when unset. */
   NODE_ID: z.string().min(1).optional(),
   REDIS_URL: z.string().url().default("redis://127.0.0.1:6379"),
+  /**
+   * Seeds of a Redis Cluster (`host:port,host:port,…`). When set, every process uses ioredis' Cluster
+   * client for commands, subscribers and BullMQ, and REDIS_URL is ignored (each app says so at start).
+   */
+  REDIS_CLUSTER_NODES: hostPortList,
   /** Every Redis key and channel starts with it, so several deployments (or test runs) share one Redis. */
   REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/, "letters, digits, _ and - only").default("sdc"),
   DATABASE_URL: z.string().url().default("postgres://postgres@127.0.0.1:5432/postgres"),

@@ -1,5 +1,5 @@
 import { Queue } from "bullmq";
-import type { Redis } from "ioredis";
+import type { Redis } from "@seatdrop/redis";
 import { HOLDS_QUEUE, ORDERS_QUEUE, holdAbandonJob, orderExpiryJob, seatsRebuildJob, type HoldAbandonData } from "./definitions.ts";
 
 /** The producer side of the hold jobs, used by ws-nodes: only the abandonment check (hold expiry needs no job). */

@@ -1,5 +1,5 @@
 import { Queue, type JobsOptions } from "bullmq";
-import type { Redis } from "ioredis";
+import type { Redis } from "@seatdrop/redis";
 import { ROOMS_QUEUE, roomActivateJob, roomCloseJob, type RoomJobData } from "./chat-definitions.ts";
 
 const jobOptions: JobsOptions = {

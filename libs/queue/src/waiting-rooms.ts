@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { eq } from "drizzle-orm";
-import type { Redis } from "ioredis";
+import type { Redis } from "@seatdrop/redis";
 import type { Config } from "@seatdrop/config";
 import { events as eventsTable, waitingRoomDraws, type Db, type WaitingRoomRecord } from "@seatdrop/db";
 import type { Logger } from "@seatdrop/observability";

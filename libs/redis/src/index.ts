@@ -1,6 +1,5 @@
 export { createKeys, type Keys, type EventKeys, type ChatKeys } from "./keys.ts";
-export { connectRedis, probeRedis } from "./connect.ts";
-export type { Redis } from "ioredis";
+export { connectRedis, describeRedis, duplicateRedis, probeRedis, scanKeys, unlinkMatching, type Redis, type RedisTarget } from "./connect.ts";
 export { registerLuaScripts, type ScriptCaller } from "./lua-scripts.ts";
 export { readSequencedRange, seqOfEntry, type LogEntry } from "./sequenced-log.ts";
 export { isRedisUnavailable } from "./unavailable.ts";

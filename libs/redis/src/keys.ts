@@ -168,8 +168,12 @@ export function createKeys(prefix: string) {
      * the rule that keeps it correct.
      */
     holdEvents: `${prefix}:holds:due`,
-    /** BullMQ's own prefix, so queues of one deployment (or test run) never meet another's. */
-    bullPrefix: `${prefix}:bull`,
+    /**
+     * BullMQ's own prefix, so queues of one deployment (or test run) never meet another's. Its hash
+     * tag puts every queue's keys in one Redis Cluster slot (BullMQ's scripts touch many keys of a
+     * queue at once); job traffic is small beside the seats', so one shard carries it.
+     */
+    bullPrefix: `${prefix}:{bull}`,
     /** Revoked JWT ids (sign-out), until the token would have expired anyway. */
     deniedToken: (jti: string) => `${prefix}:auth:deny:${jti}`,
     /** Channel announcing a revoked jti, so every ws-node closes the sockets still open with it. */

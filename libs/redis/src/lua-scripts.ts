@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { readFileSync, readdirSync } from "node:fs";
-import type { Redis } from "ioredis";
+import type { Redis } from "./connect.ts";
 
 const includeLine = /^--- @include "([A-Za-z0-9_]+)"\s*$/gm;
 

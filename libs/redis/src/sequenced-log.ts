@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { Redis } from "./connect.ts";
 
 /** A range this wide or narrower is read at once: probing it first would cost more than it saves. */
 const PROBE_ABOVE = 64;

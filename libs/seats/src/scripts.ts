@@ -1,5 +1,5 @@
 import { fileURLToPath } from "node:url";
-import type { Redis } from "ioredis";
+import type { Redis } from "@seatdrop/redis";
 import { registerLuaScripts, type ScriptCaller as Caller } from "@seatdrop/redis";
 
 const luaDir = fileURLToPath(new URL("../lua/", import.meta.url));

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { and, eq } from "drizzle-orm";
-import type { Redis } from "ioredis";
+import type { Redis } from "@seatdrop/redis";
 import type { Config } from "@seatdrop/config";
 import { events as eventsTable, orderItems, orders, seats as seatsTable, type Db } from "@seatdrop/db";
 import type { HoldJobs } from "@seatdrop/jobs";

@@ -22,7 +22,7 @@ beforeAll(async () => {
   env = await createTestEnv({ SEAT_BATCH_MAX: String(BATCH_MAX), HOLD_RELOCK_COOLDOWN_MS: "0" });
   seats = new SeatService({ redis: env.redis, keys: env.keys, config: env.config, logger: createLogger("test", "silent") });
   call = registerScripts(env.redis);
-  sub = connectRedis(env.config.REDIS_URL, "subscriber");
+  sub = connectRedis(env.config, "subscriber");
 });
 afterAll(async () => {
   sub.disconnect();

@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { Redis } from "@seatdrop/redis";
 import type { Logger } from "@seatdrop/observability";
 
 /**

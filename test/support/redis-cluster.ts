@@ -1,0 +1,127 @@
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { Redis } from "ioredis";
+import { freePort } from "./private-redis.ts";
+
+const run = promisify(execFile);
+
+/** One redis-server of a local cluster. */
+export interface ClusterNode {
+  port: number;
+  proc: ChildProcess;
+}
+
+/** A local Redis Cluster: its seed list (`REDIS_CLUSTER_NODES`), its nodes, and how to stop it. */
+export interface LocalRedisCluster {
+  /** `127.0.0.1:<port>,…` of every node, as REDIS_CLUSTER_NODES takes it. */
+  seeds: string;
+  nodes: ClusterNode[];
+  /** The master serving `key`'s slot now (it changes after a failover). */
+  masterOf(key: string): Promise<number>;
+  /** kill -9 of the node on `port` (a shard's master dying), resolved once the process is gone. */
+  kill(port: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `masters` masters with `replicas` replicas each from Debian's `redis-server` on free local
+ * ports, joins them with `redis-cli --cluster create` (redis-tools), and resolves once every node
+ * reports `cluster_state:ok`. No persistence (a node that dies comes back empty, as a crashed cache
+ * does); a short node timeout (`nodeTimeoutMs`, default 2 s) so a failover happens within seconds.
+ * Every wait is bounded; the data directory is removed by `stop()`.
+ */
+export async function startRedisCluster(o: { masters?: number; replicas?: number; ports?: number[]; nodeTimeoutMs?: number } = {}): Promise<LocalRedisCluster> {
+  const masters = o.masters ?? 3;
+  const total = masters * (1 + (o.replicas ?? 1));
+  const ports = o.ports ?? (await Promise.all(Array.from({ length: total }, () => freePort())));
+  const dir = mkdtempSync(join(tmpdir(), "sdc-redis-cluster-"));
+  const nodes: ClusterNode[] = [];
+  const stop = async () => {
+    await Promise.all(nodes.map((n) => killProc(n.proc)));
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    for (const port of ports) nodes.push({ port, proc: startNode(port, dir, o.nodeTimeoutMs ?? 2000) });
+    await Promise.all(ports.map((p) => waitFor(() => ping(p), 10_000, `redis-server on ${p} to answer`)));
+    const addresses = ports.map((p) => `127.0.0.1:${p}`);
+    await run("redis-cli", ["--cluster", "create", ...addresses, "--cluster-replicas", String(o.replicas ?? 1), "--cluster-yes"], { timeout: 30_000 });
+    await Promise.all(ports.map((p) => waitFor(() => clusterOk(p), 30_000, `node ${p} to report cluster_state:ok`)));
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return {
+    seeds: ports.map((p) => `127.0.0.1:${p}`).join(","),
+    nodes,
+    async masterOf(key) {
+      const alive = nodes.filter((n) => n.proc.exitCode === null && n.proc.signalCode === null);
+      const r = new Redis(alive[0]!.port, "127.0.0.1", { lazyConnect: true, maxRetriesPerRequest: 1 });
+      try {
+        await r.connect();
+        const slot = Number(await r.call("CLUSTER", "KEYSLOT", key));
+        const ranges = (await r.call("CLUSTER", "SLOTS")) as [number, number, [string, number, string]][];
+        const owner = ranges.find(([from, to]) => slot >= from && slot <= to);
+        if (!owner) throw new Error(`no master serves slot ${slot}`);
+        return Number(owner[2][1]);
+      } finally {
+        r.disconnect();
+      }
+    },
+    async kill(port) {
+      const n = nodes.find((x) => x.port === port);
+      if (n) await killProc(n.proc);
+    },
+    stop,
+  };
+}
+
+function startNode(port: number, dir: string, nodeTimeoutMs: number): ChildProcess {
+  const args = ["--port", String(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes", "--cluster-config-file", join(dir, `nodes-${port}.conf`)];
+  args.push("--cluster-node-timeout", String(nodeTimeoutMs), "--dir", dir, "--save", "", "--appendonly", "no", "--daemonize", "no");
+  return spawn("redis-server", args, { stdio: "ignore" });
+}
+
+async function killProc(proc: ChildProcess): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  const gone = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
+  proc.kill("SIGKILL");
+  await gone;
+}
+
+async function ping(port: number): Promise<boolean> {
+  const r = new Redis(port, "127.0.0.1", { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  r.on("error", () => {});
+  try {
+    await r.connect();
+    return (await r.ping()) === "PONG";
+  } catch {
+    return false;
+  } finally {
+    r.disconnect();
+  }
+}
+
+async function clusterOk(port: number): Promise<boolean> {
+  const r = new Redis(port, "127.0.0.1", { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  r.on("error", () => {});
+  try {
+    await r.connect();
+    return String(await r.call("CLUSTER", "INFO")).includes("cluster_state:ok");
+  } catch {
+    return false;
+  } finally {
+    r.disconnect();
+  }
+}
+
+/** Polls `check` every 100 ms until it is true; throws naming `what` after `ms`. */
+export async function waitFor(check: () => Promise<boolean>, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
