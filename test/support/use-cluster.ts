@@ -5,10 +5,12 @@ import { createTestEnv, type TestEnv } from "./test-env.ts";
 /**
  * The usual test file set-up: a private environment and a two-node cluster with the worker, started
  * before the file's tests and torn down after them, with every Phoenix client the tests opened.
+ * `overrides` may be a function, read when the environment is made (after the file's earlier
+ * beforeAll hooks, such as one starting a Redis Cluster whose address it names).
  * A file's own afterAll hooks run before this one's (vitest runs after-hooks as a stack), so they
  * may still close their sockets while the cluster is up.
  */
-export function useCluster(overrides: Record<string, string> = {}, opts: { nodes?: number; worker?: boolean } = {}) {
+export function useCluster(overrides: Record<string, string> | (() => Record<string, string>) = {}, opts: { nodes?: number; worker?: boolean } = {}) {
   const clients: PhxClient[] = [];
   const world = {
     env: undefined as unknown as TestEnv,
@@ -21,7 +23,7 @@ export function useCluster(overrides: Record<string, string> = {}, opts: { nodes
     },
   };
   beforeAll(async () => {
-    world.env = await createTestEnv(overrides);
+    world.env = await createTestEnv(typeof overrides === "function" ? overrides() : overrides);
     world.cluster = await startCluster(world.env, opts);
   });
   afterAll(async () => {
