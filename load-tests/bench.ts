@@ -679,8 +679,8 @@ class Bench {
     const sub = this.env.redis.duplicate();
     const released = new Map<string, number>();
     let otherReleases = 0;
-    await sub.subscribe(this.env.keys.event(eventId).channel);
-    sub.on("message", (_ch: string, msg: string) => {
+    await sub.ssubscribe(this.env.keys.event(eventId).channel);
+    sub.on("smessage", (_ch: string, msg: string) => {
       const t = now();
       for (const ev of (JSON.parse(msg) as { ev?: { t: string; u?: string; why?: string }[] }).ev ?? []) {
         if (ev.t !== "unlocked" || !ev.u) continue;

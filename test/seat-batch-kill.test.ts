@@ -100,10 +100,10 @@ describe("a process killed with batches in flight", () => {
     await seats.loadEvent(eventId, { holdTtlMs: 600_000, holdMaxSeats: 4, holdGraceMs: 30_000, holdMaxExtensions: 0 }, seatIds);
     const channel = env.keys.event(eventId).channel;
     const messages: SeatMessage[] = [];
-    sub.on("message", (ch: string, text: string) => {
+    sub.on("smessage", (ch: string, text: string) => {
       if (ch === channel) messages.push(JSON.parse(text) as SeatMessage);
     });
-    await sub.subscribe(channel);
+    await sub.ssubscribe(channel);
 
     let events = 0;
     for (let round = 0; round < 3; round++) {

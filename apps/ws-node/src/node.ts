@@ -230,7 +230,7 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
   };
   app.get("/healthz", (res) => json(res, "200 OK", { status: "ok", node: nodeId }));
   app.get("/readyz", (res) => {
-    const ok = !draining && redis.status === "ready" && sub.status === "ready";
+    const ok = !draining && redis.status === "ready" && subscriber.status === "ready";
     json(res, ok ? "200 OK" : "503 Service Unavailable", { status: ok ? "ready" : draining ? "draining" : "redis_unavailable", node: nodeId });
   });
   app.get("/metrics", (res, req) => {
@@ -314,7 +314,7 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
     await chat.close();
     await jobs.close().catch(() => {}); // shutting down: the queue's connection goes with the process
     redis.disconnect();
-    sub.disconnect();
+    subscriber.disconnect();
     bull.disconnect();
     await db.close();
     logger.info("ws-node stopped");

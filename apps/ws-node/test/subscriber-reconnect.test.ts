@@ -12,23 +12,24 @@ const w = useCluster({}, { worker: false });
  * subscribers are never touched.
  */
 async function subscriberIds(i: number): Promise<string[]> {
+  // Both of the node's subscriber connections: the plain channels' and the sharded channels' (`-sharded`).
   const name = `sdc-subscriber-${w.env.config.REDIS_PREFIX}-${w.cluster.nodes[i]!.nodeId}`;
   const list = (await w.env.redis.client("LIST")) as string;
   return list
     .split("\n")
-    .filter((line) => line.includes(` name=${name} `))
+    .filter((line) => line.includes(` name=${name} `) || line.includes(` name=${name}-sharded `))
     .map((line) => /(?:^|\s)id=(\d+)/.exec(line)![1]!);
 }
 
-/** Drops node `i`'s subscriber connection (only it) and waits until ioredis has reconnected it. */
+/** Drops node `i`'s subscriber connections (only them) and waits until ioredis has reconnected both. */
 async function killSubscriber(i: number): Promise<void> {
-  const [id] = await subscriberIds(i);
-  expect(id, "the node's named subscriber connection").toBeDefined();
+  const ids = await subscriberIds(i);
+  expect(ids, "the node's two named subscriber connections").toHaveLength(2);
   const other = await subscriberIds(1 - i);
-  expect(other).toHaveLength(1);
-  await w.env.redis.client("KILL", "ID", id!);
-  await expect.poll(() => subscriberIds(i), { timeout: 10_000 }).toEqual([expect.not.stringMatching(`^${id}$`)]);
-  expect(await subscriberIds(1 - i)).toEqual(other); // the other node kept its connection
+  expect(other).toHaveLength(2);
+  for (const id of ids) await w.env.redis.client("KILL", "ID", id);
+  await expect.poll(async () => (await subscriberIds(i)).filter((id) => !ids.includes(id)).length, { timeout: 10_000 }).toBe(2);
+  expect((await subscriberIds(1 - i)).sort()).toEqual(other.sort()); // the other node kept its connections
 }
 
 /** Writes an event into a seat stream as the scripts do, without publishing it: only the log knows. */

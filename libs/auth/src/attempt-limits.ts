@@ -112,21 +112,22 @@ export class AttemptLimits {
   }
 
   /**
-   * Adds `n` attempts to each count in one round trip (a pipeline of the window script) and answers
+   * Adds `n` attempts to each count (the window script, one call per count, all at once) and answers
    * each count's cluster-wide total and the time left in its window; null for one Redis failed.
    */
   async addCounts(items: { name: string; subject: string; n: number }[]): Promise<({ total: number; ttlMs: number } | null)[]> {
-    if (items.length === 0) return [];
-    const p = this.client.pipeline();
-    const add = p as unknown as { sdcAttemptAdd(key: string, n: number, windowS: number): void };
-    for (const it of items) add.sdcAttemptAdd(`${this.o.keys.attemptLimit(it.name)}:${it.subject}`, it.n, this.o.config.LIMIT_WINDOW_S);
-    const results = await p.exec().catch(failOpen(null));
-    return items.map((_, i) => {
-      const r = results?.[i];
-      if (!r || r[0] || !Array.isArray(r[1])) return null;
-      const [total, ttl] = r[1] as [number, number];
-      return { total: Number(total), ttlMs: Number(ttl) };
-    });
+    // Each count its own call, all in flight at once: the counts' keys span Redis Cluster slots, so
+    // they cannot share a pipeline there; written back to back, they cost one round trip anyway.
+    const add = this.client as unknown as { sdcAttemptAdd(key: string, n: number, windowS: number): Promise<[number, number]> };
+    const failed = failOpen(null);
+    return Promise.all(
+      items.map((it) =>
+        add.sdcAttemptAdd(`${this.o.keys.attemptLimit(it.name)}:${it.subject}`, it.n, this.o.config.LIMIT_WINDOW_S).then(
+          ([total, ttl]) => ({ total: Number(total), ttlMs: Number(ttl) }),
+          failed,
+        ),
+      ),
+    );
   }
 
   /** Publishes on the limits' own connection (SyncedLimits tells the other nodes its totals). */

@@ -173,9 +173,9 @@ export class SessionStore {
             .orderBy(revokedTokens.jti)
             .limit(RELOAD_BATCH);
           if (rows.length === 0) break;
-          const m = this.o.redis.multi();
-          for (const r of rows) m.set(this.o.keys.deniedToken(r.jti), "1", "EXAT", Math.ceil(r.expiresAt.getTime() / 1000));
-          await m.exec();
+          // One SET per token, all in flight at once (auto-pipelined): the keys span Redis Cluster
+          // slots, so they cannot share a MULTI; the fill is idempotent and needs no atomicity.
+          await Promise.all(rows.map((r) => this.o.redis.set(this.o.keys.deniedToken(r.jti), "1", "EXAT", Math.ceil(r.expiresAt.getTime() / 1000))));
           after = rows[rows.length - 1]!.jti;
           if (rows.length < RELOAD_BATCH) break;
         }

@@ -17,5 +17,5 @@
 
 local ms = tonumber(ARGV[2])
 if ms > 0 and not redis.call('SET', KEYS[1], '1', 'PX', ms, 'NX') then return 0 end
-redis.call('PUBLISH', K.channel, '{"s":0,"o":' .. cjson.encode(ARGV[4]) .. ',"ev":' .. ARGV[3] .. '}')
+redis.call('SPUBLISH', K.channel, '{"s":0,"o":' .. cjson.encode(ARGV[4]) .. ',"ev":' .. ARGV[3] .. '}')
 return 1

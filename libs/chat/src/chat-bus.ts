@@ -153,6 +153,6 @@ export class ChatBus {
   /** Pushes a stored notification to its user's connections, wherever they are. */
   async publishNotification(userId: string, n: NotificationView): Promise<void> {
     const msg: UserBusMessage = { k: "notification", n };
-    await this.redis.publish(this.keys.userChannel(userId), JSON.stringify(msg));
+    await this.redis.spublish(this.keys.userChannel(userId), JSON.stringify(msg));
   }
 }

@@ -3,6 +3,11 @@ import { Cluster, Redis as Standalone, type ClusterOptions, type RedisOptions } 
 /** A connection: one Redis server, or a Redis Cluster (REDIS_CLUSTER_NODES). */
 export type Redis = Standalone | Cluster;
 
+/** Whether `redis` is a Redis Cluster client (REDIS_CLUSTER_NODES). */
+export function isCluster(redis: Redis): redis is Cluster {
+  return redis instanceof Cluster;
+}
+
 /** Where Redis is: a URL, or the config's REDIS_URL unless REDIS_CLUSTER_NODES names a cluster. */
 export type RedisTarget = string | { REDIS_URL: string; REDIS_CLUSTER_NODES?: { host: string; port: number }[] | undefined };
 

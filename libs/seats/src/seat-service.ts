@@ -375,7 +375,7 @@ export class SeatService {
       // a map of the lost history resync them now, not at the next seat change, which in a quiet
       // room may never come. An event loaded for the first time has no such watchers; no harm.
       const announcement: SeatMessage = { ev: [], ep: r.epoch };
-      await this.deps.redis.publish(k.channel, JSON.stringify(announcement));
+      await this.deps.redis.spublish(k.channel, JSON.stringify(announcement));
     }
     // The re-lock cool-down is a cluster setting the scripts read from the meta hash like the
     // others. Written after loadEvent (whose argument list the fan-out work also extends); a meta

@@ -40,10 +40,10 @@ async function newEvent(seatIds: string[], rules: { maxSeatsPerUser?: number } =
 async function listen(eventId: string): Promise<SeatMessage[]> {
   const channel = env.keys.event(eventId).channel;
   const got: SeatMessage[] = [];
-  sub.on("message", (ch: string, text: string) => {
+  sub.on("smessage", (ch: string, text: string) => {
     if (ch === channel) got.push(JSON.parse(text) as SeatMessage);
   });
-  await sub.subscribe(channel);
+  await sub.ssubscribe(channel);
   return got;
 }
 

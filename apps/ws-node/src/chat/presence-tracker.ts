@@ -172,7 +172,8 @@ export class PresenceTracker {
     this.local.clear();
     try {
       for (const [eventId, fields] of byRoom) await this.bus.presenceLeave({ eventId, fields });
-      await this.redis.del(this.keys.chatNodeHeartbeat(this.nodeId), this.keys.chatNodeRooms(this.nodeId));
+      // Two calls: the keys are in different Redis Cluster slots.
+      await Promise.all([this.redis.del(this.keys.chatNodeHeartbeat(this.nodeId)), this.redis.del(this.keys.chatNodeRooms(this.nodeId))]);
       await this.redis.srem(this.keys.chatNodes, this.nodeId);
     } catch (err) {
       // The others reap what is left once the heartbeat lapses.

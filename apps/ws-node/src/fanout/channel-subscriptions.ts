@@ -12,7 +12,7 @@ export interface Subscribed {
 export interface ChannelSubscriptionsOptions<F extends Subscribed> {
   subscriber: Subscriber;
   channelOf: (key: string) => string;
-  /** Makes the entry for a key; `subscribed` resolves once Redis acknowledged the SUBSCRIBE. */
+  /** Makes the entry for a key; `subscribed` resolves once Redis acknowledged the SSUBSCRIBE. */
   create: (key: string, subscribed: Promise<unknown>) => F;
   /** A pub/sub message on the entry's channel. */
   onMessage: (entry: F, text: string) => void;
@@ -23,8 +23,8 @@ export interface ChannelSubscriptionsOptions<F extends Subscribed> {
 }
 
 /**
- * Reference-counted Redis channel subscriptions on the node's one subscriber connection (see
- * Subscriber). Seat feeds, chat room feeds and user channels each keep one of these, keyed by their
+ * Reference-counted Redis sharded-channel subscriptions (SSUBSCRIBE) on the node's one subscriber
+ * connection (see Subscriber). Seat feeds, chat room feeds and user channels each keep one of these, keyed by their
  * own id; the subscriber routes each channel's messages to its entry.
  */
 export class ChannelSubscriptions<F extends Subscribed> {
@@ -43,7 +43,8 @@ export class ChannelSubscriptions<F extends Subscribed> {
     if (!entry) {
       const created: { e?: F } = {};
       // Messages before `create` returns cannot arrive: the SUBSCRIBE is not acknowledged yet.
-      const subscribed = this.o.subscriber.subscribe(this.o.channelOf(key), (text) => {
+      // Sharded: an event's and a user's channels live on the shard of their hash tag.
+      const subscribed = this.o.subscriber.ssubscribe(this.o.channelOf(key), (text) => {
         if (created.e) this.o.onMessage(created.e, text);
       });
       entry = created.e = this.o.create(key, subscribed);

@@ -1,23 +1,35 @@
-import type { Redis } from "@seatdrop/redis";
+import { duplicateRedis, isCluster, type Redis } from "@seatdrop/redis";
 import type { Logger } from "@seatdrop/observability";
 
 /**
  * The owner of the node's one Redis subscriber connection (DESIGN §3.5: a node subscribes to a
- * channel only while it has local subscribers, never to a pattern). Seat feeds, chat rooms, user
+ * channel only while it has local subscribers, never to a pattern); on a Redis Cluster, ioredis'
+ * Cluster client with one sharded subscriber per master (`connectRedis`). Seat feeds, chat rooms, user
  * channels and the token revocations register their channels here; this class holds the only
  * `message` handler, which routes each message by its channel, and the only `ready` handler.
  */
 export class Subscriber {
   private readonly handlers = new Map<string, (text: string) => void>();
+  /** The channels subscribed with SSUBSCRIBE (an event's or a user's, which live on one shard). */
+  private readonly sharded = new Set<string>();
   private readonly reconnectListeners: (() => void)[] = [];
   private readonly log: Logger;
+
+  /**
+   * The connection of the sharded channels. On a standalone Redis a second connection: ioredis takes
+   * SUNSUBSCRIBE's count of shard channels left, 0, for "no subscription left" and drops out of
+   * subscriber mode while plain ones remain ("Command queue state error" at the next message). A
+   * Cluster client keeps its sharded subscribers (one per master) apart from the plain one already.
+   */
+  readonly shardedConnection: Redis;
 
   constructor(
     readonly connection: Redis,
     logger: Logger,
   ) {
     this.log = logger.child({ module: "subscriber" });
-    connection.on("message", (channel: string, text: string) => {
+    this.shardedConnection = isCluster(connection) ? connection : duplicateRedis(connection, { connectionName: `${connection.options.connectionName ?? "sdc-subscriber"}-sharded` });
+    const route = (channel: string, text: string) => {
       const handler = this.handlers.get(channel);
       if (!handler) return; // unsubscribed meanwhile
       try {
@@ -25,30 +37,51 @@ export class Subscriber {
       } catch (err) {
         this.log.error({ err, channel }, "pub/sub message handler failed");
       }
-    });
+    };
+    connection.on("message", route);
+    this.shardedConnection.on("smessage", route);
     // After a reconnect ioredis resubscribes by itself; what was published meanwhile is only in the
     // logs, so every sequenced feed checks for a gap at once instead of waiting for its next message.
     // ioredis says "ready" BEFORE it resubscribes: a PING queued now is answered after the SUBSCRIBE
     // acknowledgements, so each catch-up reads a position that includes everything published before
     // this connection listened again.
-    connection.on("ready", () => {
-      const catchUp = () => {
-        for (const fn of this.reconnectListeners) fn();
-      };
-      connection.ping().then(catchUp, catchUp);
-    });
+    // Either connection: the listeners only check (a feed for a gap, the sessions against the
+    // record), so one that runs for the other connection's reconnect costs a read and changes nothing.
+    for (const c of new Set([connection, this.shardedConnection]))
+      c.on("ready", () => {
+        const catchUp = () => {
+          for (const fn of this.reconnectListeners) fn();
+        };
+        c.ping().then(catchUp, catchUp);
+      });
+    if (this.shardedConnection !== connection) this.shardedConnection.on("error", (err: Error) => this.log.warn({ err: err.message }, "redis (sharded subscriber) connection error"));
   }
 
-  /** Subscribes `channel`, routing its messages to `onMessage`; resolves once Redis acknowledged it. */
+  /**
+   * Subscribes a cluster-wide `channel` (revocations, limit totals: PUBLISH, which a Redis Cluster
+   * copies to every node), routing its messages to `onMessage`; resolves once Redis acknowledged it.
+   */
   subscribe(channel: string, onMessage: (text: string) => void): Promise<unknown> {
     this.handlers.set(channel, onMessage);
     return this.connection.subscribe(channel);
   }
 
-  /** Stops routing `channel` at once and unsubscribes it (a failure is logged, never thrown). */
+  /**
+   * Subscribes a sharded `channel` (an event's seats or chat, a user's notifications: SPUBLISH), read
+   * from the shard that owns its slot, so a message never leaves that shard (on a standalone Redis 7
+   * the same commands, one shard).
+   */
+  ssubscribe(channel: string, onMessage: (text: string) => void): Promise<unknown> {
+    this.handlers.set(channel, onMessage);
+    this.sharded.add(channel);
+    return this.shardedConnection.ssubscribe(channel);
+  }
+
+  /** Stops routing `channel` at once and unsubscribes it, either kind (a failure is logged, never thrown). */
   unsubscribe(channel: string): void {
     this.handlers.delete(channel);
-    this.connection.unsubscribe(channel).catch((err: unknown) => this.log.warn({ err, channel }, "unsubscribe failed"));
+    const done = this.sharded.delete(channel) ? this.shardedConnection.sunsubscribe(channel) : this.connection.unsubscribe(channel);
+    done.catch((err: unknown) => this.log.warn({ err, channel }, "unsubscribe failed"));
   }
 
   /** Called after each (re)connection, once the resubscriptions are acknowledged. */
@@ -56,7 +89,14 @@ export class Subscriber {
     this.reconnectListeners.push(fn);
   }
 
+  /** "ready" when both connections are (one on a cluster). */
   get status(): string {
-    return this.connection.status;
+    return this.connection.status === "ready" ? this.shardedConnection.status : this.connection.status;
+  }
+
+  /** Closes the connections (the plain one belongs to the caller, who made it; closed here too). */
+  disconnect(): void {
+    this.connection.disconnect();
+    if (this.shardedConnection !== this.connection) this.shardedConnection.disconnect();
   }
 }

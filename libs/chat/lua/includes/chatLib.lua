@@ -33,7 +33,7 @@ local function emit(evJson, origin)
   end
   local seq = redis.call('HINCRBY', K.seq, 'n', 1)
   redis.call('XADD', K.log, 'MAXLEN', '~', LOG_MAX, seq .. '-1', 'm', evJson, 'o', origin)
-  redis.call('PUBLISH', K.channel,
+  redis.call('SPUBLISH', K.channel,
     '{"s":' .. seq .. ',"ep":' .. cjson.encode(ep) .. ',"o":' .. cjson.encode(origin) .. ',"ev":' .. evJson .. '}')
   return seq, ep
 end

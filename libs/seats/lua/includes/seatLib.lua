@@ -118,7 +118,7 @@ local function publishEvents(parts, origin)
   local epoch = epochOf()
   if epoch then msg = msg .. ',"ep":' .. cjson.encode(epoch) end
   if origin and origin ~= '' then msg = msg .. ',"o":' .. cjson.encode(origin) end
-  redis.call('PUBLISH', K.channel, msg .. '}')
+  redis.call('SPUBLISH', K.channel, msg .. '}')
 end
 
 local function emit(events, origin)
@@ -166,7 +166,7 @@ end
   state hash still says this user locked them (a seat reserved since then is not touched).
   `why` is recorded on each `unlocked` event: `expired`, `abandoned`, `released`.
   Returns the number of seats released; their events are emitted here, or appended to `batch`
-  when given, so a sweep of many holds emits them in one message (one PUBLISH, not one per hold).
+  when given, so a sweep of many holds emits them in one message (one SPUBLISH, not one per hold).
 ]]
 --[[
   Released seats go to the waiting room's buyers in queue order, not to whoever locks first
