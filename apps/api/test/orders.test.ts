@@ -1,3 +1,4 @@
+import { unlinkMatching } from "@seatdrop/redis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eq } from "drizzle-orm";
 import { idempotencyKeys, orderItems, orders, payments, tickets } from "@seatdrop/db";
@@ -225,8 +226,7 @@ describe("races and rebuilds", () => {
     await postWebhook(w.app, secret(), { payment_id: "pay_flush_a", order_id: oa.id, amount: oa.total, currency: "EUR", status: "succeeded" });
 
     // Every key of this event vanishes, as in a flush or a failover without persistence.
-    const keys = await w.env.redis.keys(`${w.env.keys.event(eventId).base}*`);
-    await w.env.redis.del(...keys);
+    await unlinkMatching(w.env.redis, `${w.env.keys.event(eventId).base}*`);
     const watcher = await client(1).join(`seats:${eventId}`);
     expect(watcher.reply.seats).toEqual({ A_1: "paid", A_2: "paid", A_3: "reserved", A_4: "available", A_5: "available", A_6: "available" });
     const map = (await w.app.inject({ method: "GET", url: `/api/events/${eventId}/seats` })).json();

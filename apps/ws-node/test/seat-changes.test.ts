@@ -1,3 +1,4 @@
+import { unlinkMatching } from "@seatdrop/redis";
 import { describe, expect, it } from "vitest";
 import { useCluster } from "../../../test/support/use-cluster.ts";
 import { createEvent, createUser, eventually, push, seatIdsGrid } from "../../../test/support/cluster.ts";
@@ -226,8 +227,7 @@ describe("seats channel with changes (issue 7)", () => {
     let legacyErrors = 0;
     legacy.channel.onError(() => void legacyErrors++);
 
-    const keys = await world.env.redis.keys(`${world.env.keys.event(eventId).base}*`);
-    await world.env.redis.del(...keys); // Redis lost the event; nobody touches it on the watchers' node
+    await unlinkMatching(world.env.redis, `${world.env.keys.event(eventId).base}*`); // Redis lost the event; nobody touches it on the watchers' node
     const reloadedAt = Date.now();
     expect(await world.cluster.seats.ensureEventLoaded(eventId)).toBe(true); // e.g. the worker's sweep
     await eventually(() => errors > 0 && legacyErrors > 0, 5000, "the watchers told to resync");
@@ -247,8 +247,7 @@ describe("seats channel with changes (issue 7)", () => {
       const eventId = await createEvent(world.env, seatIdsGrid(1, 4));
       const u = await createUser(world.env);
       const c = await world.client(round % 2, u.token).join(`seats:${eventId}`, { changes: true });
-      const keys = await world.env.redis.keys(`${world.env.keys.event(eventId).base}*`);
-      await world.env.redis.del(...keys);
+      await unlinkMatching(world.env.redis, `${world.env.keys.event(eventId).base}*`);
       const r = await push(c.channel, "lock", { seat: "A_1" });
       outcomes.push(r.status === "error" ? String(r.response.reason) : r.status);
       if (r.status === "error") expect(r.response).toMatchObject({ reason: "resync", retryable: true, seat: "A_1" });

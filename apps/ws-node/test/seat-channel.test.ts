@@ -1,3 +1,4 @@
+import { unlinkMatching } from "@seatdrop/redis";
 import { describe, expect, it } from "vitest";
 import { useCluster } from "../../../test/support/use-cluster.ts";
 import { createEvent, createUser, push, seatIdsGrid } from "../../../test/support/cluster.ts";
@@ -108,8 +109,7 @@ describe("seats channel across two ws-nodes (stock phoenix client)", () => {
     const oldEpoch = before.reply.epoch as string;
     expect(oldEpoch).toMatch(/^[0-9a-f]{12}$/);
 
-    const keys = await world.env.redis.keys(`${world.env.keys.event(eventId).base}*`);
-    await world.env.redis.del(...keys); // a flush: locks gone, seq restarts
+    await unlinkMatching(world.env.redis, `${world.env.keys.event(eventId).base}*`); // a flush: locks gone, seq restarts
     const fresh = await world.client(0, u1.token).join(`seats:${eventId}`); // reloads the event: a new epoch
     expect(fresh.reply.epoch).not.toBe(oldEpoch);
     const u3 = await createUser(world.env);

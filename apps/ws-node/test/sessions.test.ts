@@ -1,3 +1,4 @@
+import { scanKeys, unlinkMatching } from "@seatdrop/redis";
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTokenSigner, createTokenVerifier, providerUserId } from "@seatdrop/auth";
@@ -128,9 +129,10 @@ describe("sessions end when they should", () => {
     expect((await api("POST", "/api/users/sign_out", u.token)).statusCode).toBe(204);
     expect((await api("GET", `/api/users/${u.user.id}`, u.token)).statusCode).toBe(401);
     // What a Redis restart does to the deny list: every cached key is gone.
-    const cached = await env.redis.keys(`${env.config.REDIS_PREFIX}:auth:*`);
+    const cached: string[] = [];
+    await scanKeys(env.redis, `${env.config.REDIS_PREFIX}:auth:*`, async (k) => void cached.push(...k));
     expect(cached.length).toBeGreaterThan(0);
-    await env.redis.del(...cached);
+    await unlinkMatching(env.redis, `${env.config.REDIS_PREFIX}:auth:*`);
     const deletedAt = Date.now();
     const got = await api("GET", `/api/users/${u.user.id}`, u.token);
     const up = (await upgrade(0, u.token)).status;
