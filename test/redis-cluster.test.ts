@@ -18,7 +18,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await redis?.stop();
 });
-const w = useCluster(() => ({ REDIS_CLUSTER_NODES: redis.seeds }));
+// No re-lock cool-down: the failover test's buyers lock and unlock the same seats in a loop.
+const w = useCluster(() => ({ REDIS_CLUSTER_NODES: redis.seeds, HOLD_RELOCK_COOLDOWN_MS: "0" }));
 
 describe("on a Redis Cluster of three masters and three replicas", () => {
   it("events land on every shard; on each, a lock on one ws-node reaches a watcher on the other, and a late joiner sees it", async () => {
@@ -53,6 +54,86 @@ describe("on a Redis Cluster of three masters and three replicas", () => {
     await expect.poll(() => c.log.find((m) => m.event === "deleted"), { timeout: 15_000, message: "deleted after the hold's TTL" }).toBeTruthy();
     expect(await w.cluster.seats.holdOf(eventId, owner.id)).toBeNull();
   });
+
+  it("a master dies during a drop: its replica is promoted and locks on its events resume; events on the other shards never stop", async () => {
+    // Two events on each of two shards; the master of the first shard is killed while buyers lock and unlock on all four.
+    const byMaster = new Map<number, string[]>();
+    while ([...byMaster.values()].filter((ids) => ids.length >= 2).length < 2) {
+      const id = await createEvent(w.env, seatIdsGrid(1, 20));
+      const m = await redis.masterOf(w.env.keys.event(id).meta);
+      byMaster.set(m, [...(byMaster.get(m) ?? []), id]);
+    }
+    const shards = [...byMaster.entries()].filter(([, ids]) => ids.length >= 2);
+    const [victim, hit] = shards[0]!;
+    const spared = shards[1]![1];
+    const seats = w.cluster.seats;
+    for (const id of [...hit, ...spared]) await seats.ensureEventLoaded(id);
+    let stop = false;
+    const granted = new Map<string, number[]>(); // event → times of granted locks
+    const failures = new Map<string, number>();
+    const errors = new Set<string>();
+    const lastFailure = new Map<string, number>();
+    const lateErrors = new Set<string>();
+    let killedAt = 0;
+    let promotedMs = NaN;
+    const buyer = async (eventId: string, n: number) => {
+      for (let i = 0; !stop; i++) {
+        const seatId = `A_${(n % 20) + 1}`;
+        try {
+          await seats.lock({ eventId, userId: `b${n}`, seatId });
+          granted.set(eventId, [...(granted.get(eventId) ?? []), Date.now()]);
+          await seats.unlock({ eventId, userId: `b${n}`, seatId });
+        } catch (err) {
+          failures.set(eventId, (failures.get(eventId) ?? 0) + 1);
+          lastFailure.set(eventId, Date.now());
+          errors.add(`${spared.includes(eventId) ? "spared" : "hit"}: ${(err as Error).message.slice(0, 160)}`);
+          if (!Number.isNaN(promotedMs)) lateErrors.add(`${Math.round((Date.now() - killedAt) / 1000)} s: ${(err as Error).message.slice(0, 120)}`);
+          // A lock or unlock whose reply was lost in the failover may have been applied: the buyer
+          // lets the seat go whatever it holds (as a client does that reads its hold on rejoin).
+          await seats.unlock({ eventId, userId: `b${n}`, seatId }).catch(() => undefined);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      }
+    };
+    const loops = [...hit, ...spared].flatMap((id) => [0, 1, 2].map((n) => buyer(id, n)));
+    await new Promise((r) => setTimeout(r, 500));
+    killedAt = Date.now();
+    await redis.kill(victim);
+    // When Redis itself finished the failover (a live node's CLUSTER SLOTS names another master).
+    const watchPromotion = (async () => {
+      while (!stop && Number.isNaN(promotedMs)) {
+        const m = await redis.masterOf(w.env.keys.event(hit[0]!).meta).catch(() => victim);
+        if (m !== victim) promotedMs = Date.now() - killedAt;
+        else await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    // Locks on the dead master's events resume once its replica is promoted (node timeout 2 s).
+    // Resumed: every one of its events has a lock granted after Redis promoted the replica.
+    await expect.poll(() => !Number.isNaN(promotedMs) && hit.every((id) => (granted.get(id) ?? []).some((t) => t > killedAt + promotedMs)), { timeout: 45_000, interval: 100 }).toBe(true);
+    // The outage as buyers saw it: the longest time without a granted lock on one of its events.
+    const longestGap = (id: string) => {
+      const ts = [killedAt, ...(granted.get(id) ?? []).filter((t) => t > killedAt)];
+      return Math.max(...ts.slice(1).map((t, i) => t - ts[i]!));
+    };
+    const resumedMs = Math.max(...hit.map(longestGap));
+    const rate = (ids: string[], from: number, to: number) => Math.round((ids.reduce((n, id) => n + (granted.get(id) ?? []).filter((t) => t > from && t <= to).length, 0) * 1000) / Math.max(1, to - from));
+    expect(await redis.masterOf(w.env.keys.event(hit[0]!).meta)).not.toBe(victim);
+    await new Promise((r) => setTimeout(r, 300));
+    stop = true;
+    await Promise.all([...loops, watchPromotion]);
+    // The other shard's events were never refused, and kept being granted throughout.
+    for (const id of spared) {
+      expect(failures.get(id) ?? 0, [...errors].join("\n")).toBe(0);
+      const times = (granted.get(id) ?? []).filter((t) => t > killedAt);
+      expect(times.length).toBeGreaterThan(0);
+    }
+    if (lateErrors.size > 0) console.log(`failover: refusals after the promotion:\n${[...lateErrors].slice(0, 12).join("\n")}`);
+    console.log(
+      `failover: master ${victim} killed; its replica promoted ${promotedMs} ms later; on its ${hit.length} events the longest time without a granted lock was ${resumedMs} ms (${hit.map((id) => failures.get(id) ?? 0).join(", ")} refused meanwhile); ` +
+        `the other shard's ${spared.length} events: ${spared.map((id) => (granted.get(id) ?? []).filter((t) => t > killedAt).length).join(", ")} locks granted after the kill, 0 failed ` +
+        `(${rate(spared, killedAt - 400, killedAt)}/s before the kill, ${rate(spared, killedAt, killedAt + promotedMs)}/s until the promotion, ${rate(spared, killedAt + promotedMs, Date.now())}/s after)`,
+    );
+  }, 90_000);
 
   it("REDIS_CLUSTER_NODES that is not a list of host:port stops the configuration, naming the variable", () => {
     for (const bad of ["127.0.0.1", "127.0.0.1:0", "redis://127.0.0.1:7000", "a:1,b"]) {

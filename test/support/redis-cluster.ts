@@ -49,6 +49,9 @@ export async function startRedisCluster(o: { masters?: number; replicas?: number
     const addresses = ports.map((p) => `127.0.0.1:${p}`);
     await run("redis-cli", ["--cluster", "create", ...addresses, "--cluster-replicas", String(o.replicas ?? 1), "--cluster-yes"], { timeout: 30_000 });
     await Promise.all(ports.map((p) => waitFor(() => clusterOk(p), 30_000, `node ${p} to report cluster_state:ok`)));
+    // A replica that has not synced yet cannot be promoted (its data is too old to take over), so a
+    // master killed before then leaves its slots down: wait until every replica's link is up.
+    await Promise.all(ports.map((p) => waitFor(() => replicaSynced(p), 30_000, `node ${p}'s replication link`)));
   } catch (err) {
     await stop();
     throw err;
@@ -110,6 +113,21 @@ async function clusterOk(port: number): Promise<boolean> {
   try {
     await r.connect();
     return String(await r.call("CLUSTER", "INFO")).includes("cluster_state:ok");
+  } catch {
+    return false;
+  } finally {
+    r.disconnect();
+  }
+}
+
+/** True for a master, or a replica whose link to its master is up. */
+async function replicaSynced(port: number): Promise<boolean> {
+  const r = new Redis(port, "127.0.0.1", { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  r.on("error", () => {});
+  try {
+    await r.connect();
+    const info = await r.info("replication");
+    return info.includes("role:master") || info.includes("master_link_status:up");
   } catch {
     return false;
   } finally {
