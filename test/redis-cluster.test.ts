@@ -97,6 +97,7 @@ describe("on a Redis Cluster of three masters and three replicas", () => {
     };
     const loops = [...hit, ...spared].flatMap((id) => [0, 1, 2].map((n) => buyer(id, n)));
     await new Promise((r) => setTimeout(r, 500));
+    const indexOn = await redis.masterOf(w.env.keys.holdEvents);
     killedAt = Date.now();
     await redis.kill(victim);
     // When Redis itself finished the failover (a live node's CLUSTER SLOTS names another master).
@@ -129,7 +130,7 @@ describe("on a Redis Cluster of three masters and three replicas", () => {
     }
     if (lateErrors.size > 0) console.log(`failover: refusals after the promotion:\n${[...lateErrors].slice(0, 12).join("\n")}`);
     console.log(
-      `failover: master ${victim} killed; its replica promoted ${promotedMs} ms later; on its ${hit.length} events the longest time without a granted lock was ${resumedMs} ms (${hit.map((id) => failures.get(id) ?? 0).join(", ")} refused meanwhile); ` +
+      `failover: (the cluster-wide hold index was on ${indexOn === victim ? "the killed shard" : "another shard"}) master ${victim} killed; its replica promoted ${promotedMs} ms later; on its ${hit.length} events the longest time without a granted lock was ${resumedMs} ms (${hit.map((id) => failures.get(id) ?? 0).join(", ")} refused meanwhile); ` +
         `the other shard's ${spared.length} events: ${spared.map((id) => (granted.get(id) ?? []).filter((t) => t > killedAt).length).join(", ")} locks granted after the kill, 0 failed ` +
         `(${rate(spared, killedAt - 400, killedAt)}/s before the kill, ${rate(spared, killedAt, killedAt + promotedMs)}/s until the promotion, ${rate(spared, killedAt + promotedMs, Date.now())}/s after)`,
     );
