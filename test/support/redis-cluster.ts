@@ -39,7 +39,14 @@ export async function startRedisCluster(o: { masters?: number; replicas?: number
   const ports = o.ports ?? (await Promise.all(Array.from({ length: total }, () => freePort())));
   const dir = mkdtempSync(join(tmpdir(), "sdc-redis-cluster-"));
   const nodes: ClusterNode[] = [];
+  // If this process ends before stop() (a test file's hooks timed out, vitest ended the worker), the
+  // nodes must not outlive it: they would load the machine and hold their ports for good.
+  const killOnExit = () => {
+    for (const n of nodes) if (n.proc.exitCode === null && n.proc.signalCode === null) n.proc.kill("SIGKILL");
+  };
+  process.once("exit", killOnExit);
   const stop = async () => {
+    process.removeListener("exit", killOnExit);
     await Promise.all(nodes.map((n) => killProc(n.proc)));
     rmSync(dir, { recursive: true, force: true });
   };
