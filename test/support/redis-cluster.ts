@@ -101,12 +101,13 @@ async function killProc(proc: ChildProcess): Promise<void> {
   await gone;
 }
 
-async function ping(port: number): Promise<boolean> {
+/** Asks the node on `port` one question on a connection of its own; false when it cannot be asked. */
+async function askNode(port: number, ask: (r: Redis) => Promise<boolean>): Promise<boolean> {
   const r = new Redis(port, "127.0.0.1", { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
   r.on("error", () => {});
   try {
     await r.connect();
-    return (await r.ping()) === "PONG";
+    return await ask(r);
   } catch {
     return false;
   } finally {
@@ -114,33 +115,14 @@ async function ping(port: number): Promise<boolean> {
   }
 }
 
-async function clusterOk(port: number): Promise<boolean> {
-  const r = new Redis(port, "127.0.0.1", { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  r.on("error", () => {});
-  try {
-    await r.connect();
-    return String(await r.call("CLUSTER", "INFO")).includes("cluster_state:ok");
-  } catch {
-    return false;
-  } finally {
-    r.disconnect();
-  }
-}
-
+const ping = (port: number) => askNode(port, async (r) => (await r.ping()) === "PONG");
+const clusterOk = (port: number) => askNode(port, async (r) => String(await r.call("CLUSTER", "INFO")).includes("cluster_state:ok"));
 /** True for a master, or a replica whose link to its master is up. */
-async function replicaSynced(port: number): Promise<boolean> {
-  const r = new Redis(port, "127.0.0.1", { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  r.on("error", () => {});
-  try {
-    await r.connect();
+const replicaSynced = (port: number) =>
+  askNode(port, async (r) => {
     const info = await r.info("replication");
     return info.includes("role:master") || info.includes("master_link_status:up");
-  } catch {
-    return false;
-  } finally {
-    r.disconnect();
-  }
-}
+  });
 
 /** Polls `check` every 100 ms until it is true; throws naming `what` after `ms`. */
 export async function waitFor(check: () => Promise<boolean>, ms: number, what: string): Promise<void> {
