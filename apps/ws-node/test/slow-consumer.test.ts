@@ -29,10 +29,13 @@ describe("slow consumers", () => {
     const sampler = await sampleSendBuffer();
     // Stop reading from the TCP socket: what the server sends piles up in the kernel, then in uWS.
     (ws as unknown as { _socket: { pause(): void } })._socket.pause();
-    // Joins spaced out so each is answered (a newer join of the same topic supersedes an unanswered one).
-    for (let i = 1; i <= 40; i++) {
+    // Joins spaced out so each is answered (a newer join of the same topic supersedes an unanswered
+    // one): 80 replies, 15 MB, more than the kernel's socket buffers can absorb (loopback autotuning
+    // takes up to about 10 MB; with 40 joins the test waited for ever on a busy CI run).
+    const joins = 80;
+    for (let i = 1; i <= joins; i++) {
       ws.send(encodePhx(String(i), String(i), topic, "phx_join", {}));
-      await new Promise((r) => setTimeout(r, 60));
+      await new Promise((r) => setTimeout(r, 40));
     }
     await new Promise((r) => setTimeout(r, 1500)); // the node's slow-consumer sweep runs every second
     (ws as unknown as { _socket: { resume(): void } })._socket.resume();
@@ -48,13 +51,13 @@ describe("slow consumers", () => {
     expect(code).toBe(4408);
     expect(reason).toContain("slow consumer");
     console.log(
-      `slow consumer: 40 joins of a ${replyBytes}-byte reply; node's send buffer peak ${peak} bytes ` +
+      `slow consumer: ${joins} joins of a ${replyBytes}-byte reply; node's send buffer peak ${peak} bytes ` +
         `(bound ${bound}), ${await sendBufferBytes()} after the close`,
     );
     // The node is fine and serves others.
     const other = new WebSocket(`ws://127.0.0.1:${world.cluster.nodes[0]!.port}/socket/websocket?vsn=2.0.0`);
     await new Promise((r) => other.once("open", r));
     other.close();
-  }, 90_000); // sized for a loaded 2-core CI: 40 joins of a 10,000-seat map, each built and sent
+  }, 90_000); // sized for a loaded 2-core CI: 80 joins of a 10,000-seat map, 40 ms apart
 });
 
