@@ -40,7 +40,7 @@ describe("a drop through the waiting room", () => {
     // Arrival order: joins in order, a few at a time, all before the draw.
     const waiters: Waiter[] = [];
     const shopErrors: unknown[] = [];
-    /** When the last seat was paid. */
+    /** When the buy that paid the last seat began. */
     let soldAt = 0;
     for (let i = 0; i < WAITERS; i += 10) {
       const batch = users.slice(i, i + 10).map(async (u, k) => {
@@ -82,8 +82,11 @@ describe("a drop through the waiting room", () => {
         if (r.status === "ok") locked++;
         else expect(["seat_unavailable", "already_locked", "rate_limited"]).toContain(r.response.reason);
       }
+      // The time before the buy: its last seat is sold somewhere inside the call, and a waiter may be
+      // told sold_out before the call's answer is back here (it was, by 22 ms, on a Redis Cluster).
+      const buying = Date.now();
       if (locked > 0) w.bought = await buyHold(cluster.seats, eventId, w.userId);
-      if (waiters.reduce((n, x) => n + x.bought.length, 0) === seatIds.length) soldAt = Date.now();
+      if (waiters.reduce((n, x) => n + x.bought.length, 0) === seatIds.length) soldAt = buying;
       queue.leave();
     }
 
@@ -151,7 +154,7 @@ describe("a drop through the waiting room", () => {
     const rho = spearman(waiters.map((w) => w.i), waiters.map((w) => place.get(w.userId)!));
     expect(Math.abs(rho)).toBeLessThan(0.25);
 
-    // Told within about a second of the last payment (the bench measures it; printed here).
+    // Told after the last buy began, within about a second (the bench measures it; printed here).
     const soldOutLatency = soldOutTold.map((w) => w.at[w.at.length - 1]! - soldAt);
     for (const ms of soldOutLatency) expect(ms).toBeGreaterThanOrEqual(0);
     console.log(
