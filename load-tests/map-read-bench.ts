@@ -37,7 +37,8 @@ export async function mapReadBench({ env, quick, push }: MapReadBenchDeps): Prom
   const seatIds = venue(20, rows, 50);
   const apiPort = await freePort();
   const wsPort = await freePort();
-  const childEnv = serverEnv(env, { LOG_LEVEL: "warn" });
+  // The admin the main cluster's API made in this database (an API refuses to start when the name "admin" is someone else's).
+  const childEnv = serverEnv(env, { LOG_LEVEL: "warn", ADMIN_EMAIL: "admin@bench.local", ADMIN_PASSWORD: "bench-admin-password" });
   const api = await startServer("apps/api/src/main.ts", { ...childEnv, API_PORT: String(apiPort) }, apiPort);
   const node = await startServer("apps/ws-node/src/main.ts", { ...childEnv, WS_PORT: String(wsPort), NODE_ID: "reads-0" }, wsPort);
   const seats = new SeatService({ redis: env.redis, keys: env.keys, config: env.config, logger: createLogger("reads-bench", "warn"), db: env.db.db });
