@@ -34,6 +34,18 @@ export interface LocalRedisCluster {
  * Every wait is bounded; the data directory is removed by `stop()`.
  */
 export async function startRedisCluster(o: { masters?: number; replicas?: number; ports?: number[]; nodeTimeoutMs?: number } = {}): Promise<LocalRedisCluster> {
+  // A free port can be taken by another test file between the check and redis-server's bind (seen in
+  // CI): with ports of its own choosing, a failed start is tried again on new ones, three times.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(o);
+    } catch (err) {
+      if (o.ports || attempt >= 3) throw err;
+    }
+  }
+}
+
+async function startOnce(o: { masters?: number; replicas?: number; ports?: number[]; nodeTimeoutMs?: number }): Promise<LocalRedisCluster> {
   const masters = o.masters ?? 3;
   const total = masters * (1 + (o.replicas ?? 1));
   const ports = o.ports ?? (await Promise.all(Array.from({ length: total }, () => freePort())));
