@@ -45,6 +45,8 @@ export interface WsNode {
  * close (still in the kernel's buffer or on the wire) is then read and answered, not dropped.
  */
 const DRAIN_QUIET_MS = 50;
+/** How long one Redis-dependent teardown step of a drain (chat presence, the job queue) may take before the drain goes on without it. */
+const TEARDOWN_STEP_MS = 3000;
 /** How often the node looks for sockets whose send buffer passed WS_MAX_BACKPRESSURE. */
 const SLOW_CONSUMER_SWEEP_MS = 1000;
 
@@ -272,6 +274,15 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
 
   logger.info({ port }, "ws-node listening");
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  const settleWithin = async (work: Promise<unknown>, ms: number, what: string) => {
+    let timer: NodeJS.Timeout | undefined;
+    const outcome = await Promise.race([
+      work.then(() => "done", (err: unknown) => (logger.warn({ err }, `${what} failed`), "failed")),
+      new Promise<string>((r) => (timer = setTimeout(() => r("timed out"), ms))),
+    ]);
+    clearTimeout(timer);
+    if (outcome === "timed out") logger.warn({ ms }, `${what} did not finish; going on`);
+  };
   /**
    * Closes a batch once none of its sockets has a reply pending and none sent a frame for
    * DRAIN_QUIET_MS (or WS_DRAIN_INFLIGHT_MS passed).
@@ -311,8 +322,10 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
     connectLimits.close();
     limits.close();
     stopPings();
-    await chat.close();
-    await jobs.close().catch(() => {}); // shutting down: the queue's connection goes with the process
+    // Teardown that needs Redis is bounded: with Redis (or a whole Redis Cluster) gone, a drain
+    // still ends, and what could not be written (presence, liveness) expires by itself.
+    await settleWithin(chat.close(), TEARDOWN_STEP_MS, "chat teardown");
+    await settleWithin(jobs.close(), TEARDOWN_STEP_MS, "job queue close"); // shutting down: the queue's connection goes with the process
     redis.disconnect();
     subscriber.disconnect();
     bull.disconnect();

@@ -1,4 +1,5 @@
 import { Cluster, Redis as Standalone, type ClusterOptions, type RedisOptions } from "ioredis";
+import { installClusterSubscriberBackoff } from "./cluster-subscriber-backoff.ts";
 
 /** A connection: one Redis server, or a Redis Cluster (REDIS_CLUSTER_NODES). */
 export type Redis = Standalone | Cluster;
@@ -36,6 +37,7 @@ export function connectRedis(target: RedisTarget, role: "command" | "subscriber"
   const seeds = typeof target === "string" ? undefined : target.REDIS_CLUSTER_NODES;
   if (!seeds) return new Standalone(typeof target === "string" ? target : target.REDIS_URL, opts);
   const { enableAutoPipelining, lazyConnect, ...redisOptions } = opts;
+  installClusterSubscriberBackoff();
   const cluster: ClusterOptions = { redisOptions, enableAutoPipelining, lazyConnect, shardedSubscribers: role === "subscriber", scaleReads: "master" };
   return new Cluster(seeds, cluster);
 }
