@@ -49,9 +49,10 @@ import { cpus, loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import * as jobsLib from "@seatdrop/jobs";
 import { createLogger } from "@seatdrop/observability";
-import { duplicateRedis } from "@seatdrop/redis";
+import { duplicateRedis, scanKeys } from "@seatdrop/redis";
 import { SeatService } from "@seatdrop/seats";
 import { killHard, startRedis } from "../test/support/private-redis.ts";
+import { startRedisCluster } from "../test/support/redis-cluster.ts";
 import { createTestEnv, type TestEnv } from "../test/support/test-env.ts";
 import { createEvent, createUsers, plainSeats, sectionNames, venue, type BenchUser } from "./lib/fixtures.ts";
 import { GenPool } from "./lib/gen-pool.ts";
@@ -68,6 +69,7 @@ const { values: opt } = parseArgs({
     json: { type: "string" },
     only: { type: "string" },
     "no-peer": { type: "boolean", default: false },
+    "redis-cluster": { type: "boolean", default: false },
     gens: { type: "string" },
   },
 });
@@ -95,11 +97,14 @@ const size = {
   drainMs: num("BENCH_DRAIN_MS", 15_000, 8000),
   hotBuyers: [num("BENCH_HOT_BUYERS_SMALL", 200, 100), num("BENCH_HOT_BUYERS", 1000, 200)],
   hotSeconds: num("BENCH_HOT_SECONDS", 8, 2),
+  shardEvents: num("BENCH_SHARD_EVENTS", 30, 30),
 };
 const PEER = !opt["no-peer"] && process.env.BENCH_BASELINE !== "0";
 /** The scenarios run on the cluster main() starts; `chat` and `queue` start their own. */
 const MAIN_SCENARIOS = ["locks", "drop", "fanout", "sections", "conns", "expiry"];
 const ONLY = new Set((opt.only ?? [...MAIN_SCENARIOS, "hot", "reads", "chat", "queue"].join(",")).split(","));
+// `--redis-cluster` adds the Redis Cluster comparison to whatever else runs (`--only shards` runs it alone).
+if (opt["redis-cluster"]) ONLY.add("shards");
 const GENS = Number(opt.gens ?? process.env.BENCH_GENS ?? 3);
 const BENCH_METRICS_TOKEN = "bench-metrics-token-0123456789";
 
@@ -136,7 +141,7 @@ function ratioToFloor(): void {
 }
 
 /** Starts the cluster (and the comparison peers), runs the `picked` scenarios (MAIN_SCENARIOS, or `hot`), stops it. */
-async function mainScenarios(env: TestEnv, gens: GenPool, picked: Set<string>) {
+async function mainScenarios(env: TestEnv, gens: GenPool, picked: Set<string>, where = "", extraEnv: Record<string, string> = {}) {
   const procs: ChildProcess[] = [];
   try {
     const ports = [await freePort(), await freePort()];
@@ -157,6 +162,7 @@ async function mainScenarios(env: TestEnv, gens: GenPool, picked: Set<string>) {
       WS_MAX_BACKPRESSURE: process.env.WS_MAX_BACKPRESSURE ?? "262144",
       // The hot scenario reads the group-commit batch sizes from the ws-nodes' /metrics.
       METRICS_TOKEN: BENCH_METRICS_TOKEN,
+      ...extraEnv,
     });
     const nodes: ChildProcess[] = [];
     // --expose-gc and a SIGUSR2 handler (bench-only preload) let the connections scenario force a GC.
@@ -180,13 +186,15 @@ async function mainScenarios(env: TestEnv, gens: GenPool, picked: Set<string>) {
       servers.push(...peerNodes.map((proc, i) => ({ name: `${name} node ${i}`, proc })));
       return { name, ports: peerPorts, nodePids: peerNodes.map((p) => p.pid!), workerPids: [], apiPids: [] };
     };
-    const peer = PEER ? await startPeer("socket.io", "load-tests/baseline/socketio-node.ts", "sio") : undefined;
+    // The peers take a single Redis's URL: the Redis Cluster comparison (`shards`) runs the cluster alone.
+    const peers = PEER && !picked.has("shards");
+    const peer = peers ? await startPeer("socket.io", "load-tests/baseline/socketio-node.ts", "sio") : undefined;
     // The floor: the least a correct lock can cost on the same stack (load-tests/baseline/floor-node.ts).
-    const floor = PEER ? await startPeer("floor", "load-tests/baseline/floor-node.ts", "floor") : undefined;
+    const floor = peers ? await startPeer("floor", "load-tests/baseline/floor-node.ts", "floor") : undefined;
     await gens.all("ping");
 
     const b = new Bench(env, gens, apiPort);
-    const most = Math.max(...(picked.has("hot") ? size.hotBuyers : [size.lockBuyers, size.dropBuyers]));
+    const most = Math.max(...(picked.has("hot") || picked.has("shards") ? size.hotBuyers : [size.lockBuyers, size.dropBuyers]));
     const users = await createUsers(env, Math.max(most, picked.has("conns") ? size.conns : 0, picked.has("expiry") ? size.expiryHolds : 0) + 2);
     const sides = [cluster, peer, floor].filter((s): s is Side => s !== undefined);
     // Connections first, while the servers' heaps hold nothing else.
@@ -199,6 +207,11 @@ async function mainScenarios(env: TestEnv, gens: GenPool, picked: Set<string>) {
       for (const buyers of size.hotBuyers)
         for (const s of sides) await b.drop(s, users, { label: `hot: ${buyers} buyers on one event, own seat each, private Redis`, buyers, seats: buyers, seconds: size.hotSeconds, ownSeat: true, hot: true });
     ratioToFloor();
+    if (picked.has("shards")) {
+      const buyers = size.hotBuyers[1]!;
+      await b.drop(cluster, users, { label: `shards: ${buyers} buyers on one event, own seat each, ${where}`, buyers, seats: buyers, seconds: size.hotSeconds, ownSeat: true, hot: true });
+      await b.drop(cluster, users, { label: `shards: ${buyers} buyers over ${size.shardEvents} events, own seat each, ${where}`, buyers, seats: buyers, seconds: size.hotSeconds, ownSeat: true, hot: true, events: size.shardEvents });
+    }
     if (picked.has("fanout")) for (const mode of ["per-change", "changes"] as const) await b.fanOut(cluster, users, mode);
     if (picked.has("sections")) await b.sections(cluster, users);
     if (picked.has("expiry")) await b.expiry(cluster, users);
@@ -218,6 +231,8 @@ async function main() {
     if (MAIN_SCENARIOS.some((s) => ONLY.has(s))) await mainScenarios(env, gens, new Set([...ONLY].filter((s) => s !== "hot")));
     // One hot event (issue 16): its own cluster and peers on a private Redis, after the main one stopped.
     if (ONLY.has("hot")) await hotScenario(gens);
+    // Redis Cluster against standalone (issue 18): worlds of its own, after the others stopped.
+    if (ONLY.has("shards")) await shardsScenario(gens);
     // Seat-map reads (issue 17, findings 2 and 3): load-tests/map-read-bench.ts, an API and a ws-node of its own.
     if (ONLY.has("reads")) await mapReadBench({ env, quick: Q, push: pushRow });
     // The waiting room (issue 15): load-tests/queue-bench.ts, with its own cluster, after the main one stopped.
@@ -254,6 +269,35 @@ async function hotScenario(gens: GenPool) {
   } finally {
     await env.close();
     await killHard(redis);
+  }
+}
+
+/**
+ * `--redis-cluster` (`shards`): the hot lock path, one event and then many, on a private
+ * standalone redis-server, on a local Redis Cluster of three masters and three replicas (Debian's
+ * redis-server, test/support/redis-cluster.ts), and on the cluster with group commit off
+ * (SEAT_BATCH_MAX=1: one publish per change instead of per batch), in that order, same buyers.
+ * Redis CPU is summed over every Redis process (replicas included: replication is part of the
+ * price); the hottest process is reported beside it.
+ */
+async function shardsScenario(gens: GenPool) {
+  const port = await freePort();
+  const redis = await startRedis(port);
+  const env = await createTestEnv({ LOG_LEVEL: "warn", REDIS_URL: `redis://127.0.0.1:${port}` });
+  try {
+    await mainScenarios(env, gens, new Set(["shards"]), "standalone Redis");
+  } finally {
+    await env.close();
+    await killHard(redis);
+  }
+  const cluster = await startRedisCluster();
+  const cenv = await createTestEnv({ LOG_LEVEL: "warn", REDIS_CLUSTER_NODES: cluster.seeds });
+  try {
+    await mainScenarios(cenv, gens, new Set(["shards"]), "Redis Cluster 3+3");
+    await mainScenarios(cenv, gens, new Set(["shards"]), "Redis Cluster 3+3, SEAT_BATCH_MAX=1", { SEAT_BATCH_MAX: "1" });
+  } finally {
+    await cenv.close();
+    await cluster.stop();
   }
 }
 
@@ -296,30 +340,31 @@ class Bench {
   private async delayedJobs(): Promise<number> {
     const redis = this.env.redis;
     let n = 0;
-    let cursor = "0";
-    do {
-      const [next, found] = await redis.scan(cursor, "MATCH", `${this.env.config.REDIS_PREFIX}*:delayed`, "COUNT", 1000);
-      cursor = next;
+    await scanKeys(redis, `${this.env.config.REDIS_PREFIX}*:delayed`, async (found) => {
       for (const k of found) if ((await redis.type(k)) === "zset") n += await redis.zcard(k);
-    } while (cursor !== "0");
+    });
     return n;
   }
+
 
   private topic(side: Side, eventId: string) {
     return side.name === "socket.io" ? eventId : `seats:${eventId}`;
   }
 
   /** Closed-loop buyers: `locks` (own seat each, continuity) and `drop` (random seats, contention). */
-  async drop(side: Side, users: BenchUser[], o: { label: string; buyers: number; seats: number; seconds: number; ownSeat: boolean; hot?: boolean }) {
+  async drop(side: Side, users: BenchUser[], o: { label: string; buyers: number; seats: number; seconds: number; ownSeat: boolean; hot?: boolean; events?: number }) {
     const seats = plainSeats(o.seats);
-    const eventId = side.name === "cluster" ? await createEvent(this.env, seats) : `ev-${Math.random().toString(36).slice(2)}`;
-    const topic = this.topic(side, eventId);
+    // `events` > 1 (the shards scenario): buyer i is on event i mod events, own seat each, so a seat
+    // is still used by one buyer only and the checks below hold over the union of the events' maps.
+    const eventIds: string[] = [];
+    for (let e = 0; e < (o.events ?? 1); e++) eventIds.push(side.name === "cluster" ? await createEvent(this.env, seats) : `ev-${Math.random().toString(36).slice(2)}`);
+    const eventId = eventIds[0]!;
     const specs: ClientSpec[] = Array.from({ length: o.buyers }, (_, i) => ({
       kind: side.name === "socket.io" ? "sio" : "phx",
       port: side.ports[i % 2]!,
       token: users[i]!.token,
       user: `u${i}`,
-      topic,
+      topic: this.topic(side, eventIds[i % eventIds.length]!),
       join: { changes: true },
       role: "buyer",
       label: seats[i % seats.length],
@@ -373,6 +418,15 @@ class Bench {
       nodesCpuUsPerRoundTrip: (cost.nodesMs * 1000) / roundTrips,
       droppedClients: dropped,
     };
+    // Pub/sub messages out of Redis per seat change: each SPUBLISH (one per script run, one per
+    // group-committed batch) goes to the event's subscribed nodes, here the two ws-nodes.
+    const changes = locks + unlocks;
+    const publishes = cost.redisTop.spublish?.calls ?? 0;
+    if (o.hot && changes > 0) {
+      figures.publishesPerChange = publishes / changes;
+      figures.messagesOutPerChange = (publishes * side.ports.length) / changes;
+      figures.redisHottestCpuShare = cost.redisCpuMs > 0 ? cost.redisCpuMaxServerMs / cost.redisCpuMs : null;
+    }
     let batchNote = "";
     if (batches) {
       figures.batchesMean = batches.count > 0 ? batches.sum / batches.count : null;
@@ -397,6 +451,7 @@ class Bench {
       }
       // …and from the final state: the API's locked seats are exactly those the buyers still hold.
       const final = await this.apiMap(eventId);
+      for (const other of eventIds.slice(1)) Object.assign(final.taken, (await this.apiMap(other)).taken);
       const heldSet = new Map<string, number>();
       for (const s of held) heldSet.set(s, (heldSet.get(s) ?? 0) + 1);
       let stateBad = "";
@@ -411,7 +466,9 @@ class Bench {
       figures.holdJobsLeft = (await this.delayedJobs()) - jobsBefore;
     }
     await this.gens.all("closeAll");
-    const summary = `${f1(figures.roundTripsPerS as number)} round trips/s, p50 ${f1(rtt.pct(0.5))} ms, p99 ${f1(rtt.pct(0.99))} ms${batchNote}`;
+    const pubNote = figures.messagesOutPerChange !== undefined ? `; ${(figures.messagesOutPerChange as number).toFixed(2)} pub/sub messages out per seat change` : "";
+    const hottest = o.events && figures.redisHottestCpuShare ? `; hottest Redis process ${Math.round((figures.redisHottestCpuShare as number) * 100)} % of Redis CPU` : "";
+    const summary = `${f1(figures.roundTripsPerS as number)} round trips/s, p50 ${f1(rtt.pct(0.5))} ms, p99 ${f1(rtt.pct(0.99))} ms${batchNote}${pubNote}${hottest}`;
     // The hot event's Redis is private: its CPU per round trip is the figure, not commandstats.
     const redisCell = o.hot ? `CPU ${f1(figures.redisCpuUsPerRoundTrip as number)} µs/round trip (commands ${f1(figures.redisUsPerRoundTrip as number)})` : undefined;
     const cpuCell = o.hot ? `${f1(figures.serverCpuUsPerRoundTrip as number)} µs/round trip (ws-nodes ${f1(figures.nodesCpuUsPerRoundTrip as number)})` : undefined;

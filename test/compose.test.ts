@@ -104,4 +104,30 @@ describe("docker-compose.yml", () => {
     expect(haproxy.startsWith(subnet.split("/")[0]!.replace(/\.0$/, "."))).toBe(true);
     for (const name of Object.keys(APPS)) expect(loadConfig(resolved(compose.services[name]!.environment)).TRUSTED_PROXIES, name).toEqual([haproxy]);
   });
+
+  it("has a redis-cluster profile: six cluster nodes joined into three masters with a replica each, the seeds its header gives the apps", () => {
+    type Node = Service & { profiles?: string[]; command?: string[] | string; networks?: { default?: { ipv4_address?: string } } };
+    const services = compose.services as Record<string, Node>;
+    const nodes = Object.entries(services).filter(([name]) => /^redis-c\d$/.test(name));
+    expect(nodes.length).toBe(6);
+    const addresses = nodes.map(([name, s]) => {
+      expect(s.profiles, name).toEqual(["redis-cluster"]);
+      expect((s.command as string[]).join(" "), name).toContain("--cluster-enabled yes");
+      return `${s.networks!.default!.ipv4_address}:6379`;
+    });
+    const init = services["redis-cluster-init"]!;
+    expect(init.profiles).toEqual(["redis-cluster"]);
+    const script = (init.command as string[]).join(" ");
+    expect(script).toContain(`--cluster create ${addresses.join(" ")} --cluster-replicas 1`);
+    // The seeds the file's header tells a user to export, as every app reads them.
+    const header = /REDIS_CLUSTER_NODES=(\S+) docker compose --profile redis-cluster up/.exec(readFileSync(new URL("../docker-compose.yml", import.meta.url), "utf8"));
+    const seeds = header![1]!;
+    for (const seed of seeds.split(",")) expect(addresses).toContain(seed);
+    for (const name of Object.keys(APPS)) {
+      const env = resolved({ ...compose.services[name]!.environment, REDIS_CLUSTER_NODES: seeds });
+      expect(loadConfig(env).REDIS_CLUSTER_NODES, name).toHaveLength(3);
+      // Without the variable the apps stay on the one Redis.
+      expect(loadConfig(resolved(compose.services[name]!.environment)).REDIS_CLUSTER_NODES, name).toBeUndefined();
+    }
+  });
 });

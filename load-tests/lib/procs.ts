@@ -31,6 +31,8 @@ export function serverEnv(env: TestEnv, overrides: Record<string, string> = {}):
   return {
     DATABASE_URL: env.config.DATABASE_URL,
     REDIS_URL: env.config.REDIS_URL,
+    // Empty (unset) unless the env is on a Redis Cluster; a value in this shell must not leak into a standalone run.
+    REDIS_CLUSTER_NODES: (env.config.REDIS_CLUSTER_NODES ?? []).map((n) => `${n.host}:${n.port}`).join(","),
     REDIS_PREFIX: env.config.REDIS_PREFIX,
     JWT_SECRET: env.config.JWT_SECRET!,
     SERVICE_SECRET: env.config.SERVICE_SECRET!,

@@ -3,7 +3,7 @@
  * runs from other files (queue-bench.ts): server CPU from /proc, Redis time from `INFO commandstats`
  * after `CONFIG RESETSTAT`, the generator's CPU (this process plus its children).
  */
-import type { Redis } from "@seatdrop/redis";
+import { isCluster, type Redis } from "@seatdrop/redis";
 import { now } from "./generator.ts";
 import { cpuMsOf } from "./procs.ts";
 
@@ -19,8 +19,10 @@ export interface Cost {
   genMs: number;
   redisUs: number;
   redisCalls: number;
-  /** CPU of the Redis server process over the phase (every client's commands, not only the bench's). */
+  /** CPU of the Redis server process (every node of a Redis Cluster, summed) over the phase (every client's commands, not only the bench's). */
   redisCpuMs: number;
+  /** The busiest Redis process's share of it (on a Redis Cluster, the hottest node). */
+  redisCpuMaxServerMs: number;
   redisTop: Record<string, { calls: number; usec: number }>;
 }
 
@@ -54,28 +56,37 @@ export interface Pids {
   gens: number[];
 }
 
-/** Each Redis server's pid, read once (the hot scenario measures a private one beside the shared one). */
-const redisPids = new WeakMap<Redis, number>();
+/** The Redis servers' pids, read once (the hot scenario measures a private one beside the shared one; on a Redis Cluster, every node). */
+const redisPids = new WeakMap<Redis, number[]>();
 
-/** Redis `INFO commandstats` as {command: {calls, usec}}, without the bench's own CONFIG and INFO. */
+/** The servers a client talks to: itself, or each node of a Redis Cluster (masters and replicas). */
+function serversOf(redis: Redis): Redis[] {
+  return isCluster(redis) ? redis.nodes("all") : [redis];
+}
+
+/** Redis `INFO commandstats` as {command: {calls, usec}}, summed over a cluster's nodes, without the bench's own CONFIG and INFO. */
 export async function commandStats(redis: Redis): Promise<Record<string, { calls: number; usec: number }>> {
   const out: Record<string, { calls: number; usec: number }> = {};
-  for (const m of (await redis.info("commandstats")).matchAll(/cmdstat_([^:]+):calls=(\d+),usec=(\d+)/g)) {
-    if (m[1] === "config" || m[1] === "info") continue;
-    out[m[1]!] = { calls: Number(m[2]), usec: Number(m[3]) };
+  for (const server of serversOf(redis)) {
+    for (const m of (await server.info("commandstats")).matchAll(/cmdstat_([^:]+):calls=(\d+),usec=(\d+)/g)) {
+      if (m[1] === "config" || m[1] === "info") continue;
+      const s = (out[m[1]!] ??= { calls: 0, usec: 0 });
+      s.calls += Number(m[2]);
+      s.usec += Number(m[3]);
+    }
   }
   return out;
 }
 
 /** Runs `f` as the measured phase: Redis stats reset, CPU of every process sampled before and after. */
 export async function measureCost<T>(redis: Redis, pids: Pids, f: () => Promise<T>): Promise<{ r: T; cost: Cost }> {
-  let redisPid = redisPids.get(redis);
-  if (redisPid === undefined) {
-    redisPid = Number(/process_id:(\d+)/.exec(await redis.info("server"))?.[1] ?? 0);
-    redisPids.set(redis, redisPid);
+  let pidsOfRedis = redisPids.get(redis);
+  if (pidsOfRedis === undefined) {
+    pidsOfRedis = await Promise.all(serversOf(redis).map(async (s) => Number(/process_id:(\d+)/.exec(await s.info("server"))?.[1] ?? 0)));
+    redisPids.set(redis, pidsOfRedis);
   }
-  const redisCpu0 = cpuMsOf([redisPid]);
-  await redis.config("RESETSTAT");
+  const redisCpu0 = pidsOfRedis.map((pid) => cpuMsOf([pid]));
+  for (const server of serversOf(redis)) await server.config("RESETSTAT");
   const before = { t: now(), nodes: cpuMsOf(pids.nodes), worker: cpuMsOf(pids.worker), api: cpuMsOf(pids.api), gen: cpuMsOf(pids.gens), self: process.cpuUsage() };
   const r = await f();
   const self = process.cpuUsage(before.self);
@@ -83,7 +94,8 @@ export async function measureCost<T>(redis: Redis, pids: Pids, f: () => Promise<
   const workerMs = cpuMsOf(pids.worker) - before.worker;
   const apiMs = cpuMsOf(pids.api) - before.api;
   const genMs = cpuMsOf(pids.gens) - before.gen + (self.user + self.system) / 1000;
-  const redisCpuMs = cpuMsOf([redisPid]) - redisCpu0;
+  const redisCpuEach = pidsOfRedis.map((pid, i) => cpuMsOf([pid]) - redisCpu0[i]!);
+  const redisCpuMs = redisCpuEach.reduce((a, b) => a + b, 0);
   const redisTop = await commandStats(redis);
   let redisUs = 0;
   let redisCalls = 0;
@@ -91,5 +103,5 @@ export async function measureCost<T>(redis: Redis, pids: Pids, f: () => Promise<
     redisCalls += s.calls;
     redisUs += s.usec;
   }
-  return { r, cost: { wallMs: now() - before.t, serverMs: nodesMs + workerMs + apiMs, nodesMs, workerMs, apiMs, genMs, redisUs, redisCalls, redisCpuMs, redisTop } };
+  return { r, cost: { wallMs: now() - before.t, serverMs: nodesMs + workerMs + apiMs, nodesMs, workerMs, apiMs, genMs, redisUs, redisCalls, redisCpuMs, redisCpuMaxServerMs: Math.max(0, ...redisCpuEach), redisTop } };
 }

@@ -23,6 +23,15 @@ export interface LocalRedisCluster {
   masterOf(key: string): Promise<number>;
   /** kill -9 of the node on `port` (a shard's master dying), resolved once the process is gone. */
   kill(port: number): Promise<void>;
+  /**
+   * Makes the master on `port`'s next writes miss its replicas, as asynchronous replication can:
+   * each replica is stopped (SIGSTOP) and the master drops their links, so nothing more reaches
+   * them. Returns `resume` (SIGCONT): call it after killing the master, and a replica that never
+   * saw those writes is promoted.
+   */
+  isolateReplicas(port: number): Promise<() => void>;
+  /** Ports of the replicas of the master on `port` (none once its shard has failed over and the old master is dead). */
+  replicasOf(port: number): Promise<number[]>;
   stop(): Promise<void>;
 }
 
@@ -75,6 +84,17 @@ async function startOnce(o: { masters?: number; replicas?: number; ports?: numbe
     await stop();
     throw err;
   }
+  /** The ports of the replicas the master on `port` has (its ROLE). */
+  const replicasOf = async (port: number): Promise<number[]> => {
+    const r = new Redis(port, "127.0.0.1", { lazyConnect: true, maxRetriesPerRequest: 1 });
+    try {
+      await r.connect();
+      const [, , replicas] = (await r.call("ROLE")) as [string, number, [string, string, string][]];
+      return replicas.map(([, p]) => Number(p));
+    } finally {
+      r.disconnect();
+    }
+  };
   return {
     seeds: ports.map((p) => `127.0.0.1:${p}`).join(","),
     nodes,
@@ -95,6 +115,24 @@ async function startOnce(o: { masters?: number; replicas?: number; ports?: numbe
     async kill(port) {
       const n = nodes.find((x) => x.port === port);
       if (n) await killProc(n.proc);
+    },
+    replicasOf,
+    async isolateReplicas(port) {
+      const replicaPorts = await replicasOf(port);
+      const r = new Redis(port, "127.0.0.1", { lazyConnect: true, maxRetriesPerRequest: 1 });
+      try {
+        await r.connect();
+        const stopped = nodes.filter((n) => replicaPorts.includes(n.port));
+        for (const n of stopped) n.proc.kill("SIGSTOP");
+        // Their sockets stay open while they are stopped; closing them on the master's side means
+        // what the master writes next is never sent (a stopped process's kernel would still take it).
+        await r.call("CLIENT", "KILL", "TYPE", "replica");
+        return () => {
+          for (const n of stopped) n.proc.kill("SIGCONT");
+        };
+      } finally {
+        r.disconnect();
+      }
     },
     stop,
   };

@@ -17,6 +17,7 @@ import { expireOverdueOrders, rebuildSeats, type OrdersContext } from "@seatdrop
 import type { Logger } from "@seatdrop/observability";
 import { connectRedis, createKeys } from "@seatdrop/redis";
 import { SeatService } from "@seatdrop/seats";
+import { startFailoverRecovery } from "./failover-recovery.ts";
 import { handleHoldAbandon } from "./jobs/hold-abandon.ts";
 import { handleHoldAbandonScan, handleHoldReindex, handleHoldSweep } from "./jobs/hold-sweep.ts";
 import { startRoomWorker } from "./jobs/room-worker.ts";
@@ -35,7 +36,8 @@ export interface WorkerHandle {
  * holds (a job per user who left, and a scan for users whose node died), order expiry and seat
  * rebuilds, chat rooms. On start it rebuilds every current event's reserved and paid seats from
  * PostgreSQL (Redis may have lost them while the worker was down). Its Job Schedulers are
- * re-created whenever Redis lost them (SchedulerKeeper).
+ * re-created whenever Redis lost them (SchedulerKeeper). On a Redis Cluster it watches for shard
+ * failovers and restarts the epochs of the events on a promoted replica (failover-recovery.ts).
  */
 export async function startWorker(o: { config: Config; logger: Logger }): Promise<WorkerHandle> {
   const { config } = o;
@@ -81,6 +83,7 @@ export async function startWorker(o: { config: Config; logger: Logger }): Promis
   await schedulers.start();
   // The hold index may be missing (first start on this version, or Redis lost it): rebuild it now.
   await handleHoldReindex(seats, db.db).catch((err: unknown) => logger.error({ err }, "hold re-index at start failed"));
+  const failovers = startFailoverRecovery({ config, redis, keys, seats, db: db.db, logger });
   const roomWorker = await startRoomWorker({ config, logger, db: db.db, redis, bull, keys });
   await worker.waitUntilReady();
   await orderWorker.waitUntilReady();
@@ -89,6 +92,7 @@ export async function startWorker(o: { config: Config; logger: Logger }): Promis
   return {
     isReady: () => worker.isRunning() && orderWorker.isRunning() && roomWorker.isRunning(),
     async close() {
+      failovers?.stop();
       await worker.close();
       await orderWorker.close();
       await roomWorker.close();

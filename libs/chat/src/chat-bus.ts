@@ -120,6 +120,15 @@ export class ChatBus {
     return vals.map((s) => JSON.parse(s) as PresenceEntry);
   }
 
+  /**
+   * After a Redis Cluster failover of the room's shard, which may have lost its last messages: the
+   * room's counter is dropped, so its next event starts a new epoch with an empty log (chatLib's
+   * emit), and every node resyncs its members from there, as after a Redis restart.
+   */
+  async restartEpoch(eventId: string): Promise<void> {
+    await this.redis.hdel(this.keys.chat(eventId).seq, "n");
+  }
+
   async currentSeq(eventId: string): Promise<RoomSeq> {
     const [n, ep] = await this.redis.hmget(this.keys.chat(eventId).seq, "n", "ep");
     return { seq: Number(n ?? 0), epoch: ep ?? null };

@@ -134,6 +134,8 @@ const schema = z.object({
   WS_HOLD_SWEEP_MS: int(1000, 0),
   /** How often the worker checks that its Job Schedulers still exist (a Redis flush erases them). */
   WORKER_SCHEDULER_CHECK_MS: int(5000, 100),
+  /** On a Redis Cluster, how often the worker asks for the cluster's shards to notice a failover (whose events then get a new epoch). */
+  REDIS_FAILOVER_CHECK_MS: int(1000, 100),
   /**
    * Waiting rooms (libs/queue): how often the node holding a room's lease admits (and draws, at
    * `sales_open_at`); how often each node tells its waiters their place (and vouches that they are

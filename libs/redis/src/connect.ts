@@ -1,5 +1,5 @@
 import { Cluster, Redis as Standalone, type ClusterOptions, type RedisOptions } from "ioredis";
-import { installClusterSubscriberBackoff } from "./cluster-subscriber-backoff.ts";
+import { installIoredisClusterFixes } from "./ioredis-cluster-fixes.ts";
 
 /** A connection: one Redis server, or a Redis Cluster (REDIS_CLUSTER_NODES). */
 export type Redis = Standalone | Cluster;
@@ -37,7 +37,7 @@ export function connectRedis(target: RedisTarget, role: "command" | "subscriber"
   const seeds = typeof target === "string" ? undefined : target.REDIS_CLUSTER_NODES;
   if (!seeds) return new Standalone(typeof target === "string" ? target : target.REDIS_URL, opts);
   const { enableAutoPipelining, lazyConnect, ...redisOptions } = opts;
-  installClusterSubscriberBackoff();
+  installIoredisClusterFixes();
   const cluster: ClusterOptions = { redisOptions, enableAutoPipelining, lazyConnect, shardedSubscribers: role === "subscriber", scaleReads: "master" };
   return new Cluster(seeds, cluster);
 }

@@ -153,6 +153,16 @@ export function createKeys(prefix: string) {
         lease: `${base}lease`,
       };
     },
+    /** SCAN pattern of every event's meta hash; it also matches other keys, so filter with `eventOfMeta`. */
+    eventMetaPattern: `${prefix}:{e:*}:meta`,
+    /** The event whose meta hash `key` is, or null for any other key. */
+    eventOfMeta(key: string): string | null {
+      const head = `${prefix}:{e:`;
+      if (!key.startsWith(head) || !key.endsWith("}:meta")) return null;
+      return key.slice(head.length, -"}:meta".length);
+    },
+    /** Claimed (NX, short PX) by the worker that handles one failover of a shard, so one worker restarts its events' epochs. */
+    failoverClaim: (shardAndMaster: string) => `${prefix}:failover:${shardAndMaster}`,
     /** Pub/sub channel of one user's personal notifications (topic `user:<userId>`). */
     userChannel: (userId: string) => `${prefix}:{u:${userId}}:ch`,
     /** Set of ws-node ids that have ever tracked chat presence and not been reaped yet. */

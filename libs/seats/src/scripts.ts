@@ -16,7 +16,8 @@ export type ScriptName =
   | "loadEvent"
   | "markLive"
   | "reserveHold"
-  | "rebuildState";
+  | "rebuildState"
+  | "restartEpoch";
 
 export type ScriptCaller = Caller<ScriptName>;
 

@@ -413,6 +413,35 @@ export class SeatService {
     return p;
   }
 
+  /**
+   * After a Redis Cluster failover of the event's shard, which may have lost its last writes: a new
+   * epoch (lua/restartEpoch-1.lua), reserved and paid seats rebuilt from PostgreSQL, and the epoch
+   * announced, so every node resyncs its watchers and each holder learns whether their hold
+   * survived, as after a Redis restart. False when the event is not loaded (its next use loads it).
+   */
+  async restartEpoch(eventId: string): Promise<boolean> {
+    const k = this.deps.keys.event(eventId);
+    const epoch = randomBytes(6).toString("hex");
+    const r = await this.call("restartEpoch", [k.meta], [k.base, epoch]);
+    if (isErr(r)) return false;
+    if (this.deps.db) await this.rebuildFromDb(eventId);
+    await this.announceEpoch(eventId, epoch);
+    this.log.warn({ eventId, epoch }, "event given a new epoch after its Redis shard failed over");
+    return true;
+  }
+
+  /**
+   * Publishes the event's epoch (`epoch`, or the current one) with no events: every node whose
+   * watchers follow another epoch resyncs them. Pub/sub is at most once, so a node whose subscriber
+   * was still moving to a promoted replica misses it; `failover-recovery` announces twice.
+   */
+  async announceEpoch(eventId: string, epoch?: string): Promise<void> {
+    const ep = epoch ?? (await this.epoch(eventId));
+    if (!ep) return;
+    const announcement: SeatMessage = { ev: [], ep };
+    await this.deps.redis.spublish(this.deps.keys.event(eventId).channel, JSON.stringify(announcement));
+  }
+
   /** Reads the event's live order items from PostgreSQL and makes Redis agree (see rebuildState). */
   async rebuildFromDb(eventId: string): Promise<number> {
     const db = this.deps.db;

@@ -1,6 +1,9 @@
 import { duplicateRedis, isCluster, type Redis } from "@seatdrop/redis";
 import type { Logger } from "@seatdrop/observability";
 
+/** How long after ioredis re-sent a Redis Cluster's sharded subscriptions the feeds check for what they missed. */
+const CLUSTER_RESUBSCRIBE_SETTLE_MS = 200;
+
 /**
  * The owner of the node's one Redis subscriber connection (DESIGN §3.5: a node subscribes to a
  * channel only while it has local subscribers, never to a pattern); on a Redis Cluster, ioredis'
@@ -53,6 +56,17 @@ export class Subscriber {
           for (const fn of this.reconnectListeners) fn();
         };
         c.ping().then(catchUp, catchUp);
+      });
+    // A Redis Cluster client stays "ready" while one shard fails over: ioredis moves that shard's
+    // sharded subscriber to the promoted replica on its own and says "subscribersReady" once it has
+    // sent the SSUBSCRIBEs again. What was published in between (an epoch announcement after a
+    // failover: apps/worker/src/failover-recovery.ts) reached no one, so the feeds check then, a
+    // moment later, when the resubscriptions have been executed.
+    if (isCluster(connection))
+      connection.on("subscribersReady", () => {
+        setTimeout(() => {
+          for (const fn of this.reconnectListeners) fn();
+        }, CLUSTER_RESUBSCRIBE_SETTLE_MS).unref();
       });
     if (this.shardedConnection !== connection) this.shardedConnection.on("error", (err: Error) => this.log.warn({ err: err.message }, "redis (sharded subscriber) connection error"));
   }
