@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --json FILE] [-- --only drop,fanout] [-- --no-peer]`: measures the
+ * `npm run bench [-- --quick] [-- --json FILE] [-- --only drop,fanout] [-- --no-peer] [-- --redis-cluster]`: measures the
  * cluster on this machine next to a Socket.IO baseline, and reports not only speed but the work
  * each operation costs, so a run on a busy machine still gives comparable figures:
  * - server CPU: user + system of the server processes from /proc/<pid>/stat, before and after the
@@ -37,6 +37,10 @@
  *             GET /api/events/:id/seats of a 100,000-seat venue (plain and gzip, still and during a
  *             drop) while /healthz is probed, API CPU per read and the probe's p99; then 20 whole-map
  *             joins from one anonymous socket, the ws-node's CPU for them.
+ *   shards    (`--redis-cluster`, or `--only shards`) the hot lock path on a standalone Redis, on a
+ *             local Redis Cluster of three masters and three replicas, and there with group commit
+ *             off; one event, then 30 events; Redis CPU summed over every Redis process, pub/sub
+ *             messages out per seat change. The main scenarios picked run again on the cluster.
  * The main cluster starts only when one of the first six is picked.
  * BENCH_CPU_PROF=<dir> makes the ws-nodes write `node --cpu-prof` profiles there.
  * Exits non-zero on a double hold, a lost change, a map that disagrees with the API, or a failed
@@ -193,8 +197,8 @@ async function mainScenarios(env: TestEnv, gens: GenPool, picked: Set<string>, w
     const floor = peers ? await startPeer("floor", "load-tests/baseline/floor-node.ts", "floor") : undefined;
     await gens.all("ping");
 
-    const b = new Bench(env, gens, apiPort);
-    const most = Math.max(...(picked.has("hot") || picked.has("shards") ? size.hotBuyers : [size.lockBuyers, size.dropBuyers]));
+    const b = new Bench(env, gens, apiPort, where);
+    const most = Math.max(...(picked.has("hot") || picked.has("shards") ? size.hotBuyers : []), ...(picked.has("hot") ? [] : [size.lockBuyers, size.dropBuyers]));
     const users = await createUsers(env, Math.max(most, picked.has("conns") ? size.conns : 0, picked.has("expiry") ? size.expiryHolds : 0) + 2);
     const sides = [cluster, peer, floor].filter((s): s is Side => s !== undefined);
     // Connections first, while the servers' heaps hold nothing else.
@@ -209,8 +213,8 @@ async function mainScenarios(env: TestEnv, gens: GenPool, picked: Set<string>, w
     ratioToFloor();
     if (picked.has("shards")) {
       const buyers = size.hotBuyers[1]!;
-      await b.drop(cluster, users, { label: `shards: ${buyers} buyers on one event, own seat each, ${where}`, buyers, seats: buyers, seconds: size.hotSeconds, ownSeat: true, hot: true });
-      await b.drop(cluster, users, { label: `shards: ${buyers} buyers over ${size.shardEvents} events, own seat each, ${where}`, buyers, seats: buyers, seconds: size.hotSeconds, ownSeat: true, hot: true, events: size.shardEvents });
+      await b.drop(cluster, users, { label: `shards: ${buyers} buyers on one event, own seat each`, buyers, seats: buyers, seconds: size.hotSeconds, ownSeat: true, hot: true });
+      await b.drop(cluster, users, { label: `shards: ${buyers} buyers over ${size.shardEvents} events, own seat each`, buyers, seats: buyers, seconds: size.hotSeconds, ownSeat: true, hot: true, events: size.shardEvents });
     }
     if (picked.has("fanout")) for (const mode of ["per-change", "changes"] as const) await b.fanOut(cluster, users, mode);
     if (picked.has("sections")) await b.sections(cluster, users);
@@ -276,7 +280,8 @@ async function hotScenario(gens: GenPool) {
  * `--redis-cluster` (`shards`): the hot lock path, one event and then many, on a private
  * standalone redis-server, on a local Redis Cluster of three masters and three replicas (Debian's
  * redis-server, test/support/redis-cluster.ts), and on the cluster with group commit off
- * (SEAT_BATCH_MAX=1: one publish per change instead of per batch), in that order, same buyers.
+ * (SEAT_BATCH_MAX=1: one publish per change instead of per batch), in that order, same buyers. The
+ * main scenarios that run (locks, drop, fan-out, …) run again on the cluster, rows marked so.
  * Redis CPU is summed over every Redis process (replicas included: replication is part of the
  * price); the hottest process is reported beside it.
  */
@@ -293,7 +298,8 @@ async function shardsScenario(gens: GenPool) {
   const cluster = await startRedisCluster();
   const cenv = await createTestEnv({ LOG_LEVEL: "warn", REDIS_CLUSTER_NODES: cluster.seeds });
   try {
-    await mainScenarios(cenv, gens, new Set(["shards"]), "Redis Cluster 3+3");
+    // The main scenarios picked (drop, fan-out, …) again on the cluster, beside the shards rows.
+    await mainScenarios(cenv, gens, new Set(["shards", ...MAIN_SCENARIOS.filter((m) => ONLY.has(m))]), "Redis Cluster 3+3");
     await mainScenarios(cenv, gens, new Set(["shards"]), "Redis Cluster 3+3, SEAT_BATCH_MAX=1", { SEAT_BATCH_MAX: "1" });
   } finally {
     await cenv.close();
@@ -314,6 +320,8 @@ class Bench {
     private readonly env: TestEnv,
     private readonly gens: GenPool,
     private readonly apiPort: number,
+    /** Appended to every row's scenario name (the Redis Cluster pass of `--redis-cluster`). */
+    private readonly where = "",
   ) {}
 
   /** Runs `f` as the measured phase: Redis stats reset, CPU of every process sampled before and after. */
@@ -817,7 +825,7 @@ class Bench {
   }
 
   private push(row: Row) {
-    pushRow(row);
+    pushRow(this.where && !row.scenario.includes(this.where) ? { ...row, scenario: `${row.scenario} [${this.where}]` } : row);
   }
 }
 

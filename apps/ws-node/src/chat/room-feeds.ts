@@ -223,6 +223,7 @@ export class RoomFeeds {
         feed.push(msg);
       },
       onReconnect: (feed) => feed.catchUp(),
+      audit: (feed) => feed.audit(),
       log: this.log,
     });
   }

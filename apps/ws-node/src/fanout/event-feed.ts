@@ -116,6 +116,7 @@ export class EventFeeds {
         if (typeof msg.at === "number" && msg.ev.length > 0) metrics.fanoutLag.observe(Math.max(0, Date.now() - msg.at) / 1000);
       },
       onReconnect: (feed) => feed.catchUp(),
+      audit: (feed) => feed.audit(),
       log: this.log,
       onSizeChange: (n) => metrics.subscribedEvents.set(n),
     });

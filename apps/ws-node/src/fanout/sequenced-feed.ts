@@ -93,24 +93,49 @@ export abstract class SequencedFeed<T> {
     return this.initialised && !this.closed;
   }
 
+  /** Publishes received so far, and as of the last audit: a feed that hears nothing while Redis moves on has a dead subscription. */
+  private heard = 0;
+  private heardAtAudit = 0;
+
   /** A publish received from pub/sub. */
   offer(msg: FeedMessage<T>): void {
     if (this.closed) return;
+    this.heard++;
     this.queue.push(msg);
     void this.pump();
   }
 
-  /** After a reconnect: reads the position and fills from the log what was published meanwhile. */
-  catchUp(): void {
-    if (!this.initialised || this.closed) return;
-    this.position().then(
+  /**
+   * After a reconnect (and, on a Redis Cluster, every few seconds through `audit`): reads the
+   * position and fills from the log what was published meanwhile, or resyncs on a new epoch.
+   * Resolves true when something had been missed.
+   */
+  catchUp(): Promise<boolean> {
+    if (!this.initialised || this.closed) return Promise.resolve(false);
+    return this.position().then(
       (pos) => {
-        if (pos.seq <= this.lastSeq && pos.epoch === this.epoch) return;
+        if (pos.seq <= this.lastSeq && pos.epoch === this.epoch) return false;
         this.queue.push({ fillTo: pos.seq, epoch: pos.epoch });
         void this.pump();
+        return true;
       },
-      (err: unknown) => this.failed(err, "catch-up after a reconnect failed"),
+      (err: unknown) => {
+        this.failed(err, "catch-up after a reconnect failed");
+        return false;
+      },
     );
+  }
+
+  /**
+   * ChannelSubscriptions' periodic check on a Redis Cluster: catches up, and resolves true when the
+   * subscription looks dead (something was missed and no publish arrived since the previous check).
+   */
+  async audit(): Promise<boolean> {
+    const heard = this.heard;
+    const missed = await this.catchUp();
+    const silent = heard === this.heardAtAudit;
+    this.heardAtAudit = heard;
+    return missed && silent;
   }
 
   /** Items after `seq` up to lastSeq from memory, or null when the ring no longer has them all. */
