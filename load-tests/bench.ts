@@ -53,7 +53,7 @@ import { cpus, loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import * as jobsLib from "@seatdrop/jobs";
 import { createLogger } from "@seatdrop/observability";
-import { duplicateRedis, scanKeys } from "@seatdrop/redis";
+import { connectRedis, duplicateRedis, scanKeys } from "@seatdrop/redis";
 import { SeatService } from "@seatdrop/seats";
 import { killHard, startRedis } from "../test/support/private-redis.ts";
 import { startRedisCluster } from "../test/support/redis-cluster.ts";
@@ -232,7 +232,7 @@ async function main() {
   const gens = new GenPool(GENS);
   try {
     // The main cluster, only when one of its scenarios runs (`--only queue` or `--only chat` need none of it).
-    if (MAIN_SCENARIOS.some((s) => ONLY.has(s))) await mainScenarios(env, gens, new Set([...ONLY].filter((s) => s !== "hot")));
+    if (MAIN_SCENARIOS.some((s) => ONLY.has(s))) await mainScenarios(env, gens, new Set([...ONLY].filter((s) => s !== "hot" && s !== "shards")));
     // One hot event (issue 16): its own cluster and peers on a private Redis, after the main one stopped.
     if (ONLY.has("hot")) await hotScenario(gens);
     // Redis Cluster against standalone (issue 18): worlds of its own, after the others stopped.
@@ -741,7 +741,8 @@ class Bench {
     const dealt = this.gens.deal(specs);
     await this.gens.all("connect", (i) => ({ specs: dealt[i] }));
     // Every release as the ws-nodes hear it: the event's channel, timestamped on arrival.
-    const sub = this.env.redis.duplicate();
+    // A subscriber connection as the nodes open one (on a Redis Cluster: sharded subscribers).
+    const sub = connectRedis(this.env.config, "subscriber");
     const released = new Map<string, number>();
     let otherReleases = 0;
     await sub.ssubscribe(this.env.keys.event(eventId).channel);
