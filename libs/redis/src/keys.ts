@@ -3,7 +3,8 @@
  *
  * Every key of one event shares the hash tag `{e:<eventId>}`, so a script that touches an event's
  * seats, holds, sequence and log stays in one Redis Cluster slot. Scripts receive `eventKeys().base`
- * and derive per-seat and per-hold keys from it with the same suffixes as below (see lua/README.md).
+ * and derive per-seat and per-hold keys from it with the same suffixes as below (see lua/README.md);
+ * `test/lua-key-names.test.ts` fails on a script that builds a key not built here.
  */
 export interface EventKeys {
   /** Prefix of every key of the event, ending in `:`; Lua builds dynamic keys from it. */
@@ -12,6 +13,8 @@ export interface EventKeys {
   meta: string;
   /** Set of the event's seat ids (the seat map). */
   seatmap: string;
+  /** A seat map being staged by loadEvent in chunks (`token` per load), renamed onto `seatmap` at commit. */
+  seatmapStaging(token: string): string;
   /** Hash seat → `L|<userId>` (locked), `R|<ref>` (reserved), `P|<ref>` (paid); absent = available. */
   state: string;
   /** Sorted set userId → hold deadline (ms), the index of live holds for sweeps. */
@@ -108,6 +111,7 @@ export function createKeys(prefix: string) {
         base,
         meta: `${base}meta`,
         seatmap: `${base}seatmap`,
+        seatmapStaging: (token) => `${base}seatmap:loading:${token}`,
         state: `${base}state`,
         holds: `${base}holds`,
         ordered: `${base}ordered`,
