@@ -427,10 +427,11 @@ class Bench {
       droppedClients: dropped,
     };
     // Pub/sub messages out of Redis per seat change: each SPUBLISH (one per script run, one per
-    // group-committed batch) goes to the event's subscribed nodes, here the two ws-nodes.
+    // group-committed batch) goes to the event's subscribed nodes, here the two ws-nodes. The peers
+    // publish otherwise (Socket.IO's adapter, the floor none), so only the cluster's rows have it.
     const changes = locks + unlocks;
     const publishes = cost.redisTop.spublish?.calls ?? 0;
-    if (o.hot && changes > 0) {
+    if (o.hot && changes > 0 && side.name === "cluster") {
       figures.publishesPerChange = publishes / changes;
       figures.messagesOutPerChange = (publishes * side.ports.length) / changes;
       figures.redisHottestCpuShare = cost.redisCpuMs > 0 ? cost.redisCpuMaxServerMs / cost.redisCpuMs : null;

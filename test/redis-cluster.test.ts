@@ -130,14 +130,17 @@ describe("on a Redis Cluster of three masters and three replicas", () => {
     const errors = new Set<string>();
     const lastFailure = new Map<string, number>();
     const lateErrors = new Set<string>();
+    const sparedLatency: [number, number][] = []; // the other shard's locks: [start, ms]
     let killedAt = 0;
     let promotedMs = NaN;
     const buyer = async (eventId: string, n: number) => {
       for (let i = 0; !stop; i++) {
         const seatId = `A_${(n % 20) + 1}`;
         try {
+          const started = Date.now();
           await seats.lock({ eventId, userId: `b${n}`, seatId });
           granted.set(eventId, [...(granted.get(eventId) ?? []), Date.now()]);
+          if (spared.includes(eventId)) sparedLatency.push([started, Date.now() - started]);
           await seats.unlock({ eventId, userId: `b${n}`, seatId });
         } catch (err) {
           failures.set(eventId, (failures.get(eventId) ?? 0) + 1);
@@ -179,6 +182,10 @@ describe("on a Redis Cluster of three masters and three replicas", () => {
       return Math.max(...ts.slice(1).map((t, i) => t - ts[i]!));
     };
     const resumedMs = Math.max(...hit.map(longestGap));
+    const p99 = (lat: [number, number][], from: number, to: number) => {
+      const ms = lat.filter(([t]) => t > from && t <= to).map(([, d]) => d).sort((a, b) => a - b);
+      return ms.length ? ms[Math.min(ms.length - 1, Math.floor(ms.length * 0.99))] : NaN;
+    };
     const rate = (ids: string[], from: number, to: number) => Math.round((ids.reduce((n, id) => n + (granted.get(id) ?? []).filter((t) => t > from && t <= to).length, 0) * 1000) / Math.max(1, to - from));
     expect(await redis.masterOf(w.env.keys.event(hit[0]!).meta)).not.toBe(victim);
     await new Promise((r) => setTimeout(r, 300));
@@ -195,6 +202,7 @@ describe("on a Redis Cluster of three masters and three replicas", () => {
       `failover: (the cluster-wide hold index was on ${indexOn === victim ? "the killed shard" : "another shard"}) master ${victim} killed; its replica promoted ${promotedMs} ms later; on its ${hit.length} events the longest time without a granted lock was ${resumedMs} ms (${hit.map((id) => failures.get(id) ?? 0).join(", ")} refused meanwhile); ` +
         `the other shard's ${spared.length} events: ${spared.map((id) => (granted.get(id) ?? []).filter((t) => t > killedAt).length).join(", ")} locks granted after the kill, 0 failed ` +
         `(${rate(spared, killedAt - 400, killedAt)}/s before the kill, ${rate(spared, killedAt, killedAt + promotedMs)}/s until the promotion, ${rate(spared, killedAt + promotedMs, Date.now())}/s after); ` +
+        `lock p99 ${p99(sparedLatency, killedAt - 400, killedAt)} ms before the kill, ${p99(sparedLatency, killedAt, killedAt + promotedMs)} ms until the promotion; ` +
         `this process (buyers, ws-nodes, worker) used ${Math.round(cpuToPromotion * 100)} % of a core until the promotion`,
     );
   }, 90_000);

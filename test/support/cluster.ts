@@ -29,8 +29,8 @@ export async function startCluster(env: TestEnv, o: { nodes?: number; worker?: b
     worker,
     seats,
     async close() {
-      for (const n of nodes) await n.close();
-      await worker.close();
+      for (const n of nodes) await bounded(`ws-node ${n.nodeId}'s close`, n.close());
+      await bounded("worker's close", worker.close());
     },
   };
 }
@@ -147,3 +147,11 @@ export function eventually<T>(check: () => T | undefined | false, ms = 5000, wha
 }
 
 export { resolveHoldSettings };
+
+/** Waits for a teardown step at most 25 s, then warns naming it and goes on (the next steps still run). */
+export async function bounded(step: string, work: Promise<unknown> | undefined): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const overran = await Promise.race([Promise.resolve(work).then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), 25_000)))]);
+  clearTimeout(timer);
+  if (overran) console.warn(`test teardown: ${step} did not finish within 25 s; going on`);
+}

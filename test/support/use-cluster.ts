@@ -1,5 +1,5 @@
 import { afterAll, beforeAll } from "vitest";
-import { PhxClient, startCluster, type TestCluster } from "./cluster.ts";
+import { PhxClient, bounded, startCluster, type TestCluster } from "./cluster.ts";
 import { createTestEnv, type TestEnv } from "./test-env.ts";
 
 /**
@@ -36,10 +36,3 @@ export function useCluster(overrides: Record<string, string> | (() => Record<str
   return world;
 }
 
-/** Waits for a teardown step at most 25 s, then warns naming it and goes on (the next steps still run). */
-async function bounded(step: string, work: Promise<unknown> | undefined): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const overran = await Promise.race([Promise.resolve(work).then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), 25_000)))]);
-  clearTimeout(timer);
-  if (overran) console.warn(`test teardown: ${step} did not finish within 25 s; going on`);
-}
