@@ -1,7 +1,10 @@
 import { Cluster } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "@seatdrop/config";
+import { Queue } from "bullmq";
 import { orderItems, orders } from "@seatdrop/db";
+import { HOLDS_QUEUE, ORDERS_QUEUE, holdReindexJob, ordersSweepJob } from "@seatdrop/jobs";
+import { connectRedis } from "@seatdrop/redis";
 import { createEvent, createUser, push, seatIdsGrid } from "./support/cluster.ts";
 import { startRedisCluster, type LocalRedisCluster } from "./support/redis-cluster.ts";
 import { useCluster } from "./support/use-cluster.ts";
@@ -206,6 +209,24 @@ describe("on a Redis Cluster of three masters and three replicas", () => {
         `this process (buyers, ws-nodes, worker) used ${Math.round(cpuToPromotion * 100)} % of a core until the promotion`,
     );
   }, 90_000);
+
+  // KNOWN BUG, skipped until fixed (issue 18): after the failovers above the worker's BullMQ holds
+  // worker fetched no job again (2 runs of 2: the job stayed "waiting"), as in BullMQ's open issue
+  // #4138 (a Worker's blocking connection wedged on an ioredis Cluster). Replacing the workers after
+  // a failover (BullMQ's advice) made 1 run of 2 pass and left the job "active" in the other, so it
+  // is not in yet. Its close waiting for ever on its own main loop is the same bug.
+  it.skip("after the failovers above, the worker still runs the jobs of its queues", async () => {
+    // Each failover test left a shard promoted; the worker's BullMQ workers must still fetch jobs.
+    const connection = connectRedis(w.env.config, "bullmq");
+    const queues = [new Queue(HOLDS_QUEUE, { connection, prefix: w.env.keys.bullPrefix }), new Queue(ORDERS_QUEUE, { connection, prefix: w.env.keys.bullPrefix })];
+    try {
+      const jobs = [await queues[0]!.add(holdReindexJob.name, {}), await queues[1]!.add(ordersSweepJob.name, {})];
+      for (const job of jobs) await expect.poll(() => job.getState(), { timeout: 30_000, message: `${job.name} run by the worker` }).toBe("completed");
+    } finally {
+      for (const q of queues) await q.close();
+      connection.disconnect();
+    }
+  }, 60_000);
 
   it("REDIS_CLUSTER_NODES that is not a list of host:port stops the configuration, naming the variable", () => {
     for (const bad of ["127.0.0.1", "127.0.0.1:0", "redis://127.0.0.1:7000", "a:1,b"]) {
