@@ -374,8 +374,7 @@ export class SeatService {
       // Announce the new epoch on the event's channel (issue 8, fault 14): nodes whose watchers hold
       // a map of the lost history resync them now, not at the next seat change, which in a quiet
       // room may never come. An event loaded for the first time has no such watchers; no harm.
-      const announcement: SeatMessage = { ev: [], ep: r.epoch };
-      await this.deps.redis.spublish(k.channel, JSON.stringify(announcement));
+      await this.announceEpoch(eventId, r.epoch);
     }
     // The re-lock cool-down is a cluster setting the scripts read from the meta hash like the
     // others. Written after loadEvent (whose argument list the fan-out work also extends); a meta
