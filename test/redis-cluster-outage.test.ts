@@ -35,7 +35,7 @@ function cpuSeconds(pid: number): number {
 
 describe("a ws-node whose whole Redis Cluster is gone", () => {
   it("the fixes to ioredis' Cluster client are in place (the ioredis version still has the methods they wrap)", () => {
-    expect(installIoredisClusterFixes()).toEqual({ subscriberBackoff: true, cheapSlotCompare: true, refreshThrottle: true });
+    expect(installIoredisClusterFixes()).toEqual({ subscriberBackoff: true, cheapSlotCompare: true, refreshThrottle: true, connectSettles: true });
   });
 
   it("idles while it waits (no reconnect loop) and drains on SIGTERM", async () => {

@@ -2,12 +2,17 @@ import { createRequire } from "node:module";
 import { Cluster } from "ioredis";
 
 /**
- * Two fixes to ioredis' Cluster client (5.11.1; 6.1.0 has the same code), put in place once per
+ * Four fixes to ioredis' Cluster client (5.11.1; 6.1.0 has the same code), put in place once per
  * process by `connectRedis` when it opens a Cluster client. Each wraps one method of an internal
  * class; `test/redis-cluster-outage.test.ts` fails if a later ioredis no longer has it.
  */
-export function installIoredisClusterFixes(): { subscriberBackoff: boolean; cheapSlotCompare: boolean; refreshThrottle: boolean } {
-  return { subscriberBackoff: installClusterSubscriberBackoff(), cheapSlotCompare: installCheapSlotCompare(), refreshThrottle: installRefreshThrottle() };
+export function installIoredisClusterFixes(): { subscriberBackoff: boolean; cheapSlotCompare: boolean; refreshThrottle: boolean; connectSettles: boolean } {
+  return {
+    subscriberBackoff: installClusterSubscriberBackoff(),
+    cheapSlotCompare: installCheapSlotCompare(),
+    refreshThrottle: installRefreshThrottle(),
+    connectSettles: installConnectSettles(),
+  };
 }
 
 const requireIoredis = createRequire(import.meta.url);
@@ -147,5 +152,42 @@ function installRefreshThrottle(): boolean {
     }, REFRESH_GAP_MS - since).unref();
   };
   refreshInstalled = true;
+  return true;
+}
+
+/**
+ * `Cluster#connect()` returns a promise that never settles when its attempt gets the slot map but
+ * fails the ready check (a node answers `cluster_state:fail`, as every node does while a shard
+ * fails over): the client drops its close listener, disconnects and reconnects by itself, and the
+ * first promise is forgotten (ioredis PR #741, open since 2018). BullMQ's Worker awaits that promise
+ * when its blocking connection's watchdog reconnects, so a worker that reconnected during a
+ * failover never fetched a job again and could not be closed (`test/redis-cluster.test.ts`, "the
+ * worker still runs the jobs of its queues"). This makes the promise also resolve on the client's
+ * next `ready` and reject on its `end` (no reconnection will come), whichever happens first.
+ */
+let connectInstalled = false;
+
+function installConnectSettles(): boolean {
+  if (connectInstalled) return true;
+  const proto = Cluster.prototype as unknown as { connect?: () => Promise<void> };
+  const connect = proto.connect;
+  if (typeof connect !== "function") return false;
+  proto.connect = function (this: Cluster) {
+    const attempt = connect.call(this);
+    return new Promise<void>((resolve, reject) => {
+      const settle = (err?: Error) => {
+        this.off("ready", onReady);
+        this.off("end", onEnd);
+        if (err) reject(err);
+        else resolve();
+      };
+      const onReady = () => settle();
+      const onEnd = () => settle(new Error("Connection is closed."));
+      this.once("ready", onReady);
+      this.once("end", onEnd);
+      attempt.then(() => settle(), settle);
+    });
+  };
+  connectInstalled = true;
   return true;
 }
