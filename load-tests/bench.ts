@@ -382,8 +382,10 @@ class Bench {
     const jobsBefore = side.name === "cluster" ? await this.delayedJobs() : 0;
     type BuyerResult = { ms: number; rtt: { counts: number[]; max: number }; locks: number; refused: number; unlocks: number; failedUnlocks: number; intervals: number[]; held: string[]; dropped: number };
     const batches0 = side.name === "cluster" && o.hot ? await batchSizes(side.ports) : null;
+    const pubsub0 = side.name === "cluster" && o.hot ? await pubsubReceived(side.ports) : null;
     const { r: results, cost } = await this.measure(side, () => this.gens.all<BuyerResult>("buyers", () => ({ seats, until: now() + o.seconds * 1000, release: true, ownSeat: o.ownSeat })));
     const batches = batches0 ? diffBuckets(await batchSizes(side.ports), batches0) : null;
+    const pubsub = pubsub0 ? await pubsubReceived(side.ports) : null;
     const rtt = new Histogram();
     let locks = 0;
     let refused = 0;
@@ -434,6 +436,12 @@ class Bench {
     if (o.hot && changes > 0 && side.name === "cluster") {
       figures.publishesPerChange = publishes / changes;
       figures.messagesOutPerChange = (publishes * side.ports.length) / changes;
+      // Bytes: what the ws-nodes' sharded subscribers received (sdc_pubsub_bytes_received_total, each
+      // push as Redis wrote it), i.e. the pub/sub bytes out of the event's shard; replies not counted.
+      if (pubsub && pubsub0) {
+        figures.pubsubMessagesReceivedPerChange = (pubsub.messages - pubsub0.messages) / changes;
+        figures.pubsubBytesOutPerChange = (pubsub.bytes - pubsub0.bytes) / changes;
+      }
       figures.redisHottestCpuShare = cost.redisCpuMs > 0 ? cost.redisCpuMaxServerMs / cost.redisCpuMs : null;
     }
     let batchNote = "";
@@ -475,7 +483,8 @@ class Bench {
       figures.holdJobsLeft = (await this.delayedJobs()) - jobsBefore;
     }
     await this.gens.all("closeAll");
-    const pubNote = figures.messagesOutPerChange !== undefined ? `; ${(figures.messagesOutPerChange as number).toFixed(2)} pub/sub messages out per seat change` : "";
+    const bytesNote = figures.pubsubBytesOutPerChange !== undefined ? `, ${f1(figures.pubsubBytesOutPerChange as number)} bytes` : "";
+    const pubNote = figures.messagesOutPerChange !== undefined ? `; ${(figures.messagesOutPerChange as number).toFixed(2)} pub/sub messages out per seat change${bytesNote}` : "";
     const hottest = o.events && figures.redisHottestCpuShare ? `; hottest Redis process ${Math.round((figures.redisHottestCpuShare as number) * 100)} % of Redis CPU` : "";
     const summary = `${f1(figures.roundTripsPerS as number)} round trips/s, p50 ${f1(rtt.pct(0.5))} ms, p99 ${f1(rtt.pct(0.99))} ms${batchNote}${pubNote}${hottest}`;
     // The hot event's Redis is private: its CPU per round trip is the figure, not commandstats.
@@ -832,6 +841,21 @@ class Bench {
 }
 
 /** The ws-nodes' `sdc_seat_batch_size` histogram, summed: cumulative count per bucket bound, sum, count. */
+/** The sharded pub/sub messages and bytes the ws-nodes on `ports` received so far (their /metrics). */
+async function pubsubReceived(ports: number[]): Promise<{ messages: number; bytes: number }> {
+  const out = { messages: 0, bytes: 0 };
+  for (const port of ports) {
+    const res = await fetch(`http://127.0.0.1:${port}/metrics`, { headers: { authorization: `Bearer ${BENCH_METRICS_TOKEN}` } });
+    if (!res.ok) throw new Error(`/metrics of the ws-node on ${port}: ${res.status}`);
+    for (const line of (await res.text()).split("\n")) {
+      let m = /^sdc_pubsub_messages_received_total\{kind="sharded"\} (\S+)/.exec(line);
+      if (m) out.messages += Number(m[1]);
+      else if ((m = /^sdc_pubsub_bytes_received_total\{kind="sharded"\} (\S+)/.exec(line))) out.bytes += Number(m[1]);
+    }
+  }
+  return out;
+}
+
 async function batchSizes(ports: number[]): Promise<{ buckets: Map<string, number>; sum: number; count: number }> {
   const out = { buckets: new Map<string, number>(), sum: 0, count: 0 };
   for (const port of ports) {

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createLogger } from "@seatdrop/observability";
+import { createConnection } from "node:net";
+import { createLogger, metrics } from "@seatdrop/observability";
 import { connectRedis } from "@seatdrop/redis";
 import { createTestEnv, type TestEnv } from "../../../test/support/test-env.ts";
-import { Subscriber } from "../src/fanout/subscriber.ts";
+import { Subscriber, respPushBytes } from "../src/fanout/subscriber.ts";
 
 /**
  * The node's subscriber holds plain channels (revocations, limit totals: PUBLISH) and sharded ones
@@ -36,5 +37,43 @@ describe("the subscriber", () => {
     await env.redis.publish(plain, "4");
     await expect.poll(() => got, { timeout: 5000 }).toEqual(["plain 1", "sharded 2", "plain 4"]);
     expect(subscriber.status).toBe("ready");
+  });
+
+  it("counts the messages and bytes it receives, each push's bytes as Redis wrote them", async () => {
+    const channel = env.keys.event("00000000-0000-4000-8000-000000000002").channel;
+    const payload = JSON.stringify({ s: "Balcón A_12", n: "€" }); // multi-byte: bytes, not characters
+    // What Redis writes for the push, read off a raw socket subscribed to the same channel (on a
+    // Redis Cluster, on the master that owns it: a MOVED reply names it).
+    const seed = env.config.REDIS_CLUSTER_NODES?.[0] ?? { host: new URL(env.config.REDIS_URL).hostname, port: Number(new URL(env.config.REDIS_URL).port || 6379) };
+    const chunks: Buffer[] = [];
+    const open = (host: string, port: number) => {
+      chunks.length = 0;
+      const socket = createConnection(port, host);
+      socket.on("data", (b) => chunks.push(b));
+      socket.write(`SSUBSCRIBE ${channel}\r\n`);
+      return socket;
+    };
+    let raw = open(seed.host, seed.port);
+    await expect.poll(() => /ssubscribe|MOVED/.test(Buffer.concat(chunks).toString()), { timeout: 5000 }).toBe(true);
+    const moved = /MOVED \d+ ([^:\s]+):(\d+)/.exec(Buffer.concat(chunks).toString());
+    if (moved) {
+      raw.destroy();
+      raw = open(moved[1]!, Number(moved[2]));
+      await expect.poll(() => Buffer.concat(chunks).toString().includes("ssubscribe"), { timeout: 5000 }).toBe(true);
+    }
+    const ackBytes = Buffer.concat(chunks).length;
+    const value = async (c: typeof metrics.pubsubBytes) => (await c.get()).values.find((v) => v.labels.kind === "sharded")?.value ?? 0;
+    const [bytes0, messages0] = [await value(metrics.pubsubBytes), await value(metrics.pubsubMessages)];
+    const got: string[] = [];
+    await subscriber.ssubscribe(channel, (t) => got.push(t));
+    await env.redis.spublish(channel, payload);
+    await expect.poll(() => got, { timeout: 5000 }).toEqual([payload]);
+    await expect.poll(() => Buffer.concat(chunks).length, { timeout: 5000 }).toBeGreaterThan(ackBytes);
+    raw.destroy();
+    const wire = Buffer.concat(chunks).length - ackBytes;
+    expect(respPushBytes("smessage", channel, payload)).toBe(wire);
+    expect((await value(metrics.pubsubBytes)) - bytes0).toBe(wire);
+    expect((await value(metrics.pubsubMessages)) - messages0).toBe(1);
+    subscriber.unsubscribe(channel);
   });
 });

@@ -147,6 +147,10 @@ export const metrics = {
   chatPresenceOnline: gauge(WS, { name: "sdc_chat_presence_online", help: "Chat presence entries (joined connections) held by this node, over all rooms" }),
   // ws-node: waiting rooms (libs/queue)
   roomWaiters: gauge(WS, { name: "sdc_room_waiters", help: "Sockets joined to a waiting room (queue:<event>) on this node" }),
+  // What a node's subscriber connections receive from Redis: with one publish per event per batch
+  // these grow with batches × subscribed nodes, not with seat changes × nodes (docs/capacity.md).
+  pubsubMessages: counter(WS, { name: "sdc_pubsub_messages_received_total", help: "Pub/sub messages received from Redis, by kind (sharded: SSUBSCRIBE'd event, room and user channels; plain: cluster-wide ones)", labelNames: ["kind"] }, { kind: ["sharded", "plain"] }),
+  pubsubBytes: counter(WS, { name: "sdc_pubsub_bytes_received_total", help: "Bytes of those messages as Redis sent them (the RESP push frame: kind, channel, payload)", labelNames: ["kind"] }, { kind: ["sharded", "plain"] }),
   roomAdmitted: counter(WS, { name: "sdc_room_admitted_total", help: "Buyers admitted from a waiting room by this node's ticks" }),
   roomPushes: counter(WS, { name: "sdc_room_pushes_total", help: "Waiting-room pushes sent, by event (position, admitted, sold_out, turn_ended)", labelNames: ["event"] }, { event: ["position", "admitted", "sold_out", "turn_ended"] }),
   roomDrawSeconds: histogram(WS, { name: "sdc_room_draw_seconds", help: "A waiting room's draw, from reading the pre-queue to the commit", buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10] }),

@@ -1,8 +1,14 @@
 import { duplicateRedis, isCluster, type Redis } from "@seatdrop/redis";
-import type { Logger } from "@seatdrop/observability";
+import { metrics, type Logger } from "@seatdrop/observability";
 
 /** How long after ioredis re-sent a Redis Cluster's sharded subscriptions the feeds check for what they missed. */
 const CLUSTER_RESUBSCRIBE_SETTLE_MS = 200;
+
+/** The size of a pub/sub push as Redis writes it (RESP2: `*3`, then the kind, channel and payload as bulk strings). */
+export function respPushBytes(kind: string, channel: string, payload: string): number {
+  const bulk = (n: number) => 1 + String(n).length + 2 + n + 2; // $<n>\r\n<bytes>\r\n
+  return 4 + bulk(kind.length) + bulk(Buffer.byteLength(channel)) + bulk(Buffer.byteLength(payload));
+}
 
 /**
  * The owner of the node's one Redis subscriber connection (DESIGN §3.5: a node subscribes to a
@@ -41,8 +47,18 @@ export class Subscriber {
         this.log.error({ err, channel }, "pub/sub message handler failed");
       }
     };
-    connection.on("message", route);
-    this.shardedConnection.on("smessage", route);
+    const counted = (kind: "sharded" | "plain") => {
+      const messages = metrics.pubsubMessages.labels(kind);
+      const bytes = metrics.pubsubBytes.labels(kind);
+      const push = kind === "sharded" ? "smessage" : "message";
+      return (channel: string, text: string) => {
+        messages.inc();
+        bytes.inc(respPushBytes(push, channel, text));
+        route(channel, text);
+      };
+    };
+    connection.on("message", counted("plain"));
+    this.shardedConnection.on("smessage", counted("sharded"));
     // After a reconnect ioredis resubscribes by itself; what was published meanwhile is only in the
     // logs, so every sequenced feed checks for a gap at once instead of waiting for its next message.
     // ioredis says "ready" BEFORE it resubscribes: a PING queued now is answered after the SUBSCRIBE
