@@ -46,13 +46,15 @@ export function requestIdOf(header: string | string[] | undefined): string {
 export function buildApp(deps: ApiDeps) {
   const app = Fastify({
     loggerInstance: deps.logger.child({ module: "http" }) as FastifyBaseLogger,
-    // Behind a proxy the client address comes from X-Forwarded-For, believed only from TRUSTED_PROXIES
-    // (issue 17, finding 1: any private-network peer used to be believed, so any container there could
-    // choose the address its limits counted); the ws-nodes read it by the same rule (client-ip.ts).
+    // Behind a proxy the client address comes from X-Forwarded-For, believed only from
+    // TRUSTED_PROXIES (docs/reliability.md, round two, finding 1: believing any private-network
+    // peer would let any container there choose the address its limits counted); the ws-nodes read
+    // it by the same rule (client-ip.ts).
     trustProxy: deps.config.TRUSTED_PROXIES.length > 0 ? [...deps.config.TRUSTED_PROXIES] : false,
     // Request ids let a log line of an error be matched with the client's report. A client's
-    // `x-request-id` is kept only when short and plain (issue 17, finding 9: a 12 KB id became a
-    // 12 KB log line per request); anything else is replaced by one of ours.
+    // `x-request-id` is kept only when short and plain (docs/reliability.md, round two, finding 9:
+    // otherwise a 12 KB id makes a 12 KB log line per request); anything else is replaced by one of
+    // ours.
     requestIdHeader: false,
     genReqId: (req) => requestIdOf(req.headers["x-request-id"]),
   })

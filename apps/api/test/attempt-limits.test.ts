@@ -7,10 +7,11 @@ import { buildApp, type ApiApp } from "../src/app.ts";
 import { createTestEnv, type TestEnv } from "../../../test/support/test-env.ts";
 
 /**
- * Issue 8, finding 5: no limit on sign-in or sign-up (12 parallel wrong passwords: all 401, none 429,
- * and a real sign-in beside them slowed by their scrypt). Limits are counted in Redis per address
- * and per (account, address), checked before any password is hashed; an account's failures from
- * every address only slow its sign-ins (issue 17, finding 7: a stranger could lock the owner out).
+ * docs/reliability.md, round one, finding 5: no limit on sign-in or sign-up (12 parallel wrong
+ * passwords: all 401, none 429, and a real sign-in beside them slowed by their scrypt). Limits are
+ * counted in Redis per address and per (account, address), checked before any password is hashed;
+ * an account's failures from every address only slow its sign-ins (docs/reliability.md, round two,
+ * finding 7: otherwise a stranger could lock the owner out).
  */
 
 let env: TestEnv;
@@ -48,7 +49,8 @@ describe("sign-in and sign-up limits", () => {
     expect(codes.filter((c) => c === 401)).toHaveLength(5);
     expect(codes.filter((c) => c === 429)).toHaveLength(7);
     expect((await signIn("victim@example.com", "right password", "203.0.113.30")).statusCode).toBe(429);
-    // The owner, from their own address: in (issue 17, finding 7: ten failures from anyone used to lock them out).
+    // The owner, from their own address: in (docs/reliability.md, round two, finding 7: failures
+    // from a stranger's address must not lock the owner out).
     expect((await signIn("victim@example.com", "right password", "203.0.113.99")).statusCode).toBe(200);
   });
 

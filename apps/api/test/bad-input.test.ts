@@ -7,9 +7,9 @@ import { createLogger } from "@seatdrop/observability";
 import { adminToken, bearer, signUp, startApi, type ApiHarness } from "./api-harness.ts";
 
 /**
- * Issue 8, finding 7: bad input answers a 4xx naming what was wrong, never a 500, and a logged
- * database error carries no bound parameters. Ends with a bounded fuzz over every route of the
- * OpenAPI document.
+ * docs/reliability.md, round one, finding 7: bad input answers a 4xx naming what was wrong, never a
+ * 500, and a logged database error carries no bound parameters. Ends with a bounded fuzz over every
+ * route of the OpenAPI document.
  */
 
 let h: ApiHarness;

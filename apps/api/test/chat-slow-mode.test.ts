@@ -7,8 +7,8 @@ import { createChatEvent, issueTicket, syncEventRoom } from "../../ws-node/test/
 import { adminToken, bearer } from "./api-harness.ts";
 
 /**
- * Issue 11: an admin sets a room's slow mode through the API; it holds on every node at once (the
- * rate script every node runs reads it), members hear `slow_mode`, and a member who must wait gets
+ * An admin sets a room's slow mode through the API; it holds on every node at once (the rate script
+ * every node runs reads it), members hear `slow_mode`, and a member who must wait gets
  * `rate_limited` with `retry_after_ms`, whichever node they write through.
  */
 let env: TestEnv;
@@ -36,7 +36,7 @@ afterAll(async () => {
   await env.close();
 });
 
-describe("slow mode (issue 11)", () => {
+describe("slow mode", () => {
   it("an admin's slow mode holds across both nodes, members hear it, and turning it off lifts it", async () => {
     const { eventId } = await createChatEvent(env, { startInMs: 60_000 });
     await syncEventRoom(env, eventId);

@@ -32,7 +32,7 @@ afterAll(async () => {
   await h.close();
 });
 
-describe("GET /api/events/:id/layout (issue 7)", () => {
+describe("GET /api/events/:id/layout", () => {
   it("answers the seats, sections, rows, numbers and prices with a strong ETag and Cache-Control", async () => {
     const res = await h.app.inject({ method: "GET", url: `/api/events/${eventId}/layout` });
     expect(res.statusCode).toBe(200);

@@ -10,10 +10,10 @@ import { PgProxy } from "../../../test/support/pg-proxy.ts";
 import { RawPhx, phxUrl } from "../../../test/support/raw-phx.ts";
 
 /**
- * Issue 8, finding 13: during a PostgreSQL outage orders hung past 15 s, and most were then created
- * 0.7–12 s after their client had given up, reserving seats nobody heard of; the rest and the
- * seat-map route answered a generic 500. Here the API reaches PostgreSQL through a proxy this test
- * cuts and heals (the ws-nodes keep their direct connection: locks keep working).
+ * docs/reliability.md, round one, finding 13: during a PostgreSQL outage orders hung past 15 s, and
+ * most were then created 0.7–12 s after their client had given up, reserving seats nobody heard of;
+ * the rest and the seat-map route answered a generic 500. Here the API reaches PostgreSQL through a
+ * proxy this test cuts and heals (the ws-nodes keep their direct connection: locks keep working).
  */
 const DEADLINE_MS = 1500;
 let env: TestEnv;

@@ -6,10 +6,10 @@ import { scriptJson } from "../src/routes/pages.ts";
 import { createTestEnv, type TestEnv } from "../../../test/support/test-env.ts";
 
 /**
- * Issue 8, finding 6: the seat-map page wrote the `Host` header into its inline script unescaped, and
- * `X-Forwarded-Host` from a private address chose the WebSocket URL the page sends its token to.
- * Now nothing from the request reaches the page; the URL comes from PUBLIC_WS_URL or the browser's
- * own location.
+ * docs/reliability.md, round one, finding 6: the seat-map page wrote the `Host` header into its
+ * inline script unescaped, and `X-Forwarded-Host` from a private address chose the WebSocket URL
+ * the page sends its token to. Now nothing from the request reaches the page; the URL comes from
+ * PUBLIC_WS_URL or the browser's own location.
  */
 
 let env: TestEnv;

@@ -5,9 +5,9 @@ import { PhxClient, createEvent, createUser, eventually, push, seatIdsGrid } fro
 import { auth, postWebhook, startOrdersWorld, type OrdersWorld } from "./orders-harness.ts";
 
 /**
- * Issue 8, finding 4: a success after a failure with the same `payment_id` was answered as a
- * duplicate of the failure and dropped; the order expired with the customer charged. Webhooks are
- * now deduplicated per provider event, and a success is never dropped.
+ * docs/reliability.md, round one, finding 4: a success after a failure with the same `payment_id`
+ * was answered as a duplicate of the failure and dropped; the order expired with the customer
+ * charged. Webhooks are now deduplicated per provider event, and a success is never dropped.
  */
 
 let w: OrdersWorld;

@@ -4,10 +4,10 @@ import { createEvent, createUser, seatIdsGrid } from "../../../test/support/clus
 import { startOrdersWorld, type OrdersWorld } from "./orders-harness.ts";
 
 /**
- * `GET /api/events/:id/seats` (issue 17, finding 2: the map was read and encoded anew for every
- * anonymous request): encoded once per (event, seq) and shared, moved forward by the seat log
- * between reads, gzipped for clients that accept it, always the map at the event's current seq,
- * and counted against the address's map reads.
+ * `GET /api/events/:id/seats` (docs/reliability.md, round two, finding 2: the map was read and
+ * encoded anew for every anonymous request): encoded once per (event, seq) and shared, moved
+ * forward by the seat log between reads, gzipped for clients that accept it, always the map at the
+ * event's current seq, and counted against the address's map reads.
  */
 let w: OrdersWorld;
 beforeAll(async () => {

@@ -161,7 +161,7 @@ describe("users (seed 003)", () => {
     const upd = await call("POST", "/api/users/update", me.token, { id: me.id, user_params: { email: `updated${n}@email.com`, password_hash: "updated+hashed+password" } });
     expect(upd.statusCode).toBe(200);
     expect(upd.json()).toMatchObject({ user: { email: `updated${n}@email.com` }, token: expect.any(String) });
-    // The password changed: the old token is refused (issue 8), the answer carries a fresh one.
+    // The password changed: the old token is refused, the answer carries a fresh one.
     expect((await call("GET", `/api/users/${me.id}`, me.token)).json()).toMatchObject({ error: "token_revoked" });
     const token = (upd.json() as { token: string }).token;
     expect((await call("POST", "/api/users/update", null, { id: me.id, user_params: { email: "a@b.co" } })).statusCode).toBe(401);
@@ -222,8 +222,9 @@ describe("tickets (seed 003)", () => {
     expect((await call("PATCH", `/api/tickets/${t3}/assign/${randomUUID()}`, admin)).json()).toMatchObject({ error: "not_found", message: "user not found" });
     expect((await call("PATCH", `/api/tickets/nope/assign/${me.id}`, me.token)).statusCode).toBe(422);
 
-    // Once its holder entered the chat room with it, no user can take it; an admin still can (issue 8:
-    // a stolen ticket must be recoverable), and that is audited (apps/api/test/ticket-claims.test.ts checks the audit).
+    // Once its holder entered the chat room with it, no user can take it; an admin still can (a
+    // stolen ticket must be recoverable), and that is audited (apps/api/test/ticket-claims.test.ts
+    // checks the audit).
     await h.env.db.db.update(tickets).set({ usedAt: new Date() }).where(eq(tickets.id, t1));
     const used = await call("PATCH", `/api/tickets/${t1}/assign/${other.id}`, other.token);
     expect(used.statusCode).toBe(409);

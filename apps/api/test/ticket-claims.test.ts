@@ -8,10 +8,10 @@ import { createEvent, createUser, seatIdsGrid, startCluster, type TestCluster } 
 import { RawPhx, phxUrl, type Reply } from "../../../test/support/raw-phx.ts";
 
 /**
- * Issue 8, finding 1: ticket numbers could be guessed (251 joins counting up in 0.6 s; three distinct
- * refusals told which numbers exist) and a stolen ticket could not be given back. Now a claim answers
- * one uniform refusal, claims are limited per user and address across the cluster, and an admin can
- * reassign a used ticket, audited.
+ * docs/reliability.md, round one, finding 1: ticket numbers could be guessed (251 joins counting up
+ * in 0.6 s; three distinct refusals told which numbers exist) and a stolen ticket could not be
+ * given back. Now a claim answers one uniform refusal, claims are limited per user and address
+ * across the cluster, and an admin can reassign a used ticket, audited.
  */
 let env: TestEnv;
 let cluster: TestCluster;

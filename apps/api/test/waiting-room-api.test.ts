@@ -10,7 +10,7 @@ import { adminToken, bearer, startApi, type ApiHarness } from "./api-harness.ts"
 import { CHROMIUM, hasChromium, launchChromium } from "../../../test/support/browser.ts";
 
 /**
- * The waiting room's HTTP side (issue 15) against real PostgreSQL and Redis: the room as part of an
+ * The waiting room's HTTP side against real PostgreSQL and Redis: the room as part of an
  * event (POST and PATCH /api/events, the views), its public status and draw, the ops control and
  * the ops page. The seed is in no answer before the draw; afterwards SHA-256(seed) is the
  * commitment every earlier answer showed. The ws-node side (joins, ticks on a timer) is tested in

@@ -12,7 +12,7 @@ import { startOrdersWorld, type OrdersWorld } from "./orders-harness.ts";
 import { CHROMIUM, hasChromium, launchChromium } from "../../../test/support/browser.ts";
 
 /**
- * The buyer page in front of an event with a waiting room (issue 15), in a real browser (Debian's
+ * The buyer page in front of an event with a waiting room, in a real browser (Debian's
  * Chromium) against the real API, two ws-nodes and the worker: the room instead of the map, the
  * pre-queue and the place after the draw, the draw checked in the browser, the seat map with the
  * pass when it is my turn, the turn's end, likely sold out, sold out, the proof of work, a visitor

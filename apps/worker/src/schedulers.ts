@@ -13,9 +13,10 @@ export interface SchedulerSpec {
 
 /**
  * Keeps the worker's Job Schedulers in Redis. They live only there, so a Redis restart or flush
- * erases them and, before this, pending orders stopped expiring until the worker was restarted by
- * hand (issue 8, finding 10). Each is (re)created when missing: at start, whenever the connection
- * becomes ready again (a Redis restart), and on a timer (a flush keeps the connection up).
+ * erases them, and without them pending orders stop expiring until the worker is restarted by hand
+ * (docs/reliability.md, round one, finding 10). Each is (re)created when missing: at start,
+ * whenever the connection becomes ready again (a Redis restart), and on a timer (a flush keeps the
+ * connection up).
  */
 export class SchedulerKeeper {
   private readonly queues = new Map<string, Queue>();

@@ -6,9 +6,9 @@ import { startChildNode, type ChildNode } from "../../../test/support/child-node
 import { useCluster } from "../../../test/support/use-cluster.ts";
 
 /**
- * The worker's side of hold expiry (issue 7: no job per hold) and of issue 8's findings 9 and 10,
- * against real processes. The nodes' own sweep is off here (WS_HOLD_SWEEP_MS=0), so every release
- * below is the worker's.
+ * The worker's side of hold expiry (no job per hold) and of docs/reliability.md, round one,
+ * findings 9 and 10, against real processes. The nodes' own sweep is off here (WS_HOLD_SWEEP_MS=0),
+ * so every release below is the worker's.
  */
 const LIVE_WINDOW_MS = 900;
 const world = useCluster(
@@ -75,7 +75,7 @@ describe("hold expiry by the worker", () => {
   });
 });
 
-describe("a ws-node killed with -9 (issue 8, finding 9)", () => {
+describe("a ws-node killed with -9 (docs/reliability.md, round one, finding 9)", () => {
   it("its users' holds are released as abandoned a grace after its liveness ran out, not at their TTL", async () => {
     const eventId = await createEvent(world.env, seatIdsGrid(1, 3), { holdGraceMs: 500, holdTtlMs: 600_000 });
     const [victim, watcher] = [await createUser(world.env), await createUser(world.env)];
@@ -105,7 +105,7 @@ describe("a ws-node killed with -9 (issue 8, finding 9)", () => {
   });
 });
 
-describe("Job Schedulers (issue 8, finding 10)", () => {
+describe("Job Schedulers (docs/reliability.md, round one, finding 10)", () => {
   it("a deleted scheduler is re-created, and so is every one after the worker's keys were flushed", async () => {
     const holds = queue(HOLDS_QUEUE);
     const orders = queue(ORDERS_QUEUE);

@@ -11,10 +11,10 @@ import { createEvent, createUser, seatIdsGrid } from "../../../test/support/clus
 import { createTestEnv, type TestEnv } from "../../../test/support/test-env.ts";
 
 /**
- * Issue 8, "the worker down while holds and orders expire": pending orders whose payment window
- * closes while no worker runs stay reserved (nothing else may expire an order: its seats are the
- * buyer's until then), and are expired exactly once when the worker comes back: each seat released
- * once, each order audited once.
+ * docs/reliability.md, round one, fault "the worker down while holds and orders expire": pending
+ * orders whose payment window closes while no worker runs stay reserved (nothing else may expire an
+ * order: its seats are the buyer's until then), and are expired exactly once when the worker comes
+ * back: each seat released once, each order audited once.
  */
 let env: TestEnv;
 let worker: WorkerHandle | undefined;

@@ -13,9 +13,10 @@ export function compileTrustedProxies(list: readonly string[]): TrustProxy {
 /**
  * The client's address for per-address limits, read synchronously during the upgrade (uWS forbids
  * touching the request after an await). The peer's own address, unless the peer is a trusted proxy
- * (TRUSTED_PROXIES, issue 17 finding 1: the private-network guess let any container name its own
- * address), in which case the hop it added to X-Forwarded-For, read from the right past any other
- * trusted proxy: the same rule as the API's `trustProxy`, so a client cannot pick its own address.
+ * (TRUSTED_PROXIES; docs/reliability.md, round two, finding 1: guessing from private-network
+ * addresses would let any container name its own address), in which case the hop it added to
+ * X-Forwarded-For, read from the right past any other trusted proxy: the same rule as the API's
+ * `trustProxy`, so a client cannot pick its own address.
  */
 export function clientIp(res: HttpResponse, req: HttpRequest, trust: TrustProxy): string {
   const peer = Buffer.from(res.getRemoteAddressAsText()).toString("utf8");

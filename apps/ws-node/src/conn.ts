@@ -13,13 +13,13 @@ export interface Join {
   /** False while the join is still being answered; a newer join or a leave makes it stale. */
   live: boolean;
   /**
-   * Seat joins with `{"changes": true}` (issue 7): coalesced `changes` frames instead of per-change
+   * Seat joins with `{"changes": true}`: coalesced `changes` frames instead of per-change
    * events, for the whole event (`sections` null) or the sections named.
    */
   changes?: { sections: string[] | null };
   /**
-   * Pushes being served (issue 8, fault 12): a resync answers each with a retryable `resync` error
-   * before `phx_error`, so no push in flight is left without a reply.
+   * Pushes being served (docs/reliability.md, round one, finding 12): a resync answers each with a
+   * retryable `resync` error before `phx_error`, so no push in flight is left without a reply.
    */
   inflight?: Set<() => void>;
   /**
@@ -118,9 +118,9 @@ export function newConn(
  * Queues a frame for the socket if it is still open; returns false otherwise. Frames go out at the
  * end of the event loop's current turn (flushSends), each socket's in one corked write.
  *
- * Why (issue 16, profiled with --cpu-prof on the hot scenario): sends made outside a uWS callback
- * (every reply after a Redis round trip, every personal frame from the pub/sub feed) were one
- * write(2) each, and the writes were 30 % of a ws-node's CPU. A lock's reply and its author's
+ * Why (profiled with --cpu-prof on the hot scenario): sends made outside a uWS callback (every
+ * reply after a Redis round trip, every personal frame from the pub/sub feed) are one write(2)
+ * each, and sent so, the writes were 30 % of a ws-node's CPU. A lock's reply and its author's
  * `lockedForYou` come back in the same turn (the script's reply and its PUBLISH are read together),
  * so corking a socket's frames of one turn makes them one write. Order is kept: everything that
  * sends by other means (uWS topic publishes, join replies, closes) flushes the queue first.
@@ -185,8 +185,8 @@ export function endConn(conn: Conn, code: number, reason: string): void {
  * Sends a join's reply: the one frame a client asks for that may alone be larger than
  * WS_MAX_BACKPRESSURE (a legacy full snapshot of a 100,000-seat venue is 2.2 MB, a sold-out one's
  * compact snapshot 2 MB). Over a real network the kernel takes only the first ~80 KB at once and
- * uWS keeps the rest, so measuring the reply against the bound closed every joiner of a large
- * venue with 4408, on each of its rejoins too (issue 8; `apps/ws-node/test/join-snapshot.test.ts`).
+ * uWS keeps the rest, so measuring the reply against the bound would close every joiner of a large
+ * venue with 4408, on each of its rejoins too (`apps/ws-node/test/join-snapshot.test.ts`).
  *
  * So a socket that was within its bound before the reply may hold the reply above it while the
  * client reads it, and the bound then applies to what queues behind the reply: the buffer may rise

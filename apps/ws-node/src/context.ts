@@ -21,11 +21,11 @@ export interface NodeContext {
   feeds: EventFeeds;
   registry: LocalRegistry;
   fanout: SeatFanout;
-  /** Coalesced `changes` streams (issue 7). */
+  /** Coalesced `changes` streams. */
   changes: SeatChanges;
-  /** Chat rooms, user channels and presence (issue 4). */
+  /** Chat rooms, user channels and presence. */
   chat: ChatNode;
-  /** Cluster-wide attempt limits (connects, ticket claims), counted in Redis (issue 8). */
+  /** Cluster-wide attempt limits (connects, ticket claims), counted in Redis. */
   limits: AttemptLimits;
   /** Waiting rooms: the shared service (scripts, passes) and this node's waiters. */
   rooms: WaitingRooms;

@@ -71,10 +71,10 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
   const db: DbHandle = connectDb(config.DATABASE_URL, { max: 2 });
   const jobs = new HoldJobs(bull, keys.bullPrefix);
   const seats = new SeatService({ redis, keys, config, logger, db: db.db, jobs });
-  // Signed out, password changed, account deleted: PostgreSQL is the record, Redis the cache (issue 8).
+  // Signed out, password changed, account deleted: PostgreSQL is the record, Redis the cache.
   const sessions = new SessionStore({ db: db.db, redis, keys, tokenLifetimeS: config.JWT_TTL_SECONDS, logger });
   const verifier = createTokenVerifier(config, { isEnded: (t) => sessions.isEnded(t, { localUser: t.local }) });
-  // The same record in the node's memory, so the upgrade refuses a revoked token synchronously (issue 16).
+  // The same record in the node's memory, so the upgrade refuses a revoked token synchronously.
   const mirror = new SessionMirror({
     db: db.db,
     sessions,
@@ -106,7 +106,7 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
   const sessionGuard = new SessionGuard({ registry, sessions, mirror, subscriber, keys, logger });
   await sessionGuard.start();
   const limits = new AttemptLimits({ redis, keys, config });
-  // Connects are limited from memory against the cluster-wide counts (issue 16), so the upgrade waits for no Redis reply.
+  // Connects are limited from memory against the cluster-wide counts, so the upgrade waits for no Redis reply.
   const connectLimits = new SyncedLimits({
     limits,
     kind: "connect",

@@ -1,6 +1,7 @@
 /**
  * A token bucket: `rate` tokens a second, at most `burst` saved up. One per socket, taken by every
- * frame the socket sends (issue 8, finding 2): a socket lives on one node, so its count needs no Redis.
+ * frame the socket sends (docs/reliability.md, round one, finding 2): a socket lives on one node,
+ * so its count needs no Redis.
  */
 export class TokenBucket {
   private tokens: number;
@@ -22,8 +23,9 @@ export class TokenBucket {
   }
 
   /**
-   * Charges `n` more tokens for work already done (a large join reply, issue 17 finding 3): the
-   * bucket may go below zero, so the socket's next frames wait until it has paid the debt back.
+   * Charges `n` more tokens for work already done (a large join reply: docs/reliability.md, round
+   * two, finding 3): the bucket may go below zero, so the socket's next frames wait until it has
+   * paid the debt back.
    */
   charge(n: number): void {
     if (n <= 0) return;

@@ -12,7 +12,8 @@ const EXPIRY_SWEEP_MS = 1000;
 const RECHECK_BATCH = 200;
 
 /**
- * Ends the sockets whose session ended (issue 8, findings 3 and 11), with 4401 and a reason:
+ * Ends the sockets whose session ended (docs/reliability.md, round one, findings 3 and 11), with
+ * 4401 and a reason:
  * - the token expired (`token_expired`): a sweep every second, so an open socket no longer keeps
  *   locking on a token whose `exp` passed;
  * - a sign-out, password change or account deletion (`token_revoked`), announced on the
@@ -21,7 +22,7 @@ const RECHECK_BATCH = 200;
  *   (PostgreSQL, cached in Redis) whenever the subscriber connection comes back, so a revocation
  *   published while it was away is not missed.
  *
- * It also keeps the node's SessionMirror (issue 16: the upgrade refuses revoked tokens from memory)
+ * It also keeps the node's SessionMirror (the upgrade refuses revoked tokens from memory)
  * current: every message of the channel goes to it, it is marked stale when the subscriber
  * connection drops (the upgrade then asks the record) and reloaded when it is back. And it re-checks
  * each socket the mirror let in against the record once it is open (`recheckOpened`).
@@ -67,9 +68,9 @@ export class SessionGuard {
 
   /**
    * The safety net of the synchronous upgrade: a socket admitted on the mirror's word is checked
-   * against the record (`SessionStore.isEnded`, as the upgrade did before issue 16) once it is open,
-   * and closed with 4401 if the mirror missed a revocation (which the mirror then learns). The
-   * record unreachable: the mirror's answer stands (logged).
+   * against the record (`SessionStore.isEnded`, the check the asynchronous upgrade makes) once it
+   * is open, and closed with 4401 if the mirror missed a revocation (which the mirror then learns).
+   * The record unreachable: the mirror's answer stands (logged).
    */
   recheckOpened(c: Conn): void {
     if (c.jti === null || c.userId === null) return;

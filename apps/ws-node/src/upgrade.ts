@@ -45,7 +45,7 @@ export interface UpgradeOptions {
   isDraining: () => boolean;
   /** TRUSTED_PROXIES, compiled: whose X-Forwarded-For names the client (client-ip.ts). */
   trustProxy: TrustProxy;
-  /** Cluster-wide connect limits per address and per user (issue 8), decided from memory (SyncedLimits); absent: none. */
+  /** Cluster-wide connect limits per address and per user, decided from memory (SyncedLimits); absent: none. */
   limits?: { take(who: { ip?: string | null; user?: string | null }): RateLimitedError | null };
   /** Per-dialect checks on the query string (the seed's `?event=`); a string refuses with 400. */
   prepare?: (conn: Conn, query: (key: string) => string | undefined) => string | undefined;
@@ -55,7 +55,7 @@ export interface UpgradeOptions {
  * Verifies the token before accepting the socket. A missing token makes an anonymous watcher; a bad
  * one is refused with 401 and a JSON body naming the reason; past a connect limit, 429.
  *
- * Synchronous without a token and for the cluster's own HS256 tokens (issue 16): the token is checked
+ * Synchronous without a token and for the cluster's own HS256 tokens: the token is checked
  * with `verifySync`, its session against the node's SessionMirror, the connect limits from memory
  * (SyncedLimits), so `res.upgrade` runs inside this handler, which uWS corks.
  * Our uWS build prints "writes must be made from within a corked callback" for every upgrade made
@@ -102,7 +102,7 @@ export function handleUpgrade(o: UpgradeOptions) {
       const conn = newConn(o.nodeId, o.dialect, user, { rate: o.rate, burst: o.burst, maxBuffered: o.maxBuffered, replyStallMs: o.replyStallMs, ip });
       const bad = o.prepare?.(conn, query);
       if (bad) return refuse("400 Bad Request", "bad_request", bad);
-      // No `res.cork` around the upgrade (issue 11): after an await, uWebSockets' HttpResponse::cork
+      // No `res.cork` around the upgrade: after an await, uWebSockets' HttpResponse::cork
       // can mistake the upgraded socket's memory for HTTP state once `upgrade` reallocates it in
       // place, and close the new WebSocket right after `open` (1006, no frame; fixed upstream in
       // uWebSockets PR #1929, not in this build). Its maintainers' advice (uWebSockets #1583): do not

@@ -366,7 +366,7 @@ describe("a flood of pushes", () => {
     const limited = replies.filter((r) => r.status === "error" && r.response.reason === "rate_limited");
     expect(okSeats.length + limited.length).toBe(refs.length);
     expect(limited.length).toBeGreaterThan(0);
-    // The bucket starts full (burst 40) and the join took one (every frame counts, issue 8): the
+    // The bucket starts full (burst 40) and the join took one (every frame counts): the
     // first 39 pushes all went through.
     expect(replies.slice(0, env.config.WS_PUSH_BURST - 1).every((r) => r.status === "ok")).toBe(true);
     for (const [i, r] of replies.entries()) if (r.status === "ok") expect(r.response.seat).toBe(all[i]);

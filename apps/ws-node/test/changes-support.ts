@@ -3,7 +3,7 @@ import type { SeatService } from "@seatdrop/seats";
 import type { PhxClient, Received } from "../../../test/support/cluster.ts";
 import type { TestEnv } from "../../../test/support/test-env.ts";
 
-/** Helpers of the `changes` tests (issue 7): sectioned events, and a client that applies frames as a real one would. */
+/** Helpers of the `changes` tests: sectioned events, and a client that applies frames as a real one would. */
 
 /** An event whose seats carry sections: `{floor: ["F_1", …], balcony: […]}`. Inserted in chunks (100,000 seats fit). */
 export async function createSectionedEvent(env: TestEnv, sections: Record<string, string[]>): Promise<string> {

@@ -143,7 +143,7 @@ describe("chat channel event:<id> (stock phoenix client, two ws-nodes)", () => {
     expect(await refusal(client(1, dave.token), topic, { ticket_number: 12345 })).toMatchObject({ reason: "malformed_payload", field: "ticket_number" });
     const voided = await issueTicket(env, eventId);
     await env.db.db.update(tickets).set({ status: "void" }).where(eq(tickets.id, voided.id));
-    expect(await refusal(client(1, dave.token), topic, { ticket_number: voided.number })).toMatchObject({ reason: "invalid_ticket", field: "ticket_number" }); // one refusal for every reason (issue 8)
+    expect(await refusal(client(1, dave.token), topic, { ticket_number: voided.number })).toMatchObject({ reason: "invalid_ticket", field: "ticket_number" }); // one refusal for every reason
 
     const t = await issueTicket(env, eventId);
     await client(0, alice.token).join(topic, { ticket_number: t.number });

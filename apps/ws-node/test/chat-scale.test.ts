@@ -11,9 +11,9 @@ import { RawPhx, phxUrl } from "../../../test/support/raw-phx.ts";
 import { createChatEvent, issueTicket, syncEventRoom } from "./chat-support.ts";
 
 /**
- * Issue 11, chat at concert scale, on two nodes with stock `phoenix` clients: coalesced presence
- * through a join storm, group commit (order, exactly once), `messages` frames, the overload
- * refusal, and the removal of a refunded member (issue 8).
+ * Chat at concert scale, on two nodes with stock `phoenix` clients: coalesced presence through a
+ * join storm, group commit (order, exactly once), `messages` frames, the overload refusal, and the
+ * removal of a refunded member.
  */
 let env: TestEnv;
 let cluster: TestCluster;
@@ -67,7 +67,7 @@ function joinWithPresence(c: PhxClient, topic: string, params: Record<string, un
 
 const listed = (p: Presence) => p.list((id: string) => id).sort();
 
-describe("chat at concert scale (issue 11)", () => {
+describe("chat at concert scale", () => {
   it("stock Presence shows the right list on both nodes through a join storm, with one diff per tick, not per join", async () => {
     const { eventId, topic } = await activeRoom();
     const people = await members(eventId, 240);
@@ -176,7 +176,7 @@ describe("chat at concert scale (issue 11)", () => {
     await expect(client(0, (await members(eventId, 1))[0]!.token).join(topic, { batch: "yes" })).rejects.toMatchObject({ reply: { reason: "malformed_payload", field: "batch" } });
   });
 
-  it("a refunded member no longer reads the room, types or gets history (issue 8)", async () => {
+  it("a refunded member no longer reads the room, types or gets history", async () => {
     const { eventId, topic } = await activeRoom();
     const [keeper, refunded] = [await createUser(env), await createUser(env)];
     await issueTicket(env, eventId, keeper.id);
@@ -228,7 +228,7 @@ describe("chat at concert scale (issue 11)", () => {
   });
 });
 
-describe("overload is visible (issue 11)", () => {
+describe("overload is visible", () => {
   it("a room whose pipeline is behind refuses new messages at once with rate_limited and retry_after_ms; refused ones are not stored", async () => {
     const own = await import("../../../test/support/test-env.ts").then((m) => m.createTestEnv({ CHAT_RATE: "1000", WS_PUSH_RATE: "1000", WS_PUSH_BURST: "1000", CHAT_QUEUE_MAX_MS: "1", CHAT_BATCH_MAX: "2" }));
     const { startCluster } = await import("../../../test/support/cluster.ts");
@@ -267,7 +267,7 @@ describe("overload is visible (issue 11)", () => {
   });
 });
 
-describe("large rooms (issue 11)", () => {
+describe("large rooms", () => {
   it("above CHAT_PRESENCE_LIST_MAX members see the online count and the presence of the room's speakers, not the whole list", async () => {
     const own = await import("../../../test/support/test-env.ts").then((m) => m.createTestEnv({ CHAT_RATE: "1000", CHAT_PRESENCE_LIST_MAX: "5" }));
     const { startCluster } = await import("../../../test/support/cluster.ts");

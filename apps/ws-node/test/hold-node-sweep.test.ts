@@ -3,9 +3,9 @@ import { createEvent, createUser, push, seatIdsGrid } from "../../../test/suppor
 import { useCluster } from "../../../test/support/use-cluster.ts";
 
 /**
- * With no worker at all (issue 8, finding 15), expired holds are still released within seconds by
- * the ws-nodes' own sweep of the events they watch; and the re-lock cool-down (finding 5) as a
- * Phoenix client sees it.
+ * With no worker at all (docs/reliability.md, round one, finding 15), expired holds are still
+ * released within seconds by the ws-nodes' own sweep of the events they watch; and the re-lock
+ * cool-down (finding 5) as a Phoenix client sees it.
  */
 const COOL_MS = 1500;
 const world = useCluster({ WS_HOLD_SWEEP_MS: "200", HOLD_RELOCK_COOLDOWN_MS: String(COOL_MS) }, { worker: false });
@@ -54,8 +54,8 @@ describe("the re-lock cool-down", () => {
     // Someone else may take it at once, and give it back.
     expect((await push(o.channel, "lock", { seat: "A_1" })).status).toBe("ok");
     expect((await push(o.channel, "unlock", { seat: "A_1" })).status).toBe("ok");
-    // A plain unlock cools the seat down for its author too (issue 17, finding 4), in a key of its own:
-    // the other user's lock and unlock did not erase the farmer's.
+    // A plain unlock cools the seat down for its author too (docs/reliability.md, round two,
+    // finding 4), in a key of its own: the other user's lock and unlock did not erase the farmer's.
     expect(await push(o.channel, "lock", { seat: "A_1" })).toMatchObject({ status: "error", response: { reason: "relock_cooldown", seat: "A_1" } });
     expect(await push(f.channel, "lock", { seat: "A_1" })).toMatchObject({ status: "error", response: { reason: "relock_cooldown" } });
     await new Promise((r) => setTimeout(r, wait + 50));

@@ -7,13 +7,14 @@ import { createSectionedEvent, seatRange } from "./changes-support.ts";
 import { joinRepliesOverBound, sampleSendBuffer, sendBufferBytes, slowConsumerCloses } from "./send-buffer-support.ts";
 
 /**
- * Issue 8, suspected: "a 100,000-seat join snapshot larger than WS_MAX_BACKPRESSURE closes the joiner
- * with 4408 over a real network". A stock client joining `seats:<id>` without `changes` gets every
- * seat in its reply: 2.2 MB for 100,000 seats, twice the default bound (1 MiB, not overridden here).
- * Over loopback the kernel swallows it whole; over a real path it takes the first ~80 KB and uWS
- * keeps the rest, which the node used to measure against the bound and close the joiner with 4408
- * right after the reply, on each of its rejoins too. The slow link (test/support/slow-link.py) gives
- * the node's kernel a real network's segment size and carries the bytes at 4 Mbit/s.
+ * docs/reliability.md, round one, a suspected finding: "a 100,000-seat join snapshot larger than
+ * WS_MAX_BACKPRESSURE closes the joiner with 4408 over a real network". A stock client joining
+ * `seats:<id>` without `changes` gets every seat in its reply: 2.2 MB for 100,000 seats, twice the
+ * default bound (1 MiB, not overridden here). Over loopback the kernel swallows it whole; over a
+ * real path it takes the first ~80 KB and uWS keeps the rest, which the node used to measure
+ * against the bound and close the joiner with 4408 right after the reply, on each of its rejoins
+ * too. The slow link (test/support/slow-link.py) gives the node's kernel a real network's segment
+ * size and carries the bytes at 4 Mbit/s.
  */
 // Shorter than the default 5 s, so the second test is quick; still under the ~4.4 s the first
 // test's reply takes to drain, so that one shows a reader making progress is let be.
@@ -23,7 +24,7 @@ const LINK_RATE = 500_000; // bytes per second: 4 Mbit/s, a mobile link; the 2.2
 const python = slowLinkAvailable();
 if (!python) console.warn("join-snapshot.test.ts: python3 not found; the slow-link tests are skipped");
 
-describe.skipIf(!python)("a 100,000-seat join snapshot over a slow network (issue 8)", () => {
+describe.skipIf(!python)("a 100,000-seat join snapshot over a slow network", () => {
   let eventId: string;
   const links: SlowLink[] = [];
   const clients: PhxClient[] = [];

@@ -3,8 +3,8 @@ import type { WebSocket } from "uWebSockets.js";
 import { endConn, flushSends, newConn, sendJoinReply, sendTo, type Conn, type UserData } from "../src/conn.ts";
 
 /**
- * The send path of conn.ts (issue 16): frames a turn of the event loop sends to one socket go out as
- * one corked write at the end of the turn, in order, and nothing that sends by other means (a join
+ * The send path of conn.ts: frames a turn of the event loop sends to one socket go out as one
+ * corked write at the end of the turn, in order, and nothing that sends by other means (a join
  * reply, a close) overtakes them. The socket here records what uWS was asked to do.
  */
 function recorder(buffered = 0) {

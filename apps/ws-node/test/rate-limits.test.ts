@@ -9,10 +9,11 @@ import { RawPhx, phxUrl, until, type Frame } from "../../../test/support/raw-phx
 import { rawUpgrade } from "../../../test/support/raw-upgrade.ts";
 
 /**
- * Issue 8, finding 2 (and the connect and claim limits of findings 1 and 5): every frame a socket
- * sends counts against its bucket, joins waiting for their reply are capped per socket, and connects
- * and ticket claims are counted per address and per user in Redis, so both nodes agree. Refusals
- * are `rate_limited` with `retry_after_ms` (HTTP 429 with Retry-After on the upgrade).
+ * docs/reliability.md, round one, finding 2 (and the connect and claim limits of findings 1 and 5):
+ * every frame a socket sends counts against its bucket, joins waiting for their reply are capped
+ * per socket, and connects and ticket claims are counted per address and per user in Redis, so both
+ * nodes agree. Refusals are `rate_limited` with `retry_after_ms` (HTTP 429 with Retry-After on the
+ * upgrade).
  */
 const w = useCluster({
   WS_PUSH_RATE: "5",
@@ -45,9 +46,9 @@ const perSocket: string[] = [];
 const acrossCluster: string[] = [];
 
 /**
- * Connect limits are decided from each node's memory (issue 16): a node hears of the other's
- * connects within LIMIT_SYNC_MS plus a round trip. Waited out before a refusal is expected of a node
- * that did not see every connect itself (the overshoot within that lag: ARCHITECTURE.md).
+ * Connect limits are decided from each node's memory: a node hears of the other's connects within
+ * LIMIT_SYNC_MS plus a round trip. Waited out before a refusal is expected of a node that did not
+ * see every connect itself (the overshoot within that lag: ARCHITECTURE.md).
  */
 const syncLag = () => new Promise((r) => setTimeout(r, 2 * w.env.config.LIMIT_SYNC_MS + 100));
 

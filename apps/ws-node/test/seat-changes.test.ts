@@ -5,8 +5,8 @@ import { createEvent, createUser, eventually, push, seatIdsGrid } from "../../..
 import { createSectionedEvent, joinChanges, seatRange, sorted, takenInRedis } from "./changes-support.ts";
 
 /**
- * Issue 7: joins with `{"changes": true}` get compact snapshots and coalesced `changes` frames,
- * optionally per section; stock phoenix clients on two real ws-nodes.
+ * Joins with `{"changes": true}` get compact snapshots and coalesced `changes` frames, optionally
+ * per section; stock phoenix clients on two real ws-nodes.
  */
 const world = useCluster({ SEAT_TICK_MS: "50" });
 
@@ -37,7 +37,7 @@ async function churn(eventId: string, seatIds: string[], users: number, opsEach:
   return done;
 }
 
-describe("seats channel with changes (issue 7)", () => {
+describe("seats channel with changes", () => {
   it("a changes join gets a compact snapshot and changes frames; a legacy join on the same node keeps its per-change events", async () => {
     const eventId = await createEvent(world.env, seatIdsGrid(2, 5));
     const [alice, bob] = [await createUser(world.env), await createUser(world.env)];
@@ -239,7 +239,7 @@ describe("seats channel with changes (issue 7)", () => {
     console.log(`reloaded event: ${[errors, legacyErrors].filter((n) => n > 0).length} quiet watchers on the other node (changes, legacy) got phx_error ${toldIn} ms after the reload; the rejoin: ${String(replies.at(-1)!.mode)} under a new epoch, ${Object.keys(replies.at(-1)!.seats as object).length} taken seats, in ${Date.now() - reloadedAt} ms`);
   });
 
-  it("a push in flight while its node resyncs the event gets a reply: its outcome, or a retryable resync error (issue 8, fault 12)", async () => {
+  it("a push in flight while its node resyncs the event gets a reply: its outcome, or a retryable resync error (docs/reliability.md, round one, finding 12)", async () => {
     // A lock on an event Redis lost reloads it (a new epoch, announced), so the node resyncs its
     // watchers while that very lock is still being served. Several rounds: the interleaving varies.
     const outcomes: string[] = [];

@@ -4,14 +4,15 @@ import { createEvent, createUser, push, seatIdsGrid } from "../../../test/suppor
 import { joinChanges } from "./changes-support.ts";
 
 /**
- * Issue 7's tick, made long (8 s) so the two behaviours are told apart without measuring time: a
- * quiet room's first change arrives well before the tick could have fired, and the changes that
- * follow within the tick wait for it and arrive together, as one frame of final states.
+ * The `changes` tick (SEAT_TICK_MS), made long (8 s) so the two behaviours are told apart without
+ * measuring time: a quiet room's first change arrives well before the tick could have fired, and
+ * the changes that follow within the tick wait for it and arrive together, as one frame of final
+ * states.
  */
 const TICK_MS = 8000;
 const world = useCluster({ SEAT_TICK_MS: String(TICK_MS) });
 
-describe("changes frames are coalesced per tick (issue 7)", () => {
+describe("changes frames are coalesced per tick", () => {
   it("the first change of a quiet room goes out at once; later ones in the tick wait and arrive as one frame of final states", async () => {
     const eventId = await createEvent(world.env, seatIdsGrid(1, 6));
     const u = await createUser(world.env);

@@ -12,10 +12,10 @@ import { RawPhx, phxUrl } from "../../../test/support/raw-phx.ts";
 import { rawUpgrade } from "../../../test/support/raw-upgrade.ts";
 
 /**
- * Issue 16: the upgrade decides from the node's memory (SessionMirror), synchronously. A revocation
- * must reach every node and be refused there (401 token_revoked, as before) within its delivery
- * time; one recorded before a node started must be refused by it (the mirror's startup load); and
- * what the mirror misses is caught by the full check once the socket is open (4401).
+ * The upgrade decides from the node's memory (SessionMirror), synchronously. A revocation must
+ * reach every node and be refused there (401 token_revoked, as before) within its delivery time;
+ * one recorded before a node started must be refused by it (the mirror's startup load); and what
+ * the mirror misses is caught by the full check once the socket is open (4401).
  *
  * Several cases make the record disagree with the mirror on purpose (a revocation only announced,
  * or only recorded), to show which of the two answered.

@@ -11,10 +11,11 @@ import { RawPhx, phxUrl } from "../../../test/support/raw-phx.ts";
 import { rawUpgrade } from "../../../test/support/raw-upgrade.ts";
 
 /**
- * Issue 8, findings 3 and 11: sessions outlived the account, the password and the token, and a
- * Redis restart un-revoked signed-out tokens. Now sockets close with 4401 when their token expires or
- * their session ends anywhere; the record is in PostgreSQL with Redis as its cache; and a node whose
- * subscriber missed the announcement re-checks its sockets when it reconnects.
+ * docs/reliability.md, round one, findings 3 and 11: sessions outlived the account, the password
+ * and the token, and a Redis restart un-revoked signed-out tokens. Now sockets close with 4401 when
+ * their token expires or their session ends anywhere; the record is in PostgreSQL with Redis as its
+ * cache; and a node whose subscriber missed the announcement re-checks its sockets when it
+ * reconnects.
  */
 let env: TestEnv;
 let cluster: TestCluster;

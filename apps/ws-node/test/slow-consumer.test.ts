@@ -7,10 +7,10 @@ import { useCluster } from "../../../test/support/use-cluster.ts";
 import { sampleSendBuffer, sendBufferBytes } from "./send-buffer-support.ts";
 
 // A small send-buffer bound, so a client that stops reading crosses it quickly. The joins-in-flight
-// cap (issue 8) and the push rate (which charges a whole-map join a token per 64 KiB of its reply,
-// issue 17) are lifted: on a loaded machine they refused most of the 40 joins, and the few 200 KB
-// replies left fitted in the kernel's buffers, so uWS never saw backpressure and the test waited
-// for a close that never came. One node: the send buffer gauge read below is then this node's.
+// cap and the push rate (which charges a whole-map join a token per 64 KiB of its reply) are
+// lifted: on a loaded machine they refused most of the 40 joins, and the few 200 KB replies left
+// fitted in the kernel's buffers, so uWS never saw backpressure and the test waited for a close
+// that never came. One node: the send buffer gauge read below is then this node's.
 const world = useCluster({ WS_MAX_BACKPRESSURE: "16384", WS_JOINS_IN_FLIGHT: "64", WS_PUSH_RATE: "1000", WS_PUSH_BURST: "1000" }, { nodes: 1 });
 
 describe("slow consumers", () => {

@@ -7,7 +7,7 @@ import { Subscriber, respPushBytes } from "../src/fanout/subscriber.ts";
 
 /**
  * The node's subscriber holds plain channels (revocations, limit totals: PUBLISH) and sharded ones
- * (an event's seats and chat, a user's notifications: SPUBLISH) side by side (issue 18).
+ * (an event's seats and chat, a user's notifications: SPUBLISH) side by side.
  */
 let env: TestEnv;
 let subscriber: Subscriber;

@@ -4,15 +4,15 @@ import { createUser } from "../../../test/support/cluster.ts";
 import { useCluster } from "../../../test/support/use-cluster.ts";
 
 /**
- * Issue 11: under a join storm, 1–2 of 1,000 sockets were closed by the server (1006) right after
- * `open`, before any frame. The upgrade verified the token (an await) and then called
+ * Under a join storm, 1–2 of 1,000 sockets were closed by the server (1006) right after `open`,
+ * before any frame, when the upgrade verified the token (an await) and then called
  * `res.cork(() => res.upgrade(…))`: uWebSockets' cork, run on a response it had not corked itself,
  * can read the upgraded socket's memory as HTTP state and close it (uWebSockets PR #1929; issue
  * #1583: "remove the call to cork when upgrading from this state"). Each storm is 1,000 sockets
  * with a token (the asynchronous path) opened at once; every one must stay open until we close it.
- * STORMS (default 3 in the suite) repeats it; `UPGRADE_STORMS=20` gives the issue's 20 storms.
+ * STORMS (default 3 in the suite) repeats it; `UPGRADE_STORMS=20` gives a longer run of 20 storms.
  */
-// One user opens every socket: the per-user connect limit (issue 8) is lifted, it is not what this measures.
+// One user opens every socket: the per-user connect limit is lifted, it is not what this measures.
 const world = useCluster({ WS_PUSH_RATE: "1000", WS_PUSH_BURST: "1000", LIMIT_CONNECTS_PER_USER: "0" }, { nodes: 1, worker: false });
 const STORMS = Number(process.env.UPGRADE_STORMS ?? 3);
 const SOCKETS = 1000;
@@ -62,7 +62,7 @@ async function storm(port: number, token: string): Promise<{ opened: number; clo
   return { opened, closedAfterOpen, failed };
 }
 
-describe("upgrade storm (issue 11)", () => {
+describe("upgrade storm", () => {
   it(`keeps every socket of ${STORMS} storms of ${SOCKETS} authenticated connects open after open`, { timeout: 60_000 + STORMS * 30_000 }, async () => {
     const { token } = await createUser(world.env);
     const port = world.cluster.nodes[0]!.port;

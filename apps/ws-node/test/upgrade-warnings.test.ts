@@ -8,11 +8,11 @@ import { RawPhx, phxUrl } from "../../../test/support/raw-phx.ts";
 import { rawUpgrade } from "../../../test/support/raw-upgrade.ts";
 
 /**
- * Issue 16: our uWS build prints "Warning: uWS.HttpResponse writes must be made from within a
- * corked callback" for every upgrade completed after an await: one line per authenticated connect
- * (5,326 in one CI log). The upgrade of the cluster's own tokens is now decided inside uWS's
- * handler; this counts the lines a real ws-node process writes to stderr over N authenticated
- * connects and joins, and a few refusals, and prints the node's CPU per connect and join.
+ * Our uWS build prints "Warning: uWS.HttpResponse writes must be made from within a corked
+ * callback" for every upgrade completed after an await: one line per authenticated connect (5,326
+ * in one CI log). The upgrade of the cluster's own tokens is now decided inside uWS's handler; this
+ * counts the lines a real ws-node process writes to stderr over N authenticated connects and joins,
+ * and a few refusals, and prints the node's CPU per connect and join.
  */
 const WARNING = "writes must be made from within a corked callback";
 const USERS = 20;

@@ -4,10 +4,10 @@ import { RawPhx, phxUrl } from "../../../test/support/raw-phx.ts";
 import { useCluster } from "../../../test/support/use-cluster.ts";
 
 /**
- * Whole-map joins (no `changes`) of a large venue (issue 17, finding 3: 20 joins from one anonymous
- * socket cost 9.3 s of ws-node CPU and sent 44 MB): the map's `seats` is encoded once per (epoch,
- * seq) and shared, and each reply is charged to the socket's bucket by its size (a token per 64 KiB),
- * so one socket cannot ask for the same map again and again.
+ * Whole-map joins (no `changes`) of a large venue (docs/reliability.md, round two, finding 3: 20
+ * joins from one anonymous socket cost 9.3 s of ws-node CPU and sent 44 MB): the map's `seats` is
+ * encoded once per (epoch, seq) and shared, and each reply is charged to the socket's bucket by its
+ * size (a token per 64 KiB), so one socket cannot ask for the same map again and again.
  */
 const w = useCluster({ WS_PUSH_RATE: "5", WS_PUSH_BURST: "40" });
 

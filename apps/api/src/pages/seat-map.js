@@ -186,7 +186,7 @@ function applyChanges(p) {
 
 // A refused token (expired, revoked, or signed with another JWT_SECRET after a restart) makes the
 // server refuse the upgrade with 401, which a browser's WebSocket only sees as an error: the stock
-// client would retry forever, with no seats (issue 9). After an error, one API call with the same
+// client would retry forever, with no seats. After an error, one API call with the same
 // token tells a refused token from a network fault.
 let checking = false;
 async function checkToken() {

@@ -39,16 +39,17 @@ export const authPlugin = fp(
     const { config, redis, keys } = app.deps;
     const sessions = new SessionStore({ db: app.deps.db.db, redis, keys, tokenLifetimeS: config.JWT_TTL_SECONDS, logger: app.deps.logger });
     // A token is refused once its session ended: signed out (its jti denied until it would have
-    // expired anyway), issued before its user's password change, or its user deleted (issue 8).
+    // expired anyway), issued before its user's password change, or its user deleted.
     const verifier = createTokenVerifier(config, { isEnded: (t) => sessions.isEnded(t, { localUser: t.local }) });
 
     const authenticate = async (request: FastifyRequest): Promise<void> => {
       const token = bearerToken(request.headers.authorization);
       if (!token) throw unauthorized();
       const user = await verifier.verify(token);
-      // A token's `admin` claim is confirmed against the user's row (issue 17, finding 10: a token
-      // signed with the cluster's secret for a plain user with `role: admin` froze an event). The
-      // record wins: no row, or another role there, and the bearer acts with that role (or `user`).
+      // A token's `admin` claim is confirmed against the user's row (docs/reliability.md, round
+      // two, finding 10: otherwise a token signed with the cluster's secret for a plain user with
+      // `role: admin` could freeze an event). The record wins: no row, or another role there, and
+      // the bearer acts with that role (or `user`).
       if (user.role === "admin") user.role = await recordedRole(user.userId);
       request.user = user;
     };

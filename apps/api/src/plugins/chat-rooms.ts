@@ -2,7 +2,7 @@ import fp from "fastify-plugin";
 import { ChatBus, roomSchedule, syncRoom, type RoomLifecycleDeps, type RoomSchedule } from "@seatdrop/chat";
 import { RoomJobs } from "@seatdrop/jobs";
 
-/** How the API keeps chat rooms in step with their events (issue 4). */
+/** How the API keeps chat rooms in step with their events. */
 export interface ChatRoomsApi {
   lifecycle: RoomLifecycleDeps;
   jobs: RoomJobs;

@@ -50,7 +50,8 @@ export const errorHandlerPlugin = fp(
       const status = error.statusCode ?? 500;
       if (status >= 400 && status < 500) return reply.code(status).send({ error: codeByStatus[status] ?? "bad_request", message: error.message });
       if (isUnavailable(error)) {
-        // PostgreSQL unreachable or timing out: a retryable 503, not a 500 (issue 8, finding 13).
+        // PostgreSQL unreachable or timing out: a retryable 503, not a 500 (docs/reliability.md,
+        // round one, finding 13).
         log.warn({ err: error, method: request.method, url: request.url.split("?")[0], reqId: request.id }, "database unavailable");
         return reply.code(503).header("retry-after", String(RETRY_AFTER_S)).send({ error: "database_unavailable", message: "the database is not answering; retry shortly" });
       }
@@ -80,9 +81,10 @@ export const errorHandlerPlugin = fp(
 
 /**
  * The safety net behind the schemas: PostgreSQL's data exceptions (class 22: a number out of range,
- * U+0000 in text, a malformed value) and foreign-key refusals (23503) are the client's input, so they
- * answer 422 `invalid_input` / 409 `conflict`, never 500 (issue 8, finding 7). Routes that expect one
- * of these map it to a precise code themselves (e.g. `user_has_orders`).
+ * U+0000 in text, a malformed value) and foreign-key refusals (23503) are the client's input, so
+ * they answer 422 `invalid_input` / 409 `conflict`, never 500 (docs/reliability.md, round one,
+ * finding 7). Routes that expect one of these map it to a precise code themselves (e.g.
+ * `user_has_orders`).
  */
 function fromPostgres(error: unknown): ApiError | null {
   if (isDataException(error)) return new ApiError(422, "invalid_input", "a value in the request is out of range or not valid");

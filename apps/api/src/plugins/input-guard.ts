@@ -6,8 +6,9 @@ const MAX_DEPTH = 32;
 
 /**
  * Refuses U+0000 in any string of a request's params, query or body with a 422 naming the field.
- * PostgreSQL's text and jsonb cannot store it and answered such input with a 500 (an email at
- * sign-in, a ticket number: issue 8, finding 7); no route of this API has a use for it.
+ * PostgreSQL's text and jsonb cannot store it, so such input would be answered with a 500 (an email
+ * at sign-in, a ticket number: docs/reliability.md, round one, finding 7); no route of this API has
+ * a use for it.
  */
 export const inputGuardPlugin = fp(
   async (app) => {

@@ -21,7 +21,7 @@ export const openApiPlugin = fp(
         tags: [
           { name: "users", description: "Sign up and sign in (seed 003)" },
           { name: "events", description: "Events, their seat maps and chat rooms" },
-          { name: "waiting-room", description: "An event's waiting room: its status and its verifiable draw (issue 15)" },
+          { name: "waiting-room", description: "An event's waiting room: its status and its verifiable draw" },
           { name: "orders", description: "Holds become orders; cancel, refund (seed 001)" },
           { name: "payments", description: "Signed payment confirmations (webhook)" },
           { name: "tickets", description: "Tickets: create and assign (seed 003); paid orders issue them too" },

@@ -3,7 +3,7 @@ import { WaitingRooms } from "@seatdrop/queue";
 
 declare module "fastify" {
   interface FastifyInstance {
-    /** The events' waiting rooms (libs/queue, issue 15): status, draw, settings into Redis. The ws-nodes tick them. */
+    /** The events' waiting rooms (libs/queue): status, draw, settings into Redis. The ws-nodes tick them. */
     rooms: WaitingRooms;
   }
 }

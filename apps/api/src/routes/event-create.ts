@@ -20,7 +20,7 @@ export const eventCreateRoutes: FastifyPluginAsyncTypebox = async (app) => {
         description:
           "Stores the event, its seats and its chat room (status inactive) in one transaction. " +
           "Times are ISO-8601 or `YYYY-MM-DD HH:MM:SS` (UTC); prices are in major units with at most 2 decimals. " +
-          "With `waiting_room` the sale goes through a waiting room (issue 15): it needs `sales_open_at` and must open before it; " +
+          "With `waiting_room` the sale goes through a waiting room: it needs `sales_open_at` and must open before it; " +
           "the server makes the draw's secret seed and publishes its commitment (SHA-256) in the answer, the seed only after the draw.",
         security: bearerSecurity,
         body: CreateEventBody,

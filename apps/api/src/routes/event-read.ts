@@ -34,7 +34,7 @@ export const eventReadRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ["events"],
         summary: "An event: its settings, seat count, chat room and waiting room",
         description:
-          "Without the seats (issue 17, finding 2: a 100,000-seat event's answer was 9 MB, built anew for each anonymous " +
+          "Without the seats (with them, a 100,000-seat event's answer would be 9 MB, built anew for each anonymous " +
           "request): `GET /api/events/:id/layout` has them (cacheable), `GET /api/events/:id/seats` their live states.",
         params: IdParams,
         response: { 200: EventView, ...errorResponses(404, 422) },
@@ -54,7 +54,7 @@ export const eventReadRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ["events"],
         summary: "An event's layout: seat ids, sections, rows, numbers and prices, cacheable",
         description:
-          "The static half of a seat map (issue 7). Seats joins with `changes` send only the seats that are not available; " +
+          "The static half of a seat map. Seats joins with `changes` send only the seats that are not available; " +
           "this gives the rest. Answers with a strong `ETag` and `Cache-Control`; a request whose `If-None-Match` names the " +
           "current ETag gets 304 with no body.",
         params: IdParams,

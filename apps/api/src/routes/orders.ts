@@ -43,10 +43,10 @@ async function raceTimer<T>(work: Promise<T>, ms: number, ac: AbortController): 
 }
 
 /**
- * Runs an order write under a deadline (issue 8, finding 13). Past it the write is aborted: every
- * later step of it refuses to go on, and its transaction cannot commit (see createOrder), so the
- * 503 the client gets is the truth. Only a COMMIT already on its way is waited for, bounded; if
- * PostgreSQL does not answer it either, the outcome is honestly unknown.
+ * Runs an order write under a deadline (docs/reliability.md, round one, finding 13). Past it the
+ * write is aborted: every later step of it refuses to go on, and its transaction cannot commit (see
+ * createOrder), so the 503 the client gets is the truth. Only a COMMIT already on its way is waited
+ * for, bounded; if PostgreSQL does not answer it either, the outcome is honestly unknown.
  */
 async function withOrderDeadline(
   ms: number,
@@ -158,7 +158,8 @@ export const orderRoutes: FastifyPluginAsyncTypebox = async (app) => {
     { schema: { tags: ["events"], summary: "The seat map with each seat's live state", params: IdParams, response: { 200: SeatMapResponse, ...errorResponses(404, 422, 429, 503) } } },
     // A read: past its deadline it simply answers 503 (with Retry-After); nothing is left to fence.
     // The body is encoded once per (event, seq) and shared, gzipped for clients that accept it
-    // (SeatMapCache, issue 17, finding 2), and each read counts against LIMIT_MAP_READS_PER_IP.
+    // (SeatMapCache; docs/reliability.md, round two, finding 2), and each read counts against
+    // LIMIT_MAP_READS_PER_IP.
     async (request, reply) => {
       await app.attemptLimits.consume("map_read", { ip: request.ip });
       const ac = new AbortController();

@@ -27,9 +27,10 @@ const phoenixJs = readFileSync(join(dirname(createRequire(import.meta.url).resol
 export const pageRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { config } = app.deps;
   // The page is the same for every request: nothing from the request (Host, X-Forwarded-Host) is
-  // written into it. Both were, unescaped, and chose where the page sent its token (issue 8,
-  // finding 6): `Host: x</script><script>…` ran, and a shared cache could keep the poisoned page.
-  // Without PUBLIC_WS_URL the browser derives the URL from its own location, which no header sets.
+  // written into it. Written unescaped, either would choose where the page sends its token
+  // (docs/reliability.md, round one, finding 6): `Host: x</script><script>…` would run, and a
+  // shared cache could keep the poisoned page. Without PUBLIC_WS_URL the browser derives the URL
+  // from its own location, which no header sets.
   const wsUrlScript = config.PUBLIC_WS_URL
     ? `window.SEATDROP_WS_URL = ${scriptJson(config.PUBLIC_WS_URL)};`
     : `window.SEATDROP_WS_URL = (location.protocol === "https:" ? "wss://" : "ws://") + location.hostname + ":" + ${scriptJson(String(config.WS_PORTS[0]))} + "/socket";`;

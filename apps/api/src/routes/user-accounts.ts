@@ -26,7 +26,8 @@ export const userAccountRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      // Before the scrypt hash: a refused attempt costs one Redis call (issue 8, finding 5).
+      // Before the scrypt hash: a refused attempt costs one Redis call (docs/reliability.md, round
+      // one, finding 5).
       await app.attemptLimits.consume("sign_up", { ip: request.ip });
       const { username, email, password_hash: password } = request.body.user_params;
       const user = await createUser({ db: app.deps.db.db, username, email, password });
@@ -48,12 +49,14 @@ export const userAccountRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       // Checked before the scrypt verify, so a flood of guesses is refused for the price of a Redis
-      // call and cannot slow real sign-ins (issue 8, finding 5: 12 parallel guesses made one take 481 ms).
+      // call and cannot slow real sign-ins (docs/reliability.md, round one, finding 5: unchecked,
+      // 12 parallel guesses made one take 481 ms).
       const account = normaliseEmail(request.body.email);
       // Every attempt counts up front (parallel guesses cannot all pass a check made before any of
-      // them failed); a success clears the counts, so only failures accumulate. The hard limit is per
-      // (account, address): a stranger's failures lock the stranger out, not the owner (issue 17,
-      // finding 7). Across addresses the account's failures only slow its sign-ins down.
+      // them failed); a success clears the counts, so only failures accumulate. The hard limit is
+      // per (account, address): a stranger's failures lock the stranger out, not the owner
+      // (docs/reliability.md, round two, finding 7). Across addresses the account's failures only
+      // slow its sign-ins down.
       const pair = `${account}|${request.ip}`;
       await app.attemptLimits.consume("sign_in", { ip: request.ip, user: pair });
       const delay = await app.attemptLimits.signInDelayMs(account);

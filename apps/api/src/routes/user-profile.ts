@@ -56,8 +56,9 @@ export const userProfileRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const { user, tokensValidAfter } = await updateUser({ db: app.deps.db.db, userId: id, changes });
       log.info({ userId: id, by: currentUser(request).userId, fields: Object.keys(changes) }, "user updated");
       if (!tokensValidAfter) return { user };
-      // A new password ends every session of the user, this one included (issue 8, finding 3); the
-      // user changing their own password gets a fresh token so they stay signed in here.
+      // A new password ends every session of the user, this one included (docs/reliability.md,
+      // round one, finding 3); the user changing their own password gets a fresh token so they stay
+      // signed in here.
       await app.sessions.endAllSessions(user.id, tokensValidAfter);
       if (currentUser(request).userId !== user.id) return { user };
       return { user, token: await app.tokenSigner.sign({ sub: user.id, role: user.role, username: user.username }) };
@@ -82,8 +83,9 @@ export const userProfileRoutes: FastifyPluginAsyncTypebox = async (app) => {
       async (request, reply) => {
         const caller = requireSelfOrAdmin(request, request.params.id);
         await deleteUser({ db: app.deps.db.db, userId: request.params.id });
-        // Every session of a deleted account ends with it, on every node (issue 8, finding 3: a deleted
-        // user's token still opened sockets and locked seats).
+        // Every session of a deleted account ends with it, on every node (docs/reliability.md,
+        // round one, finding 3: otherwise a deleted user's token still opens sockets and locks
+        // seats).
         await app.sessions.endAllSessions(request.params.id.toLowerCase(), "gone");
         if (caller.userId === request.params.id) await revokeToken({ sessions: app.sessions, token: caller });
         log.info({ userId: request.params.id, by: caller.userId }, "user deleted");

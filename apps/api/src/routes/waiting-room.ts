@@ -17,7 +17,7 @@ function noRoom(why: "no_event" | "no_room"): ApiError {
 const DRAW_CACHE_CONTROL = "public, max-age=10, must-revalidate";
 
 /**
- * The waiting room's routes (issue 15): its public status and draw (no sign-in, as the seat map),
+ * The waiting room's routes: its public status and draw (no sign-in, as the seat map),
  * and the operator's control of admission (admin). The room itself is joined on the ws-nodes
  * (topic `queue:<event>`); its settings are part of the event (`waiting_room` of POST and PATCH
  * /api/events).

@@ -95,7 +95,7 @@ export type NotificationsQuery = Static<typeof NotificationsQuery>;
 export const NotificationListResponse = Type.Object({ notifications: Type.Array(NotificationView) });
 export const NotificationResponse = Type.Object({ notification: NotificationView });
 
-/** `PUT /api/events/:id/chat_room/slow_mode` (issue 11): seconds between two messages of one member; 0 turns it off. */
+/** `PUT /api/events/:id/chat_room/slow_mode`: seconds between two messages of one member; 0 turns it off. */
 export const SlowModeBody = Type.Object({ seconds: Type.Integer({ minimum: 0, maximum: 3600, examples: [10] }) });
 export type SlowModeBody = Static<typeof SlowModeBody>;
 export const SlowModeResponse = Type.Object({ event_id: Uuid, seconds: Type.Integer() });

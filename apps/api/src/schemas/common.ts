@@ -27,7 +27,7 @@ export function errorResponses<S extends number>(...statuses: S[]): Record<S, ty
 
 /**
  * A page offset. Bounded so a huge value is a 422 naming the field, not a 500 from PostgreSQL's
- * bigint (`?offset=99999999999999999999`: issue 8, finding 7).
+ * bigint (`?offset=99999999999999999999`: docs/reliability.md, round one, finding 7).
  */
 export const Offset = Type.Integer({ minimum: 0, maximum: 2_147_483_647, default: 0, description: "rows to skip (at most 2147483647)" });
 

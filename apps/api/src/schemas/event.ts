@@ -35,7 +35,7 @@ const holdSettingFields = {
 };
 
 /**
- * An event's waiting room (issue 15), as an admin sets it. The pre-queue opens at `opens_at`; at the
+ * An event's waiting room, as an admin sets it. The pre-queue opens at `opens_at`; at the
  * event's `sales_open_at` everyone in it is ordered by a draw the room committed to beforehand, and
  * later arrivals queue behind in order of arrival. Admission is paced by the free seats.
  */
@@ -127,7 +127,7 @@ export const WaitingRoomView = Type.Object(
 );
 export type WaitingRoomView = Static<typeof WaitingRoomView>;
 
-const waitingRoomViewField = Type.Union([WaitingRoomView, Type.Null()], { description: "the event's waiting room (issue 15), or null for none" });
+const waitingRoomViewField = Type.Union([WaitingRoomView, Type.Null()], { description: "the event's waiting room, or null for none" });
 
 export const EventView = Type.Object({
   id: Uuid,
@@ -152,7 +152,7 @@ export const EventView = Type.Object({
 export type EventView = Static<typeof EventView>;
 
 /**
- * An event's layout (issue 7): what a seat map draws, apart from the live states, which the
+ * An event's layout: what a seat map draws, apart from the live states, which the
  * `seats:<id>` channel sends (taken seats only, for joins with `changes`). It never changes after
  * the event is created, so clients and caches keep it under its strong ETag.
  */

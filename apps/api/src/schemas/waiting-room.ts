@@ -1,7 +1,7 @@
 import { Type, type Static } from "typebox";
 
 /**
- * The waiting room's own routes (issue 15): its live status, the published draw, the ops control.
+ * The waiting room's own routes: its live status, the published draw, the ops control.
  * The room's settings as part of an event (`waiting_room` of the event views and bodies) are in
  * `event.ts`.
  */

@@ -178,7 +178,7 @@ export async function opsStatus(o: { config: Config; db: Db; redis: Redis; keys:
       const k = keys.event(e.id);
       // Holds are counted from the event's deadline index by Redis's clock: live ones only, so a
       // hold past its deadline that the next sweep will release is not shown as held (there are no
-      // per-hold jobs any more to count; issue 7).
+      // per-hold jobs to count).
       const live = redisUp
         ? await redis
             .time()

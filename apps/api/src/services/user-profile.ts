@@ -24,7 +24,7 @@ export async function updateUser(o: {
   const set: Partial<typeof users.$inferInsert> = { updatedAt: now };
   if (o.changes.username !== undefined) set.username = o.changes.username;
   if (o.changes.email !== undefined) set.email = normaliseEmail(o.changes.email);
-  // A new password ends every session issued before it (issue 8, finding 3).
+  // A new password ends every session issued before it (docs/reliability.md, round one, finding 3).
   if (o.changes.password !== undefined) {
     set.passwordHash = await hashPassword(o.changes.password);
     set.tokensValidAfter = now;
@@ -41,7 +41,7 @@ export async function updateUser(o: {
 /**
  * Deletes a user; their tickets stay with the event, unassigned (foreign key `on delete set null`).
  * A user with orders cannot go: orders are the sales record (foreign key `on delete restrict`), so
- * that is a 409 `user_has_orders`, not the 500 it used to be (issue 8, finding 7).
+ * that is a 409 `user_has_orders`, never a 500 (docs/reliability.md, round one, finding 7).
  */
 export async function deleteUser(o: { db: Db; userId: string }): Promise<void> {
   let deleted;

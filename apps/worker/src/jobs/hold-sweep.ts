@@ -3,7 +3,7 @@ import { events, type Db } from "@seatdrop/db";
 import type { SeatService } from "@seatdrop/seats";
 
 /**
- * Hold expiry (issue 7): releases the due holds of every event the cluster-wide index names as due.
+ * Hold expiry: releases the due holds of every event the cluster-wide index names as due.
  * A tick that finds the previous one still running (thousands of holds due at once) is skipped
  * rather than run twice beside it.
  */
@@ -18,9 +18,9 @@ export async function handleHoldSweep(seats: SeatService, guard: { running: bool
 }
 
 /**
- * Abandoned holds (issue 8, finding 9): every event with holds is walked, and holds whose user no
- * node has vouched for during the grace are released, so a node killed with -9 does not keep its
- * users' seats until their TTL.
+ * Abandoned holds (docs/reliability.md, round one, finding 9): every event with holds is walked,
+ * and holds whose user no node has vouched for during the grace are released, so a node killed with
+ * -9 does not keep its users' seats until their TTL.
  */
 export async function handleHoldAbandonScan(seats: SeatService): Promise<{ events: number; released: number }> {
   const ids = await seats.indexedEvents();

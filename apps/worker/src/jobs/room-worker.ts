@@ -14,7 +14,7 @@ export interface RoomWorker {
 }
 
 /**
- * The chat room lifecycle on the worker (issue 4): activation and close jobs, the reconcile
+ * The chat room lifecycle on the worker: activation and close jobs, the reconcile
  * scheduler, and at start the jobs of every current room (re)scheduled and overdue rooms put right.
  */
 export async function startRoomWorker(o: { config: Config; logger: Logger; db: Db; redis: Redis; bull: Redis; keys: Keys }): Promise<RoomWorker> {

@@ -15,7 +15,7 @@ import { RoomFeeds } from "./room-feeds.ts";
 import { UserFeeds } from "./user-feeds.ts";
 
 /**
- * Everything chat on one ws-node (issue 4): the chat service, the room and user subscriptions on the
+ * Everything chat on one ws-node: the chat service, the room and user subscriptions on the
  * node's subscriber connection, presence, and the fan-out of room events to local members through
  * uWS topics (each frame encoded once; the author's own socket left out of its message and typing).
  */
@@ -82,9 +82,9 @@ export class ChatNode {
   }
 
   /**
-   * The room's latest messages for a join reply. Joins of a storm share one query (issue 11: 2,000
-   * joins each reading the same 50 messages kept the node's two PostgreSQL connections busy); the
-   * page is reused while the feed has delivered no message or status since it was read.
+   * The room's latest messages for a join reply. Joins of a storm share one query (2,000 joins each
+   * reading the same 50 messages would keep the node's two PostgreSQL connections busy); the page
+   * is reused while the feed has delivered no message or status since it was read.
    */
   latestHistory(eventId: string, roomId: string): Promise<{ messages: ChatMessageView[]; more: boolean }> {
     const feed = this.rooms.get(eventId);
@@ -117,7 +117,7 @@ export class ChatNode {
   }
 
   /**
-   * Issue 8: a member whose ticket was refunded or voided no longer reads the room. Every
+   * A member whose ticket was refunded or voided no longer reads the room. Every
    * CHAT_TICKET_RECHECK_MS each room's local members are checked in one query; the ones without a
    * valid ticket are removed (`access_revoked`, then `phx_close`: the stock client does not rejoin).
    */

@@ -10,7 +10,7 @@ interface LocalEntry {
 }
 
 /**
- * This node's side of chat presence (issue 4).
+ * This node's side of chat presence.
  *
  * Each joined connection is one entry in its room's presence hash, under the field
  * `<nodeId>|<phx_ref>`, so one user's tabs are several metas under one key. A node proves it is
@@ -70,7 +70,7 @@ export class PresenceTracker {
    * Adds a connection's entry to a room; resolves with its field, phx_ref and the sequence number of
    * the diff that announced it (the node's feed shows the entry once it has applied that seq).
    * Joins and leaves of one room are grouped: while a group is being written the next one gathers,
-   * so a join storm costs one script per room per round trip, not one per member (issue 11).
+   * so a join storm costs one script per room per round trip, not one per member.
    */
   async track(eventId: string, userId: string, origin: string): Promise<{ field: string; phxRef: string; seq: number }> {
     const phxRef = randomBytes(9).toString("base64url");

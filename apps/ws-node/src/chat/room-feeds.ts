@@ -27,7 +27,7 @@ export class RoomFeed extends SequencedFeed<ChatBusMessage> {
   /** The room's status as last announced; the node refuses typing in an inactive room without asking PostgreSQL. */
   status: RoomStatus = "inactive";
   /**
-   * The room's presence as of `lastSeq` (issue 11): phx_ref → entry, from an atomic snapshot and
+   * The room's presence as of `lastSeq`: phx_ref → entry, from an atomic snapshot and
    * then every diff in order. A join's `presence_state` is read from here, not from Redis.
    */
   readonly presence = new Map<string, PresenceEntry>();

@@ -23,7 +23,7 @@ interface Pending {
 }
 
 /**
- * Per-tick delivery of one node's rooms (issue 11).
+ * Per-tick delivery of one node's rooms.
  *
  * Presence: every diff a room's feed applies during a tick is merged into ONE `presence_diff`
  * (joins and leaves of the tick together; the stock `Presence` applies joins, then leaves, so an

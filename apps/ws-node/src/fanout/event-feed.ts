@@ -22,8 +22,8 @@ export class EventFeed extends SequencedFeed<SeatEvent> {
   seatIds?: string[];
   /**
    * The `seats` object of a whole-map (legacy) snapshot reply, encoded once per (epoch, seq) and
-   * shared by every join answered at that position (issue 17, finding 3: a 100,000-seat map was
-   * built and encoded anew for each join).
+   * shared by every join answered at that position (docs/reliability.md, round two, finding 3:
+   * otherwise a 100,000-seat map is built and encoded anew for each join).
    */
   wholeMap?: { epoch: string; seq: number; json: string };
   /** Seat → section, read from PostgreSQL once per subscription when a join names sections. */

@@ -28,7 +28,7 @@ interface EventChanges {
 }
 
 /**
- * Coalesced seat updates (issue 7, DESIGN §3.5). Per event and tick, each stream with local
+ * Coalesced seat updates (DESIGN §3.5). Per event and tick, each stream with local
  * watchers gets at most one `changes` frame carrying each changed seat's final state, encoded once
  * and handed to a uWS topic (the copy to each socket happens in C++). So a room's cost grows with
  * watchers × ticks, not watchers × changes.

@@ -20,7 +20,7 @@ export async function prepareSeatView(o: {
   lastSeq?: number;
   /** The epoch the client's `lastSeq` belongs to; another epoch means its numbers mean nothing now. */
   epoch?: string;
-  /** A compact snapshot (taken seats only, issue 7): the event's seat ids are not needed. */
+  /** A compact snapshot (taken seats only): the event's seat ids are not needed. */
   compact?: boolean;
   isCurrent: () => boolean;
   commit: (view: SeatView) => void;

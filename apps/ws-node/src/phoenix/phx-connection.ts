@@ -33,9 +33,10 @@ export class PhoenixSocket {
   onMessage(conn: Conn, text: string): Promise<void> | undefined {
     metrics.wsFramesIn.inc({ dialect: "phx" });
     const d = decodePhx(text);
-    // Every frame counts against the socket's bucket: joins, leaves, heartbeats, and pushes that are
-    // refused or malformed alike (issue 8, finding 2: only accepted pushes were counted, so 1,000
-    // joins on one socket, each a Redis call and a query, were all answered and 4429 never came).
+    // Every frame counts against the socket's bucket: joins, leaves, heartbeats, and pushes that
+    // are refused or malformed alike (docs/reliability.md, round one, finding 2: counting only
+    // accepted pushes let 1,000 joins on one socket, each a Redis call and a query, all be
+    // answered, and 4429 never came).
     if (!conn.bucket.take()) {
       metrics.wsFrameErrors.inc({ reason: "rate_limited" });
       if (++conn.refusedInARow > MAX_REFUSED_IN_A_ROW) {
@@ -121,7 +122,7 @@ export class PhoenixSocket {
     const join: Join = { topic, joinRef, eventId: parsed.kind === "user" ? parsed.userId : parsed.eventId, live: false };
     conn.joins.set(topic, join);
     // A chat join naming a ticket number is a claim: counted per user and per address across the
-    // cluster, so numbers cannot be guessed at speed (issue 8, finding 1).
+    // cluster, so numbers cannot be guessed at speed (docs/reliability.md, round one, finding 1).
     if (parsed.kind === "event" && payload.ticket_number !== undefined && conn.userId) {
       try {
         await this.ctx.limits.consume("ticket_claim", { ip: conn.ip, user: conn.userId });

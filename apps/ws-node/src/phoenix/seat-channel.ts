@@ -12,7 +12,7 @@ import type { Channel } from "./channel.ts";
  * `seats:<eventId>`: the live seat map. Join answers with a snapshot (or, with `last_seq`, only the
  * missed events); pushes `lock`, `unlock`, `extend`.
  *
- * With `{"changes": true}` (issue 7) the join's snapshot is compact (taken seats only; the layout
+ * With `{"changes": true}` the join's snapshot is compact (taken seats only; the layout
  * comes from `GET /api/events/:id/layout`), a `last_seq` catch-up gives final states, and updates
  * arrive as coalesced `changes` frames, for the whole event or for the `sections` named.
  */

@@ -60,9 +60,10 @@ export class SeedSocket {
   async onMessage(conn: Conn, text: string): Promise<void> {
     metrics.wsFramesIn.inc({ dialect: "seed" });
     const d = decodeSeed(text);
-    // Every frame counts, at once, as in the Phoenix dialect (issue 8, finding 2): malformed ones,
-    // unknown actions, and frames sent before `startstate` too. Counting only decoded actions after
-    // the socket was ready let a flood of junk through uncounted, and 4429 never came.
+    // Every frame counts, at once, as in the Phoenix dialect (docs/reliability.md, round one,
+    // finding 2): malformed ones, unknown actions, and frames sent before `startstate` too.
+    // Counting only decoded actions after the socket was ready let a flood of junk through
+    // uncounted, and 4429 never came.
     if (!conn.bucket.take()) {
       metrics.wsFrameErrors.inc({ reason: "rate_limited" });
       if (++conn.refusedInARow > MAX_REFUSED_IN_A_ROW) {
