@@ -10,7 +10,7 @@
  * index of events with holds are all written. Prints EVALSHA µs per lock and per unlock, and every
  * command's Redis time per lock (BullMQ's included, had anything added a job).
  *
- * Group commit (issue 16): one variant per size in `--batches` calls lua/seatTransitions-1.lua with
+ * Group commit (issue 16): one variant per size in `--batches` calls lua/seatTransitions-19.lua with
  * that many transitions per call (size 1 is what a quiet event's lone lock costs), plus the seat
  * service itself, whose batcher forms batches from the `--in-flight` concurrent calls.
  *
@@ -21,6 +21,7 @@
  * seat service did before issue 7 (its Redis time then counts as EVALSHA too: BullMQ uses scripts).
  */
 import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -89,9 +90,9 @@ try {
       name: `seatTransitions, batches of ${size}`,
       op: async (i, what) => {
         if (i % size !== 0) return;
-        const args: string[] = [k.base];
+        const args: string[] = [];
         for (let j = i; j < Math.min(i + size, users); j++) args.push(what, `user-${j}`, seatIds[j]!, "");
-        const r = (await seatsCall("seatTransitions", [k.meta], args)) as number[][];
+        const r = (await seatsCall("seatTransitions", k.script, args)) as number[][];
         if (r.some((x) => x[0] !== 1)) throw new Error(`a ${what} was refused: ${JSON.stringify(r.find((x) => x[0] !== 1))}`);
       },
     });
@@ -100,6 +101,7 @@ try {
     // The other version's scripts on their own event (same settings), called as its SeatService did.
     const dir = values.compare.endsWith("/") ? values.compare : `${values.compare}/`;
     const call = registerLuaScripts<string>(redis, dir, "cmp");
+    const batchedOld = existsSync(`${dir}seatTransitions-1.lua`);
     const otherId = "00000000-0000-4000-8000-00000000c058";
     const k = keys.event(otherId);
     await seats.loadEvent(otherId, holdSettings, seatIds);
@@ -107,7 +109,11 @@ try {
     variants.push({
       name: `compared (${values.compare}${queue ? ", with a delayed job per new hold" : ""})`,
       op: async (i, what) => {
-        const r = (await call(what === "lock" ? "lockSeat" : "unlockSeat", [k.meta], [k.base, `user-${i}`, seatIds[i]!, ""])) as number[];
+        // A version with group commit but keys built from ARGV[1] (before every key was declared in
+        // KEYS) takes seatTransitions with the meta hash and the key base; older ones lockSeat/unlockSeat.
+        const r = batchedOld
+          ? ((await call("seatTransitions", [k.meta], [k.base, what, `user-${i}`, seatIds[i]!, ""])) as number[][])[0]!
+          : ((await call(what === "lock" ? "lockSeat" : "unlockSeat", [k.meta], [k.base, `user-${i}`, seatIds[i]!, ""])) as number[]);
         if (queue && what === "lock" && r[3] === 1) {
           const data = { eventId: otherId, userId: `user-${i}`, deadline: r[2]! };
           await queue.add("hold-expiry", data, {

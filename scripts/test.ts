@@ -3,7 +3,7 @@
  * orders, chat, the waiting room, expiry, faults) again on a Redis Cluster of three masters and three
  * replicas that this script starts on free ports and removes afterwards (issue 18), so a change that
  * works on one Redis but not across shards (a key outside its slot, a multi-key command spanning
- * slots) fails here. `npm test -- <files or vitest options>` runs only vitest with those arguments,
+ * slots, a script key it did not declare) fails here. `npm test -- <files or vitest options>` runs only vitest with those arguments,
  * on the local Redis; `TEST_REDIS_CLUSTER=0` skips the cluster pass.
  */
 import { spawn } from "node:child_process";
@@ -30,6 +30,7 @@ const CLUSTER_SUITES = [
   "apps/ws-node/test/trimmed-log",
   "apps/ws-node/test/subscriber.test",
   "test/seat-batch-kill",
+  "test/lua-declared-keys",
 ];
 
 const vitest = fileURLToPath(new URL("../node_modules/vitest/vitest.mjs", import.meta.url));

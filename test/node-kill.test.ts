@@ -129,8 +129,10 @@ describe.skipIf(!bin)("kill -9 of a ws-node behind HAProxy during a drop", () =>
     await victim.kill();
     // Until when the dead node vouched for its users (none will ever be later): the abandon scan may
     // release a hold a grace after that, unless another node vouches for its user.
-    const vouched = await Promise.all([...watched.map((w) => w.userId), ...absent.map((a) => a.userId)].map((u) => world.env.redis.hget(world.env.keys.event(eventId).live(u), victim.nodeId)));
-    const deadVouchedUntil = Math.max(...vouched.filter((v): v is string => v !== null).map(Number));
+    const live = world.env.keys.event(eventId).live;
+    const vouches = await Promise.all([...watched.map((w) => w.userId), ...absent.map((a) => a.userId)].map((u) => world.env.redis.hget(live, u)));
+    const vouched = vouches.map((v) => (v === null ? undefined : (JSON.parse(v) as Record<string, number>)[victim.nodeId]));
+    const deadVouchedUntil = Math.max(...vouched.filter((v): v is number => v !== undefined));
     expect(deadVouchedUntil).toBeGreaterThan(0);
     await round2;
 

@@ -3,7 +3,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "@seatdrop/observability";
 import { connectRedis, type Redis } from "@seatdrop/redis";
-import { SeatService, type SeatEvent, type SeatMessage } from "@seatdrop/seats";
+import { SeatService, decodeHoldRecord, type SeatEvent, type SeatMessage } from "@seatdrop/seats";
 import { createTestEnv, type TestEnv } from "./support/test-env.ts";
 
 /**
@@ -76,20 +76,21 @@ async function checkWhole(eventId: string, messages: SeatMessage[]): Promise<{ e
   const state = await env.redis.hgetall(k.state);
   expect(state).toEqual(Object.fromEntries(replay));
 
-  // Every lock has its hold and lock key; every hold's seats are its locks.
+  // Every lock has its hold; every hold's seats are its locks, and its deadline is the index's.
   const holders = await env.redis.zrange(k.holds, 0, -1);
+  const holdOf = async (user: string) => decodeHoldRecord(await env.redis.hget(k.holdInfo, user));
   for (const [seat, v] of Object.entries(state)) {
     const user = v.slice(2);
     expect(holders).toContain(user);
-    expect(await env.redis.sismember(k.holdSeats(user), seat)).toBe(1);
-    expect(await env.redis.get(k.lock(seat))).toBe(user);
+    expect((await holdOf(user))?.s).toContain(seat);
   }
   for (const user of holders) {
-    const members = await env.redis.smembers(k.holdSeats(user));
-    expect(members.length).toBeGreaterThan(0);
-    for (const seat of members) expect(state[seat]).toBe(`L|${user}`);
-    expect(await env.redis.exists(k.hold(user))).toBe(1);
+    const hold = await holdOf(user);
+    expect(hold?.s.length).toBeGreaterThan(0);
+    for (const seat of hold!.s) expect(state[seat]).toBe(`L|${user}`);
+    expect(Number(await env.redis.zscore(k.holds, user))).toBe(hold!.dl);
   }
+  expect(await env.redis.hlen(k.holdInfo)).toBe(holders.length);
   return { events: seq };
 }
 

@@ -6,7 +6,7 @@ import type { LocalRegistry } from "./registry.ts";
  * Each ws-node sweeps the expired holds of the events it watches, so an idle buyer's expired hold
  * is released within seconds even while the worker is down (docs/reliability.md, round one,
  * finding 15: otherwise it stays locked for everyone until the worker comes back, released on read
- * only when someone touches it). A per-event lease in Redis (sweepHolds-1.lua) lets one node do it
+ * only when someone touches it). A per-event lease in Redis (sweepHolds-19.lua) lets one node do it
  * per interval; an event with nothing due costs each node one ZRANGEBYSCORE. The worker's
  * index-driven sweep stays the main path (it also covers events no node watches).
  */

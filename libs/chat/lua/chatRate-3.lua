@@ -1,7 +1,7 @@
 --[[
   Counts one message of a user in a room against a fixed window (CHAT_RATE per CHAT_RATE_WINDOW_MS),
-  across every node, and against the room's slow mode (issue 11: one message per member per N
-  seconds, set by an admin; read here on every message, so a change is live on every node at once).
+  across every node, and against the room's slow mode (one message per member per N seconds, set
+  by an admin; read here on every message, so a change is live on every node at once).
 
   Input:
     KEYS[1] the user's rate counter in the room

@@ -31,7 +31,7 @@ export class ChatBus {
   /** Appends an event to the room's order and publishes it; returns its sequence number. */
   async emit(eventId: string, ev: ChatBusEvent, origin = ""): Promise<number> {
     const k = this.keys.chat(eventId);
-    const [seq] = (await this.call("chatEmit", [k.seq], [k.base, JSON.stringify(ev), origin])) as [number, string];
+    const [seq] = (await this.call("chatEmit", k.script, [JSON.stringify(ev), origin])) as [number, string];
     return seq;
   }
 
@@ -39,7 +39,7 @@ export class ChatBus {
   async typing(o: { eventId: string; userId: string; typing: boolean; throttleMs: number; origin: string }): Promise<boolean> {
     const k = this.keys.chat(o.eventId);
     const ev: ChatBusEvent = { k: "typing", user_id: o.userId, typing: o.typing };
-    const r = await this.call("typing", [k.typing(o.userId, o.typing)], [k.base, o.throttleMs, JSON.stringify(ev), o.origin]);
+    const r = await this.call("typing", [k.typing(o.userId, o.typing), k.channel], [o.throttleMs, JSON.stringify(ev), o.origin]);
     return r === 1;
   }
 
@@ -77,10 +77,10 @@ export class ChatBus {
    */
   async presenceBatch(o: { eventId: string; add: { field: string; entry: PresenceEntry }[]; remove: string[]; origin?: string }): Promise<{ seq: number; epoch: string }> {
     const k = this.keys.chat(o.eventId);
-    const args: (string | number)[] = [k.base, o.origin ?? "", o.add.length];
+    const args: (string | number)[] = [o.origin ?? "", o.add.length];
     for (const a of o.add) args.push(a.field, JSON.stringify(a.entry));
     args.push(...o.remove);
-    const [seq, epoch] = (await this.call("presenceBatch", [k.presence], args)) as [number, string, number, number];
+    const [seq, epoch] = (await this.call("presenceBatch", k.script, args)) as [number, string, number, number];
     return { seq, epoch };
   }
 
@@ -103,14 +103,14 @@ export class ChatBus {
   async presenceLeave(o: { eventId: string; fields: string[]; origin?: string }): Promise<number> {
     if (o.fields.length === 0) return 0;
     const k = this.keys.chat(o.eventId);
-    const [removed] = (await this.call("presenceLeave", [k.presence], [k.base, o.origin ?? "", "fields", ...o.fields])) as [number, number];
+    const [removed] = (await this.call("presenceLeave", k.script, [o.origin ?? "", "fields", ...o.fields])) as [number, number];
     return removed;
   }
 
   /** Removes every presence entry a (dead) node had in a room and announces the leaves. */
   async presenceReapNode(o: { eventId: string; nodeId: string }): Promise<number> {
     const k = this.keys.chat(o.eventId);
-    const [removed] = (await this.call("presenceLeave", [k.presence], [k.base, "", "node", o.nodeId])) as [number, number];
+    const [removed] = (await this.call("presenceLeave", k.script, ["", "node", o.nodeId])) as [number, number];
     return removed;
   }
 

@@ -117,7 +117,7 @@ const schema = z.object({
   /**
    * Group commit of seat locks and unlocks (issue 16): while one script call for an event is in
    * flight, a process gathers that event's next transitions and sends them as one call of at most
-   * this many (libs/seats/lua/seatTransitions-1.lua). A lone transition goes out at once.
+   * this many (libs/seats/lua/seatTransitions-19.lua). A lone transition goes out at once.
    */
   SEAT_BATCH_MAX: int(64, 1),
   /**

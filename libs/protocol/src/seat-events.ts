@@ -13,7 +13,7 @@ export interface SeatEvent {
   /** Why a seat left a hold or a sale: `unlocked`, `expired`, `abandoned`, `revoked`. */
   why?: string;
   /**
-   * In a group-committed message (libs/seats/lua/seatTransitions-1.lua), the origin of the
+   * In a group-committed message (libs/seats/lua/seatTransitions-19.lua), the origin of the
    * transition that caused this event, as the message's `o` is for a script of its own; absent
    * from the log's copy.
    */

@@ -20,13 +20,13 @@ export class RoomScriptReplyError extends Error {
 }
 
 /**
- * Every room script takes the same twelve keys, all declared (lua/includes/roomLib.lua names them
+ * Every room script takes the same thirteen keys, all declared (lua/includes/roomLib.lua names them
  * in this order): the room's own, then the event's seat keys the tick reads for inventory.
  */
-export function roomScriptKeys(keys: Keys, eventId: string): { base: string; keys: string[] } {
+export function roomScriptKeys(keys: Keys, eventId: string): string[] {
   const r = keys.room(eventId);
   const e = keys.event(eventId);
-  return { base: e.base, keys: [r.meta, r.pre, r.late, r.queue, r.admitted, r.seen, r.lease, e.seatmap, e.state, e.holds, e.ordered, r.drawQueue] };
+  return [r.meta, r.pre, r.late, r.queue, r.admitted, r.seen, r.lease, e.seatmap, e.state, e.holds, e.ordered, r.drawQueue, e.holdInfo];
 }
 
 export type RoomCaller = (name: RoomScriptName, eventId: string, args: (string | number)[]) => Promise<unknown[]>;
@@ -34,8 +34,7 @@ export type RoomCaller = (name: RoomScriptName, eventId: string, args: (string |
 export function registerRoomScripts(redis: Redis, keys: Keys): RoomCaller {
   const call = registerLuaScripts<RoomScriptName>(redis, luaDir, "room");
   return async (name, eventId, args) => {
-    const k = roomScriptKeys(keys, eventId);
-    const reply = await call(name, k.keys, [k.base, ...args]);
+    const reply = await call(name, roomScriptKeys(keys, eventId), args);
     if (!Array.isArray(reply) || reply.length === 0) throw new RoomScriptReplyError(name, JSON.stringify(reply));
     return reply as unknown[];
   };

@@ -254,7 +254,7 @@ export class WaitingRooms {
     return out;
   }
 
-  /** Puts back entries Redis lost (see lua/queueRestore-12.lua); returns how many were restored. */
+  /** Puts back entries Redis lost (see lua/queueRestore-13.lua); returns how many were restored. */
   async restore(eventId: string, kind: "queue" | "admitted" | "pre", entries: ReadonlyArray<readonly [string, number]>): Promise<number> {
     if (entries.length === 0) return 0;
     const r = await this.run("queueRestore", eventId, [kind, ...entries.flat()]);

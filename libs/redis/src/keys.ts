@@ -2,56 +2,84 @@
  * The one key builder (DESIGN §3.6). Nothing else in the project concatenates Redis key names.
  *
  * Every key of one event shares the hash tag `{e:<eventId>}`, so a script that touches an event's
- * seats, holds, sequence and log stays in one Redis Cluster slot. Scripts receive `eventKeys().base`
- * and derive per-seat and per-hold keys from it with the same suffixes as below (see lua/README.md);
- * `test/lua-key-names.test.ts` fails on a script that builds a key not built here.
+ * seats, holds, sequence and log stays in one Redis Cluster slot. A script receives every key it
+ * touches in KEYS, from the lists below (`EventKeys.script`, `ChatKeys.script`, `roomScriptKeys`):
+ * no script builds a key name, so a cluster proxy or a managed Redis that routes by declared keys
+ * sees them all. Per-seat, per-user and per-order state therefore lives in fields and members of the
+ * event's fixed keys, never in keys of its own (ARCHITECTURE.md, "Every key in KEYS");
+ * `test/lua-declared-keys.test.ts` watches every script run and fails on a key it did not declare.
  */
 export interface EventKeys {
-  /** Prefix of every key of the event, ending in `:`; Lua builds dynamic keys from it. */
+  /** Prefix of every key of the event, ending in `:` (for tests that wipe an event; never for Lua). */
   base: string;
-  /** Hash: settings (ttl, max, grace, maxExt, logMax) and `epoch`; exists iff the event is loaded. */
+  /** Hash: settings (ttl, max, grace, maxExt, logMax, cool, …), `epoch` (exists iff the event is loaded) and `ixd`. */
   meta: string;
   /** Set of the event's seat ids (the seat map). */
   seatmap: string;
   /** A seat map being staged by loadEvent in chunks (`token` per load), renamed onto `seatmap` at commit. */
   seatmapStaging(token: string): string;
-  /** Hash seat → `L|<userId>` (locked), `R|<ref>` (reserved), `P|<ref>` (paid); absent = available. */
+  /** Hash seat → `L|<userId>` (locked), `R|<ref>|<userId>` (reserved), `P|<ref>|<userId>` (paid); absent = available. */
   state: string;
-  /** Sorted set userId → hold deadline (ms), the index of live holds for sweeps. */
+  /** Sorted set userId → hold deadline (ms): the index of live holds, for sweeps. */
   holds: string;
+  /** Hash userId → the hold as JSON `{"dl", "ext", "c" (created ms), "s" (seat ids)}`. */
+  holdInfo: string;
   /** Hash userId → seats in that user's pending and paid orders, for the per-user limit. */
   ordered: string;
   /** Counter: the event's sequence number, one per seat transition. */
   seq: string;
   /** Stream of seat events with ids `<seq>-1`, capped, for `last_seq` catch-up. */
   log: string;
-  /** Pub/sub channel of the event's seat events. */
+  /** Sharded pub/sub channel of the event's seat events (declared in KEYS like a key: it routes by slot). */
   channel: string;
-  /**
-   * The seat's lock (`SET NX PX`, value the user). While the seat is free it may hold `cool|<user>`
-   * (PX = the event's re-lock cool-down): that user's hold on it expired or was abandoned, and they
-   * may not lock it again until it is gone (issue 8, finding 5).
-   */
-  lock(seatId: string): string;
-  /** String (PX = the cool-down): `userId` let `seatId` go (unlocked, or its hold ran out) and may not lock it again until it expires. */
-  cool(userId: string, seatId: string): string;
-  /** String (PX): when `userId`'s holding time on the event began; it bounds every hold they make until it expires (issue 17, finding 4). */
-  budget(userId: string): string;
-  hold(userId: string): string;
-  holdSeats(userId: string): string;
-  live(userId: string): string;
-  /** Set by the order script while an order is being written to PostgreSQL (short PX): a rebuild keeps its seats. */
-  pendingOrder(orderId: string): string;
-  /** Set for two minutes when an order gives its seats back, so a stale rebuild does not restore them. */
-  doneOrder(orderId: string): string;
+  /** Sorted set `<userId>|<seatId>` → until (ms): that user let that seat go and may not lock it again before. */
+  cool: string;
+  /** Sorted set userId → when their holding time on the event began (ms); it bounds every hold they make. */
+  budgets: string;
+  /** Sorted set `<userId>|<nodeId>` → until when that node vouches for a live connection of the user (ms). */
+  live: string;
+  /** Sorted set orderId → until (ms): the order is being written to PostgreSQL, so a rebuild keeps its seats. */
+  pendingOrders: string;
+  /** Sorted set orderId → until (ms): the order gave its seats back, so a stale rebuild does not restore them. */
+  doneOrders: string;
+  /** Hash seat → `<until ms>|<userId>`: a free seat offered to a waiting-room buyer until then. */
+  offers: string;
   /** A ws-node's short lease on sweeping the event's expired holds, so one node sweeps it per interval. */
   sweepLease: string;
+  /** KEYS of every seat script, in the order of `SEAT_SCRIPT_KEYS` (libs/seats/lua/includes/seatLib.lua reads them so). */
+  script: string[];
 }
 
 /**
- * Keys of one event's chat room (issue 4). They share the event's hash tag `{e:<eventId>}`, so the
- * chat scripts (libs/chat/lua) stay in the event's Redis Cluster slot; scripts derive per-user keys
- * from `base` with the same suffixes as below.
+ * The keys every seat script declares, in KEYS order: the event's fixed keys, then the waiting
+ * room's three that a released hold's seats are offered through (seatLib's roomOfferee).
+ * `libs/redis/test/lua-key-names.test.ts` checks seatLib names them in this order.
+ */
+export const SEAT_SCRIPT_KEYS = [
+  "meta",
+  "seatmap",
+  "state",
+  "holds",
+  "holdInfo",
+  "ordered",
+  "seq",
+  "log",
+  "channel",
+  "cool",
+  "budgets",
+  "live",
+  "pendingOrders",
+  "doneOrders",
+  "offers",
+  "sweepLease",
+  "roomMeta",
+  "roomAdmitted",
+  "roomQueue",
+] as const;
+
+/**
+ * Keys of one event's chat room. They share the event's hash tag `{e:<eventId>}`, so the chat
+ * scripts (libs/chat/lua) stay in the event's Redis Cluster slot; each receives its keys in KEYS.
  */
 export interface ChatKeys {
   /** Prefix of every chat key of the event, ending in `:`. */
@@ -71,16 +99,18 @@ export interface ChatKeys {
   typing(userId: string, typing: boolean): string;
   /** Fixed-window counter of one user's messages in the room. */
   rate(userId: string): string;
-  /** String: the room's slow mode, seconds between two messages of one member (absent = off). Issue 11. */
+  /** String: the room's slow mode, seconds between two messages of one member (absent = off). */
   slow: string;
   /** `SET NX PX` gate of one member's next message under slow mode. */
   slowGate(userId: string): string;
+  /** KEYS of the sequenced chat scripts (chatEmit, presenceBatch, presenceLeave): seq, log, channel, presence (chatLib's order). */
+  script: string[];
 }
 
 /**
  * Keys of one event's waiting room (libs/queue). They share the event's hash tag, so the room's
- * scripts also read the event's seat keys (free seats, holds) in the same slot; scripts receive
- * every fixed key in KEYS and build per-user hold keys from the event's `base`.
+ * scripts also read the event's seat keys (free seats, holds) in the same slot; every one of them
+ * is declared in KEYS (libs/queue/src/room-scripts.ts).
  */
 export interface RoomKeys {
   base: string;
@@ -102,61 +132,71 @@ export interface RoomKeys {
   lease: string;
 }
 
+function roomKeysOf(prefix: string, eventId: string): RoomKeys {
+  const base = `${prefix}:{e:${eventId}}:wr:`;
+  return {
+    base,
+    meta: `${base}meta`,
+    pre: `${base}pre`,
+    late: `${base}late`,
+    queue: `${base}q`,
+    admitted: `${base}adm`,
+    seen: `${base}seen`,
+    drawQueue: `${base}draw-q`,
+    lease: `${base}lease`,
+  };
+}
+
 export function createKeys(prefix: string) {
   return {
     prefix,
     event(eventId: string): EventKeys {
       const base = `${prefix}:{e:${eventId}}:`;
-      return {
+      const k: Omit<EventKeys, "script"> = {
         base,
         meta: `${base}meta`,
         seatmap: `${base}seatmap`,
         seatmapStaging: (token) => `${base}seatmap:loading:${token}`,
         state: `${base}state`,
         holds: `${base}holds`,
+        holdInfo: `${base}holdinfo`,
         ordered: `${base}ordered`,
         seq: `${base}seq`,
         log: `${base}log`,
         channel: `${base}ch`,
-        lock: (seatId) => `${base}lock:${seatId}`,
-        cool: (userId, seatId) => `${base}cool:${userId}:${seatId}`,
-        budget: (userId) => `${base}budget:${userId}`,
-        hold: (userId) => `${base}hold:${userId}`,
-        holdSeats: (userId) => `${base}hold:${userId}:seats`,
-        live: (userId) => `${base}live:${userId}`,
-        pendingOrder: (orderId) => `${base}pending:${orderId}`,
-        doneOrder: (orderId) => `${base}done:${orderId}`,
+        cool: `${base}cool`,
+        budgets: `${base}budgets`,
+        live: `${base}live`,
+        pendingOrders: `${base}pending`,
+        doneOrders: `${base}done`,
+        offers: `${base}offers`,
         sweepLease: `${base}sweep-lease`,
       };
+      const room = roomKeysOf(prefix, eventId);
+      const roomKeys = { roomMeta: room.meta, roomAdmitted: room.admitted, roomQueue: room.queue };
+      const named: Record<(typeof SEAT_SCRIPT_KEYS)[number], string> = { ...(k as Omit<EventKeys, "script" | "base" | "seatmapStaging">), ...roomKeys };
+      return { ...k, script: SEAT_SCRIPT_KEYS.map((n) => named[n]) };
     },
     chat(eventId: string): ChatKeys {
       const base = `${prefix}:{e:${eventId}}:chat:`;
+      const seq = `${base}seq`;
+      const log = `${base}log`;
+      const channel = `${base}ch`;
+      const presence = `${base}presence`;
       return {
         base,
-        seq: `${base}seq`,
-        log: `${base}log`,
-        channel: `${base}ch`,
-        presence: `${base}presence`,
+        seq,
+        log,
+        channel,
+        presence,
+        script: [seq, log, channel, presence],
         typing: (userId, typing) => `${base}typing:${userId}:${typing ? 1 : 0}`,
         rate: (userId) => `${base}rate:${userId}`,
         slow: `${base}slow`,
         slowGate: (userId) => `${base}slow:${userId}`,
       };
     },
-    room(eventId: string): RoomKeys {
-      const base = `${prefix}:{e:${eventId}}:wr:`;
-      return {
-        base,
-        meta: `${base}meta`,
-        pre: `${base}pre`,
-        late: `${base}late`,
-        queue: `${base}q`,
-        admitted: `${base}adm`,
-        seen: `${base}seen`,
-        drawQueue: `${base}draw-q`,
-        lease: `${base}lease`,
-      };
-    },
+    room: (eventId: string): RoomKeys => roomKeysOf(prefix, eventId),
     /** SCAN pattern of every event's meta hash; it also matches other keys, so filter with `eventOfMeta`. */
     eventMetaPattern: `${prefix}:{e:*}:meta`,
     /** The event whose meta hash `key` is, or null for any other key. */
@@ -177,8 +217,8 @@ export function createKeys(prefix: string) {
     chatNodeRooms: (nodeId: string) => `${prefix}:chat:node:${nodeId}:rooms`,
     /**
      * Sorted set eventId → a deadline no later than the event's earliest hold: the cluster-wide
-     * index the worker's hold sweep reads instead of walking PostgreSQL (issue 7). It is one key in
-     * its own Redis Cluster slot, written outside the seat scripts; see lua/sweepHolds-1.lua for
+     * index the worker's hold sweep reads instead of walking PostgreSQL. It is one key in
+     * its own Redis Cluster slot, written outside the seat scripts; see lua/sweepHolds-19.lua for
      * the rule that keeps it correct.
      */
     holdEvents: `${prefix}:holds:due`,

@@ -4,7 +4,7 @@ import type { Redis } from "./connect.ts";
 
 const includeLine = /^--- @include "([A-Za-z0-9_]+)"\s*$/gm;
 
-interface LoadedScript {
+export interface LoadedScript {
   name: string;
   command: string;
   numberOfKeys: number;
@@ -42,6 +42,11 @@ function loadFolder(dir: string, namespace: string): LoadedScript[] {
     cache.set(key, scripts);
   }
   return scripts;
+}
+
+/** A folder's scripts as they are registered (name, command, numberOfKeys, Lua text with includes resolved). */
+export function luaScripts(dir: string, namespace: string): readonly LoadedScript[] {
+  return loadFolder(dir, namespace);
 }
 
 export type ScriptCaller<N extends string> = (name: N, keys: string[], args: (string | number)[]) => Promise<unknown>;

@@ -18,7 +18,7 @@ describe("the key builder", () => {
   it("keeps every key of an event, its chat room and its waiting room under the event's hash tag", () => {
     const tag = `{e:${id}}`;
     const e = keys.event(id);
-    for (const k of [e.meta, e.state, e.seq, e.log, e.channel, e.lock("A_1"), e.hold("u"), keys.chat(id).seq, keys.chat(id).channel, keys.room(id).meta, keys.room(id).queue]) {
+    for (const k of [e.meta, e.state, e.seq, e.log, e.channel, e.holdInfo, e.cool, e.live, e.offers, ...e.script, ...keys.chat(id).script, keys.chat(id).seq, keys.chat(id).channel, keys.room(id).meta, keys.room(id).queue]) {
       expect(k.slice(k.indexOf("{"), k.indexOf("}") + 1)).toBe(tag);
     }
   });

@@ -2,82 +2,77 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { createKeys } from "../src/keys.ts";
+import { SEAT_SCRIPT_KEYS, createKeys } from "../src/keys.ts";
+import { roomScriptKeys } from "../../queue/src/room-scripts.ts";
 
 /**
- * The Lua scripts build the keys they do not receive in KEYS from the event's key base, with the
- * suffixes of the one key builder (keys.ts). Every such concatenation in every script must name a key
- * keys.ts builds, or the script and the TypeScript read different keys and nothing fails until
- * production. Each `base .. 'a:' .. user .. ':b'` becomes the template `a:<x>:b` and must equal a
- * key of the script's family built with `<x>` for every argument.
+ * The Lua scripts name the keys they receive in KEYS through one table per folder (`local K = {
+ * meta = KEYS[1], … }` in seatLib, chatLib and roomLib); the TypeScript side builds those KEYS in
+ * one place (libs/redis/src/keys.ts, and roomScriptKeys for the waiting room). If the two orders
+ * drift, a script reads one key under another's name and nothing fails until production, so this
+ * test reads each table and checks it against the builder. It also checks that no script builds a
+ * key name by concatenation (every key a script touches is declared: test/lua-declared-keys.test.ts
+ * watches them run).
  */
 const libs = fileURLToPath(new URL("../../", import.meta.url));
-const X = "<x>";
 
 function luaFiles(lib: string): string[] {
   const dir = join(libs, lib, "lua");
   const out: string[] = [];
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     if (entry.isDirectory()) for (const f of readdirSync(join(dir, entry.name))) out.push(join(dir, entry.name, f));
-    else if (entry.name.endsWith(".lua")) out.push(join(dir, entry.name));
+    else out.push(join(dir, entry.name));
   }
   return out.filter((f) => f.endsWith(".lua"));
 }
 
-/** Every concatenation that starts at `root` (`base`, or seatLib's `wr`), as a template. */
-function templates(source: string, root: string): string[] {
-  const out: string[] = [];
-  const chain = new RegExp(`\\b${root} \\.\\. ((?:'[^']*'|[A-Za-z_][\\w.]*(?:\\[[^\\]]*\\])?)(?: \\.\\. (?:'[^']*'|[A-Za-z_][\\w.]*(?:\\[[^\\]]*\\])?))*)`, "g");
-  for (const m of source.matchAll(chain)) {
-    const parts = m[1]!.split(" .. ");
-    out.push(parts.map((p) => (p.startsWith("'") ? p.slice(1, -1) : X)).join(""));
-  }
-  return out;
+/** The `name = KEYS[n]` entries of a `local K = { … }` table, as names by position (1-based → index). */
+function kTable(file: string): string[] {
+  const source = readFileSync(join(libs, file), "utf8");
+  const table = /local K = \{([^}]*)\}/.exec(source);
+  if (!table) throw new Error(`${file}: no \`local K = { … }\` table`);
+  const names: string[] = [];
+  for (const m of table[1]!.matchAll(/(\w+) = KEYS\[(\d+)\]/g)) names[Number(m[2]) - 1] = m[1]!;
+  return names;
 }
 
-/** Every key a family builds, relative to its base, with `<x>` for each argument. */
-function family(build: Record<string, unknown>, base: string): Set<string> {
-  const out = new Set<string>();
-  for (const [name, v] of Object.entries(build)) {
-    if (name === "base") continue;
-    const key = typeof v === "function" ? (v as (...a: string[]) => string)(X, X) : v;
-    if (typeof key === "string" && key.startsWith(base)) out.add(key.slice(base.length));
-  }
-  return out;
-}
-
-describe("the Lua scripts' key names", () => {
+describe("the Lua scripts' key tables", () => {
   const keys = createKeys("p");
   const event = keys.event("E");
-  const eventKeys = family(event as unknown as Record<string, unknown>, event.base);
-  const room = keys.room("E");
-  const roomKeys = family(room as unknown as Record<string, unknown>, room.base);
   const chat = keys.chat("E");
-  const chatKeys = family(chat as unknown as Record<string, unknown>, chat.base);
-  // seatLib's `wr` is the waiting room's base, built from the event's (keys.room).
-  it("the waiting room's base is the event's base plus the suffix seatLib uses", () => {
-    expect(room.base).toBe(`${event.base}wr:`);
+  const room = keys.room("E");
+
+  it("seatLib names KEYS in the order of SEAT_SCRIPT_KEYS, which EventKeys.script follows", () => {
+    expect(kTable("seats/lua/includes/seatLib.lua")).toEqual([...SEAT_SCRIPT_KEYS]);
+    const named: Record<string, string> = { ...event, roomMeta: room.meta, roomAdmitted: room.admitted, roomQueue: room.queue } as unknown as Record<string, string>;
+    expect(event.script).toEqual(SEAT_SCRIPT_KEYS.map((n) => named[n]));
   });
 
-  for (const [lib, roots] of [
-    ["seats", { base: eventKeys, wr: roomKeys }],
-    ["queue", { base: eventKeys }],
-    ["chat", { base: chatKeys }],
-  ] as const) {
-    it(`libs/${lib}: every key built from a base is one keys.ts builds`, () => {
-      let seen = 0;
+  it("chatLib names KEYS in the order of ChatKeys.script", () => {
+    const names = kTable("chat/lua/includes/chatLib.lua");
+    expect(names.map((n) => (chat as unknown as Record<string, string>)[n])).toEqual(chat.script);
+  });
+
+  it("roomLib names KEYS in the order roomScriptKeys builds them", () => {
+    const names = kTable("queue/lua/includes/roomLib.lua");
+    // The room's own keys first; the event's seat keys the tick reads after them.
+    const byName = (n: string) => (room as unknown as Record<string, string>)[n] ?? (event as unknown as Record<string, string>)[n];
+    expect(names.map(byName)).toEqual(roomScriptKeys(keys, "E"));
+  });
+
+  for (const lib of ["seats", "chat", "queue"]) {
+    it(`libs/${lib}: no script builds a key name or reads one from ARGV`, () => {
       for (const file of luaFiles(lib)) {
-        const source = readFileSync(file, "utf8");
-        for (const [root, known] of Object.entries(roots)) {
-          for (const t of templates(source, root)) {
-            seen++;
-            // `base .. 'wr:'` in seatLib is the room's base itself.
-            if (root === "base" && lib === "seats" && t === "wr:") continue;
-            expect(known.has(t), `${file.slice(libs.length)}: ${root} .. "${t}" is not a key of keys.ts (${[...known].join(", ")})`).toBe(true);
-          }
+        const source = readFileSync(file, "utf8").replace(/--\[\[[\s\S]*?\]\]/g, "").replace(/--.*$/gm, "");
+        const name = file.slice(libs.length);
+        // A key is K.<name>, KEYS[n] or a local holding one; nothing is built from a key base.
+        expect(source, `${name} uses a key base`).not.toMatch(/\bbase\b/);
+        for (const m of source.matchAll(/redis\.call\('(\w+)', ([^,)]+)/g)) {
+          const first = m[2]!.trim();
+          if (m[1] === "TIME") continue;
+          expect(first, `${name}: ${m[1]} ${first}`).toMatch(/^(K\.\w+|KEYS\[\d+\]|tmp|key)$/);
         }
       }
-      expect(seen).toBeGreaterThan(0);
     });
   }
 });

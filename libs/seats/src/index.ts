@@ -1,3 +1,4 @@
+export { decodeHoldRecord, type HoldRecord } from "./script-results.ts";
 export { SeatService, isUuid, naturalCompare, type SeatServiceDeps, type BackendAction, type SalesRules } from "./seat-service.ts";
 export { SeatError, SeatErrorCode, seatErrorMessages, seatErrorFromCode, type SeatErrorReason } from "./errors.ts";
 export { resolveHoldSettings, type HoldSettings } from "./settings.ts";

@@ -160,3 +160,26 @@ export function decodeLoadEventCommit(r: unknown) {
   const x = read("loadEvent", r, 3);
   return { epoch: x.str(0, "epoch"), seats: x.int(1, "seatCount"), isNew: x.flag(2, "isNew") };
 }
+
+/** A hold as stored in the event's `holdInfo` hash (seatLib's getHold/putHold). */
+export interface HoldRecord {
+  /** Deadline, ms. */
+  dl: number;
+  /** Extensions used. */
+  ext: number;
+  /** Created, ms. */
+  c: number;
+  /** Seat ids. */
+  s: string[];
+}
+
+/** The field of one user in `holdInfo`, or null when they have none; a malformed one is a bug, named. */
+export function decodeHoldRecord(raw: string | null): HoldRecord | null {
+  if (raw === null) return null;
+  const v = JSON.parse(raw) as Partial<HoldRecord>;
+  const ok = typeof v.dl === "number" && typeof v.ext === "number" && typeof v.c === "number";
+  // Lua's cjson writes an empty seat list as `{}`; a stored hold always has a seat, but read it as none.
+  const seats = Array.isArray(v.s) ? v.s : v.s && typeof v.s === "object" && Object.keys(v.s).length === 0 ? [] : null;
+  if (!ok || !seats || !seats.every((x) => typeof x === "string")) throw new ScriptReplyError("snapshot", `holdInfo field ${raw} is not a hold`);
+  return { dl: v.dl!, ext: v.ext!, c: v.c!, s: seats };
+}

@@ -12,6 +12,7 @@ import { registerScripts, type ScriptCaller, type ScriptName } from "./scripts.t
 import {
   decodeAbandonHolds,
   decodeExtendHold,
+  decodeHoldRecord,
   decodeLoadEventCommit,
   decodeLockSeat,
   decodeMarkGone,
@@ -83,7 +84,7 @@ export class SeatService {
   /**
    * Locks a seat into the user's hold. No job per hold (issue 7): the hold's deadline is in the
    * event's deadline index, and when it is the event's earliest, the event's entry in the
-   * cluster-wide index is lowered so the worker's sweep finds it (see lua/sweepHolds-1.lua).
+   * cluster-wide index is lowered so the worker's sweep finds it (see lua/sweepHolds-19.lua).
    */
   async lock(o: { eventId: string; userId: string; seatId: string; origin?: string }) {
     const { seq, deadline, newHold, holdSize, earliest } = decodeLockSeat(await this.transition(o.eventId, { op: "lock", userId: o.userId, seatId: o.seatId, origin: o.origin ?? "" }));
@@ -196,7 +197,7 @@ export class SeatService {
   /**
    * The worker's hold expiry (issue 7): every event the cluster-wide index names as due is swept,
    * then its entry is set to its next deadline (or removed) and lowered again to the earliest
-   * deadline read afterwards, so a hold created meanwhile is never lost (lua/sweepHolds-1.lua).
+   * deadline read afterwards, so a hold created meanwhile is never lost (lua/sweepHolds-19.lua).
    */
   async sweepDue(o: { maxEvents?: number; concurrency?: number } = {}): Promise<{ events: number; released: number }> {
     const { redis, keys } = this.deps;
@@ -275,17 +276,15 @@ export class SeatService {
   /** The user's hold as it stands (read-only: a hold past its deadline reads as none). */
   async holdOf(eventId: string, userId: string): Promise<HoldView | null> {
     const k = this.deps.keys.event(eventId);
-    const [[, h], [, members], [, maxExt], [, time]] = (await this.deps.redis
-      .multi()
-      .hmget(k.hold(userId), "dl", "ext")
-      .smembers(k.holdSeats(userId))
-      .hget(k.meta, "maxExt")
-      .time()
-      .exec()) as [[null, (string | null)[]], [null, string[]], [null, string | null], [null, [string, string]]];
+    const [[, raw], [, maxExt], [, time]] = (await this.deps.redis.multi().hget(k.holdInfo, userId).hget(k.meta, "maxExt").time().exec()) as [
+      [null, string | null],
+      [null, string | null],
+      [null, [string, string]],
+    ];
     const now = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
-    const dl = Number(h[0] ?? 0);
-    if (!dl || dl <= now) return null;
-    return { seats: members.sort(naturalCompare), expiresAt: dl, extensionsLeft: Number(maxExt ?? 0) - Number(h[1] ?? 0) };
+    const h = decodeHoldRecord(raw);
+    if (!h || h.dl <= now) return null;
+    return { seats: h.s.sort(naturalCompare), expiresAt: h.dl, extensionsLeft: Number(maxExt ?? 0) - h.ext };
   }
 
   /** The event's epoch (changes when Redis lost the event). */
@@ -330,7 +329,7 @@ export class SeatService {
     return entries.map(([, fields]) => JSON.parse(fields[1]!) as SeatEvent);
   }
 
-  /** Node liveness for the abandoned-hold rule; see lua/markLive-1.lua. */
+  /** Node liveness for the abandoned-hold rule; see lua/markLive-19.lua. */
   async markLive(eventId: string, nodeId: string, userIds: string[], windowMs: number): Promise<void> {
     if (userIds.length === 0) return;
     await this.run("markLive", eventId, [nodeId, "live", windowMs, ...userIds], false);
@@ -351,8 +350,9 @@ export class SeatService {
   async loadEvent(eventId: string, settings: HoldSettings, seatIds: string[], rules: SalesRules = {}): Promise<boolean> {
     const epoch = randomBytes(6).toString("hex");
     const k = this.deps.keys.event(eventId);
+    const token = randomBytes(6).toString("hex"); // the load's staging set: see lua/loadEvent-20.lua
+    const keys = [...k.script, k.seatmapStaging(token)];
     const head = [
-      k.base,
       settings.holdTtlMs,
       settings.holdMaxSeats,
       settings.holdGraceMs,
@@ -363,13 +363,12 @@ export class SeatService {
       rules.salesCloseAt?.getTime() ?? 0,
       rules.maxSeatsPerUser ?? 0,
       rules.salesPausedAt ? 1 : 0,
-      randomBytes(6).toString("hex"), // the load token
     ];
     // A venue's whole map in one call's arguments overflows the client's stack near 100,000 seats:
-    // stage it in chunks, then commit (see lua/loadEvent-1.lua).
+    // stage it in chunks, then commit (see lua/loadEvent-20.lua).
     let at = 0;
-    for (; seatIds.length - at > LOAD_CHUNK; at += LOAD_CHUNK) await this.call("loadEvent", [k.meta], [...head, "stage", ...seatIds.slice(at, at + LOAD_CHUNK)]);
-    const r = decodeLoadEventCommit(await this.call("loadEvent", [k.meta], [...head, "commit", ...seatIds.slice(at)]));
+    for (; seatIds.length - at > LOAD_CHUNK; at += LOAD_CHUNK) await this.call("loadEvent", keys, [...head, "stage", ...seatIds.slice(at, at + LOAD_CHUNK)]);
+    const r = decodeLoadEventCommit(await this.call("loadEvent", keys, [...head, "commit", ...seatIds.slice(at)]));
     if (r.isNew) {
       // Announce the new epoch on the event's channel (issue 8, fault 14): nodes whose watchers hold
       // a map of the lost history resync them now, not at the next seat change, which in a quiet
@@ -414,14 +413,14 @@ export class SeatService {
 
   /**
    * After a Redis Cluster failover of the event's shard, which may have lost its last writes: a new
-   * epoch (lua/restartEpoch-1.lua), reserved and paid seats rebuilt from PostgreSQL, and the epoch
+   * epoch (lua/restartEpoch-19.lua), reserved and paid seats rebuilt from PostgreSQL, and the epoch
    * announced, so every node resyncs its watchers and each holder learns whether their hold
    * survived, as after a Redis restart. False when the event is not loaded (its next use loads it).
    */
   async restartEpoch(eventId: string): Promise<boolean> {
     const k = this.deps.keys.event(eventId);
     const epoch = randomBytes(6).toString("hex");
-    const r = await this.call("restartEpoch", [k.meta], [k.base, epoch]);
+    const r = await this.call("restartEpoch", k.script, [epoch]);
     if (isErr(r)) return false;
     if (this.deps.db) await this.rebuildFromDb(eventId);
     await this.announceEpoch(eventId, epoch);
@@ -463,15 +462,15 @@ export class SeatService {
   private async run(name: ScriptName, eventId: string, args: (string | number)[], checkCode = true): Promise<unknown> {
     const k = this.deps.keys.event(eventId);
     return this.counted(name, checkCode, async () => {
-      let r = await this.call(name, [k.meta], [k.base, ...args]);
-      if (checkCode && isErr(r) && r[0] === -1 && (await this.loadFromDb(eventId))) r = await this.call(name, [k.meta], [k.base, ...args]);
+      let r = await this.call(name, k.script, args);
+      if (checkCode && isErr(r) && r[0] === -1 && (await this.loadFromDb(eventId))) r = await this.call(name, k.script, args);
       return r;
     });
   }
 
   /**
    * A lock or unlock, group-committed with the event's other transitions of this process
-   * (TransitionBatcher, lua/seatTransitions-1.lua); counted under `lockSeat` / `unlockSeat` as when
+   * (TransitionBatcher, lua/seatTransitions-19.lua); counted under `lockSeat` / `unlockSeat` as when
    * each had a script of its own. An unknown event is looked up in PostgreSQL once, as in run().
    */
   private transition(eventId: string, t: Transition): Promise<unknown> {
@@ -485,9 +484,9 @@ export class SeatService {
   /** One call of seatTransitions for a batch: one reply per transition, checked here. */
   private async callBatch(eventId: string, batch: readonly Transition[]): Promise<unknown[]> {
     const k = this.deps.keys.event(eventId);
-    const args: string[] = [k.base];
+    const args: string[] = [];
     for (const t of batch) args.push(t.op, t.userId, t.seatId, t.origin);
-    return decodeSeatTransitions(await this.call("seatTransitions", [k.meta], args), batch.length);
+    return decodeSeatTransitions(await this.call("seatTransitions", k.script, args), batch.length);
   }
 
   /** Times and counts a seat operation by outcome; a refusal (negative code) becomes a SeatError when `checkCode`. */

@@ -1,6 +1,6 @@
 import { metrics } from "@seatdrop/observability";
 
-/** One lock or unlock a buyer asked for, as seatTransitions-1.lua takes it. */
+/** One lock or unlock a buyer asked for, as seatTransitions-19.lua takes it. */
 export interface Transition {
   op: "lock" | "unlock";
   userId: string;

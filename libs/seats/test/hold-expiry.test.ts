@@ -45,7 +45,7 @@ describe("the deadline index", () => {
     await seats.unlock({ eventId: E, userId: "early", seatId: "B_1" });
     const k = env.keys.event(E);
     expect(await env.redis.zcard(k.holds)).toBe(0);
-    expect(await env.redis.exists(k.hold("early"), k.holdSeats("early"), k.lock("B_1"))).toBe(0);
+    expect(await env.redis.hexists(k.holdInfo, "early")).toBe(0);
     await sleep(350);
     // Other tests' events share this index (and may have holds due), so what this event released is
     // read from its own sequence, not from sweepDue's total.
@@ -167,5 +167,34 @@ describe("holds that cannot be farmed (issue 17, finding 4)", () => {
     expect(await reason(seats.lock({ eventId: E, userId: "someone-else", seatId: "K_3" }))).toBe("ok");
     await sleep((refused as SeatError).retryAfterMs! + 20);
     expect(await reason(seats.lock({ eventId: E, userId: "farmer", seatId: "K_4" }))).toBe("ok");
+  });
+});
+
+describe("the event's dated entries", () => {
+  it("the sweep's housekeeping removes lapsed cool-downs, budgets, order markers and vouches, and keeps live ones", async () => {
+    // ttl 200, 1 extension: a budget lapses 200 × (2 + 1) = 600 ms after it began; grace 100 ms.
+    const E = await newEvent({ holdTtlMs: 200, holdGraceMs: 100 }, ["H_1", "H_2"]);
+    const k = env.keys.event(E);
+    await seats.lock({ eventId: E, userId: "gone", seatId: "H_1" });
+    await seats.unlock({ eventId: E, userId: "gone", seatId: "H_1" }); // a cool-down of COOL_MS, a budget
+    await seats.markLive(E, "node-a", ["gone"], 50);
+    await seats.lock({ eventId: E, userId: "buyer", seatId: "H_2" });
+    const orderId = "bbbbbbbb-0000-4000-8000-000000000001";
+    await seats.reserveHold({ eventId: E, userId: "buyer", orderId, pendingMs: 300 }); // a pending marker
+    await seats.setSeatState({ eventId: E, seatId: "H_2", action: "unreserve", orderId }); // a done marker (2 min)
+    expect(await env.redis.zcard(k.cool)).toBe(1);
+    expect(await env.redis.zcard(k.budgets)).toBe(2);
+    expect(await env.redis.zcard(k.pendingOrders)).toBe(1);
+    expect(await env.redis.hlen(k.live)).toBe(1);
+    await sleep(Math.max(COOL_MS, 600) + 100);
+    await env.redis.hdel(k.meta, "hkAt"); // housekeeping runs at most every 10 s per event: make it due now
+    await seats.sweep(E);
+    expect(await env.redis.zcard(k.cool)).toBe(0);
+    expect(await env.redis.zcard(k.budgets)).toBe(0);
+    expect(await env.redis.zcard(k.pendingOrders)).toBe(0);
+    expect(await env.redis.hlen(k.live)).toBe(0);
+    expect(await env.redis.zrange(k.doneOrders, 0, -1)).toEqual([orderId]); // not lapsed yet
+    // A lapsed cool-down no longer refuses, and nothing is left of the first user.
+    expect(await reason(seats.lock({ eventId: E, userId: "gone", seatId: "H_1" }))).toBe("ok");
   });
 });

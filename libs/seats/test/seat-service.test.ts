@@ -116,7 +116,7 @@ describe("seat scripts", () => {
     await seats.loadEvent(E5, settings, ["F_1"]);
     await seats.lock({ eventId: E5, userId: "lost", seatId: "F_1" });
     const k = env.keys.event(E5);
-    await env.redis.del(k.hold("lost"), k.holdSeats("lost")); // the hold vanished (manual edit, old data)
+    await env.redis.hdel(k.holdInfo, "lost"); // the hold vanished (manual edit, old data)
     const snap = await seats.snapshot({ eventId: E5 });
     expect(snap.taken.size).toBe(0);
     expect((await seats.readLog(E5, 2))?.map((e) => [e.t, e.seat])).toEqual([["unlocked", "F_1"]]);

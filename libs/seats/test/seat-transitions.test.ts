@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "@seatdrop/observability";
 import { connectRedis, type Redis } from "@seatdrop/redis";
-import { SeatError, SeatService, type SeatEvent, type SeatMessage } from "@seatdrop/seats";
+import { SeatError, SeatService, decodeHoldRecord, type SeatEvent, type SeatMessage } from "@seatdrop/seats";
 import { registerScripts, type ScriptCaller } from "../src/scripts.ts";
 import { SeatErrorCode as E } from "../src/errors.ts";
 import { createTestEnv, type TestEnv } from "../../../test/support/test-env.ts";
 
 /**
- * Group commit of locks and unlocks (issue 16): lua/seatTransitions-1.lua applies a batch in order
+ * Group commit of locks and unlocks (issue 16): lua/seatTransitions-19.lua applies a batch in order
  * with each transition's own rules and refusals, numbers its events contiguously and publishes them
  * in ONE message, each with its own origin; SeatService's TransitionBatcher forms the batches.
  */
@@ -50,7 +50,7 @@ async function listen(eventId: string): Promise<SeatMessage[]> {
 type Op = ["lock" | "unlock", string, string, string?];
 function batch(eventId: string, ops: Op[]): Promise<unknown> {
   const k = env.keys.event(eventId);
-  return call("seatTransitions", [k.meta], [k.base, ...ops.flatMap(([op, user, seat, origin]) => [op, user, seat, origin ?? ""])]);
+  return call("seatTransitions", k.script, [...ops.flatMap(([op, user, seat, origin]) => [op, user, seat, origin ?? ""])]);
 }
 
 async function logged(eventId: string): Promise<SeatEvent[]> {
@@ -77,8 +77,8 @@ describe("one batch", () => {
     await seats.lock({ eventId, userId: "full", seatId: "A_8" });
     await env.redis.hset(k.ordered, "capped", 3);
     await env.redis.hset(k.meta, "cool", 60_000); // this file's events have no cool-down otherwise
-    await env.redis.set(k.cool("cooler", "A_5"), "1", "PX", 60_000);
-    await env.redis.set(k.lock("A_6"), "offer|lucky", "PX", 60_000);
+    await env.redis.zadd(k.cool, Date.now() + 60_000, "cooler|A_5");
+    await env.redis.hset(k.offers, "A_6", `${Date.now() + 60_000}|lucky`);
     const seq0 = Number(await env.redis.get(k.seq));
     const messages = await listen(eventId);
 
@@ -139,8 +139,8 @@ describe("one batch", () => {
 
     // The state each seat ended in.
     expect(await env.redis.hgetall(k.state)).toMatchObject({ A_1: "L|u3", A_2: "L|u1", A_5: "L|u2", A_7: "L|full", A_8: "L|full" });
-    expect((await env.redis.smembers(k.holdSeats("u1"))).sort()).toEqual(["A_2"]);
-    expect(await env.redis.get(k.lock("A_6"))).toBe("offer|lucky");
+    expect(decodeHoldRecord(await env.redis.hget(k.holdInfo, "u1"))?.s).toEqual(["A_2"]);
+    expect(await env.redis.hget(k.offers, "A_6")).toMatch(/\|lucky$/);
   });
 
   it("refuses every transition alike when the event is paused, not open, closed or unknown, and publishes nothing", async () => {
@@ -158,7 +158,7 @@ describe("one batch", () => {
     await env.redis.hset(k.meta, "opensAt", 0, "closesAt", Date.now() - 1);
     expect(await batch(eventId, ops)).toEqual([[E.sales_closed], [E.sales_closed]]);
     const unknown = env.keys.event("bbbbbbbb-0000-4000-8000-ffffffffffff");
-    expect(await call("seatTransitions", [unknown.meta], [unknown.base, "lock", "u1", "B_1", "", "unlock", "u1", "B_1", ""])).toEqual([[E.unknown_event], [E.unknown_event]]);
+    expect(await call("seatTransitions", unknown.script, ["lock", "u1", "B_1", "", "unlock", "u1", "B_1", ""])).toEqual([[E.unknown_event], [E.unknown_event]]);
     await new Promise((r) => setTimeout(r, 50));
     expect(messages).toHaveLength(0);
     expect(await env.redis.hlen(k.state)).toBe(0);
@@ -167,8 +167,8 @@ describe("one batch", () => {
   it("refuses a malformed batch (not groups of four, an unknown op) before changing anything", async () => {
     const eventId = await newEvent(["C_1"]);
     const k = env.keys.event(eventId);
-    await expect(call("seatTransitions", [k.meta], [k.base, "lock", "u1", "C_1"])).rejects.toThrow(/groups of op, user, seat, origin/);
-    await expect(call("seatTransitions", [k.meta], [k.base, "lock", "u1", "C_1", "", "grab", "u1", "C_1", ""])).rejects.toThrow(/unknown op grab/);
+    await expect(call("seatTransitions", k.script, ["lock", "u1", "C_1"])).rejects.toThrow(/groups of op, user, seat, origin/);
+    await expect(call("seatTransitions", k.script, ["lock", "u1", "C_1", "", "grab", "u1", "C_1", ""])).rejects.toThrow(/unknown op grab/);
     expect(await env.redis.hlen(k.state)).toBe(0);
     expect(await env.redis.get(k.seq)).toBeNull();
   });

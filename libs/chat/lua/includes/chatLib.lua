@@ -2,17 +2,11 @@
   Shared helpers of every chat script. Included (not pasted) by the loader in src/scripts.ts,
   which replaces the `--- @include "chatLib"` line of a script with this file.
 
-  Every script receives ARGV[1] = the room's key base (`<prefix>:{e:<eventId>}:chat:`) and builds
-  its keys from it with the suffixes of libs/redis/src/keys.ts (`chat()`); they all carry the
-  event's hash tag, so a script stays in one Redis Cluster slot.
+  Every script that includes it declares the room's keys in KEYS, in the order of `ChatKeys.script`
+  (libs/redis/src/keys.ts): seq, log, channel, presence. They all carry the event's hash tag, so a
+  script stays in one Redis Cluster slot.
 ]]
-local base = ARGV[1]
-local K = {
-  seq = base .. 'seq',
-  log = base .. 'log',
-  channel = base .. 'ch',
-  presence = base .. 'presence',
-}
+local K = { seq = KEYS[1], log = KEYS[2], channel = KEYS[3], presence = KEYS[4] }
 
 -- How many sequenced events the log keeps for nodes repairing a gap (pub/sub is at-most-once).
 local LOG_MAX = 1000

@@ -3,9 +3,15 @@
 local K = {
   meta = KEYS[1], pre = KEYS[2], late = KEYS[3], queue = KEYS[4], admitted = KEYS[5], seen = KEYS[6],
   lease = KEYS[7], seatmap = KEYS[8], state = KEYS[9], holds = KEYS[10], ordered = KEYS[11], drawQueue = KEYS[12],
+  holdInfo = KEYS[13],
 }
--- The event's key base: per-user hold keys (`hold:<user>:seats`) are built from it, as the seat scripts do.
-local base = ARGV[1]
+
+-- How many seats `user` holds on the event (their field of the seat scripts' `holdInfo`, seatLib's getHold).
+local function holdSize(user)
+  local raw = redis.call('HGET', K.holdInfo, user)
+  if not raw then return 0 end
+  return #cjson.decode(raw).s
+end
 
 local function nowMs()
   local t = redis.call('TIME')

@@ -1,46 +1,27 @@
 --[[
-  Shared helpers of every seat script. Included (not pasted) by the loader in src/scripts.ts,
-  which replaces the `--- @include "seatLib"` line of a script with this file.
+  Shared helpers of every seat script. Included (not pasted) by the loader in
+  libs/redis/src/lua-scripts.ts, which replaces the `--- @include "seatLib"` line of a script with
+  this file.
 
-  Every script receives ARGV[1] = the event's key base (`<prefix>:{e:<eventId>}:`) and builds
-  its keys from it with the suffixes of libs/redis/src/keys.ts. All of them carry the event's
-  hash tag, so one script never leaves one Redis Cluster slot; KEYS[1] (the meta hash) is the
-  key that routes the call.
+  Every key a script touches is declared in KEYS, in the order of SEAT_SCRIPT_KEYS
+  (libs/redis/src/keys.ts; libs/redis/test/lua-key-names.test.ts checks the two agree). No script
+  builds a key name: what belongs to one seat, user or order is a field or member of the event's
+  fixed keys (a hold is a field of `holdInfo`, a cool-down a member of `cool`), with its deadline
+  stored beside it where a key of its own used to carry a PX. Those deadlines are enforced when read
+  and swept by `housekeeping` below. All keys carry the event's hash tag, so a script never leaves
+  one Redis Cluster slot.
 
   Time is Redis's own clock (TIME), so nodes with skewed clocks still agree on deadlines.
 ]]
-local base = ARGV[1]
 local K = {
-  meta = base .. 'meta',
-  seatmap = base .. 'seatmap',
-  state = base .. 'state',
-  holds = base .. 'holds',
-  seq = base .. 'seq',
-  log = base .. 'log',
-  channel = base .. 'ch',
-  ordered = base .. 'ordered',
+  meta = KEYS[1], seatmap = KEYS[2], state = KEYS[3], holds = KEYS[4], holdInfo = KEYS[5],
+  ordered = KEYS[6], seq = KEYS[7], log = KEYS[8], channel = KEYS[9], cool = KEYS[10],
+  budgets = KEYS[11], live = KEYS[12], pendingOrders = KEYS[13], doneOrders = KEYS[14], offers = KEYS[15],
+  sweepLease = KEYS[16], roomMeta = KEYS[17], roomAdmitted = KEYS[18], roomQueue = KEYS[19],
 }
-local function lockKey(seat) return base .. 'lock:' .. seat end
--- Set (PX = the event's `cool`) when a user lets a seat go: an unlock, or their hold running out or
--- being abandoned. While it lives that user may not lock that seat again (issue 17, finding 4: unlock
--- and re-lock renewed a hold for ever). One key per (user, seat), so nobody else's lock erases it.
-local function coolKey(user, seat) return base .. 'cool:' .. user .. ':' .. seat end
--- When a user's holding time on the event began (ms), PX = the hold budget plus one TTL: every hold
--- they make while it lives ends by `started + ttl × (1 + maxExt)`, whatever they unlock and re-lock.
-local function budgetKey(user) return base .. 'budget:' .. user end
-local function holdKey(user) return base .. 'hold:' .. user end
-local function holdSeatsKey(user) return base .. 'hold:' .. user .. ':seats' end
-local function liveKey(user) return base .. 'live:' .. user end
-local function pendingKey(order) return base .. 'pending:' .. order end
-local function doneKey(order) return base .. 'done:' .. order end
--- A seat's lock key may still hold `cool|<user>` written by an earlier version (the cool-down lived
--- there until issue 17); it is no lock, and a lock overwrites it (the cool-down is coolKey now).
-local COOL = 'cool|'
--- A seat's lock key holding OFFER .. user (PX = the waiting room's offer window) is no lock either:
--- the seat came free while people wait in the event's waiting room and is offered to that buyer
--- first (roomOfferee below); others are refused SEAT_OFFERED until it runs out.
-local OFFER = 'offer|'
-local function sweepLeaseKey() return base .. 'sweep-lease' end
+-- Members of `cool` (user, seat) and `live` (user, node) join two ids with '|': user ids never
+-- contain one (local ids and providers' mapped ids are UUIDs, libs/auth).
+local function pairMember(a, b) return a .. '|' .. b end
 -- How long an order that gave its seats back is remembered, so a rebuild reading PostgreSQL from
 -- before that moment cannot hand the seats back to it.
 local DONE_MS = 120000
@@ -53,10 +34,6 @@ local E = {
   NOT_IN_HOLD = -13, USER_LIMIT = -14, SALES_NOT_OPEN = -15, SALES_CLOSED = -16, WRONG_ORDER = -17,
   RELOCK_COOLDOWN = -18, SALES_PAUSED = -19, SEAT_OFFERED = -20, HOLD_BUDGET = -21,
 }
-
--- How long a seat's lock key outlives its hold's deadline: the PX safety net only
--- matters when every other release path failed.
-local LOCK_SAFETY_MS = 5000
 
 -- Read once per script run: a script is atomic, so every step of it happens at the same instant.
 local NOW = nil
@@ -73,7 +50,7 @@ end
   read `max` twice and the hold twice). Measured on Redis 7 here, one HMGET of every field costs
   more than the few HGETs a script needs, since the cost goes with the fields converted.
   `ixd` in the same hash is not a setting: the deadline the event's entry in the cluster-wide
-  index of events with holds was last set at or below (see sweepHolds-1.lua).
+  index of events with holds was last set at or below (see sweepHolds-19.lua).
 ]]
 local metaCache = {}
 local function setting(name, default)
@@ -100,12 +77,67 @@ end
 local function eventLoaded() return epochOf() ~= nil end
 
 --[[
+  A user's hold: the field `user` of holdInfo, JSON `{"dl": deadline ms, "ext": extensions used,
+  "c": created ms, "s": [seat ids]}`, and the member `user` of the deadline index `holds` (score dl).
+  A hold with no seat left is deleted, so nothing is left behind to expire. Each hold is read from
+  Redis at most once per script run; every change goes through putHold or dropHold, which keep that
+  copy and Redis alike.
+]]
+local holdCache = {}
+local function getHold(user)
+  local h = holdCache[user]
+  if h == nil then
+    local raw = redis.call('HGET', K.holdInfo, user)
+    h = raw and cjson.decode(raw) or false
+    holdCache[user] = h
+  end
+  return h or nil
+end
+
+local function putHold(user, h)
+  holdCache[user] = h
+  redis.call('HSET', K.holdInfo, user, cjson.encode(h))
+end
+
+local function dropHold(user)
+  holdCache[user] = false
+  redis.call('HDEL', K.holdInfo, user)
+  redis.call('ZREM', K.holds, user)
+end
+
+-- The hold's seats, sorted (a copy: callers may release them while walking it).
+local function holdSeats(h)
+  local out = {}
+  for i = 1, #h.s do out[i] = h.s[i] end
+  table.sort(out)
+  return out
+end
+
+-- Removes `seat` from the hold's list (at most `max` seats long: a scan is cheapest).
+local function withoutSeat(h, seat)
+  for i = 1, #h.s do
+    if h.s[i] == seat then
+      table.remove(h.s, i)
+      return
+    end
+  end
+end
+
+-- A dated member (cool-downs, orders being written, orders that gave seats back): its score is
+-- the time it lapses. Lapsed members count as absent here and are removed by housekeeping.
+local function datedLeft(key, member, now)
+  local untilMs = tonumber(redis.call('ZSCORE', key, member) or '0')
+  if untilMs > now then return untilMs - now end
+  return 0
+end
+
+--[[
   Appends seat events to the event's total order: one sequence number each, one entry each in
   the capped log (stream id `<seq>-1`, so XRANGE by seq needs no index), then ONE publish
   carrying them all. `origin` names the connection that caused them, so fan-out can exclude it.
   Returns the last sequence number (0 when there was nothing to emit).
 
-  Inside a batch (beginBatch .. endBatch, seatTransitions-1.lua) nothing is published here: the
+  Inside a batch (beginBatch .. endBatch, seatTransitions-19.lua) nothing is published here: the
   events are numbered from a counter read once, logged, and kept for endBatch's one publish, each
   carrying its own origin as `o` (the log's copy has none, as before).
 ]]
@@ -162,63 +194,58 @@ local function endBatch()
 end
 
 --[[
+  Released seats go to the waiting room's buyers in queue order, not to whoever locks first
+  (libs/queue; its keys are declared here as roomMeta, roomAdmitted and roomQueue). While the event's
+  room has been drawn and someone is admitted or waiting, the buyer offered a released hold's seats
+  is the admitted buyer with an empty hold (and no order) whose turn began first, or else the next in
+  the queue, admitted on the spot. Returns that buyer and the offer window (ms), or nil.
+]]
+local function roomOfferee(releasing)
+  local v = redis.call('HMGET', K.roomMeta, 'drawn', 'offerMs', 'turnMs', 'paused')
+  local offerMs = tonumber(v[2] or '0') or 0
+  if v[1] ~= '1' or offerMs <= 0 or v[4] == '1' then return nil end
+  local now = nowMs()
+  -- Admitted buyers by turn end: the first is the one admitted longest ago.
+  for _, u in ipairs(redis.call('ZRANGEBYSCORE', K.roomAdmitted, now, '+inf')) do
+    if u ~= releasing and not getHold(u) and not redis.call('HGET', K.ordered, u) then return u, offerMs end
+  end
+  local next = redis.call('ZPOPMIN', K.roomQueue, 1)
+  if #next == 0 then return nil end
+  redis.call('ZADD', K.roomAdmitted, now + (tonumber(v[3]) or 600000), next[1])
+  redis.call('HINCRBY', K.roomMeta, 'admittedTotal', 1)
+  return next[1], offerMs
+end
+
+--[[
   Releases every seat of `user`'s hold and deletes the hold. Seats are released only while the
   state hash still says this user locked them (a seat reserved since then is not touched).
   `why` is recorded on each `unlocked` event: `expired`, `abandoned`, `released`.
   Returns the number of seats released; their events are emitted here, or appended to `batch`
   when given, so a sweep of many holds emits them in one message (one SPUBLISH, not one per hold).
 ]]
---[[
-  Released seats go to the waiting room's buyers in queue order, not to whoever locks first
-  (libs/queue: the room's keys share the event's hash tag, `wr:` under its base). While the event's
-  room has been drawn and someone is admitted or waiting, the buyer offered a released hold's seats
-  is the admitted buyer with an empty hold (and no order) whose turn began first, or else the next in
-  the queue, admitted on the spot. Returns that buyer and the offer window (ms), or nil.
-]]
-local function roomOfferee(releasing)
-  local wr = base .. 'wr:'
-  local v = redis.call('HMGET', wr .. 'meta', 'drawn', 'offerMs', 'turnMs', 'paused')
-  local offerMs = tonumber(v[2] or '0') or 0
-  if v[1] ~= '1' or offerMs <= 0 or v[4] == '1' then return nil end
-  local now = nowMs()
-  -- Admitted buyers by turn end: the first is the one admitted longest ago.
-  for _, u in ipairs(redis.call('ZRANGEBYSCORE', wr .. 'adm', now, '+inf')) do
-    if u ~= releasing and redis.call('EXISTS', holdSeatsKey(u)) == 0 and not redis.call('HGET', K.ordered, u) then return u, offerMs end
-  end
-  local next = redis.call('ZPOPMIN', wr .. 'q', 1)
-  if #next == 0 then return nil end
-  redis.call('ZADD', wr .. 'adm', now + (tonumber(v[3]) or 600000), next[1])
-  redis.call('HINCRBY', wr .. 'meta', 'admittedTotal', 1)
-  return next[1], offerMs
-end
-
 local function releaseHold(user, why, origin, batch)
-  local members = redis.call('SMEMBERS', holdSeatsKey(user))
-  table.sort(members) -- a deterministic order of the release's events
+  local h = getHold(user)
+  local members = h and holdSeats(h) or {} -- sorted: a deterministic order of the release's events
   local owned = 'L|' .. user
   local events = {}
-  -- A hold that ran out (or was abandoned) may not be taken again at once by the same user
-  -- (issue 8, finding 5: a script re-locked the instant its hold expired and kept seats forever).
+  -- A hold that ran out (or was abandoned) may not be taken again at once by the same user: a
+  -- script re-locking the instant its hold expired kept seats for ever (docs/reliability.md).
   local cool, offeree, offerMs = 0, nil, 0
   if why == 'expired' or why == 'abandoned' then
     cool = setting('cool', 0)
     offeree, offerMs = roomOfferee(user)
   end
+  local now = nowMs()
   for i = 1, #members do
     local seat = members[i]
     if redis.call('HGET', K.state, seat) == owned then
       redis.call('HDEL', K.state, seat)
-      if offeree then
-        redis.call('SET', lockKey(seat), OFFER .. offeree, 'PX', offerMs)
-      else
-        redis.call('DEL', lockKey(seat))
-      end
-      if cool > 0 then redis.call('SET', coolKey(user, seat), 1, 'PX', cool) end
+      if offeree then redis.call('HSET', K.offers, seat, (now + offerMs) .. '|' .. offeree) end
+      if cool > 0 then redis.call('ZADD', K.cool, now + cool, pairMember(user, seat)) end
       events[#events + 1] = { t = 'unlocked', seat = seat, u = user, why = why, offer = offeree }
     end
   end
-  redis.call('DEL', holdKey(user), holdSeatsKey(user))
-  redis.call('ZREM', K.holds, user)
+  dropHold(user)
   if batch then
     for i = 1, #events do batch[#batch + 1] = events[i] end
   else
@@ -230,15 +257,17 @@ end
 --[[
   Whether `user`'s hold (created at `created`) is abandoned: no node has vouched for a live
   connection of the user to the event for the grace period. Each node records, per user, until
-  when it vouches (markLive-1.lua); a node killed with -9 stops vouching when its last window runs
-  out, so its users' holds become abandoned a grace after that (issue 8, finding 9).
+  when it vouches (markLive-19.lua: the field `user` of `live`, JSON node → until ms); a node killed
+  with -9 stops vouching when its last window runs out, so its users' holds become abandoned a
+  grace after that (docs/reliability.md, round one).
 ]]
 local function isAbandoned(user, created, now)
-  local vals = redis.call('HVALS', liveKey(user))
+  local raw = redis.call('HGET', K.live, user)
   local liveUntil = tonumber(created or '0') or 0
-  for i = 1, #vals do
-    local v = tonumber(vals[i])
-    if v and v > liveUntil then liveUntil = v end
+  if raw then
+    for _, v in pairs(cjson.decode(raw)) do
+      if v > liveUntil then liveUntil = v end
+    end
   end
   return liveUntil + setting('grace', 30000) <= now
 end
@@ -250,19 +279,18 @@ end
   Returns deadline, extensions (or nil when there is no live hold).
 ]]
 local function liveHold(user, now)
-  local h = redis.call('HMGET', holdKey(user), 'dl', 'ext')
-  if not h[1] then return nil end
-  local dl = tonumber(h[1])
-  if dl <= now then
+  local h = getHold(user)
+  if not h then return nil end
+  if h.dl <= now then
     releaseHold(user, 'expired', '')
     return nil
   end
-  return dl, tonumber(h[2] or '0')
+  return h.dl, h.ext
 end
 
 --[[
-  Who really holds `seat` now: nil when free (cleaning a stale lock whose hold expired or whose
-  PX safety net already fired), else the raw state value (`L|u`, `R|ref`, `P|ref`).
+  Who really holds `seat` now: nil when free (cleaning a stale lock whose hold expired or is gone),
+  else the raw state value (`L|u`, `R|ref|u`, `P|ref|u`).
 ]]
 local function seatState(seat, now)
   local v = redis.call('HGET', K.state, seat)
@@ -270,20 +298,12 @@ local function seatState(seat, now)
   if string.sub(v, 1, 2) ~= 'L|' then return v end
   local owner = string.sub(v, 3)
   if not liveHold(owner, now) then
-    -- liveHold released the owner's whole hold if it had expired; a lock without a hold
-    -- (hold key lost) is cleaned here.
+    -- liveHold released the owner's whole hold if it had expired; a lock without a hold (its
+    -- record lost to a manual edit, or written by an older layout) is cleaned here.
     if redis.call('HGET', K.state, seat) == v then
       redis.call('HDEL', K.state, seat)
-      redis.call('DEL', lockKey(seat))
       emit({ { t = 'unlocked', seat = seat, u = owner, why = 'expired' } }, '')
     end
-    return nil
-  end
-  if redis.call('EXISTS', lockKey(seat)) == 0 then
-    -- The PX safety net fired although the hold lives (clock jump, manual edit): the seat is free.
-    redis.call('HDEL', K.state, seat)
-    redis.call('SREM', holdSeatsKey(owner), seat)
-    emit({ { t = 'unlocked', seat = seat, u = owner, why = 'expired' } }, '')
     return nil
   end
   return v
@@ -311,41 +331,92 @@ end
 -- Takes one seat out of its owner's hold (it is being reserved, paid, or rebuilt away); an emptied
 -- hold is deleted (and leaves the deadline index), so nothing is left to expire.
 local function takeSeatFromHold(owner, seat)
-  redis.call('SREM', holdSeatsKey(owner), seat)
-  redis.call('DEL', lockKey(seat))
-  if redis.call('SCARD', holdSeatsKey(owner)) == 0 then
-    redis.call('DEL', holdKey(owner), holdSeatsKey(owner))
-    redis.call('ZREM', K.holds, owner)
-  end
+  local h = getHold(owner)
+  if not h then return end
+  withoutSeat(h, seat)
+  if #h.s == 0 then dropHold(owner) else putHold(owner, h) end
 end
 
 --[[
-  The latest deadline a hold of `user` may have (issue 17, finding 4): their holding time on the
-  event began when they first made a hold (budgetKey, kept past an emptied hold), and ends
-  `ttl × (1 + maxExt)` later, whatever they unlock and re-lock. The budget key lives one TTL more, so
-  a spent budget is refused for that long. Without a live budget there is no cap yet (startBudget
-  starts one with the new hold). Returns the cap (or nil) and the time until the budget key runs
-  out, in ms.
+  The latest deadline a hold of `user` may have: their holding time on the event began when they
+  first made a hold (their member of `budgets`, kept past an emptied hold), and ends
+  `ttl × (1 + maxExt)` later, whatever they unlock and re-lock (docs/reliability.md, round two,
+  finding 4). The budget lapses one TTL after that, so a spent budget is refused for that long.
+  Without a live budget there is no cap yet (startBudget starts one with the new hold). Returns the
+  cap (or nil) and the time until the budget lapses, in ms.
 ]]
 local function holdCap(user, now)
-  local started = tonumber(redis.call('GET', budgetKey(user)) or '')
+  local started = tonumber(redis.call('ZSCORE', K.budgets, user) or '')
   if not started then return nil, 0 end
   local ttl = setting('ttl', 600000)
   local budgetMs = ttl * (1 + setting('maxExt', 2))
-  return started + budgetMs, started + budgetMs + ttl - now
+  local left = started + budgetMs + ttl - now
+  if left <= 0 then return nil, 0 end -- lapsed (housekeeping removes it)
+  return started + budgetMs, left
 end
 
--- Starts the user's holding budget now (their first hold on the event, or the first since it ran out).
+-- Starts the user's holding budget now (their first hold on the event, or the first since it lapsed).
 local function startBudget(user, now)
-  local ttl = setting('ttl', 600000)
-  redis.call('SET', budgetKey(user), now, 'PX', ttl * (2 + setting('maxExt', 2)))
+  redis.call('ZADD', K.budgets, now, user)
 end
 
--- Moves every lock key and the hold itself to a new deadline.
-local function setHoldDeadline(user, dl, now)
-  local ttl = dl - now + LOCK_SAFETY_MS
-  redis.call('HSET', holdKey(user), 'dl', dl)
+-- Moves the hold to a new deadline.
+local function setHoldDeadline(user, h, dl)
+  h.dl = dl
+  putHold(user, h)
   redis.call('ZADD', K.holds, dl, user)
-  local members = redis.call('SMEMBERS', holdSeatsKey(user))
-  for i = 1, #members do redis.call('PEXPIRE', lockKey(members[i]), ttl) end
+end
+
+--[[
+  Removes what has lapsed from the dated sets and hashes (cool-downs, budgets, order markers,
+  liveness, offers), at most once per HOUSEKEEPING_MS per event: sweepHolds calls it, and readers
+  already treat lapsed entries as absent, so this only bounds memory. The sorted sets are trimmed by
+  score; `live` and `offers` are hashes, walked HOUSEKEEPING_SCAN fields per run from a cursor kept in
+  the meta hash (`hkLive`, `hkOffers`).
+]]
+local HOUSEKEEPING_MS = 10000
+local HOUSEKEEPING_SCAN = 200
+
+local function pruneHash(key, cursorField, lapsed)
+  local r = redis.call('HSCAN', key, redis.call('HGET', K.meta, cursorField) or '0', 'COUNT', HOUSEKEEPING_SCAN)
+  local gone = {}
+  for i = 1, #r[2], 2 do
+    if lapsed(r[2][i + 1]) then gone[#gone + 1] = r[2][i] end
+  end
+  if #gone > 0 then redis.call('HDEL', key, unpack(gone)) end
+  redis.call('HSET', K.meta, cursorField, r[1])
+end
+
+local function housekeeping(now)
+  if now < setting('hkAt', 0) then return end
+  redis.call('HSET', K.meta, 'hkAt', now + HOUSEKEEPING_MS)
+  redis.call('ZREMRANGEBYSCORE', K.cool, '-inf', now)
+  redis.call('ZREMRANGEBYSCORE', K.pendingOrders, '-inf', now)
+  redis.call('ZREMRANGEBYSCORE', K.doneOrders, '-inf', now)
+  local ttl = setting('ttl', 600000)
+  redis.call('ZREMRANGEBYSCORE', K.budgets, '-inf', now - ttl * (2 + setting('maxExt', 2)))
+  -- A node's vouch older than the grace no longer changes whether a hold is abandoned (isAbandoned).
+  local grace = setting('grace', 30000)
+  pruneHash(K.live, 'hkLive', function(raw)
+    for _, v in pairs(cjson.decode(raw)) do
+      if v + grace > now then return false end
+    end
+    return true
+  end)
+  pruneHash(K.offers, 'hkOffers', function(raw)
+    return tonumber(string.match(raw, '^(%d+)|')) <= now
+  end)
+end
+
+--[[
+  A free seat's offer to a waiting-room buyer (roomOfferee): the buyer and the time left, or nil
+  when there is none or it lapsed.
+]]
+local function offerOf(seat, now)
+  local v = redis.call('HGET', K.offers, seat)
+  if not v then return nil end
+  local untilMs, to = string.match(v, '^(%d+)|(.*)$')
+  local left = tonumber(untilMs) - now
+  if left <= 0 then return nil end
+  return to, left
 end

@@ -1,6 +1,6 @@
 --[[
   A buyer's two transitions, lock and unlock, as functions over seatLib, so one script call can
-  apply a whole batch of them in order (seatTransitions-1.lua: group commit). Each returns exactly
+  apply a whole batch of them in order (seatTransitions-19.lua: group commit). Each returns exactly
   the reply a call of its own would: a refusal changes nothing, a success emits its one event.
 
   The hot path of a drop: no job per hold; each setting is read once per script run (seatLib's
@@ -12,7 +12,7 @@
     {1, seq, deadline, newHold(1|0), seatsInHold, earliest(1|0)}
       earliest: the new hold's deadline is earlier than the event's entry in the cluster-wide index
       of events with holds, so the caller must lower that entry (SeatService.lock; see
-      sweepHolds-1.lua for why the index is written outside the scripts)
+      sweepHolds-19.lua for why the index is written outside the scripts)
     {code} with code < 0: UNKNOWN_EVENT, UNKNOWN_SEAT, SEAT_UNAVAILABLE, ALREADY_LOCKED, HOLD_LIMIT,
       USER_LIMIT (seats in hold + seats in the user's orders reached the event's per-user limit),
       SALES_NOT_OPEN, SALES_CLOSED (outside the event's sales window), SALES_PAUSED (an admin froze
@@ -20,14 +20,14 @@
     {SEAT_OFFERED, seat, retryAfterMs}: the seat came free while people wait in the event's waiting
       room and is offered to another buyer until retryAfterMs passes (seatLib's roomOfferee)
     {RELOCK_COOLDOWN, seat, retryAfterMs}: the caller let this seat go (unlocked it, or their hold on
-      it expired or was abandoned) less than the event's `cool` ms ago: seatLib's coolKey(user, seat)
-      lives. Other users may lock it (their keys are their own); one PTTL per lock, none when `cool` is 0
+      it expired or was abandoned) less than the event's `cool` ms ago: their member of seatLib's `cool`
+      lives. Other users may lock it (the member names both); one ZSCORE per lock, none when `cool` is 0
     {HOLD_BUDGET, seat, retryAfterMs}: a new hold would start after the end of the caller's holding
       budget on the event (seatLib's holdCap: `ttl × (1 + maxExt)` from their first hold); retryAfterMs
-      is when the budget key runs out
+      is when the budget lapses
 
-  unlockOne(user, seat, origin): the seat is cooled down for its user (coolKey, `cool` ms), so
-  unlock and re-lock cannot renew a hold (issue 17, finding 4). A hold left empty is deleted and
+  unlockOne(user, seat, origin): the seat is cooled down for its user (`cool` ms), so unlock and
+  re-lock cannot renew a hold (docs/reliability.md, round two, finding 4). A hold left empty is deleted and
   leaves the event's deadline index, so nothing is left behind to expire; the user's holding budget
   stays.
     {1, seq, seatsLeftInHold}
@@ -50,7 +50,7 @@ local function lockOne(user, seat, origin)
   local dl = liveHold(user, now)
   local count = 0
   if dl then
-    count = redis.call('SCARD', holdSeatsKey(user))
+    count = #getHold(user).s
     if count >= maxSeats then return { E.HOLD_LIMIT } end
   elseif maxSeats < 1 then
     return { E.HOLD_LIMIT }
@@ -67,9 +67,9 @@ local function lockOne(user, seat, origin)
     if string.sub(current, 1, 2) ~= 'L|' then return { E.SEAT_UNAVAILABLE } end
     return { E.ALREADY_LOCKED }
   end
-  -- A seat this user let go within the event's cool-down (their own key: nobody else's lock erases it).
+  -- A seat this user let go within the event's cool-down (their own member: nobody else's lock erases it).
   if setting('cool', 0) > 0 then
-    local left = redis.call('PTTL', coolKey(user, seat))
+    local left = datedLeft(K.cool, pairMember(user, seat), now)
     if left > 0 then return { E.RELOCK_COOLDOWN, seat, left } end
   end
   local newHold, earliest, budgetStarted = 0, 0, false
@@ -83,20 +83,15 @@ local function lockOne(user, seat, origin)
     count = 0
     newHold = 1
   end
+  -- Offered to a waiting-room buyer (seatLib's roomOfferee): theirs to take until the window ends.
+  local offeree, offerLeft = offerOf(seat, now)
+  if offeree and offeree ~= user then return { E.SEAT_OFFERED, seat, offerLeft } end
 
-  -- The lock key first, before anything is written: a refusal here changes nothing.
-  if not redis.call('SET', lockKey(seat), user, 'NX', 'PX', dl - now + LOCK_SAFETY_MS) then
-    -- The seat is free (its state says so), so its lock key is an offer, an old version's cool-down
-    -- marker, or a leftover of a manual edit (refused rather than guessed about).
-    local v = redis.call('GET', lockKey(seat))
-    -- Offered to a waiting-room buyer (seatLib's roomOfferee): theirs to take until the window ends.
-    if v and string.sub(v, 1, #OFFER) == OFFER and v ~= OFFER .. user then return { E.SEAT_OFFERED, seat, redis.call('PTTL', lockKey(seat)) } end
-    if not v or (string.sub(v, 1, #COOL) ~= COOL and v ~= OFFER .. user) then return { E.ALREADY_LOCKED } end
-    -- An old cool-down marker, or an offer to this user, does not stop this lock.
-    redis.call('SET', lockKey(seat), user, 'PX', dl - now + LOCK_SAFETY_MS)
-  end
+  -- Nothing is written before this point: a refusal changes nothing.
+  if offeree then redis.call('HDEL', K.offers, seat) end
   if newHold == 1 and not budgetStarted then startBudget(user, now) end -- the budget starts with the user's first hold
 
+  local h
   if newHold == 1 then
     -- The cluster-wide index needs a lower entry only when this deadline is earlier than the one the
     -- event is indexed at (`ixd`), which with one TTL per event is rare: usually only the first hold.
@@ -106,13 +101,16 @@ local function lockOne(user, seat, origin)
       metaCache.ixd = tostring(dl) -- the next lock of the same batch compares with this one
       earliest = 1
     end
-    redis.call('HSET', holdKey(user), 'dl', dl, 'ext', 0, 'created', now)
+    h = { dl = dl, ext = 0, c = now, s = {} }
     redis.call('ZADD', K.holds, dl, user)
-    -- No PX on the hold itself: it must outlive its deadline until something releases it (the
-    -- sweep, or any script that touches it), or its seats would stay locked with nothing to say whose.
+    -- The hold outlives its deadline until something releases it (the sweep, or any script that
+    -- touches it), or its seats would stay locked with nothing to say whose.
+  else
+    h = getHold(user)
   end
+  h.s[#h.s + 1] = seat
+  putHold(user, h)
   redis.call('HSET', K.state, seat, 'L|' .. user)
-  redis.call('SADD', holdSeatsKey(user), seat)
   local seq = emit({ { t = 'locked', seat = seat, u = user } }, origin)
   return { 1, seq, dl, newHold, count + 1, earliest }
 end
@@ -127,15 +125,12 @@ local function unlockOne(user, seat, origin)
   if current ~= 'L|' .. user then return { E.NOT_YOURS } end
 
   redis.call('HDEL', K.state, seat)
-  redis.call('DEL', lockKey(seat))
   local cool = setting('cool', 0)
-  if cool > 0 then redis.call('SET', coolKey(user, seat), 1, 'PX', cool) end
-  redis.call('SREM', holdSeatsKey(user), seat)
-  local left = redis.call('SCARD', holdSeatsKey(user))
-  if left == 0 then
-    redis.call('DEL', holdKey(user), holdSeatsKey(user))
-    redis.call('ZREM', K.holds, user)
-  end
+  if cool > 0 then redis.call('ZADD', K.cool, now + cool, pairMember(user, seat)) end
+  local h = getHold(user)
+  withoutSeat(h, seat)
+  local left = #h.s
+  if left == 0 then dropHold(user) else putHold(user, h) end
   local seq = emit({ { t = 'unlocked', seat = seat, u = user, why = 'unlocked' } }, origin)
   return { 1, seq, left }
 end

@@ -5,8 +5,8 @@
   exists. A room that has not been drawn takes queue entries into the pre-queue (they are drawn
   again with the same seed, which keeps their order among themselves).
 
-  Input: KEYS the room's keys (roomLib); ARGV[1] event key base, ARGV[2] kind (queue | admitted | pre),
-         ARGV[3..] pairs user id, number (place, turn end, or arrival ms)
+  Input: KEYS the room's keys (roomLib); ARGV[1] kind (queue | admitted | pre),
+         ARGV[2..] pairs user id, number (place, turn end, or arrival ms)
   Output: {'lost'} or {'ok', entries restored}
 ]]
 --- @include "roomLib"
@@ -17,8 +17,8 @@ local now = nowMs()
 local ph = phase(m, now)
 -- Before the pre-queue opens and after the room closes there is nothing to hold a place in.
 if ph == 'not_open' or ph == 'closed' then return { 'ok', 0 } end
-local kind, restored, top = ARGV[2], 0, 0
-for i = 3, #ARGV - 1, 2 do
+local kind, restored, top = ARGV[1], 0, 0
+for i = 2, #ARGV - 1, 2 do
   local user, n = ARGV[i], tonumber(ARGV[i + 1])
   redis.call('ZADD', K.seen, now, user)
   if kind == 'admitted' then

@@ -4,10 +4,9 @@
   the same entry never announce a leave twice.
 
   Input:
-    KEYS[1] the room's presence hash (routes the call)
-    ARGV[1] key base of the room
-    ARGV[2] origin tag, or ''
-    ARGV[3] mode: 'fields' (ARGV[4..] are fields to remove) or 'node' (ARGV[4] is a node id:
+    KEYS the room's keys (chatLib's K)
+    ARGV[1] origin tag, or ''
+    ARGV[2] mode: 'fields' (ARGV[3..] are fields to remove) or 'node' (ARGV[3] is a node id:
             remove every entry of that node, because it died)
 
   Output:
@@ -15,10 +14,10 @@
 ]]
 --- @include "chatLib"
 
-local origin, mode = ARGV[2], ARGV[3]
+local origin, mode = ARGV[1], ARGV[2]
 local fields, gone = {}, {}
 if mode == 'node' then
-  local prefix = ARGV[4] .. '|'
+  local prefix = ARGV[3] .. '|'
   local all = redis.call('HGETALL', K.presence)
   for i = 1, #all, 2 do
     if string.sub(all[i], 1, #prefix) == prefix then
@@ -27,7 +26,7 @@ if mode == 'node' then
     end
   end
 else
-  for i = 4, #ARGV do
+  for i = 3, #ARGV do
     local v = redis.call('HGET', K.presence, ARGV[i])
     if v then
       table.insert(fields, ARGV[i])

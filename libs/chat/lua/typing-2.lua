@@ -5,17 +5,15 @@
 
   Input:
     KEYS[1] the user's typing gate for this kind
-    ARGV[1] key base of the room
-    ARGV[2] throttle window in ms (0 = no throttle)
-    ARGV[3] the event as JSON (`{"k":"typing",…}`)
-    ARGV[4] origin tag
+    KEYS[2] the room's channel
+    ARGV[1] throttle window in ms (0 = no throttle)
+    ARGV[2] the event as JSON (`{"k":"typing",…}`)
+    ARGV[3] origin tag
 
   Output:
     1 published, 0 throttled
 ]]
---- @include "chatLib"
-
-local ms = tonumber(ARGV[2])
+local ms = tonumber(ARGV[1])
 if ms > 0 and not redis.call('SET', KEYS[1], '1', 'PX', ms, 'NX') then return 0 end
-redis.call('SPUBLISH', K.channel, '{"s":0,"o":' .. cjson.encode(ARGV[4]) .. ',"ev":' .. ARGV[3] .. '}')
+redis.call('SPUBLISH', KEYS[2], '{"s":0,"o":' .. cjson.encode(ARGV[3]) .. ',"ev":' .. ARGV[2] .. '}')
 return 1

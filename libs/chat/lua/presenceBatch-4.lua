@@ -1,33 +1,32 @@
 --[[
-  Applies one tick's presence changes of one node in one room (issue 11: joins and leaves are
-  grouped per tick, so a join storm costs a script per node per tick, not per member) and tells the
+  Applies one tick's presence changes of one node in one room (joins and leaves are grouped per
+  tick, so a join storm costs a script per node per tick, not per member) and tells the
   room ONE sequenced `presence_diff` carrying them all. It returns nothing of the room's presence:
   each node keeps the room's presence itself, from a snapshot and the diffs that follow it.
   Adding an entry that is already there, or removing one that is gone, announces nothing, so a
   rewrite after a pause and a reaper racing a clean leave never announce anything twice.
 
   Input:
-    KEYS[1] the room's presence hash (routes the call)
-    ARGV[1] key base of the room
-    ARGV[2] origin tag, or ''
-    ARGV[3] number of entries to add, A
-    ARGV[4 .. 3+2A] field, entry JSON (`{"user_id", "phx_ref", "online_at"}`) pairs to add
-    ARGV[4+2A ..] fields to remove
+    KEYS the room's keys (chatLib's K)
+    ARGV[1] origin tag, or ''
+    ARGV[2] number of entries to add, A
+    ARGV[3 .. 2+2A] field, entry JSON (`{"user_id", "phx_ref", "online_at"}`) pairs to add
+    ARGV[3+2A ..] fields to remove
 
   Output:
     {seq, epoch, added, removed}: seq 0 when nothing changed
 ]]
 --- @include "chatLib"
 
-local origin = ARGV[2]
-local nAdd = tonumber(ARGV[3])
+local origin = ARGV[1]
+local nAdd = tonumber(ARGV[2])
 local joined, gone = {}, {}
 for i = 0, nAdd - 1 do
-  local field, entry = ARGV[4 + 2 * i], ARGV[5 + 2 * i]
+  local field, entry = ARGV[3 + 2 * i], ARGV[4 + 2 * i]
   if redis.call('HSET', K.presence, field, entry) == 1 then table.insert(joined, entry) end
 end
 local removeFields = {}
-for i = 4 + 2 * nAdd, #ARGV do
+for i = 3 + 2 * nAdd, #ARGV do
   local v = redis.call('HGET', K.presence, ARGV[i])
   if v then
     table.insert(removeFields, ARGV[i])

@@ -1,9 +1,10 @@
 --[[
-  Releases the event's holds whose deadline has passed, at most ARGV[2] per call, and says when
-  the next one falls due. This is how holds expire (issue 7: no delayed job per hold): the worker
-  calls it for every event the cluster-wide index names as due, and each ws-node calls it for the
-  events it watches, under a short per-event lease so one node does it per interval (issue 8,
-  finding 15: expired holds must go even while the worker is down).
+  Releases the event's holds whose deadline has passed, at most ARGV[1] per call, and says when
+  the next one falls due. This is how holds expire, with no delayed job per hold: the worker calls
+  it for every event the cluster-wide index names as due, and each ws-node calls it for the events
+  it watches, under a short per-event lease so one node does it per interval (expired holds must go
+  even while the worker is down: docs/reliability.md, round one). It also runs seatLib's
+  housekeeping, which removes lapsed cool-downs, budgets, order markers, liveness and offers.
 
   The cluster-wide index (`<prefix>:holds:due`, event id → a deadline no later than the event's
   earliest hold) is another key, in another Redis Cluster slot, so no seat script can write it.
@@ -18,30 +19,30 @@
   current events, by the nodes' sweeps and by every script enforcing expiry on read.
 
   Input:
-    KEYS[1] meta hash of the event
-    ARGV[1] key base of the event
-    ARGV[2] limit
-    ARGV[3] lease ms: 0 = sweep regardless (the worker); > 0 = sweep only if no one else holds
+    KEYS the event's keys, in the order of SEAT_SCRIPT_KEYS (libs/redis/src/keys.ts; seatLib's K)
+    ARGV[1] limit
+    ARGV[2] lease ms: 0 = sweep regardless (the worker); > 0 = sweep only if no one else holds
             the event's sweep lease, taking it for that long (ws-nodes)
-    ARGV[4] lease owner (node id), when ARGV[3] > 0
+    ARGV[3] lease owner (node id), when ARGV[2] > 0
 
   Output: {released, next deadline (0 when the event has no hold left), more (1 when the limit
           stopped it), skipped (1 when another owner held the lease)}
 ]]
 --- @include "seatLib"
 
-local limit, leaseMs, owner = tonumber(ARGV[2]), tonumber(ARGV[3] or '0'), ARGV[4] or ''
+local limit, leaseMs, owner = tonumber(ARGV[1]), tonumber(ARGV[2] or '0'), ARGV[3] or ''
 local now = nowMs()
 local due = redis.call('ZRANGEBYSCORE', K.holds, '-inf', now, 'LIMIT', 0, limit)
 if #due > 0 and leaseMs > 0 then
   -- Checked only when there is work, so an idle event costs the nodes one ZRANGEBYSCORE.
-  local holder = redis.call('GET', sweepLeaseKey())
+  local holder = redis.call('GET', K.sweepLease)
   if holder and holder ~= owner then return { 0, 0, 0, 1 } end
-  if not holder then redis.call('SET', sweepLeaseKey(), owner, 'PX', leaseMs) end
+  if not holder then redis.call('SET', K.sweepLease, owner, 'PX', leaseMs) end
 end
 local events = {}
 for i = 1, #due do releaseHold(due[i], 'expired', '', events) end
 emit(events, '')
+housekeeping(now)
 local head = redis.call('ZRANGE', K.holds, 0, 0, 'WITHSCORES')
 local nextDl = 0
 if head[2] then nextDl = tonumber(head[2]) end

@@ -1,6 +1,6 @@
 --[[
   Applies a batch of lock and unlock transitions of one event, in order, each with exactly the rules
-  and refusals of a call of its own (includes/transitions.lua): group commit (issue 16). A node
+  and refusals of a call of its own (includes/transitions.lua): group commit. A node
   sends one call per event while the previous one is in flight, carrying everything its buyers asked
   for meanwhile (SeatService's TransitionBatcher); a lone transition is a batch of one.
 
@@ -10,9 +10,8 @@
   (seatLib's beginBatch/endBatch), so fan-out still tells every author apart.
 
   Input:
-    KEYS[1] meta hash of the event (routes the call; every other key is built from ARGV[1])
-    ARGV[1] key base of the event
-    ARGV[2..] one group of four per transition: op (`lock` | `unlock`), user id, seat id,
+    KEYS the event's keys, in the order of SEAT_SCRIPT_KEYS (libs/redis/src/keys.ts; seatLib's K)
+    ARGV[1..] one group of four per transition: op (`lock` | `unlock`), user id, seat id,
               origin tag (`<nodeId>:<connId>`, or '')
 
   Output:
@@ -23,17 +22,17 @@
 --- @include "seatLib"
 --- @include "transitions"
 
-local n = (#ARGV - 1) / 4
+local n = #ARGV / 4
 if n < 1 or n ~= math.floor(n) then return redis.error_reply('seatTransitions: expected groups of op, user, seat, origin') end
 for i = 0, n - 1 do
-  local op = ARGV[2 + 4 * i]
+  local op = ARGV[1 + 4 * i]
   if op ~= 'lock' and op ~= 'unlock' then return redis.error_reply('seatTransitions: unknown op ' .. tostring(op)) end
 end
 
 beginBatch()
 local out = {}
 for i = 0, n - 1 do
-  local at = 2 + 4 * i
+  local at = 1 + 4 * i
   if ARGV[at] == 'lock' then
     out[i + 1] = lockOne(ARGV[at + 1], ARGV[at + 2], ARGV[at + 3])
   else

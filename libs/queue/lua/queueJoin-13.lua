@@ -2,7 +2,7 @@
   A signed-in user joins (or comes back to) an event's waiting room. One place per user: a second
   tab, another device or a reconnect finds the same entry.
 
-  Input: KEYS the room's keys (roomLib); ARGV[1] event key base, ARGV[2] user id
+  Input: KEYS the room's keys (roomLib); ARGV[1] user id
   Output:
     {'lost'}                      Redis does not have the room (load it, then call again)
     {phase, epoch, rank, place, until}
@@ -13,7 +13,7 @@
 ]]
 --- @include "roomLib"
 
-local user = ARGV[2]
+local user = ARGV[1]
 local m = readMeta()
 if not m then return { 'lost' } end
 local now = nowMs()

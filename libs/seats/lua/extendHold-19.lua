@@ -3,9 +3,8 @@
   end of the user's holding budget on the event (seatLib's holdCap).
 
   Input:
-    KEYS[1] meta hash of the event
-    ARGV[1] key base of the event
-    ARGV[2] user id
+    KEYS the event's keys, in the order of SEAT_SCRIPT_KEYS (libs/redis/src/keys.ts; seatLib's K)
+    ARGV[1] user id
 
   Output:
     {1, newDeadline, extensionsLeft}
@@ -13,7 +12,7 @@
 ]]
 --- @include "seatLib"
 
-local user = ARGV[2]
+local user = ARGV[1]
 if not eventLoaded() then return { E.UNKNOWN_EVENT } end
 local now = nowMs()
 local dl, ext = liveHold(user, now)
@@ -21,10 +20,11 @@ if not dl then return { E.NO_HOLD } end
 local maxExt = setting('maxExt', 2)
 if ext >= maxExt then return { E.EXTEND_LIMIT } end
 local newDl = now + setting('ttl', 600000)
--- Never past the user's holding budget on the event (seatLib's holdCap, issue 17 finding 4).
+-- Never past the user's holding budget on the event (seatLib's holdCap).
 local cap = holdCap(user, now)
 if cap and newDl > cap then newDl = cap end
 if newDl < dl then newDl = dl end
-redis.call('HSET', holdKey(user), 'ext', ext + 1)
-setHoldDeadline(user, newDl, now)
+local h = getHold(user)
+h.ext = ext + 1
+setHoldDeadline(user, h, newDl)
 return { 1, newDl, maxExt - ext - 1 }

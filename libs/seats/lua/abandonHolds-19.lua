@@ -1,14 +1,13 @@
 --[[
   Releases, among a slice of the event's holds, those whose user has had no live connection for
   the grace period (and those past their deadline). The worker walks every event with holds in
-  slices (issue 8, finding 9): a ws-node killed with -9 never says its users left, so nothing
-  else would notice; their holds go a grace after the dead node's last liveness window ran out.
+  slices: a ws-node killed with -9 never says its users left, so nothing else would notice; their
+  holds go a grace after the dead node's last liveness window ran out.
 
   Input:
-    KEYS[1] meta hash of the event
-    ARGV[1] key base of the event
-    ARGV[2] first rank of the slice in the deadline index (0-based)
-    ARGV[3] slice size
+    KEYS the event's keys, in the order of SEAT_SCRIPT_KEYS (libs/redis/src/keys.ts; seatLib's K)
+    ARGV[1] first rank of the slice in the deadline index (0-based)
+    ARGV[2] slice size
 
   Output: {released holds, next rank (0 when the walk is done)}
     Released holds leave the index, so the next slice starts that many ranks earlier; a hold
@@ -16,21 +15,21 @@
 ]]
 --- @include "seatLib"
 
-local from, size = tonumber(ARGV[2]), tonumber(ARGV[3])
+local from, size = tonumber(ARGV[1]), tonumber(ARGV[2])
 local now = nowMs()
 local users = redis.call('ZRANGE', K.holds, from, from + size - 1)
 local released = 0
 local events = {}
 for i = 1, #users do
   local user = users[i]
-  local h = redis.call('HMGET', holdKey(user), 'dl', 'created')
-  if not h[1] then
+  local h = getHold(user)
+  if not h then
     redis.call('ZREM', K.holds, user) -- an index entry without its hold (manual edit): drop it
     released = released + 1
-  elseif tonumber(h[1]) <= now then
+  elseif h.dl <= now then
     releaseHold(user, 'expired', '', events)
     released = released + 1
-  elseif isAbandoned(user, h[2], now) then
+  elseif isAbandoned(user, h.c, now) then
     releaseHold(user, 'abandoned', '', events)
     released = released + 1
   end

@@ -4,16 +4,15 @@
   refund). A seat locked by a user's hold leaves that hold when it is reserved or paid.
 
   Input:
-    KEYS[1] meta hash of the event
-    ARGV[1] key base of the event
-    ARGV[2] seat id
-    ARGV[3] action: 'reserve' | 'unreserve' | 'pay' | 'revoke'
-    ARGV[4] reference stored with the state (order id, or 'svc')
-    ARGV[5] origin tag, or ''
-    ARGV[6] '1' = fenced: the seat's current reference must equal ARGV[4] (an order only ever
+    KEYS the event's keys, in the order of SEAT_SCRIPT_KEYS (libs/redis/src/keys.ts; seatLib's K)
+    ARGV[1] seat id
+    ARGV[2] action: 'reserve' | 'unreserve' | 'pay' | 'revoke'
+    ARGV[3] reference stored with the state (order id, or 'svc')
+    ARGV[4] origin tag, or ''
+    ARGV[5] '1' = fenced: the seat's current reference must equal ARGV[3] (an order only ever
             moves its own seats), '' = not fenced (seed 000's service actions)
-    ARGV[7] user id the seat is reserved or paid for, or ''
-    ARGV[8] why, recorded on the event (e.g. 'revoked', 'refunded', 'expired', 'canceled'), or ''
+    ARGV[6] user id the seat is reserved or paid for, or ''
+    ARGV[7] why, recorded on the event (e.g. 'revoked', 'refunded', 'expired', 'canceled'), or ''
 
   Output:
     {1, seq, eventType}
@@ -22,7 +21,7 @@
 ]]
 --- @include "seatLib"
 
-local seat, action, ref, origin, fenced, forUser, why = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6] == '1', ARGV[7] or '', ARGV[8] or ''
+local seat, action, ref, origin, fenced, forUser, why = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5] == '1', ARGV[6] or '', ARGV[7] or ''
 if not eventLoaded() then return { E.UNKNOWN_EVENT } end
 if redis.call('SISMEMBER', K.seatmap, seat) == 0 then return { E.UNKNOWN_SEAT } end
 local now = nowMs()
@@ -72,7 +71,7 @@ else
 end
 if why ~= '' then ev.why = why end
 if fenced and (action == 'unreserve' or action == 'revoke') then
-  redis.call('SET', doneKey(ref), '1', 'PX', DONE_MS)
+  redis.call('ZADD', K.doneOrders, now + DONE_MS, ref)
 end
 local seq = emit({ ev }, origin)
 return { 1, seq, ev.t }

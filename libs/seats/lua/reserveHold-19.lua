@@ -5,12 +5,11 @@
   releases seats whose state still says `L|<user>`.
 
   Input:
-    KEYS[1] meta hash of the event
-    ARGV[1] key base of the event
-    ARGV[2] user id
-    ARGV[3] order id
-    ARGV[4] ms the order may take to reach PostgreSQL: until then a rebuild keeps its seats
-    ARGV[5..] seat ids; none means every seat of the hold
+    KEYS the event's keys, in the order of SEAT_SCRIPT_KEYS (libs/redis/src/keys.ts; seatLib's K)
+    ARGV[1] user id
+    ARGV[2] order id
+    ARGV[3] ms the order may take to reach PostgreSQL: until then a rebuild keeps its seats
+    ARGV[4..] seat ids; none means every seat of the hold
 
   Output:
     {1, lastSeq, seat1, seat2, ...} (seats in the order they were reserved)
@@ -20,7 +19,7 @@
 ]]
 --- @include "seatLib"
 
-local user, orderId = ARGV[2], ARGV[3]
+local user, orderId = ARGV[1], ARGV[2]
 if not eventLoaded() then return { E.UNKNOWN_EVENT } end
 local now = nowMs()
 local closesAt = setting('closesAt', 0)
@@ -29,16 +28,15 @@ if setting('paused', 0) == 1 then return { E.SALES_PAUSED } end
 if not liveHold(user, now) then return { E.NO_HOLD } end
 
 local seats = {}
-if #ARGV >= 5 then
-  for i = 5, #ARGV do seats[#seats + 1] = ARGV[i] end
+if #ARGV >= 4 then
+  for i = 4, #ARGV do seats[#seats + 1] = ARGV[i] end
 else
-  seats = redis.call('SMEMBERS', holdSeatsKey(user))
-  table.sort(seats)
+  seats = holdSeats(getHold(user))
 end
 if #seats == 0 then return { E.NO_HOLD } end
 local owned = 'L|' .. user
 for i = 1, #seats do
-  if redis.call('HGET', K.state, seats[i]) ~= owned or redis.call('EXISTS', lockKey(seats[i])) == 0 then
+  if redis.call('HGET', K.state, seats[i]) ~= owned then
     return { E.NOT_IN_HOLD, seats[i] }
   end
 end
@@ -52,7 +50,7 @@ for i = 1, #seats do
   events[#events + 1] = { t = 'reserved', seat = seat, u = user }
 end
 addOrdered(user, #seats)
-redis.call('SET', pendingKey(orderId), '1', 'PX', tonumber(ARGV[4]))
+redis.call('ZADD', K.pendingOrders, now + tonumber(ARGV[3]), orderId)
 local last = emit(events, '')
 local out = { 1, last }
 for i = 1, #seats do out[#out + 1] = seats[i] end

@@ -7,9 +7,8 @@
   seats from PostgreSQL (rebuildState) and announces the epoch on the channel.
 
   Input:
-    KEYS[1] meta hash of the event
-    ARGV[1] key base of the event
-    ARGV[2] the new epoch
+    KEYS the event's keys, in the order of SEAT_SCRIPT_KEYS (libs/redis/src/keys.ts; seatLib's K)
+    ARGV[1] the new epoch
 
   Output: {1}, or {UNKNOWN_EVENT} when the event is not loaded (nothing to restart: the next use
   loads it from PostgreSQL with a new epoch anyway)
@@ -17,5 +16,5 @@
 --- @include "seatLib"
 
 if not eventLoaded() then return { E.UNKNOWN_EVENT } end
-redis.call('HSET', K.meta, 'epoch', ARGV[2])
+redis.call('HSET', K.meta, 'epoch', ARGV[1])
 return { 1 }

@@ -2,7 +2,7 @@
   Where a node's waiters stand, read once per QUEUE_POSITION_MS for all of them; it also vouches that
   they still have a socket on the topic (`seen`), so their places are not given up.
 
-  Input: KEYS the room's keys (roomLib); ARGV[1] event key base, ARGV[2..] user ids
+  Input: KEYS the room's keys (roomLib); ARGV[1..] user ids
   Output:
     {'lost'}  Redis does not have the room
     {phase, epoch, rate (admissions per minute), free seats, seats per buyer (x1000), r1, x1, r2, x2, …}
@@ -16,7 +16,7 @@ local m = readMeta()
 if not m then return { 'lost' } end
 local now = nowMs()
 local out = { phase(m, now), m.epoch, math.floor(m.rate * 60 + 0.5), m.free, math.floor(m.avg * 1000) }
-for i = 2, #ARGV do
+for i = 1, #ARGV do
   local user = ARGV[i]
   redis.call('ZADD', K.seen, now, user)
   local rank = redis.call('ZRANK', K.queue, user)

@@ -5,19 +5,19 @@
 
   Pacing by inventory: `free` = seats not held, reserved or sold. Admitted buyers whose turn runs
   and who hold nothing and have ordered nothing yet are about to take seats: each is counted for
-  `avg` seats (the running mean of what admitted buyers took, starting from ARGV[6] with the weight
+  `avg` seats (the running mean of what admitted buyers took, starting from ARGV[5] with the weight
   of five buyers). The room admits while free / avg (rounded up: one free seat still serves a
   buyer) exceeds those buyers, so the buyers shopping with an empty hold never exceed the free seats; when holds cover every free seat it admits nobody
   and resumes by itself when a hold is released or expires, or an order is canceled or expires.
-  An admitted buyer with an empty hold whom no node has seen on the topic for ARGV[7] ms has left
+  An admitted buyer with an empty hold whom no node has seen on the topic for ARGV[6] ms has left
   (closed the page, or finished and left the room): they no longer count as about to buy.
   `maxActive` caps admitted buyers still shopping (an empty hold, or a hold). When no seat is free,
   none is held and none reserved, the room is sold out: it admits nobody until seats come back.
 
-  Input: KEYS the room's keys (roomLib); ARGV[1] event key base, ARGV[2] node id, ARGV[3] lease ms,
-         ARGV[4] abandon ms, ARGV[5] most admissions per tick, ARGV[6] seats per buyer before any was seen,
-         ARGV[7] how recently an admitted buyer with an empty hold must have been seen to count,
-         ARGV[8] how often (ms) the admitted buyers are walked for those counts
+  Input: KEYS the room's keys (roomLib); ARGV[1] node id, ARGV[2] lease ms,
+         ARGV[3] abandon ms, ARGV[4] most admissions per tick, ARGV[5] seats per buyer before any was seen,
+         ARGV[6] how recently an admitted buyer with an empty hold must have been seen to count,
+         ARGV[7] how often (ms) the admitted buyers are walked for those counts
   Output:
     {'busy'}       another node holds the lease
     {'lost'}       Redis does not have the room
@@ -27,7 +27,7 @@
 ]]
 --- @include "roomLib"
 
-local node, leaseMs, abandonMs, batchMax, prior, presentMs = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local node, leaseMs, abandonMs, batchMax, prior, presentMs = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 if not redis.call('SET', K.lease, node, 'NX', 'PX', leaseMs) then
   if redis.call('GET', K.lease) ~= node then return { 'busy' } end
   redis.call('PEXPIRE', K.lease, leaseMs)
@@ -56,15 +56,15 @@ redis.call('ZREMRANGEBYSCORE', K.admitted, '-inf', now)
 local total = redis.call('SCARD', K.seatmap)
 local free = total - redis.call('HLEN', K.state)
 -- Walking every admitted buyer costs a few calls each (at 5,000 of them, tens of ms of Redis), so
--- it is done once per ARGV[8] ms; the ticks between reuse its counts plus whom they admitted since,
+-- it is done once per ARGV[7] ms; the ticks between reuse its counts plus whom they admitted since,
 -- which can only overstate the buyers about to take seats (some of them have taken seats since):
 -- admission errs on the side of fewer.
-local walkEvery = tonumber(ARGV[8] or '0')
+local walkEvery = tonumber(ARGV[7] or '0')
 local cached = redis.call('HMGET', K.meta, 'walkAt', 'wEmpty', 'wShopping', 'wAvg', 'sinceWalk')
 local walk = not cached[1] or now - tonumber(cached[1]) >= walkEvery
 local empty, shopping, tookN, tookSeats, doneN, doneSeats = 0, 0, 0, 0, 0, 0
 for _, user in ipairs(walk and redis.call('ZRANGE', K.admitted, 0, -1) or {}) do
-  local held = redis.call('SCARD', base .. 'hold:' .. user .. ':seats')
+  local held = holdSize(user)
   local ordered = tonumber(redis.call('HGET', K.ordered, user) or '0')
   if held + ordered > 0 then
     tookN = tookN + 1

@@ -8,10 +8,9 @@
   that guards against a buyer's own script, not against the box office.
 
   Input:
-    KEYS[1] meta hash of the event
-    ARGV[1] key base of the event
-    ARGV[2] user id
-    ARGV[3] 'expired' | 'abandoned' | 'admin'
+    KEYS the event's keys, in the order of SEAT_SCRIPT_KEYS (libs/redis/src/keys.ts; seatLib's K)
+    ARGV[1] user id
+    ARGV[2] 'expired' | 'abandoned' | 'admin'
 
   Output:
     {released seats count, reason}; {0, 'none'} when the hold is gone or still valid
@@ -20,21 +19,20 @@
 ]]
 --- @include "seatLib"
 
-local user, mode = ARGV[2], ARGV[3]
+local user, mode = ARGV[1], ARGV[2]
 local now = nowMs()
-local h = redis.call('HMGET', holdKey(user), 'dl', 'created')
-if not h[1] then return { 0, 'none' } end
+local h = getHold(user)
+if not h then return { 0, 'none' } end
 if mode == 'admin' then
-  local seats = redis.call('SMEMBERS', holdSeatsKey(user))
-  table.sort(seats)
+  local seats = holdSeats(h)
   local out = { releaseHold(user, 'released_by_admin', ''), 'released_by_admin' }
   for i = 1, #seats do out[#out + 1] = seats[i] end
   return out
 end
-if tonumber(h[1]) <= now then
+if h.dl <= now then
   return { releaseHold(user, 'expired', ''), 'expired' }
 end
-if mode == 'abandoned' and isAbandoned(user, h[2], now) then
+if mode == 'abandoned' and isAbandoned(user, h.c, now) then
   return { releaseHold(user, 'abandoned', ''), 'abandoned' }
 end
 return { 0, 'none' }

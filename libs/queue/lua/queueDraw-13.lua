@@ -3,13 +3,13 @@
   next lease holder begins again. The order itself (HMAC-SHA256 keyed by the seed) is computed by
   the node (WaitingRooms.draw): Redis's Lua has no SHA-256.
 
-  Input: KEYS the room's keys (roomLib); ARGV[1] event key base, ARGV[2] step, ARGV[3] token,
-         ARGV[4] node id, ARGV[5] lease ms, then
+  Input: KEYS the room's keys (roomLib); ARGV[1] step, ARGV[2] token,
+         ARGV[3] node id, ARGV[4] lease ms, then
     begin:  nothing                       → {'ok', seed} or {'drawn'} (already done) or {'lost'}
             or {'busy'} (another node holds the room's lease)
     stage:  pairs place, user id          → {'ok'} or {'stale'} (another draw took over)
     commit: number of entrants staged     → {'ok', next place} or {'stale'}
-  Every step holds the room's lease for ARGV[5] ms: a draw of 100,000 takes seconds (reading, hashing,
+  Every step holds the room's lease for ARGV[4] ms: a draw of 100,000 takes seconds (reading, hashing,
   PostgreSQL), far longer than a tick's lease, and another node taking the lease meanwhile would start
   a draw of its own and void this one, and so on for ever. A node that dies mid-draw lets the lease
   run out, and the next holder begins again.
@@ -18,7 +18,7 @@
 ]]
 --- @include "roomLib"
 
-local step, token, node, leaseMs = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
+local step, token, node, leaseMs = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local m = readMeta()
 if not m then return { 'lost' } end
 if m.drawn then return { 'drawn' } end
@@ -32,10 +32,10 @@ if step == 'begin' then
 end
 if redis.call('HGET', K.meta, 'drawToken') ~= token then return { 'stale' } end
 if step == 'stage' then
-  for i = 6, #ARGV - 1, 2 do redis.call('ZADD', K.drawQueue, tonumber(ARGV[i]), ARGV[i + 1]) end
+  for i = 5, #ARGV - 1, 2 do redis.call('ZADD', K.drawQueue, tonumber(ARGV[i]), ARGV[i + 1]) end
   return { 'ok' }
 end
-local n = tonumber(ARGV[6])
+local n = tonumber(ARGV[5])
 local nextPlace = math.max(n, num(redis.call('HGET', K.meta, 'next'), 0))
 -- The staged queue moves in whole (O(1)); merged only if someone was put back meanwhile.
 if n > 0 then

@@ -4,9 +4,8 @@
   seat as locked by a hold that is already dead.
 
   Input:
-    KEYS[1] meta hash of the event
-    ARGV[1] key base of the event
-    ARGV[2] user id, or '' for an anonymous watcher
+    KEYS the event's keys, in the order of SEAT_SCRIPT_KEYS (libs/redis/src/keys.ts; seatLib's K)
+    ARGV[1] user id, or '' for an anonymous watcher
 
   Output:
     {seq, flatState, holdDeadline, holdExtensionsLeft, holdSeats, epoch}
@@ -16,7 +15,7 @@
 ]]
 --- @include "seatLib"
 
-local user = ARGV[2]
+local user = ARGV[1]
 if redis.call('EXISTS', K.meta) == 0 then return { E.UNKNOWN_EVENT } end
 local now = nowMs()
 local due = redis.call('ZRANGEBYSCORE', K.holds, '-inf', now)
@@ -28,7 +27,7 @@ if user ~= '' then
   if d then
     dl = d
     ext = setting('maxExt', 2) - e
-    seats = redis.call('SMEMBERS', holdSeatsKey(user))
+    seats = holdSeats(getHold(user))
   end
 end
 -- A lock whose hold is gone (released, or lost) is not shown: check each owner once.
@@ -41,7 +40,6 @@ for i = 1, #flat, 2 do
     if alive[owner] == nil then alive[owner] = liveHold(owner, now) ~= nil end
     if not alive[owner] and redis.call('HGET', K.state, flat[i]) == v then
       redis.call('HDEL', K.state, flat[i])
-      redis.call('DEL', lockKey(flat[i]))
       emit({ { t = 'unlocked', seat = flat[i], u = owner, why = 'expired' } }, '')
       cleaned = true
     end
