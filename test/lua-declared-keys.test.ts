@@ -64,7 +64,12 @@ function unrepr(s: string): Buffer {
 
 /** Watches one server: the runs of this project's scripts, each with the commands it ran. */
 async function watch(server: Standalone): Promise<{ runs: Run[]; stop(): void }> {
-  const monitor = await server.duplicate().monitor();
+  // A plain connection to the same server: a cluster's node connections carry a name whose CLIENT
+  // SETNAME reply would arrive in the middle of the MONITOR stream.
+  const { host, port, username, password } = server.options;
+  const plain = new Standalone({ host, port, username, password, lazyConnect: true });
+  const monitor = await plain.monitor();
+  plain.disconnect();
   const runs: Run[] = [];
   let current: Run | null = null;
   monitor.on("monitor", (_time: string, printed: string[], source: string) => {
@@ -112,7 +117,8 @@ let probe: Standalone;
 beforeAll(async () => {
   env = await createTestEnv({ QUEUE_POSITION_MS: "200" });
   const servers = isCluster(env.redis) ? env.redis.nodes("master") : [env.redis];
-  probe = servers[0]!.duplicate();
+  const { host, port, username, password } = servers[0]!.options;
+  probe = new Standalone({ host, port, username, password });
   watchers = await Promise.all(servers.map(watch));
 });
 afterAll(async () => {
