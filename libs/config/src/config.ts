@@ -54,17 +54,28 @@ const cidrList = ipList.superRefine((list, ctx) => {
 });
 
 const schema = z.object({
+  /**
+   * `production` requires `JWT_SECRET` (also with `JWKS_URL`: every process must verify the
+   * cluster's own tokens), `SERVICE_SECRET`, `ADMIN_PASSWORD`, `PAYMENT_WEBHOOK_SECRET` and
+   * `METRICS_TOKEN`, refuses a placeholder (`change-me…`) or a secret under 32 bytes, naming the
+   * variable, and refuses `DEV_PAYMENTS=1`.
+   */
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
+  /** The pino log level: `fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`. */
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /** The address every app listens on. */
   HOST: z.string().default("0.0.0.0"),
+  /** The API's port (the seat-map page, the ops page and the HTTP API). */
   API_PORT: int(3000),
   /** The worker's health and metrics port. */
   WORKER_PORT: int(3001),
+  /** The ports `npm start` runs its ws-nodes on, one node per port (comma-separated). */
   WS_PORTS: portList.default([4000, 4001]),
   /** The port of this one ws-node process; `npm start` sets it for each entry of WS_PORTS. */
   WS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   /** A name for this node in logs and liveness records; random when unset. */
   NODE_ID: z.string().min(1).optional(),
+  /** Redis (ignored when `REDIS_CLUSTER_NODES` is set). */
   REDIS_URL: z.string().url().default("redis://127.0.0.1:6379"),
   /**
    * Seeds of a Redis Cluster (`host:port,host:port,…`). When set, every process uses ioredis' Cluster
@@ -73,84 +84,128 @@ const schema = z.object({
   REDIS_CLUSTER_NODES: hostPortList,
   /** Every Redis key and channel starts with it, so several deployments (or test runs) share one Redis. */
   REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/, "letters, digits, _ and - only").default("sdc"),
+  /** PostgreSQL, the system of record. */
   DATABASE_URL: z.string().url().default("postgres://postgres@127.0.0.1:5432/postgres"),
+  /**
+   * The HS256 key the API signs the cluster's own tokens with and every process verifies them with.
+   * Required in production (also with `JWKS_URL`); generated per run in development, so tokens do
+   * not survive a restart unless it is set.
+   * @default generated
+   */
   JWT_SECRET: z.string().min(16, "must be at least 16 characters").optional(),
+  /** The issuer (`iss`) of the cluster's own tokens. */
   JWT_ISSUER: z.string().default("seat-drop-cluster"),
+  /** How long a token the API issues is valid, in seconds. */
   JWT_TTL_SECONDS: int(86_400, 60),
-  /** Verify tokens against an identity provider's key set instead of JWT_SECRET. */
+  /**
+   * Also accept RS256/ES256 tokens of an identity provider, checked against its key set (the
+   * cluster's own HS256 tokens keep working). Its users are plain users: roles come only from this
+   * cluster's own tokens. A provider user acts as a name-based UUID (v5) of the issuer and `sub`,
+   * never the raw `sub`: a `sub` equal to a local user's id cannot act as that user, and one with `:`
+   * cannot reach a Redis key. `JWT_SECRET` is still required in production.
+   */
   JWKS_URL: z.string().url().optional(),
   /** The identity provider's issuer (`iss`) when JWKS_URL is set; JWT_ISSUER otherwise. */
   JWKS_ISSUER: z.string().optional(),
   /** The audience (`aud`) tokens must name, if set: providers mint tokens for many applications. */
   JWT_AUDIENCE: z.string().optional(),
-  /** The seed-000 `authorizationString` for the backend actions reserve, unreserve, pay, revoke. */
+  /**
+   * The legacy seat dialect's `authorizationString` for the backend actions reserve, unreserve, pay,
+   * revoke.
+   * @default generated
+   */
   SERVICE_SECRET: z.string().min(8, "must be at least 8 characters").optional(),
+  /** The first admin's email; the admin is created, or updated, at start. */
   ADMIN_EMAIL: z.string().email().default("admin@example.com"),
+  /**
+   * The first admin's password. Generated per run in development (`npm start` prints it); required
+   * in production.
+   * @default generated
+   */
   ADMIN_PASSWORD: z.string().min(8, "must be at least 8 characters").optional(),
   /**
    * Base URLs of the ws-nodes and the worker for the ops page (comma-separated); default: this host's
    * WS_PORTS and WORKER_PORT, as `npm start` runs them.
+   * @default this host's worker and `WS_PORTS`
    */
   OPS_TARGETS: z.string().optional(),
   /**
-   * The WebSocket URL the seat-map page connects to (e.g. the load balancer's); default: the host the
-   * browser loaded the page from, first WS port. Never taken from a request header (issue 8, finding 6).
+   * The WebSocket URL (`ws://` or `wss://`) the seat-map page connects to (e.g. the load balancer's);
+   * default: the host the browser loaded the page from, first WS port. Never taken from a request
+   * header (`Host`, `X-Forwarded-Host`), which a client could forge to point another user's page at
+   * its own server.
+   * @default the host the browser loaded the page from, first of `WS_PORTS`
    */
   PUBLIC_WS_URL: z
     .string()
     .url()
     .refine((u) => /^wss?:\/\//i.test(u), "must be a ws:// or wss:// URL")
     .optional(),
-  /** The event a seed-000 client gets when it connects to `/` without `?event=`. */
+  /** The event a client of the legacy seat dialect gets when it connects to `/` without `?event=`. */
   DEFAULT_EVENT_ID: z.string().uuid().optional(),
+  /** How long a hold lasts before its seats go back to everyone; each event may set its own. */
   HOLD_TTL_MS: int(600_000, 100),
+  /** The most seats one hold may have (`hold_limit` past it); each event may set its own. */
   HOLD_MAX_SEATS: int(10, 1),
+  /**
+   * How long a hold outlives its buyer's last live connection before it is abandoned and its seats
+   * released; each event may set its own.
+   */
   HOLD_GRACE_MS: int(30_000, 0),
+  /** How many times a hold may be given a fresh TTL (`extend`); each event may set its own. */
   HOLD_MAX_EXTENSIONS: int(2, 0),
   /**
    * After a user lets a seat go (unlocks it, or their hold expires or is abandoned), how long that
-   * user may not lock it again (others may): a script cannot keep a seat forever by re-locking the
-   * instant its hold runs out, or by unlock and re-lock (issue 8 finding 5, issue 17 finding 4).
-   * 0 disables it.
+   * user may not lock it again (others may; `relock_cooldown`): a script cannot keep a seat forever
+   * by re-locking the instant its hold runs out, or by unlock and re-lock. 0 disables it.
    */
   HOLD_RELOCK_COOLDOWN_MS: int(5000, 0),
   /**
-   * Group commit of seat locks and unlocks (issue 16): while one script call for an event is in
-   * flight, a process gathers that event's next transitions and sends them as one call of at most
-   * this many (libs/seats/lua/seatTransitions-19.lua). A lone transition goes out at once.
+   * Group commit of seat locks and unlocks: while one script call for an event is in flight, a
+   * process gathers that event's next transitions and sends them as one call of at most this many
+   * (libs/seats/lua/seatTransitions-19.lua). A lone transition goes out at once.
    */
   SEAT_BATCH_MAX: int(64, 1),
   /**
    * How long one ws-node's liveness record vouches for its users (refreshed every third of it).
    * A node killed with -9 stops vouching when it runs out; its users' holds are abandoned a grace
-   * later (issue 8, finding 9).
+   * later.
    */
   WS_LIVE_WINDOW_MS: int(15_000, 300),
   /**
    * How often each ws-node sweeps the expired holds of the events it watches (under a per-event
-   * lease, so one node does it per interval): holds expire even while the worker is down
-   * (issue 8, finding 15). 0 disables it.
+   * lease, so one node does it per interval): holds expire even while the worker is down.
+   * 0 disables it.
    */
   WS_HOLD_SWEEP_MS: int(1000, 0),
-  /** How often the worker checks that its Job Schedulers still exist (a Redis flush erases them). */
+  /**
+   * How often the worker checks that its Job Schedulers still exist (a Redis flush erases them) and
+   * re-creates the lost ones; also on every reconnect.
+   */
   WORKER_SCHEDULER_CHECK_MS: int(5000, 100),
-  /** On a Redis Cluster, how often the worker asks for the cluster's shards to notice a failover (whose events then get a new epoch). */
+  /**
+   * On a Redis Cluster, how often the worker reads `CLUSTER SHARDS` to notice a failover: a shard
+   * whose replica was promoted has its events given a new epoch and rebuilt from PostgreSQL, as
+   * after a Redis restart.
+   */
   REDIS_FAILOVER_CHECK_MS: int(1000, 100),
   /**
-   * Waiting rooms (libs/queue): how often the node holding a room's lease admits (and draws, at
-   * `sales_open_at`); how often each node tells its waiters their place (and vouches that they are
-   * still there); how long a place outlives its user's last socket on the topic; the most buyers
-   * one tick admits.
+   * Waiting rooms (libs/queue): how often the node holding a room's lease ticks it, admitting (and
+   * drawing, at `sales_open_at`).
    */
   QUEUE_TICK_MS: int(250, 20),
+  /** How often each node tells its waiters their place (and vouches that they are still there). */
   QUEUE_POSITION_MS: int(1000, 50),
+  /** How long a place outlives its user's last socket on `queue:<event>` before it is given up. */
   QUEUE_ABANDON_MS: int(120_000, 1000),
+  /** The most buyers one tick of a waiting room admits. */
   QUEUE_ADMIT_BATCH: int(500, 1),
   /** How many seats an admitted buyer is assumed to take before the room has seen any (the prior of the running mean). */
   QUEUE_SEATS_PER_BUYER: int(2, 1),
   /**
    * How often the tick walks every admitted buyer to count who holds what (a few Redis calls each);
-   * the ticks between reuse the counts, adding whom they admitted. 0 walks on every tick.
+   * the ticks between reuse the counts, adding whom they admitted, so they admit fewer, never more.
+   * 0 walks on every tick.
    */
   QUEUE_WALK_MS: int(1000, 0),
   /**
@@ -162,56 +217,76 @@ const schema = z.object({
   /** How many seat events each event's log keeps for `last_seq` catch-up. */
   EVENT_LOG_MAX: int(10_000, 100),
   /**
-   * Coalescing tick of seat updates for joins with `{"changes": true}` (issue 7): a node sends each
-   * seat stream at most one `changes` frame per tick. The first change after a quiet tick goes out
-   * at once, so a calm room keeps millisecond latency; 0 flushes every delivered batch.
+   * Coalescing tick of seat updates for joins with `{"changes": true}`: a node sends each seat
+   * stream at most one `changes` frame per tick. The first change after a quiet tick goes out at
+   * once, so a calm room keeps millisecond latency; 0 flushes every delivered batch.
    */
   SEAT_TICK_MS: int(50, 0),
+  /** The largest frame a client may send, in bytes; uWebSockets.js drops a connection that sends a larger one (1006). */
   WS_MAX_PAYLOAD: int(16 * 1024, 512),
+  /**
+   * Bytes a socket's send buffer may hold: past it the client is a slow consumer and is closed with
+   * 4408 (and rejoins with `last_seq`).
+   */
   WS_MAX_BACKPRESSURE: int(1024 * 1024, 16 * 1024),
   /**
    * A join reply larger than WS_MAX_BACKPRESSURE (a big venue's snapshot) may sit in a socket's send
    * buffer while the client reads it; a socket whose buffer has not gone down for this long has
-   * stopped reading and is closed 4408 (checked every second). Issue 8: the 100,000-seat snapshot.
+   * stopped reading and is closed 4408 (checked every second).
    */
   WS_REPLY_STALL_MS: int(5000, 1000),
+  /** Seconds a socket may send nothing before it is closed (uWebSockets.js's idle timeout; it pings quiet sockets itself). */
   WS_IDLE_TIMEOUT_S: int(60, 8),
-  /** Pushes per second one socket may make (token bucket), and the burst above that. */
+  /**
+   * Frames per second one socket may send (a token bucket; every frame counts: joins, leaves,
+   * heartbeats, refused and malformed pushes). A whole-map join (without `changes`) is also charged
+   * a token per whole 64 KiB of its reply, so asking for a large venue's whole map again and again
+   * is refused `rate_limited` (join with `changes` instead).
+   */
   WS_PUSH_RATE: int(20, 1),
+  /** The burst one socket may send above WS_PUSH_RATE (the token bucket's size). */
   WS_PUSH_BURST: int(40, 1),
   /**
-   * Joins one socket may have waiting for their reply; one more is refused `rate_limited` (issue 8,
-   * finding 2: 1,000 joins of random events on one socket each cost a Redis call and a query).
+   * Joins one socket may have waiting for their reply; one more is refused `rate_limited` (1,000
+   * joins of random events on one socket would each cost a Redis call and a query).
    */
   WS_JOINS_IN_FLIGHT: int(4, 1),
   /**
-   * Limits counted in Redis, so every node agrees (issue 8, findings 1, 2 and 5): attempts per client
-   * address and per user within LIMIT_WINDOW_S seconds. 0 turns one off. Past a limit the answer is
+   * The window of the limits counted in Redis, so every node agrees: attempts per client address
+   * and per user within LIMIT_WINDOW_S seconds. 0 turns one limit off. Past a limit the answer is
    * `rate_limited` with `retry_after_ms` (HTTP 429 with Retry-After).
    */
   LIMIT_WINDOW_S: int(60, 1),
-  /** WebSocket upgrades (both dialects). */
-  LIMIT_CONNECTS_PER_IP: int(600, 0),
-  LIMIT_CONNECTS_PER_USER: int(120, 0),
-  /** Chat joins that carry a `ticket_number` (a claim): the guessing attack of finding 1. */
-  LIMIT_TICKET_CLAIMS_PER_IP: int(30, 0),
-  LIMIT_TICKET_CLAIMS_PER_USER: int(10, 0),
   /**
-   * Sign-in attempts per address. Failed sign-ins of one account are a hard limit per (account,
-   * address) only; across addresses they slow the account's sign-ins down (a delay doubling from
-   * 100 ms per failure past this many, at most 2 s) instead of locking it, so a stranger cannot keep
-   * the owner out (issue 17, finding 7). A success clears both counts.
+   * WebSocket upgrades (both dialects) per client address. Each ws-node decides them in memory
+   * against the cluster-wide counts (see LIMIT_SYNC_MS).
    */
+  LIMIT_CONNECTS_PER_IP: int(600, 0),
+  /** WebSocket upgrades (both dialects) per user. */
+  LIMIT_CONNECTS_PER_USER: int(120, 0),
+  /** Chat joins that carry a `ticket_number` (a claim) per client address: each is a guess at a ticket number. */
+  LIMIT_TICKET_CLAIMS_PER_IP: int(30, 0),
+  /** Chat joins that carry a `ticket_number` (a claim) per user. */
+  LIMIT_TICKET_CLAIMS_PER_USER: int(10, 0),
+  /** Sign-in attempts per client address, checked before the password is hashed. */
   LIMIT_SIGN_INS_PER_IP: int(30, 0),
+  /**
+   * Failed sign-ins of one account per (account, address), refused past it. Across addresses an
+   * account's failures past the same number only slow its sign-ins down (a delay doubling from
+   * 100 ms per failure, at most 2 s) instead of locking it, so a stranger cannot keep the owner out.
+   * A success clears both counts.
+   */
   LIMIT_SIGN_IN_FAILURES_PER_ACCOUNT: int(10, 0),
+  /** Sign-ups per client address. */
   LIMIT_SIGN_UPS_PER_IP: int(10, 0),
-  /** Waiting-room joins (`queue:<event>`): each is a Redis call, and a bot would rejoin to probe its place. */
+  /** Waiting-room joins (`queue:<event>`) per client address: each is a Redis call, and a bot would rejoin to probe its place. */
   LIMIT_QUEUE_JOINS_PER_IP: int(120, 0),
+  /** Waiting-room joins (`queue:<event>`) per user. */
   LIMIT_QUEUE_JOINS_PER_USER: int(30, 0),
   /**
    * Full reads of a seat map (`GET /api/events/:id/seats`, and `/layout` when it sends a body; a 304
-   * is free) per address (issue 17, finding 2: a 100,000-seat map is 9 MB, and unlimited anonymous
-   * reads made the API an amplifier). The buyer page reads the layout once and then follows the socket.
+   * is free) per address: a 100,000-seat map is 9 MB, and unlimited anonymous reads would make the
+   * API an amplifier. The buyer page reads the layout once and then follows the socket.
    */
   LIMIT_MAP_READS_PER_IP: int(120, 0),
   /**
@@ -222,19 +297,22 @@ const schema = z.object({
    */
   LIMIT_EXEMPT_IPS: ipList.default(["127.0.0.1", "::1", "::ffff:127.0.0.1"]),
   /**
-   * The proxies whose X-Forwarded-For is believed (addresses or CIDR blocks, comma-separated; issue
-   * 17, finding 1): a request from one of them is attributed to the hop it added (read from the
-   * right, past any other trusted proxy); from anyone else, to its own address. Default loopback, a
-   * proxy on the same host. Behind HAProxy list HAProxy's address only (docker-compose.yml pins it),
-   * never a whole private network: any container there could then name its own client address.
+   * The proxies whose X-Forwarded-For is believed, by the API and the ws-nodes alike (addresses or
+   * CIDR blocks, comma-separated): a request from one of them is attributed to the hop it added (read
+   * from the right, past any other trusted proxy); from anyone else, to its own address. Default
+   * loopback, a proxy on the same host. Behind HAProxy list HAProxy's address only
+   * (docker-compose.yml pins it to 10.89.0.10), never a whole private network: any container there
+   * could then name its own client address. deploy/haproxy.cfg sets X-Forwarded-For to the
+   * connection's source, replacing the client's.
    */
   TRUSTED_PROXIES: cidrList.default(["127.0.0.0/8", "::1"]),
   /**
-   * The ws-nodes decide the connect limits from memory, so an upgrade needs no Redis round trip
-   * (issue 16): each node adds its connects to the cluster-wide counts at most this often (at once
-   * after a quiet spell) and tells the other nodes the totals. What one node hears of another's
-   * connects lags by up to this much, which bounds how far past a limit a burst can get
-   * (ARCHITECTURE.md, "The connect path without an await").
+   * The ws-nodes decide the connect limits from memory, so an upgrade needs no Redis round trip:
+   * each node adds its connects to the cluster-wide counts at most this often (at once after a
+   * quiet spell) and tells the other nodes the totals. What one node hears of another's connects
+   * lags by up to this much (plus a round trip), so a burst spread over the nodes can pass a connect
+   * limit by what they let through meanwhile, at most nodes × limit (ARCHITECTURE.md, "The connect
+   * path without an await").
    */
   LIMIT_SYNC_MS: int(100, 5),
   /**
@@ -242,40 +320,47 @@ const schema = z.object({
    * its sockets. Keep it above the load balancer's detection time (deploy/haproxy.cfg: 3 s).
    */
   WS_DRAIN_NOTICE_MS: int(5000, 0),
-  /** Drain: sockets closed (1001) per batch, and the mean pause between batches (jittered ±50%). */
+  /** Drain: sockets closed (1001) per batch. */
   WS_DRAIN_BATCH: int(200, 1),
+  /** Drain: the mean pause between batches (jittered ±50%). */
   WS_DRAIN_PAUSE_MS: int(100, 0),
   /** Drain: the longest wait for a closing socket's pushes in flight to be answered. */
   WS_DRAIN_INFLIGHT_MS: int(3000, 0),
   /**
    * `/metrics` of every app answers only `Authorization: Bearer <METRICS_TOKEN>` (Prometheus's
    * `authorization` setting); required in production, generated per run in development.
+   * @default generated (required in production)
    */
   METRICS_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
   /**
    * The development payment provider (`/dev/pay`, `POST /api/dev/payments`: a buyer pays their own
    * order for free) is served only with DEV_PAYMENTS=1, which `npm start` sets outside production and
-   * prints in its banner (issue 17, finding 5: it was on whenever NODE_ENV was not production).
-   * Refused in production.
+   * prints in its banner, so it is never on without being asked for. Refused in production.
+   * @default `0` (`npm start` outside production: `1`)
    */
   DEV_PAYMENTS: z.enum(["0", "1"], { message: "must be 0 or 1" }).default("0").transform((v) => v === "1"),
-  /** The HMAC secret payment webhooks are signed with (`Payment-Signature: t=…,v1=…`). */
+  /**
+   * The HMAC secret payment webhooks are signed with (`Payment-Signature: t=…,v1=…`).
+   * @default generated
+   */
   PAYMENT_WEBHOOK_SECRET: z.string().min(16, "must be at least 16 characters").optional(),
   /** How long a pending order waits for its payment, unless the event sets its own window. */
   PAYMENT_WINDOW_MS: int(900_000, 1000),
   /**
-   * How long `POST /api/orders` may take (ms). Past it the request fails with 503 and Retry-After,
-   * and the order's transaction is fenced so it can no longer commit (issue 8, finding 13).
+   * How long `POST /api/orders` (and a seat-map read) may take (ms). Past it the request fails with
+   * 503 `database_unavailable` and Retry-After, and the order's transaction is fenced so it can no
+   * longer commit.
    */
   ORDER_DEADLINE_MS: int(5000, 500),
   /** The currency of every price and payment (ISO 4217). */
   CURRENCY: z.string().regex(/^[A-Z]{3}$/, "an ISO 4217 code such as EUR").default("EUR"),
-  /** Chat (issue 4): how long before an event starts its room opens for messages (seed 003: 2 hours). */
+  /** Chat: how long before an event starts its room opens for messages (2 hours, as the original chat service had it). */
   CHAT_ACTIVATE_BEFORE_MS: int(7_200_000, 0),
   /** Longest chat message, in characters (Unicode code points). */
   CHAT_MAX_MESSAGE_LENGTH: int(2000, 1),
   /** Messages one user may post in one room per CHAT_RATE_WINDOW_MS (counted across all nodes). */
   CHAT_RATE: int(10, 1),
+  /** The window of CHAT_RATE. */
   CHAT_RATE_WINDOW_MS: int(10_000, 100),
   /** At most one `user_typing` notice of each kind per user and room in this window. */
   CHAT_TYPING_THROTTLE_MS: int(1000, 0),
@@ -284,19 +369,22 @@ const schema = z.object({
   /** A ws-node whose presence heartbeat is older than this is dead: its users leave every room. */
   CHAT_PRESENCE_TTL_MS: int(5000, 500),
   /**
-   * Chat at concert scale (issue 11). A node stores a room's messages in groups (one multi-row
-   * INSERT and one sequence step per group) of at most CHAT_BATCH_MAX. When the next group is full
-   * and a new message would wait longer than CHAT_QUEUE_MAX_MS, it is refused at once with
-   * `rate_limited` and `retry_after_ms` instead of an ack that comes seconds later.
+   * Chat at concert scale: a node stores a room's messages in groups (one multi-row INSERT and one
+   * sequence step per group) of at most this many.
    */
   CHAT_BATCH_MAX: int(200, 1),
+  /**
+   * When a room's next group is already full (CHAT_BATCH_MAX) and a new message would wait longer
+   * than this, it is refused at once with `rate_limited` and `retry_after_ms` instead of an ack that
+   * comes seconds later.
+   */
   CHAT_QUEUE_MAX_MS: int(50, 1),
   /**
    * Delivery tick: presence changes (every room) and, for members who joined with `{"batch": true}`,
    * messages are sent once per tick per room.
    */
   CHAT_TICK_MS: int(50, 5),
-  /** Above this many members, a room sends the online count and the presence of its speakers, not the whole list. */
+  /** Above this many people online, a room sends the online count and the presence of its speakers, not the whole list. */
   CHAT_PRESENCE_LIST_MAX: int(500, 1),
   /** How often each node re-checks its members' tickets (a refunded member is removed from the room). */
   CHAT_TICKET_RECHECK_MS: int(5000, 100),
