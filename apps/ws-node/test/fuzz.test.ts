@@ -20,14 +20,14 @@ import { createRoomEvent } from "../../../test/support/waiting-room.ts";
 // The socket limits are raised so the frames reach the handlers instead of the rate limit.
 const w = useCluster({ WS_PUSH_RATE: "100000", WS_PUSH_BURST: "100000", LIMIT_TICKET_CLAIMS_PER_USER: "100000", LIMIT_CONNECTS_PER_USER: "100000", LIMIT_QUEUE_JOINS_PER_USER: "100000" }, { nodes: 1, worker: false });
 
-/** Every reason README documents for an error reply; `internal_error` is deliberately absent. */
+/** Every reason docs/protocol.md documents for an error reply; `internal_error` is deliberately absent. */
 const DOCUMENTED_REASONS = new Set([
   "unauthorized", "already_locked", "not_yours", "already_unlocked", "seat_unavailable", "hold_limit", "user_limit", "sales_not_open",
   "sales_closed", "unknown_seat", "no_hold", "extend_limit", "rate_limited", "unknown_event", "unmatched topic", "not_joined",
   "malformed_payload", "malformed_frame", "unsupported_event", "invalid_ticket", "ticket_void", "chat_inactive", "empty_content",
   "content_too_long", "invalid_content", "no_waiting_room", "pow_required", "pow_invalid", "not_admitted", "seat_offered",
 ]);
-/** Close codes README documents (1000: the test's own close; 1006: dropped without a close frame, or cut by the test). */
+/** Close codes docs/protocol.md documents (1000: the test's own close; 1006: dropped without a close frame, or cut by the test). */
 const DOCUMENTED_CLOSES = new Set([1000, 1001, 1006, 4400, 4401, 4404, 4408, 4429]);
 
 /** A small seeded PRNG (mulberry32), so a failure can be replayed with the same FUZZ_SEED. */
