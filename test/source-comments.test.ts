@@ -19,21 +19,26 @@ function filesUnder(dir: string, exts: string[]): string[] {
 
 /**
  * The project's issues live outside the repository, so a comment that points at one ("see issue
- * N") tells a reader nothing: comments say why the code is as it is, and the history is git's.
+ * N") tells a reader nothing: comments say why the code is as it is, and the history is git's. A
+ * reliability finding is named by its row in docs/reliability.md ("round two, finding 4").
  */
 describe("source comments", () => {
   it("name no project issue by number", () => {
-    // The apps so far; libs/, scripts/, load-tests/ and test/ join this list once rid of theirs.
-    const dirs = readdirSync(join(root, "apps")).map((a) => join(root, "apps", a));
+    // The source folders: every app, the libs, the scripts, the load tests and these tests.
+    const dirs = [...readdirSync(join(root, "apps")).map((a) => join(root, "apps", a)), ...["libs", "scripts", "load-tests", "test"].map((d) => join(root, d))];
+    // Left out for now: these five are being rewritten on another branch; they join the scan once
+    // that rewrite lands.
+    const pending = ["libs/seats/lua/", "libs/chat/lua/", "libs/queue/lua/", "libs/redis/src/keys.ts", "libs/seats/src/scripts.ts"];
     const refs: string[] = [];
     const pattern = /\bissues? \d+/i;
     for (const dir of dirs)
       for (const file of filesUnder(dir, [".ts", ".js", ".lua", ".md", ".html", ".css", ".cfg"]))
-        readFileSync(file, "utf8")
-          .split("\n")
-          .forEach((line, i) => {
-            if (pattern.test(line)) refs.push(`${relative(root, file)}:${i + 1}: ${line.trim()}`);
-          });
+        if (!pending.some((p) => relative(root, file).startsWith(p)))
+          readFileSync(file, "utf8")
+            .split("\n")
+            .forEach((line, i) => {
+              if (pattern.test(line)) refs.push(`${relative(root, file)}:${i + 1}: ${line.trim()}`);
+            });
     expect(refs, "say why instead of pointing at an issue").toEqual([]);
   });
 });

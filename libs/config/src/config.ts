@@ -94,7 +94,8 @@ const schema = z.object({
   OPS_TARGETS: z.string().optional(),
   /**
    * The WebSocket URL the seat-map page connects to (e.g. the load balancer's); default: the host the
-   * browser loaded the page from, first WS port. Never taken from a request header (issue 8, finding 6).
+   * browser loaded the page from, first WS port. Never taken from a request header, which a client
+   * sets (docs/reliability.md, round one, finding 6).
    */
   PUBLIC_WS_URL: z
     .string()
@@ -110,26 +111,27 @@ const schema = z.object({
   /**
    * After a user lets a seat go (unlocks it, or their hold expires or is abandoned), how long that
    * user may not lock it again (others may): a script cannot keep a seat forever by re-locking the
-   * instant its hold runs out, or by unlock and re-lock (issue 8 finding 5, issue 17 finding 4).
+   * instant its hold runs out, or by unlock and re-lock (docs/reliability.md, round one, finding 5:
+   * holds farmed, and round two, finding 4).
    * 0 disables it.
    */
   HOLD_RELOCK_COOLDOWN_MS: int(5000, 0),
   /**
-   * Group commit of seat locks and unlocks (issue 16): while one script call for an event is in
-   * flight, a process gathers that event's next transitions and sends them as one call of at most
-   * this many (libs/seats/lua/seatTransitions-1.lua). A lone transition goes out at once.
+   * Group commit of seat locks and unlocks: while one script call for an event is in flight, a
+   * process gathers that event's next transitions and sends them as one call of at most this many
+   * (libs/seats/lua/seatTransitions-1.lua). A lone transition goes out at once.
    */
   SEAT_BATCH_MAX: int(64, 1),
   /**
    * How long one ws-node's liveness record vouches for its users (refreshed every third of it).
    * A node killed with -9 stops vouching when it runs out; its users' holds are abandoned a grace
-   * later (issue 8, finding 9).
+   * later (docs/reliability.md, round one, finding 9).
    */
   WS_LIVE_WINDOW_MS: int(15_000, 300),
   /**
    * How often each ws-node sweeps the expired holds of the events it watches (under a per-event
    * lease, so one node does it per interval): holds expire even while the worker is down
-   * (issue 8, finding 15). 0 disables it.
+   * (docs/reliability.md, round one, finding 15). 0 disables it.
    */
   WS_HOLD_SWEEP_MS: int(1000, 0),
   /** How often the worker checks that its Job Schedulers still exist (a Redis flush erases them). */
@@ -162,7 +164,7 @@ const schema = z.object({
   /** How many seat events each event's log keeps for `last_seq` catch-up. */
   EVENT_LOG_MAX: int(10_000, 100),
   /**
-   * Coalescing tick of seat updates for joins with `{"changes": true}` (issue 7): a node sends each
+   * Coalescing tick of seat updates for joins with `{"changes": true}`: a node sends each
    * seat stream at most one `changes` frame per tick. The first change after a quiet tick goes out
    * at once, so a calm room keeps millisecond latency; 0 flushes every delivered batch.
    */
@@ -170,9 +172,10 @@ const schema = z.object({
   WS_MAX_PAYLOAD: int(16 * 1024, 512),
   WS_MAX_BACKPRESSURE: int(1024 * 1024, 16 * 1024),
   /**
-   * A join reply larger than WS_MAX_BACKPRESSURE (a big venue's snapshot) may sit in a socket's send
-   * buffer while the client reads it; a socket whose buffer has not gone down for this long has
-   * stopped reading and is closed 4408 (checked every second). Issue 8: the 100,000-seat snapshot.
+   * A join reply larger than WS_MAX_BACKPRESSURE (a big venue's snapshot: docs/reliability.md, round
+   * one, the suspected finding of a 100,000-seat join snapshot) may sit in a socket's send buffer
+   * while the client reads it; a socket whose buffer has not gone down for this long has stopped
+   * reading and is closed 4408 (checked every second).
    */
   WS_REPLY_STALL_MS: int(5000, 1000),
   WS_IDLE_TIMEOUT_S: int(60, 8),
@@ -180,27 +183,32 @@ const schema = z.object({
   WS_PUSH_RATE: int(20, 1),
   WS_PUSH_BURST: int(40, 1),
   /**
-   * Joins one socket may have waiting for their reply; one more is refused `rate_limited` (issue 8,
-   * finding 2: 1,000 joins of random events on one socket each cost a Redis call and a query).
+   * Joins one socket may have waiting for their reply; one more is refused `rate_limited`
+   * (docs/reliability.md, round one, finding 2: otherwise 1,000 joins of random events on one socket
+   * each cost a Redis call and a query).
    */
   WS_JOINS_IN_FLIGHT: int(4, 1),
   /**
-   * Limits counted in Redis, so every node agrees (issue 8, findings 1, 2 and 5): attempts per client
-   * address and per user within LIMIT_WINDOW_S seconds. 0 turns one off. Past a limit the answer is
-   * `rate_limited` with `retry_after_ms` (HTTP 429 with Retry-After).
+   * Limits counted in Redis, so every node agrees (docs/reliability.md, round one, findings 1, 2
+   * and 5): attempts per client address and per user within LIMIT_WINDOW_S seconds. 0 turns one
+   * off. Past a limit the answer is `rate_limited` with `retry_after_ms` (HTTP 429 with
+   * Retry-After).
    */
   LIMIT_WINDOW_S: int(60, 1),
   /** WebSocket upgrades (both dialects). */
   LIMIT_CONNECTS_PER_IP: int(600, 0),
   LIMIT_CONNECTS_PER_USER: int(120, 0),
-  /** Chat joins that carry a `ticket_number` (a claim): the guessing attack of finding 1. */
+  /**
+   * Chat joins that carry a `ticket_number` (a claim), against ticket numbers guessed by counting up
+   * (docs/reliability.md, round one, finding 1).
+   */
   LIMIT_TICKET_CLAIMS_PER_IP: int(30, 0),
   LIMIT_TICKET_CLAIMS_PER_USER: int(10, 0),
   /**
    * Sign-in attempts per address. Failed sign-ins of one account are a hard limit per (account,
    * address) only; across addresses they slow the account's sign-ins down (a delay doubling from
    * 100 ms per failure past this many, at most 2 s) instead of locking it, so a stranger cannot keep
-   * the owner out (issue 17, finding 7). A success clears both counts.
+   * the owner out (docs/reliability.md, round two, finding 7). A success clears both counts.
    */
   LIMIT_SIGN_INS_PER_IP: int(30, 0),
   LIMIT_SIGN_IN_FAILURES_PER_ACCOUNT: int(10, 0),
@@ -210,8 +218,9 @@ const schema = z.object({
   LIMIT_QUEUE_JOINS_PER_USER: int(30, 0),
   /**
    * Full reads of a seat map (`GET /api/events/:id/seats`, and `/layout` when it sends a body; a 304
-   * is free) per address (issue 17, finding 2: a 100,000-seat map is 9 MB, and unlimited anonymous
-   * reads made the API an amplifier). The buyer page reads the layout once and then follows the socket.
+   * is free) per address (docs/reliability.md, round two, finding 2: a 100,000-seat map is 9 MB,
+   * and unlimited anonymous reads would make the API an amplifier). The buyer page reads the layout
+   * once and then follows the socket.
    */
   LIMIT_MAP_READS_PER_IP: int(120, 0),
   /**
@@ -222,17 +231,18 @@ const schema = z.object({
    */
   LIMIT_EXEMPT_IPS: ipList.default(["127.0.0.1", "::1", "::ffff:127.0.0.1"]),
   /**
-   * The proxies whose X-Forwarded-For is believed (addresses or CIDR blocks, comma-separated; issue
-   * 17, finding 1): a request from one of them is attributed to the hop it added (read from the
-   * right, past any other trusted proxy); from anyone else, to its own address. Default loopback, a
-   * proxy on the same host. Behind HAProxy list HAProxy's address only (docker-compose.yml pins it),
-   * never a whole private network: any container there could then name its own client address.
+   * The proxies whose X-Forwarded-For is believed (addresses or CIDR blocks, comma-separated;
+   * docs/reliability.md, round two, finding 1): a request from one of them is attributed to the hop
+   * it added (read from the right, past any other trusted proxy); from anyone else, to its own
+   * address. Default loopback, a proxy on the same host. Behind HAProxy list HAProxy's address only
+   * (docker-compose.yml pins it), never a whole private network: any container there could then
+   * name its own client address.
    */
   TRUSTED_PROXIES: cidrList.default(["127.0.0.0/8", "::1"]),
   /**
-   * The ws-nodes decide the connect limits from memory, so an upgrade needs no Redis round trip
-   * (issue 16): each node adds its connects to the cluster-wide counts at most this often (at once
-   * after a quiet spell) and tells the other nodes the totals. What one node hears of another's
+   * The ws-nodes decide the connect limits from memory, so an upgrade needs no Redis round trip:
+   * each node adds its connects to the cluster-wide counts at most this often (at once after a
+   * quiet spell) and tells the other nodes the totals. What one node hears of another's
    * connects lags by up to this much, which bounds how far past a limit a burst can get
    * (ARCHITECTURE.md, "The connect path without an await").
    */
@@ -255,7 +265,8 @@ const schema = z.object({
   /**
    * The development payment provider (`/dev/pay`, `POST /api/dev/payments`: a buyer pays their own
    * order for free) is served only with DEV_PAYMENTS=1, which `npm start` sets outside production and
-   * prints in its banner (issue 17, finding 5: it was on whenever NODE_ENV was not production).
+   * prints in its banner (docs/reliability.md, round two, finding 5: tied to NODE_ENV instead, it
+   * would be on in any API started without NODE_ENV=production).
    * Refused in production.
    */
   DEV_PAYMENTS: z.enum(["0", "1"], { message: "must be 0 or 1" }).default("0").transform((v) => v === "1"),
@@ -265,12 +276,13 @@ const schema = z.object({
   PAYMENT_WINDOW_MS: int(900_000, 1000),
   /**
    * How long `POST /api/orders` may take (ms). Past it the request fails with 503 and Retry-After,
-   * and the order's transaction is fenced so it can no longer commit (issue 8, finding 13).
+   * and the order's transaction is fenced so it can no longer commit (docs/reliability.md, round
+   * one, finding 13).
    */
   ORDER_DEADLINE_MS: int(5000, 500),
   /** The currency of every price and payment (ISO 4217). */
   CURRENCY: z.string().regex(/^[A-Z]{3}$/, "an ISO 4217 code such as EUR").default("EUR"),
-  /** Chat (issue 4): how long before an event starts its room opens for messages (seed 003: 2 hours). */
+  /** Chat: how long before an event starts its room opens for messages (seed 003: 2 hours). */
   CHAT_ACTIVATE_BEFORE_MS: int(7_200_000, 0),
   /** Longest chat message, in characters (Unicode code points). */
   CHAT_MAX_MESSAGE_LENGTH: int(2000, 1),
@@ -284,8 +296,8 @@ const schema = z.object({
   /** A ws-node whose presence heartbeat is older than this is dead: its users leave every room. */
   CHAT_PRESENCE_TTL_MS: int(5000, 500),
   /**
-   * Chat at concert scale (issue 11). A node stores a room's messages in groups (one multi-row
-   * INSERT and one sequence step per group) of at most CHAT_BATCH_MAX. When the next group is full
+   * Chat at concert scale: a node stores a room's messages in groups (one multi-row INSERT and
+   * one sequence step per group) of at most CHAT_BATCH_MAX. When the next group is full
    * and a new message would wait longer than CHAT_QUEUE_MAX_MS, it is refused at once with
    * `rate_limited` and `retry_after_ms` instead of an ack that comes seconds later.
    */
@@ -315,8 +327,10 @@ export class ConfigError extends Error {
 }
 
 const devSecrets = new Map<string, string>();
-/** Development gets a random secret per process tree (shared through the environment), production must set it. */
-/** Secrets a production process refuses when they are placeholders or short (issue 17, finding 6). */
+/**
+ * Secrets a production process refuses when they are placeholders or short (docs/reliability.md,
+ * round two, finding 6).
+ */
 const SECRETS = ["JWT_SECRET", "SERVICE_SECRET", "PAYMENT_WEBHOOK_SECRET", "METRICS_TOKEN"] as const;
 /** The shortest secret production accepts, in bytes: 256 bits, as HS256 wants. */
 const MIN_SECRET_BYTES = 32;
@@ -337,6 +351,10 @@ function refuseWeakSecrets(c: Record<string, unknown>): void {
   if (typeof c.ADMIN_PASSWORD === "string" && placeholder(c.ADMIN_PASSWORD)) throw new ConfigError('ADMIN_PASSWORD is a placeholder ("change-me…"); choose a real one when NODE_ENV=production');
 }
 
+/**
+ * Development gets a random secret per process tree (shared through the environment), production
+ * must set it.
+ */
 function secret(env: NodeJS.ProcessEnv, name: string, production: boolean): string {
   const v = env[name];
   if (v) return v;
@@ -369,11 +387,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const c = parsed.data;
   const production = c.NODE_ENV === "production";
-  // With an identity provider the cluster still signs its own tokens (sign-in, admins, services) and
-  // every process must verify them: a secret generated per process made API tokens fail on the
-  // ws-nodes (issue 8).
   if (production) refuseWeakSecrets(c);
   if (production && c.DEV_PAYMENTS) throw new ConfigError("DEV_PAYMENTS=1 is refused when NODE_ENV=production: the development payment provider lets any buyer pay their own order for free");
+  // With an identity provider the cluster still signs its own tokens (sign-in, admins, services) and
+  // every process must verify them: a secret generated per process would make API tokens fail on
+  // the ws-nodes.
   if (production && !c.JWT_SECRET && c.JWKS_URL)
     throw new ConfigError(
       "JWT_SECRET is required when NODE_ENV=production, also with JWKS_URL: the API signs this cluster's own tokens and every ws-node verifies them with the same secret",
