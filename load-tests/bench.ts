@@ -10,7 +10,7 @@
  * - the load generator's CPU: this process plus its generator children (lib/generator.ts), which
  *   hold the clients (raw `ws` Phoenix clients decoding only what a scenario needs).
  *
- * Scenarios (sizes: `--quick` for CI, else the issue's; every size has a BENCH_* override):
+ * Scenarios (sizes: `--quick` for CI, else the full ones below; every size has a BENCH_* override):
  *   locks     100 buyers, each locking and unlocking its own seat (the scenario since the start);
  *   drop      1,000 buyers on one event over two nodes, joined with `changes`, locking and releasing
  *             random seats in a closed loop; double holds from the replies' seqs and the final map;
@@ -28,7 +28,7 @@
  *   queue     load-tests/queue-bench.ts (its own cluster, rows in this table): the waiting room's draw
  *             of 100,000 entrants (2,000 on sockets), position pushes, and a 2,000-seat drop with and
  *             without the room; fails on a broken pacing, sell-out or place check (see that file).
- *   hot       one hot event (issue 16): a cluster and the peers of their own on a PRIVATE redis-server
+ *   hot       one hot event: a cluster and the peers of their own on a PRIVATE redis-server
  *             (so `INFO cpu` of that Redis is this scenario's alone), 200 and 1,000 buyers locking and
  *             unlocking their own seats in a closed loop: round trips/s, p50/p99, Redis CPU and
  *             ws-node CPU per round trip, the group-commit batch sizes (the nodes' histogram), and
@@ -233,13 +233,14 @@ async function main() {
   try {
     // The main cluster, only when one of its scenarios runs (`--only queue` or `--only chat` need none of it).
     if (MAIN_SCENARIOS.some((s) => ONLY.has(s))) await mainScenarios(env, gens, new Set([...ONLY].filter((s) => s !== "hot" && s !== "shards")));
-    // One hot event (issue 16): its own cluster and peers on a private Redis, after the main one stopped.
+    // One hot event: its own cluster and peers on a private Redis, after the main one stopped.
     if (ONLY.has("hot")) await hotScenario(gens);
-    // Redis Cluster against standalone (issue 18): worlds of its own, after the others stopped.
+    // Redis Cluster against standalone: worlds of its own, after the others stopped.
     if (ONLY.has("shards")) await shardsScenario(gens);
-    // Seat-map reads (issue 17, findings 2 and 3): load-tests/map-read-bench.ts, an API and a ws-node of its own.
+    // Seat-map reads (docs/reliability.md, round two, findings 2 and 3): load-tests/map-read-bench.ts,
+    // an API and a ws-node of its own.
     if (ONLY.has("reads")) await mapReadBench({ env, quick: Q, push: pushRow });
-    // The waiting room (issue 15): load-tests/queue-bench.ts, with its own cluster, after the main one stopped.
+    // The waiting room: load-tests/queue-bench.ts, with its own cluster, after the main one stopped.
     if (ONLY.has("queue")) await queueBench({ env, gens, quick: Q, push: pushRow });
   } catch (err) {
     // A scenario that threw (a server died) still leaves the table of those that finished.
@@ -251,7 +252,7 @@ async function main() {
   }
   report();
   const failed = rows.flatMap((r) => r.checks.filter((c) => !c.ok && !c.informational && !c.target).map((c) => `${r.scenario} (${r.side}): ${c.name}: ${c.detail}`));
-  // Chat at concert scale (issue 11) runs its own cluster: load-tests/chat-bench.ts, quick-sized with --quick.
+  // Chat at concert scale runs its own cluster: load-tests/chat-bench.ts, quick-sized with --quick.
   if (ONLY.has("chat") && !(await chatBench())) failed.push("chat: load-tests/chat-bench.ts failed (see its output above)");
   if (failed.length) {
     console.error(`\nFAILED checks:\n  ${failed.join("\n  ")}`);

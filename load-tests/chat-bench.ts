@@ -1,5 +1,5 @@
 /**
- * Chat at concert scale (issue 11): `npx tsx load-tests/chat-bench.ts`.
+ * Chat at concert scale: `npx tsx load-tests/chat-bench.ts`.
  *
  * Two ws-nodes as separate processes, raw Phoenix V2 clients spread over both, the generator on the
  * same cores, per-user chat limits lifted. Scenarios:

@@ -1,7 +1,7 @@
 /**
- * The `reads` scenario of `npm run bench` (issue 17, finding 2 and 3: a 100,000-seat map cannot be
- * used as an amplifier). An API and a ws-node as their own processes, stock limits and push rates,
- * one 100,000-seat venue (20,000 with --quick), and:
+ * The `reads` scenario of `npm run bench` (docs/reliability.md, round two, findings 2 and 3: a
+ * 100,000-seat map cannot be used as an amplifier). An API and a ws-node as their own processes,
+ * stock limits and push rates, one 100,000-seat venue (20,000 with --quick), and:
  * - three HTTP clients looping `GET /api/events/:id/seats` back to back (plain, then gzip), first
  *   with the map still, then during a drop (a seat changing every few milliseconds, so nearly every
  *   read finds a new seq), while a fourth asks `/healthz` every 20 ms: the API's CPU per read and

@@ -1,6 +1,6 @@
 /**
- * The waiting room (issue 15) under load: `npm run bench -- --only queue` (bench.ts runs it; `--quick`
- * for CI sizes). Its own cluster: two ws-nodes (log level info, their stdout read for the draw's log
+ * The waiting room under load: `npm run bench -- --only queue` (bench.ts runs it; `--quick` for CI
+ * sizes). Its own cluster: two ws-nodes (log level info, their stdout read for the draw's log
  * line), the worker and the API as separate processes on the bench's private database and Redis
  * prefix, with the stock per-socket push limit (WS_PUSH_RATE), which is what a bot runs into; the
  * clients are raw Phoenix clients in the generator children (lib/queue-gen.ts).

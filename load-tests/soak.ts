@@ -1,14 +1,15 @@
 /**
- * `npm run soak`: a bounded soak of a drop plus chat with connection churn (issue 8), on 127.0.0.1,
- * not in CI. Two ws-nodes, the worker and the API run as real processes on a private database and
- * Redis prefix; stock Phoenix clients come and go (connect, join the seat map and the chat room,
- * lock, unlock, chat; one life in three ends by ordering the hold, paying it with a signed webhook
- * or letting the payment window run out; then leave: most cleanly, one in five by cutting the TCP
- * connection), for SOAK_SECONDS (default 600). It prints each process's RSS (after a forced GC), the
- * Redis key count under the prefix (by kind) and the BullMQ queue sizes at the start, and again once
- * the clients have left and their holds, payment windows and rate-limit windows have run out: they
- * should be back at baseline. RSS is also sampled every minute of the run (without a GC), and at
- * the end the seats sold in PostgreSQL are compared with the map in Redis (sold twice 0, lost 0).
+ * `npm run soak`: a bounded soak of a drop plus chat with connection churn, on 127.0.0.1, not in
+ * CI. Two ws-nodes, the worker and the API run as real processes on a private database and Redis
+ * prefix; stock Phoenix clients come and go (connect, join the seat map and the chat room, lock,
+ * unlock, chat; one life in three ends by ordering the hold, paying it with a signed webhook or
+ * letting the payment window run out; then leave: most cleanly, one in five by cutting the TCP
+ * connection), for SOAK_SECONDS (default 600). It prints each process's RSS (after a forced GC),
+ * the Redis key count under the prefix (by kind) and the BullMQ queue sizes at the start, and again
+ * once the clients have left and their holds, payment windows and rate-limit windows have run out:
+ * they should be back at baseline. RSS is also sampled every minute of the run (without a GC),
+ * and at the end the seats sold in PostgreSQL are compared with the map in Redis (sold twice 0,
+ * lost 0).
  *
  * SOAK_SECONDS (600), SOAK_CLIENTS (40 at a time), SOAK_SETTLE_SECONDS (70: the 60 s rate-limit
  * window plus a margin).

@@ -47,7 +47,7 @@ const buyer = async (name: string) => {
   return { name, token: r.token as string };
 };
 
-// Every client the project ships opts in to `changes` (issue 7): the layout comes from the cacheable
+// Every client the project ships opts in to `changes`: the layout comes from the cacheable
 // layout endpoint, the join sends only taken seats, and updates arrive coalesced per tick.
 const layout = await call("GET", `/api/events/${event.id}/layout`);
 console.log(`layout: ${layout.seat_count} seats in sections ${layout.sections.join(", ")}`);

@@ -1,7 +1,8 @@
 /**
- * Redis time per seat lock and unlock (issue 7 target: at most 30 µs, hold expiry included; issue 16:
- * at most 15 µs per transition), measured with `INFO commandstats` on a private redis-server this
- * script starts on a free port, so the figures are not mixed with whatever else uses the shared Redis.
+ * Redis time per seat lock and unlock (targets: at most 30 µs per lock, hold expiry included; at
+ * most 15 µs per transition with group commit), measured with `INFO commandstats` on a private
+ * redis-server this script starts on a free port, so the figures are not mixed with whatever else
+ * uses the shared Redis.
  *
  *   npx tsx scripts/lock-cost.ts [--locks 20000] [--users 200] [--in-flight 200] [--batches 1,8,64] [--compare DIR] [--rt]
  *
@@ -10,7 +11,7 @@
  * index of events with holds are all written. Prints EVALSHA µs per lock and per unlock, and every
  * command's Redis time per lock (BullMQ's included, had anything added a job).
  *
- * Group commit (issue 16): one variant per size in `--batches` calls lua/seatTransitions-19.lua with
+ * Group commit: one variant per size in `--batches` calls lua/seatTransitions-19.lua with
  * that many transitions per call (size 1 is what a quiet event's lone lock costs), plus the seat
  * service itself, whose batcher forms batches from the `--in-flight` concurrent calls.
  *
@@ -18,7 +19,8 @@
  * an older commit's `libs/seats/lua/` checked out elsewhere) called directly, in alternate rounds
  * with the current ones, so a busy machine slows both alike; each figure is the median of the rounds.
  * `--compare-jobs` makes the compared version also add a BullMQ delayed job per new hold, as the
- * seat service did before issue 7 (its Redis time then counts as EVALSHA too: BullMQ uses scripts).
+ * seat service would with a delayed job per hold (its Redis time then counts as EVALSHA too: BullMQ
+ * uses scripts).
  */
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";

@@ -1,7 +1,7 @@
 /**
  * `npm test`: every test file on the local Redis, then the suites that touch Redis the most (seats,
- * orders, chat, the waiting room, expiry, faults) again on a Redis Cluster of three masters and three
- * replicas that this script starts on free ports and removes afterwards (issue 18), so a change that
+ * orders, chat, the waiting room, expiry, faults) again on a Redis Cluster of three masters and
+ * three replicas that this script starts on free ports and removes afterwards, so a change that
  * works on one Redis but not across shards (a key outside its slot, a multi-key command spanning
  * slots, a script key it did not declare) fails here. `npm test -- <files or vitest options>` runs only vitest with those arguments,
  * on the local Redis; `TEST_REDIS_CLUSTER=0` skips the cluster pass.

@@ -100,7 +100,7 @@ describe.skipIf(!bin)("deploy/haproxy.cfg in front of three ws-nodes", () => {
   });
 });
 
-describe.skipIf(!bin)("the balancer's real client (issue 17, finding 1): deploy/haproxy.cfg sets X-Forwarded-For, the nodes believe only it", () => {
+describe.skipIf(!bin)("the balancer's real client: deploy/haproxy.cfg sets X-Forwarded-For, the nodes believe only it", () => {
   // Limits on, nothing exempt; the nodes trust HAProxy's source alone (it reaches them from 127.0.0.1).
   const LIMIT = 3;
   const world = useCluster({ LIMIT_CONNECTS_PER_IP: String(LIMIT), LIMIT_EXEMPT_IPS: "", TRUSTED_PROXIES: "127.0.0.1/32" }, { nodes: 3 });

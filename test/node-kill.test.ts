@@ -8,15 +8,16 @@ import { followSeatMap, type MapFollower } from "./support/map-follower.ts";
 import { useCluster } from "./support/use-cluster.ts";
 
 /**
- * Issue 8, "kill -9 a ws-node during a drop", against real processes: three ws-nodes, each its own
- * process (test/support/child-node.ts), behind deploy/haproxy.cfg (Debian's haproxy), the worker
- * running, stock `phoenix` clients locking. One node gets SIGKILL while its clients' pushes are on
- * the wire: no close frame, no "gone" write, nothing. Every client it served must reconnect through
- * HAProxy to a survivor and resume with `last_seq`; each keeps its hold (it came back within the
- * grace, so the worker's abandon scan must count the new node's vouching); a push that crossed the
- * kill gets no reply, and either the dead node applied it (the rejoin's hold says so) or the retry
- * is granted; no seat has two holders; every map ends equal to Redis. Users of the dead node who do
- * not come back lose their holds to the abandon scan, a grace after the dead node stopped vouching.
+ * The fault "kill -9 of a ws-node during a drop" (docs/reliability.md, round one), against real
+ * processes: three ws-nodes, each its own process (test/support/child-node.ts), behind
+ * deploy/haproxy.cfg (Debian's haproxy), the worker running, stock `phoenix` clients locking. One
+ * node gets SIGKILL while its clients' pushes are on the wire: no close frame, no "gone" write,
+ * nothing. Every client it served must reconnect through HAProxy to a survivor and resume with
+ * `last_seq`; each keeps its hold (it came back within the grace, so the worker's abandon scan must
+ * count the new node's vouching); a push that crossed the kill gets no reply, and either the dead
+ * node applied it (the rejoin's hold says so) or the retry is granted; no seat has two holders;
+ * every map ends equal to Redis. Users of the dead node who do not come back lose their holds to
+ * the abandon scan, a grace after the dead node stopped vouching.
  */
 const bin = haproxyBinary();
 if (!bin) console.warn("node-kill.test.ts SKIPPED: no haproxy binary (apt-get install haproxy; .ci/run installs it)");

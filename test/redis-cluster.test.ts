@@ -10,9 +10,9 @@ import { startRedisCluster, type LocalRedisCluster } from "./support/redis-clust
 import { useCluster } from "./support/use-cluster.ts";
 
 /**
- * The cluster on Redis Cluster (issue 18, first part): REDIS_CLUSTER_NODES makes every process use
- * ioredis' Cluster client; here a local cluster of three masters and three replicas (Debian's
- * redis-server, joined by redis-cli) carries two ws-nodes and the worker, with events on every shard.
+ * The cluster on Redis Cluster: REDIS_CLUSTER_NODES makes every process use ioredis' Cluster
+ * client; here a local cluster of three masters and three replicas (Debian's redis-server, joined
+ * by redis-cli) carries two ws-nodes and the worker, with events on every shard.
  */
 let redis: LocalRedisCluster;
 // Registered before useCluster's hooks: started before the environment, stopped after the nodes (after-hooks run as a stack).

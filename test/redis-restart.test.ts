@@ -10,13 +10,14 @@ import { ChangesMap, sorted } from "../apps/ws-node/test/changes-support.ts";
 import { auth, postWebhook, startOrdersWorld, type OrdersWorld } from "../apps/api/test/orders-harness.ts";
 
 /**
- * Issue 8, "restart Redis during a drop", against real processes: a private `redis-server` (no
- * persistence, as a crashed cache comes back) under two ws-nodes, the worker and the API, with stock
- * Phoenix clients locking, one order reserved and one paid. Redis is killed with -9 and a fresh,
- * empty one started on the same port. PostgreSQL is the record: reserved and paid seats must come
- * back from it, watchers must resync through the new epoch (phx_error, rejoin) to the API's map, a
- * hold is either kept or released with its owner told (never locked for nobody, nor held by a user
- * who sees it free), the worker's schedulers come back, and signed-out tokens stay refused.
+ * The fault "Redis restarted during a drop" (docs/reliability.md, round one), against real
+ * processes: a private `redis-server` (no persistence, as a crashed cache comes back) under two
+ * ws-nodes, the worker and the API, with stock Phoenix clients locking, one order reserved and one
+ * paid. Redis is killed with -9 and a fresh, empty one started on the same port. PostgreSQL is the
+ * record: reserved and paid seats must come back from it, watchers must resync through the new
+ * epoch (phx_error, rejoin) to the API's map, a hold is either kept or released with its owner told
+ * (never locked for nobody, nor held by a user who sees it free), the worker's schedulers come
+ * back, and signed-out tokens stay refused.
  */
 
 let port: number;
@@ -79,7 +80,7 @@ async function apiMap(eventId: string): Promise<Map<string, string> | undefined>
   return out;
 }
 
-describe("Redis restarted during a drop (issue 8)", () => {
+describe("Redis restarted during a drop", () => {
   it("rebuilds reserved and paid seats from PostgreSQL, resyncs clients through the epoch, keeps holds whole, schedulers and revocations", async () => {
     const eventId = await createEvent(w.env, seatIdsGrid(1, 8), { paymentWindowMs: 600_000, holdTtlMs: 600_000 });
     const [reserver, payer, holder, latecomer] = [await createUser(w.env), await createUser(w.env), await createUser(w.env), await createUser(w.env)];

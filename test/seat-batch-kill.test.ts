@@ -7,11 +7,11 @@ import { SeatService, decodeHoldRecord, type SeatEvent, type SeatMessage } from 
 import { createTestEnv, type TestEnv } from "./support/test-env.ts";
 
 /**
- * A process killed (-9) while its group-committed batches of locks and unlocks are in flight
- * (issue 16): each batch is one script call, so Redis applied it whole or not at all. After every
- * kill, what Redis holds must be explainable by whole batches: the event's counter, its log and the
- * messages published agree (no seq twice, none missing), replaying the log gives exactly the state
- * hash, and every lock has its hold and every hold its locks.
+ * A process killed (-9) while its group-committed batches of locks and unlocks are in flight: each
+ * batch is one script call, so Redis applied it whole or not at all. After every kill, what Redis
+ * holds must be explainable by whole batches: the event's counter, its log and the messages
+ * published agree (no seq twice, none missing), replaying the log gives exactly the state hash, and
+ * every lock has its hold and every hold its locks.
  */
 const spammer = fileURLToPath(new URL("./support/transition-spammer.ts", import.meta.url));
 const SEATS = 40;

@@ -3,9 +3,9 @@
 // k6 is a Go binary, not an npm package: get it from https://k6.io, then:
 //   k6 run -e API=http://localhost:3000 -e WS=ws://localhost:8080 -e EVENT=<eventId> load-tests/k6/drop.js
 // Buyers are signed up through the API in setup() (BUYERS of them); watchers connect without a token.
-// Every socket joins with {"changes": true} (coalesced `changes` frames, compact snapshot; issue 7);
+// Every socket joins with {"changes": true} (coalesced `changes` frames, compact snapshot);
 // -e LEGACY=1 measures the per-change events instead, -e SECTIONS=floor,balcony narrows watchers.
-// An event with a waiting room (GET /api/events/:id/waiting_room answers 200; issue 15): each buyer
+// An event with a waiting room (GET /api/events/:id/waiting_room answers 200): each buyer
 // joins `queue:<id>` first (solving the room's proof of work when it asks for one), waits for
 // `admitted` (or `sold_out`: then it leaves), and joins the seat map with the pass it was given.
 // -e QUEUE_WAIT=<ms> bounds that wait (default 50000; the socket closes at 55 s as before).

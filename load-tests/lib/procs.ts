@@ -49,7 +49,7 @@ export async function startServer(entry: string, env: Record<string, string>, po
   const child = spawn(process.execPath, [...nodeFlags, "--import", "tsx", entry], { cwd: root, env: { ...process.env, ...env }, stdio: ["ignore", onLine ? "pipe" : "ignore", "pipe"] });
   if (onLine && child.stdout) createInterface({ input: child.stdout }).on("line", onLine);
   // stderr is passed on, and uWS's "writes must be made from within a corked callback" lines are
-  // counted (the conns scenario reports them per connect; issue 16's target is none).
+  // counted (the conns scenario reports them per connect; the target is none).
   createInterface({ input: child.stderr! }).on("line", (line) => {
     if (line.includes("corked callback")) corkWarnings.set(child, (corkWarnings.get(child) ?? 0) + 1);
     process.stderr.write(`${line}\n`);

@@ -32,7 +32,7 @@ export interface Check {
   detail: string;
   /** Reported, but does not fail the run (the full-size per-change fan-out, which cannot keep up on two cores by design). */
   informational?: boolean;
-  /** A target of the issue (reported as met or missed; never fails the run). */
+  /** A performance target (reported as met or missed; never fails the run). */
   target?: boolean;
 }
 

@@ -59,10 +59,10 @@ const SLOWDOWN_BASE_MS = 100;
 const SLOWDOWN_MAX_MS = 2000;
 
 /**
- * Cluster-wide attempt limits (issue 8, findings 1, 2 and 5), counted in Redis with
- * rate-limiter-flexible (one atomic script per check), so every API process and ws-node agrees on
- * one count per address and per user. A fixed window of `LIMIT_WINDOW_S`; a limit of 0 is off.
- * The ws-nodes decide connects from memory instead, adding to the same counts in batches
+ * Cluster-wide attempt limits (docs/reliability.md, round one, findings 1, 2 and 5), counted in
+ * Redis with rate-limiter-flexible (one atomic script per check), so every API process and ws-node
+ * agrees on one count per address and per user. A fixed window of `LIMIT_WINDOW_S`; a limit of 0 is
+ * off. The ws-nodes decide connects from memory instead, adding to the same counts in batches
  * (`addCounts`, used by SyncedLimits).
  *
  * Redis down: the attempt is allowed (`insurance` would need per-process counts that disagree
@@ -158,10 +158,11 @@ export class AttemptLimits {
   }
 
   /**
-   * The slowdown of an account's sign-ins (issue 17, finding 7): counts one attempt against the
-   * account across every address, and answers how long this attempt must wait before its password is
-   * checked: nothing up to LIMIT_SIGN_IN_FAILURES_PER_ACCOUNT attempts in the window, then 100 ms
-   * doubling per attempt, at most SLOWDOWN_MAX_MS. A delay, never a refusal, so the owner still gets in.
+   * The slowdown of an account's sign-ins (docs/reliability.md, round two, finding 7): counts one
+   * attempt against the account across every address, and answers how long this attempt must wait
+   * before its password is checked: nothing up to LIMIT_SIGN_IN_FAILURES_PER_ACCOUNT attempts in
+   * the window, then 100 ms doubling per attempt, at most SLOWDOWN_MAX_MS. A delay, never a
+   * refusal, so the owner still gets in.
    * Redis unavailable: no delay (fail open, as the limits do).
    */
   async signInDelayMs(account: string): Promise<number> {

@@ -20,7 +20,7 @@ export type MirrorAnswer = "token_revoked" | "unknown" | null;
 type Ended = { va: number | "gone"; until: number };
 
 /**
- * A ws-node's copy, in memory, of what `SessionStore.isEnded` decides (issue 16), so the upgrade
+ * A ws-node's copy, in memory, of what `SessionStore.isEnded` decides, so the upgrade
  * can refuse a revoked token synchronously, inside uWS's upgrade handler: the signed-out token ids
  * (`revoked_tokens`), each user's valid-after (`users.tokens_valid_after`, a password change) and
  * the deleted users (their `user:<id>` row in `revoked_tokens`, see `SessionStore.endAllSessions`).

@@ -26,12 +26,13 @@ export interface SessionToken {
 }
 
 /**
- * Where sessions end (issue 8, findings 3 and 11). PostgreSQL is the record — `revoked_tokens` (a
- * sign-out) and `users.tokens_valid_after` (a password change; a deleted user has no row) — and
- * Redis a cache of both, so a Redis restart no longer un-revokes a token: a cache that Redis lost is
- * noticed (the `deny-loaded` marker is gone) and misses are then answered from PostgreSQL while the
- * cache is filled again. Every node hears a revocation on the `revokedTokens` channel and closes
- * the sockets concerned (4401); a node whose subscriber was reconnecting re-checks its sockets.
+ * Where sessions end (docs/reliability.md, round one, findings 3 and 11). PostgreSQL is the record
+ * — `revoked_tokens` (a sign-out) and `users.tokens_valid_after` (a password change; a deleted user
+ * has no row) — and Redis a cache of both, so a Redis restart does not un-revoke a token: a cache
+ * that Redis lost is noticed (the `deny-loaded` marker is gone) and misses are then answered from
+ * PostgreSQL while the cache is filled again. Every node hears a revocation on the `revokedTokens`
+ * channel and closes the sockets concerned (4401); a node whose subscriber was reconnecting
+ * re-checks its sockets.
  */
 export class SessionStore {
   private reloading: Promise<void> | null = null;

@@ -21,8 +21,8 @@ interface Entry {
 type TotalsMessage = { n: string; t: [string, string, number, number][] };
 
 /**
- * An attempt limit decided in the process's memory, synchronously (issue 16: a ws-node's upgrade
- * must complete inside uWS's upgrade handler, and `AttemptLimits.consume` is a Redis round trip),
+ * An attempt limit decided in the process's memory, synchronously (a ws-node's upgrade must
+ * complete inside uWS's upgrade handler, and `AttemptLimits.consume` is a Redis round trip),
  * against the same cluster-wide counts in Redis as `AttemptLimits` (same keys, same window script).
  *
  * Each attempt is decided from the last cluster-wide total this node heard for the count plus the

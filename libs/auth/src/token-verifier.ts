@@ -245,8 +245,8 @@ function toVerifiedToken(payload: JWTPayload, token: string, local: boolean): Ve
   // Tokens from an identity provider may lack a jti; a digest of the token still names it uniquely for revocation.
   const jti = typeof payload.jti === "string" && payload.jti ? payload.jti : createHash("sha256").update(token).digest("base64url");
   const issuedAtMs = typeof payload.iat_ms === "number" ? payload.iat_ms : typeof payload.iat === "number" ? payload.iat * 1000 : 0;
-  // A provider's `sub` is its own namespace: used raw, a `sub` equal to a local user's id acted as
-  // that user, and one containing `:` or `|` could collide with Redis keys and seat states (issue 8).
+  // A provider's `sub` is its own namespace: used raw, a `sub` equal to a local user's id would act
+  // as that user, and one containing `:` or `|` could collide with Redis keys and seat states.
   const userId = local ? payload.sub : providerUserId(String(payload.iss ?? ""), payload.sub);
   const verified: VerifiedToken = { userId, role, jti, exp: payload.exp, issuedAtMs, local };
   if (typeof payload.username === "string") verified.username = payload.username;

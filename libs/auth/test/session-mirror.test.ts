@@ -6,9 +6,9 @@ import { revokedTokens, users } from "@seatdrop/db";
 import { createTestEnv, type TestEnv } from "../../../test/support/test-env.ts";
 
 /**
- * Issue 16: a ws-node's copy of the session record (SessionMirror), which lets the upgrade refuse a
- * revoked token synchronously. What it loads from PostgreSQL, what the revocation channel tells it,
- * and when it must say it cannot tell ("unknown": the caller asks the record).
+ * A ws-node's copy of the session record (SessionMirror), which lets the upgrade refuse a revoked
+ * token synchronously. What it loads from PostgreSQL, what the revocation channel tells it, and
+ * when it must say it cannot tell ("unknown": the caller asks the record).
  */
 let env: TestEnv;
 let sessions: SessionStore;

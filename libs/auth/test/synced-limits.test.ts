@@ -4,9 +4,10 @@ import { connectRedis, type Redis } from "@seatdrop/redis";
 import { createTestEnv, type TestEnv } from "../../../test/support/test-env.ts";
 
 /**
- * Issue 16: connect limits decided in each ws-node's memory, synchronously, against the
- * cluster-wide counts in Redis (SyncedLimits). Two "nodes" here are two SyncedLimits, each with its
- * own limits connection and subscriber, as two ws-nodes have.
+ * Connect limits decided in each ws-node's memory, synchronously (the upgrade must complete inside
+ * uWS's upgrade handler, with no Redis round trip), against the cluster-wide counts in Redis
+ * (SyncedLimits). Two "nodes" here are two SyncedLimits, each with its own limits connection and
+ * subscriber, as two ws-nodes have.
  */
 const SYNC_MS = 50;
 let env: TestEnv;

@@ -4,11 +4,12 @@ import { loadConfig, type Config } from "@seatdrop/config";
 import { AuthError, createTokenSigner, createTokenVerifier, type VerifiedToken } from "../src/index.ts";
 
 /**
- * Issue 16: the ws-node's upgrade verifies the cluster's own HS256 tokens synchronously
- * (`verifySync`, node:crypto) while the API keeps jose (`verify`). Both must give every token the
- * same answer: accepted with the same claims, or refused with the same code and description. This
- * runs both over one corpus, under three configurations (plain; an audience; an identity provider's
- * issuer and key set). No database or Redis: `verify` is made without `isEnded`.
+ * The ws-node's upgrade verifies the cluster's own HS256 tokens synchronously (`verifySync`,
+ * node:crypto), inside uWS's upgrade handler, while the API keeps jose (`verify`). Both must give
+ * every token the same answer: accepted with the same claims, or refused with the same code and
+ * description. This runs both over one corpus, under three configurations (plain; an audience; an
+ * identity provider's issuer and key set). No database or Redis: `verify` is made without
+ * `isEnded`.
  */
 const base = loadConfig({ NODE_ENV: "test", JWT_SECRET: "agreement-secret-agreement-secret", SERVICE_SECRET: "s".repeat(16) });
 const secret = base.JWT_SECRET;

@@ -186,7 +186,7 @@ describe("verifier with an identity provider's JWKS", () => {
   it("accepts the provider's ES256 tokens, defaulting the role to user", async () => {
     const verifier = createTokenVerifier({ ...env.config, JWKS_URL: jwksUrl });
     const verified = await verifier.verify(await signProvider({ username: "idp-user" }));
-    // The provider's sub equals a local user's id here: it must not act as that user (issue 8).
+    // The provider's sub equals a local user's id here: it must not act as that user.
     expect(verified).toMatchObject({ userId: providerUserId(env.config.JWT_ISSUER, userId), role: "user", username: "idp-user", local: false });
     expect(verified.userId).not.toBe(userId);
     expect(verified.jti.length).toBeGreaterThan(10);

@@ -95,9 +95,10 @@ export class ChatService {
   private readonly ticketChecked = new Map<string, number>();
 
   /**
-   * Throws `ticket_void` unless the user holds a valid ticket for the event (issue 8: refunded
-   * members). A positive answer is trusted for CHAT_TICKET_RECHECK_MS, so typing in a big room is not
-   * a query per notice; the nodes' periodic re-check removes a refunded member within the same bound.
+   * Throws `ticket_void` unless the user holds a valid ticket for the event, so a refunded member
+   * loses the room. A positive answer is trusted for CHAT_TICKET_RECHECK_MS, so typing in a big
+   * room is not a query per notice; the nodes' periodic re-check removes a refunded member within
+   * the same bound.
    */
   async requireTicket(eventId: string, userId: string): Promise<void> {
     const key = `${eventId}|${userId}`;

@@ -12,7 +12,7 @@ interface Pending extends MessageToStore {
 }
 
 /**
- * One room's message path on one node (issue 11): group commit.
+ * One room's message path on one node: group commit.
  *
  * Profiled before (`--cpu-prof`): the ws-nodes were mostly idle while acks lagged seconds; every
  * message was its own transaction (BEGIN, room FOR SHARE, ticket check, INSERT, COMMIT) on a node

@@ -30,10 +30,10 @@ export async function storeMessage(o: { db: Db; roomId: string; userId: string; 
 }
 
 /**
- * Group commit (issue 11): stores several messages of one room in ONE transaction and one
- * multi-row INSERT, in the order given; each result is the stored message or the refusal of that
- * message alone (`ticket_void`). A refusal of the whole group (`unknown_event`, `chat_inactive`) or
- * a database error throws, and then nothing was stored.
+ * Group commit: stores several messages of one room in ONE transaction and one multi-row INSERT,
+ * in the order given; each result is the stored message or the refusal of that message alone
+ * (`ticket_void`). A refusal of the whole group (`unknown_event`, `chat_inactive`) or a database
+ * error throws, and then nothing was stored.
  *
  * The room row is read `FOR SHARE` in the same transaction: archiving a room updates that row, so
  * it waits for messages being written and every message written after it sees the room inactive.

@@ -403,8 +403,10 @@ export class ConfigError extends Error {
 }
 
 const devSecrets = new Map<string, string>();
-/** Development gets a random secret per process tree (shared through the environment), production must set it. */
-/** Secrets a production process refuses when they are placeholders or short (issue 17, finding 6). */
+/**
+ * Secrets a production process refuses when they are placeholders or short (docs/reliability.md,
+ * round two, finding 6).
+ */
 const SECRETS = ["JWT_SECRET", "SERVICE_SECRET", "PAYMENT_WEBHOOK_SECRET", "METRICS_TOKEN"] as const;
 /** The shortest secret production accepts, in bytes: 256 bits, as HS256 wants. */
 const MIN_SECRET_BYTES = 32;
@@ -425,6 +427,10 @@ function refuseWeakSecrets(c: Record<string, unknown>): void {
   if (typeof c.ADMIN_PASSWORD === "string" && placeholder(c.ADMIN_PASSWORD)) throw new ConfigError('ADMIN_PASSWORD is a placeholder ("change-me…"); choose a real one when NODE_ENV=production');
 }
 
+/**
+ * Development gets a random secret per process tree (shared through the environment), production
+ * must set it.
+ */
 function secret(env: NodeJS.ProcessEnv, name: string, production: boolean): string {
   const v = env[name];
   if (v) return v;
@@ -457,11 +463,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const c = parsed.data;
   const production = c.NODE_ENV === "production";
-  // With an identity provider the cluster still signs its own tokens (sign-in, admins, services) and
-  // every process must verify them: a secret generated per process made API tokens fail on the
-  // ws-nodes (issue 8).
   if (production) refuseWeakSecrets(c);
   if (production && c.DEV_PAYMENTS) throw new ConfigError("DEV_PAYMENTS=1 is refused when NODE_ENV=production: the development payment provider lets any buyer pay their own order for free");
+  // With an identity provider the cluster still signs its own tokens (sign-in, admins, services) and
+  // every process must verify them: a secret generated per process would make API tokens fail on
+  // the ws-nodes.
   if (production && !c.JWT_SECRET && c.JWKS_URL)
     throw new ConfigError(
       "JWT_SECRET is required when NODE_ENV=production, also with JWKS_URL: the API signs this cluster's own tokens and every ws-node verifies them with the same secret",

@@ -37,7 +37,7 @@ describe("configuration", () => {
     console.log(`config: production, JWKS_URL and no JWT_SECRET refused at load: "${refusal.trim()}"; with JWT_SECRET it loads`);
   });
 
-  it("production refuses placeholder and short secrets, naming the variable (issue 17, finding 6)", () => {
+  it("production refuses placeholder and short secrets, naming the variable", () => {
     const good = { NODE_ENV: "production", JWT_SECRET: "j".repeat(40), SERVICE_SECRET: "s".repeat(40), ADMIN_PASSWORD: "a real admin password", PAYMENT_WEBHOOK_SECRET: "w".repeat(40), METRICS_TOKEN: "m".repeat(40) };
     expect(loadConfig({ ...good }).NODE_ENV).toBe("production");
     // The values docker-compose.yml used to ship.

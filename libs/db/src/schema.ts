@@ -17,7 +17,7 @@ export const users = pgTable(
     role: text("role", { enum: ["user", "admin", "service"] }).notNull().default("user"),
     /**
      * Tokens issued before this moment are refused (a password change signs every session out:
-     * issue 8, finding 3). Null: every unexpired token counts.
+     * docs/reliability.md, round one, finding 3). Null: every unexpired token counts.
      */
     tokensValidAfter: timestamp("tokens_valid_after", { withTimezone: true }),
     insertedAt: timestamp("inserted_at", { withTimezone: true }).notNull().defaultNow(),
@@ -40,7 +40,7 @@ export const events = pgTable(
     holdMaxSeats: integer("hold_max_seats"),
     holdGraceMs: integer("hold_grace_ms"),
     holdMaxExtensions: integer("hold_max_extensions"),
-    /** Box-office rules (issue 3): when locks and orders are accepted, and how many seats one user may have. */
+    /** Box-office rules: when locks and orders are accepted, and how many seats one user may have. */
     salesOpenAt: timestamp("sales_open_at", { withTimezone: true }),
     salesCloseAt: timestamp("sales_close_at", { withTimezone: true }),
     maxSeatsPerUser: integer("max_seats_per_user"),
@@ -209,7 +209,7 @@ export const payments = pgTable("payments", {
 /**
  * Every delivery of the payment provider, one row per provider event (its own id when it sends one,
  * else `<payment id>:<status>`): the deduplication key. A payment id alone is not one, because a
- * payment that failed and then succeeded is two events (issue 8, finding 4).
+ * payment that failed and then succeeded is two events (docs/reliability.md, round one, finding 4).
  */
 export const paymentEvents = pgTable(
   "payment_events",
@@ -229,7 +229,8 @@ export const paymentEvents = pgTable(
 
 /**
  * Signed-out tokens (the deny list's record; Redis holds a cache of it). A row lives until the token
- * would have expired anyway, so a Redis restart no longer un-revokes a token (issue 8, finding 11).
+ * would have expired anyway, so a Redis restart does not un-revoke a token (docs/reliability.md,
+ * round one, finding 11).
  */
 export const revokedTokens = pgTable(
   "revoked_tokens",

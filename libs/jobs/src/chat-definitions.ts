@@ -1,7 +1,7 @@
 import { z } from "zod";
 
 /**
- * The chat room jobs (issue 4): one definition each, shared by the producers (API, worker) and the
+ * The chat room jobs: one definition each, shared by the producers (API, worker) and the
  * worker's handlers in apps/worker/src/jobs/room-*.ts. BullMQ refuses `:` in custom job ids, so ids
  * join their parts with `_`.
  */

@@ -17,8 +17,8 @@ export const holdAbandonJob = {
 } as const;
 
 /**
- * Hold expiry (issue 7: no delayed job per hold, which cost 46 µs of Redis per lock and stayed
- * behind when a hold ended early): a Job Scheduler that releases the due holds of every event the
+ * Hold expiry (no delayed job per hold: one would cost 46 µs of Redis per lock and stay behind
+ * when a hold ended early): a Job Scheduler that releases the due holds of every event the
  * cluster-wide index (`keys.holdEvents`) names as due. Short, so a `deleted` goes out well within a
  * second of its deadline; an idle tick is one ZRANGEBYSCORE.
  */
@@ -31,8 +31,9 @@ export const holdSweepJob = {
 } as const;
 
 /**
- * Abandoned holds whose user's node died without saying so (issue 8, finding 9): every event with
- * holds is walked and the holds no node vouches for any more are released after the grace.
+ * Abandoned holds whose user's node died without saying so (docs/reliability.md, round one,
+ * finding 9): every event with holds is walked and the holds no node vouches for any more are
+ * released after the grace.
  */
 export const holdAbandonScanJob = {
   queue: HOLDS_QUEUE,

@@ -6,7 +6,8 @@ export type { Logger };
  * One pino root logger per process; modules take `logger.child({ module })`.
  *
  * Errors are logged through {@link safeError}: a failed query's bound parameters (emails, ticket
- * numbers, password hashes during an outage — issue 8, finding 7) never reach the log. Requests
+ * numbers, password hashes during an outage) never reach the log, which is kept and read far more
+ * widely than the database. Requests
  * (Fastify's `incoming request` lines) through {@link safeRequest}: the path, not the query string.
  * `destination` is for tests that read what was logged.
  */

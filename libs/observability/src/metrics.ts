@@ -106,8 +106,9 @@ export function joinRefusal(reason: unknown): JoinRefusal {
 }
 
 /**
- * Where work that must not fail its caller may fail (issue 17: no silent `.catch(() => {})`): each
- * such failure is logged and counted under one of these, `sdc_errors_dropped_total{where}`.
+ * Where work that must not fail its caller may fail: each such failure is logged and counted under
+ * one of these, `sdc_errors_dropped_total{where}`, never swallowed by a silent `.catch(() => {})`,
+ * which would hide a failure such as a failed reload of the revocation list.
  */
 export const DROPPED_WHERE = ["deny_list_reload", "scheduler_check", "idempotency_release", "limit_count"] as const;
 export type DroppedWhere = (typeof DROPPED_WHERE)[number];

@@ -22,17 +22,17 @@ export interface PaymentNotice {
 export type PaymentResult = "paid" | "payment_failed" | "flagged_for_refund";
 
 /**
- * Applies a payment confirmation, exactly once per provider event (providers deliver webhooks twice):
- * a repeat answers with what the first one did. The event is the provider's `event_id` when it sends
- * one, else the payment id with its status, so a payment that failed and then succeeded is two events
- * and the success is applied (issue 8, finding 4: it was answered as a duplicate of the failure and
- * the order expired with the customer charged). A success is never dropped: it pays the order, or
- * is recorded and flagged for refund when the order can no longer be paid (expired, canceled,
- * already paid, amount or currency wrong, unknown). Unlike DESIGN §3.8's "sell again if still free",
- * a late payment is always refunded, never re-sold: the seats may be someone else's hold by then, and
- * a refund is the answer every buyer can understand. A failure after a success changes
- * nothing. A good one marks the order paid, issues one ticket per seat, and then moves the seats to
- * `paid` on the live map.
+ * Applies a payment confirmation, exactly once per provider event (providers deliver webhooks
+ * twice): a repeat answers with what the first one did. The event is the provider's `event_id` when
+ * it sends one, else the payment id with its status, so a payment that failed and then succeeded is
+ * two events and the success is applied (docs/reliability.md, round one, finding 4: answered as a
+ * duplicate of the failure, it would let the order expire with the customer charged). A success is
+ * never dropped: it pays the order, or is recorded and flagged for refund when the order can no
+ * longer be paid (expired, canceled, already paid, amount or currency wrong, unknown). Unlike
+ * DESIGN §3.8's "sell again if still free", a late payment is always refunded, never re-sold: the
+ * seats may be someone else's hold by then, and a refund is the answer every buyer can understand.
+ * A failure after a success changes nothing. A good one marks the order paid, issues one ticket per
+ * seat, and then moves the seats to `paid` on the live map.
  */
 export async function confirmPayment(ctx: OrdersContext, p: PaymentNotice): Promise<{ result: PaymentResult; duplicate: boolean; order: OrderView | null; note: string | null }> {
   const amountCents = Math.round(p.amount * 100);

@@ -28,8 +28,8 @@ export async function createOrder(
     /**
      * The order must be committed before this moment (epoch ms), or not at all: checked after every
      * wait, and inside the transaction against PostgreSQL's own clock right before COMMIT, whose
-     * session also times out when it idles past it (issue 8, finding 13: orders were created seconds
-     * after their client had given up).
+     * session also times out when it idles past it (docs/reliability.md, round one, finding 13:
+     * otherwise orders are created seconds after their client has given up).
      */
     deadlineAt?: number;
     /** Aborted when the caller gave up (its own deadline): the order must not be created any more. */

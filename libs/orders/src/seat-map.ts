@@ -45,9 +45,10 @@ const MEMO_MAX = 16;
 
 /**
  * The seat map with each seat's live state, for clients that do not use the socket
- * (`GET /api/events/:id/seats`), encoded once per (event, epoch, seq) and shared (issue 17,
- * finding 2: a 100,000-seat map, 9 MB, was read from PostgreSQL and encoded anew for every
- * anonymous request, 835 ms of API CPU each, so three looping clients starved sign-ins and orders).
+ * (`GET /api/events/:id/seats`), encoded once per (event, epoch, seq) and shared
+ * (docs/reliability.md, round two, finding 2: a 100,000-seat map, 9 MB, read from PostgreSQL and
+ * encoded anew for every anonymous request cost 835 ms of API CPU each, so three looping clients
+ * starved sign-ins and orders).
  *
  * The layout part of each seat (`{"id":…,"section":…,"row":…,"number":…,"price":…,"state":"`) is
  * encoded once per event and kept (EventMemo: a layout never changes once its event exists). A read

@@ -13,11 +13,11 @@ export const CHAT = {
   roomStatus: "room_status",
   history: "history",
   notification: "notification",
-  /** Issue 11: a tick's messages in one frame, for members who joined with `{"batch": true}`. */
+  /** A tick's messages in one frame, for members who joined with `{"batch": true}`. */
   messages: "messages",
-  /** Issue 11: the number of people online, per tick when it changed, in rooms above CHAT_PRESENCE_LIST_MAX. */
+  /** The number of people online, per tick when it changed, in rooms above CHAT_PRESENCE_LIST_MAX. */
   presenceCount: "presence_count",
-  /** Issue 11: the room's slow mode changed (`{"seconds"}`, 0 = off). */
+  /** The room's slow mode changed (`{"seconds"}`, 0 = off). */
   slowMode: "slow_mode",
   /** The member's ticket was refunded or voided: they are out of the room (then `phx_close`). */
   accessRevoked: "access_revoked",
@@ -50,7 +50,7 @@ export type ChatBusMessageItem = ChatMessageView & { o?: string };
 /** What happened in a room, as published on its Redis channel. */
 export type ChatBusEvent =
   | ({ k: "message" } & ChatMessageView)
-  /** A group of messages stored together (issue 11): one sequence step, in order. */
+  /** A group of messages stored together (group commit): one sequence step, in order. */
   | { k: "messages"; messages: ChatBusMessageItem[] }
   | { k: "slow_mode"; seconds: number }
   | { k: "presence"; joins: PresenceMap; leaves: PresenceMap }

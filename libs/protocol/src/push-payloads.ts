@@ -2,7 +2,7 @@ import { z } from "zod";
 import { SEAT_ID_RE, UUID_RE } from "./ids.ts";
 
 /**
- * Schemas of the join and push payloads the Phoenix channels accept (issue 10), and the one
+ * Schemas of the join and push payloads the Phoenix channels accept, and the one
  * {@link parsePush} that reads them. A refusal names the first bad field, in the order the fields
  * are declared, with the message the reply has always carried.
  */

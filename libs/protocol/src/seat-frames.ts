@@ -87,7 +87,7 @@ export function seatStateAfter(ev: SeatEvent): SeatState {
   }
 }
 
-/** The Phoenix event of a coalesced seat frame (issue 7), for joins that opt in with `{"changes": true}`. */
+/** The Phoenix event of a coalesced seat frame, for joins that opt in with `{"changes": true}`. */
 export const CHANGES_EVENT = "changes";
 
 /**

@@ -23,6 +23,6 @@ export const seatsTopic = (eventId: string) => `seats:${eventId}`;
 export const uwsTopic = {
   phxSeats: (eventId: string) => `p|seats:${eventId}`,
   seedSeats: (eventId: string) => `s|${eventId}`,
-  /** Coalesced `changes` frames (issue 7): one topic per stream, the whole event or one section of it. */
+  /** Coalesced `changes` frames: one topic per stream, the whole event or one section of it. */
   phxChanges: (eventId: string, section?: string) => (section === undefined ? `c|${eventId}` : `c|${eventId}|${section}`),
 };

@@ -16,9 +16,9 @@ export function seqOfEntry(entry: LogEntry): number {
  * which is trimmed from the front (`XADD … MAXLEN ~`): the seat log and the chat room log. Null when
  * the log no longer reaches back to `from`; an empty list when nothing is logged at or after it.
  *
- * A wide range is probed with its first entry before it is read (issue 8): a join with an old
- * `last_seq` on a trimmed log used to read up to EVENT_LOG_MAX entries (10,000 by default, about
- * a megabyte through Redis) only to find the first was missing and throw them all away.
+ * A wide range is probed with its first entry before it is read: read whole, a join with an old
+ * `last_seq` on a trimmed log would pull up to EVENT_LOG_MAX entries (10,000 by default, about a
+ * megabyte through Redis) only to find the first was missing and throw them all away.
  */
 export async function readSequencedRange(redis: Redis, key: string, from: number, to?: number): Promise<LogEntry[] | null> {
   const start = `${from}-1`;

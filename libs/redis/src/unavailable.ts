@@ -3,7 +3,8 @@
  * (`MaxRetriesPerRequestError`), or the connection was closed under it, or a Redis Cluster was
  * failing a shard over (`CLUSTERDOWN`, `TRYAGAIN`, a `MOVED` not yet followed, ioredis' "Too many
  * Cluster redirections"), as opposed to a command Redis refused. The API answers such a
- * failure 503 with `Retry-After`, as an outage, never 500 (issue 17, finding 8).
+ * failure 503 with `Retry-After`, as an outage, never 500 (docs/reliability.md, round two,
+ * finding 8).
  */
 export function isRedisUnavailable(err: unknown): boolean {
   for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {

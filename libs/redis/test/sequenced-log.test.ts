@@ -5,8 +5,9 @@ import { connectRedis, readSequencedRange, seqOfEntry, type Redis } from "@seatd
 /**
  * The seat log and the chat room log are streams with ids `<seq>-1`, trimmed from the front. A
  * reader asking for a range the log no longer reaches must get null (the caller then takes a
- * snapshot) without pulling the whole log through Redis first (issue 8, suspected finding: a join
- * with an old `last_seq` read up to 10,000 entries and threw them away).
+ * snapshot) without pulling the whole log through Redis first (docs/reliability.md, round one, the
+ * suspected finding of a join with an old `last_seq` that read up to 10,000 entries and threw them
+ * away).
  */
 let redis: Redis;
 const key = `sdct${randomBytes(5).toString("hex")}:seqlog`;

@@ -82,7 +82,7 @@ export class SeatService {
   }
 
   /**
-   * Locks a seat into the user's hold. No job per hold (issue 7): the hold's deadline is in the
+   * Locks a seat into the user's hold. No job per hold: the hold's deadline is in the
    * event's deadline index, and when it is the event's earliest, the event's entry in the
    * cluster-wide index is lowered so the worker's sweep finds it (see lua/sweepHolds-19.lua).
    */
@@ -195,7 +195,7 @@ export class SeatService {
   }
 
   /**
-   * The worker's hold expiry (issue 7): every event the cluster-wide index names as due is swept,
+   * The worker's hold expiry: every event the cluster-wide index names as due is swept,
    * then its entry is set to its next deadline (or removed) and lowered again to the earliest
    * deadline read afterwards, so a hold created meanwhile is never lost (lua/sweepHolds-19.lua).
    */
@@ -300,7 +300,7 @@ export class SeatService {
 
   /**
    * Seat → section of the event's seats that have one, from PostgreSQL (the system of record of
-   * the layout; issue 7's section streams read it once per feed). Empty without a database.
+   * the layout; a feed's section streams read it once). Empty without a database.
    */
   async seatSections(eventId: string): Promise<Map<string, string>> {
     const out = new Map<string, string>();
@@ -370,9 +370,10 @@ export class SeatService {
     for (; seatIds.length - at > LOAD_CHUNK; at += LOAD_CHUNK) await this.call("loadEvent", keys, [...head, "stage", ...seatIds.slice(at, at + LOAD_CHUNK)]);
     const r = decodeLoadEventCommit(await this.call("loadEvent", keys, [...head, "commit", ...seatIds.slice(at)]));
     if (r.isNew) {
-      // Announce the new epoch on the event's channel (issue 8, fault 14): nodes whose watchers hold
-      // a map of the lost history resync them now, not at the next seat change, which in a quiet
-      // room may never come. An event loaded for the first time has no such watchers; no harm.
+      // Announce the new epoch on the event's channel (docs/reliability.md, round one, finding 14):
+      // nodes whose watchers hold a map of the lost history resync them now, not at the next seat
+      // change, which in a quiet room may never come. An event loaded for the first time has no
+      // such watchers; no harm.
       await this.announceEpoch(eventId, r.epoch);
     }
     // The re-lock cool-down is a cluster setting the scripts read from the meta hash like the

@@ -24,7 +24,7 @@ interface EventQueue {
 export type BatchCall = (eventId: string, batch: readonly Transition[]) => Promise<unknown[]>;
 
 /**
- * Group commit of one process's seat transitions (issue 16), per event, as the chat pipeline does
+ * Group commit of one process's seat transitions, per event, as the chat pipeline does
  * for messages (libs/chat/src/message-pipeline.ts).
  *
  * Every transition of an event runs on one Redis core, so that core's time per transition bounds

@@ -4,9 +4,10 @@ import { SeatError, SeatService } from "@seatdrop/seats";
 import { createTestEnv, type TestEnv } from "../../../test/support/test-env.ts";
 
 /**
- * Hold expiry without a job per hold (issue 7) and the re-lock cool-down (issue 8, finding 5), at
- * the seat service against the real Redis. The worker and the nodes that drive the sweep have their
- * own tests (apps/worker/test/hold-expiry.test.ts, apps/ws-node/test/hold-node-sweep.test.ts).
+ * Hold expiry without a job per hold and the re-lock cool-down (docs/reliability.md, round one,
+ * finding 5: holds farmed), at the seat service against the real Redis. The worker and the nodes
+ * that drive the sweep have their own tests (apps/worker/test/hold-expiry.test.ts,
+ * apps/ws-node/test/hold-node-sweep.test.ts).
  */
 let env: TestEnv;
 let seats: SeatService;
@@ -53,8 +54,8 @@ describe("the deadline index", () => {
     await seats.sweepDue();
     expect(await seats.currentSeq(E)).toBe(seq);
     expect(await env.redis.zscore(env.keys.holdEvents, E)).toBeNull();
-    // A seat let go is cooled down for whoever let it go (issue 17, finding 4: unlock and re-lock
-    // renewed a hold for ever); anyone else may take it at once.
+    // A seat let go is cooled down for whoever let it go (docs/reliability.md, round two, finding 4:
+    // otherwise unlock and re-lock renew a hold for ever); anyone else may take it at once.
     expect(await reason(seats.lock({ eventId: E, userId: "early", seatId: "B_1" }))).toBe("relock_cooldown");
     expect(await reason(seats.lock({ eventId: E, userId: "other", seatId: "B_1" }))).toBe("ok");
   });
@@ -134,7 +135,7 @@ describe("the re-lock cool-down", () => {
   });
 });
 
-describe("holds that cannot be farmed (issue 17, finding 4)", () => {
+describe("holds that cannot be farmed", () => {
   it("a seat let go is cooled down for the user who let it go; another user's lock and unlock of it do not erase that", async () => {
     const E = await newEvent({}, ["J_1"]);
     await seats.lock({ eventId: E, userId: "a", seatId: "J_1" });

@@ -7,7 +7,7 @@ import { SeatErrorCode as E } from "../src/errors.ts";
 import { createTestEnv, type TestEnv } from "../../../test/support/test-env.ts";
 
 /**
- * Group commit of locks and unlocks (issue 16): lua/seatTransitions-19.lua applies a batch in order
+ * Group commit of locks and unlocks: lua/seatTransitions-19.lua applies a batch in order
  * with each transition's own rules and refusals, numbers its events contiguously and publishes them
  * in ONE message, each with its own origin; SeatService's TransitionBatcher forms the batches.
  */

@@ -37,7 +37,7 @@ export class TicketError extends Error {
  * THE rule of who may take a ticket: it must be valid; its holder keeps it; a non-admin may take
  * only one that nobody holds and nobody has used (a used ticket whose holder was deleted stays
  * used: only an admin can give it out again). An admin may move any valid ticket, used or not, so
- * a stolen one can be recovered (issue 8, finding 1). Null: allowed.
+ * a stolen one can be recovered (docs/reliability.md, round one, finding 1). Null: allowed.
  */
 function refusal(t: TicketRow, userId: string, byAdmin: boolean): "ticket_void" | "ticket_used" | "ticket_claimed" | null {
   if (t.status !== "valid") return "ticket_void";
@@ -128,13 +128,13 @@ export interface ClaimedTicket {
  *
  * Refusals: `no_ticket` (none of their own), and for a number ONE uniform `invalid_ticket`, whether
  * it does not exist, is another event's, was voided, used or belongs to someone else: distinct
- * reasons told a guesser which numbers exist (issue 8, finding 1).
+ * reasons would tell a guesser which numbers exist (docs/reliability.md, round one, finding 1).
  */
 export async function claimTicket(db: Db, o: { eventId: string; userId: string; ticketNumber?: string }): Promise<ClaimedTicket> {
   return db.transaction(async (tx) => {
     if (o.ticketNumber !== undefined) {
-      // Control characters (U+0000 made PostgreSQL answer an error, which became `internal_error`:
-      // issue 8, finding 7) are in no ticket number, so such a number is simply not a ticket.
+      // Control characters (PostgreSQL answers U+0000 with an error, which would surface as
+      // `internal_error`) are in no ticket number, so such a number is simply not a ticket.
       if (/[\u0000-\u001f\u007f]/.test(o.ticketNumber)) throw invalidTicket();
       const [t] = await tx.select().from(tickets).where(eq(tickets.ticketNumber, o.ticketNumber)).limit(1).for("update");
       if (!t || t.eventId !== o.eventId || refusal(t, o.userId, false) !== null) throw invalidTicket();
@@ -161,8 +161,8 @@ function invalidTicket(): TicketError {
 }
 
 /**
- * Which of these users hold a valid ticket for the event (issue 8: a member whose ticket was refunded
- * or voided since joining no longer reads, types or pages back). One indexed query for any number.
+ * Which of these users hold a valid ticket for the event (so a member whose ticket was refunded or
+ * voided since joining no longer reads, types or pages back). One indexed query for any number.
  */
 export async function validTicketHolders(db: Db, o: { eventId: string; userIds: string[] }): Promise<Set<string>> {
   if (o.userIds.length === 0) return new Set();
