@@ -1,6 +1,6 @@
 import type { WebSocket } from "uWebSockets.js";
 import { metrics } from "@seatdrop/observability";
-import { CloseCode } from "@seatdrop/protocol";
+import { CloseCode, MAX_REFUSED_IN_A_ROW } from "@seatdrop/protocol";
 import { TokenBucket } from "./rate-limit.ts";
 
 const SLOW_CONSUMER = CloseCode.slowConsumer;
@@ -130,7 +130,7 @@ export function newConn(
  * client reconnects and catches up anyway, and the close frame still fits under uWS's own limit),
  * else after, when the kernel left more than the bound in uWS. Broadcasts, which uWS buffers itself,
  * are checked by the node's periodic slow-consumer sweep (`closeIfSlow` every
- * SLOW_CONSUMER_SWEEP_MS, node.ts).
+ * SLOW_CONSUMER_SWEEP_MS, slow-consumers.ts).
  */
 export function sendTo(conn: Conn, frame: string): boolean {
   if (conn.closed || !conn.ws) return false;
@@ -172,6 +172,22 @@ function flushConn(c: Conn): void {
     for (const f of frames) ws.send(f, false);
   });
   closeIfSlow(c);
+}
+
+/**
+ * Takes a token from the socket's bucket for a frame it sent, in either dialect; true when the frame
+ * may be served. A refused frame is answered by `refuse` (given how long to wait), except past
+ * MAX_REFUSED_IN_A_ROW refusals in a row: then the socket is closed with 4429 instead.
+ */
+export function takeFrameToken(conn: Conn, refuse: (retryAfterMs: number) => void): boolean {
+  if (conn.bucket.take()) {
+    conn.refusedInARow = 0;
+    return true;
+  }
+  metrics.wsFrameErrors.inc({ reason: "rate_limited" });
+  if (++conn.refusedInARow > MAX_REFUSED_IN_A_ROW) endConn(conn, CloseCode.rateLimited, "rate_limited");
+  else refuse(conn.bucket.retryAfterMs());
+  return false;
 }
 
 /** Closes the socket with `code`, after the frames already queued for it (a refusal before its close). */

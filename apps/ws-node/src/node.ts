@@ -1,27 +1,31 @@
 import { randomBytes } from "node:crypto";
-import uWS, { type HttpResponse, type TemplatedApp, type WebSocket, type WebSocketBehavior } from "uWebSockets.js";
-import { AttemptLimits, SessionMirror, SessionStore, SyncedLimits, createTokenVerifier } from "@seatdrop/auth";
+import uWS, { type TemplatedApp, type WebSocket, type WebSocketBehavior } from "uWebSockets.js";
+import { AttemptLimits, SessionMirror, SessionStore, SyncedLimits, createTokenVerifier, type TokenVerifier } from "@seatdrop/auth";
 import type { Config } from "@seatdrop/config";
 import { connectDb, type DbHandle } from "@seatdrop/db";
 import { HoldJobs } from "@seatdrop/jobs";
-import { metrics, metricsAuthorized, metricsContentType, metricsText, startStorePings, type Logger } from "@seatdrop/observability";
+import { metrics, startStorePings, type Logger } from "@seatdrop/observability";
 import { CloseCode } from "@seatdrop/protocol";
-import { connectRedis, createKeys } from "@seatdrop/redis";
+import { connectRedis, createKeys, type Keys, type Redis } from "@seatdrop/redis";
 import { WaitingRooms } from "@seatdrop/queue";
 import { SeatService } from "@seatdrop/seats";
 import { ChatNode } from "./chat/chat-node.ts";
 import { compileTrustedProxies } from "./client-ip.ts";
-import { closeIfSlow, endConn, forgetBuffered, type Conn, type UserData } from "./conn.ts";
+import { endConn, forgetBuffered, type Conn, type UserData } from "./conn.ts";
 import type { NodeContext } from "./context.ts";
+import { SocketDrain, teardownStep } from "./drain.ts";
 import { EventFeeds } from "./fanout/event-feed.ts";
 import { SeatChanges } from "./fanout/seat-changes.ts";
 import { SeatFanout } from "./fanout/seat-fanout.ts";
 import { Subscriber } from "./fanout/subscriber.ts";
+import { startLiveness } from "./liveness.ts";
 import { PhoenixSocket } from "./phoenix/phx-connection.ts";
+import { mountProbes } from "./probes.ts";
 import { QueueNode } from "./queue/queue-node.ts";
 import { LocalRegistry } from "./registry.ts";
 import { startNodeHoldSweep } from "./hold-sweep.ts";
 import { SeedSocket } from "./seed/seed-connection.ts";
+import { startSlowConsumerSweep } from "./slow-consumers.ts";
 import { handleUpgrade } from "./upgrade.ts";
 import { SessionGuard } from "./session-guard.ts";
 
@@ -40,15 +44,38 @@ export interface WsNode {
   readonly draining: boolean;
 }
 
-/**
- * A draining batch closes only after its sockets were silent this long: a push sent just before the
- * close (still in the kernel's buffer or on the wire) is then read and answered, not dropped.
- */
-const DRAIN_QUIET_MS = 50;
-/** How long one Redis-dependent teardown step of a drain (chat presence, the job queue) may take before the drain goes on without it. */
-const TEARDOWN_STEP_MS = 3000;
-/** How often the node looks for sockets whose send buffer passed WS_MAX_BACKPRESSURE. */
-const SLOW_CONSUMER_SWEEP_MS = 1000;
+/** The node's Redis connections and PostgreSQL pool, and the services built right on them. */
+interface Stores {
+  redis: Redis;
+  sub: Redis;
+  bull: Redis;
+  keys: Keys;
+  db: DbHandle;
+  jobs: HoldJobs;
+  seats: SeatService;
+  sessions: SessionStore;
+  verifier: TokenVerifier;
+  mirror: SessionMirror;
+}
+
+/** Everything one ws-node is made of: what its handlers share (`ctx`), and what starts and stops beside it. */
+interface Parts extends Stores {
+  ctx: NodeContext;
+  subscriber: Subscriber;
+  sessionGuard: SessionGuard;
+  connectLimits: SyncedLimits;
+  phx: PhoenixSocket;
+  seed: SeedSocket;
+}
+
+/** What the node starts once it is built (its port and its background timers), stopped by its drain. */
+interface Running {
+  listenSocket: uWS.us_listen_socket;
+  liveness: { stop(): void };
+  slowConsumers: { stop(): void };
+  holdSweep: { stop(): void };
+  stopPings: () => void;
+}
 
 /**
  * Starts one stateless ws-node: the Phoenix socket at `/socket/websocket`, seed 000's dialect at
@@ -58,6 +85,42 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
   const { config } = o;
   const nodeId = o.nodeId ?? config.NODE_ID ?? `ws-${randomBytes(4).toString("hex")}`;
   const logger = o.logger.child({ module: "ws-node", nodeId });
+  const n = await assemble(connectStores(config, nodeId, logger), config, nodeId, logger);
+  const { app, registry, seats } = n.ctx;
+  const drain = new SocketDrain({ config, registry, logger });
+  mountSockets(n, drain);
+  mountProbes(app, { nodeId, config, redis: n.redis, subscriber: n.subscriber, isDraining: () => drain.draining });
+  const listenSocket = await listen(app, config, o.port);
+  const port = uWS.us_socket_local_port(listenSocket);
+  const liveness = startLiveness({ seats, registry, nodeId, windowMs: config.WS_LIVE_WINDOW_MS, logger });
+  const holdSweep = startNodeHoldSweep({ seats, registry, nodeId, everyMs: config.WS_HOLD_SWEEP_MS, logger });
+  const slowConsumers = startSlowConsumerSweep(registry);
+  const stopPings = startStorePings({ redis: n.redis, pg: () => n.db.sql`select 1` });
+  await n.ctx.chat.start();
+  n.ctx.queue.start();
+  logger.info({ port }, "ws-node listening");
+  let stopped: Promise<void> | undefined;
+  const stop = async (noticeMs: number): Promise<void> => {
+    await drain.closeSockets(noticeMs);
+    await stopParts(n, { listenSocket, liveness, slowConsumers, holdSweep, stopPings });
+  };
+  const node: WsNode = {
+    nodeId,
+    port,
+    get draining() {
+      return drain.draining;
+    },
+    drain(noticeMs = config.WS_DRAIN_NOTICE_MS) {
+      return (stopped ??= stop(noticeMs));
+    },
+    close() {
+      return node.drain(0);
+    },
+  };
+  return node;
+}
+
+function connectStores(config: Config, nodeId: string, logger: Logger): Stores {
   // Each connection is named after its prefix and node (`CLIENT LIST` tells them apart; a fault test
   // kills exactly its own node's subscriber with `CLIENT KILL`, while other files share the Redis).
   const named = (role: "command" | "subscriber" | "bullmq") =>
@@ -81,14 +144,22 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
     tokenLifetimeS: config.JWT_TTL_SECONDS,
     onError: (err, what) => logger.warn({ err }, `${what} failed`),
   });
+  return { redis, sub, bull, keys, db, jobs, seats, sessions, verifier, mirror };
+}
 
+/** Builds the fan-out, chat, sessions, limits, waiting rooms and the two dialects on the stores. */
+async function assemble(s: Stores, config: Config, nodeId: string, logger: Logger): Promise<Parts> {
+  const { redis, keys, seats, sessions, mirror } = s;
+  const db = s.db.db;
   const app: TemplatedApp = uWS.App();
   const registry = new LocalRegistry();
   const changes = new SeatChanges(app, config.SEAT_TICK_MS);
   const fanout = new SeatFanout(app, registry, nodeId, changes);
+  // The dialects need the context the feeds are part of, so the feeds reach them late-bound (a
+  // resync can only come once the node is up).
   let phx: PhoenixSocket | undefined;
   let seed: SeedSocket | undefined;
-  const subscriber = new Subscriber(sub, logger);
+  const subscriber = new Subscriber(s.sub, logger);
   const feeds = new EventFeeds(
     subscriber,
     keys,
@@ -101,7 +172,7 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
     },
     logger,
   );
-  const chat = new ChatNode({ app, registry, nodeId, config, db: db.db, redis, subscriber, keys, logger });
+  const chat = new ChatNode({ app, registry, nodeId, config, db, redis, subscriber, keys, logger });
   // A session that ends anywhere (sign-out, password change, deletion, expiry) closes its sockets here.
   const sessionGuard = new SessionGuard({ registry, sessions, mirror, subscriber, keys, logger });
   await sessionGuard.start();
@@ -116,34 +187,23 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
     onError: (err) => logger.warn({ err }, "connect limits sync failed"),
   });
   await subscriber.subscribe(keys.attemptTotals, (text) => connectLimits.onMessage(text));
-  const rooms = new WaitingRooms({ redis, keys, config, logger, db: db.db, ensureSeats: (id) => seats.ensureEventLoaded(id) });
+  const rooms = new WaitingRooms({ redis, keys, config, logger, db, ensureSeats: (id) => seats.ensureEventLoaded(id) });
   const queue = new QueueNode({ rooms, config, nodeId, logger });
   const ctx: NodeContext = { config, nodeId, logger, app, seats, feeds, registry, fanout, changes, chat, limits, rooms, queue };
   phx = new PhoenixSocket(ctx);
   seed = new SeedSocket(ctx);
-  let draining = false;
-  // Work each socket still has in flight (a join or push being answered), so a drain closes a
-  // socket only once its replies are out.
-  const inflight = new WeakMap<Conn, Set<Promise<unknown>>>();
-  // When each socket last sent a frame: a drain waits for a short quiet spell, so frames already on
-  // their way (in the kernel's buffer, or sent one round trip ago) are read and answered first.
-  const lastFrameAt = new WeakMap<Conn, number>();
-  const track = (conn: Conn, p: Promise<unknown> | undefined): void => {
-    lastFrameAt.set(conn, Date.now());
-    if (!p) return;
-    let set = inflight.get(conn);
-    if (!set) inflight.set(conn, (set = new Set()));
-    set.add(p);
-    const done = () => set.delete(p);
-    p.then(done, done);
-  };
+  return { ...s, ctx, subscriber, sessionGuard, connectLimits, phx, seed };
+}
 
-  const common: Pick<WebSocketBehavior<UserData>, "compression" | "maxPayloadLength" | "maxBackpressure" | "closeOnBackpressureLimit" | "idleTimeout" | "sendPingsAutomatically"> = {
+/** What both socket paths share. */
+function socketOptions(config: Config): Pick<WebSocketBehavior<UserData>, "compression" | "maxPayloadLength" | "maxBackpressure" | "closeOnBackpressureLimit" | "idleTimeout" | "sendPingsAutomatically"> {
+  return {
     compression: uWS.DISABLED,
     maxPayloadLength: config.WS_MAX_PAYLOAD,
-    // Slow-consumer policy: the slow-consumer sweep below closes a socket buffering more than
-    // WS_MAX_BACKPRESSURE with 4408, and the client rejoins with `last_seq`, catching up from the
-    // event log (a join reply larger than the bound may drain above it: `sendJoinReply`, conn.ts).
+    // Slow-consumer policy: the slow-consumer sweep (slow-consumers.ts) closes a socket buffering
+    // more than WS_MAX_BACKPRESSURE with 4408, and the client rejoins with `last_seq`, catching up
+    // from the event log (a join reply larger than the bound may drain above it: `sendJoinReply`,
+    // conn.ts).
     // uWS's own limit, far above, only backs the sweep up: past it uWS drops the socket between two
     // sweeps (no close code) rather than buffer without bound, so it must stay above the largest
     // join reply: 16 MiB by default, over seven times a 100,000-seat venue's full snapshot.
@@ -152,47 +212,56 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
     idleTimeout: config.WS_IDLE_TIMEOUT_S,
     sendPingsAutomatically: true,
   };
-  const opened = (ws: WebSocket<UserData>) => {
-    const conn = ws.getUserData().conn;
-    conn.ws = ws;
-    registry.conns.set(conn.id, conn);
-    metrics.wsConnections.inc({ dialect: conn.dialect });
-    return conn;
-  };
-  const closed = (ws: WebSocket<UserData>) => {
-    const conn = ws.getUserData().conn;
-    conn.closed = true;
-    conn.ws = null;
-    forgetBuffered(conn);
-    registry.conns.delete(conn.id);
-    metrics.wsConnections.dec({ dialect: conn.dialect });
-    return conn;
-  };
+}
+
+function opened(ws: WebSocket<UserData>, registry: LocalRegistry): Conn {
+  const conn = ws.getUserData().conn;
+  conn.ws = ws;
+  registry.conns.set(conn.id, conn);
+  metrics.wsConnections.inc({ dialect: conn.dialect });
+  return conn;
+}
+
+function closed(ws: WebSocket<UserData>, registry: LocalRegistry): Conn {
+  const conn = ws.getUserData().conn;
+  conn.closed = true;
+  conn.ws = null;
+  forgetBuffered(conn);
+  registry.conns.delete(conn.id);
+  metrics.wsConnections.dec({ dialect: conn.dialect });
+  return conn;
+}
+
+/** The Phoenix socket at `/socket/websocket` and seed 000's dialect at `/`; every frame is tracked for the drain. */
+function mountSockets(n: Parts, drain: SocketDrain): void {
+  const { config, nodeId, logger, app, registry } = n.ctx;
+  const { phx, seed } = n;
+  const common = socketOptions(config);
   const upgradeBase = {
     nodeId,
-    verifier,
-    sessions: mirror,
-    opened: (conn: Conn) => sessionGuard.recheckOpened(conn),
+    verifier: n.verifier,
+    sessions: n.mirror,
+    opened: (conn: Conn) => n.sessionGuard.recheckOpened(conn),
     logger,
     rate: config.WS_PUSH_RATE,
     burst: config.WS_PUSH_BURST,
     maxBuffered: config.WS_MAX_BACKPRESSURE,
     replyStallMs: config.WS_REPLY_STALL_MS,
-    isDraining: () => draining,
+    isDraining: () => drain.draining,
     trustProxy: compileTrustedProxies(config.TRUSTED_PROXIES),
-    limits: connectLimits,
+    limits: n.connectLimits,
   };
 
   app.ws<UserData>("/socket/websocket", {
     ...common,
     upgrade: handleUpgrade({ ...upgradeBase, dialect: "phx" }),
-    open: (ws) => void opened(ws),
+    open: (ws) => void opened(ws, registry),
     message: (ws, message, isBinary) => {
       const conn = ws.getUserData().conn;
       if (isBinary) return endConn(conn, CloseCode.malformedFrame, "binary frames are not supported; use the JSON serializer");
-      track(conn, phx!.onMessage(conn, Buffer.from(message).toString("utf8")));
+      drain.track(conn, phx.onMessage(conn, Buffer.from(message).toString("utf8")));
     },
-    close: (ws) => phx!.onClose(closed(ws)),
+    close: (ws) => phx.onClose(closed(ws, registry)),
   });
 
   app.ws<UserData>("/", {
@@ -207,143 +276,40 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
         return undefined;
       },
     }),
-    open: (ws) => {
-      const conn = opened(ws);
-      conn.seedReady = seed!.open(conn).then(
-        (ok) => (conn.seedCommitted = ok),
-        (err: unknown) => {
-          logger.error({ err }, "seed connection could not start");
-          endConn(conn, CloseCode.internalError, "internal_error");
-          return false;
-        },
-      );
-    },
+    open: (ws) => seed.opened(opened(ws, registry)),
     message: (ws, message) => {
       const conn = ws.getUserData().conn;
-      track(conn, seed!.onMessage(conn, Buffer.from(message).toString("utf8")));
+      drain.track(conn, seed.onMessage(conn, Buffer.from(message).toString("utf8")));
     },
-    close: (ws) => seed!.onClose(closed(ws)),
+    close: (ws) => seed.onClose(closed(ws, registry)),
   });
+}
 
-  const json = (res: HttpResponse, status: string, body: unknown): void => {
-    res.cork(() => {
-      res.writeStatus(status).writeHeader("content-type", "application/json").end(JSON.stringify(body));
-    });
-  };
-  app.get("/healthz", (res) => json(res, "200 OK", { status: "ok", node: nodeId }));
-  app.get("/readyz", (res) => {
-    const ok = !draining && redis.status === "ready" && subscriber.status === "ready";
-    json(res, ok ? "200 OK" : "503 Service Unavailable", { status: ok ? "ready" : draining ? "draining" : "redis_unavailable", node: nodeId });
+function listen(app: TemplatedApp, config: Config, port: number | undefined): Promise<uWS.us_listen_socket> {
+  return new Promise((resolve, reject) => {
+    app.listen(config.HOST, port ?? config.WS_PORT ?? 4000, (s) => (s ? resolve(s) : reject(new Error(`ws-node could not listen on port ${port ?? config.WS_PORT}`))));
   });
-  app.get("/metrics", (res, req) => {
-    if (!metricsAuthorized(req.getHeader("authorization"), config.METRICS_TOKEN))
-      return json(res, "401 Unauthorized", { error: "unauthorized", message: "metrics need Authorization: Bearer <METRICS_TOKEN>" });
-    let aborted = false;
-    res.onAborted(() => (aborted = true));
-    void metricsText("ws-node").then((text) => {
-      if (!aborted)
-        res.cork(() => {
-          res.writeHeader("content-type", metricsContentType).end(text);
-        });
-    });
-  });
-  app.any("/*", (res) => json(res, "404 Not Found", { error: "not_found", message: "WebSocket paths: /socket/websocket (Phoenix), / (seed 000)" }));
+}
 
-  const listenSocket = await new Promise<uWS.us_listen_socket>((resolve, reject) => {
-    app.listen(config.HOST, o.port ?? config.WS_PORT ?? 4000, (s) => (s ? resolve(s) : reject(new Error(`ws-node could not listen on port ${o.port ?? config.WS_PORT}`))));
-  });
-  const port = uWS.us_socket_local_port(listenSocket);
-
-  // Vouch for every locally connected user, so holds of users who are still here are never abandoned.
-  const liveWindowMs = config.WS_LIVE_WINDOW_MS;
-  const liveTimer = setInterval(() => {
-    for (const [eventId, users] of registry.liveUsers())
-      seats.markLive(eventId, nodeId, users, liveWindowMs).catch((err: unknown) => logger.warn({ err, eventId }, "liveness refresh failed"));
-  }, liveWindowMs / 3);
-  liveTimer.unref();
-  const holdSweep = startNodeHoldSweep({ seats, registry, nodeId, everyMs: config.WS_HOLD_SWEEP_MS, logger });
-
-  const slowTimer = setInterval(() => {
-    const now = Date.now();
-    for (const c of registry.conns.values()) closeIfSlow(c, 0, now);
-  }, SLOW_CONSUMER_SWEEP_MS);
-  slowTimer.unref();
-  const stopPings = startStorePings({ redis, pg: () => db.sql`select 1` });
-  await chat.start();
-  queue.start();
-
-  logger.info({ port }, "ws-node listening");
-  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-  const settleWithin = async (work: Promise<unknown>, ms: number, what: string) => {
-    let timer: NodeJS.Timeout | undefined;
-    const outcome = await Promise.race([
-      work.then(() => "done", (err: unknown) => (logger.warn({ err }, `${what} failed`), "failed")),
-      new Promise<string>((r) => (timer = setTimeout(() => r("timed out"), ms))),
-    ]);
-    clearTimeout(timer);
-    if (outcome === "timed out") logger.warn({ ms }, `${what} did not finish; going on`);
-  };
-  /**
-   * Closes a batch once none of its sockets has a reply pending and none sent a frame for
-   * DRAIN_QUIET_MS (or WS_DRAIN_INFLIGHT_MS passed).
-   */
-  const closeBatch = async (batch: Conn[]): Promise<void> => {
-    const until = Date.now() + config.WS_DRAIN_INFLIGHT_MS;
-    for (;;) {
-      const pending = batch.flatMap((c) => (c.closed ? [] : [...(inflight.get(c) ?? [])]));
-      const quietFor = Date.now() - Math.max(0, ...batch.map((c) => lastFrameAt.get(c) ?? 0));
-      // Checked and closed in the same tick: no new push can start between the check and the close.
-      if ((pending.length === 0 && quietFor >= DRAIN_QUIET_MS) || Date.now() >= until) break;
-      if (pending.length > 0) await Promise.race([Promise.allSettled(pending), sleep(until - Date.now())]);
-      else await sleep(Math.min(DRAIN_QUIET_MS - quietFor, until - Date.now()));
-    }
-    for (const c of batch) endConn(c, CloseCode.goingAway, "node draining; reconnect");
-  };
-  let stopped: Promise<void> | undefined;
-  const stop = async (noticeMs: number): Promise<void> => {
-    draining = true;
-    metrics.wsDraining.set(1);
-    logger.info({ noticeMs, sockets: registry.conns.size }, "draining: /readyz answers 503, new sockets refused");
-    if (noticeMs > 0) await sleep(noticeMs);
-    const all = [...registry.conns.values()];
-    for (let i = 0; i < all.length; i += config.WS_DRAIN_BATCH) {
-      await closeBatch(all.slice(i, i + config.WS_DRAIN_BATCH));
-      // Jitter, so the clients of successive batches do not reconnect in lockstep.
-      if (i + config.WS_DRAIN_BATCH < all.length) await sleep(config.WS_DRAIN_PAUSE_MS * (0.5 + Math.random()));
-    }
-    // Sockets that raced in before the first batch (an upgrade verified just before the drain).
-    await closeBatch([...registry.conns.values()]);
-    uWS.us_listen_socket_close(listenSocket);
-    clearInterval(liveTimer);
-    clearInterval(slowTimer);
-    holdSweep.stop();
-    queue.stop();
-    sessionGuard.stop();
-    connectLimits.close();
-    limits.close();
-    stopPings();
-    // Teardown that needs Redis is bounded: with Redis (or a whole Redis Cluster) gone, a drain
-    // still ends, and what could not be written (presence, liveness) expires by itself.
-    await settleWithin(chat.close(), TEARDOWN_STEP_MS, "chat teardown");
-    await settleWithin(jobs.close(), TEARDOWN_STEP_MS, "job queue close"); // shutting down: the queue's connection goes with the process
-    redis.disconnect();
-    subscriber.disconnect();
-    bull.disconnect();
-    await db.close();
-    logger.info("ws-node stopped");
-  };
-  const node: WsNode = {
-    nodeId,
-    port,
-    get draining() {
-      return draining;
-    },
-    drain(noticeMs = config.WS_DRAIN_NOTICE_MS) {
-      return (stopped ??= stop(noticeMs));
-    },
-    close() {
-      return node.drain(0);
-    },
-  };
-  return node;
+/** The rest of a drain once the sockets are closed: the port, the background work, then the stores. */
+async function stopParts(n: Parts, r: Running): Promise<void> {
+  const { logger } = n.ctx;
+  uWS.us_listen_socket_close(r.listenSocket);
+  r.liveness.stop();
+  r.slowConsumers.stop();
+  r.holdSweep.stop();
+  n.ctx.queue.stop();
+  n.sessionGuard.stop();
+  n.connectLimits.close();
+  n.ctx.limits.close();
+  r.stopPings();
+  // Teardown that needs Redis is bounded: with Redis (or a whole Redis Cluster) gone, a drain
+  // still ends, and what could not be written (presence, liveness) expires by itself.
+  await teardownStep(n.ctx.chat.close(), "chat teardown", logger);
+  await teardownStep(n.jobs.close(), "job queue close", logger); // shutting down: the queue's connection goes with the process
+  n.redis.disconnect();
+  n.subscriber.disconnect();
+  n.bull.disconnect();
+  await n.db.close();
+  logger.info("ws-node stopped");
 }

@@ -1,7 +1,7 @@
 import { RateLimitedError } from "@seatdrop/auth";
-import { CloseCode, MAX_REFUSED_IN_A_ROW, PHX, decodePhx, encodePhx, encodeReply, parseTopic } from "@seatdrop/protocol";
+import { CloseCode, PHX, decodePhx, encodePhx, encodeReply, parseTopic } from "@seatdrop/protocol";
 import { metrics } from "@seatdrop/observability";
-import { endConn, sendTo, type Conn, type Join } from "../conn.ts";
+import { endConn, sendTo, takeFrameToken, type Conn, type Join } from "../conn.ts";
 import type { NodeContext } from "../context.ts";
 import type { Channel } from "./channel.ts";
 import { ChatChannel } from "./chat-channel.ts";
@@ -37,19 +37,13 @@ export class PhoenixSocket {
     // are refused or malformed alike (docs/reliability.md, round one, finding 2: counting only
     // accepted pushes let 1,000 joins on one socket, each a Redis call and a query, all be
     // answered, and 4429 never came).
-    if (!conn.bucket.take()) {
-      metrics.wsFrameErrors.inc({ reason: "rate_limited" });
-      if (++conn.refusedInARow > MAX_REFUSED_IN_A_ROW) {
-        endConn(conn, CloseCode.rateLimited, "rate_limited");
-        return;
-      }
+    const admitted = takeFrameToken(conn, (retryAfterMs) => {
       const where = d.ok ? { joinRef: d.frame[0], ref: d.frame[1], topic: d.frame[2] } : { joinRef: d.joinRef ?? null, ref: d.ref, topic: d.topic };
       // A frame with no ref cannot be answered; it was still counted.
       if (where.topic !== undefined && where.ref !== undefined && where.ref !== null)
-        sendTo(conn, encodeReply(where.joinRef, where.ref, where.topic, "error", rateLimited(conn.bucket.retryAfterMs(), "too many frames; slow down")));
-      return;
-    }
-    conn.refusedInARow = 0;
+        sendTo(conn, encodeReply(where.joinRef, where.ref, where.topic, "error", rateLimited(retryAfterMs, "too many frames; slow down")));
+    });
+    if (!admitted) return;
     if (!d.ok) {
       metrics.wsFrameErrors.inc({ reason: d.reason });
       if (d.topic !== undefined && d.ref !== undefined) {

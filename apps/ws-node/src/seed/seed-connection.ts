@@ -1,8 +1,8 @@
 import { timingSafeEqual } from "node:crypto";
-import { CloseCode, MAX_REFUSED_IN_A_ROW, SEED_BACKEND_ACTIONS, decodeSeed, encodeSeed, seedErrorEvents, uwsTopic, type SeedRequest } from "@seatdrop/protocol";
+import { CloseCode, SEED_BACKEND_ACTIONS, decodeSeed, encodeSeed, seedErrorEvents, uwsTopic, type SeedRequest } from "@seatdrop/protocol";
 import { metrics } from "@seatdrop/observability";
 import { SeatError, type SeatErrorReason } from "@seatdrop/seats";
-import { endConn, sendJoinReply, sendTo, type Conn } from "../conn.ts";
+import { endConn, sendJoinReply, sendTo, takeFrameToken, type Conn } from "../conn.ts";
 import type { NodeContext } from "../context.ts";
 import { prepareSeatView } from "../fanout/seat-view.ts";
 import { startWatching, stopWatching } from "../seat-watch.ts";
@@ -20,8 +20,29 @@ export class SeedSocket {
     this.secret = Buffer.from(ctx.config.SERVICE_SECRET);
   }
 
+  /** The socket opened: subscribes it and sends `startstate`. */
+  opened(conn: Conn): void {
+    this.start(conn, (err) => this.ctx.logger.error({ err }, "seed connection could not start"));
+  }
+
+  /**
+   * Opens the connection's start state as `seedReady` (its frames wait for it) and records in
+   * `seedCommitted` whether it subscribed (so close undoes it); on an error, `failed` logs it and
+   * the socket closes with 1011.
+   */
+  private start(conn: Conn, failed: (err: unknown) => void): void {
+    conn.seedReady = this.open(conn).then(
+      (ok) => (conn.seedCommitted = ok),
+      (err: unknown) => {
+        failed(err);
+        endConn(conn, CloseCode.internalError, "internal_error");
+        return false;
+      },
+    );
+  }
+
   /** Subscribes and sends `startstate`; resolves false when the connection had to close. */
-  async open(conn: Conn): Promise<boolean> {
+  private async open(conn: Conn): Promise<boolean> {
     const { ctx } = this;
     const eventId = conn.seedEventId;
     if (!eventId || !(await ctx.seats.ensureEventLoaded(eventId))) {
@@ -64,17 +85,11 @@ export class SeedSocket {
     // finding 2): malformed ones, unknown actions, and frames sent before `startstate` too.
     // Counting only decoded actions after the socket was ready let a flood of junk through
     // uncounted, and 4429 never came.
-    if (!conn.bucket.take()) {
-      metrics.wsFrameErrors.inc({ reason: "rate_limited" });
-      if (++conn.refusedInARow > MAX_REFUSED_IN_A_ROW) {
-        endConn(conn, CloseCode.rateLimited, "rate_limited");
-        return;
-      }
+    const admitted = takeFrameToken(conn, (retryAfterMs) =>
       // Seed frames carry no ref: the seat is what tells the client which action was refused.
-      sendTo(conn, encodeSeed("error", { code: "rate_limited", ...(d.ok ? { seat: d.req.seat } : {}), retry_after_ms: conn.bucket.retryAfterMs(), message: "too many frames; slow down" }));
-      return;
-    }
-    conn.refusedInARow = 0;
+      sendTo(conn, encodeSeed("error", { code: "rate_limited", ...(d.ok ? { seat: d.req.seat } : {}), retry_after_ms: retryAfterMs, message: "too many frames; slow down" })),
+    );
+    if (!admitted) return;
     if (!(await conn.seedReady) || conn.closed) return;
     if (!d.ok) {
       metrics.wsFrameErrors.inc({ reason: d.code });
@@ -134,14 +149,7 @@ export class SeedSocket {
       conn.ws?.unsubscribe(uwsTopic.seedSeats(eventId));
       stopWatching(this.ctx, conn, eventId);
       conn.seedCommitted = false;
-      conn.seedReady = this.open(conn).then(
-        (ok) => (conn.seedCommitted = ok),
-        (err: unknown) => {
-          this.ctx.logger.error({ err, eventId }, "seed resync failed; closing the socket");
-          endConn(conn, CloseCode.internalError, "internal_error");
-          return false;
-        },
-      );
+      this.start(conn, (err) => this.ctx.logger.error({ err, eventId }, "seed resync failed; closing the socket"));
     }
   }
 }
