@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from "node:crypto";
+import { connect } from "node:net";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Redis as Standalone } from "ioredis";
@@ -38,42 +39,55 @@ interface Run {
   commands: string[][];
 }
 
-/** One argument as MONITOR prints it (sdscatrepr: `\n`, `\"`, `\xHH`, …), back to its bytes. */
-function unrepr(s: string): Buffer {
-  const out: number[] = [];
-  const simple: Record<string, number> = { n: 10, r: 13, t: 9, a: 7, b: 8, '"': 34, "\\": 92 };
-  for (let i = 0; i < s.length; i++) {
-    const ch = s[i]!;
-    if (ch === "\\" && i + 1 < s.length) {
-      const next = s[i + 1]!;
-      if (next === "x" && /^[0-9a-f]{2}$/i.test(s.slice(i + 2, i + 4))) {
-        out.push(parseInt(s.slice(i + 2, i + 4), 16));
-        i += 3;
-        continue;
-      }
-      if (next in simple) {
-        out.push(simple[next]!);
-        i += 1;
-        continue;
-      }
+/** The escapes MONITOR uses (sdscatrepr) besides `\xHH`. */
+const ESCAPES: Record<string, number> = { n: 10, r: 13, t: 9, a: 7, b: 8, '"': 34, "\\": 92 };
+
+/**
+ * One MONITOR line (`<time> [<db> <client or lua>] "arg" "arg" …`, every byte outside printable ASCII
+ * escaped) as its source and arguments, back to their bytes.
+ */
+function parseMonitorLine(line: string): { source: string; args: string[] } | null {
+  const head = /^\d+\.\d+ \[\d+ ([^\]]+)\] /.exec(line);
+  if (!head) return null;
+  const args: string[] = [];
+  let i = head[0].length;
+  while (line[i] === '"') {
+    i++;
+    const bytes: number[] = [];
+    while (i < line.length && line[i] !== '"') {
+      if (line[i] === "\\") {
+        const next = line[i + 1]!;
+        if (next === "x") {
+          bytes.push(parseInt(line.slice(i + 2, i + 4), 16));
+          i += 4;
+        } else {
+          bytes.push(ESCAPES[next] ?? next.charCodeAt(0));
+          i += 2;
+        }
+      } else bytes.push(line.charCodeAt(i++));
     }
-    out.push(...Buffer.from(ch, "utf8"));
+    args.push(Buffer.from(bytes).toString("utf8"));
+    i += 2; // the closing quote and the space
   }
-  return Buffer.from(out);
+  return { source: head[1]!, args };
 }
 
-/** Watches one server: the runs of this project's scripts, each with the commands it ran. */
+/**
+ * Watches one server over a raw connection (ioredis' monitor mode can take the first line after
+ * MONITOR's OK for a reply when both arrive in one read): the runs of this project's scripts, each
+ * with the commands it ran. Resolves once MONITOR is on.
+ */
 async function watch(server: Standalone): Promise<{ runs: Run[]; stop(): void }> {
-  // A plain connection to the same server: a cluster's node connections carry a name whose CLIENT
-  // SETNAME reply would arrive in the middle of the MONITOR stream.
-  const { host, port, username, password } = server.options;
-  const plain = new Standalone({ host, port, username, password, lazyConnect: true });
-  const monitor = await plain.monitor();
-  plain.disconnect();
+  const { host, port } = server.options;
+  const socket = connect({ host: host ?? "127.0.0.1", port: port ?? 6379 });
+  socket.setEncoding("latin1");
   const runs: Run[] = [];
   let current: Run | null = null;
-  monitor.on("monitor", (_time: string, printed: string[], source: string) => {
-    const args = printed.map((a) => unrepr(a).toString("utf8"));
+  let buffered = "";
+  const onLine = (line: string) => {
+    const parsed = parseMonitorLine(line);
+    if (!parsed) return;
+    const { source, args } = parsed;
     if (source === "lua") {
       current?.commands.push(args);
       return;
@@ -86,8 +100,23 @@ async function watch(server: Standalone): Promise<{ runs: Run[]; stop(): void }>
     if (!script) return; // BullMQ's or another library's
     current = { script, declared: args.slice(3, 3 + Number(args[2])), commands: [] };
     runs.push(current);
+  };
+  await new Promise<void>((resolve, reject) => {
+    socket.once("error", reject);
+    socket.on("data", (chunk: string) => {
+      buffered += chunk;
+      let end: number;
+      while ((end = buffered.indexOf("\r\n")) >= 0) {
+        const line = buffered.slice(0, end);
+        buffered = buffered.slice(end + 2);
+        if (line === "+OK") resolve();
+        else if (line.startsWith("+")) onLine(line.slice(1));
+        else if (line.startsWith("-")) reject(new Error(`MONITOR: ${line}`));
+      }
+    });
+    socket.write("MONITOR\r\n");
   });
-  return { runs, stop: () => void monitor.disconnect() };
+  return { runs, stop: () => void socket.destroy() };
 }
 
 /** The keys of one command as Redis names them (none for TIME and the like); a shard channel counts as one. */
