@@ -8,7 +8,8 @@ import { PhxClient, createEvent, createUser, push, seatIdsGrid, type TestCluster
 import { rawUpgrade } from "../../../test/support/raw-upgrade.ts";
 
 /**
- * Seed 000's own dialect on `/` (DESIGN §3.2): its JSON frames verbatim, `startstate` on connect,
+ * The legacy seat dialect on `/` (kept so the original seat server's clients work unchanged): its
+ * JSON frames verbatim, `startstate` on connect,
  * the backend actions guarded by `authorizationString`, across two real ws-nodes, a real worker,
  * Redis and PostgreSQL.
  */

@@ -1,4 +1,4 @@
-/** The roles a token can carry (DESIGN §3.9). `service` is for backend callers such as the worker. */
+/** The roles a token can carry. `service` is for backend callers such as the worker. */
 export const ROLES = ["user", "admin", "service"] as const;
 
 /** One of {@link ROLES}. */

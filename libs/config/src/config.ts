@@ -4,7 +4,7 @@ import { z } from "zod";
 
 /**
  * Every setting of every app, read from environment variables only and validated once.
- * A bad value stops the app with a message naming the variable (DESIGN §3.10).
+ * A bad value stops the app with a message naming the variable.
  */
 const portList = z
   .string()

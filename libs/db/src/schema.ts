@@ -2,7 +2,7 @@ import { sql } from "drizzle-orm";
 import { bigserial, boolean, check, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
 
 /**
- * The system of record (DESIGN §3.7). Redis holds only what is ephemeral and can be rebuilt from here.
+ * The system of record. Redis holds only what is ephemeral and can be rebuilt from here.
  * Column names are snake_case in SQL and camelCase in TypeScript.
  */
 
@@ -35,7 +35,7 @@ export const events = pgTable(
     location: text("location").notNull(),
     startTime: timestamp("start_time", { withTimezone: true }).notNull(),
     endTime: timestamp("end_time", { withTimezone: true }).notNull(),
-    /** Per-event hold settings (DESIGN §3.3); NULL means the cluster default from the config. */
+    /** Per-event hold settings; NULL means the cluster default from the config. */
     holdTtlMs: integer("hold_ttl_ms"),
     holdMaxSeats: integer("hold_max_seats"),
     holdGraceMs: integer("hold_grace_ms"),
@@ -171,7 +171,7 @@ export const orders = pgTable(
 
 /**
  * One row per seat of an order. `live` is true while the order is pending or paid; the partial
- * unique index makes a double sale impossible even if Redis is flushed or wrong (DESIGN §3.7).
+ * unique index makes a double sale impossible even if Redis is flushed or wrong.
  */
 export const orderItems = pgTable(
   "order_items",

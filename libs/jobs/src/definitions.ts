@@ -2,7 +2,8 @@ import { z } from "zod";
 
 /*
  * Every background job: one definition (queue, name, payload schema) shared by the producers and
- * the worker (STYLE: trigger.dev). The worker's handler for each lives in apps/worker/src/jobs/.
+ * the worker, so the two cannot disagree on a job's name or payload. The worker's handler for each
+ * lives in apps/worker/src/jobs/.
  * BullMQ refuses custom job ids containing `:`, so every `jobId` below joins its parts with `_`.
  */
 

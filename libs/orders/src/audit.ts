@@ -4,7 +4,7 @@ type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
 
 /**
  * Writes the audit trail of an order transition, one row per seat, in the caller's transaction, so
- * an operator can answer "what happened to seat A_12" after the fact (DESIGN §3.8).
+ * an operator can answer "what happened to seat A_12" after the fact.
  */
 export async function audit(
   tx: Tx | Db,

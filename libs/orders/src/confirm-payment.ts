@@ -28,8 +28,9 @@ export type PaymentResult = "paid" | "payment_failed" | "flagged_for_refund";
  * two events and the success is applied (docs/reliability.md, round one, finding 4: answered as a
  * duplicate of the failure, it would let the order expire with the customer charged). A success is
  * never dropped: it pays the order, or is recorded and flagged for refund when the order can no
- * longer be paid (expired, canceled, already paid, amount or currency wrong, unknown). Unlike
- * DESIGN §3.8's "sell again if still free", a late payment is always refunded, never re-sold: the
+ * longer be paid (expired, canceled, already paid, amount or currency wrong, unknown). Rather than
+ * selling the seats again when they are still free (the design's first plan), a late payment is
+ * always refunded, never re-sold (docs/decisions/0008-late-payments-refunded.md): the
  * seats may be someone else's hold by then, and a refund is the answer every buyer can understand.
  * A failure after a success changes nothing. A good one marks the order paid, issues one ticket per
  * seat, and then moves the seats to `paid` on the live map.

@@ -1,6 +1,7 @@
 /**
- * Channel topics (DESIGN §3.1): `seats:<eventId>` seat map, `event:<eventId>` chat, `user:<userId>`
- * notifications, `queue:<eventId>` the event's waiting room.
+ * Phoenix channel topics (the stock Phoenix clients join them unmodified): `seats:<eventId>` seat
+ * map, `event:<eventId>` chat, `user:<userId>` notifications, `queue:<eventId>` the event's
+ * waiting room.
  */
 export type ParsedTopic = { kind: "seats"; eventId: string } | { kind: "event"; eventId: string } | { kind: "user"; userId: string } | { kind: "queue"; eventId: string };
 

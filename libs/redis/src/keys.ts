@@ -1,5 +1,6 @@
 /**
- * The one key builder (DESIGN §3.6). Nothing else in the project concatenates Redis key names.
+ * The one key builder, so every key's form, prefix and hash tag are decided in one place. Nothing
+ * else in the project concatenates Redis key names.
  *
  * Every key of one event shares the hash tag `{e:<eventId>}`, so a script that touches an event's
  * seats, holds, sequence and log stays in one Redis Cluster slot. A script receives every key it

@@ -22,7 +22,8 @@ function resolveIncludes(dir: string, src: string, seen = new Set<string>()): st
 const cache = new Map<string, LoadedScript[]>();
 
 /**
- * Reads a folder of Lua scripts in the BullMQ convention (STYLE.md): `<camelName>-<numKeys>.lua`,
+ * Reads a folder of Lua scripts in the BullMQ convention (each script its own file with a header
+ * stating its KEYS, ARGV and replies, readable without the TypeScript): `<camelName>-<numKeys>.lua`,
  * shared helpers in `includes/` pulled in by a `--- @include "<name>"` line. Each gets a command
  * name `<namespace>_<camelName>_<content hash>`, so two deployed versions never run each other's
  * code. Read once per process and folder.

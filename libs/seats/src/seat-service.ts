@@ -64,7 +64,7 @@ export interface SalesRules {
 /**
  * The seat service: every seat transition of every dialect and app goes through here, and each is
  * ONE Lua script (lua/). Nothing reads a hold, decides, then writes: the script that changes state
- * is the only check (DESIGN §3.3).
+ * is the only check, so no race between a read and a write can grant a seat twice.
  */
 // Lock, unlock and extend outcomes start at 0 for every result, so the first refusal shows in rate().
 zeroCounter(metrics.seatOps, { op: ["lockSeat", "unlockSeat", "extendHold"], result: ["ok", "error", ...Object.keys(SeatErrorCode)] });
@@ -165,8 +165,8 @@ export class SeatService {
 
   /**
    * Freezes (or reopens) an event's sales in Redis: `paused` in its meta hash, which lockSeat and
-   * reserveHold read, so every node refuses at once with `sales_paused` (DESIGN §3.3: the scripts
-   * are the only check). The caller has already written PostgreSQL's `sales_paused_at`, which
+   * reserveHold read, so every node refuses at once with `sales_paused` (the scripts are the only
+   * check). The caller has already written PostgreSQL's `sales_paused_at`, which
    * loadEvent mirrors back if Redis loses the event. Holds are kept with their deadlines.
    * Returns false when the event does not exist.
    */

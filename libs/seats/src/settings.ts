@@ -1,6 +1,6 @@
 import type { Config } from "@seatdrop/config";
 
-/** Per-event hold settings (DESIGN §3.3), stored on the event row and mirrored in the event's Redis meta hash. */
+/** Per-event hold settings, stored on the event row and mirrored in the event's Redis meta hash. */
 export interface HoldSettings {
   holdTtlMs: number;
   holdMaxSeats: number;

@@ -65,8 +65,9 @@ async function withOrderDeadline(
 }
 
 /**
- * Orders (seed 001, DESIGN §3.8): a hold becomes a pending order, which is paid (webhook), canceled,
- * expired or refunded. Every write accepts an Idempotency-Key.
+ * Orders (the original seat server's reserve and pay, over HTTP): a hold becomes a pending order,
+ * which is paid (webhook), canceled, expired or refunded. Every write accepts an Idempotency-Key,
+ * because webhooks and client retries arrive twice.
  */
 export const orderRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const ctx = app.orders;

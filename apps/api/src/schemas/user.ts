@@ -6,7 +6,7 @@ export const Username = Type.String({ pattern: "^[A-Za-z0-9_.-]{1,64}$", minLeng
 export const Email = Type.String({ format: "email", maxLength: 320, examples: ["sample@email.com"] });
 /**
  * Seed 003 calls the field `password_hash`, but it is the plaintext password: the server hashes it
- * with scrypt. A hash computed on the client would itself be the secret (DESIGN §3.9).
+ * with scrypt. A hash computed on the client would itself be the secret.
  */
 export const NewPassword = Type.String({
   minLength: 8,

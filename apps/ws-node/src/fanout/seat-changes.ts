@@ -28,10 +28,10 @@ interface EventChanges {
 }
 
 /**
- * Coalesced seat updates (DESIGN §3.5). Per event and tick, each stream with local
- * watchers gets at most one `changes` frame carrying each changed seat's final state, encoded once
- * and handed to a uWS topic (the copy to each socket happens in C++). So a room's cost grows with
- * watchers × ticks, not watchers × changes.
+ * Coalesced seat updates (docs/decisions/0001-coalesced-changes-frames.md). Per event and tick,
+ * each stream with local watchers gets at most one `changes` frame carrying each changed seat's
+ * final state, encoded once and handed to a uWS topic (the copy to each socket happens in C++). So a
+ * room's cost grows with watchers × ticks, not watchers × changes.
  *
  * The first change after a quiet tick is flushed at once (a calm room keeps millisecond latency)
  * and arms the tick; what arrives before it fires waits for it. A tick that fires with nothing

@@ -18,7 +18,7 @@ import type { LocalRegistry } from "../registry.ts";
 import type { SeatChanges } from "./seat-changes.ts";
 
 /**
- * Turns an event's seat events into frames on this node (DESIGN §3.5). Each frame is encoded once
+ * Turns an event's seat events into frames on this node. Each frame is encoded once
  * per dialect and handed to uWS topics, which copy it to every subscriber in C++; the author of a
  * push gets its own `…ForYou` frame instead, and the owner of an expired hold gets `deleted`.
  * Sockets joined with `{"changes": true}` get no per-change broadcasts: the same events go to

@@ -11,11 +11,12 @@ export function respPushBytes(kind: string, channel: string, payload: string): n
 }
 
 /**
- * The owner of the node's one Redis subscriber connection (DESIGN §3.5: a node subscribes to a
- * channel only while it has local subscribers, never to a pattern); on a Redis Cluster, ioredis'
- * Cluster client with one sharded subscriber per master (`connectRedis`). Seat feeds, chat rooms, user
- * channels and the token revocations register their channels here; this class holds the only
- * `message` handler, which routes each message by its channel, and the only `ready` handler.
+ * The owner of the node's one Redis subscriber connection (a node subscribes to a channel only
+ * while it has local subscribers, never to a pattern, so it receives only what it delivers); on a
+ * Redis Cluster, ioredis' Cluster client with one sharded subscriber per master (`connectRedis`).
+ * Seat feeds, chat rooms, user channels and the token revocations register their channels here;
+ * this class holds the only `message` handler, which routes each message by its channel, and the
+ * only `ready` handler.
  */
 export class Subscriber {
   private readonly handlers = new Map<string, (text: string) => void>();

@@ -275,7 +275,7 @@ end
 --[[
   The caller's hold if it is still alive. A hold past its deadline is treated as gone, and is
   released right here: expiry is enforced when state is read and changed, never only by the
-  sweep, which can run late under load or not at all while the worker is down (DESIGN §3.3).
+  sweep, which can run late under load or not at all while the worker is down.
   Returns deadline, extensions (or nil when there is no live hold).
 ]]
 local function liveHold(user, now)
