@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import uWS, { type TemplatedApp, type WebSocket, type WebSocketBehavior } from "uWebSockets.js";
-import { AttemptLimits, SessionMirror, SessionStore, SyncedLimits, createTokenVerifier, type TokenVerifier } from "@seatdrop/auth";
+import { SessionMirror, SessionStore, createTokenVerifier, type TokenVerifier } from "@seatdrop/auth";
+import { AttemptLimits, SyncedLimits } from "@seatdrop/limits";
 import type { Config } from "@seatdrop/config";
 import { connectDb, type DbHandle } from "@seatdrop/db";
 import { HoldJobs } from "@seatdrop/jobs";

@@ -1,4 +1,4 @@
-import { RateLimitedError } from "@seatdrop/auth";
+import { RateLimitedError } from "@seatdrop/limits";
 import { joinRefusal, metrics } from "@seatdrop/observability";
 import { encodeReply, isUuid, parsePush, queueJoinPayload } from "@seatdrop/protocol";
 import { checkPow } from "@seatdrop/queue";
