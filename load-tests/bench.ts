@@ -771,7 +771,7 @@ class Bench {
     const HoldJobs = (jobsLib as Record<string, unknown>).HoldJobs as (new (c: unknown, p: string) => never) | undefined;
     const jobs = HoldJobs ? new HoldJobs(bull, this.env.keys.bullPrefix) : undefined;
     const service = new SeatService({ redis: this.env.redis, keys: this.env.keys, config: this.env.config, logger: this.logger, db: this.env.db.db, jobs });
-    await service.ensureEventLoaded(eventId);
+    await service.events.ensureEventLoaded(eventId);
     const deadlines = new Map<string, number>();
     const { r: lockMs, cost } = await this.measure(side, async () => {
       const t0 = now();

@@ -44,7 +44,7 @@ export async function mapReadBench({ env, quick, push }: MapReadBenchDeps): Prom
   const seats = new SeatService({ redis: env.redis, keys: env.keys, config: env.config, logger: createLogger("reads-bench", "warn"), db: env.db.db });
   try {
     const eventId = await createEvent(env, seatIds);
-    await seats.ensureEventLoaded(eventId);
+    await seats.events.ensureEventLoaded(eventId);
     const agent = new Agent({ keepAlive: true, maxSockets: 8 });
     const get = (path: string, gzip = false) => httpGet(agent, apiPort, path, gzip);
     // Warm: the first reads load and encode the layout; what is measured is the repeated read.

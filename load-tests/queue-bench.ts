@@ -195,7 +195,7 @@ export async function queueBench(d: QueueBenchDeps): Promise<void> {
     /** Moves sales_open_at (the draw, and the seat scripts' sales gate) to `at`, as an edit of the event would. */
     const openSales = async (eventId: string, at: Date, room: boolean) => {
       await env.db.db.update(events).set({ salesOpenAt: at }).where(eq(events.id, eventId));
-      await seatService.loadFromDb(eventId);
+      await seatService.events.loadFromDb(eventId);
       if (room) await rooms.update(eventId);
     };
     const connect = async (specs: QueueSpec[]) => {

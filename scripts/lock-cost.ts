@@ -73,7 +73,7 @@ try {
   const eventId = "00000000-0000-4000-8000-00000000c057";
   const seatIds = Array.from({ length: users }, (_, i) => `S_${i + 1}`);
   const holdSettings = { holdTtlMs: 600_000, holdMaxSeats: 10, holdGraceMs: 30_000, holdMaxExtensions: 2 };
-  await seats.loadEvent(eventId, holdSettings, seatIds);
+  await seats.events.loadEvent(eventId, holdSettings, seatIds);
   type Op = (i: number, what: "lock" | "unlock") => Promise<unknown>;
   const variants: { name: string; op: Op; transitions?: number }[] = [
     {
@@ -87,7 +87,7 @@ try {
   for (const size of values.batches.split(",").map(Number).filter((x) => x > 0)) {
     const id = `00000000-0000-4000-8000-${String(size).padStart(12, "0")}`;
     const k = keys.event(id);
-    await seats.loadEvent(id, holdSettings, seatIds);
+    await seats.events.loadEvent(id, holdSettings, seatIds);
     variants.push({
       name: `seatTransitions, batches of ${size}`,
       op: async (i, what) => {
@@ -106,7 +106,7 @@ try {
     const batchedOld = existsSync(`${dir}seatTransitions-1.lua`);
     const otherId = "00000000-0000-4000-8000-00000000c058";
     const k = keys.event(otherId);
-    await seats.loadEvent(otherId, holdSettings, seatIds);
+    await seats.events.loadEvent(otherId, holdSettings, seatIds);
     const queue = values["compare-jobs"] ? new Queue("holds", { connection: new Redis(url, { maxRetriesPerRequest: null }), prefix: keys.bullPrefix }) : null;
     variants.push({
       name: `compared (${values.compare}${queue ? ", with a delayed job per new hold" : ""})`,

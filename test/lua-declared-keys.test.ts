@@ -162,16 +162,16 @@ describe("the Lua scripts' keys", () => {
   it("every key every script touches is declared in its KEYS, all under one hash tag", async () => {
     const logger = createLogger("test", "silent");
     const seats = new SeatService({ redis: env.redis, keys: env.keys, config: env.config, logger, db: env.db.db });
-    const rooms = new WaitingRooms({ redis: env.redis, keys: env.keys, config: env.config, logger, db: env.db.db, ensureSeats: (id) => seats.ensureEventLoaded(id) });
+    const rooms = new WaitingRooms({ redis: env.redis, keys: env.keys, config: env.config, logger, db: env.db.db, ensureSeats: (id) => seats.events.ensureEventLoaded(id) });
     const chat = new ChatBus(env.redis, env.keys);
 
     // A big map, staged in chunks (loadEvent's stage and commit).
     const big = randomUUID();
-    await seats.loadEvent(big, { holdTtlMs: 60_000, holdMaxSeats: 4, holdGraceMs: 100, holdMaxExtensions: 2 }, seatIdsGrid(1, 10_001));
+    await seats.events.loadEvent(big, { holdTtlMs: 60_000, holdMaxSeats: 4, holdGraceMs: 100, holdMaxExtensions: 2 }, seatIdsGrid(1, 10_001));
 
     // An event with a waiting room, drawn, with buyers admitted and waiting; holds that expire.
     const { eventId } = await createRoomEvent(env, seatIdsGrid(1, 6), { opensAt: new Date(Date.now() - 2000), salesOpenAt: new Date(Date.now() - 1000), holdTtlMs: 400 });
-    await seats.ensureEventLoaded(eventId);
+    await seats.events.ensureEventLoaded(eventId);
     await rooms.ensureLoaded(eventId);
     await rooms.draw(eventId);
     const [a, b, c, d] = await Promise.all([createUser(env), createUser(env), createUser(env), createUser(env)]);
@@ -185,24 +185,24 @@ describe("the Lua scripts' keys", () => {
     await seats.extend({ eventId, userId: a.id });
     await seats.unlock({ eventId, userId: a.id, seatId: "A_2" });
     await seats.lock({ eventId, userId: b.id, seatId: "A_3" });
-    await seats.markLive(eventId, "node-1", [a.id, b.id], 200);
-    await seats.markGone(eventId, "node-1", b.id);
+    await seats.holds.markLive(eventId, "node-1", [a.id, b.id], 200);
+    await seats.holds.markGone(eventId, "node-1", b.id);
     await seats.snapshot({ eventId, userId: a.id });
     const orderId = randomUUID();
     await seats.reserveHold({ eventId, userId: b.id, orderId });
     await seats.setSeatState({ eventId, seatId: "A_3", action: "pay", orderId, userId: b.id });
     await seats.setSeatState({ eventId, seatId: "A_3", action: "revoke", orderId, userId: b.id });
-    await seats.rebuildFromDb(eventId);
+    await seats.events.rebuildFromDb(eventId);
     await seats.lock({ eventId, userId: c.id, seatId: "A_4" });
-    await seats.releaseHoldByAdmin({ eventId, userId: c.id });
+    await seats.holds.releaseHoldByAdmin({ eventId, userId: c.id });
     await seats.lock({ eventId, userId: d.id, seatId: "A_5" });
     await sleep(500); // a's and d's holds expire: the sweep offers their seats to the room's next buyer
-    await seats.releaseHold({ eventId, userId: d.id, mode: "expired" });
-    await seats.sweep(eventId, { lease: { owner: "node-1", ms: 1000 } });
+    await seats.holds.releaseHold({ eventId, userId: d.id, mode: "expired" });
+    await seats.holds.sweep(eventId, { lease: { owner: "node-1", ms: 1000 } });
     await seats.lock({ eventId, userId: b.id, seatId: "A_6" });
     await sleep(150); // b's vouch has run out and the grace passed
-    await seats.releaseAbandoned(eventId);
-    await seats.restartEpoch(eventId);
+    await seats.holds.releaseAbandoned(eventId);
+    await seats.events.restartEpoch(eventId);
 
     // The event's chat room.
     await chat.emit(eventId, { k: "slow_mode", seconds: 0 });

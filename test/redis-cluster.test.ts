@@ -56,7 +56,7 @@ describe("on a Redis Cluster of three masters and three replicas", () => {
     const c = await w.client(0, owner.token).join(`seats:${eventId}`);
     expect(await push(c.channel, "lock", { seat: "A_1" })).toMatchObject({ status: "ok" });
     await expect.poll(() => c.log.find((m) => m.event === "deleted"), { timeout: 15_000, message: "deleted after the hold's TTL" }).toBeTruthy();
-    expect(await w.cluster.seats.holdOf(eventId, owner.id)).toBeNull();
+    expect(await w.cluster.seats.holds.holdOf(eventId, owner.id)).toBeNull();
   });
 
   it("a failover that lost writes is handled like a restart of that shard: new epoch, PostgreSQL's sales back, the lost hold's owner and the watchers resynced; other shards untouched", async () => {
@@ -81,8 +81,8 @@ describe("on a Redis Cluster of three masters and three replicas", () => {
     (watcher.channel as unknown as { joinPush: { receive(s: string, f: (r: Record<string, unknown>) => void): void } }).joinPush.receive("ok", (r) => watcherReplies.push(r));
     expect(await push(h.channel, "lock", { seat: "A_1" })).toMatchObject({ status: "ok" });
     expect(await push(h.channel, "lock", { seat: "A_3" })).toMatchObject({ status: "ok" });
-    await seats.ensureEventLoaded(spared);
-    const epochs = { hit: await seats.epoch(hit), spared: await seats.epoch(spared) };
+    await seats.events.ensureEventLoaded(spared);
+    const epochs = { hit: await seats.events.epoch(hit), spared: await seats.events.epoch(spared) };
     await new Promise((r) => setTimeout(r, 300)); // replicated
 
     // From here the master's writes never reach its replica: a lock of A_2, then a payment for A_3
@@ -95,7 +95,7 @@ describe("on a Redis Cluster of three masters and three replicas", () => {
     resume();
 
     // The worker notices the promotion and restarts the shard's events.
-    await expect.poll(async () => (await seats.epoch(hit!).catch(() => epochs.hit)) !== epochs.hit, { timeout: 45_000, interval: 200, message: "a new epoch for the failed-over event" }).toBe(true);
+    await expect.poll(async () => (await seats.events.epoch(hit!).catch(() => epochs.hit)) !== epochs.hit, { timeout: 45_000, interval: 200, message: "a new epoch for the failed-over event" }).toBe(true);
     const snap = await seats.snapshot({ eventId: hit });
     expect(snap.taken.get("A_1")).toMatchObject({ state: "locked", userId: holder.id }); // replicated before: kept
     expect(snap.taken.get("A_2")).toBeUndefined(); // lost with the master
@@ -107,7 +107,7 @@ describe("on a Redis Cluster of three masters and three replicas", () => {
     await expect.poll(() => watcherReplies.length > 1 && watcherReplies.at(-1)!.epoch !== epochs.hit, { timeout: 15_000, message: "the watcher rejoined under the new epoch" }).toBe(true);
     // A lost lock's seat can be locked again; the other shard's event kept its epoch.
     expect(await push(h.channel, "lock", { seat: "A_2" })).toMatchObject({ status: "ok" });
-    expect(await seats.epoch(spared)).toBe(epochs.spared);
+    expect(await seats.events.epoch(spared)).toBe(epochs.spared);
   }, 90_000);
 
   it("a master dies during a drop: its replica is promoted and locks on its events resume; events on the other shards never stop", async () => {
@@ -126,7 +126,7 @@ describe("on a Redis Cluster of three masters and three replicas", () => {
     shards.splice(victimAt, 1);
     const spared = shards[0]![1];
     const seats = w.cluster.seats;
-    for (const id of [...hit, ...spared]) await seats.ensureEventLoaded(id);
+    for (const id of [...hit, ...spared]) await seats.events.ensureEventLoaded(id);
     let stop = false;
     const granted = new Map<string, number[]>(); // event → times of granted locks
     const failures = new Map<string, number>();

@@ -98,7 +98,7 @@ describe("a process killed with batches in flight", () => {
   it("leaves every batch applied whole or not at all: counter, log, messages and state agree after each of three kills", { timeout: 90_000 }, async () => {
     const seatIds = Array.from({ length: SEATS }, (_, i) => `K_${i + 1}`);
     const eventId = "cccccccc-0000-4000-8000-000000000001";
-    await seats.loadEvent(eventId, { holdTtlMs: 600_000, holdMaxSeats: 4, holdGraceMs: 30_000, holdMaxExtensions: 0 }, seatIds);
+    await seats.events.loadEvent(eventId, { holdTtlMs: 600_000, holdMaxSeats: 4, holdGraceMs: 30_000, holdMaxExtensions: 0 }, seatIds);
     const channel = env.keys.event(eventId).channel;
     const messages: SeatMessage[] = [];
     sub.on("smessage", (ch: string, text: string) => {

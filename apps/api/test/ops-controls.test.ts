@@ -60,7 +60,7 @@ describe("freeze and reopen an event's sales", () => {
     const ja = await client(0, a.token).join(`seats:${eventId}`);
     const jb = await client(1, b.token).join(`seats:${eventId}`);
     expect((await push(ja.channel, "lock", { seat: "A_1" })).status).toBe("ok");
-    const holdBefore = await w.cluster.seats.holdOf(eventId, a.id);
+    const holdBefore = await w.cluster.seats.holds.holdOf(eventId, a.id);
 
     const frozen = await post(`/api/ops/events/${eventId}/freeze`, admin.token);
     expect(frozen.statusCode).toBe(200);
@@ -75,7 +75,7 @@ describe("freeze and reopen an event's sales", () => {
     expect(order.statusCode).toBe(409);
     expect(order.json()).toMatchObject({ error: "sales_paused" });
     // The hold is kept, deadline unchanged.
-    expect(await w.cluster.seats.holdOf(eventId, a.id)).toEqual(holdBefore);
+    expect(await w.cluster.seats.holds.holdOf(eventId, a.id)).toEqual(holdBefore);
     const [row] = await w.env.db.db.select({ at: events.salesPausedAt }).from(events).where(eq(events.id, eventId));
     expect(row!.at).not.toBeNull();
 
@@ -133,7 +133,7 @@ describe("release one user's hold", () => {
     expect(deleted.payload).toMatchObject({ seats: ["A_1", "A_2"], reason: "released_by_admin" });
     await eventually(() => watcher.log.filter((m) => m.event === "unlocked").length === 2, 5000, "unlocked on the watcher");
     expect(watcher.log.filter((m) => m.event === "unlocked").map((m) => m.payload.reason)).toEqual(["released_by_admin", "released_by_admin"]);
-    expect(await w.cluster.seats.holdOf(eventId, owner.id)).toBeNull();
+    expect(await w.cluster.seats.holds.holdOf(eventId, owner.id)).toBeNull();
 
     const rows = await auditRows(eventId, "hold_released_by_admin");
     expect(rows.map((x) => [x.seatId, x.actor, x.detail]).sort()).toEqual([

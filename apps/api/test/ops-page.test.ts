@@ -130,8 +130,8 @@ describe.skipIf(!hasChromium)("ops page in a real browser", () => {
     await page.waitForSelector(`${row} [data-testid="holds"]:text-is("2")`);
     await page.click(`${row} button[data-act="release"][data-user="${buyer.id}"]`);
     await page.waitForSelector(`${row} [data-testid="holds"]:text-is("1")`);
-    expect(await w.cluster.seats.holdOf(eventId, buyer.id)).toBeNull();
-    expect(await w.cluster.seats.holdOf(eventId, other.id)).not.toBeNull();
+    expect(await w.cluster.seats.holds.holdOf(eventId, buyer.id)).toBeNull();
+    expect(await w.cluster.seats.holds.holdOf(eventId, other.id)).not.toBeNull();
     await page.screenshot({ path: "/tmp/ops-page-controls.png" });
   }, 60_000);
 });

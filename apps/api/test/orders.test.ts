@@ -210,7 +210,7 @@ describe("races and rebuilds", () => {
     expect(second.statusCode).toBe(409);
     expect(second.json().error).toBe("seat_sold");
     expect(await w.env.db.db.select().from(orders).where(eq(orders.eventId, eventId))).toHaveLength(1);
-    await w.cluster.seats.rebuildFromDb(eventId);
+    await w.cluster.seats.events.rebuildFromDb(eventId);
     const snap = await w.cluster.seats.snapshot({ eventId });
     expect(snap.taken.get("A_1")).toMatchObject({ state: "reserved", orderId: first.id });
   });

@@ -30,7 +30,7 @@ export function startFailoverRecovery(o: { config: Config; redis: Redis; keys: K
     let restarted = 0;
     for (const eventId of events) {
       try {
-        if (await seats.restartEpoch(eventId)) restarted++;
+        if (await seats.events.restartEpoch(eventId)) restarted++;
         await chat.restartEpoch(eventId);
       } catch (err) {
         logger.error({ err, eventId }, "epoch restart after a failover failed (the minute's seat rebuild job retries the seats)");
@@ -41,7 +41,7 @@ export function startFailoverRecovery(o: { config: Config; redis: Redis; keys: K
     // moving to the promoted replica, from the check they make once it is back). Announced again a
     // few seconds later for a node whose subscriber came back between its check and the first one.
     await new Promise((r) => setTimeout(r, REANNOUNCE_AFTER_MS));
-    for (const eventId of events) await seats.announceEpoch(eventId).catch(() => {});
+    for (const eventId of events) await seats.events.announceEpoch(eventId).catch(() => {});
     logger.info({ to: f.to, restarted }, "failover handled");
   };
   return watchShardFailovers(redis, {

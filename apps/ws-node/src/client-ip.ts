@@ -1,6 +1,6 @@
 import type { HttpRequest, HttpResponse } from "uWebSockets.js";
 import proxyaddr from "@fastify/proxy-addr";
-import { normaliseIp } from "@seatdrop/auth";
+import { normaliseIp } from "@seatdrop/limits";
 
 /** Whether an address (at a hop of X-Forwarded-For) is one of TRUSTED_PROXIES: proxy-addr's compiled form. */
 export type TrustProxy = (addr: string, hop: number) => boolean;

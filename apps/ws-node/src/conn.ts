@@ -1,7 +1,7 @@
 import type { WebSocket } from "uWebSockets.js";
 import { metrics } from "@seatdrop/observability";
 import { CloseCode, MAX_REFUSED_IN_A_ROW } from "@seatdrop/protocol";
-import { TokenBucket } from "./rate-limit.ts";
+import { TokenBucket } from "@seatdrop/limits";
 
 const SLOW_CONSUMER = CloseCode.slowConsumer;
 

@@ -1,5 +1,5 @@
 import type { TemplatedApp } from "uWebSockets.js";
-import type { AttemptLimits } from "@seatdrop/auth";
+import type { AttemptLimits } from "@seatdrop/limits";
 import type { Config } from "@seatdrop/config";
 import type { Logger } from "@seatdrop/observability";
 import type { WaitingRooms } from "@seatdrop/queue";

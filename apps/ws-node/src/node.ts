@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import uWS, { type TemplatedApp, type WebSocket, type WebSocketBehavior } from "uWebSockets.js";
-import { AttemptLimits, SessionMirror, SessionStore, SyncedLimits, createTokenVerifier, type TokenVerifier } from "@seatdrop/auth";
+import { SessionMirror, SessionStore, createTokenVerifier, type TokenVerifier } from "@seatdrop/auth";
+import { AttemptLimits, SyncedLimits } from "@seatdrop/limits";
 import type { Config } from "@seatdrop/config";
 import { connectDb, type DbHandle } from "@seatdrop/db";
 import { HoldJobs } from "@seatdrop/jobs";
@@ -18,12 +19,10 @@ import { EventFeeds } from "./fanout/event-feed.ts";
 import { SeatChanges } from "./fanout/seat-changes.ts";
 import { SeatFanout } from "./fanout/seat-fanout.ts";
 import { Subscriber } from "./fanout/subscriber.ts";
-import { startLiveness } from "./liveness.ts";
 import { PhoenixSocket } from "./phoenix/phx-connection.ts";
 import { mountProbes } from "./probes.ts";
 import { QueueNode } from "./queue/queue-node.ts";
 import { LocalRegistry } from "./registry.ts";
-import { startNodeHoldSweep } from "./hold-sweep.ts";
 import { SeedSocket } from "./seed/seed-connection.ts";
 import { startSlowConsumerSweep } from "./slow-consumers.ts";
 import { handleUpgrade } from "./upgrade.ts";
@@ -92,8 +91,8 @@ export async function startWsNode(o: { config: Config; logger: Logger; port?: nu
   mountProbes(app, { nodeId, config, redis: n.redis, subscriber: n.subscriber, isDraining: () => drain.draining });
   const listenSocket = await listen(app, config, o.port);
   const port = uWS.us_socket_local_port(listenSocket);
-  const liveness = startLiveness({ seats, registry, nodeId, windowMs: config.WS_LIVE_WINDOW_MS, logger });
-  const holdSweep = startNodeHoldSweep({ seats, registry, nodeId, everyMs: config.WS_HOLD_SWEEP_MS, logger });
+  const liveness = seats.holds.startVouching({ liveUsers: () => registry.liveUsers(), nodeId, windowMs: config.WS_LIVE_WINDOW_MS });
+  const holdSweep = seats.holds.startNodeSweep({ watchedEvents: () => registry.watchedEvents(), nodeId, everyMs: config.WS_HOLD_SWEEP_MS });
   const slowConsumers = startSlowConsumerSweep(registry);
   const stopPings = startStorePings({ redis: n.redis, pg: () => n.db.sql`select 1` });
   await n.ctx.chat.start();
@@ -187,7 +186,7 @@ async function assemble(s: Stores, config: Config, nodeId: string, logger: Logge
     onError: (err) => logger.warn({ err }, "connect limits sync failed"),
   });
   await subscriber.subscribe(keys.attemptTotals, (text) => connectLimits.onMessage(text));
-  const rooms = new WaitingRooms({ redis, keys, config, logger, db, ensureSeats: (id) => seats.ensureEventLoaded(id) });
+  const rooms = new WaitingRooms({ redis, keys, config, logger, db, ensureSeats: (id) => seats.events.ensureEventLoaded(id) });
   const queue = new QueueNode({ rooms, config, nodeId, logger });
   const ctx: NodeContext = { config, nodeId, logger, app, seats, feeds, registry, fanout, changes, chat, limits, rooms, queue };
   phx = new PhoenixSocket(ctx);

@@ -8,7 +8,7 @@ import type { NodeContext } from "./context.ts";
 export function startWatching(ctx: NodeContext, conn: Conn, eventId: string): void {
   const first = ctx.registry.add(eventId, conn);
   if (first && conn.userId) {
-    ctx.seats.markLive(eventId, ctx.nodeId, [conn.userId], ctx.config.WS_LIVE_WINDOW_MS).catch((err: unknown) => ctx.logger.warn({ err, eventId }, "markLive failed"));
+    ctx.seats.holds.markLive(eventId, ctx.nodeId, [conn.userId], ctx.config.WS_LIVE_WINDOW_MS).catch((err: unknown) => ctx.logger.warn({ err, eventId }, "markLive failed"));
   }
 }
 
@@ -17,6 +17,6 @@ export function stopWatching(ctx: NodeContext, conn: Conn, eventId: string): voi
   const last = ctx.registry.remove(eventId, conn);
   ctx.feeds.release(eventId);
   if (last && conn.userId) {
-    ctx.seats.markGone(eventId, ctx.nodeId, conn.userId).catch((err: unknown) => ctx.logger.warn({ err, eventId }, "markGone failed"));
+    ctx.seats.holds.markGone(eventId, ctx.nodeId, conn.userId).catch((err: unknown) => ctx.logger.warn({ err, eventId }, "markGone failed"));
   }
 }

@@ -1,5 +1,6 @@
 import type { HttpRequest, HttpResponse, us_socket_context_t } from "uWebSockets.js";
-import { AuthError, sessionEnded, type MirrorAnswer, type RateLimitedError, type TokenVerifier, type VerifiedToken } from "@seatdrop/auth";
+import { AuthError, sessionEnded, type MirrorAnswer, type TokenVerifier, type VerifiedToken } from "@seatdrop/auth";
+import { type RateLimitedError } from "@seatdrop/limits";
 import type { Logger } from "@seatdrop/observability";
 import { clientIp, type TrustProxy } from "./client-ip.ts";
 import { newConn, type Conn, type UserData } from "./conn.ts";

@@ -38,7 +38,7 @@ describe.skipIf(!python)("a 100,000-seat join snapshot over a slow network", () 
 
   beforeAll(async () => {
     eventId = await createSectionedEvent(world.env, { hall: seatRange("S", 100_000) });
-    expect(await world.cluster.seats.ensureEventLoaded(eventId)).toBe(true);
+    expect(await world.cluster.seats.events.ensureEventLoaded(eventId)).toBe(true);
   }, 120_000);
   afterAll(async () => {
     await Promise.all(clients.map((c) => new Promise<void>((r) => c.socket.disconnect(() => r(), 1000, "test done"))));

@@ -184,7 +184,7 @@ describe("seats channel with changes", () => {
   it("a 100,000-seat event with 500 taken seats answers a changes join in under 20 KB, listing no available seat", async () => {
     const ids = seatRange("S", 100_000);
     const eventId = await createSectionedEvent(world.env, { hall: ids });
-    expect(await world.cluster.seats.ensureEventLoaded(eventId)).toBe(true);
+    expect(await world.cluster.seats.events.ensureEventLoaded(eventId)).toBe(true);
     const taken = ids.filter((_, i) => i % 200 === 7); // 500 seats spread over the venue
     expect(taken).toHaveLength(500);
     for (let i = 0; i < taken.length; i += 50)
@@ -229,7 +229,7 @@ describe("seats channel with changes", () => {
 
     await unlinkMatching(world.env.redis, `${world.env.keys.event(eventId).base}*`); // Redis lost the event; nobody touches it on the watchers' node
     const reloadedAt = Date.now();
-    expect(await world.cluster.seats.ensureEventLoaded(eventId)).toBe(true); // e.g. the worker's sweep
+    expect(await world.cluster.seats.events.ensureEventLoaded(eventId)).toBe(true); // e.g. the worker's sweep
     await eventually(() => errors > 0 && legacyErrors > 0, 5000, "the watchers told to resync");
     const toldIn = Date.now() - reloadedAt;
     // receive() replays the first join's reply at once; the rejoin's comes after it.

@@ -15,7 +15,7 @@ describe("a rejoin with a last_seq older than the trimmed event log", () => {
     const seatIds = seatIdsGrid(2, 10);
     const eventId = await createEvent(world.env, seatIds);
     const seats = world.cluster.seats;
-    expect(await seats.ensureEventLoaded(eventId)).toBe(true);
+    expect(await seats.events.ensureEventLoaded(eventId)).toBe(true);
     const watcher = await createUser(world.env);
     const first = await world.client(0, watcher.token).join(`seats:${eventId}`);
     const seen = first.reply.seq as number;

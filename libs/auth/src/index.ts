@@ -12,7 +12,5 @@ export {
 export { AuthError, type AuthErrorCode } from "./auth-error.ts";
 export { ROLES, isRole, type Role } from "./roles.ts";
 export { bearerToken } from "./bearer-token.ts";
-export { AttemptLimits, RateLimitedError, normaliseIp, type AttemptKind } from "./attempt-limits.ts";
-export { SyncedLimits } from "./synced-limits.ts";
 export { SessionStore, type SessionToken } from "./sessions.ts";
 export { SessionMirror, type MirrorAnswer } from "./session-mirror.ts";

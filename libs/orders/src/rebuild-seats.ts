@@ -11,8 +11,8 @@ export async function rebuildSeats(ctx: OrdersContext, eventId?: string): Promis
   const ids = eventId ? [eventId] : (await ctx.db.select({ id: events.id }).from(events).where(gt(events.endTime, new Date()))).map((r) => r.id);
   let changes = 0;
   for (const id of ids) {
-    if (!(await ctx.seats.ensureEventLoaded(id))) continue;
-    changes += await ctx.seats.rebuildFromDb(id);
+    if (!(await ctx.seats.events.ensureEventLoaded(id))) continue;
+    changes += await ctx.seats.events.rebuildFromDb(id);
   }
   if (changes > 0) ctx.logger.warn({ events: ids.length, changes }, "live seat maps rebuilt from PostgreSQL");
   return { events: ids.length, changes };

@@ -74,8 +74,8 @@ export class SeatMapCache {
       this.live.delete(eventId);
       throw new OrderError(404, "not_found", "no such event");
     }
-    await this.ctx.seats.ensureEventLoaded(eventId);
-    const [seq, epoch] = await Promise.all([this.ctx.seats.currentSeq(eventId), this.ctx.seats.epoch(eventId)]);
+    await this.ctx.seats.events.ensureEventLoaded(eventId);
+    const [seq, epoch] = await Promise.all([this.ctx.seats.currentSeq(eventId), this.ctx.seats.events.epoch(eventId)]);
     const m = this.live.get(eventId);
     if (m?.encoded && m.layout === layout && m.seq === seq && m.epoch === (epoch ?? "")) return m.encoded;
     // One update per event at a time; a reader that arrives during it waits for it, then looks again

@@ -12,7 +12,7 @@
   event's earliest deadline. A lock whose new hold becomes the earliest lowers it afterwards
   (ZADD LT); a sweeper sets it to the `next` this script returns (or removes it) and then reads
   the event's earliest deadline again and lowers the entry to it, so a hold created while it swept
-  is never lost (SeatService.sweepDue). So that a lock need not read the deadline index to know
+  is never lost (HoldKeeper.sweepDue). So that a lock need not read the deadline index to know
   whether it is the earliest, the meta hash's `ixd` mirrors the entry: this script sets it to
   `next` (or deletes it) and a lock whose deadline is below it lowers it and says so. Scores only ever sit early, which costs an idle sweep at
   worst; a node that died between a lock and its ZADD is covered by the worker's re-index of

@@ -25,7 +25,7 @@ afterAll(() => env.close());
 let n = 0;
 async function newEvent(over: Partial<typeof settings>, seatIds: string[]): Promise<string> {
   const id = `aaaaaaaa-0000-4000-8000-${String(++n).padStart(12, "0")}`;
-  await seats.loadEvent(id, { ...settings, ...over }, seatIds);
+  await seats.events.loadEvent(id, { ...settings, ...over }, seatIds);
   return id;
 }
 
@@ -51,7 +51,7 @@ describe("the deadline index", () => {
     // Other tests' events share this index (and may have holds due), so what this event released is
     // read from its own sequence, not from sweepDue's total.
     const seq = await seats.currentSeq(E);
-    await seats.sweepDue();
+    await seats.holds.sweepDue();
     expect(await seats.currentSeq(E)).toBe(seq);
     expect(await env.redis.zscore(env.keys.holdEvents, E)).toBeNull();
     // A seat let go is cooled down for whoever let it go (docs/reliability.md, round two, finding 4:
@@ -67,7 +67,7 @@ describe("the deadline index", () => {
     await env.redis.hset(env.keys.event(E).meta, "ttl", 60_000);
     const late = await seats.lock({ eventId: E, userId: "late", seatId: "LATE" });
     await sleep(350);
-    const r = await seats.sweepDue();
+    const r = await seats.holds.sweepDue();
     expect(r.released).toBeGreaterThanOrEqual(1200);
     const k = env.keys.event(E);
     // Read without any script (a script would release on read): only the late hold is left.
@@ -84,10 +84,10 @@ describe("the deadline index", () => {
     await seats.lock({ eventId: E, userId: "old", seatId: "D_1" });
     await sleep(250);
     // The sweep ran (the event had no hold left) but its index write comes after a new lock's.
-    await seats.sweep(E);
+    await seats.holds.sweep(E);
     const fresh = await seats.lock({ eventId: E, userId: "new", seatId: "D_2" });
     await env.redis.zrem(env.keys.holdEvents, E); // the sweeper's "no hold left" write, landing late
-    await seats.reindex(E); // what the sweeper does right after it
+    await seats.holds.reindex(E); // what the sweeper does right after it
     expect(Number(await env.redis.zscore(env.keys.holdEvents, E))).toBe(fresh.deadline);
   });
 });
@@ -97,11 +97,11 @@ describe("abandoned holds", () => {
     const E = await newEvent({ holdGraceMs: 200 }, ["F_1", "F_2"]);
     await seats.lock({ eventId: E, userId: "crashed", seatId: "F_1" });
     await seats.lock({ eventId: E, userId: "here", seatId: "F_2" });
-    await seats.markLive(E, "dead-node", ["crashed"], 300); // its node dies: never refreshed, never says "gone"
-    await seats.markLive(E, "live-node", ["here"], 60_000);
-    expect(await seats.releaseAbandoned(E)).toBe(0);
+    await seats.holds.markLive(E, "dead-node", ["crashed"], 300); // its node dies: never refreshed, never says "gone"
+    await seats.holds.markLive(E, "live-node", ["here"], 60_000);
+    expect(await seats.holds.releaseAbandoned(E)).toBe(0);
     await sleep(550);
-    expect(await seats.releaseAbandoned(E)).toBe(1);
+    expect(await seats.holds.releaseAbandoned(E)).toBe(1);
     expect(await env.redis.hgetall(env.keys.event(E).state)).toEqual({ F_2: "L|here" });
     expect((await seats.readLog(E, 3))?.map((e) => [e.t, e.seat, e.why])).toEqual([["unlocked", "F_1", "abandoned"]]);
   });
@@ -128,9 +128,9 @@ describe("the re-lock cool-down", () => {
   it("an abandoned hold starts the cool-down too", async () => {
     const E = await newEvent({ holdGraceMs: 50 }, ["H_1"]);
     await seats.lock({ eventId: E, userId: "leaver", seatId: "H_1" });
-    await seats.markGone(E, "node-a", "leaver");
+    await seats.holds.markGone(E, "node-a", "leaver");
     await sleep(100);
-    expect(await seats.releaseHold({ eventId: E, userId: "leaver", mode: "abandoned" })).toEqual({ released: 1, reason: "abandoned" });
+    expect(await seats.holds.releaseHold({ eventId: E, userId: "leaver", mode: "abandoned" })).toEqual({ released: 1, reason: "abandoned" });
     expect(await reason(seats.lock({ eventId: E, userId: "leaver", seatId: "H_1" }))).toBe("relock_cooldown");
   });
 });
@@ -178,7 +178,7 @@ describe("the event's dated entries", () => {
     const k = env.keys.event(E);
     await seats.lock({ eventId: E, userId: "gone", seatId: "H_1" });
     await seats.unlock({ eventId: E, userId: "gone", seatId: "H_1" }); // a cool-down of COOL_MS, a budget
-    await seats.markLive(E, "node-a", ["gone"], 50);
+    await seats.holds.markLive(E, "node-a", ["gone"], 50);
     await seats.lock({ eventId: E, userId: "buyer", seatId: "H_2" });
     const orderId = "bbbbbbbb-0000-4000-8000-000000000001";
     await seats.reserveHold({ eventId: E, userId: "buyer", orderId, pendingMs: 300 }); // a pending marker
@@ -189,7 +189,7 @@ describe("the event's dated entries", () => {
     expect(await env.redis.hlen(k.live)).toBe(1);
     await sleep(Math.max(COOL_MS, 600) + 100);
     await env.redis.hdel(k.meta, "hkAt"); // housekeeping runs at most every 10 s per event: make it due now
-    await seats.sweep(E);
+    await seats.holds.sweep(E);
     expect(await env.redis.zcard(k.cool)).toBe(0);
     expect(await env.redis.zcard(k.budgets)).toBe(0);
     expect(await env.redis.zcard(k.pendingOrders)).toBe(0);

@@ -32,7 +32,7 @@ afterAll(async () => {
 let n = 0;
 async function newEvent(seatIds: string[], rules: { maxSeatsPerUser?: number } = {}): Promise<string> {
   const id = `bbbbbbbb-0000-4000-8000-${String(++n).padStart(12, "0")}`;
-  await seats.loadEvent(id, settings, seatIds, rules);
+  await seats.events.loadEvent(id, settings, seatIds, rules);
   return id;
 }
 

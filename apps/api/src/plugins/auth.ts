@@ -1,7 +1,8 @@
 import type { FastifyRequest, onRequestAsyncHookHandler } from "fastify";
 import fp from "fastify-plugin";
 import { eq } from "drizzle-orm";
-import { AttemptLimits, SessionStore, bearerToken, createTokenSigner, createTokenVerifier, type Role, type TokenSigner, type VerifiedToken } from "@seatdrop/auth";
+import { SessionStore, bearerToken, createTokenSigner, createTokenVerifier, type Role, type TokenSigner, type VerifiedToken } from "@seatdrop/auth";
+import { AttemptLimits } from "@seatdrop/limits";
 import { users } from "@seatdrop/db";
 import { isUuid } from "@seatdrop/protocol";
 import { forbidden, unauthorized } from "../errors.ts";

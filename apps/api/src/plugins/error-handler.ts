@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest, FastifySchemaValidationError } from "fastify";
 import fp from "fastify-plugin";
-import { AuthError, RateLimitedError } from "@seatdrop/auth";
+import { AuthError } from "@seatdrop/auth";
+import { RateLimitedError } from "@seatdrop/limits";
 import { ApiError, validationFailed, type FieldError } from "../errors.ts";
 import { isUnavailable } from "@seatdrop/orders";
 import { foreignKeyViolation, isDataException } from "@seatdrop/db";

@@ -18,7 +18,7 @@ export const ordersPlugin = fp(
     // A new event's seat map goes into Redis at once, so the first join or lock does not wait for it
     // (any seat operation would also load it from PostgreSQL on first use).
     app.events.onSaved(async (e) => {
-      if (!e.previous) await seats.loadFromDb(e.eventId);
+      if (!e.previous) await seats.events.loadFromDb(e.eventId);
     });
   },
   { name: "orders", dependencies: ["deps", "events"], fastify: "5.x" },

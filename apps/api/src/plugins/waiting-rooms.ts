@@ -24,7 +24,7 @@ export const waitingRoomsPlugin = fp(
       config: deps.config,
       logger: deps.logger,
       db: deps.db.db,
-      ensureSeats: (eventId) => seats.ensureEventLoaded(eventId),
+      ensureSeats: (eventId) => seats.events.ensureEventLoaded(eventId),
     });
     app.decorate("rooms", rooms);
     // On whichever route the room changed (PATCH /api/events/:id today).

@@ -33,7 +33,7 @@ export const opsControlRoutes: FastifyPluginAsyncTypebox = async (app) => {
       return r;
     });
     if (!row) throw notFound("event");
-    await seats.setSalesPaused(eventId, paused);
+    await seats.events.setSalesPaused(eventId, paused);
     return { event_id: eventId, sales_paused: paused, sales_paused_at: at?.toISOString() ?? null };
   }
 
@@ -84,7 +84,7 @@ export const opsControlRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const eventId = request.params.id.toLowerCase();
       const userId = request.params.user_id.toLowerCase();
-      const { seats: released } = await seats.releaseHoldByAdmin({ eventId, userId });
+      const { seats: released } = await seats.holds.releaseHoldByAdmin({ eventId, userId });
       if (released.length === 0) throw notFound("hold");
       const actor = `user:${currentUser(request).userId}`;
       await db.insert(seatAudit).values(released.map((seatId) => ({ eventId, seatId, orderId: null, action: "hold_released_by_admin", actor, detail: { user_id: userId } })));

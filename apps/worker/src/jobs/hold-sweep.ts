@@ -11,7 +11,7 @@ export async function handleHoldSweep(seats: SeatService, guard: { running: bool
   if (guard.running) return { skipped: true };
   guard.running = true;
   try {
-    return await seats.sweepDue();
+    return await seats.holds.sweepDue();
   } finally {
     guard.running = false;
   }
@@ -23,9 +23,9 @@ export async function handleHoldSweep(seats: SeatService, guard: { running: bool
  * -9 does not keep its users' seats until their TTL.
  */
 export async function handleHoldAbandonScan(seats: SeatService): Promise<{ events: number; released: number }> {
-  const ids = await seats.indexedEvents();
+  const ids = await seats.holds.indexedEvents();
   let released = 0;
-  for (const id of ids) released += await seats.releaseAbandoned(id);
+  for (const id of ids) released += await seats.holds.releaseAbandoned(id);
   return { events: ids.length, released };
 }
 
@@ -38,9 +38,9 @@ export async function handleHoldReindex(seats: SeatService, db: Db): Promise<{ e
   const rows = await db.select({ id: events.id }).from(events).where(gt(events.endTime, new Date()));
   let released = 0;
   for (const r of rows) {
-    if (!(await seats.ensureEventLoaded(r.id))) continue;
-    released += (await seats.sweep(r.id)).released;
-    await seats.reindex(r.id);
+    if (!(await seats.events.ensureEventLoaded(r.id))) continue;
+    released += (await seats.holds.sweep(r.id)).released;
+    await seats.holds.reindex(r.id);
   }
   return { events: rows.length, released };
 }

@@ -59,7 +59,7 @@ export class EventFeed extends SequencedFeed<SeatEvent> {
   }
 
   protected async position(): Promise<FeedPosition> {
-    const [seq, epoch] = await Promise.all([this.seats.currentSeq(this.eventId), this.seats.epoch(this.eventId)]);
+    const [seq, epoch] = await Promise.all([this.seats.currentSeq(this.eventId), this.seats.events.epoch(this.eventId)]);
     return { seq, epoch };
   }
 

@@ -27,7 +27,7 @@ export async function prepareSeatView(o: {
 }): Promise<void> {
   const { seats, feed, eventId, userId } = o;
   if (o.lastSeq !== undefined && o.lastSeq <= feed.lastSeq && (o.epoch === undefined || o.epoch === feed.epoch)) {
-    const hold = userId ? await seats.holdOf(eventId, userId) : null;
+    const hold = userId ? await seats.holds.holdOf(eventId, userId) : null;
     if (!o.isCurrent()) return;
     let events = feed.eventsSince(o.lastSeq);
     if (events === null) {
@@ -43,7 +43,7 @@ export async function prepareSeatView(o: {
     }
     // The log no longer reaches back that far: a snapshot it is.
   }
-  if (!o.compact && !feed.seatIds) feed.seatIds = await seats.seatIds(eventId);
+  if (!o.compact && !feed.seatIds) feed.seatIds = await seats.events.seatIds(eventId);
   for (let attempt = 0; attempt < 3; attempt++) {
     const snap = await seats.snapshot({ eventId, userId: userId ?? undefined });
     if (!o.isCurrent()) return;

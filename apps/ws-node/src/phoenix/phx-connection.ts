@@ -1,4 +1,4 @@
-import { RateLimitedError } from "@seatdrop/auth";
+import { RateLimitedError } from "@seatdrop/limits";
 import { CloseCode, PHX, decodePhx, encodePhx, encodeReply, parseTopic } from "@seatdrop/protocol";
 import { metrics } from "@seatdrop/observability";
 import { endConn, sendTo, takeFrameToken, type Conn, type Join } from "../conn.ts";

@@ -38,7 +38,7 @@ export class SeatChannel implements Channel {
     // Event ids are lower-case UUIDs (isUuid refuses other spellings). PostgreSQL would read
     // `seats:ABC…` as the same event, but broadcasts go out on the canonical topic, which such a
     // client would never match.
-    if (!isUuid(join.eventId) || !(await ctx.seats.ensureEventLoaded(join.eventId))) {
+    if (!isUuid(join.eventId) || !(await ctx.seats.events.ensureEventLoaded(join.eventId))) {
       if (current()) conn.joins.delete(join.topic);
       reply("error", { reason: "unknown_event", message: `no event ${join.eventId} (event ids are lower-case UUIDs)` });
       return;
@@ -56,7 +56,7 @@ export class SeatChannel implements Channel {
     try {
       let sectionOf: Map<string, string> | undefined;
       if (mode.sections) {
-        sectionOf = await (feed.sectionOf ??= ctx.seats.seatSections(join.eventId).catch((err: unknown) => {
+        sectionOf = await (feed.sectionOf ??= ctx.seats.events.seatSections(join.eventId).catch((err: unknown) => {
           feed.sectionOf = undefined; // a database hiccup is not remembered: the next join reads again
           throw err;
         }));

@@ -1,4 +1,4 @@
-import { RateLimitedError } from "@seatdrop/auth";
+import { RateLimitedError } from "@seatdrop/limits";
 import { joinRefusal, metrics } from "@seatdrop/observability";
 import { encodeReply, isUuid, parsePush, queueJoinPayload } from "@seatdrop/protocol";
 import { checkPow } from "@seatdrop/queue";
@@ -33,7 +33,7 @@ export class QueueChannel implements Channel {
     if (!isUuid(eventId)) return refuse({ reason: "unknown_event", message: `no event ${eventId} (event ids are lower-case UUIDs)` });
     const info = await ctx.rooms.settings(eventId);
     if (!info) {
-      const known = await ctx.seats.ensureEventLoaded(eventId);
+      const known = await ctx.seats.events.ensureEventLoaded(eventId);
       return refuse(known ? { reason: "no_waiting_room", message: `event ${eventId} has no waiting room: join seats:${eventId} directly` } : { reason: "unknown_event", message: `no event ${eventId}` });
     }
     if (info.powBits > 0) {

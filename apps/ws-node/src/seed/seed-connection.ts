@@ -45,7 +45,7 @@ export class SeedSocket {
   private async open(conn: Conn): Promise<boolean> {
     const { ctx } = this;
     const eventId = conn.seedEventId;
-    if (!eventId || !(await ctx.seats.ensureEventLoaded(eventId))) {
+    if (!eventId || !(await ctx.seats.events.ensureEventLoaded(eventId))) {
       sendTo(conn, encodeSeed("error", { code: "unknown_event", field: "event", message: eventId ? `no event ${eventId}` : "connect with ?event=<eventId>" }));
       endConn(conn, CloseCode.unknownEvent, "unknown_event");
       return false;

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AttemptLimits, RateLimitedError, SyncedLimits } from "@seatdrop/auth";
+import { AttemptLimits, RateLimitedError, SyncedLimits } from "@seatdrop/limits";
 import { connectRedis, type Redis } from "@seatdrop/redis";
 import { createTestEnv, type TestEnv } from "../../../test/support/test-env.ts";
 

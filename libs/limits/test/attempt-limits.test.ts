@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
-import { AttemptLimits, RateLimitedError } from "@seatdrop/auth";
+import { AttemptLimits, RateLimitedError } from "@seatdrop/limits";
 import { connectRedis } from "@seatdrop/redis";
 import { createTestEnv, type TestEnv } from "../../../test/support/test-env.ts";
 
