@@ -20,7 +20,7 @@ describe("event feed during a Redis outage", () => {
     const fail = () => Promise.reject(new Error("Connection is closed."));
     const seats = {
       currentSeq: () => (redisUp ? Promise.resolve(7) : fail()),
-      epoch: () => (redisUp ? Promise.resolve("e1") : fail()),
+      events: { epoch: () => (redisUp ? Promise.resolve("e1") : fail()) },
       readLog: () => (redisUp ? Promise.resolve(null) : fail()),
     } as unknown as SeatService;
     const delivered: number[] = [];
