@@ -20,20 +20,12 @@
 
 local origin = ARGV[1]
 local nAdd = tonumber(ARGV[2])
-local joined, gone = {}, {}
+local joined = {}
 for i = 0, nAdd - 1 do
   local field, entry = ARGV[3 + 2 * i], ARGV[4 + 2 * i]
   if redis.call('HSET', K.presence, field, entry) == 1 then table.insert(joined, entry) end
 end
-local removeFields = {}
-for i = 3 + 2 * nAdd, #ARGV do
-  local v = redis.call('HGET', K.presence, ARGV[i])
-  if v then
-    table.insert(removeFields, ARGV[i])
-    table.insert(gone, v)
-  end
-end
-if #removeFields > 0 then redis.call('HDEL', K.presence, unpack(removeFields)) end
+local gone = removeEntries(3 + 2 * nAdd)
 if #joined == 0 and #gone == 0 then return { 0, '', 0, 0 } end
 local seq, ep = emit(cjson.encode({ k = 'presence', joins = presenceDiffPart(joined), leaves = presenceDiffPart(gone) }), origin)
 return { seq, ep, #joined, #gone }

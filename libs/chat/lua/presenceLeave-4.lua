@@ -15,27 +15,21 @@
 --- @include "chatLib"
 
 local origin, mode = ARGV[1], ARGV[2]
-local fields, gone = {}, {}
+local gone = {}
 if mode == 'node' then
   local prefix = ARGV[3] .. '|'
+  local fields = {}
   local all = redis.call('HGETALL', K.presence)
   for i = 1, #all, 2 do
     if string.sub(all[i], 1, #prefix) == prefix then
-      table.insert(fields, all[i])
-      table.insert(gone, all[i + 1])
+      fields[#fields + 1] = all[i]
+      gone[#gone + 1] = all[i + 1]
     end
   end
+  if #fields > 0 then redis.call('HDEL', K.presence, unpack(fields)) end
 else
-  for i = 3, #ARGV do
-    local v = redis.call('HGET', K.presence, ARGV[i])
-    if v then
-      table.insert(fields, ARGV[i])
-      table.insert(gone, v)
-    end
-  end
+  gone = removeEntries(3)
 end
-if #fields == 0 then return { 0, 0 } end
-redis.call('HDEL', K.presence, unpack(fields))
-local leaves = presenceDiffPart(gone)
-local seq = emit(cjson.encode({ k = 'presence', joins = {}, leaves = leaves }), origin)
-return { #fields, seq }
+if #gone == 0 then return { 0, 0 } end
+local seq = emit(cjson.encode({ k = 'presence', joins = {}, leaves = presenceDiffPart(gone) }), origin)
+return { #gone, seq }

@@ -32,6 +32,20 @@ local function emit(evJson, origin)
   return seq, ep
 end
 
+-- Removes those of the presence fields ARGV[from..] that are there; returns their entries (JSON).
+local function removeEntries(from)
+  local fields, gone = {}, {}
+  for i = from, #ARGV do
+    local v = redis.call('HGET', K.presence, ARGV[i])
+    if v then
+      fields[#fields + 1] = ARGV[i]
+      gone[#gone + 1] = v
+    end
+  end
+  if #fields > 0 then redis.call('HDEL', K.presence, unpack(fields)) end
+  return gone
+end
+
 -- Phoenix presence map `{user: {metas: [meta, ...]}}` of stored entries (JSON with `user_id`).
 local function presenceDiffPart(entries)
   local out = {}
