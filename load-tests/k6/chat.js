@@ -3,7 +3,9 @@
 // message. Point it at your own cluster only.
 //   k6 run -e WS=ws://localhost:8080 -e EVENT=<eventId> -e TOKENS=tokens.txt load-tests/k6/chat.js
 // TOKENS: one JWT per line, each of a user holding a valid ticket for the event (the room admits
-// ticket holders only), and the room must be active (CHAT_ACTIVATE_BEFORE_MS before the start).
+// ticket holders only): `npm run k6:tokens -- --count 100 --event <eventId> --tickets --out tokens.txt`
+// makes them. The room must be active (CHAT_ACTIVATE_BEFORE_MS before the start). The run fails
+// (k6 exits non-zero) past the thresholds in `options`: -e SEND_P99_MS (500), -e LAG_P99_MS (1000).
 // Type-checked in CI (test/k6-typecheck.test.ts, with @types/k6), never run there.
 import ws from "k6/ws";
 import { check, fail } from "k6";
@@ -22,6 +24,10 @@ const refused = new Counter("chat_refused");
 export const options = {
   scenarios: {
     members: { executor: "constant-vus", vus: Number(__ENV.MEMBERS || 100), duration: __ENV.DURATION || "1m", exec: "member" },
+  },
+  thresholds: {
+    chat_send_rtt: [`p(99)<${Number(__ENV.SEND_P99_MS || 500)}`],
+    chat_delivery_lag: [`p(99)<${Number(__ENV.LAG_P99_MS || 1000)}`],
   },
 };
 
