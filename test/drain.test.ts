@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { PhxClient, createEvent, createUser, eventually, push, seatIdsGrid } from "./support/cluster.ts";
 import { haproxyBinary, startHaproxy, type Haproxy } from "./support/haproxy.ts";
 import { followSeatMap, type MapFollower } from "./support/map-follower.ts";
@@ -28,11 +28,12 @@ describe.skipIf(!bin)("draining a ws-node behind HAProxy during a drop", () => {
 
   beforeAll(async () => {
     hp = await startHaproxy(bin!, world.cluster.nodes.map((n) => n.port));
-    const until = Date.now() + 10_000;
-    while (!(await hp.servers()).every((s) => s.status === "UP")) {
-      if (Date.now() > until) throw new Error(`ws-nodes not UP behind haproxy:\n${hp.output.join("\n")}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await vi.waitFor(
+      async () => {
+        if (!(await hp.servers()).every((s) => s.status === "UP")) throw new Error(`ws-nodes not UP behind haproxy:\n${hp.output.join("\n")}`);
+      },
+      { timeout: 10_000, interval: 100 },
+    );
   });
   afterAll(async () => {
     await Promise.all(watched.map((w) => w.client.disconnect()));

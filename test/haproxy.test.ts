@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import WebSocket from "ws";
 import { PhxClient, createEvent, createUser, eventually, push, seatIdsGrid, type Received } from "./support/cluster.ts";
 import { STATS_PASSWORD, STATS_USER, haproxyBinary, startHaproxy, type Haproxy } from "./support/haproxy.ts";
@@ -29,17 +29,15 @@ describe.skipIf(!bin)("deploy/haproxy.cfg in front of three ws-nodes", () => {
   });
 
   it("marks every ws-node UP through its /readyz check", async () => {
-    let states = await hp.servers();
-    const until = Date.now() + 10_000;
-    while (!(states.length === 3 && states.every((s) => s.status === "UP")) && Date.now() < until) {
-      await new Promise((r) => setTimeout(r, 200));
-      states = await hp.servers();
-    }
-    expect(states.map((s) => [s.name, s.status]), hp.output.join("\n")).toEqual([
-      ["ws-1", "UP"],
-      ["ws-2", "UP"],
-      ["ws-3", "UP"],
-    ]);
+    await vi.waitFor(
+      async () =>
+        expect((await hp.servers()).map((s) => [s.name, s.status]), hp.output.join("\n")).toEqual([
+          ["ws-1", "UP"],
+          ["ws-2", "UP"],
+          ["ws-3", "UP"],
+        ]),
+      { timeout: 10_000, interval: 200 },
+    );
   });
 
   it("keeps its statistics behind the password", async () => {

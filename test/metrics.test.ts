@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createLogger } from "@seatdrop/observability";
 import { buildApp, type ApiApp } from "../apps/api/src/app.ts";
 import { startWorkerProbes, type WorkerProbes } from "../apps/worker/src/probes.ts";
@@ -109,11 +109,12 @@ describe("/metrics of every app", () => {
     const lagCount = (text: string) => Number(/^sdc_fanout_lag_seconds_count (\d+)$/m.exec(text)![1]);
     const lagBefore = lagCount((await scrape("ws-node")).text);
     expect(await push(channel, "lock", { seat: "A_1" })).toMatchObject({ status: "ok" });
-    const until = Date.now() + 5000;
-    while (lagCount((await scrape("ws-node")).text) <= lagBefore) {
-      if (Date.now() > until) throw new Error("the lock's fan-out lag was not observed");
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await vi.waitFor(
+      async () => {
+        if (lagCount((await scrape("ws-node")).text) <= lagBefore) throw new Error("the lock's fan-out lag was not observed");
+      },
+      { timeout: 5000, interval: 50 },
+    );
   });
 
   it("the worker's /healthz and /readyz say 503 while it starts, 200 once it runs", async () => {

@@ -1,7 +1,7 @@
 import type { ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { Queue } from "bullmq";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { HOLDS_QUEUE, ORDERS_QUEUE, ROOMS_QUEUE, holdSweepJob, ordersSweepJob, roomReconcileJob } from "@seatdrop/jobs";
 import { PhxClient, createEvent, createUser, eventually, push, seatIdsGrid } from "./support/cluster.ts";
 import { freePort, killHard, startRedis } from "./support/private-redis.ts";
@@ -36,12 +36,13 @@ afterAll(async () => {
 }, 60_000);
 
 /** Polls an async condition until it holds, or fails after `ms`. */
-async function until(check: () => Promise<boolean>, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+function until(check: () => Promise<boolean>, ms: number, what: string): Promise<void> {
+  return vi.waitFor(
+    async () => {
+      if (!(await check())) throw new Error(`timed out waiting for ${what}`);
+    },
+    { timeout: ms, interval: 50 },
+  );
 }
 
 function client(node: number, token?: string): PhxClient {

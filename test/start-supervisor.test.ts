@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { eventually } from "./support/cluster.ts";
 import { freePort } from "./support/haproxy.ts";
 import { createTestEnv, type TestEnv } from "./support/test-env.ts";
@@ -85,11 +85,12 @@ describe("npm start supervises its children", () => {
     // A new ws-node-1 process, answering on the same port.
     await eventually(() => pidOf("ws-node-1").length === 2, 30_000, "ws-node-1 to be started again");
     expect(pidOf("ws-node-1")[1]).not.toBe(first);
-    const until = Date.now() + 60_000;
-    while (!(await healthy(ports.ws[0]!))) {
-      if (Date.now() > until) throw new Error(`ws-node-1 did not come back:\n${out.join("\n")}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    await vi.waitFor(
+      async () => {
+        if (!(await healthy(ports.ws[0]!))) throw new Error(`ws-node-1 did not come back:\n${out.join("\n")}`);
+      },
+      { timeout: 60_000, interval: 200 },
+    );
     expect(pidOf("ws-node-2")).toHaveLength(1);
     expect(pidOf("api")).toHaveLength(1);
   });

@@ -17,6 +17,7 @@
 import { performance } from "node:perf_hooks";
 import { io as sioConnect, type Socket as SioSocket } from "socket.io-client";
 import WebSocket from "ws";
+import { SeatMapFollower, STATE_AFTER } from "@seatdrop/protocol";
 import { Histogram } from "./histogram.ts";
 import { keepAlive, openAndJoin } from "./open-join.ts";
 import { queueCommands } from "./queue-gen.ts";
@@ -40,18 +41,6 @@ export interface ClientSpec {
 
 /** Wall-clock milliseconds with sub-millisecond resolution, comparable between processes. */
 export const now = () => performance.timeOrigin + performance.now();
-
-/** The state a per-change Phoenix event leaves its seat in. */
-const STATE_AFTER: Record<string, string> = {
-  locked: "locked",
-  lockedForYou: "locked",
-  unlocked: "available",
-  unlockedForYou: "available",
-  reserved: "reserved",
-  unreserved: "available",
-  paid: "paid",
-  unpaid: "available",
-};
 
 const SEQ_KEY = Buffer.from('"seq":');
 const REPLY = Buffer.from('"phx_reply"');
@@ -91,10 +80,21 @@ export class Client {
   /** While the join is in flight its (possibly large) reply is read by join() alone. */
   joining = false;
   deletedAt = 0;
-  map = new Map<string, string>();
+  /**
+   * Parser: the seat map, kept by the shared follower (libs/protocol map-follower.js). A generator
+   * client never rejoins: a gap is counted and the frame applied all the same.
+   */
+  follower: SeatMapFollower;
   /** Parser: [seq, receivedAt] of every seat frame, in arrival order. */
   recv: number[] = [];
-  constructor(readonly spec: ClientSpec) {}
+  constructor(readonly spec: ClientSpec) {
+    this.follower = new SeatMapFollower({ changes: spec.join?.changes === true, applyGaps: true });
+  }
+
+  /** Parser: seat -> state, taken seats only. */
+  get map(): Map<string, string> {
+    return this.follower.seats;
+  }
 
   async open(): Promise<void> {
     const s = this.spec;
@@ -156,28 +156,10 @@ export class Client {
       this.errors++;
       return;
     }
-    if (event === "changes") {
-      const since = payload.since as number;
-      const seq = payload.seq as number;
-      // A frame may start below our seq (a stream created just before we joined); one starting above it means a missed frame.
-      if (since > this.lastSeq) this.gaps++;
-      for (const [seat, state] of Object.entries(payload.seats as Record<string, string>)) this.map.set(seat, state);
-      this.note(seq, t);
-      return;
-    }
-    if (event === "deleted") {
-      if (this.deletedAt === 0) this.deletedAt = t;
-      for (const seat of payload.seats as string[]) this.map.set(seat, "available");
-      this.note(payload.seq as number, t);
-      return;
-    }
-    const state = STATE_AFTER[event];
-    if (state === undefined) return;
-    const seq = payload.seq as number;
-    // Per-change events carry one seq each; a section-filtered stream legitimately skips seqs.
-    if (!this.spec.section && this.lastSeq >= 0 && seq !== this.lastSeq + 1 && seq > this.lastSeq) this.gaps++;
-    this.map.set(payload.seat as string, state);
-    this.note(seq, t);
+    if (event === "deleted" && this.deletedAt === 0) this.deletedAt = t;
+    if (this.follower.apply(event, payload) === "resync") this.gaps++;
+    const seq = payload.seq;
+    if (typeof seq === "number" && (event === "changes" || event === "deleted" || event in STATE_AFTER)) this.note(seq, t);
   }
 
   private note(seq: number, t: number): void {
@@ -222,9 +204,7 @@ export class Client {
     if (reply.status !== "ok") return false;
     const seq = reply.response.seq as number;
     this.joinSeq = this.lastSeq = this.maxSeq = seq;
-    if (s.role === "parser") {
-      for (const [seat, state] of Object.entries((reply.response.seats ?? {}) as Record<string, string>)) this.map.set(seat, state);
-    }
+    if (s.role === "parser") this.follower.join(reply.response as { mode: string; seq: number });
     return true;
   }
 

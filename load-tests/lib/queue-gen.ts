@@ -15,6 +15,7 @@
 import { createHmac, randomUUID } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import WebSocket from "ws";
+import { SeatMapFollower } from "@seatdrop/protocol";
 import { Histogram } from "./histogram.ts";
 import { keepAlive, openAndJoin } from "./open-join.ts";
 
@@ -83,7 +84,15 @@ class RoomClient {
   admittedAt = 0;
   pass = "";
   soldOutAt = 0;
-  taken = new Set<string>();
+  /**
+   * The seat map as this client sees it, kept by the shared follower (libs/protocol map-follower.js);
+   * a generator client never rejoins, so a frame after a gap is applied all the same. Its own locks
+   * and refusals mark seats taken at once, before the next frame says so.
+   */
+  readonly follower = new SeatMapFollower({ changes: true, applyGaps: true });
+  get taken(): Map<string, string> {
+    return this.follower.seats;
+  }
   private wake?: () => void;
   // Shopping.
   shopped = false;
@@ -145,7 +154,7 @@ class RoomClient {
       return;
     }
     if (topic === this.seatsTopic) {
-      if (event === "changes") for (const [seat, state] of Object.entries(payload.seats as Record<string, string>)) state === "available" ? this.taken.delete(seat) : this.taken.add(seat);
+      this.follower.apply(event, payload);
       return;
     }
     if (topic !== this.queueTopic) return;
@@ -228,7 +237,7 @@ class RoomClient {
       this.joinFailed = String(r.response.reason);
       return false;
     }
-    for (const [seat, state] of Object.entries((r.response.seats ?? {}) as Record<string, string>)) if (state !== "available") this.taken.add(seat);
+    this.follower.join(r.response as { mode: string; seq: number });
     const room = r.response.waiting_room as { admitted?: boolean } | undefined;
     if (this.spec.room && !room?.admitted) this.passRefused = true;
     return true;
@@ -272,13 +281,13 @@ class RoomClient {
     if (r.status === "ok") {
       this.locksOk++;
       this.firstLockAt ||= now();
-      this.taken.add(seat);
+      this.taken.set(seat, "locked");
     } else {
       const reason = String(r.response.reason);
       this.refused++;
       this.reasons[reason] = (this.reasons[reason] ?? 0) + 1;
       if (reason === "rate_limited") this.rateLimited++;
-      if (reason === "already_locked" || reason === "seat_unavailable" || reason === "seat_offered") this.taken.add(seat);
+      if (reason === "already_locked" || reason === "seat_unavailable" || reason === "seat_offered") this.taken.set(seat, "locked");
     }
     return r;
   }

@@ -1,3 +1,4 @@
+import { vi } from "vitest";
 import WebSocket from "ws";
 
 /**
@@ -13,12 +14,20 @@ export interface Reply {
 
 /** Polls until `check` returns a value; the failure message is built when it fails. */
 export async function until<T>(check: () => T | undefined | false, ms: number, what: () => string): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = check();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what()}`);
-    await new Promise((r) => setTimeout(r, 10));
+  const notYet = new Error("not yet");
+  try {
+    return await vi.waitFor(
+      () => {
+        const v = check();
+        if (v === undefined || v === false) throw notYet;
+        return v;
+      },
+      { timeout: ms, interval: 10 },
+    );
+  } catch (e) {
+    // The message shows what was seen by the deadline, so it is built only then.
+    if (e === notYet) throw new Error(`timed out waiting for ${what()}`);
+    throw e;
   }
 }
 

@@ -23,12 +23,13 @@ afterAll(async () => {
 });
 
 /** Polls an async condition until it holds, or fails after `ms`. */
-async function until(check: () => Promise<boolean>, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+function until(check: () => Promise<boolean>, ms: number, what: string): Promise<void> {
+  return vi.waitFor(
+    async () => {
+      if (!(await check())) throw new Error(`timed out waiting for ${what}`);
+    },
+    { timeout: ms, interval: 25 },
+  );
 }
 
 const queue = (name: string) => new Queue(name, { connection: world.env.redis, prefix: world.env.keys.bullPrefix });

@@ -1,4 +1,5 @@
 import { events, seats as seatsTable } from "@seatdrop/db";
+import { SeatMapFollower } from "@seatdrop/protocol";
 import type { SeatService } from "@seatdrop/seats";
 import type { PhxClient, Received } from "../../../test/support/cluster.ts";
 import type { TestEnv } from "../../../test/support/test-env.ts";
@@ -30,14 +31,18 @@ export interface ChangesFrame {
 }
 
 /**
- * A seat map kept as a client of `changes` keeps it: the compact snapshot of the join (taken seats
- * only), then every frame applied under the documented rule. `seq` is kept per stream (per section,
- * or one for the whole event); a frame whose `since` is above it is a missed frame, recorded in
- * `gaps` (a real client would rejoin with `last_seq`).
+ * A seat map kept as a client of `changes` keeps it, by the shared follower (libs/protocol
+ * map-follower.js): the compact snapshot of the join (taken seats only), then every frame of the
+ * log applied under the documented rule. A frame the follower does not take (a gap, or a stream not
+ * joined) is recorded in `gaps` (a real client would rejoin with `last_seq`); the map goes on
+ * from the next frames, as these tests read every frame whatever comes.
  */
 export class ChangesMap {
-  readonly taken = new Map<string, string>();
-  readonly seqOf = new Map<string, number>();
+  readonly follower = new SeatMapFollower({ changes: true, applyGaps: true });
+  /** seat -> state, taken seats only. */
+  readonly taken = this.follower.seats;
+  /** The seq held per stream ("" is the whole event). */
+  readonly seqOf = this.follower.seqOf;
   readonly frames: ChangesFrame[] = [];
   readonly gaps: ChangesFrame[] = [];
   private read = 0;
@@ -51,10 +56,7 @@ export class ChangesMap {
 
   /** A join (or rejoin) reply: a snapshot replaces the map; a `changes` catch-up is applied on top. */
   reset(reply: Record<string, unknown>): void {
-    if (reply.mode === "snapshot") this.taken.clear();
-    this.applySeats(reply.seats as Record<string, string>);
-    const sections = (reply.sections as string[] | undefined) ?? [""];
-    for (const s of sections) this.seqOf.set(s, reply.seq as number);
+    this.follower.join(reply);
   }
 
   /** Applies frames received since the last call; returns how many. */
@@ -65,11 +67,7 @@ export class ChangesMap {
       if (m.event !== "changes") continue;
       const f = m.payload as unknown as ChangesFrame;
       this.frames.push(f);
-      const stream = f.section ?? "";
-      const held = this.seqOf.get(stream);
-      if (held === undefined || f.since > held) this.gaps.push(f);
-      this.applySeats(f.seats);
-      this.seqOf.set(stream, Math.max(held ?? 0, f.seq));
+      if (this.follower.apply("changes", f) !== "applied") this.gaps.push(f);
       n++;
     }
     return n;
@@ -77,14 +75,7 @@ export class ChangesMap {
 
   /** The lowest seq held over the streams: what a rejoin gives as `last_seq`. */
   get lastSeq(): number {
-    return Math.min(...this.seqOf.values());
-  }
-
-  private applySeats(seats: Record<string, string>): void {
-    for (const [seat, state] of Object.entries(seats)) {
-      if (state === "available") this.taken.delete(seat);
-      else this.taken.set(seat, state);
-    }
+    return this.follower.lastSeq ?? 0;
   }
 }
 

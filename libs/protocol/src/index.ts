@@ -7,3 +7,4 @@ export * from "./close-codes.ts";
 export * from "./chat-frames.ts";
 export * from "./ids.ts";
 export * from "./push-payloads.ts";
+export * from "./map-follower.js";

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createLogger } from "@seatdrop/observability";
 import { connectRedis, type Redis } from "@seatdrop/redis";
 import { SeatError, SeatService, decodeHoldRecord, type SeatEvent, type SeatMessage } from "@seatdrop/seats";
@@ -58,13 +58,13 @@ async function logged(eventId: string): Promise<SeatEvent[]> {
   return entries.map(([, f]) => JSON.parse(f[1]!) as SeatEvent);
 }
 
-const until = async (cond: () => boolean, ms = 2000) => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error("timed out");
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
+const until = (cond: () => boolean, ms = 2000) =>
+  vi.waitFor(
+    () => {
+      if (!cond()) throw new Error("timed out");
+    },
+    { timeout: ms, interval: 10 },
+  );
 
 describe("one batch", () => {
   it("applies mixed outcomes in order: granted, refused for each reason, a seat locked twice won once; one message, contiguous seqs, per-event origins", async () => {

@@ -4,6 +4,7 @@
 // An event with a waiting room shows the room first (queue:<event>): the place, an estimate, the
 // verifiable draw; once admitted, the seat map joined with the room's pass, for the turn's length.
 import { Presence, Socket } from "/vendor/phoenix.mjs";
+import { SeatMapFollower } from "/map-follower.js";
 
 // Where the WebSocket nodes are: `?ws=` picks another node, but only on this page's own host (the
 // socket carries the user's token: a link must never send it elsewhere); else the API's default.
@@ -17,7 +18,7 @@ function append(node, children) { for (const c of children) if (c !== null && c 
 
 let token = localStorage.getItem("seatdrop.token") || "";
 let me = JSON.parse(localStorage.getItem("seatdrop.user") || "null");
-let socket, channel, eventId, epoch, event;
+let socket, channel, eventId, event;
 const seats = new Map(); // id -> state, every seat of the layout (of the watched sections)
 const layoutById = new Map(); // id -> {id, section, row, number, price}
 let hold = null; // {seats: [], expires_at, extensions_left}
@@ -25,9 +26,9 @@ let orders = [];
 const eventNames = new Map();
 // `?sections=floor,balcony` watches only those sections (the join then covers only their seats).
 const sections = params.get("sections") ? params.get("sections").split(",").filter(Boolean) : null;
-// The `changes` protocol keeps one seq per stream: the whole event (""), or each section watched.
-const seqOf = new Map();
-let layoutIds = [];
+// The map's position (one seq per stream: the whole event "", or each section watched, and the
+// epoch) and the rules for each frame are the shared follower's, which keeps `seats` up to date.
+let follower = new SeatMapFollower({ changes: true, seats });
 
 function log(line) { const l = $("log"); l.textContent = `${new Date().toLocaleTimeString()} ${line}\n` + l.textContent.slice(0, 20_000); }
 function status(text) { $("status").textContent = text; }
@@ -51,7 +52,7 @@ async function loadLayout() {
   const layout = await api("GET", `/api/events/${eventId}/layout`);
   layoutById.clear();
   for (const s of layout.seats) if (!sections || sections.includes(s.section)) layoutById.set(s.id, s);
-  layoutIds = [...layoutById.keys()];
+  follower = new SeatMapFollower({ changes: true, seats, layout: layoutById.keys() });
 }
 
 const rowOf = (s) => s.row ?? s.id.split("_")[0];
@@ -148,21 +149,20 @@ function mineSeat(s, add) {
   if (hold.seats.length === 0) hold = null;
 }
 
-// Final states of seats; a seat of my hold that is no longer locked has left the hold.
-function applySeats(changed) {
-  for (const [id, state] of Object.entries(changed)) {
+// After final states were applied: a seat of my hold that is no longer locked has left the hold.
+function leftHold(changed) {
+  for (const id of Object.keys(changed)) {
     if (!seats.has(id)) continue; // not a seat of the watched layout
-    seats.set(id, state);
-    if (state !== "locked" && hold?.seats.includes(id)) mineSeat(id, false);
+    if (seats.get(id) !== "locked" && hold?.seats.includes(id)) mineSeat(id, false);
   }
 }
 
 // Personal frames stay immediate: replies to my own pushes, and my hold's release.
 function applyPersonal(ev, p) {
   switch (ev) {
-    case "lockedForYou": seats.set(p.seat, "locked"); mineSeat(p.seat, true); break;
-    case "unlockedForYou": seats.set(p.seat, "available"); mineSeat(p.seat, false); break;
-    case "deleted": for (const s of p.seats) { seats.set(s, "available"); mineSeat(s, false); } status(`Your hold ${p.reason === "expired" ? "ran out" : p.reason}: its seats were released.`); break;
+    case "lockedForYou": follower.apply(ev, p); mineSeat(p.seat, true); break;
+    case "unlockedForYou": follower.apply(ev, p); mineSeat(p.seat, false); break;
+    case "deleted": follower.apply(ev, p); for (const s of p.seats) mineSeat(s, false); status(`Your hold ${p.reason === "expired" ? "ran out" : p.reason}: its seats were released.`); break;
   }
   log(`${ev} ${p.seat ?? (p.seats || []).join(",")} #${p.seq ?? ""}`);
   render();
@@ -172,12 +172,11 @@ function applyPersonal(ev, p) {
 // missed a frame: rejoin with last_seq (the reply carries what changed since). `since` at or below
 // it is applied: final states are idempotent (a join lands between two flushes).
 function applyChanges(p) {
-  const stream = p.section ?? "";
-  const held = seqOf.get(stream);
-  if (!joined || held === undefined) return; // not joined yet: the join's reply covers it
-  if (p.since > held) { log(`missed a frame (since ${p.since} > ${held}); catching up`); return resync(); }
-  applySeats(p.seats);
-  seqOf.set(stream, Math.max(held, p.seq));
+  const held = follower.seqOf.get(p.section ?? "");
+  const result = follower.apply("changes", p);
+  if (result === "ignored") return; // not joined yet: the join's reply covers it
+  if (result === "resync") { log(`missed a frame (since ${p.since} > ${held}); catching up`); return resync(); }
+  leftHold(p.seats);
   log(`changes ${Object.entries(p.seats).map(([s, st]) => `${s}=${st}`).join(" ")} #${p.since}→${p.seq}`);
   render();
 }
@@ -216,8 +215,6 @@ function connect() {
   if (eventId) join();
 }
 
-const lastSeq = () => Math.min(...seqOf.values());
-
 let joinGen = 0; // a newer join() (another event, a sign-in) makes an older one's late answers moot
 async function join() {
   const gen = ++joinGen;
@@ -225,7 +222,7 @@ async function join() {
   channel = null;
   leaveChat();
   leaveRoom();
-  seats.clear(); seqOf.clear(); hold = null; epoch = undefined; render();
+  follower.reset(); hold = null; render();
   let roomStatus = null;
   try {
     // 404 from the room's route: the event has no waiting room (the map as always).
@@ -243,21 +240,18 @@ async function join() {
 }
 
 // The params are read at every (re)join, so the stock client's own rejoins catch up with last_seq.
-let joined = false;
 function openChannel() {
-  joined = false;
+  follower.leave();
   // With a waiting room, the pass of my turn goes with every (re)join: without it locks are refused.
-  channel = socket.channel(`seats:${eventId}`, () => ({ changes: true, ...(sections ? { sections } : {}), ...(epoch ? { last_seq: lastSeq(), epoch } : {}), ...(pass ? { pass } : {}) }));
+  channel = socket.channel(`seats:${eventId}`, () => ({ changes: true, ...(sections ? { sections } : {}), ...follower.rejoinParams(), ...(pass ? { pass } : {}) }));
   channel.on("changes", applyChanges);
   for (const ev of ["lockedForYou", "unlockedForYou", "deleted"]) channel.on(ev, (p) => applyPersonal(ev, p));
-  channel.onError(() => { joined = false; }); // the stock client rejoins by itself, with last_seq
+  channel.onError(() => follower.leave()); // the stock client rejoins by itself, with last_seq
   channel.join()
     .receive("ok", (r) => {
-      if (r.mode === "snapshot") { seats.clear(); for (const id of layoutIds) seats.set(id, "available"); }
-      applySeats(r.seats);
-      epoch = r.epoch; hold = r.hold;
-      for (const s of r.sections ?? [""]) seqOf.set(s, r.seq);
-      joined = true;
+      // A catch-up of another epoch cannot be applied on top: the follower dropped the map, join afresh.
+      if (follower.join(r) === "resync") { log(`the map's epoch changed; joining again`); return resync(); }
+      hold = r.hold;
       if (r.waiting_room) turnFromJoin(r.waiting_room);
       $("seats").dataset.ready = "true";
       log(`joined (${r.mode}, seq ${r.seq}, ${Object.keys(r.seats).length} taken)`);

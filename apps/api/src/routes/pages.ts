@@ -10,7 +10,14 @@ import { opsStatus } from "../services/ops-status.ts";
 const pageFile = (name: string) => readFileSync(fileURLToPath(new URL(`../pages/${name}`, import.meta.url)), "utf8");
 const seatMapHtml = pageFile("seat-map.html");
 // The page's own script and style, static files beside it (no build step).
-const seatMapAssets = { "/seat-map.js": ["text/javascript", pageFile("seat-map.js")], "/seat-map.css": ["text/css", pageFile("seat-map.css")] } as const;
+// The seat-map follower is the protocol library's own file (plain JavaScript, shared with the tests
+// and the load generator), served as it is so the page keeps a map by the same rules.
+const mapFollowerJs = readFileSync(fileURLToPath(new URL("../../../../libs/protocol/src/map-follower.js", import.meta.url)), "utf8");
+const seatMapAssets = {
+  "/seat-map.js": ["text/javascript", pageFile("seat-map.js")],
+  "/seat-map.css": ["text/css", pageFile("seat-map.css")],
+  "/map-follower.js": ["text/javascript", mapFollowerJs],
+} as const;
 const opsHtml = readFileSync(fileURLToPath(new URL("../pages/ops.html", import.meta.url)), "utf8");
 // The stock Phoenix client, as the page imports it (the package's own ES module build).
 const phoenixJs = readFileSync(join(dirname(createRequire(import.meta.url).resolve("phoenix")), "phoenix.mjs"), "utf8");
