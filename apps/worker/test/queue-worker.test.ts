@@ -36,7 +36,9 @@ describe("startQueueWorker", () => {
     );
     const queue = new Queue(QUEUE, { connection: env.redis, prefix });
     const eventsConnection = connectRedis(env.config, "bullmq");
-    const events = new QueueEvents(QUEUE, { connection: eventsConnection, prefix });
+    // From the stream's start, not `$`: a job that finishes before the listener's first read is
+    // still heard (the queue is this file's own, so there is nothing older to replay).
+    const events = new QueueEvents(QUEUE, { connection: eventsConnection, prefix, lastEventId: "0-0" });
     try {
       await worker.waitUntilReady();
       await events.waitUntilReady();

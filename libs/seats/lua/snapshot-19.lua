@@ -16,7 +16,7 @@
 --- @include "seatLib"
 
 local user = ARGV[1]
-if redis.call('EXISTS', K.meta) == 0 then return { E.UNKNOWN_EVENT } end
+if not eventLoaded() then return { E.UNKNOWN_EVENT } end
 local now = nowMs()
 local due = redis.call('ZRANGEBYSCORE', K.holds, '-inf', now)
 for i = 1, #due do releaseHold(due[i], 'expired', '') end

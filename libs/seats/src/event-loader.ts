@@ -80,7 +80,8 @@ export class EventLoader {
   /** Whether the event exists in Redis, loading it from PostgreSQL when it is missing there. */
   async ensureEventLoaded(eventId: string): Promise<boolean> {
     if (!isUuid(eventId)) return false;
-    if ((await this.deps.redis.exists(this.deps.keys.event(eventId).meta)) === 1) return true;
+    // The epoch, not the hash: every load writes one, and a meta hash without it is not a loaded event.
+    if ((await this.deps.redis.hexists(this.deps.keys.event(eventId).meta, "epoch")) === 1) return true;
     return this.loadFromDb(eventId);
   }
 

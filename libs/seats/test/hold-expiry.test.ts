@@ -199,3 +199,15 @@ describe("the event's dated entries", () => {
     expect(await reason(seats.lock({ eventId: E, userId: "gone", seatId: "H_1" }))).toBe("ok");
   });
 });
+
+describe("an event Redis lost", () => {
+  it("is not brought back half by a sweep: no meta hash without its epoch, and the next reader loads it whole", async () => {
+    const E = await newEvent({}, ["L_1"]);
+    const k = env.keys.event(E);
+    await seats.lock({ eventId: E, userId: "u", seatId: "L_1" });
+    await env.redis.del(...k.script); // Redis lost the event (a flush, a failover)
+    await seats.holds.sweep(E); // a node still watching it sweeps: housekeeping is due
+    expect(await env.redis.exists(k.meta)).toBe(0);
+    await expect(seats.snapshot({ eventId: E })).rejects.toMatchObject({ reason: "unknown_event" }); // no database here to load it from
+  });
+});

@@ -388,7 +388,9 @@ local function pruneHash(key, cursorField, lapsed)
 end
 
 local function housekeeping(now)
-  if now < setting('hkAt', 0) then return end
+  -- Never on an event Redis does not have: writing its cursor would bring back a meta hash
+  -- without an epoch, which a reader checking for the hash alone would take for a loaded event.
+  if not eventLoaded() or now < setting('hkAt', 0) then return end
   redis.call('HSET', K.meta, 'hkAt', now + HOUSEKEEPING_MS)
   redis.call('ZREMRANGEBYSCORE', K.cool, '-inf', now)
   redis.call('ZREMRANGEBYSCORE', K.pendingOrders, '-inf', now)
