@@ -5,12 +5,15 @@
  * connects with the stock `phoenix` client to a DIFFERENT ws-node. They see each other before the
  * room opens but cannot write; the worker opens the room (alice's notification arrives live), then
  * they chat and type. Reads API_PORT, WS_PORTS, ADMIN_EMAIL, ADMIN_PASSWORD and
- * CHAT_ACTIVATE_BEFORE_MS (the same values `npm start` was given).
+ * CHAT_ACTIVATE_BEFORE_MS (the same values `npm start` was given); those not set come from the
+ * file a development `npm start` writes (`.sdc-dev.env`, scripts/dev-env.ts).
  */
 import { randomBytes } from "node:crypto";
 import { Presence, Socket, type Channel } from "phoenix";
 import WebSocket from "ws";
+import { devEnvFile, loadDevEnv } from "./dev-env.ts";
 
+const devEnv = loadDevEnv();
 const api = `http://localhost:${process.env.API_PORT ?? 3000}`;
 const [portA, portB] = (process.env.WS_PORTS ?? "4000,4001").split(",").map((p) => p.trim());
 const adminEmail = process.env.ADMIN_EMAIL ?? "admin@example.com";
@@ -19,7 +22,7 @@ const leadMs = Number(process.env.CHAT_ACTIVATE_BEFORE_MS ?? 7_200_000);
 /** The room opens this long after the demo starts. */
 const OPENS_IN_MS = 8000;
 if (!adminPassword) {
-  console.error("demo:chat: set ADMIN_PASSWORD (and CHAT_ACTIVATE_BEFORE_MS if you changed it) to the values `npm start` was started with");
+  console.error(`demo:chat: no ${devEnv ? "complete " : ""}${devEnvFile()} (a development \`npm start\` writes it while it runs): start the cluster with \`npm start\` first, or set ADMIN_PASSWORD (and CHAT_ACTIVATE_BEFORE_MS if you changed it) to the values it was started with`);
   process.exit(2);
 }
 

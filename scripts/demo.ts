@@ -4,19 +4,22 @@
  * each one seeing the other's locks; then each buyer orders and pays (a signed webhook, as the
  * payment provider would send it) until the event is sold out, and the seat map from the API is
  * compared with the orders in PostgreSQL. Reads API_PORT, WS_PORTS, ADMIN_EMAIL, ADMIN_PASSWORD
- * and PAYMENT_WEBHOOK_SECRET (the same values `npm start` was given).
+ * and PAYMENT_WEBHOOK_SECRET (the same values `npm start` was given); those not set come from the
+ * file a development `npm start` writes (`.sdc-dev.env`, scripts/dev-env.ts).
  */
 import { createHmac, randomBytes } from "node:crypto";
 import { Socket } from "phoenix";
 import WebSocket from "ws";
+import { devEnvFile, loadDevEnv } from "./dev-env.ts";
 
+const devEnv = loadDevEnv();
 const api = `http://localhost:${process.env.API_PORT ?? 3000}`;
 const [portA, portB] = (process.env.WS_PORTS ?? "4000,4001").split(",").map((p) => p.trim());
 const adminEmail = process.env.ADMIN_EMAIL ?? "admin@example.com";
 const adminPassword = process.env.ADMIN_PASSWORD;
 const webhookSecret = process.env.PAYMENT_WEBHOOK_SECRET;
 if (!adminPassword || !webhookSecret) {
-  console.error("demo: set ADMIN_PASSWORD and PAYMENT_WEBHOOK_SECRET to the values `npm start` was started with");
+  console.error(`demo: no ${devEnv ? "complete " : ""}${devEnvFile()} (a development \`npm start\` writes it while it runs): start the cluster with \`npm start\` first, or set ADMIN_PASSWORD and PAYMENT_WEBHOOK_SECRET to the values it was started with`);
   process.exit(2);
 }
 

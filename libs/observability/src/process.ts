@@ -13,9 +13,11 @@ export interface RunningApp {
  * The start-up and shutdown every app process shares (apps/*\/src/main.ts): the config (a bad one
  * exits 2 with a message naming the variable), the root logger, a stray promise rejection logged
  * instead of crashing (it would drop every socket and job of the process), a failed start exiting 1,
- * and SIGTERM/SIGINT calling `stop` once; a second signal exits at once.
+ * and SIGTERM/SIGINT calling `stop` once; a second signal exits at once. Started by `npm start`
+ * (SDC_SUPERVISOR_PID), it also stops as on SIGTERM when that supervisor is gone.
  */
 export async function runApp(name: string, start: (o: { config: Config; logger: Logger }) => Promise<RunningApp>): Promise<void> {
+  const supervisor = watchSupervisor(name);
   let config: Config;
   try {
     config = loadConfig();
@@ -61,4 +63,38 @@ export async function runApp(name: string, start: (o: { config: Config; logger: 
   };
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
+  supervisor.started(() => {
+    if (stopping) return; // already draining: let it finish
+    log.warn("npm start's supervisor is gone; stopping as on SIGTERM");
+    onSignal("SIGTERM");
+  });
+}
+
+/**
+ * A child of `npm start` runs in its own process group, so a supervisor killed outright (SIGKILL,
+ * the OOM killer) passes no signal on: its children would serve on with nobody to stop them. They
+ * notice being adopted (their parent pid changes): one still starting exits at once (it serves
+ * nothing yet), a started one calls `onGone`. Only under the supervisor (SDC_SUPERVISOR_PID):
+ * elsewhere (a container, systemd) the parent is whatever runs the process and stays.
+ */
+function watchSupervisor(name: string): { started(onGone: () => void): void } {
+  const supervisor = Number(process.env.SDC_SUPERVISOR_PID);
+  let onGone: (() => void) | undefined;
+  if (!supervisor) return { started() {} };
+  const check = () => {
+    if (process.ppid === supervisor) return;
+    clearInterval(timer);
+    if (onGone) return onGone();
+    process.stderr.write(`${name}: npm start's supervisor (pid ${supervisor}) is gone; exiting\n`);
+    process.exit(1);
+  };
+  const timer = setInterval(check, 500);
+  timer.unref();
+  check();
+  return {
+    started(fn) {
+      onGone = fn;
+      check();
+    },
+  };
 }
