@@ -1,6 +1,6 @@
 /**
- * `npm run demo:chat`, against a running `npm start`: seed 003 end to end. The admin creates an
- * event through the seed route (its chat room starts inactive) and issues two tickets; alice and bob
+ * `npm run demo:chat`, against a running `npm start`: the chat service end to end. The admin creates an
+ * event through the chat service's route (its chat room starts inactive) and issues two tickets; alice and bob
  * sign up, alice assigns her ticket to herself, bob enters his ticket number when he joins; each
  * connects with the stock `phoenix` client to a DIFFERENT ws-node. They see each other before the
  * room opens but cannot write; the worker opens the room (alice's notification arrives live), then

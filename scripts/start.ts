@@ -241,7 +241,7 @@ const lines = [
   `  API        http://${host}:${config.API_PORT}        (OpenAPI: /openapi.json, health: /healthz)`,
   `  seat map   http://${host}:${config.API_PORT}/         ops page: http://${host}:${config.API_PORT}/ops`,
   `  worker     http://${host}:${config.WORKER_PORT}/healthz`,
-  ...config.WS_PORTS.map((p) => `  ws-node    ws://${host}:${p}/socket/websocket   (Phoenix V2)   ws://${host}:${p}/?event=<id>   (seed 000)`),
+  ...config.WS_PORTS.map((p) => `  ws-node    ws://${host}:${p}/socket/websocket   (Phoenix V2)   ws://${host}:${p}/?event=<id>   (legacy seat dialect)`),
   `  Redis      ${describeRedis(config)} (prefix ${config.REDIS_PREFIX})`,
   `  PostgreSQL ${config.DATABASE_URL.replace(/\/\/([^:@/]+):[^@]*@/, "//$1:***@")}`,
   `  payments   ${config.DEV_PAYMENTS ? `development provider ON (DEV_PAYMENTS=1: buyers pay their own orders at /dev/pay; DEV_PAYMENTS=0 turns it off)` : "development provider off (DEV_PAYMENTS=0): orders are paid through PAYMENT_WEBHOOK_SECRET's webhook"}`,

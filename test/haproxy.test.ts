@@ -49,7 +49,7 @@ describe.skipIf(!bin)("deploy/haproxy.cfg in front of three ws-nodes", () => {
     expect(right.status).toBe(200);
   });
 
-  it("stock Phoenix clients and seed clients, spread over the three nodes, see each other's locks", async () => {
+  it("stock Phoenix clients and legacy-dialect clients, spread over the three nodes, see each other's locks", async () => {
     const seatIds = seatIdsGrid(1, 12);
     const eventId = await createEvent(world.env, seatIds);
     const before = await hp.servers();
@@ -77,7 +77,7 @@ describe.skipIf(!bin)("deploy/haproxy.cfg in front of three ws-nodes", () => {
     const after = await hp.servers();
     for (const s of after) expect(s.total - before.find((b) => b.name === s.name)!.total, `connections routed to ${s.name}`).toBeGreaterThan(0);
 
-    // Each Phoenix client locks its own seat, each seed client another.
+    // Each Phoenix client locks its own seat, each legacy-dialect client another.
     for (const [i, p] of phx.entries()) expect(await push(p.channel, "lock", { seat: seatIds[i]! })).toMatchObject({ status: "ok" });
     for (const [i, ws] of seeds.entries()) ws.send(JSON.stringify({ action: "lock", seat: seatIds[6 + i] }));
     for (const [i, frames] of seedFrames.entries()) await eventually(() => frames.includes(JSON.stringify({ event: "lockedForYou", data: seatIds[6 + i] })), 8000, "seed lockedForYou");
@@ -92,7 +92,7 @@ describe.skipIf(!bin)("deploy/haproxy.cfg in front of three ws-nodes", () => {
     for (const [i, frames] of seedFrames.entries()) {
       const want = locked.filter((s) => s !== seatIds[6 + i]).sort();
       const got = () => frames.map((f) => JSON.parse(f) as { event: string; data: unknown }).filter((f) => f.event === "locked").map((f) => f.data as string);
-      await eventually(() => got().length >= want.length, 8000, `seed client ${i} to see 8 locks`);
+      await eventually(() => got().length >= want.length, 8000, `legacy-dialect client ${i} to see 8 locks`);
       expect(got().sort()).toEqual(want);
     }
   });

@@ -35,7 +35,7 @@ export interface SignUpAnswer {
   errors?: { field: string; message: string }[];
 }
 
-/** Signs up through the seed 003 route and returns the parsed answer. */
+/** Signs up through the chat service's route and returns the parsed answer. */
 export async function signUp(app: ApiApp, user: { username: string; email: string; password: string }) {
   const res = await app.inject({
     method: "POST",

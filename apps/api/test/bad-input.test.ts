@@ -242,7 +242,7 @@ describe("fuzz over the OpenAPI routes", () => {
 
 type JsonSchema = { type?: string; properties?: Record<string, JsonSchema>; items?: JsonSchema; examples?: unknown[]; format?: string; anyOf?: JsonSchema[] };
 
-/** Dotted paths of the properties of a body schema, two levels deep (seed 003 wraps bodies: `user_params.email`). */
+/** Dotted paths of the properties of a body schema, two levels deep (the chat service's routes wrap bodies: `user_params.email`). */
 function topFields(schema: unknown): string[] {
   const s = schema as JsonSchema | undefined;
   if (!s?.properties) return [];

@@ -78,13 +78,13 @@ describe("POST /api/events", () => {
     const res = await createEvent(eventBody({ name: "listener" }));
     expect(res.statusCode).toBe(201);
     expect(after).toEqual([res.json().id]);
-    // Updates and the seed 003 route go through the same service.
+    // Updates and the chat service's route go through the same service.
     const moved = await h.app.inject({ method: "PATCH", url: `/api/events/${res.json().id}`, headers: bearer(admin), payload: { name: "moved" } });
     expect(moved.statusCode).toBe(200);
     expect(after).toEqual([res.json().id, res.json().id]);
   });
 
-  it("accepts seed 003's YYYY-MM-DD HH:MM:SS times as UTC, and offsets", async () => {
+  it("accepts the chat service's YYYY-MM-DD HH:MM:SS times as UTC, and offsets", async () => {
     const res = await createEvent(eventBody({ start_time: "2025-01-01 19:00:07", end_time: "2025-01-01T23:00:07+02:00" }));
     expect(res.statusCode).toBe(201);
     expect(res.json()).toMatchObject({ start_time: "2025-01-01T19:00:07.000Z", end_time: "2025-01-01T21:00:07.000Z" });

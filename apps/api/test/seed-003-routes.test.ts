@@ -5,7 +5,7 @@ import { chatRooms, events, tickets } from "@seatdrop/db";
 import { adminToken, bearer, signUp, startApi, type ApiHarness } from "./api-harness.ts";
 
 /**
- * Every route of seed 003 as the seed writes it (path, method, body keys, status codes), beside the
+ * Every route of the chat service as its API writes it (path, method, body keys, status codes), beside the
  * REST routes; including 401 (no or bad token) versus 403 (a token without the right).
  */
 let h: ApiHarness;
@@ -46,7 +46,7 @@ async function createSeedEvent(overrides: Record<string, unknown> = {}): Promise
   return res.json();
 }
 
-describe("events (seed 003)", () => {
+describe("events (chat service routes)", () => {
   it("POST /api/events/create_event: 201 with the event and its inactive chat room; 401, 403, 422", async () => {
     const res = await call("POST", "/api/events/create_event", admin, { event: seedEvent });
     expect(res.statusCode).toBe(201);
@@ -141,7 +141,7 @@ describe("events (seed 003)", () => {
   });
 });
 
-describe("users (seed 003)", () => {
+describe("users (chat service routes)", () => {
   it("sign up 201, sign in 200/401, show 200/401/403, update 200/401/403, sign out 204 revokes, delete 204/401/403", async () => {
     const me = await newUser();
     const other = await newUser();
@@ -180,7 +180,7 @@ describe("users (seed 003)", () => {
   });
 });
 
-describe("tickets (seed 003)", () => {
+describe("tickets (box office routes)", () => {
   it("POST /api/tickets/create: 201 for an admin; 409 for a number issued twice; 422 for an unknown event; 401, 403", async () => {
     const ev = await createSeedEvent();
     const res = await call("POST", "/api/tickets/create", admin, { ticket: { ticket_number: "123456789", event_id: ev.id } });
@@ -245,7 +245,7 @@ describe("notifications and the OpenAPI document", () => {
     expect((await call("GET", "/api/users/me/notifications?status=archived", me.token)).statusCode).toBe(422);
   });
 
-  it("lists the seed routes beside the REST ones", async () => {
+  it("lists the chat service's routes beside the REST ones", async () => {
     const doc = (await call("GET", "/openapi.json", null)).json() as { paths: Record<string, Record<string, unknown>> };
     const has = (path: string, method: string) => expect(doc.paths[path]?.[method], `${method} ${path}`).toBeDefined();
     has("/api/events/create_event", "post");

@@ -11,7 +11,7 @@ afterAll(async () => {
   await h.close();
 });
 
-describe("POST /api/users/create (seed 003 sign up)", () => {
+describe("POST /api/users/create (the chat service's sign up)", () => {
   it("creates the user and returns it with a token the shared verifier accepts", async () => {
     const { status, body } = await signUp(h.app, { username: "sample_user", email: "sample@email.com", password: "hashed+password" });
     expect(status).toBe(201);
@@ -73,7 +73,7 @@ describe("POST /api/users/create (seed 003 sign up)", () => {
   });
 });
 
-describe("POST /api/users/sign_in (seed 003)", () => {
+describe("POST /api/users/sign_in (the chat service's sign in)", () => {
   beforeAll(async () => {
     await signUp(h.app, { username: "signer", email: "signer@example.com", password: "right-password" });
   });

@@ -23,7 +23,7 @@ async function newUser() {
 
 const show = (id: string, token?: string) => h.app.inject({ method: "GET", url: `/api/users/${id}`, headers: token ? bearer(token) : {} });
 
-describe("GET /api/users/:id (seed 003 show)", () => {
+describe("GET /api/users/:id (the chat service's show)", () => {
   it("shows your own account", async () => {
     const me = await newUser();
     const res = await show(me.id, me.token);
@@ -55,7 +55,7 @@ describe("GET /api/users/:id (seed 003 show)", () => {
   });
 });
 
-describe("POST /api/users/update (seed 003)", () => {
+describe("POST /api/users/update (the chat service's update)", () => {
   const update = (token: string | null, payload: unknown) =>
     h.app.inject({ method: "POST", url: "/api/users/update", headers: token ? bearer(token) : {}, payload: payload as Record<string, unknown> });
 

@@ -183,7 +183,7 @@ describe("PATCH /api/events/:id and the waiting room", () => {
     // With a room: a later opens_at is still checked against the stored sales_open_at.
     expect((await call("PATCH", `/api/events/${eventId}`, admin, { waiting_room: { opens_at: at(HOUR) } })).statusCode).toBe(200);
     expectFieldError(await call("PATCH", `/api/events/${eventId}`, admin, { waiting_room: { opens_at: at(5 * HOUR) } }), "waiting_room.opens_at");
-    // The REST body names its own fields (seed 003's update_event puts them under `event.`).
+    // The REST body names its own fields (the chat service's update_event puts them under `event.`).
     expectFieldError(await call("PATCH", `/api/events/${eventId}`, admin, { start_time: "2030-02-30 10:00:00" }), "start_time");
     expectFieldError(await call("POST", "/api/events/update_event", admin, { id: eventId, event: { start_time: "2030-02-30 10:00:00" } }), "event.start_time");
   });
@@ -206,7 +206,7 @@ describe("PATCH /api/events/:id and the waiting room", () => {
     expect((await call("PATCH", `/api/events/${open}`, admin, { waiting_room: { turn_ms: 60_000 } })).statusCode).toBe(200);
   });
 
-  it("seed 003's create_event and update_event cannot set a room (their schemas do not check one)", async () => {
+  it("the chat service's create_event and update_event cannot set a room (their schemas do not check one)", async () => {
     const seed = { name: "seed", description: "d", location: "l", start_time: "2030-06-01 18:00:00", end_time: "2030-06-01 22:00:00" };
     const unchecked = { opens_at: "2030-01-01T00:00:00Z", pow_bits: 1000, turn_ms: -5 };
     const created = await call("POST", "/api/events/create_event", admin, { event: { ...seed, waiting_room: unchecked } });

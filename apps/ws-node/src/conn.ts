@@ -70,10 +70,10 @@ export interface Conn {
   buffered: number;
   /** Consecutive pushes refused by the rate limit; past a bound the socket is closed. */
   refusedInARow: number;
-  /** Seed dialect: the event chosen by `?event=`, and the promise of its start state. */
+  /** The `seed` dialect (the legacy seat dialect): the event chosen by `?event=`, and the promise of its start state. */
   seedEventId?: string;
   seedReady?: Promise<boolean>;
-  /** Seed dialect: whether the connection is subscribed and counted (so close must undo it). */
+  /** The legacy seat dialect: whether the connection is subscribed and counted (so close must undo it). */
   seedCommitted?: boolean;
   /** Frames sendTo queued for this socket since the last flushSends (see there). */
   outbox?: string[];

@@ -77,7 +77,7 @@ interface Running {
 }
 
 /**
- * Starts one stateless ws-node: the Phoenix socket at `/socket/websocket`, seed 000's dialect at
+ * Starts one stateless ws-node: the Phoenix socket at `/socket/websocket`, the legacy seat dialect at
  * `/`, and `/healthz`, `/readyz`, `/metrics`. Everything it knows lives in Redis and PostgreSQL.
  */
 export async function startWsNode(o: { config: Config; logger: Logger; port?: number; nodeId?: string }): Promise<WsNode> {
@@ -231,7 +231,7 @@ function closed(ws: WebSocket<UserData>, registry: LocalRegistry): Conn {
   return conn;
 }
 
-/** The Phoenix socket at `/socket/websocket` and seed 000's dialect at `/`; every frame is tracked for the drain. */
+/** The Phoenix socket at `/socket/websocket` and the legacy seat dialect at `/`; every frame is tracked for the drain. */
 function mountSockets(n: Parts, drain: SocketDrain): void {
   const { config, nodeId, logger, app, registry } = n.ctx;
   const { phx, seed } = n;

@@ -39,5 +39,5 @@ export function mountProbes(
         });
     });
   });
-  app.any("/*", (res) => json(res, "404 Not Found", { error: "not_found", message: "WebSocket paths: /socket/websocket (Phoenix), / (seed 000)" }));
+  app.any("/*", (res) => json(res, "404 Not Found", { error: "not_found", message: "WebSocket paths: /socket/websocket (Phoenix), / (legacy seat dialect)" }));
 }

@@ -48,7 +48,7 @@ export interface UpgradeOptions {
   trustProxy: TrustProxy;
   /** Cluster-wide connect limits per address and per user, decided from memory (SyncedLimits); absent: none. */
   limits?: { take(who: { ip?: string | null; user?: string | null }): RateLimitedError | null };
-  /** Per-dialect checks on the query string (the seed's `?event=`); a string refuses with 400. */
+  /** Per-dialect checks on the query string (the legacy seat dialect's `?event=`); a string refuses with 400. */
   prepare?: (conn: Conn, query: (key: string) => string | undefined) => string | undefined;
 }
 

@@ -107,7 +107,7 @@ describe("per socket: every frame kind counts", () => {
     perSocket.push(`400 heartbeats at once: closed ${c.closeInfo!.code} after ${rateLimitedReplies(c).length} rate_limited`);
   });
 
-  it("seed 000's dialect: malformed frames, unknown actions and frames before startstate all count; then 4429", async () => {
+  it("the legacy seat dialect: malformed frames, unknown actions and frames before startstate all count; then 4429", async () => {
     const eventId = await createEvent(w.env, seatIdsGrid(1, 4));
     const user = await createUser(w.env);
     const got: { event: string; data: Record<string, unknown> }[] = [];
@@ -126,12 +126,12 @@ describe("per socket: every frame kind counts", () => {
     const limitedFirst = limited().length;
     expect(limited().length).toBeGreaterThanOrEqual(20 - 10 - 2); // at most ~2 tokens refilled meanwhile
     for (const f of limited()) expect(f.data.retry_after_ms).toBeGreaterThan(0);
-    // A refused action names its seat (seed frames have no ref); a refused unparsable frame cannot.
+    // A refused action names its seat (legacy dialect frames have no ref); a refused unparsable frame cannot.
     expect(limited().some((f) => f.data.seat === "A_2")).toBe(true);
     for (let i = 0; i < 400 && closeCode === undefined; i++) ws.send("{}");
     await until(() => closeCode, 8000, () => "the socket to close");
     expect(closeCode).toBe(4429);
-    perSocket.push(`seed 000: 20 bad frames before startstate, ${limitedFirst} rate_limited; then ${limited().length - limitedFirst} more before close ${closeCode}`);
+    perSocket.push(`legacy seat dialect: 20 bad frames before startstate, ${limitedFirst} rate_limited; then ${limited().length - limitedFirst} more before close ${closeCode}`);
   });
 
   it("at most WS_JOINS_IN_FLIGHT joins wait for their reply; one more is refused at once", async () => {

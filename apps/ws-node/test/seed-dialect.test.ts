@@ -24,7 +24,7 @@ interface SeedFrame {
   data: unknown;
 }
 
-/** A raw `ws` client of the seed dialect that records every frame it gets, parsed and verbatim. */
+/** A raw `ws` client of the legacy seat dialect that records every frame it gets, parsed and verbatim. */
 class SeedClient {
   readonly frames: SeedFrame[] = [];
   readonly raw: string[] = [];
@@ -153,7 +153,7 @@ afterAll(async () => {
   await Promise.all(phxClients.map((c) => c.disconnect()));
 });
 
-describe("seed 000 dialect on / (two ws-nodes)", () => {
+describe("legacy seat dialect on / (two ws-nodes)", () => {
   it("sends startstate first: empty for a fresh event, with exactly reserved/paid/locked", async () => {
     const eventId = await createEvent(env, seatIdsGrid(2, 5));
     const c = await connect(0, eventId);
@@ -325,7 +325,7 @@ describe("seed 000 dialect on / (two ws-nodes)", () => {
     expect(await startstate(1, eventId)).toEqual({ reserved: ["A_4"], paid: [], locked: [] });
   });
 
-  it("cross-dialect: Phoenix locks reach seed clients, seed locks and reserves reach Phoenix watchers", async () => {
+  it("cross-dialect: Phoenix locks reach legacy-dialect clients, legacy-dialect locks and reserves reach Phoenix watchers", async () => {
     const eventId = await createEvent(env, seatIdsGrid(1, 5));
     const [alice, bob] = [await createUser(env), await createUser(env)];
     const pc = new PhxClient(cluster.nodes[0]!.port, alice.token);
@@ -361,7 +361,7 @@ describe("seed 000 dialect on / (two ws-nodes)", () => {
     );
     expect(reserved).toEqual({ event: "reserved", payload: { seat: "A_3", seq: expect.any(Number) } });
     expect((reserved.payload.seq as number) > (locked.payload.seq as number)).toBe(true);
-    // The Phoenix author heard its own lock as its own, never the seed client's lockedForYou.
+    // The Phoenix author heard its own lock as its own, never the legacy client's lockedForYou.
     expect(p.log.map((m) => m.event)).toEqual(["lockedForYou", "locked", "reserved"]);
     expect(await startstate(0, eventId)).toEqual({ reserved: ["A_3"], paid: [], locked: ["A_1", "A_2"] });
   });

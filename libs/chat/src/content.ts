@@ -1,6 +1,6 @@
 import { ChatError } from "./errors.ts";
 
-/** The content types a message may declare (seed 003's `content_type`, default `text`); both are plain text to render. */
+/** The content types a message may declare (the chat service's `content_type`, default `text`); both are plain text to render. */
 export const CONTENT_TYPES = ["text", "markdown"] as const;
 export type ContentType = (typeof CONTENT_TYPES)[number];
 

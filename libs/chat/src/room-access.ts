@@ -27,7 +27,7 @@ export async function findOrCreateRoom(o: { db: Db; eventId: string }): Promise<
 }
 
 /**
- * Seed 003's way into a room: the event's room, and the caller's ticket claimed through
+ * The chat service's way into a room: the event's room, and the caller's ticket claimed through
  * `@seatdrop/tickets` (their own valid ticket, or a number they enter: see `claimTicket`, which owns
  * the rules and the ONE uniform `invalid_ticket` refusal of a number).
  *

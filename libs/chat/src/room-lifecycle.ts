@@ -8,7 +8,7 @@ import { toNotificationView } from "./notifications.ts";
 /** Notification rows per INSERT (3 parameters each, PostgreSQL allows 65,534 per statement). */
 const NOTIFICATION_CHUNK = 10_000;
 
-/** When a room opens and closes (seed 003: active from 2 hours before the start until the end). */
+/** When a room opens and closes (as in the chat service: active from 2 hours before the start until the end). */
 export interface RoomSchedule {
   activateAt: Date;
   closeAt: Date;

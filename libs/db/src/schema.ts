@@ -126,7 +126,7 @@ export const chatRooms = pgTable(
   (t) => [uniqueIndex("chat_rooms_event_key").on(t.eventId)],
 );
 
-/** Tickets as seed 003 defines them; paid orders issue them too (one per seat). */
+/** Tickets as the chat service's box office defines them; paid orders issue them too (one per seat). */
 export const tickets = pgTable(
   "tickets",
   {
@@ -140,7 +140,7 @@ export const tickets = pgTable(
     orderId: uuid("order_id").references(() => orders.id, { onDelete: "set null" }),
     seatId: text("seat_id"),
     status: text("status", { enum: ["valid", "void"] }).notNull().default("valid"),
-    /** When the ticket was claimed to enter the event's chat room (seed 003: "mark ticket as used"). */
+    /** When the ticket was claimed to enter the event's chat room (the chat service's "mark ticket as used"). */
     usedAt: timestamp("used_at", { withTimezone: true }),
     insertedAt: timestamp("inserted_at", { withTimezone: true }).notNull().defaultNow(),
   },

@@ -1,7 +1,7 @@
 import { PHX, encodePhx } from "./phoenix.ts";
 
 /**
- * Chat rooms (`event:<eventId>`, seed 003) and personal notifications (`user:<userId>`): the
+ * Chat rooms (`event:<eventId>`, as the chat service defined them) and personal notifications (`user:<userId>`): the
  * internal messages the chat scripts publish on Redis, and how each reads on the Phoenix wire.
  * The only place that builds chat frames.
  */
@@ -35,7 +35,7 @@ export interface PresenceMeta {
 /** Phoenix's presence shape: `{<user id>: {metas: [...]}}`. */
 export type PresenceMap = Record<string, { metas: PresenceMeta[] }>;
 
-/** A stored chat message as clients see it (seed 003's `new_message` plus its `content_type`). */
+/** A stored chat message as clients see it (the chat service's `new_message` plus its `content_type`). */
 export interface ChatMessageView {
   id: string;
   user_id: string | null;
@@ -87,7 +87,7 @@ export interface UserBusMessage {
 export const chatTopic = (eventId: string) => `event:${eventId}`;
 export const userTopic = (userId: string) => `user:${userId}`;
 
-/** uWS topics inside a node for the chat and user channels (Phoenix only; the seed dialect has no chat). */
+/** uWS topics inside a node for the chat and user channels (Phoenix only; the legacy seat dialect has no chat). */
 export const chatUwsTopic = {
   room: (eventId: string) => `p|event:${eventId}`,
   /** Members who joined with `{"batch": true}`: messages come as one `messages` frame per tick. */
@@ -105,7 +105,7 @@ export function messagesOf(ev: ChatBusEvent): ChatMessageView[] {
   return [];
 }
 
-/** One message as seed 003's `new_message` push (to every member: joinRef null). */
+/** One message as the chat service's `new_message` push (to every member: joinRef null). */
 export function encodeNewMessage(joinRef: string | null, eventId: string, view: ChatMessageView): string {
   return encodePhx(joinRef, null, chatTopic(eventId), CHAT.newMessage, view as unknown as Record<string, unknown>);
 }

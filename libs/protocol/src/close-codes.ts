@@ -10,13 +10,13 @@ export const CloseCode = {
    * frame, so the client reports 1006 (abnormal closure). Listed for the README; never sent by us.
    */
   tooBig: 1006,
-  /** Seed dialect: the connection could not be set up or resynchronised (Redis or PostgreSQL failed; logged); reconnect. */
+  /** The `seed` dialect (the legacy seat dialect): the connection could not be set up or resynchronised (Redis or PostgreSQL failed; logged); reconnect. */
   internalError: 1011,
   /** A frame that is not a Phoenix frame at all (not JSON, not an array of five). */
   malformedFrame: 4400,
   /** The connection's token was revoked (signed out): connect again with a new one. */
   tokenRevoked: 4401,
-  /** Seed dialect: the event named in `?event=` does not exist. */
+  /** The legacy seat dialect: the event named in `?event=` does not exist. */
   unknownEvent: 4404,
   /** The send buffer passed WS_MAX_BACKPRESSURE: a slow consumer; rejoin with `last_seq`. */
   slowConsumer: 4408,

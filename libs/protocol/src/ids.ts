@@ -1,6 +1,6 @@
 /**
  * The id shapes the wire accepts, defined once so no entry point accepts what another refuses: the
- * Phoenix channels, the seed dialect, the seat service and the chat service all test against these.
+ * Phoenix channels, the legacy seat dialect, the seat service and the chat service all test against these.
  */
 
 /** A seat id such as `A_2_2`: short and free of anything a Redis key or a topic would trip on. */

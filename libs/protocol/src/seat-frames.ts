@@ -54,7 +54,7 @@ export function phxPushesFor(events: SeatEvent[], userId: string | null): WirePu
   return out;
 }
 
-/** Seed 000's frames for a seat event: `{"event": name, "data": seat}`. A revoke keeps the seed's own name, `revoked`. */
+/** The legacy seat dialect's frames for a seat event: `{"event": name, "data": seat}`. A revoke keeps the legacy dialect's own name, `revoked`. */
 export function seedBroadcast(ev: SeatEvent): { event: string; data: unknown } {
   if (ev.why === "revoked") return { event: "revoked", data: ev.seat };
   return { event: ev.t, data: ev.seat };

@@ -1,5 +1,5 @@
 /**
- * Seed 000's own dialect, verbatim: client frames `{"action":"lock","seat":"A_2_2","authorizationString":"…"}`,
+ * The legacy seat dialect (dialect value `seed`), verbatim: client frames `{"action":"lock","seat":"A_2_2","authorizationString":"…"}`,
  * server frames `{"event":"lockedForYou","data":"A_2_2"}`. The only place that builds or parses them.
  */
 import { SEAT_ID_RE } from "./ids.ts";
@@ -39,7 +39,7 @@ export function encodeSeed(event: string, data: unknown): string {
   return JSON.stringify({ event, data });
 }
 
-/** The seed's event names for each error reason it had; newer reasons travel as `error`. */
+/** The legacy dialect's event names for each error reason it had; newer reasons travel as `error`. */
 export const seedErrorEvents: Readonly<Record<string, string>> = {
   already_locked: "alreadyLocked",
   not_yours: "notYours",

@@ -24,7 +24,7 @@ describe("parsePush", () => {
     expect(parsePush(seatPushPayloads.extend, { seat: 5 })).toEqual({ ok: true, value: {} });
   });
 
-  it("shares one seat-id pattern with the seed dialect and one lower-case UUID pattern", () => {
+  it("shares one seat-id pattern with the legacy seat dialect and one lower-case UUID pattern", () => {
     expect(decodeSeed(JSON.stringify({ action: "lock", seat: "A 1" }))).toMatchObject({ ok: false, field: "seat" });
     expect(parsePush(seatPushPayloads.unlock, { seat: "x".repeat(65) }).ok).toBe(false);
     expect(isUuid("0190c3d4-5e6f-7a8b-9c0d-1e2f3a4b5c6d")).toBe(true);

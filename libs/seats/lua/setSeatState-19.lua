@@ -1,5 +1,5 @@
 --[[
-  Moves a seat between reserved, paid and available: seed 000's backend actions (`reserve`,
+  Moves a seat between reserved, paid and available: the legacy seat dialect's backend actions (`reserve`,
   `unreserve`, `pay`, `revoke`, made by a trusted service) and the order flow (pay, cancel, expire,
   refund). A seat locked by a user's hold leaves that hold when it is reserved or paid.
 
@@ -10,7 +10,7 @@
     ARGV[3] reference stored with the state (order id, or 'svc')
     ARGV[4] origin tag, or ''
     ARGV[5] '1' = fenced: the seat's current reference must equal ARGV[3] (an order only ever
-            moves its own seats), '' = not fenced (seed 000's service actions)
+            moves its own seats), '' = not fenced (the legacy dialect's service actions)
     ARGV[6] user id the seat is reserved or paid for, or ''
     ARGV[7] why, recorded on the event (e.g. 'revoked', 'refunded', 'expired', 'canceled'), or ''
 

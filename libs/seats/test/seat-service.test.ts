@@ -122,7 +122,7 @@ describe("seat scripts", () => {
     expect((await seats.readLog(E5, 2))?.map((e) => [e.t, e.seat])).toEqual([["unlocked", "F_1"]]);
   });
 
-  it("a rebuild keeps seed 000's service sales and orders still being written, and drops orders that never reached PostgreSQL", async () => {
+  it("a rebuild keeps the legacy dialect's service sales and orders still being written, and drops orders that never reached PostgreSQL", async () => {
     const E6 = "77777777-7777-4777-8777-777777777777";
     await seats.events.loadEvent(E6, settings, ["G_1", "G_2", "G_3", "G_4"]);
     await seats.setSeatState({ eventId: E6, seatId: "G_1", action: "pay" }); // seed backend: Redis only

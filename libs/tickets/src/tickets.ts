@@ -47,7 +47,7 @@ function refusal(t: TicketRow, userId: string, byAdmin: boolean): "ticket_void" 
   return null;
 }
 
-/** Issues a ticket for an event (seed 003's box office). */
+/** Issues a ticket for an event (the box office). */
 export async function issueTicket(db: Db, o: { ticketNumber: string; eventId: string }): Promise<TicketRow> {
   const [event] = await db.select({ id: events.id }).from(events).where(eq(events.id, o.eventId)).limit(1);
   if (!event) throw new TicketError("unknown_event", "no event with this id");
@@ -66,7 +66,7 @@ export async function issueTicket(db: Db, o: { ticketNumber: string; eventId: st
 /**
  * The tickets of a paid order, one per seat, inside the order's transaction. The buyer holds the
  * first (seats in natural order); the others stay unassigned, so the companions the buyer gives the
- * numbers to claim them when they join the chat room (seed 003: "enter ticket number → associate").
+ * numbers to claim them when they join the chat room (the chat service's "enter ticket number → associate").
  */
 export async function issueOrderTickets(tx: Tx, o: { eventId: string; orderId: string; buyerId: string; seatIds: string[] }): Promise<void> {
   const bySeat = [...o.seatIds].sort((a, b) => a.localeCompare(b, "en", { numeric: true }));
@@ -122,7 +122,7 @@ export interface ClaimedTicket {
 }
 
 /**
- * Seed 003's claim (the chat room's door): the user's own valid ticket for the event, or a ticket
+ * The chat service's claim (the chat room's door): the user's own valid ticket for the event, or a ticket
  * number they enter, which is checked ({@link refusal}), associated with them and marked used, all in
  * ONE transaction with the ticket row locked, so two users racing for one number never both get it.
  *

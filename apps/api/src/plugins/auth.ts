@@ -81,7 +81,7 @@ export function currentUser(request: FastifyRequest): VerifiedToken {
   return request.user;
 }
 
-/** Seed 003: a user may act on their own account only (403 otherwise); admins may act on any. */
+/** As in the chat service: a user may act on their own account only (403 otherwise); admins may act on any. */
 export function requireSelfOrAdmin(request: FastifyRequest, userId: string): VerifiedToken {
   const user = currentUser(request);
   if (user.role !== "admin" && user.userId.toLowerCase() !== userId.toLowerCase()) throw forbidden("this is not your account");

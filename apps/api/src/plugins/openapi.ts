@@ -15,16 +15,16 @@ export const openApiPlugin = fp(
           title: "Seat drop cluster API",
           version: "0.1.0",
           description:
-            "HTTP API of the seat drop cluster: accounts (seed 003 routes), events with their seat maps, health. " +
+            "HTTP API of the seat drop cluster: accounts (the chat service's routes), events with their seat maps, health. " +
             "Errors are always `{\"error\": \"<code>\", \"message\": \"...\"}`; invalid input is 422 `validation_failed` naming each field.",
         },
         tags: [
-          { name: "users", description: "Sign up and sign in (seed 003)" },
+          { name: "users", description: "Sign up and sign in (the chat service's routes)" },
           { name: "events", description: "Events, their seat maps and chat rooms" },
           { name: "waiting-room", description: "An event's waiting room: its status and its verifiable draw" },
-          { name: "orders", description: "Holds become orders; cancel, refund (seed 001)" },
+          { name: "orders", description: "Holds become orders; cancel, refund (the original seat server's reserve and pay API)" },
           { name: "payments", description: "Signed payment confirmations (webhook)" },
-          { name: "tickets", description: "Tickets: create and assign (seed 003); paid orders issue them too" },
+          { name: "tickets", description: "Tickets: create and assign (the box office); paid orders issue them too" },
           { name: "notifications", description: "A user's stored notifications" },
           { name: "admin", description: "Operator actions" },
           { name: "ops", description: "Health, readiness, metrics and the cluster status" },

@@ -10,7 +10,7 @@ import { loadEvent } from "../services/event-update.ts";
 import { toEventView } from "../services/event-views.ts";
 
 /**
- * Seed 003's event routes, with the paths and bodies its clients send, beside their REST
+ * The chat service's event routes, with the paths and bodies its clients send, beside their REST
  * equivalents (`PATCH /api/events/:id`, `DELETE /api/events/:id`, `GET /api/events/:id/chat_room`).
  * Writes need the admin role and go through the events service (plugins/events.ts), which moves
  * the chat room's schedule with every change of the times.
@@ -18,7 +18,7 @@ import { toEventView } from "../services/event-views.ts";
 export const eventSeedRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const db = app.deps.db.db;
 
-  /** The shared checks name fields as the REST bodies have them; seed 003's bodies put them under `event`. */
+  /** The shared checks name fields as the REST bodies have them; the chat service's bodies put them under `event`. */
   const underEvent = async <T>(work: () => Promise<T>): Promise<T> => {
     try {
       return await work();
@@ -30,7 +30,7 @@ export const eventSeedRoutes: FastifyPluginAsyncTypebox = async (app) => {
   };
 
   /**
-   * Seed 003's bodies have no waiting room, and their schemas let unknown fields through unchecked:
+   * The chat service's bodies have no waiting room, and their schemas let unknown fields through unchecked:
    * a `waiting_room` in one is dropped here, never stored without the REST schema's checks.
    */
   const withoutRoom = <T extends object>(event: T): T => {
@@ -44,9 +44,9 @@ export const eventSeedRoutes: FastifyPluginAsyncTypebox = async (app) => {
       onRequest: app.requireRole("admin"),
       schema: {
         tags: ["events"],
-        summary: "Create an event and its chat room (seed 003, admin)",
+        summary: "Create an event and its chat room (chat service route, admin)",
         description:
-          "Seed 003's shape: `{\"event\": {name, description, location, start_time, end_time}}`, times as `YYYY-MM-DD HH:MM:SS` (UTC) or ISO-8601. " +
+          "The chat service's shape: `{\"event\": {name, description, location, start_time, end_time}}`, times as `YYYY-MM-DD HH:MM:SS` (UTC) or ISO-8601. " +
           "The event has no seat map; its chat room starts `inactive` and opens CHAT_ACTIVATE_BEFORE_MS before the start.",
         security: bearerSecurity,
         body: SeedCreateEventBody,
@@ -70,7 +70,7 @@ export const eventSeedRoutes: FastifyPluginAsyncTypebox = async (app) => {
       onRequest: app.requireRole("admin"),
       schema: {
         tags: ["events"],
-        summary: "Update an event (seed 003, admin)",
+        summary: "Update an event (chat service route, admin)",
         description: "Any of name, description, location, start_time, end_time. New times move the chat room's activation and close.",
         security: bearerSecurity,
         body: SeedUpdateEventBody,
@@ -107,7 +107,7 @@ export const eventSeedRoutes: FastifyPluginAsyncTypebox = async (app) => {
       onRequest: app.requireRole("admin"),
       schema: {
         tags: ["events"],
-        summary: "Delete an event (seed 003, admin)",
+        summary: "Delete an event (chat service route, admin)",
         description: "Deletes the event with its seats, tickets, chat room, messages and notifications; archived messages are kept. 409 when it has orders.",
         security: bearerSecurity,
         params: IdParams,
@@ -135,7 +135,7 @@ export const eventSeedRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         tags: ["events"],
-        summary: "The chat room of an event (seed 003)",
+        summary: "The chat room of an event (chat service route)",
         body: SeedChatRoomBody,
         response: { 200: ChatRoomResponse, ...errorResponses(404, 422) },
       },

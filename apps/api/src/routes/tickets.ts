@@ -6,7 +6,7 @@ import { AssignTicketParams, CreateTicketBody, TicketResponse } from "../schemas
 import { assignTicket, createTicket } from "../services/tickets.ts";
 
 /**
- * Seed 003's tickets: an admin issues them (`POST /api/tickets/create`, or the REST `POST /api/tickets`),
+ * The box office's tickets: an admin issues them (`POST /api/tickets/create`, or the REST `POST /api/tickets`),
  * and a ticket is assigned to a user (the caller themselves, or anyone by an admin). Tickets issued by
  * paid orders are rows of the same table and open the chat room the same way.
  */
@@ -21,7 +21,7 @@ export const ticketRoutes: FastifyPluginAsyncTypebox = async (app) => {
         onRequest: app.requireRole("admin"),
         schema: {
           tags: ["tickets"],
-          summary: url === "/api/tickets" ? "Issue a ticket (admin)" : "Create a ticket (seed 003, admin)",
+          summary: url === "/api/tickets" ? "Issue a ticket (admin)" : "Create a ticket (box office, admin)",
           description: "`{\"ticket\": {\"ticket_number\", \"event_id\"}}`. A number already issued is 409; an unknown event 422 naming `ticket.event_id`.",
           security: bearerSecurity,
           body: CreateTicketBody,
@@ -42,7 +42,7 @@ export const ticketRoutes: FastifyPluginAsyncTypebox = async (app) => {
       onRequest: app.authenticate,
       schema: {
         tags: ["tickets"],
-        summary: "Assign a ticket to a user (seed 003)",
+        summary: "Assign a ticket to a user (box office)",
         description:
           "A user may assign a ticket only to themselves (403 otherwise); an admin to anyone. 404 for an unknown ticket or user; " +
           "409 `ticket_claimed` when it belongs to someone else, `ticket_used` once its holder entered the chat room with it (both for users only: " +

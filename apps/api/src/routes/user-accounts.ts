@@ -6,7 +6,7 @@ import { SessionResponse, SignInBody, SignUpBody } from "../schemas/user.ts";
 import { revokeToken } from "../services/revoke-token.ts";
 import { authenticateUser, createUser, normaliseEmail, type UserRecord } from "../services/user-accounts.ts";
 
-/** Seed 003's sign-up, sign-in and sign-out, with the paths and bodies the seed's clients send. */
+/** The chat service's sign-up, sign-in and sign-out, with the paths and bodies its clients send. */
 export const userAccountRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const log = app.deps.logger.child({ module: "user-accounts" });
   const session = async (user: UserRecord) => ({
@@ -67,7 +67,7 @@ export const userAccountRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
   );
 
-  // Seed 003 lists sign-out without a path; POST and DELETE on /api/users/sign_out both work.
+  // The chat service's API lists sign-out without a path; POST and DELETE on /api/users/sign_out both work.
   app.route({
     method: ["POST", "DELETE"],
     url: "/api/users/sign_out",

@@ -7,7 +7,7 @@ import { revokeToken } from "../services/revoke-token.ts";
 import { deleteUser, getUser, updateUser } from "../services/user-profile.ts";
 
 /**
- * Seed 003's show, update and delete of a user. 401 without a valid token, 403 when the id is not
+ * The chat service's show, update and delete of a user. 401 without a valid token, 403 when the id is not
  * the caller's own (admins may act on anyone), 404 when there is no such user.
  */
 export const userProfileRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -65,7 +65,7 @@ export const userProfileRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
   );
 
-  // The seed's heading says /api/users/delete_user/:id and its example /api/users/delete/:id: serve both.
+  // The chat service's API heading says /api/users/delete_user/:id and its example /api/users/delete/:id: serve both.
   for (const url of ["/api/users/delete_user/:id", "/api/users/delete/:id"]) {
     app.delete(
       url,

@@ -2,7 +2,7 @@ import { Type, type Static } from "typebox";
 import { EventTime, WaitingRoomPatch } from "./event.ts";
 import { Offset, Uuid } from "./common.ts";
 
-/** Seed 003's event fields (no seat map: its events are chat rooms with tickets). */
+/** The chat service's event fields (no seat map: its events are chat rooms with tickets). */
 const seedEventFields = {
   name: Type.String({ minLength: 1, maxLength: 200, examples: ["concert"] }),
   description: Type.String({ maxLength: 10_000, examples: ["A great music concert"] }),
@@ -11,7 +11,7 @@ const seedEventFields = {
   end_time: EventTime,
 };
 
-/** `POST /api/events/create_event`, as seed 003 sends it. */
+/** `POST /api/events/create_event`, as the chat service's clients send it. */
 export const SeedCreateEventBody = Type.Object({ event: Type.Object(seedEventFields) });
 export type SeedCreateEventBody = Static<typeof SeedCreateEventBody>;
 
@@ -28,7 +28,7 @@ export const EventChanges = Type.Object(
 );
 export type EventChanges = Static<typeof EventChanges>;
 
-/** `PATCH /api/events/:id`: seed 003's changeable fields (`EventChanges`) and the waiting room. */
+/** `PATCH /api/events/:id`: the chat service's changeable fields (`EventChanges`) and the waiting room. */
 export const EventPatch = Type.Object(
   {
     ...EventChanges.properties,
@@ -38,7 +38,7 @@ export const EventPatch = Type.Object(
 );
 export type EventPatch = Static<typeof EventPatch>;
 
-/** `POST /api/events/update_event`, as seed 003 sends it. */
+/** `POST /api/events/update_event`, as the chat service's clients send it. */
 export const SeedUpdateEventBody = Type.Object({ id: Uuid, event: EventChanges });
 export type SeedUpdateEventBody = Static<typeof SeedUpdateEventBody>;
 

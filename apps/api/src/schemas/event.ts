@@ -8,8 +8,8 @@ export const MAX_SEATS_PER_EVENT = 100_000;
 export const MAX_PRICE = 21_474_836.47;
 
 /**
- * ISO-8601 date-time, or seed 003's `YYYY-MM-DD HH:MM:SS`. A time without an offset is UTC, as seed
- * 003's naive datetimes were. The pattern only admits the shape; `parseEventTime` checks the calendar.
+ * ISO-8601 date-time, or the chat service's `YYYY-MM-DD HH:MM:SS`. A time without an offset is UTC, as
+ * the chat service's naive datetimes were. The pattern only admits the shape; `parseEventTime` checks the calendar.
  */
 export const EventTime = Type.String({
   pattern: "^\\d{4}-\\d{2}-\\d{2}[Tt ]\\d{2}:\\d{2}(:\\d{2}(\\.\\d{1,9})?)?([Zz]|[+-]\\d{2}:?\\d{2})?$",

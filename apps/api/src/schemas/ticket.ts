@@ -3,7 +3,7 @@ import { Uuid } from "./common.ts";
 
 export const TicketNumber = Type.String({ pattern: "^[A-Za-z0-9._-]{1,64}$", description: "unique across all events", examples: ["123456789"] });
 
-/** Seed 003's `POST /api/tickets/create` (and the canonical `POST /api/tickets`). */
+/** The chat service's `POST /api/tickets/create` (and the canonical `POST /api/tickets`). */
 export const CreateTicketBody = Type.Object({ ticket: Type.Object({ ticket_number: TicketNumber, event_id: Uuid }) });
 export type CreateTicketBody = Static<typeof CreateTicketBody>;
 

@@ -5,13 +5,13 @@ import { MAX_PASSWORD_LENGTH, ROLES, type Role } from "@seatdrop/auth";
 export const Username = Type.String({ pattern: "^[A-Za-z0-9_.-]{1,64}$", minLength: 1, maxLength: 64, examples: ["sample_user"] });
 export const Email = Type.String({ format: "email", maxLength: 320, examples: ["sample@email.com"] });
 /**
- * Seed 003 calls the field `password_hash`, but it is the plaintext password: the server hashes it
+ * The chat service's API calls the field `password_hash`, but it is the plaintext password: the server hashes it
  * with scrypt. A hash computed on the client would itself be the secret.
  */
 export const NewPassword = Type.String({
   minLength: 8,
   maxLength: MAX_PASSWORD_LENGTH,
-  description: "the plaintext password (seed 003 names it password_hash); hashed server-side",
+  description: "the plaintext password (the chat service's API names it password_hash); hashed server-side",
   examples: ["hashed+password"],
 });
 
@@ -46,7 +46,7 @@ export const UserResponse = Type.Object({
 });
 export type UserResponse = Static<typeof UserResponse>;
 
-/** Seed 003's update: the user's id beside the fields to change (at least one). */
+/** The chat service's update: the user's id beside the fields to change (at least one). */
 export const UpdateUserBody = Type.Object({
   id: Type.String({ format: "uuid" }),
   user_params: Type.Object(

@@ -119,7 +119,7 @@ export interface SavedEvent {
 }
 
 /**
- * Stores the event, its seat map and its chat room (status `inactive`, seed 003) in ONE transaction:
+ * Stores the event, its seat map and its chat room (status `inactive`, as in the chat service) in ONE transaction:
  * an event without its seats, or without the room its ticket holders will join, never exists.
  */
 export async function createEvent(o: { db: Db; event: NewEvent }): Promise<SavedEvent> {

@@ -1,7 +1,7 @@
 const SHAPE = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?([Zz]|[+-]\d{2}:?\d{2})?$/;
 
 /**
- * Parses an event time: ISO-8601, or seed 003's `YYYY-MM-DD HH:MM:SS` (a naive datetime, read as
+ * Parses an event time: ISO-8601, or the chat service's `YYYY-MM-DD HH:MM:SS` (a naive datetime, read as
  * UTC). Returns null for impossible calendar values (2025-02-30) instead of letting `Date` roll them
  * over into another day, which would silently move an event.
  */

@@ -28,11 +28,11 @@ export interface UpdatedEvent {
 }
 
 /**
- * Applies a partial update (seed 003's fields and the waiting room). The row is locked while the new
+ * Applies a partial update (the chat service's fields and the waiting room). The row is locked while the new
  * values are checked against the stored ones (an update of `end_time` alone must still end after the
  * stored start; a room must open before the stored `sales_open_at`), so two concurrent updates cannot
  * together produce an event that ends before it starts. Fields are named as in the REST body
- * (`end_time`, `waiting_room.opens_at`); seed 003's route puts them under `event.` itself.
+ * (`end_time`, `waiting_room.opens_at`); the chat service's route puts them under `event.` itself.
  */
 export async function updateEvent(o: { db: Db; eventId: string; changes: EventPatch }): Promise<UpdatedEvent> {
   const errors: FieldError[] = [];

@@ -21,7 +21,7 @@ export function toTicketView(t: TicketRow): TicketView {
   };
 }
 
-/** Issues a ticket for an event (seed 003's box office); a number already issued is a 409. */
+/** Issues a ticket for an event (the box office); a number already issued is a 409. */
 export async function createTicket(o: { db: Db; ticketNumber: string; eventId: string }): Promise<TicketView> {
   return toTicketView(await issueTicket(o.db, o).catch(rethrow));
 }

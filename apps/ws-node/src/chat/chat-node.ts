@@ -154,7 +154,7 @@ export class ChatNode {
         return;
       case "message":
       case "messages": {
-        // Seed 003: the author hears its own message as the reply `{id}`; batch members get the tick's
+        // As in the chat service: the author hears its own message as the reply `{id}`; batch members get the tick's
         // messages (their own included) in one frame.
         const origins = ev.k === "messages" ? ev.messages.map((m) => m.o) : [msg.o];
         const views = messagesOf(ev);

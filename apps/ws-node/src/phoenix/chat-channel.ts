@@ -37,7 +37,7 @@ interface ChatJoin {
 }
 
 /**
- * `event:<eventId>`: seed 003's chat room. Joining needs a ticket (the caller's own, or a
+ * `event:<eventId>`: the chat service's chat room. Joining needs a ticket (the caller's own, or a
  * `ticket_number` that is validated, associated and marked used); the reply carries the room's
  * status and latest messages, then `presence_state` follows. Pushes: `new_message`, `user_typing`,
  * `history`. Everything a member hears comes from the room's ordered feed (see chat/room-feeds.ts).

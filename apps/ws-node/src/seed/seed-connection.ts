@@ -10,7 +10,7 @@ import { startWatching, stopWatching } from "../seat-watch.ts";
 const UNAUTHORIZED_TEXT = "You are unauthorized to do this.";
 
 /**
- * Seed 000's dialect on `/`: its frames verbatim, `startstate` on connect, and the backend actions
+ * The legacy seat dialect on `/`: its frames verbatim, `startstate` on connect, and the backend actions
  * guarded by `authorizationString`. A thin codec over the same seat service as the Phoenix channel.
  */
 export class SeedSocket {
@@ -86,7 +86,7 @@ export class SeedSocket {
     // Counting only decoded actions after the socket was ready let a flood of junk through
     // uncounted, and 4429 never came.
     const admitted = takeFrameToken(conn, (retryAfterMs) =>
-      // Seed frames carry no ref: the seat is what tells the client which action was refused.
+      // Legacy dialect frames carry no ref: the seat is what tells the client which action was refused.
       sendTo(conn, encodeSeed("error", { code: "rate_limited", ...(d.ok ? { seat: d.req.seat } : {}), retry_after_ms: retryAfterMs, message: "too many frames; slow down" })),
     );
     if (!admitted) return;

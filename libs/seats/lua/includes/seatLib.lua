@@ -311,7 +311,7 @@ end
 
 --[[
   A reserved or paid seat's state is `R|<ref>|<user>` / `P|<ref>|<user>` (ref: the order id, or
-  `svc` for seed 000's backend actions; user empty when unknown). Returns kind, ref, user.
+  `svc` for the legacy seat dialect's backend actions; user empty when unknown). Returns kind, ref, user.
 ]]
 local function parseTaken(v)
   local kind = string.sub(v, 1, 1)
