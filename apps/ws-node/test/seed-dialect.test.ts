@@ -6,6 +6,7 @@ import type { TestEnv } from "../../../test/support/test-env.ts";
 import { useCluster } from "../../../test/support/use-cluster.ts";
 import { PhxClient, createEvent, createUser, push, seatIdsGrid, type TestCluster } from "../../../test/support/cluster.ts";
 import { rawUpgrade } from "../../../test/support/raw-upgrade.ts";
+import { until } from "../../../test/support/raw-phx.ts";
 
 /**
  * The legacy seat dialect on `/` (kept so the original seat server's clients work unchanged): its
@@ -85,24 +86,6 @@ class SeedClient {
   }
 }
 
-/** Polls until `check` returns a value; the failure message is built when it fails, with what was seen by then. */
-async function until<T>(check: () => T | undefined | false, ms: number, what: () => string): Promise<T> {
-  const notYet = new Error("not yet");
-  try {
-    return await vi.waitFor(
-      () => {
-        const v = check();
-        if (v === undefined || v === false) throw notYet;
-        return v;
-      },
-      { timeout: ms, interval: 10 },
-    );
-  } catch (e) {
-    // The message shows what was seen by the deadline, so it is built only then.
-    if (e === notYet) throw new Error(`timed out waiting for ${what()}`);
-    throw e;
-  }
-}
 
 function isDeepEqual(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
