@@ -1,4 +1,3 @@
-import { vi } from "vitest";
 import WebSocket from "ws";
 
 /**
@@ -12,22 +11,18 @@ export interface Reply {
   response: Record<string, unknown>;
 }
 
-/** Polls until `check` returns a value; the failure message is built when it fails. */
+/**
+ * Polls until `check` returns a value; the failure message is built when it fails. A plain loop,
+ * not vitest's `vi.waitFor`: the benchmarks (load-tests/map-read-bench.ts) use this client outside
+ * vitest, where `vi` has no state to run on.
+ */
 export async function until<T>(check: () => T | undefined | false, ms: number, what: () => string): Promise<T> {
-  const notYet = new Error("not yet");
-  try {
-    return await vi.waitFor(
-      () => {
-        const v = check();
-        if (v === undefined || v === false) throw notYet;
-        return v;
-      },
-      { timeout: ms, interval: 10 },
-    );
-  } catch (e) {
-    // The message shows what was seen by the deadline, so it is built only then.
-    if (e === notYet) throw new Error(`timed out waiting for ${what()}`);
-    throw e;
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = check();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what()}`);
+    await new Promise((r) => setTimeout(r, 10));
   }
 }
 
