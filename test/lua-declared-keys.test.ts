@@ -1,3 +1,4 @@
+import type { ChildProcess } from "node:child_process";
 import { createHash, randomUUID } from "node:crypto";
 import { connect } from "node:net";
 import { fileURLToPath } from "node:url";
@@ -9,6 +10,7 @@ import { WaitingRooms } from "@seatdrop/queue";
 import { isCluster, luaScripts } from "@seatdrop/redis";
 import { SeatService } from "@seatdrop/seats";
 import { createUser, seatIdsGrid } from "./support/cluster.ts";
+import { freePort, startRedis } from "./support/private-redis.ts";
 import { createTestEnv, type TestEnv } from "./support/test-env.ts";
 import { createRoomEvent } from "./support/waiting-room.ts";
 
@@ -143,8 +145,18 @@ let env: TestEnv;
 let watchers: { runs: Run[]; stop(): void }[] = [];
 let probe: Standalone;
 
+let privateRedis: ChildProcess | undefined;
+
 beforeAll(async () => {
-  env = await createTestEnv({ QUEUE_POSITION_MS: "200" });
+  // MONITOR copies every command of the server to this test: on a standalone Redis it gets a
+  // private redis-server, so the suite's other files (sharing the local one) are not slowed by it.
+  const standalone: Record<string, string> = {};
+  if (!process.env.REDIS_CLUSTER_NODES) {
+    const port = await freePort();
+    privateRedis = await startRedis(port);
+    standalone.REDIS_URL = `redis://127.0.0.1:${port}`;
+  }
+  env = await createTestEnv({ QUEUE_POSITION_MS: "200", ...standalone });
   const servers = isCluster(env.redis) ? env.redis.nodes("master") : [env.redis];
   const { host, port, username, password } = servers[0]!.options;
   probe = new Standalone({ host, port, username, password });
@@ -154,6 +166,7 @@ afterAll(async () => {
   for (const w of watchers) w.stop();
   probe?.disconnect();
   await env?.close();
+  privateRedis?.kill("SIGKILL");
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
