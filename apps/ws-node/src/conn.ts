@@ -2,33 +2,9 @@ import type { WebSocket } from "uWebSockets.js";
 import { metrics } from "@seatdrop/observability";
 import { CloseCode, MAX_REFUSED_IN_A_ROW } from "@seatdrop/protocol";
 import { TokenBucket } from "@seatdrop/limits";
+import type { Join } from "./channels/channel.ts";
 
 const SLOW_CONSUMER = CloseCode.slowConsumer;
-
-/** A channel joined on a Phoenix connection. */
-export interface Join {
-  topic: string;
-  joinRef: string;
-  eventId: string;
-  /** False while the join is still being answered; a newer join or a leave makes it stale. */
-  live: boolean;
-  /**
-   * Seat joins with `{"changes": true}`: coalesced `changes` frames instead of per-change
-   * events, for the whole event (`sections` null) or the sections named.
-   */
-  changes?: { sections: string[] | null };
-  /**
-   * Pushes being served (docs/reliability.md, round one, finding 12): a resync answers each with a
-   * retryable `resync` error before `phx_error`, so no push in flight is left without a reply.
-   */
-  inflight?: Set<() => void>;
-  /**
-   * Seat joins of an event with a waiting room: `lock` needs a pass, checked at the join (signature,
-   * user, event) and kept as its end, so each lock checks it without a Redis round trip.
-   */
-  room?: boolean;
-  passUntil?: number;
-}
 
 /**
  * Everything a node knows about one WebSocket, kept in uWS's typed user data (never as fields

@@ -19,6 +19,12 @@ import { EventFeeds } from "./fanout/event-feed.ts";
 import { SeatChanges } from "./fanout/seat-changes.ts";
 import { SeatFanout } from "./fanout/seat-fanout.ts";
 import { Subscriber } from "./fanout/subscriber.ts";
+import { ChatChannel } from "./channels/chat.ts";
+import { phoenixCodec } from "./channels/codec.ts";
+import { QueueChannel } from "./channels/queue.ts";
+import { ChannelRuntime } from "./channels/runtime.ts";
+import { SeatChannel } from "./channels/seats.ts";
+import { UserChannel } from "./channels/user.ts";
 import { PhoenixSocket } from "./phoenix/phx-connection.ts";
 import { mountProbes } from "./probes.ts";
 import { QueueNode } from "./queue/queue-node.ts";
@@ -63,6 +69,7 @@ interface Parts extends Stores {
   subscriber: Subscriber;
   sessionGuard: SessionGuard;
   connectLimits: SyncedLimits;
+  runtime: ChannelRuntime;
   phx: PhoenixSocket;
   seed: SeedSocket;
 }
@@ -154,9 +161,9 @@ async function assemble(s: Stores, config: Config, nodeId: string, logger: Logge
   const registry = new LocalRegistry();
   const changes = new SeatChanges(app, config.SEAT_TICK_MS);
   const fanout = new SeatFanout(app, registry, nodeId, changes);
-  // The dialects need the context the feeds are part of, so the feeds reach them late-bound (a
+  // The channels need the context the feeds are part of, so the feeds reach them late-bound (a
   // resync can only come once the node is up).
-  let phx: PhoenixSocket | undefined;
+  let seatChannel: SeatChannel | undefined;
   let seed: SeedSocket | undefined;
   const subscriber = new Subscriber(s.sub, logger);
   const feeds = new EventFeeds(
@@ -165,7 +172,7 @@ async function assemble(s: Stores, config: Config, nodeId: string, logger: Logge
     seats,
     (eventId, events, origin) => fanout.deliver(eventId, events, origin),
     (eventId) => {
-      phx?.resync(eventId);
+      seatChannel?.resync(eventId);
       seed?.resync(eventId);
       changes.reset(eventId);
     },
@@ -189,9 +196,11 @@ async function assemble(s: Stores, config: Config, nodeId: string, logger: Logge
   const rooms = new WaitingRooms({ redis, keys, config, logger, db, ensureSeats: (id) => seats.events.ensureEventLoaded(id) });
   const queue = new QueueNode({ rooms, config, nodeId, logger });
   const ctx: NodeContext = { config, nodeId, logger, app, seats, feeds, registry, fanout, changes, chat, limits, rooms, queue };
-  phx = new PhoenixSocket(ctx);
+  const runtime = new ChannelRuntime(ctx, { phx: phoenixCodec, seed: phoenixCodec });
+  seatChannel = new SeatChannel(ctx, runtime);
+  runtime.register({ seats: seatChannel, event: new ChatChannel(ctx, runtime), user: new UserChannel(ctx), queue: new QueueChannel(ctx) });
   seed = new SeedSocket(ctx);
-  return { ...s, ctx, subscriber, sessionGuard, connectLimits, phx, seed };
+  return { ...s, ctx, subscriber, sessionGuard, connectLimits, runtime, phx: new PhoenixSocket(runtime), seed };
 }
 
 /** What both socket paths share. */
@@ -260,7 +269,7 @@ function mountSockets(n: Parts, drain: SocketDrain): void {
       if (isBinary) return endConn(conn, CloseCode.malformedFrame, "binary frames are not supported; use the JSON serializer");
       drain.track(conn, phx.onMessage(conn, Buffer.from(message).toString("utf8")));
     },
-    close: (ws) => phx.onClose(closed(ws, registry)),
+    close: (ws) => n.runtime.closed(closed(ws, registry)),
   });
 
   app.ws<UserData>("/", {

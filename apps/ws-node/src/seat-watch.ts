@@ -12,10 +12,9 @@ export function startWatching(ctx: NodeContext, conn: Conn, eventId: string): vo
   }
 }
 
-/** Undo of startWatching; the feed reference is dropped by the caller, which took it. */
+/** Undo of startWatching. The feed reference is not touched: whoever acquired it releases it. */
 export function stopWatching(ctx: NodeContext, conn: Conn, eventId: string): void {
   const last = ctx.registry.remove(eventId, conn);
-  ctx.feeds.release(eventId);
   if (last && conn.userId) {
     ctx.seats.holds.markGone(eventId, ctx.nodeId, conn.userId).catch((err: unknown) => ctx.logger.warn({ err, eventId }, "markGone failed"));
   }

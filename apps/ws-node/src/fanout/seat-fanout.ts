@@ -1,4 +1,5 @@
 import type { TemplatedApp } from "uWebSockets.js";
+import { seatJoin } from "../channels/seats.ts";
 import {
   encodePhx,
   encodeSeed,
@@ -99,9 +100,8 @@ export class SeatFanout {
       sendTo(conn, encodeSeed(seed.event, seed.data));
       return;
     }
-    const topic = seatsTopic(eventId);
-    const join = conn.joins.get(topic);
-    if (join?.live) sendTo(conn, encodePhx(join.joinRef, null, topic, phx.event, phx.payload));
+    const join = seatJoin(conn, eventId);
+    if (join) sendTo(conn, encodePhx(join.joinRef, null, join.topic, phx.event, phx.payload));
   }
 
   private localAuthor(origin: string | undefined): Conn | undefined {
@@ -112,10 +112,10 @@ export class SeatFanout {
   }
 
   private inChangesMode(conn: Conn, eventId: string): boolean {
-    return conn.dialect === "phx" && conn.joins.get(seatsTopic(eventId))?.changes !== undefined;
+    return conn.dialect === "phx" && seatJoin(conn, eventId)?.assigns?.changes !== undefined;
   }
 
   private watches(conn: Conn, eventId: string): boolean {
-    return conn.dialect === "seed" ? conn.seedEventId === eventId : conn.joins.get(seatsTopic(eventId))?.live === true;
+    return conn.dialect === "seed" ? conn.seedEventId === eventId : seatJoin(conn, eventId) !== undefined;
   }
 }

@@ -2,7 +2,8 @@ import type { Config } from "@seatdrop/config";
 import { metrics, type Logger } from "@seatdrop/observability";
 import { encodePhx } from "@seatdrop/protocol";
 import type { Positions, RoomInfo, UserPosition, WaitingRooms } from "@seatdrop/queue";
-import { sendTo, type Conn, type Join } from "../conn.ts";
+import { sendTo, type Conn } from "../conn.ts";
+import type { Join } from "../channels/channel.ts";
 
 /** How long a room's tick or position read may run before the next one goes ahead anyway. */
 const STUCK_MS = 5000;
@@ -90,7 +91,7 @@ export class QueueNode {
   }
 
   remove(conn: Conn, join: Join): void {
-    const room = this.rooms.get(join.eventId);
+    const room = this.rooms.get(join.subtopic);
     const w = conn.userId ? room?.waiters.get(conn.userId) : undefined;
     if (!room || !w || w.sockets.get(conn) !== join) return;
     w.sockets.delete(conn);

@@ -139,7 +139,9 @@ export class SeedSocket {
   }
 
   onClose(conn: Conn): void {
-    if (conn.seedEventId && conn.seedCommitted) stopWatching(this.ctx, conn, conn.seedEventId);
+    if (!conn.seedEventId || !conn.seedCommitted) return;
+    stopWatching(this.ctx, conn, conn.seedEventId);
+    this.ctx.feeds.release(conn.seedEventId);
   }
 
   /** Redis lost the event's history: send a fresh `startstate`. */
@@ -148,6 +150,7 @@ export class SeedSocket {
       if (conn.dialect !== "seed" || conn.closed) continue;
       conn.ws?.unsubscribe(uwsTopic.seedSeats(eventId));
       stopWatching(this.ctx, conn, eventId);
+      this.ctx.feeds.release(eventId);
       conn.seedCommitted = false;
       this.start(conn, (err) => this.ctx.logger.error({ err, eventId }, "seed resync failed; closing the socket"));
     }
