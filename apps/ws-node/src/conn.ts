@@ -46,11 +46,9 @@ export interface Conn {
   buffered: number;
   /** Consecutive pushes refused by the rate limit; past a bound the socket is closed. */
   refusedInARow: number;
-  /** The `seed` dialect (the legacy seat dialect): the event chosen by `?event=`, and the promise of its start state. */
+  /** The legacy seat dialect: the event chosen by `?event=`, and the promise of its seat join (true once joined). */
   seedEventId?: string;
   seedReady?: Promise<boolean>;
-  /** The legacy seat dialect: whether the connection is subscribed and counted (so close must undo it). */
-  seedCommitted?: boolean;
   /** Frames sendTo queued for this socket since the last flushSends (see there). */
   outbox?: string[];
 }

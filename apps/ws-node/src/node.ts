@@ -20,7 +20,7 @@ import { SeatChanges } from "./fanout/seat-changes.ts";
 import { SeatFanout } from "./fanout/seat-fanout.ts";
 import { Subscriber } from "./fanout/subscriber.ts";
 import { ChatChannel } from "./channels/chat.ts";
-import { phoenixCodec } from "./channels/codec.ts";
+import { phoenixCodec, seedCodec } from "./channels/codec.ts";
 import { QueueChannel } from "./channels/queue.ts";
 import { ChannelRuntime } from "./channels/runtime.ts";
 import { SeatChannel } from "./channels/seats.ts";
@@ -172,8 +172,7 @@ async function assemble(s: Stores, config: Config, nodeId: string, logger: Logge
     seats,
     (eventId, events, origin) => fanout.deliver(eventId, events, origin),
     (eventId) => {
-      seatChannel?.resync(eventId);
-      seed?.resync(eventId);
+      for (const conn of seatChannel?.resync(eventId) ?? []) if (conn.dialect === "seed") seed?.restart(conn);
       changes.reset(eventId);
     },
     logger,
@@ -196,10 +195,10 @@ async function assemble(s: Stores, config: Config, nodeId: string, logger: Logge
   const rooms = new WaitingRooms({ redis, keys, config, logger, db, ensureSeats: (id) => seats.events.ensureEventLoaded(id) });
   const queue = new QueueNode({ rooms, config, nodeId, logger });
   const ctx: NodeContext = { config, nodeId, logger, app, seats, feeds, registry, fanout, changes, chat, limits, rooms, queue };
-  const runtime = new ChannelRuntime(ctx, { phx: phoenixCodec, seed: phoenixCodec });
+  const runtime = new ChannelRuntime(ctx, { phx: phoenixCodec, seed: seedCodec });
   seatChannel = new SeatChannel(ctx, runtime);
   runtime.register({ seats: seatChannel, event: new ChatChannel(ctx, runtime), user: new UserChannel(ctx), queue: new QueueChannel(ctx) });
-  seed = new SeedSocket(ctx);
+  seed = new SeedSocket(ctx, runtime);
   return { ...s, ctx, subscriber, sessionGuard, connectLimits, runtime, phx: new PhoenixSocket(runtime), seed };
 }
 
@@ -289,7 +288,7 @@ function mountSockets(n: Parts, drain: SocketDrain): void {
       const conn = ws.getUserData().conn;
       drain.track(conn, seed.onMessage(conn, Buffer.from(message).toString("utf8")));
     },
-    close: (ws) => seed.onClose(closed(ws, registry)),
+    close: (ws) => n.runtime.closed(closed(ws, registry)),
   });
 }
 

@@ -79,8 +79,14 @@ export interface ChannelModule<A> {
   join(j: Joining<A>): Promise<void>;
   /** Answers a push: resolves to the ok reply's body, or throws a `Refusal` for an error reply. */
   handle(p: Pushing<A>): Promise<Record<string, unknown>>;
-  /** The reply a push in flight gets when its join crashes (a seat map's resync). */
-  abortReply?(event: string, payload: Record<string, unknown>, reason: string): Record<string, unknown>;
+  /** What a push in flight is told when its join crashes (a seat map's resync). */
+  readonly crashMessage?: string;
+  /**
+   * Fields of a push echoed in every error reply the runtime makes for it (a crash, an internal
+   * error): the seat a lock named, which is how a client of the legacy dialect (no refs) knows
+   * which action failed.
+   */
+  echo?(payload: Record<string, unknown>): Record<string, unknown>;
 }
 
 /**

@@ -43,14 +43,14 @@ export class ChannelRuntime {
     const module = parsed ? this.modules[parsed.kind] : undefined;
     if (!parsed || !module || to.joinRef === null) {
       metrics.wsFrameErrors.inc({ reason: "unmatched_topic" });
-      sendTo(conn, codec.reply(to, "error", { reason: "unmatched topic" }));
+      send(conn, codec.reply(to, "error", { reason: "unmatched topic" }));
       return;
     }
     // Joins waiting for their reply are capped per socket: each costs Redis and PostgreSQL work.
     const cap = this.ctx.config.WS_JOINS_IN_FLIGHT;
     if (conn.joinsInFlight >= cap) {
       metrics.wsFrameErrors.inc({ reason: "rate_limited" });
-      sendTo(conn, codec.reply(to, "error", rateLimited(JOIN_IN_FLIGHT_RETRY_MS, `at most ${cap} joins may wait for their reply`)));
+      send(conn, codec.reply(to, "error", rateLimited(JOIN_IN_FLIGHT_RETRY_MS, `at most ${cap} joins may wait for their reply`)));
       return;
     }
     conn.joinsInFlight++;
@@ -82,7 +82,7 @@ export class ChannelRuntime {
         join.topics.add(t);
       },
       onLeave: (release) => (ended.has(join) ? release() : void join.cleanups.push(release)),
-      encode: (body) => codec.reply(to, "ok", body),
+      encode: (body) => codec.reply(to, "ok", body) ?? "",
       push: (frame) => void sendTo(conn, frame),
       accept: (reply, assigns, opts) => {
         if (answered || !current()) throw new Error(`${to.topic}: accept on a join already answered or stale`);
@@ -92,15 +92,15 @@ export class ChannelRuntime {
         if (opts?.chargeTokens) conn.bucket.charge(opts.chargeTokens);
         const frame = "frame" in reply && typeof reply.frame === "string" ? reply.frame : codec.reply(to, "ok", reply);
         // A snapshot may alone be larger than WS_MAX_BACKPRESSURE: it may drain above the bound.
-        if (opts?.large) sendJoinReply(conn, frame);
-        else sendTo(conn, frame);
+        if (frame !== null && opts?.large) sendJoinReply(conn, frame);
+        else send(conn, frame);
       },
       refuse: (response) => {
         if (answered) return;
         answered = true;
         metrics.joinsRefused.inc({ channel: module.label, reason: joinRefusal(response.reason) });
         this.forget(conn, join);
-        sendTo(conn, codec.reply(to, "error", response));
+        send(conn, codec.reply(to, "error", response));
       },
     };
     try {
@@ -111,7 +111,7 @@ export class ChannelRuntime {
         answered = true;
         this.ctx.logger.error({ err, topic: to.topic }, "channel join failed");
         this.forget(conn, join);
-        sendTo(conn, codec.reply(to, "error", { reason: "internal_error", message: "temporary failure; retry" }));
+        send(conn, codec.reply(to, "error", { reason: "internal_error", message: "temporary failure; retry" }));
       }
     } finally {
       // A join that went stale ends here, silently: what it took is released.
@@ -140,7 +140,7 @@ export class ChannelRuntime {
     const join = conn.joins.get(to.topic);
     if (!join || !join.live || join.joinRef !== to.joinRef) {
       metrics.wsFrameErrors.inc({ reason: "not_joined" });
-      sendTo(conn, codec.reply(to, "error", { reason: "not_joined", message: `join ${to.topic} before pushing to it` }));
+      send(conn, codec.reply(to, "error", { reason: "not_joined", message: `join ${to.topic} before pushing to it` }));
       return;
     }
     const module = this.modules[join.kind];
@@ -150,15 +150,15 @@ export class ChannelRuntime {
       answered = true;
       join.inflight.delete(abort);
       if (status === "error" && FRAME_ERROR_REASONS.has(String(body.reason))) metrics.wsFrameErrors.inc({ reason: String(body.reason) });
-      if (conn.joins.get(to.topic) === join) sendTo(conn, codec.reply(to, status, body));
+      if (conn.joins.get(to.topic) === join) send(conn, codec.reply(to, status, body));
     };
     // A crash answers it with the module's abort reply while the join is still the client's.
     const abort = (reason: string) => {
       if (answered) return;
       answered = true;
       join.inflight.delete(abort);
-      const body = module.abortReply?.(event, payload, reason) ?? { reason, retryable: true, message: "the channel restarted while this push was in flight; retry" };
-      sendTo(conn, codec.reply(to, "error", body));
+      const message = module.crashMessage ?? "the channel restarted while this push was in flight; retry";
+      send(conn, codec.reply(to, "error", { reason, retryable: true, message, ...module.echo?.(payload) }));
     };
     join.inflight.add(abort);
     try {
@@ -167,7 +167,7 @@ export class ChannelRuntime {
       if (err instanceof Refusal) answer("error", err.response);
       else {
         this.ctx.logger.error({ err, topic: to.topic, event }, "channel push failed");
-        answer("error", { reason: "internal_error", message: "temporary failure; retry" });
+        answer("error", { reason: "internal_error", message: "temporary failure; retry", ...module.echo?.(payload) });
       }
     }
   }
@@ -177,8 +177,8 @@ export class ChannelRuntime {
     const codec = this.codecs[conn.dialect];
     const join = conn.joins.get(to.topic);
     if (join) this.forget(conn, join);
-    sendTo(conn, codec.reply(to, "ok", {}));
-    sendTo(conn, codec.ended({ topic: to.topic, joinRef: to.joinRef ?? "" }, "close", {}));
+    send(conn, codec.reply(to, "ok", {}));
+    send(conn, codec.ended({ topic: to.topic, joinRef: to.joinRef ?? "" }, "close", {}));
   }
 
   /**
@@ -188,8 +188,8 @@ export class ChannelRuntime {
   close(conn: Conn, join: Join, before?: { event: string; payload: Record<string, unknown> }): void {
     const codec = this.codecs[conn.dialect];
     this.forget(conn, join);
-    if (before) sendTo(conn, codec.push(join, before.event, before.payload));
-    sendTo(conn, codec.ended(join, "close", {}));
+    if (before) send(conn, codec.push(join, before.event, before.payload));
+    send(conn, codec.ended(join, "close", {}));
   }
 
   /**
@@ -202,7 +202,7 @@ export class ChannelRuntime {
     const codec = this.codecs[conn.dialect];
     for (const abort of [...join.inflight]) abort(reason);
     this.forget(conn, join);
-    sendTo(conn, codec.ended(join, "error", { reason }));
+    send(conn, codec.ended(join, "error", { reason }));
   }
 
   /** The socket closed: every join is released without touching the socket. */
@@ -235,6 +235,11 @@ export class ChannelRuntime {
       }
     }
   }
+}
+
+/** Sends a codec's frame; a dialect with nothing to say (the legacy dialect's ok to a lock) gives null. */
+function send(conn: Conn, frame: string | null): void {
+  if (frame !== null) sendTo(conn, frame);
 }
 
 /** Joins that have ended: their cleanups ran, and a late `onLeave` runs at once. */

@@ -48,12 +48,20 @@ export class SeatChannel implements ChannelModule<SeatAssigns> {
     private readonly runtime: ChannelRuntime,
   ) {}
 
-  /** Redis lost the event's history: every Phoenix seat join of it crashes, and `phx_error` makes the client rejoin from a fresh snapshot. */
-  resync(eventId: string): void {
+  /**
+   * Redis lost the event's history: every seat join of it crashes (a Phoenix client hears
+   * `phx_error` and rejoins from a fresh snapshot). Returns the sockets whose join crashed: the
+   * legacy dialect's are restarted by their socket.
+   */
+  resync(eventId: string): Conn[] {
+    const crashed: Conn[] = [];
     for (const conn of [...this.ctx.registry.watchers(eventId)]) {
-      const join = conn.dialect === "phx" ? seatJoin(conn, eventId) : undefined;
-      if (join) this.runtime.crash(conn, join, "resync");
+      const join = seatJoin(conn, eventId);
+      if (!join) continue;
+      this.runtime.crash(conn, join, "resync");
+      crashed.push(conn);
     }
+    return crashed;
   }
 
   async join(j: Joining<SeatAssigns>): Promise<void> {
@@ -72,6 +80,7 @@ export class SeatChannel implements ChannelModule<SeatAssigns> {
     const room = await this.checkPass(j.conn, assigns, mode.pass);
     if (room === "malformed") return j.refuse({ reason: "malformed_payload", field: "pass", message: "pass is not a waiting-room pass (use the one the admitted push or the queue join gave)" });
     if (!j.current()) return;
+    const legacy = j.conn.dialect === "seed";
     const feed = await ctx.feeds.acquire(eventId);
     // The feed reference is the join's from here: released at leave, or now if the join ends unanswered.
     j.onLeave(() => ctx.feeds.release(eventId));
@@ -100,9 +109,11 @@ export class SeatChannel implements ChannelModule<SeatAssigns> {
         userId: j.conn.userId,
         lastSeq: mode.lastSeq,
         epoch: mode.epoch,
-        compact: mode.changes,
+        // The legacy dialect's `startstate` lists taken seats only: the seat ids are not needed.
+        compact: mode.changes || legacy,
         isCurrent: j.current,
         commit: (view) => {
+          if (legacy) return this.acceptStartState(j, view, assigns);
           if (mode.changes) {
             assigns.changes = { sections: mode.sections };
             // The streams start at the feed's position, which is where this view ends.
@@ -143,7 +154,7 @@ export class SeatChannel implements ChannelModule<SeatAssigns> {
       throw new Refusal({
         reason: "not_admitted",
         seat: seat!,
-        message: assigns.passUntil ? "your turn has ended: join the waiting room again" : "this event has a waiting room: join queue:<event> and rejoin the seats with the pass you are given",
+        message: assigns.passUntil ? "your turn has ended: join the waiting room again" : "this event has a waiting room: join queue:<event> (on the Phoenix socket) and rejoin the seats with the pass you are given",
       });
     const who = { eventId: assigns.eventId, userId: conn.userId };
     try {
@@ -163,13 +174,24 @@ export class SeatChannel implements ChannelModule<SeatAssigns> {
     }
   }
 
-  abortReply(_event: string, payload: Record<string, unknown>, reason: string): Record<string, unknown> {
-    return {
-      reason,
-      retryable: true,
-      message: "the seat map was resynchronised while this push was in flight; it may have taken effect: rejoin, check your hold, retry",
-      ...(typeof payload.seat === "string" ? { seat: payload.seat } : {}),
-    };
+  /**
+   * The legacy dialect's join (made on connect): `startstate` lists the taken seats by state, and
+   * updates come on the dialect's own topic, encoded once for all its sockets by the fan-out.
+   */
+  private acceptStartState(j: Joining<SeatAssigns>, view: SeatView, assigns: SeatAssigns): void {
+    const data: Record<"reserved" | "paid" | "locked", string[]> = { reserved: [], paid: [], locked: [] };
+    if (view.mode === "snapshot") for (const [seat, s] of view.taken) data[s.state].push(seat);
+    j.subscribe(uwsTopic.seedSeats(assigns.eventId));
+    startWatching(this.ctx, j.conn, assigns.eventId);
+    j.onLeave(() => stopWatching(this.ctx, j.conn, assigns.eventId));
+    // A sold-out venue's start state lists every seat: it may drain above WS_MAX_BACKPRESSURE.
+    j.accept(data, assigns, { large: true });
+  }
+
+  readonly crashMessage = "the seat map was resynchronised while this push was in flight; it may have taken effect: rejoin, check your hold, retry";
+
+  echo(payload: Record<string, unknown>): Record<string, unknown> {
+    return typeof payload.seat === "string" ? { seat: payload.seat } : {};
   }
 
   /**

@@ -116,6 +116,6 @@ export class SeatFanout {
   }
 
   private watches(conn: Conn, eventId: string): boolean {
-    return conn.dialect === "seed" ? conn.seedEventId === eventId : seatJoin(conn, eventId) !== undefined;
+    return seatJoin(conn, eventId) !== undefined;
   }
 }
