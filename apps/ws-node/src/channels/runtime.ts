@@ -114,7 +114,12 @@ export class ChannelRuntime {
         send(conn, codec.reply(to, "error", { reason: "internal_error", message: "temporary failure; retry" }));
       }
     } finally {
-      // A join that went stale ends here, silently: what it took is released.
+      // A join that went stale ends here, silently: what it took is released. A current one left
+      // unanswered is a module's bug; the client still gets an answer.
+      if (!answered && current()) {
+        this.ctx.logger.error({ topic: to.topic }, "channel join returned without an answer");
+        send(conn, codec.reply(to, "error", { reason: "internal_error", message: "temporary failure; retry" }));
+      }
       if (!answered) this.forget(conn, join);
     }
   }
@@ -222,9 +227,9 @@ export class ChannelRuntime {
     if (ended.has(join)) return;
     ended.add(join);
     join.live = false;
-    // A newer join of the same topic may share a uWS topic with this one: it keeps its subscription.
-    const newer = conn.joins.get(join.topic);
-    if (!conn.closed && conn.ws) for (const t of join.topics) if (!newer?.topics.has(t)) conn.ws.unsubscribe(t);
+    // A join is forgotten before a newer join of its topic registers, and a stale join cannot
+    // subscribe (`subscribe` checks it is current), so these topics are this join's alone.
+    if (!conn.closed && conn.ws) for (const t of join.topics) conn.ws.unsubscribe(t);
     join.topics.clear();
     // Last taken, first released, as with `defer`.
     for (const release of join.cleanups.splice(0).reverse()) {
