@@ -14,6 +14,7 @@ import { ordersPlugin } from "./plugins/orders.ts";
 import { waitingRoomsPlugin } from "./plugins/waiting-rooms.ts";
 import { waitingRoomRoutes } from "./routes/waiting-room.ts";
 import { orderRoutes } from "./routes/orders.ts";
+import { seatStateRoutes } from "./routes/seat-state.ts";
 import { opsControlRoutes } from "./routes/ops-controls.ts";
 import { paymentWebhookRoutes } from "./routes/payment-webhook.ts";
 import { pageRoutes } from "./routes/pages.ts";
@@ -84,6 +85,7 @@ export function buildApp(deps: ApiDeps) {
   app.register(notificationRoutes);
   app.register(chatAdminRoutes);
   app.register(orderRoutes);
+  app.register(seatStateRoutes);
   app.register(opsControlRoutes);
   app.register(waitingRoomRoutes);
   app.register(paymentWebhookRoutes);

@@ -9,6 +9,26 @@ import { checkNewEvent } from "../services/create-event.ts";
 import { loadEvent } from "../services/event-update.ts";
 import { toEventView } from "../services/event-views.ts";
 
+/** The shared checks name fields as the REST bodies have them; the chat service's bodies put them under `event`. */
+async function underEvent<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (err instanceof ApiError && err.extra.errors)
+      throw new ApiError(err.status, err.code, `event.${err.message}`, { errors: err.extra.errors.map((e) => ({ ...e, field: `event.${e.field}` })) });
+    throw err;
+  }
+}
+
+/**
+ * The chat service's bodies have no waiting room, and their schemas let unknown fields through unchecked:
+ * a `waiting_room` in one is dropped here, never stored without the REST schema's checks.
+ */
+function withoutRoom<T extends object>(event: T): T {
+  const { waiting_room: _dropped, ...rest } = event as T & { waiting_room?: unknown };
+  return rest as T;
+}
+
 /**
  * The chat service's event routes, with the paths and bodies its clients send, beside their REST
  * equivalents (`PATCH /api/events/:id`, `DELETE /api/events/:id`, `GET /api/events/:id/chat_room`).
@@ -17,26 +37,6 @@ import { toEventView } from "../services/event-views.ts";
  */
 export const eventSeedRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const db = app.deps.db.db;
-
-  /** The shared checks name fields as the REST bodies have them; the chat service's bodies put them under `event`. */
-  const underEvent = async <T>(work: () => Promise<T>): Promise<T> => {
-    try {
-      return await work();
-    } catch (err) {
-      if (err instanceof ApiError && err.extra.errors)
-        throw new ApiError(err.status, err.code, `event.${err.message}`, { errors: err.extra.errors.map((e) => ({ ...e, field: `event.${e.field}` })) });
-      throw err;
-    }
-  };
-
-  /**
-   * The chat service's bodies have no waiting room, and their schemas let unknown fields through unchecked:
-   * a `waiting_room` in one is dropped here, never stored without the REST schema's checks.
-   */
-  const withoutRoom = <T extends object>(event: T): T => {
-    const { waiting_room: _dropped, ...rest } = event as T & { waiting_room?: unknown };
-    return rest as T;
-  };
 
   app.post(
     "/api/events/create_event",
@@ -122,6 +122,12 @@ export const eventSeedRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
   );
 
+  await chatRoomReads(app);
+};
+
+/** An event's chat room, by the chat service's route and by its REST form. */
+async function chatRoomReads(app: Parameters<FastifyPluginAsyncTypebox>[0]): Promise<void> {
+  const db = app.deps.db.db;
   const chatRoomOf = async (eventId: string) => {
     const event = await loadEvent({ db, eventId });
     const room = event ? await findOrCreateRoom({ db, eventId }) : null;
@@ -155,4 +161,4 @@ export const eventSeedRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => chatRoomOf(request.params.id.toLowerCase()),
   );
-};
+}

@@ -1,21 +1,19 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { desc, eq } from "drizzle-orm";
 import { orders as ordersTable } from "@seatdrop/db";
-import { OrderError, SeatMapCache, closePendingOrder, createOrder, loadOrderView, refundOrder } from "@seatdrop/orders";
+import { OrderError, closePendingOrder, createOrder, loadOrderView, refundOrder } from "@seatdrop/orders";
 import type { OrderView as OrderViewData } from "@seatdrop/orders";
-import { Type } from "typebox";
 import { currentUser } from "../plugins/auth.ts";
-import { sendShared } from "../encoded-reply.ts";
 import { ApiError } from "../errors.ts";
 import { bearerSecurity, errorResponses, IdParams } from "../schemas/common.ts";
-import { CreateOrderBody, OrderList, OrderView, RebuildBody, SeatMapResponse } from "../schemas/order.ts";
+import { CreateOrderBody, OrderList, OrderView } from "../schemas/order.ts";
 
 /** An OrderError becomes the API's error shape; the field goes into `errors` for a 422. */
 export function toApiError(e: OrderError): ApiError {
   if (e.status === 422 && e.field) return new ApiError(422, e.code, e.message, { errors: [{ field: e.field, message: e.message }] });
   return new ApiError(e.status, e.code, e.message, e.field ? { field: e.field } : {});
 }
-async function mapped<T>(p: Promise<T>): Promise<T> {
+export async function mapped<T>(p: Promise<T>): Promise<T> {
   try {
     return await p;
   } catch (e) {
@@ -27,7 +25,7 @@ async function mapped<T>(p: Promise<T>): Promise<T> {
 const COMMIT_WAIT_MS = 10_000;
 
 /** Resolves with the work's outcome, or `{done: false}` after `ms` (aborting `ac`); the work's rejection passes through. */
-async function raceTimer<T>(work: Promise<T>, ms: number, ac: AbortController): Promise<{ done: true; value: T } | { done: false }> {
+export async function raceTimer<T>(work: Promise<T>, ms: number, ac: AbortController): Promise<{ done: true; value: T } | { done: false }> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<{ done: false }>((resolve) => {
     timer = setTimeout(() => {
@@ -71,7 +69,6 @@ async function withOrderDeadline(
  */
 export const orderRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const ctx = app.orders;
-  const seatMaps = new SeatMapCache(ctx);
 
   app.post(
     "/api/orders",
@@ -151,41 +148,6 @@ export const orderRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const user = currentUser(request);
       return mapped(refundOrder(ctx, { orderId: request.params.id, requester: { userId: user.userId, role: user.role } }));
-    },
-  );
-
-  app.get(
-    "/api/events/:id/seats",
-    { schema: { tags: ["events"], summary: "The seat map with each seat's live state", params: IdParams, response: { 200: SeatMapResponse, ...errorResponses(404, 422, 429, 503) } } },
-    // A read: past its deadline it simply answers 503 (with Retry-After); nothing is left to fence.
-    // The body is encoded once per (event, seq) and shared, gzipped for clients that accept it
-    // (SeatMapCache; docs/reliability.md, round two, finding 2), and each read counts against
-    // LIMIT_MAP_READS_PER_IP.
-    async (request, reply) => {
-      await app.attemptLimits.consume("map_read", { ip: request.ip });
-      const ac = new AbortController();
-      const r = await raceTimer(mapped(seatMaps.get(request.params.id)), ctx.config.ORDER_DEADLINE_MS, ac);
-      if (!r.done) throw new ApiError(503, "database_unavailable", "the seat map cannot be read right now; retry shortly");
-      return sendShared(request, reply, r.value);
-    },
-  );
-
-  app.post(
-    "/api/admin/rebuild-seats",
-    {
-      onRequest: app.requireRole("admin", "service"),
-      schema: {
-        tags: ["admin"],
-        summary: "Ask the worker to rebuild reserved and paid seats in Redis from PostgreSQL",
-        security: bearerSecurity,
-        body: RebuildBody,
-        response: { 202: Type.Object({ job_id: Type.String() }), ...errorResponses(401, 403, 422, 503) },
-      },
-    },
-    async (request, reply) => {
-      if (!ctx.jobs) throw new ApiError(503, "unavailable", "no job queue is configured");
-      const jobId = await ctx.jobs.requestRebuild(request.body.event_id?.toLowerCase());
-      return reply.code(202).send({ job_id: jobId });
     },
   );
 };
