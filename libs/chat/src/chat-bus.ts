@@ -1,10 +1,11 @@
-import type { ChatBusEvent, ChatBusMessage, NotificationView, PresenceMeta, UserBusMessage } from "@seatdrop/protocol";
-import { readSequencedRange, seqOfEntry, type Keys, type Redis } from "@seatdrop/redis";
+import { chatBusEventSchema, presenceEntrySchema, type ChatBusEvent, type ChatBusMessage, type NotificationView, type UserBusMessage } from "@seatdrop/protocol";
+import type { Keys, Redis } from "@seatdrop/redis";
+import { decodeBus, entryFields, readSequencedRange, seqOfEntry, type PresenceEntry } from "@seatdrop/streams";
 import { ChatError } from "./errors.ts";
 import { registerChatScripts, type ChatScriptCaller } from "./scripts.ts";
 
-/** A presence entry as stored in a room's presence hash: the meta plus its user. */
-export type PresenceEntry = PresenceMeta & { user_id: string };
+/** A presence entry as stored in a room's presence hash: the meta plus its user (libs/streams). */
+export type { PresenceEntry };
 
 /** The room's position in its total order. */
 export interface RoomSeq {
@@ -96,7 +97,7 @@ export class ChatBus {
     const [e2, vals] = r[1]!;
     if (e1 || e2) throw e1 ?? e2;
     const [n, ep] = pos as (string | null)[];
-    return { seq: Number(n ?? 0), epoch: ep ?? null, entries: (vals as string[]).map((v) => JSON.parse(v) as PresenceEntry) };
+    return { seq: Number(n ?? 0), epoch: ep ?? null, entries: (vals as string[]).map(decodePresence) };
   }
 
   /** Removes presence entries (by field) and announces the leaves; returns how many were there. */
@@ -117,7 +118,7 @@ export class ChatBus {
   /** The room's entries now (for tests and admin views). */
   async presenceEntries(eventId: string): Promise<PresenceEntry[]> {
     const vals = await this.redis.hvals(this.keys.chat(eventId).presence);
-    return vals.map((s) => JSON.parse(s) as PresenceEntry);
+    return vals.map(decodePresence);
   }
 
   /**
@@ -147,10 +148,8 @@ export class ChatBus {
     if (entries === null) return null;
     const out: ChatBusMessage[] = [];
     for (const entry of entries) {
-      const fields = entry[1];
-      const f: Record<string, string> = {};
-      for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;
-      const msg: ChatBusMessage = { s: seqOfEntry(entry), ev: JSON.parse(f.m ?? "null") as ChatBusEvent };
+      const f = entryFields(entry);
+      const msg: ChatBusMessage = { s: seqOfEntry(entry), ev: decodeBus(chatBusEventSchema, f.m ?? "null", "chat log entry") };
       if (ep) msg.ep = ep;
       if (f.o) msg.o = f.o;
       out.push(msg);
@@ -164,4 +163,8 @@ export class ChatBus {
     const msg: UserBusMessage = { k: "notification", n };
     await this.redis.spublish(this.keys.userChannel(userId), JSON.stringify(msg));
   }
+}
+
+function decodePresence(text: string): PresenceEntry {
+  return decodeBus(presenceEntrySchema, text, "presence entry");
 }

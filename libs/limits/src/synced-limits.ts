@@ -1,3 +1,5 @@
+import { z } from "zod";
+import { decodeBus } from "@seatdrop/streams";
 import { RateLimitedError, type AttemptKind, type AttemptLimits } from "./attempt-limits.ts";
 
 /** One count as this process knows it. */
@@ -18,7 +20,8 @@ interface Entry {
 }
 
 /** A message on the totals channel: the sending node and `[name, subject, total, ms left in the window]`. */
-type TotalsMessage = { n: string; t: [string, string, number, number][] };
+const totalsMessage = z.object({ n: z.string(), t: z.array(z.tuple([z.string(), z.string(), z.number(), z.number()])) });
+type TotalsMessage = z.infer<typeof totalsMessage>;
 
 /**
  * An attempt limit decided in the process's memory, synchronously (a ws-node's upgrade must
@@ -68,14 +71,14 @@ export class SyncedLimits {
   onMessage(text: string): void {
     let m: TotalsMessage;
     try {
-      m = JSON.parse(text) as TotalsMessage;
-    } catch {
+      m = decodeBus(totalsMessage, text, "attempt totals");
+    } catch (err) {
+      this.o.onError?.(err);
       return;
     }
-    if (m.n === this.o.nodeId || !Array.isArray(m.t)) return;
+    if (m.n === this.o.nodeId) return;
     const now = Date.now();
     for (const [name, subject, total, ttlMs] of m.t) {
-      if (typeof total !== "number" || typeof ttlMs !== "number") continue;
       const e = this.entry(name, subject, now);
       if (e.inflight > 0) {
         // Our reply may or may not include the attempts behind this total: take both with it.

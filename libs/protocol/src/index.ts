@@ -8,3 +8,4 @@ export * from "./chat-frames.ts";
 export * from "./ids.ts";
 export * from "./push-payloads.ts";
 export * from "./map-follower.js";
+export * from "./bus-schemas.ts";

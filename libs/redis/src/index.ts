@@ -3,5 +3,4 @@ export { scanMaster, watchShardFailovers, type ShardFailover } from "./shard-fai
 export { installIoredisClusterFixes } from "./ioredis-cluster-fixes.ts";
 export { connectRedis, describeRedis, duplicateRedis, isCluster, probeRedis, scanKeys, unlinkMatching, type Redis, type RedisTarget } from "./connect.ts";
 export { registerLuaScripts, luaScripts, type LoadedScript, type ScriptCaller } from "./lua-scripts.ts";
-export { readSequencedRange, seqOfEntry, type LogEntry } from "./sequenced-log.ts";
 export { isRedisUnavailable } from "./unavailable.ts";

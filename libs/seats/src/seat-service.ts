@@ -2,8 +2,9 @@ import type { Config } from "@seatdrop/config";
 import type { Db } from "@seatdrop/db";
 import type { HoldJobs } from "@seatdrop/jobs";
 import { metrics, zeroCounter, type Logger } from "@seatdrop/observability";
-import { isUuid } from "@seatdrop/protocol";
-import { readSequencedRange, type Keys, type Redis } from "@seatdrop/redis";
+import { isUuid, seatEventSchema } from "@seatdrop/protocol";
+import type { Keys, Redis } from "@seatdrop/redis";
+import { decodeBus, readSequencedRange } from "@seatdrop/streams";
 import { SeatError, SeatErrorCode } from "./errors.ts";
 import { EventLoader } from "./event-loader.ts";
 import { HoldKeeper } from "./hold-keeper.ts";
@@ -135,7 +136,7 @@ export class SeatService {
       const seq = await this.currentSeq(eventId);
       return seq < fromSeq ? [] : null;
     }
-    return entries.map(([, fields]) => JSON.parse(fields[1]!) as SeatEvent);
+    return entries.map(([, fields]) => decodeBus(seatEventSchema, fields[1]!, "seat log entry"));
   }
 }
 

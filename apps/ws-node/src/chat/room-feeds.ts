@@ -1,9 +1,9 @@
-import type { ChatBus, PresenceEntry } from "@seatdrop/chat";
+import type { ChatBus } from "@seatdrop/chat";
 import type { Logger } from "@seatdrop/observability";
-import { messagesOf, type ChatBusMessage, type PresenceMap, type RoomStatus } from "@seatdrop/protocol";
+import { chatBusMessageSchema, messagesOf, type ChatBusMessage, type PresenceMap, type RoomStatus } from "@seatdrop/protocol";
 import type { Keys } from "@seatdrop/redis";
 import { ChannelSubscriptions } from "../fanout/channel-subscriptions.ts";
-import { SequencedFeed, type FeedPosition } from "../fanout/sequenced-feed.ts";
+import { decodeBus, PresenceSet, SequencedFeed, type StreamPosition } from "@seatdrop/streams";
 import type { Subscriber } from "../fanout/subscriber.ts";
 
 /** How many recent sequenced events each room keeps in memory, for a join's catch-up without Redis. */
@@ -26,13 +26,8 @@ export class RoomFeed extends SequencedFeed<ChatBusMessage> {
   messageVersion = 0;
   /** The room's status as last announced; the node refuses typing in an inactive room without asking PostgreSQL. */
   status: RoomStatus = "inactive";
-  /**
-   * The room's presence as of `lastSeq`: phx_ref → entry, from an atomic snapshot and
-   * then every diff in order. A join's `presence_state` is read from here, not from Redis.
-   */
-  readonly presence = new Map<string, PresenceEntry>();
-  /** The same entries by user (distinct users online = its size), kept with `presence`. */
-  private readonly users = new Map<string, Map<string, PresenceEntry>>();
+  /** The room's presence as of `lastSeq`: a join's `presence_state` is read from here, not from Redis. */
+  readonly presence = new PresenceSet();
   /**
    * The room's recent speakers, oldest first (at most `speakersMax`): in a room too large to list
    * everyone, members see the presence of the people whose messages they read.
@@ -60,16 +55,14 @@ export class RoomFeed extends SequencedFeed<ChatBusMessage> {
   }
 
   /** Position and presence from Redis, atomically (start, and whenever the feed starts over). */
-  protected async load(): Promise<FeedPosition> {
+  protected async load(): Promise<StreamPosition> {
     const snap = await this.bus.presenceSnapshot(this.eventId);
     this.messageVersion++;
-    this.presence.clear();
-    this.users.clear();
-    for (const e of snap.entries) this.addEntry(e);
+    this.presence.load(snap.entries);
     return { seq: snap.seq, epoch: snap.epoch };
   }
 
-  protected position(): Promise<FeedPosition> {
+  protected position(): Promise<StreamPosition> {
     return this.bus.currentSeq(this.eventId);
   }
 
@@ -100,40 +93,17 @@ export class RoomFeed extends SequencedFeed<ChatBusMessage> {
 
   /** Distinct users online. */
   get online(): number {
-    return this.users.size;
+    return this.presence.users;
   }
 
   /** The presence to show: everyone, or (a large room) only the recent speakers. */
   presenceView(onlySpeakers: boolean): PresenceMap {
-    const out: PresenceMap = {};
-    for (const userId of onlySpeakers ? this.speakers.keys() : this.users.keys()) Object.assign(out, this.metasOf(userId));
-    return out;
+    return this.presence.view(onlySpeakers ? this.speakers.keys() : undefined);
   }
 
   /** One user's metas now (a new speaker's presence); empty when they are offline. */
   metasOf(userId: string): PresenceMap {
-    const entries = this.users.get(userId);
-    if (!entries) return {};
-    const metas = [];
-    for (const { user_id: _u, ...meta } of entries.values()) metas.push(meta);
-    return { [userId]: { metas } };
-  }
-
-  private addEntry(e: PresenceEntry): void {
-    if (this.presence.has(e.phx_ref)) return;
-    this.presence.set(e.phx_ref, e);
-    let mine = this.users.get(e.user_id);
-    if (!mine) this.users.set(e.user_id, (mine = new Map()));
-    mine.set(e.phx_ref, e);
-  }
-
-  private removeEntry(phxRef: string): void {
-    const e = this.presence.get(phxRef);
-    if (!e) return;
-    this.presence.delete(phxRef);
-    const mine = this.users.get(e.user_id);
-    mine?.delete(phxRef);
-    if (mine?.size === 0) this.users.delete(e.user_id);
+    return this.presence.metasOf(userId);
   }
 
   /**
@@ -156,10 +126,8 @@ export class RoomFeed extends SequencedFeed<ChatBusMessage> {
   private apply(m: ChatBusMessage): void {
     const ev = m.ev;
     if (ev.k === "status") this.status = ev.status;
-    else if (ev.k === "presence") {
-      for (const [user_id, { metas }] of Object.entries(ev.joins)) for (const meta of metas) this.addEntry({ ...meta, user_id });
-      for (const { metas } of Object.values(ev.leaves)) for (const meta of metas) this.removeEntry(meta.phx_ref);
-    } else {
+    else if (ev.k === "presence") this.presence.apply(ev.joins, ev.leaves);
+    else {
       this.messageVersion++;
       for (const v of messagesOf(ev)) if (v.user_id) this.spoke(v.user_id);
     }
@@ -215,7 +183,7 @@ export class RoomFeeds {
       onMessage: (feed, text) => {
         let msg: ChatBusMessage;
         try {
-          msg = JSON.parse(text) as ChatBusMessage;
+          msg = decodeBus(chatBusMessageSchema, text, "chat message");
         } catch (err) {
           this.log.error({ err, eventId: feed.eventId }, "undecodable chat message");
           return;

@@ -1,5 +1,6 @@
 import type { Logger } from "@seatdrop/observability";
-import type { UserBusMessage } from "@seatdrop/protocol";
+import { userBusMessageSchema, type UserBusMessage } from "@seatdrop/protocol";
+import { decodeBus } from "@seatdrop/streams";
 import type { Keys } from "@seatdrop/redis";
 import { ChannelSubscriptions } from "../fanout/channel-subscriptions.ts";
 import type { Subscriber } from "../fanout/subscriber.ts";
@@ -27,7 +28,7 @@ export class UserFeeds {
       onMessage: (entry, text) => {
         let msg: UserBusMessage;
         try {
-          msg = JSON.parse(text) as UserBusMessage;
+          msg = decodeBus(userBusMessageSchema, text, "user message");
         } catch (err) {
           this.log.error({ err, userId: entry.userId }, "undecodable user message");
           return;

@@ -1,9 +1,9 @@
 import type { Keys } from "@seatdrop/redis";
 import { metrics, type Logger } from "@seatdrop/observability";
-import type { SeatEvent, SeatMessage } from "@seatdrop/protocol";
+import { seatMessageSchema, type SeatEvent, type SeatMessage } from "@seatdrop/protocol";
 import type { SeatService } from "@seatdrop/seats";
 import { ChannelSubscriptions } from "./channel-subscriptions.ts";
-import { SequencedFeed, type FeedPosition } from "./sequenced-feed.ts";
+import { decodeBus, SequencedFeed, type StreamPosition } from "@seatdrop/streams";
 import type { Subscriber } from "./subscriber.ts";
 
 /** How many recent events each feed keeps in memory for joins and catch-ups without a Redis read. */
@@ -54,11 +54,11 @@ export class EventFeed extends SequencedFeed<SeatEvent> {
     this.restartAt({ seq, epoch });
   }
 
-  protected load(): Promise<FeedPosition> {
+  protected load(): Promise<StreamPosition> {
     return this.position();
   }
 
-  protected async position(): Promise<FeedPosition> {
+  protected async position(): Promise<StreamPosition> {
     const [seq, epoch] = await Promise.all([this.seats.currentSeq(this.eventId), this.seats.events.epoch(this.eventId)]);
     return { seq, epoch };
   }
@@ -106,7 +106,7 @@ export class EventFeeds {
       onMessage: (feed, text) => {
         let msg: SeatMessage;
         try {
-          msg = JSON.parse(text) as SeatMessage;
+          msg = decodeBus(seatMessageSchema, text, "seat message");
         } catch (err) {
           this.log.error({ err, eventId: feed.eventId }, "undecodable seat message");
           return;

@@ -1,4 +1,5 @@
 import type { SeatEvent } from "@seatdrop/protocol";
+import { continues } from "@seatdrop/streams";
 import type { HoldView, SeatService, Snapshot } from "@seatdrop/seats";
 import type { EventFeed } from "./event-feed.ts";
 
@@ -26,7 +27,8 @@ export async function prepareSeatView(o: {
   commit: (view: SeatView) => void;
 }): Promise<void> {
   const { seats, feed, eventId, userId } = o;
-  if (o.lastSeq !== undefined && o.lastSeq <= feed.lastSeq && (o.epoch === undefined || o.epoch === feed.epoch)) {
+  // A client without an epoch (an older one) is taken to be in the feed's.
+  if (o.lastSeq !== undefined && continues({ seq: o.lastSeq, epoch: o.epoch ?? feed.epoch }, { seq: feed.lastSeq, epoch: feed.epoch })) {
     const hold = userId ? await seats.holds.holdOf(eventId, userId) : null;
     if (!o.isCurrent()) return;
     let events = feed.eventsSince(o.lastSeq);

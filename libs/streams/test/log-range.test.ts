@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { connectRedis, readSequencedRange, seqOfEntry, type Redis } from "@seatdrop/redis";
+import { connectRedis, type Redis } from "@seatdrop/redis";
+import { readSequencedRange, seqOfEntry } from "../src/log-range.ts";
 
 /**
  * The seat log and the chat room log are streams with ids `<seq>-1`, trimmed from the front. A

@@ -6,11 +6,7 @@ const STALL_MS = 200;
 const RETRY_MIN_MS = 200;
 const RETRY_MAX_MS = 5000;
 
-/** Where a stream stands in Redis: its last sequence number and the epoch that number belongs to. */
-export interface FeedPosition {
-  seq: number;
-  epoch: string | null;
-}
+import { continues, type StreamPosition } from "./position.ts";
 
 /** One publish as the feed sees it: sequenced items in order, who caused them, and their epoch. */
 export interface FeedMessage<T> {
@@ -54,9 +50,9 @@ export abstract class SequencedFeed<T> {
   private retryMs = 0;
 
   /** The stream's current position (and, for subclasses that keep state, that state): start and resets. */
-  protected abstract load(): Promise<FeedPosition>;
+  protected abstract load(): Promise<StreamPosition>;
   /** The position only, cheaply (catch-up after a reconnect). */
-  protected abstract position(): Promise<FeedPosition>;
+  protected abstract position(): Promise<StreamPosition>;
   /** Logged items `from..to`, or null when the log no longer reaches back to `from`. */
   protected abstract readLog(from: number, to: number): Promise<T[] | null>;
   /** Hands items, in order and each once, to the node's subscribers. */
@@ -114,7 +110,8 @@ export abstract class SequencedFeed<T> {
     if (!this.initialised || this.closed) return Promise.resolve(false);
     return this.position().then(
       (pos) => {
-        if (pos.seq <= this.lastSeq && pos.epoch === this.epoch) return false;
+        // Nothing missed when what Redis has is a position this feed has already reached.
+        if (continues(pos, { seq: this.lastSeq, epoch: this.epoch })) return false;
         this.queue.push({ fillTo: pos.seq, epoch: pos.epoch });
         void this.pump();
         return true;
@@ -181,7 +178,7 @@ export abstract class SequencedFeed<T> {
    * Starts over at a position the caller read itself (a join's snapshot from a newer epoch than
    * this feed has seen): current subscribers resync.
    */
-  protected restartAt(pos: FeedPosition): void {
+  protected restartAt(pos: StreamPosition): void {
     this.ring = new Array(this.ringSize);
     this.lastSeq = pos.seq;
     this.epoch = pos.epoch;

@@ -1,10 +1,18 @@
-import type { Redis } from "./connect.ts";
+import type { Redis } from "@seatdrop/redis";
 
 /** A range this wide or narrower is read at once: probing it first would cost more than it saves. */
 const PROBE_ABOVE = 64;
 
 /** An entry of a sequenced log: its id `<seq>-1` and its fields. */
 export type LogEntry = [id: string, fields: string[]];
+
+/** A log entry's fields as a map (XADD's field-value pairs). */
+export function entryFields(entry: LogEntry): Record<string, string> {
+  const fields = entry[1];
+  const f: Record<string, string> = {};
+  for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;
+  return f;
+}
 
 /** The sequence number of a log entry's id `<seq>-1`. */
 export function seqOfEntry(entry: LogEntry): number {
