@@ -2,7 +2,7 @@ import { chatBusEventSchema, presenceEntrySchema, type ChatBusEvent, type ChatBu
 import type { Keys, Redis } from "@seatdrop/redis";
 import { decodeBus, entryFields, readSequencedRange, seqOfEntry, type PresenceEntry } from "@seatdrop/streams";
 import { ChatError } from "./errors.ts";
-import { registerChatScripts, type ChatScriptCaller } from "./scripts.ts";
+import { decodeChatEmit, decodeChatRate, decodePresenceBatch, decodePresenceLeave, decodeTyping, registerChatScripts, type ChatScriptCaller } from "./scripts.ts";
 
 /** A presence entry as stored in a room's presence hash: the meta plus its user (libs/streams). */
 export type { PresenceEntry };
@@ -32,16 +32,14 @@ export class ChatBus {
   /** Appends an event to the room's order and publishes it; returns its sequence number. */
   async emit(eventId: string, ev: ChatBusEvent, origin = ""): Promise<number> {
     const k = this.keys.chat(eventId);
-    const [seq] = (await this.call("chatEmit", k.script, [JSON.stringify(ev), origin])) as [number, string];
-    return seq;
+    return decodeChatEmit(await this.call("chatEmit", k.script, [JSON.stringify(ev), origin])).seq;
   }
 
   /** Publishes a typing notice unless the user sent the same kind within `throttleMs`; true when published. */
   async typing(o: { eventId: string; userId: string; typing: boolean; throttleMs: number; origin: string }): Promise<boolean> {
     const k = this.keys.chat(o.eventId);
     const ev: ChatBusEvent = { k: "typing", user_id: o.userId, typing: o.typing };
-    const r = await this.call("typing", [k.typing(o.userId, o.typing), k.channel], [o.throttleMs, JSON.stringify(ev), o.origin]);
-    return r === 1;
+    return decodeTyping(await this.call("typing", [k.typing(o.userId, o.typing), k.channel], [o.throttleMs, JSON.stringify(ev), o.origin]));
   }
 
   /**
@@ -50,9 +48,10 @@ export class ChatBus {
    */
   async takeMessageSlot(o: { eventId: string; userId: string; limit: number; windowMs: number }): Promise<void> {
     const k = this.keys.chat(o.eventId);
-    const [ok, n, why] = (await this.call("chatRate", [k.rate(o.userId), k.slow, k.slowGate(o.userId)], [o.windowMs, o.limit])) as [number, number, string?];
-    if (ok === 1) return;
-    if (why === "slow")
+    const r = decodeChatRate(await this.call("chatRate", [k.rate(o.userId), k.slow, k.slowGate(o.userId)], [o.windowMs, o.limit]));
+    if (r.ok) return;
+    const n = r.waitMs;
+    if (r.why === "slow")
       throw new ChatError("rate_limited", `slow mode: one message per member every few seconds; retry in ${Math.ceil(n / 1000)} s`, { retry_after_ms: n, slow_mode: true });
     throw new ChatError("rate_limited", `at most ${o.limit} messages per ${o.windowMs / 1000} s; retry in ${Math.ceil(n / 1000)} s`, {
       retry_after_ms: n,
@@ -81,7 +80,7 @@ export class ChatBus {
     const args: (string | number)[] = [o.origin ?? "", o.add.length];
     for (const a of o.add) args.push(a.field, JSON.stringify(a.entry));
     args.push(...o.remove);
-    const [seq, epoch] = (await this.call("presenceBatch", k.script, args)) as [number, string, number, number];
+    const { seq, epoch } = decodePresenceBatch(await this.call("presenceBatch", k.script, args));
     return { seq, epoch };
   }
 
@@ -104,15 +103,13 @@ export class ChatBus {
   async presenceLeave(o: { eventId: string; fields: string[]; origin?: string }): Promise<number> {
     if (o.fields.length === 0) return 0;
     const k = this.keys.chat(o.eventId);
-    const [removed] = (await this.call("presenceLeave", k.script, [o.origin ?? "", "fields", ...o.fields])) as [number, number];
-    return removed;
+    return decodePresenceLeave(await this.call("presenceLeave", k.script, [o.origin ?? "", "fields", ...o.fields])).removed;
   }
 
   /** Removes every presence entry a (dead) node had in a room and announces the leaves. */
   async presenceReapNode(o: { eventId: string; nodeId: string }): Promise<number> {
     const k = this.keys.chat(o.eventId);
-    const [removed] = (await this.call("presenceLeave", k.script, ["", "node", o.nodeId])) as [number, number];
-    return removed;
+    return decodePresenceLeave(await this.call("presenceLeave", k.script, ["", "node", o.nodeId])).removed;
   }
 
   /** The room's entries now (for tests and admin views). */

@@ -1,13 +1,12 @@
 import { randomUUID } from "node:crypto";
 import { eq } from "drizzle-orm";
-import type { Redis } from "@seatdrop/redis";
 import type { Config } from "@seatdrop/config";
 import { events as eventsTable, waitingRoomDraws, type Db, type WaitingRoomRecord } from "@seatdrop/db";
 import type { Logger } from "@seatdrop/observability";
-import type { Keys } from "@seatdrop/redis";
 import { drawOrder } from "./draw.ts";
 import { PassSigner } from "./pass.ts";
-import { ReplyReader, registerRoomScripts, type RoomCaller, type RoomPhase } from "./room-scripts.ts";
+import { ReplyReader, type Keys, type Redis } from "@seatdrop/redis";
+import { PHASES, registerRoomScripts, type RoomCaller, type RoomPhase } from "./room-scripts.ts";
 
 /** A room's settings as PostgreSQL has them (the seed stays inside this module). */
 export interface RoomInfo {
@@ -229,7 +228,7 @@ export class WaitingRooms {
     if (phase === "running" || phase === "sold_out")
       return { state: phase === "running" ? "waiting" : "sold_out", epoch, ahead: rd.int(2, "rank"), place: rd.int(3, "place") };
     if (phase === "draw_due") return { state: "pre_queue", epoch };
-    return { state: rd.phase(0) as "not_open" | "pre_queue" | "closed", epoch };
+    return { state: rd.oneOf(0, "phase", PHASES) as "not_open" | "pre_queue" | "closed", epoch };
   }
 
   /** Where each user stands (and a vouch that they are still here); null when Redis lost the room. */
@@ -238,7 +237,7 @@ export class WaitingRooms {
     if (r[0] === "lost") return null;
     const rd = new ReplyReader("queuePositions", r);
     const out: Positions = {
-      phase: rd.phase(0),
+      phase: rd.oneOf(0, "phase", PHASES),
       epoch: rd.str(1, "epoch"),
       perMinute: rd.int(2, "rate"),
       free: rd.int(3, "free"),
@@ -280,7 +279,7 @@ export class WaitingRooms {
     const rd = new ReplyReader("queueTick", r);
     return {
       kind: "ticked",
-      phase: rd.phase(0),
+      phase: rd.oneOf(0, "phase", PHASES),
       waiting: rd.int(1, "waiting"),
       admitted: rd.int(2, "admitted"),
       free: rd.int(3, "free"),

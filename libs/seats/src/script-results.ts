@@ -4,66 +4,7 @@
  * fails here with the script, position and field named, not as a wrong number further on.
  * Error replies (a negative first element) are turned into SeatErrors before these run.
  */
-import type { ScriptName } from "./scripts.ts";
-
-/** A script, or one transition's reply within seatTransitions. */
-type ReplyName = ScriptName | "lockSeat" | "unlockSeat";
-
-/** A script replied with something its decoder does not accept: a bug, never the client's input. */
-export class ScriptReplyError extends Error {
-  constructor(script: ReplyName, detail: string) {
-    super(`${script}: unexpected reply: ${detail}`);
-    this.name = "ScriptReplyError";
-  }
-}
-
-class Reader {
-  constructor(
-    private readonly script: ReplyName,
-    private readonly reply: unknown[],
-  ) {}
-
-  int(at: number, field: string): number {
-    const v = this.reply[at];
-    if (typeof v !== "number" || !Number.isInteger(v)) throw this.bad(at, field, "an integer");
-    return v;
-  }
-
-  flag(at: number, field: string): boolean {
-    const v = this.int(at, field);
-    if (v !== 0 && v !== 1) throw this.bad(at, field, "0 or 1");
-    return v === 1;
-  }
-
-  str(at: number, field: string): string {
-    const v = this.reply[at];
-    if (typeof v !== "string") throw this.bad(at, field, "a string");
-    return v;
-  }
-
-  strs(at: number, field: string): string[] {
-    const v = this.reply[at];
-    if (!Array.isArray(v) || !v.every((x) => typeof x === "string")) throw this.bad(at, field, "an array of strings");
-    return v as string[];
-  }
-
-  /** The strings from `at` to the end. */
-  rest(at: number, field: string): string[] {
-    const v = this.reply.slice(at);
-    if (!v.every((x) => typeof x === "string")) throw new ScriptReplyError(this.script, `${field} (from [${at}]) should be strings`);
-    return v as string[];
-  }
-
-  private bad(at: number, field: string, want: string): ScriptReplyError {
-    return new ScriptReplyError(this.script, `${field} ([${at}]) should be ${want}, got ${JSON.stringify(this.reply[at]) ?? "nothing"}`);
-  }
-}
-
-function read(script: ReplyName, reply: unknown, minLength: number): Reader {
-  if (!Array.isArray(reply)) throw new ScriptReplyError(script, `expected an array, got ${JSON.stringify(reply)}`);
-  if (reply.length < minLength) throw new ScriptReplyError(script, `expected at least ${minLength} elements, got ${reply.length}`);
-  return new Reader(script, reply);
-}
+import { readReply as read, ScriptReplyError } from "@seatdrop/redis";
 
 /**
  * seatTransitions: one reply per transition of the batch, in order (each decoded by

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { decodeLockSeat, decodeReleaseHoldByAdmin, decodeReserveHold, decodeSnapshot, decodeSweepHolds, ScriptReplyError } from "../src/script-results.ts";
+import { ScriptReplyError } from "@seatdrop/redis";
+import { decodeLockSeat, decodeReleaseHoldByAdmin, decodeReserveHold, decodeSnapshot, decodeSweepHolds } from "../src/script-results.ts";
 
 // The decoders stand between the Lua replies and the seat service: a reply of the wrong shape must
 // fail loudly, naming the script and the field, instead of becoming a wrong number downstream.
