@@ -1,7 +1,9 @@
+import type { SeatState } from "@seatdrop/protocol";
 export type { SeatEvent, SeatMessage, SeatEventType } from "@seatdrop/protocol";
 export { holdReleaseReasons } from "@seatdrop/protocol";
 
-export type SeatStateName = "available" | "locked" | "reserved" | "paid";
+/** A seat's state as clients see it: the protocol's (libs/protocol seat-frames.ts). */
+export type SeatStateName = SeatState;
 
 export interface HoldView {
   seats: string[];

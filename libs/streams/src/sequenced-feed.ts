@@ -135,6 +135,22 @@ export abstract class SequencedFeed<T> {
     return missed && silent;
   }
 
+  /**
+   * A reader's catch-up: everything after `seq` up to the feed's position, from the ring, else
+   * from the stream's log joined to what the feed delivered while the log was read. Null when the
+   * log no longer reaches back that far (the reader needs a snapshot); undefined when `isCurrent`
+   * turned false meanwhile (the reader is gone). Seat joins and chat joins both catch up here.
+   */
+  async itemsSince(seq: number, isCurrent: () => boolean): Promise<T[] | null | undefined> {
+    const ring = this.eventsSince(seq);
+    if (ring !== null) return ring;
+    const upTo = this.lastSeq;
+    const logged = await this.readLog(seq + 1, upTo);
+    if (!isCurrent()) return undefined;
+    const tail = this.eventsSince(upTo);
+    return logged && tail && logged.length === upTo - seq ? [...logged, ...tail] : null;
+  }
+
   /** Items after `seq` up to lastSeq from memory, or null when the ring no longer has them all. */
   eventsSince(seq: number): T[] | null {
     if (seq >= this.lastSeq) return [];

@@ -97,14 +97,8 @@ export class ChatChannel implements ChannelModule<ChatAssigns> {
       const since = feed.lastSeq;
       const history = await chat.latestHistory(eventId, roomId);
       if (!j.current()) return undefined;
-      let missed = feed.eventsSince(since);
-      if (missed === null) {
-        const upTo = feed.lastSeq;
-        const logged = await chat.service.bus.readLog(eventId, since + 1, upTo);
-        if (!j.current()) return undefined;
-        const tail = feed.eventsSince(upTo);
-        missed = logged && tail ? [...logged, ...tail] : null;
-      }
+      const missed = await feed.itemsSince(since, j.current);
+      if (missed === undefined) return undefined;
       if (missed !== null) return { history, missed };
     }
     j.refuse({ reason: "internal_error", message: "the room moved on while you joined; join again" });

@@ -1,4 +1,4 @@
-import type { SeatEvent } from "@seatdrop/protocol";
+import { seatStateAfter, type SeatEvent } from "@seatdrop/protocol";
 import { continues } from "@seatdrop/streams";
 import type { HoldView, SeatService, Snapshot } from "@seatdrop/seats";
 import type { EventFeed } from "./event-feed.ts";
@@ -31,14 +31,8 @@ export async function prepareSeatView(o: {
   if (o.lastSeq !== undefined && continues({ seq: o.lastSeq, epoch: o.epoch ?? feed.epoch }, { seq: feed.lastSeq, epoch: feed.epoch })) {
     const hold = userId ? await seats.holds.holdOf(eventId, userId) : null;
     if (!o.isCurrent()) return;
-    let events = feed.eventsSince(o.lastSeq);
-    if (events === null) {
-      const upTo = feed.lastSeq;
-      const logged = await seats.readLog(eventId, o.lastSeq + 1, upTo);
-      if (!o.isCurrent()) return;
-      const tail = feed.eventsSince(upTo);
-      if (logged && tail && logged.length === upTo - o.lastSeq) events = [...logged, ...tail];
-    }
+    const events = await feed.itemsSince(o.lastSeq, o.isCurrent);
+    if (events === undefined) return;
     if (events !== null) {
       o.commit({ mode: "events", seq: Math.max(o.lastSeq, feed.lastSeq), epoch: feed.epoch ?? "", events, hold });
       return;
@@ -62,8 +56,7 @@ export async function prepareSeatView(o: {
 }
 
 function applyEvent(taken: Snapshot["taken"], ev: SeatEvent): void {
-  if (ev.t === "locked") taken.set(ev.seat, { state: "locked", userId: ev.u });
-  else if (ev.t === "reserved") taken.set(ev.seat, { state: "reserved" });
-  else if (ev.t === "paid") taken.set(ev.seat, { state: "paid" });
-  else taken.delete(ev.seat);
+  const state = seatStateAfter(ev);
+  if (state === "available") taken.delete(ev.seat);
+  else taken.set(ev.seat, state === "locked" ? { state, userId: ev.u } : { state });
 }
