@@ -402,7 +402,7 @@ describe("a flood of pushes", () => {
     expect(seen.size).toBe(replies.length);
     for (const f of replies) expect(refs).toContain(f[1]);
     const limited = replies.filter((f) => (f[4] as unknown as Reply).response.reason === "rate_limited");
-    // The rule (phx-connection.ts): the 201st refusal in a row closes instead of answering.
+    // The rule (conn.ts, takeFrameToken): the 201st refusal in a row closes instead of answering.
     expect(limited.length).toBeGreaterThanOrEqual(200);
     expect(replies.length).toBeLessThan(refs.length);
 
