@@ -186,6 +186,20 @@ describe("channel runtime", () => {
     expect(s.sent()).toEqual([["9", "9", "seats:e1", "phx_reply", { status: "error", response: expect.objectContaining({ reason: "rate_limited", retry_after_ms: 250 }) }]]);
   });
 
+  it("a join resolves to null once joined, else to why not (what the legacy socket's close code follows)", async () => {
+    const { mod, next } = module();
+    const rt = runtime(mod);
+    const s = socket();
+    expect(await rt.join(s.conn, to("1", "1"), {})).toBeNull();
+    next((j) => j.refuse({ reason: "unknown_event" }));
+    expect(await rt.join(s.conn, { joinRef: "2", ref: "2", topic: "seats:e2" }, {})).toBe("unknown_event");
+    next(() => {
+      throw new Error("Redis went away");
+    });
+    expect(await rt.join(s.conn, { joinRef: "3", ref: "3", topic: "seats:e3" }, {})).toBe("internal_error");
+    expect(await rt.join(s.conn, { joinRef: "4", ref: "4", topic: "nope:e4" }, {})).toBe("unmatched topic");
+  });
+
   it("the legacy codec: a join's ok is startstate, a push's ok is nothing, refusals are the dialect's frames", () => {
     const join = { joinRef: "startstate", ref: "startstate", topic: "seats:e" };
     const push = { joinRef: "startstate", ref: null, topic: "seats:e" };

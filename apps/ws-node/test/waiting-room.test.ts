@@ -249,6 +249,33 @@ describe("the end of a turn", () => {
   });
 });
 
+describe("a room added while buyers are joined", () => {
+  it("applies to their next lock, once the node's copy of the settings is renewed", async () => {
+    const eventId = await createEvent(world.env, seatIdsGrid(1, 60));
+    const u = await createUser(world.env);
+    const j = await world.client(0, u.token).join(`seats:${eventId}`, { changes: true });
+    expect(j.reply.waiting_room).toBeUndefined();
+    expect((await push(j.channel, "lock", { seat: "A_1" })).status).toBe("ok");
+    // A room's settings as the API makes them (taken from another event's), put on this event.
+    const { room } = await createRoomEvent(world.env, seatIdsGrid(1, 1), { opensAt: soon(-2000), salesOpenAt: soon(-1000) });
+    await world.env.db.db.update(events).set({ waitingRoom: room, salesOpenAt: soon(-1000) }).where(eq(events.id, eventId));
+    // Within the settings' cache life (5 s) the lock may still pass; then it is refused.
+    // Each try takes a fresh seat (relocking one just released waits out a cool-down).
+    let n = 1;
+    const refused = await vi.waitFor(
+      async () => {
+        const seat = `A_${++n}`;
+        const r = await push(j.channel, "lock", { seat });
+        if (r.status === "ok") await push(j.channel, "unlock", { seat });
+        if (r.status !== "error") throw new Error("the lock still passes");
+        return r.response;
+      },
+      { timeout: 15_000, interval: 250 },
+    );
+    expect(refused).toMatchObject({ reason: "not_admitted", seat: `A_${n}` });
+  });
+});
+
 describe("the legacy seat dialect and a waiting room", () => {
   it("refuses its locks on an event with a room (it cannot carry a pass), naming why", async () => {
     const { eventId } = await runningRoom(seatIdsGrid(1, 4));

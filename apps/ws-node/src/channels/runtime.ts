@@ -36,32 +36,35 @@ export class ChannelRuntime {
     this.modules = modules;
   }
 
-  /** A join frame: answered with the module's reply or an error naming the reason. */
-  async join(conn: Conn, to: To, payload: Record<string, unknown>): Promise<void> {
+  /**
+   * A join frame: answered with the module's reply or an error naming the reason. Resolves to null
+   * once joined, else to the reason it was not (`stale` when a newer join or a leave overtook it).
+   */
+  async join(conn: Conn, to: To, payload: Record<string, unknown>): Promise<string | null> {
     const codec = this.codecs[conn.dialect];
     const parsed = parseTopic(to.topic);
     const module = parsed ? this.modules[parsed.kind] : undefined;
     if (!parsed || !module || to.joinRef === null) {
       metrics.wsFrameErrors.inc({ reason: "unmatched_topic" });
       send(conn, codec.reply(to, "error", { reason: "unmatched topic" }));
-      return;
+      return "unmatched topic";
     }
     // Joins waiting for their reply are capped per socket: each costs Redis and PostgreSQL work.
     const cap = this.ctx.config.WS_JOINS_IN_FLIGHT;
     if (conn.joinsInFlight >= cap) {
       metrics.wsFrameErrors.inc({ reason: "rate_limited" });
       send(conn, codec.reply(to, "error", rateLimited(JOIN_IN_FLIGHT_RETRY_MS, `at most ${cap} joins may wait for their reply`)));
-      return;
+      return "rate_limited";
     }
     conn.joinsInFlight++;
     try {
-      await this.run(conn, module, { ...to, joinRef: to.joinRef }, parsed.kind, "userId" in parsed ? parsed.userId : parsed.eventId, payload);
+      return await this.run(conn, module, { ...to, joinRef: to.joinRef }, parsed.kind, "userId" in parsed ? parsed.userId : parsed.eventId, payload);
     } finally {
       conn.joinsInFlight--;
     }
   }
 
-  private async run(conn: Conn, module: ChannelModule<unknown>, to: To & { joinRef: string }, kind: ChannelKind, subtopic: string, payload: Record<string, unknown>): Promise<void> {
+  private async run(conn: Conn, module: ChannelModule<unknown>, to: To & { joinRef: string }, kind: ChannelKind, subtopic: string, payload: Record<string, unknown>): Promise<string | null> {
     const codec = this.codecs[conn.dialect];
     const old = conn.joins.get(to.topic);
     // A second join of a joined topic closes the old one first, as Phoenix does.
@@ -69,6 +72,7 @@ export class ChannelRuntime {
     const join: Join = { topic: to.topic, kind, subtopic, joinRef: to.joinRef, live: false, assigns: undefined, topics: new Set(), cleanups: [], inflight: new Set() };
     conn.joins.set(to.topic, join);
     let answered = false;
+    let outcome: string | null = "stale";
     const current = () => !conn.closed && conn.joins.get(to.topic) === join;
     const j: Joining<unknown> = {
       conn,
@@ -87,6 +91,7 @@ export class ChannelRuntime {
       accept: (reply, assigns, opts) => {
         if (answered || !current()) throw new Error(`${to.topic}: accept on a join already answered or stale`);
         answered = true;
+        outcome = null;
         join.assigns = assigns;
         join.live = true;
         if (opts?.chargeTokens) conn.bucket.charge(opts.chargeTokens);
@@ -98,6 +103,7 @@ export class ChannelRuntime {
       refuse: (response) => {
         if (answered) return;
         answered = true;
+        outcome = String(response.reason);
         metrics.joinsRefused.inc({ channel: module.label, reason: joinRefusal(response.reason) });
         this.forget(conn, join);
         send(conn, codec.reply(to, "error", response));
@@ -109,6 +115,7 @@ export class ChannelRuntime {
     } catch (err) {
       if (!answered) {
         answered = true;
+        outcome = "internal_error";
         this.ctx.logger.error({ err, topic: to.topic }, "channel join failed");
         this.forget(conn, join);
         send(conn, codec.reply(to, "error", { reason: "internal_error", message: "temporary failure; retry" }));
@@ -117,11 +124,13 @@ export class ChannelRuntime {
       // A join that went stale ends here, silently: what it took is released. A current one left
       // unanswered is a module's bug; the client still gets an answer.
       if (!answered && current()) {
+        outcome = "internal_error";
         this.ctx.logger.error({ topic: to.topic }, "channel join returned without an answer");
         send(conn, codec.reply(to, "error", { reason: "internal_error", message: "temporary failure; retry" }));
       }
       if (!answered) this.forget(conn, join);
     }
+    return outcome;
   }
 
   /**

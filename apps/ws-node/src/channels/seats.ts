@@ -149,7 +149,9 @@ export class SeatChannel implements ChannelModule<SeatAssigns> {
     const parsed = parsePush(seatPushPayloads[event], p.payload);
     if (!parsed.ok) throw new Refusal({ reason: "malformed_payload", field: parsed.error.field, message: parsed.error.message });
     const seat = "seat" in parsed.value ? parsed.value.seat : undefined;
-    // An event with a waiting room sells only to admitted buyers, until their turn ends.
+    // An event with a waiting room sells only to admitted buyers, until their turn ends; a room
+    // added while the buyer was joined applies to their next lock (settings are cached per node).
+    if (event === "lock" && !assigns.room) assigns.room = (await ctx.rooms.settings(assigns.eventId)) !== null;
     if (event === "lock" && assigns.room && !((assigns.passUntil ?? 0) > Date.now()))
       throw new Refusal({
         reason: "not_admitted",

@@ -34,15 +34,16 @@ export class SeedSocket {
   }
 
   /**
-   * Joins as `seedReady` (the socket's frames wait for it). A join refused (an unknown event) was
-   * told in an `error` frame and the socket closes with 4404; one that failed closes with 1011.
+   * Joins as `seedReady` (the socket's frames wait for it). A join refused was told in an `error`
+   * frame; the socket then closes, with 4404 for an unknown event and 1011 otherwise.
    */
   private start(conn: Conn): void {
     const topic = seatsTopic(conn.seedEventId ?? "");
     conn.seedReady = this.runtime.join(conn, { joinRef: SEED_JOIN_REF, ref: SEED_JOIN_REF, topic }, {}).then(
-      () => {
-        if (this.runtime.joined(conn, topic)) return true;
-        endConn(conn, CloseCode.unknownEvent, "unknown_event");
+      (refused) => {
+        if (refused === null) return true;
+        if (refused === "unknown_event") endConn(conn, CloseCode.unknownEvent, "unknown_event");
+        else endConn(conn, CloseCode.internalError, "internal_error");
         return false;
       },
       (err: unknown) => {

@@ -16,7 +16,7 @@ export class PhoenixSocket {
    * `text` is already a copy: uWS detaches the message's ArrayBuffer when the handler returns.
    * Returns the work still in flight (a join or a push being answered), so a drain can wait for it.
    */
-  onMessage(conn: Conn, text: string): Promise<void> | undefined {
+  onMessage(conn: Conn, text: string): Promise<unknown> | undefined {
     metrics.wsFramesIn.inc({ dialect: "phx" });
     const d = decodePhx(text);
     // Every frame counts against the socket's bucket: joins, leaves, heartbeats, and pushes that
