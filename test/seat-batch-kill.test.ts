@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createLogger } from "@seatdrop/observability";
 import { connectRedis, type Redis } from "@seatdrop/redis";
 import { SeatService, decodeHoldRecord, type SeatEvent, type SeatMessage } from "@seatdrop/seats";
@@ -41,11 +41,12 @@ async function runAndKill(eventId: string, messages: SeatMessage[], batches: num
     child.once("exit", (code) => reject(new Error(`spammer exited with ${code}`)));
   });
   const start = messages.filter((m) => m.ev.length > 1).length;
-  const deadline = Date.now() + 20_000;
-  while (messages.filter((m) => m.ev.length > 1).length < start + batches) {
-    if (Date.now() > deadline) throw new Error("the spammer formed no batches");
-    await new Promise((r) => setTimeout(r, 5));
-  }
+  await vi.waitFor(
+    () => {
+      if (messages.filter((m) => m.ev.length > 1).length < start + batches) throw new Error("the spammer formed no batches");
+    },
+    { timeout: 20_000, interval: 5 },
+  );
   child.kill("SIGKILL");
   await exited;
 }
