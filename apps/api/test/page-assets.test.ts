@@ -32,5 +32,11 @@ describe("the seat-map page's modules", () => {
     expect(res.body).toMatch(/export class SeatMapFollower/);
     const page = await app.inject({ method: "GET", url: "/seat-map.js" });
     expect(page.body).toContain('from "/map-follower.js"');
+    // The page's words for every code (apps/api/test/page-plain-words.test.ts) are its own module.
+    expect(page.body).toContain('from "/wording.js"');
+    const wording = await app.inject({ method: "GET", url: "/wording.js" });
+    expect(wording.statusCode).toBe(200);
+    expect(wording.headers["content-type"]).toMatch(/^text\/javascript/);
+    expect(wording.body).toBe(readFileSync(fileURLToPath(new URL("../src/pages/wording.js", import.meta.url)), "utf8"));
   });
 });

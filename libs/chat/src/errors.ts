@@ -2,18 +2,20 @@
  * Why a chat action was refused. Clients see the reason as `{"reason": …, "message": …}` (with
  * `field` when one part of the request was wrong); the README lists them all.
  */
-export type ChatErrorReason =
-  | "unauthorized"
-  | "unknown_event"
-  | "invalid_ticket"
-  | "ticket_claimed"
-  | "ticket_void"
-  | "chat_inactive"
-  | "rate_limited"
-  | "malformed_payload"
-  | "empty_content"
-  | "content_too_long"
-  | "invalid_content";
+export const CHAT_ERROR_REASONS = [
+  "unauthorized",
+  "unknown_event",
+  "invalid_ticket",
+  "ticket_claimed",
+  "ticket_void",
+  "chat_inactive",
+  "rate_limited",
+  "malformed_payload",
+  "empty_content",
+  "content_too_long",
+  "invalid_content",
+] as const;
+export type ChatErrorReason = (typeof CHAT_ERROR_REASONS)[number];
 
 /** A refusal with a reason a client can act on; anything else is an outage or a bug. */
 export class ChatError extends Error {

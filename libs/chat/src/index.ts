@@ -1,6 +1,6 @@
 export { ChatService, type ChatServiceDeps, type ChatConfig } from "./chat-service.ts";
 export { ChatBus, type PresenceEntry, type RoomSeq } from "./chat-bus.ts";
-export { ChatError, type ChatErrorReason } from "./errors.ts";
+export { CHAT_ERROR_REASONS, ChatError, type ChatErrorReason } from "./errors.ts";
 export { checkMessage, isLowerUuid, CONTENT_TYPES, type ContentType } from "./content.ts";
 export { admitToRoom, findOrCreateRoom, validTicketHolders, type RoomRef, type AdmittedTicket } from "./room-access.ts";
 export { storeMessage, storeMessages, type MessageToStore, messageHistory, archivedMessages, toMessageView, type ArchivedMessageView } from "./messages.ts";

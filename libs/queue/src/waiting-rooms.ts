@@ -107,7 +107,7 @@ export class WaitingRooms {
   readonly passes: PassSigner;
   private readonly call: RoomCaller;
   private readonly log: Logger;
-  private readonly cache = new Map<string, { at: number; room: Promise<RoomInfo | null> }>();
+  private readonly cache = new Map<string, { at: number; room: Promise<RoomInfo | null>; known?: RoomInfo | null }>();
   private readonly loading = new Map<string, Promise<RoomInfo | null>>();
 
   constructor(private readonly deps: WaitingRoomsDeps) {
@@ -120,10 +120,22 @@ export class WaitingRooms {
   settings(eventId: string): Promise<RoomInfo | null> {
     const hit = this.cache.get(eventId);
     if (hit && Date.now() - hit.at < SETTINGS_TTL_MS) return hit.room;
-    const room = this.readRoom(eventId).then((r) => r?.info ?? null);
-    room.catch(() => this.cache.delete(eventId)); // a database hiccup is not remembered
-    this.cache.set(eventId, { at: Date.now(), room });
-    return room;
+    const entry: { at: number; room: Promise<RoomInfo | null>; known?: RoomInfo | null } = { at: Date.now(), room: Promise.resolve(null) };
+    entry.room = this.readRoom(eventId).then((r) => (entry.known = r?.info ?? null));
+    entry.room.catch(() => this.cache.delete(eventId)); // a database hiccup is not remembered
+    this.cache.set(eventId, entry);
+    return entry.room;
+  }
+
+  /**
+   * Whether the event has a room, from this process's copy alone (no await: a seat lock asks on
+   * every push); undefined when the copy is missing or stale, and then a fresh read is started.
+   */
+  hasRoomNow(eventId: string): boolean | undefined {
+    const hit = this.cache.get(eventId);
+    if (hit && Date.now() - hit.at < SETTINGS_TTL_MS && hit.known !== undefined) return hit.known !== null;
+    if (!hit || Date.now() - hit.at >= SETTINGS_TTL_MS) void this.settings(eventId).catch(() => {});
+    return undefined;
   }
 
   /** Forgets this process's copy of the room's settings (after an edit here). */

@@ -5,6 +5,7 @@
 // verifiable draw; once admitted, the seat map joined with the room's pass, for the turn's length.
 import { Presence, Socket } from "/vendor/phoenix.mjs";
 import { SeatMapFollower } from "/map-follower.js";
+import { explain, released } from "/wording.js";
 
 // Where the WebSocket nodes are: `?ws=` picks another node, but only on this page's own host (the
 // socket carries the user's token: a link must never send it elsewhere); else the API's default.
@@ -24,8 +25,9 @@ const layoutById = new Map(); // id -> {id, section, row, number, price}
 let hold = null; // {seats: [], expires_at, extensions_left}
 let orders = [];
 const eventNames = new Map();
-// `?sections=floor,balcony` watches only those sections (the join then covers only their seats).
-const sections = params.get("sections") ? params.get("sections").split(",").filter(Boolean) : null;
+// `?sections=floor,balcony` watches only those sections (the join then covers only their seats);
+// the filter belongs to the event it was given for, and is dropped when another event is picked.
+let sections = params.get("sections") ? params.get("sections").split(",").filter(Boolean) : null;
 // The map's position (one seq per stream: the whole event "", or each section watched, and the
 // epoch) and the rules for each frame are the shared follower's, which keeps `seats` up to date.
 let follower = new SeatMapFollower({ changes: true, seats });
@@ -33,6 +35,33 @@ let follower = new SeatMapFollower({ changes: true, seats });
 function log(line) { const l = $("log"); l.textContent = `${new Date().toLocaleTimeString()} ${line}\n` + l.textContent.slice(0, 20_000); }
 function status(text) { $("status").textContent = text; }
 function notice(text) { $("notice").textContent = text; }
+
+// The banner says what stops buying right now: the connection is down (the map may be stale, so
+// clicks, Extend and Order wait), or the box office froze sales (holds are kept). Offline wins.
+const blocked = { offline: false, frozen: false };
+function setBlocked(kind, on) {
+  blocked[kind] = on;
+  document.body.classList.toggle(kind, on);
+  const b = $("banner");
+  const shown = blocked.offline ? "offline" : blocked.frozen ? "frozen" : null;
+  b.hidden = !shown;
+  b.dataset.kind = shown ?? "";
+  b.textContent = shown === "offline" ? "Connection lost: reconnecting… The map may be out of date, so seats cannot be chosen until it is back."
+    : shown === "frozen" ? "Sales are paused by the box office. Your hold is kept; you can continue when they reopen." : "";
+  renderHold();
+}
+// While frozen, the event is read again now and then to see sales reopen (nothing is pushed for it).
+let frozenPoll = null;
+function salesPaused(paused) {
+  setBlocked("frozen", paused);
+  clearTimeout(frozenPoll);
+  if (!paused) return;
+  const id = eventId;
+  frozenPoll = setTimeout(async () => {
+    const e = await api("GET", `/api/events/${id}`).catch(() => null);
+    if (id === eventId) salesPaused(e ? e.sales_paused : true);
+  }, 10_000);
+}
 
 class HttpError extends Error {}
 async function api(method, path, body) {
@@ -119,10 +148,11 @@ function renderHold() {
   const total = held.reduce((sum, id) => sum + (layoutById.get(id)?.price ?? 0), 0);
   $("total").textContent = money.format(total);
   $("total").dataset.cents = String(Math.round(total * 100));
-  $("buy").disabled = held.length === 0;
+  const stopped = blocked.offline || blocked.frozen;
+  $("buy").disabled = held.length === 0 || stopped;
   $("buy").textContent = held.length ? `Order ${held.length} seat${held.length > 1 ? "s" : ""}` : "Order";
   const left = hold?.extensions_left;
-  $("extend").disabled = held.length === 0 || left === 0;
+  $("extend").disabled = held.length === 0 || left === 0 || blocked.offline;
   $("extend").textContent = left === undefined || left === null ? "Extend" : `Extend (${left} left)`;
   $("extend").dataset.left = String(left ?? "");
   document.body.classList.toggle("holding", held.length > 0);
@@ -162,7 +192,7 @@ function applyPersonal(ev, p) {
   switch (ev) {
     case "lockedForYou": follower.apply(ev, p); mineSeat(p.seat, true); break;
     case "unlockedForYou": follower.apply(ev, p); mineSeat(p.seat, false); break;
-    case "deleted": follower.apply(ev, p); for (const s of p.seats) mineSeat(s, false); status(`Your hold ${p.reason === "expired" ? "ran out" : p.reason}: its seats were released.`); break;
+    case "deleted": follower.apply(ev, p); for (const s of p.seats) mineSeat(s, false); status(`${released(p.reason)} Its seats are back on the map.`); break;
   }
   log(`${ev} ${p.seat ?? (p.seats || []).join(",")} #${p.seq ?? ""}`);
   render();
@@ -206,8 +236,8 @@ function connect() {
   if (socket) socket.disconnect();
   const s = new Socket(wsUrl, { params: () => (token ? { token } : {}) });
   socket = s;
-  s.onOpen(() => { if (s === socket) $("conn").textContent = "live"; });
-  s.onError(() => { if (s !== socket) return; $("conn").textContent = "connection lost; reconnecting…"; void checkToken(); });
+  s.onOpen(() => { if (s !== socket) return; $("conn").textContent = "live"; setBlocked("offline", false); });
+  s.onError(() => { if (s !== socket) return; $("conn").textContent = "connection lost; reconnecting…"; setBlocked("offline", true); void checkToken(); });
   // 4401: the token was revoked (signed out elsewhere); every node closes its sockets.
   s.onClose((e) => { if (s === socket && e?.code === 4401) sessionEnded("token_revoked"); });
   s.connect();
@@ -228,8 +258,9 @@ async function join() {
     // 404 from the room's route: the event has no waiting room (the map as always).
     const room = api("GET", `/api/events/${eventId}/waiting_room`).catch((e) => { if (e.status === 404) return null; throw e; });
     [event, , roomStatus] = await Promise.all([api("GET", `/api/events/${eventId}`), loadLayout(), room]);
-  } catch (e) { if (gen === joinGen) status(`Cannot load this event: ${e.message}`); return; }
+  } catch (e) { if (gen === joinGen) status(`Cannot load this event: ${e.body?.error ? explain(e.body) : e.message}`); return; }
   if (gen !== joinGen) return;
+  salesPaused(event.sales_paused === true);
   const start = new Date(event.start_time);
   const info = () => [append(document.createElement("h2"), [event.name]), append(Object.assign(document.createElement("div"), { className: "muted" }), [`${event.location} · ${start.toLocaleString([], { dateStyle: "medium", timeStyle: "short" })}`])];
   $("event-info").replaceChildren(...info());
@@ -257,7 +288,7 @@ function openChannel() {
       log(`joined (${r.mode}, seq ${r.seq}, ${Object.keys(r.seats).length} taken)`);
       render();
     })
-    .receive("error", (e) => status(`Cannot watch this event: ${e.reason}${e.message ? ` (${e.message})` : ""}`));
+    .receive("error", (e) => status(`Cannot watch this event: ${explain(e)}`));
 }
 
 // A missed frame: join again from where this map is (the reply brings the missed final states).
@@ -266,12 +297,24 @@ function resync() {
   openChannel();
 }
 
-const why = (e) => `${e.reason}${e.message ? ` (${e.message})` : ""}`;
+// A seat as buyers read it: "Section A, row 3, seat 12".
+function seatName(id) {
+  const s = layoutById.get(id);
+  if (!s) return id;
+  return `${s.section ? `Section ${s.section}, ` : ""}row ${rowOf(s)}, seat ${labelOf(s)}`;
+}
+
+// A refusal that says sales are frozen raises the banner; anything else is said in the status line.
+function refused(prefix, e) {
+  if (e.reason === "sales_paused" || e.error === "sales_paused") salesPaused(true);
+  status(`${prefix}${explain(e)}`);
+}
 
 function click(seat) {
   if (!token) return status("Sign in to hold seats.");
+  if (blocked.offline) return status("Reconnecting: seats can be chosen again once the map is live.");
   const mine = hold?.seats.includes(seat);
-  if (!mine && seats.get(seat) !== "available") return status(`${seat} is ${seats.get(seat) === "locked" ? "held by someone else" : seats.get(seat)}.`);
+  if (!mine && seats.get(seat) !== "available") return status(`${seatName(seat)} is ${seats.get(seat) === "locked" ? "held by someone else" : "sold"}.`);
   channel.push(mine ? "unlock" : "lock", { seat })
     .receive("ok", (r) => {
       if (!mine) {
@@ -279,11 +322,11 @@ function click(seat) {
         if (r.expires_at) hold.expires_at = r.expires_at;
         if (r.hold_size === 1 || hold.extensions_left === null) hold.extensions_left = event?.hold_max_extensions ?? null;
       } else mineSeat(seat, false);
-      status(`${mine ? "Released" : "Holding"} ${seat}.`);
+      status(`${mine ? "Released" : "Holding"} ${seatName(seat)}.`);
       render();
     })
     .receive("error", (e) => {
-      status(`${seat}: ${why(e)}`);
+      refused(`${seatName(seat)}: `, e);
       // The room's clock says my turn is over, whatever this browser's clock says.
       if (e.reason === "not_admitted" && turnUntil && !turnEnded) endTurn();
     });
@@ -292,7 +335,7 @@ function click(seat) {
 $("extend").onclick = () => {
   channel.push("extend", {})
     .receive("ok", (r) => { if (hold) { hold.expires_at = r.expires_at; hold.extensions_left = r.extensions_left; } status("Hold extended."); renderHold(); })
-    .receive("error", (e) => status(`Cannot extend: ${why(e)}`));
+    .receive("error", (e) => refused("Cannot extend: ", e));
 };
 
 $("buy").onclick = async () => {
@@ -305,7 +348,7 @@ $("buy").onclick = async () => {
     render();
     // On a phone the orders are below the map: bring the new one (and its Pay button) into view.
     document.querySelector(`[data-order-id="${o.id}"]`)?.scrollIntoView({ block: "nearest", behavior: "smooth" });
-  } catch (e) { status(`Order refused: ${e.body?.error ?? e.message}`); renderHold(); }
+  } catch (e) { refused("Order refused: ", e.body?.error ? e.body : { message: e.message }); renderHold(); }
 };
 
 // ---- the waiting room (queue:<event>) ------------------------------------------------------------
@@ -375,7 +418,7 @@ function joinQueue() {
 function queueRefused(ch, e) {
   ch.leave();
   if (ch === queueChannel) queueChannel = null;
-  log(`queue refused: ${why(e)}`);
+  log(`queue refused: ${e.reason}`);
   if (e.reason === "pow_invalid" && me) nonces.delete(`${e.challenge}:${me.id}`);
   // Solved once per refusal; a nonce refused again is not tried forever.
   if ((e.reason === "pow_required" || e.reason === "pow_invalid") && me && (wr.powTries = (wr.powTries ?? 0) + 1) <= 2) return void provePresence(e.challenge, e.bits);
@@ -384,7 +427,7 @@ function queueRefused(ch, e) {
     const g = wr;
     setTimeout(() => { if (wr === g && !queueChannel) joinQueue(); }, Math.max(1000, e.retry_after_ms ?? 2000));
   } else if (e.reason === "unauthorized") wr.note = "Sign in to take a place.";
-  else wr.note = `You cannot take a place: ${why(e)}`;
+  else wr.note = `You cannot take a place: ${explain(e)}`;
   renderWaitingRoom();
 }
 
@@ -660,7 +703,7 @@ function renderOrders() {
         actions.append(pay);
       }
       const cancel = Object.assign(document.createElement("button"), { textContent: "Cancel" });
-      cancel.onclick = async () => { try { await api("POST", `/api/orders/${o.id}/cancel`); await loadOrders(); } catch (e) { status(`Cannot cancel: ${e.body?.error ?? e.message}`); } };
+      cancel.onclick = async () => { try { await api("POST", `/api/orders/${o.id}/cancel`); await loadOrders(); } catch (e) { refused("Cannot cancel: ", e.body?.error ? e.body : { message: e.message }); } };
       actions.append(cancel);
       card.append(actions);
     }
@@ -724,7 +767,7 @@ async function joinChat() {
       renderRoom();
       if (r.status !== "active") api("GET", `/api/events/${eventId}/chat_room`).then((c) => { room = { ...room, activates_at: c.activates_at }; renderRoom(); }).catch(() => {});
     })
-    .receive("error", (e) => { $("chat-status").textContent = `You cannot enter the chat: ${why(e)}`; });
+    .receive("error", (e) => { $("chat-status").textContent = `You cannot enter the chat: ${explain(e)}`; });
 }
 
 function renderRoom() {
@@ -766,7 +809,7 @@ $("chat-form").onsubmit = (ev) => {
   if (!content || !chatChannel) return;
   chatChannel.push("new_message", { content })
     .receive("ok", ({ id, inserted_at }) => { addMessage({ id, user_id: me.id, content, inserted_at }); $("chat-input").value = ""; })
-    .receive("error", (e) => { $("chat-status").textContent = `Not sent: ${why(e)}`; });
+    .receive("error", (e) => { $("chat-status").textContent = `Not sent: ${explain(e)}`; });
 };
 
 // ---- signing in ----------------------------------------------------------------------------------
@@ -805,6 +848,9 @@ function showUser() {
 
 $("event").onchange = () => {
   eventId = $("event").value;
+  // A section filter names the sections of the event it came with: another event starts whole.
+  sections = null;
+  params.delete("sections");
   history.replaceState(null, "", `?${new URLSearchParams({ ...Object.fromEntries(params), event: eventId })}`);
   join();
 };

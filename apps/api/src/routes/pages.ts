@@ -16,6 +16,7 @@ const mapFollowerJs = readFileSync(fileURLToPath(new URL("../../../../libs/proto
 const seatMapAssets = {
   "/seat-map.js": ["text/javascript", pageFile("seat-map.js")],
   "/seat-map.css": ["text/css", pageFile("seat-map.css")],
+  "/wording.js": ["text/javascript", pageFile("wording.js")],
   "/map-follower.js": ["text/javascript", mapFollowerJs],
 } as const;
 const opsHtml = readFileSync(fileURLToPath(new URL("../pages/ops.html", import.meta.url)), "utf8");

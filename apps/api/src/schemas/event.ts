@@ -144,6 +144,7 @@ export const EventView = Type.Object({
   sales_close_at: Type.Union([Type.String({ format: "date-time" }), Type.Null()]),
   max_seats_per_user: Type.Union([Type.Integer(), Type.Null()]),
   payment_window_ms: Type.Integer({ description: "resolved: the event's own value or PAYMENT_WINDOW_MS" }),
+  sales_paused: Type.Boolean({ description: "true while the box office has frozen sales (holds are kept; locks and orders are refused sales_paused)" }),
   seat_count: Type.Integer(),
   chat_room: Type.Optional(ChatRoomView),
   waiting_room: waitingRoomViewField,

@@ -26,6 +26,7 @@ export function toEventView(saved: Pick<SavedEvent, "event" | "seatCount"> & { c
     sales_close_at: event.salesCloseAt?.toISOString() ?? null,
     max_seats_per_user: event.maxSeatsPerUser ?? null,
     payment_window_ms: event.paymentWindowMs ?? config.PAYMENT_WINDOW_MS,
+    sales_paused: event.salesPausedAt !== null && event.salesPausedAt !== undefined,
     seat_count: saved.seatCount,
     waiting_room: toWaitingRoomView(event.waitingRoom),
     inserted_at: event.insertedAt.toISOString(),

@@ -92,12 +92,12 @@ export interface ChannelModule<A> {
 /**
  * An error reply to a push, thrown by a module's `handle`: `response` is the reply's body
  * (`reason`, and `field`, `message`, … as the protocol documents). Protocol-level reasons
- * (FRAME_ERROR_REASONS) also count in `sdc_ws_frame_errors_total`.
+ * (FRAME_ERROR_REASONS) also count in `sdc_ws_frame_errors_total`. Not an Error: a refusal is an
+ * answer, not a fault, and a drop refuses thousands a second (an Error's stack trace is the
+ * costliest part of throwing one).
  */
-export class Refusal extends Error {
-  constructor(readonly response: Record<string, unknown> & { reason: string }) {
-    super(String(response.message ?? response.reason));
-  }
+export class Refusal {
+  constructor(readonly response: Record<string, unknown> & { reason: string }) {}
 }
 
 /** Refusals that say the frame itself was wrong (rather than the domain refusing it): counted as frame errors. */

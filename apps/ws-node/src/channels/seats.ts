@@ -151,7 +151,7 @@ export class SeatChannel implements ChannelModule<SeatAssigns> {
     const seat = "seat" in parsed.value ? parsed.value.seat : undefined;
     // An event with a waiting room sells only to admitted buyers, until their turn ends; a room
     // added while the buyer was joined applies to their next lock (settings are cached per node).
-    if (event === "lock" && !assigns.room) assigns.room = (await ctx.rooms.settings(assigns.eventId)) !== null;
+    if (event === "lock" && !assigns.room) assigns.room = ctx.rooms.hasRoomNow(assigns.eventId) ?? (await ctx.rooms.settings(assigns.eventId)) !== null;
     if (event === "lock" && assigns.room && !((assigns.passUntil ?? 0) > Date.now()))
       throw new Refusal({
         reason: "not_admitted",
