@@ -51,10 +51,10 @@ export const seatErrorMessages: Record<SeatErrorReason, string> = {
   sales_not_open: "sales for this event have not opened yet",
   sales_closed: "sales for this event are closed",
   wrong_order: "the seat belongs to another order",
-  relock_cooldown: "you let this seat go a moment ago (unlocked, or your hold ran out); you may lock it again after retry_after_ms",
+  relock_cooldown: "you let this seat go a moment ago (unlocked, or your hold ran out); you may lock it again after the wait given",
   sales_paused: "sales for this event are paused by the box office; holds are kept, try again later",
-  seat_offered: "the seat just came free and is offered to the next buyer of the waiting room; it returns to the map after retry_after_ms",
-  hold_budget: "you have held seats of this event for as long as a hold and its extensions allow; you may hold seats again after retry_after_ms",
+  seat_offered: "the seat just came free and is offered to the next buyer of the waiting room; it returns to the map after the wait given",
+  hold_budget: "you have held seats of this event for as long as a hold and its extensions allow; you may hold seats again after the wait given",
 };
 
 /** A seat operation the scripts refused; `reason` is the wire code. */
@@ -67,8 +67,15 @@ export class SeatError extends Error {
     /** For `relock_cooldown`, `seat_offered` and `hold_budget`: how long until the caller may try again. */
     readonly retryAfterMs?: number,
   ) {
-    super(seatErrorMessages[reason]);
+    super(withWait(seatErrorMessages[reason], retryAfterMs));
   }
+}
+
+/** "… after the wait given" becomes "… in 4 s" when the refusal carries the wait (`retry_after_ms` beside it). */
+function withWait(message: string, retryAfterMs: number | undefined): string {
+  const tail = "after the wait given";
+  if (retryAfterMs === undefined || !message.endsWith(tail)) return message;
+  return `${message.slice(0, -tail.length)}in ${Math.max(1, Math.ceil(retryAfterMs / 1000))} s`;
 }
 
 /** Turns a script's negative return code into its typed error. */

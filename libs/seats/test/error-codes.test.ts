@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { SeatErrorCode, seatErrorMessages } from "@seatdrop/seats";
+import { SeatErrorCode, seatErrorFromCode, seatErrorMessages } from "@seatdrop/seats";
 
 /**
  * The Lua scripts return the numbers of `E` in seatLib.lua; TypeScript turns them into reasons with
@@ -21,5 +21,14 @@ describe("seat error codes", () => {
     const numbers = Object.values(SeatErrorCode);
     expect(new Set(numbers).size).toBe(numbers.length);
     for (const reason of Object.keys(SeatErrorCode)) expect(seatErrorMessages[reason as keyof typeof SeatErrorCode]).toBeTruthy();
+  });
+
+  it("a refusal that carries a wait says it in seconds, never the field's name", () => {
+    for (const reason of ["relock_cooldown", "seat_offered", "hold_budget"] as const) {
+      const message = seatErrorFromCode(SeatErrorCode[reason], "A_1", 4200).message;
+      expect(message, reason).toMatch(/ in 5 s$/);
+      expect(message, reason).not.toContain("retry_after_ms");
+    }
+    expect(seatErrorFromCode(SeatErrorCode.hold_limit, "A_1").message).toBe(seatErrorMessages.hold_limit);
   });
 });
