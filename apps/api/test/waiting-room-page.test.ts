@@ -277,7 +277,7 @@ describe.skipIf(!hasChromium)("the waiting room on the buyer page", () => {
     expect(await text(desk, "turn-text")).toContain("Your turn has ended");
     expect(await text(desk, "turn-text")).toContain("order the seats you hold");
     await desk.click('[data-seat="A_2"]');
-    await desk.waitForSelector('[data-testid="status"]:has-text("not_admitted")');
+    await desk.waitForSelector('[data-testid="status"]:has-text("waiting room")');
     // The hold is still mine.
     expect(await desk.getAttribute('[data-seat="A_1"]', "data-state")).toBe("mine");
 
