@@ -7,7 +7,7 @@
 import type { ScriptName } from "./scripts.ts";
 
 /** A script, or one transition's reply within seatTransitions. */
-type ReplyName = ScriptName | "lockSeat" | "unlockSeat";
+type ReplyName = ScriptName | "lockSeat" | "unlockSeat" | "lockBlock";
 
 /** A script replied with something its decoder does not accept: a bug, never the client's input. */
 export class ScriptReplyError extends Error {
@@ -79,6 +79,12 @@ export function decodeSeatTransitions(r: unknown, count: number): unknown[] {
 export function decodeLockSeat(r: unknown) {
   const x = read("lockSeat", r, 6);
   return { seq: x.int(1, "seq"), deadline: x.int(2, "deadline"), newHold: x.flag(3, "newHold"), holdSize: x.int(4, "holdSize"), earliest: x.flag(5, "earliest") };
+}
+
+/** A best-available block's reply in seatTransitions: `{1, seq, deadline, newHold, holdSize, earliest, index}` (index 1-based). */
+export function decodeLockBlock(r: unknown) {
+  const x = read("lockBlock", r, 7);
+  return { seq: x.int(1, "seq"), deadline: x.int(2, "deadline"), newHold: x.flag(3, "newHold"), holdSize: x.int(4, "holdSize"), earliest: x.flag(5, "earliest"), index: x.int(6, "index") - 1 };
 }
 
 /** An unlock's reply in seatTransitions: `{1, seq, seatsLeft}`. */

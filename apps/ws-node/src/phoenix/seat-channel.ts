@@ -6,6 +6,7 @@ import type { NodeContext } from "../context.ts";
 import type { EventFeed } from "../fanout/event-feed.ts";
 import { prepareSeatView, type SeatView } from "../fanout/seat-view.ts";
 import { startWatching, stopWatching } from "../seat-watch.ts";
+import { bestAvailable, PushFieldError, type BestAvailablePush } from "./best-available.ts";
 import type { Channel } from "./channel.ts";
 
 /**
@@ -139,8 +140,8 @@ export class SeatChannel implements Channel {
       metrics.wsFrameErrors.inc({ reason });
       reply("error", { reason, ...response });
     };
-    if (event !== "lock" && event !== "unlock" && event !== "extend") {
-      refuse("unsupported_event", { message: `seats channels accept lock, unlock and extend, not ${event}` });
+    if (event !== "lock" && event !== "unlock" && event !== "extend" && event !== "best_available") {
+      refuse("unsupported_event", { message: `seats channels accept lock, unlock, extend and best_available, not ${event}` });
       return;
     }
     if (!conn.userId) {
@@ -154,7 +155,7 @@ export class SeatChannel implements Channel {
     }
     const seat = "seat" in parsed.value ? parsed.value.seat : undefined;
     // An event with a waiting room sells only to admitted buyers, until their turn ends.
-    if (event === "lock" && join.room && !((join.passUntil ?? 0) > Date.now())) {
+    if ((event === "lock" || event === "best_available") && join.room && !((join.passUntil ?? 0) > Date.now())) {
       metrics.wsFrameErrors.inc({ reason: "not_admitted" });
       reply("error", {
         reason: "not_admitted",
@@ -167,6 +168,8 @@ export class SeatChannel implements Channel {
       if (event === "lock") {
         const r = await ctx.seats.lock({ eventId: join.eventId, userId: conn.userId, seatId: seat!, origin: conn.tag });
         reply("ok", { seat, seq: r.seq, expires_at: r.deadline, hold_size: r.holdSize });
+      } else if (event === "best_available") {
+        reply("ok", await bestAvailable(ctx, conn, join, parsed.value as BestAvailablePush));
       } else if (event === "unlock") {
         const r = await ctx.seats.unlock({ eventId: join.eventId, userId: conn.userId, seatId: seat!, origin: conn.tag });
         reply("ok", { seat, seq: r.seq, hold_size: r.seatsLeft });
@@ -176,7 +179,8 @@ export class SeatChannel implements Channel {
       }
     } catch (err) {
       if (err instanceof SeatError)
-        reply("error", { reason: err.reason, message: err.message, ...(seat ? { seat } : {}), ...(err.retryAfterMs !== undefined ? { retry_after_ms: err.retryAfterMs } : {}) });
+        reply("error", { reason: err.reason, message: err.message, ...(seat ? { seat } : {}), ...(err.retryAfterMs !== undefined ? { retry_after_ms: err.retryAfterMs } : {}), ...err.extra });
+      else if (err instanceof PushFieldError) refuse("malformed_payload", { field: err.field, message: err.message });
       else {
         ctx.logger.error({ err, event, eventId: join.eventId }, "seat push failed");
         reply("error", { reason: "internal_error", message: "the seat service is unavailable; retry" });
