@@ -34,8 +34,10 @@ export interface BlockSearch {
 }
 
 interface Scored {
-  seats: RowSeat[];
   row: SeatRow;
+  /** Index in the row of the block's first seat, and its length. */
+  at: number;
+  count: number;
   orphans: number;
   distance: number;
 }
@@ -61,7 +63,7 @@ export function findBlocks(layout: SeatLayout, isTaken: (seatId: string) => bool
       }
     }
   }
-  if (best.length > 0) return { blocks: best.map((b) => b.seats.map((s) => s.id)), split: null };
+  if (best.length > 0) return { blocks: best.map((b) => seatsOf(b).map((s) => s.id)), split: null };
   return { blocks: [], split: splitOffer(runs, q.count) };
 }
 
@@ -105,7 +107,11 @@ function scoreWindow(row: SeatRow, free: Stretch, at: number, count: number): Sc
   const last = at + count - 1;
   const orphans = (at - free.from === 1 ? 1 : 0) + (free.to - last === 1 ? 1 : 0);
   const centre = (row.seats[at]!.number + row.seats[last]!.number) / 2;
-  return { seats: row.seats.slice(at, last + 1), row, orphans, distance: Math.abs(centre - row.middle) };
+  return { row, at, count, orphans, distance: Math.abs(centre - row.middle) };
+}
+
+function seatsOf(b: Scored): RowSeat[] {
+  return b.row.seats.slice(b.at, b.at + b.count);
 }
 
 /** Negative when `a` ranks before `b` (the rules above). */
@@ -116,7 +122,7 @@ export function compareBlocks(a: Scored, b: Scored): number {
     a.distance - b.distance ||
     a.orphans - b.orphans ||
     a.row.sectionRank - b.row.sectionRank ||
-    a.seats[0]!.number - b.seats[0]!.number
+    a.row.seats[a.at]!.number - b.row.seats[b.at]!.number
   );
 }
 
@@ -153,7 +159,7 @@ function splitOffer(runs: Stretch[], count: number): string[][] | null {
   }
   // One list per row, front rows first, seats in number order.
   const byRow = new Map<SeatRow, RowSeat[]>();
-  for (const p of pieces) byRow.set(p.row, [...(byRow.get(p.row) ?? []), ...p.seats]);
+  for (const p of pieces) byRow.set(p.row, [...(byRow.get(p.row) ?? []), ...seatsOf(p)]);
   return [...byRow.entries()]
     .sort(([a], [b]) => a.rank - b.rank || a.sectionRank - b.sectionRank)
     .map(([, seats]) => seats.sort((a, b) => a.number - b.number).map((s) => s.id));
