@@ -9,7 +9,8 @@ import { createLogger } from "@seatdrop/observability";
 import { WaitingRooms } from "@seatdrop/queue";
 import { isCluster, luaScripts } from "@seatdrop/redis";
 import { SeatService } from "@seatdrop/seats";
-import { createUser, seatIdsGrid } from "./support/cluster.ts";
+import { sql } from "drizzle-orm";
+import { createEvent, createUser, seatIdsGrid } from "./support/cluster.ts";
 import { freePort, startRedis } from "./support/private-redis.ts";
 import { createTestEnv, type TestEnv } from "./support/test-env.ts";
 import { createRoomEvent } from "./support/waiting-room.ts";
@@ -216,6 +217,11 @@ describe("the Lua scripts' keys", () => {
     await sleep(150); // b's vouch has run out and the grace passed
     await seats.holds.releaseAbandoned(eventId);
     await seats.events.restartEpoch(eventId);
+
+    // Best-available: a block of the layout locked by one transition of seatTransitions.
+    const laid = await createEvent(env, seatIdsGrid(1, 6));
+    await env.db.db.execute(sql`update seats set "row" = split_part(seat_id, '_', 1), "number" = split_part(seat_id, '_', 2)::int where event_id = ${laid}`);
+    await seats.bestAvailable({ eventId: laid, userId: a.id, count: 3 });
 
     // The event's chat room.
     await chat.emit(eventId, { k: "slow_mode", seconds: 0 });

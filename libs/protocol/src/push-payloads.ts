@@ -56,11 +56,35 @@ export const queueJoinPayload = z.object({
 
 const seatPayload = z.object({ seat: z.string({ error: "seat must be a seat id such as A_2_2" }).regex(SEAT_ID_RE, { error: "seat must be a seat id such as A_2_2" }) });
 
+/**
+ * Most seats one best-available push may ask for; the event's own hold limit (usually far lower)
+ * is the lock script's to enforce, with `hold_limit` like a lock.
+ */
+export const BEST_AVAILABLE_MAX = 100;
+const countMessage = `count must be an integer from 1 to the event's hold limit (at most ${BEST_AVAILABLE_MAX})`;
+const bestSectionMessage = "section must be one of the event's section names (GET /api/events/:id/layout lists them)";
+const maxPriceMessage = "max_price must be a non-negative number, in the layout's price units (45.5 = 45.50)";
+
+/** `best_available` on `seats:<eventId>`: the best block of `count` adjacent seats in one row. */
+export const bestAvailablePayload = z
+  .object({
+    count: z.number({ error: countMessage }).int({ error: countMessage }).min(1, { error: countMessage }).max(BEST_AVAILABLE_MAX, { error: countMessage }),
+    section: nullish(z.string({ error: bestSectionMessage }).min(1, { error: bestSectionMessage }).max(64, { error: bestSectionMessage })),
+    max_price: nullish(z.number({ error: maxPriceMessage }).min(0, { error: maxPriceMessage }).finite({ error: maxPriceMessage })),
+  })
+  .transform((p) => ({
+    count: p.count,
+    section: p.section ?? undefined,
+    // Cents, as the layout stores prices; a fraction of a cent rounds down (never a seat above the bound).
+    maxPriceCents: p.max_price === null || p.max_price === undefined ? undefined : Math.floor(p.max_price * 100 + 1e-6),
+  }));
+
 /** Pushes on `seats:<eventId>`. */
 export const seatPushPayloads = {
   lock: seatPayload,
   unlock: seatPayload,
   extend: z.object({}),
+  best_available: bestAvailablePayload,
 } as const;
 
 /** `phx_join` on `event:<eventId>` (chat). */

@@ -24,6 +24,7 @@ export const SeatErrorCode = {
   sales_paused: -19,
   seat_offered: -20,
   hold_budget: -21,
+  no_block: -22,
 } as const;
 
 export type SeatErrorReason = keyof typeof SeatErrorCode;
@@ -55,6 +56,7 @@ export const seatErrorMessages: Record<SeatErrorReason, string> = {
   sales_paused: "sales for this event are paused by the box office; holds are kept, try again later",
   seat_offered: "the seat just came free and is offered to the next buyer of the waiting room; it returns to the map after the wait given",
   hold_budget: "you have held seats of this event for as long as a hold and its extensions allow; you may hold seats again after the wait given",
+  no_block: "no block of that many adjacent free seats in one row matches (see split, when given, for the seats over a few rows)",
 };
 
 /** A seat operation the scripts refused; `reason` is the wire code. */
@@ -66,6 +68,8 @@ export class SeatError extends Error {
     readonly seat?: string,
     /** For `relock_cooldown`, `seat_offered` and `hold_budget`: how long until the caller may try again. */
     readonly retryAfterMs?: number,
+    /** More fields for the client's reply (best-available's `split` offer). */
+    readonly extra?: Record<string, unknown>,
   ) {
     super(withWait(seatErrorMessages[reason], retryAfterMs));
   }

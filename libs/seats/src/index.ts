@@ -5,3 +5,6 @@ export { HoldKeeper } from "./hold-keeper.ts";
 export { SeatError, SeatErrorCode, seatErrorMessages, seatErrorFromCode, type SeatErrorReason } from "./errors.ts";
 export { resolveHoldSettings, type HoldSettings } from "./settings.ts";
 export { holdReleaseReasons, type SeatEvent, type SeatMessage, type SeatEventType, type Snapshot, type HoldView, type SeatStateName } from "./types.ts";
+export { buildSeatLayout, SeatLayouts, type SeatLayout, type SeatRow, type LayoutSeatRecord } from "./seat-layout.ts";
+export { findBlocks, type BlockQuery, type BlockSearch } from "./block-finder.ts";
+export { BLOCK_CANDIDATES, type BestAvailableRequest, type BestAvailableResult } from "./best-available.ts";

@@ -22,6 +22,12 @@ export function decodeLockSeat(r: unknown) {
   return { seq: x.int(1, "seq"), deadline: x.int(2, "deadline"), newHold: x.flag(3, "newHold"), holdSize: x.int(4, "holdSize"), earliest: x.flag(5, "earliest") };
 }
 
+/** A best-available block's reply in seatTransitions: `{1, seq, deadline, newHold, holdSize, earliest, index}` (index 1-based). */
+export function decodeLockBlock(r: unknown) {
+  const x = read("lockBlock", r, 7);
+  return { seq: x.int(1, "seq"), deadline: x.int(2, "deadline"), newHold: x.flag(3, "newHold"), holdSize: x.int(4, "holdSize"), earliest: x.flag(5, "earliest"), index: x.int(6, "index") - 1 };
+}
+
 /** An unlock's reply in seatTransitions: `{1, seq, seatsLeft}`. */
 export function decodeUnlockSeat(r: unknown) {
   const x = read("unlockSeat", r, 3);

@@ -6,7 +6,7 @@ import { decodeSeatTransitions } from "./script-results.ts";
 import { TransitionBatcher, type Transition } from "./transition-batcher.ts";
 
 /** The `op` label of the seat metrics: a script's name, or the transition a batch applied. */
-export type SeatOpName = ScriptName | "lockSeat" | "unlockSeat";
+export type SeatOpName = ScriptName | "lockSeat" | "unlockSeat" | "bestAvailable";
 
 /**
  * How the seat service, the hold keeper and the event loader call the seat scripts (../lua): each
@@ -44,7 +44,7 @@ export class SeatScripts {
    * each had a script of its own. An unknown event is looked up in PostgreSQL once, as in run().
    */
   transition(eventId: string, t: Transition): Promise<unknown> {
-    return this.counted(t.op === "lock" ? "lockSeat" : "unlockSeat", true, async () => {
+    return this.counted(OP_NAMES[t.op], true, async () => {
       let r = await this.batcher.submit(eventId, t);
       if (isErr(r) && r[0] === -1 && (await this.loadMissing(eventId))) r = await this.batcher.submit(eventId, t);
       return r;
@@ -79,6 +79,8 @@ export class SeatScripts {
     return r;
   }
 }
+
+const OP_NAMES = { lock: "lockSeat", unlock: "unlockSeat", block: "bestAvailable" } as const;
 
 export function isErr(r: unknown): r is [number, unknown?, unknown?] {
   return Array.isArray(r) && typeof r[0] === "number" && r[0] < 0;

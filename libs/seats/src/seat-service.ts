@@ -5,10 +5,12 @@ import { metrics, zeroCounter, type Logger } from "@seatdrop/observability";
 import { isUuid, seatEventSchema } from "@seatdrop/protocol";
 import type { Keys, Redis } from "@seatdrop/redis";
 import { decodeBus, readSequencedRange } from "@seatdrop/streams";
+import { bestAvailable, type BestAvailableRequest, type BestAvailableResult } from "./best-available.ts";
 import { SeatError, SeatErrorCode } from "./errors.ts";
 import { EventLoader } from "./event-loader.ts";
 import { HoldKeeper } from "./hold-keeper.ts";
 import { naturalCompare } from "./natural-compare.ts";
+import { SeatLayouts } from "./seat-layout.ts";
 import { SeatScripts } from "./seat-scripts.ts";
 import { decodeExtendHold, decodeLockSeat, decodeReserveHold, decodeSetSeatState, decodeSnapshot, decodeUnlockSeat } from "./script-results.ts";
 import type { HoldView, SeatEvent, SeatStateName, Snapshot } from "./types.ts";
@@ -33,7 +35,7 @@ export const ORDER_PENDING_MS = 60_000;
 export type BackendAction = "reserve" | "unreserve" | "pay" | "revoke";
 
 // Lock, unlock and extend outcomes start at 0 for every result, so the first refusal shows in rate().
-zeroCounter(metrics.seatOps, { op: ["lockSeat", "unlockSeat", "extendHold"], result: ["ok", "error", ...Object.keys(SeatErrorCode)] });
+zeroCounter(metrics.seatOps, { op: ["lockSeat", "unlockSeat", "extendHold", "bestAvailable"], result: ["ok", "error", ...Object.keys(SeatErrorCode)] });
 
 /**
  * The seat service: every seat transition of every dialect and app goes through here (lock,
@@ -46,6 +48,8 @@ zeroCounter(metrics.seatOps, { op: ["lockSeat", "unlockSeat", "extendHold"], res
 export class SeatService {
   readonly holds: HoldKeeper;
   readonly events: EventLoader;
+  /** Layouts by event (PostgreSQL's seat rows as sections and rows), for best-available; null without a database. */
+  readonly layouts: SeatLayouts | null;
   private readonly scripts: SeatScripts;
 
   constructor(private readonly deps: SeatServiceDeps) {
@@ -54,6 +58,7 @@ export class SeatService {
     this.holds = new HoldKeeper(deps, this.scripts, log);
     this.events = new EventLoader(deps, this.scripts, log);
     this.scripts.loadMissing = (eventId) => this.events.loadFromDb(eventId);
+    this.layouts = deps.db ? new SeatLayouts(deps.db) : null;
   }
 
   /**
@@ -65,6 +70,16 @@ export class SeatService {
     const { seq, deadline, newHold, holdSize, earliest } = decodeLockSeat(await this.scripts.transition(o.eventId, { op: "lock", userId: o.userId, seatId: o.seatId, origin: o.origin ?? "" }));
     if (earliest) await this.holds.indexEvent(o.eventId, deadline);
     return { seq, deadline, newHold, holdSize };
+  }
+
+  /**
+   * Locks the best block of `count` adjacent free seats into the user's hold, all or none
+   * (best-available.ts). Throws `no_block`, with the split offer in `extra` when there is one.
+   */
+  async bestAvailable(o: BestAvailableRequest): Promise<BestAvailableResult> {
+    if (!this.layouts) throw new Error("best-available needs the event layouts: construct SeatService with a database");
+    const { redis, keys } = this.deps;
+    return bestAvailable({ redis, keys, scripts: this.scripts, layouts: this.layouts, holds: this.holds }, o);
   }
 
   async unlock(o: { eventId: string; userId: string; seatId: string; origin?: string }) {

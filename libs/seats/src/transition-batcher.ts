@@ -1,9 +1,10 @@
 import { metrics } from "@seatdrop/observability";
 
-/** One lock or unlock a buyer asked for, as seatTransitions-19.lua takes it. */
+/** One lock, unlock or best-available block a buyer asked for, as seatTransitions-19.lua takes it. */
 export interface Transition {
-  op: "lock" | "unlock";
+  op: "lock" | "unlock" | "block";
   userId: string;
+  /** The seat; for `block`, the ranked candidate blocks (lockBlock in lua/includes/transitions.lua). */
   seatId: string;
   /** `<nodeId>:<connId>` of the asking connection (author exclusion in fan-out), or "". */
   origin: string;

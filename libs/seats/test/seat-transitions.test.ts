@@ -47,7 +47,7 @@ async function listen(eventId: string): Promise<SeatMessage[]> {
   return got;
 }
 
-type Op = ["lock" | "unlock", string, string, string?];
+type Op = ["lock" | "unlock" | "block", string, string, string?];
 function batch(eventId: string, ops: Op[]): Promise<unknown> {
   const k = env.keys.event(eventId);
   return call("seatTransitions", k.script, [...ops.flatMap(([op, user, seat, origin]) => [op, user, seat, origin ?? ""])]);
@@ -222,5 +222,40 @@ describe("the batcher", () => {
       ),
     );
     expect(outcomes).toEqual(["ok", "already_locked", "ok", "ok"]);
+  });
+});
+
+describe("best-available blocks (op block)", () => {
+  it("locks the first candidate whose every seat is free for the caller, all or nothing; none free is no_block and changes nothing", async () => {
+    const eventId = await newEvent(Array.from({ length: 8 }, (_, i) => `A_${i + 1}`));
+    const k = env.keys.event(eventId);
+    await seats.setSeatState({ eventId, seatId: "A_2", action: "reserve" });
+    await env.redis.hset(k.offers, "A_6", `${Date.now() + 60_000}|lucky`);
+    const seq0 = Number(await env.redis.get(k.seq));
+    const messages = await listen(eventId);
+
+    const replies = (await batch(eventId, [
+      ["block", "b1", "A_1 A_2,A_3 A_4,A_5 A_6", "n1:1"], // A_2 reserved: the second candidate
+      ["block", "b2", "A_3 A_4,A_5 A_6,A_7 A_8", "n1:2"], // A_3 just went, A_6 offered to another: the third
+      ["block", "b3", "A_3 A_4,A_7 A_8", "n1:3"], // both gone: no block, nothing written
+      ["block", "b4", "A_1 A_5 A_6", "n1:4"], // three seats over a hold limit of two
+    ])) as unknown[][];
+    expect(replies[0]).toEqual([1, seq0 + 2, expect.any(Number), 1, 2, expect.any(Number), 2]);
+    expect(replies[1]).toEqual([1, seq0 + 4, expect.any(Number), 1, 2, 0, 3]);
+    expect(replies[2]).toEqual([E.no_block]);
+    expect(replies[3]).toEqual([E.hold_limit]);
+
+    const state = await env.redis.hgetall(k.state);
+    expect(state).toEqual({ A_2: expect.stringMatching(/^R\|/), A_3: "L|b1", A_4: "L|b1", A_7: "L|b2", A_8: "L|b2" });
+    expect(await env.redis.hexists(k.holdInfo, "b3")).toBe(0);
+    expect(JSON.parse((await env.redis.hget(k.holdInfo, "b1"))!).s).toEqual(["A_3", "A_4"]);
+    await until(() => messages.length > 0);
+    expect(messages).toHaveLength(1);
+    expect(messages[0]!.ev.map((e) => [e.t, e.seat, e.u])).toEqual([
+      ["locked", "A_3", "b1"],
+      ["locked", "A_4", "b1"],
+      ["locked", "A_7", "b2"],
+      ["locked", "A_8", "b2"],
+    ]);
   });
 });

@@ -34,6 +34,7 @@ export const REASON_WORDS = Object.freeze({
   relock_cooldown: (e) => `You let this seat go a moment ago; you can take it again ${inSeconds(e)}.`,
   sales_paused: "Sales are paused by the box office. Your hold is kept; try again when they reopen.",
   seat_offered: (e) => `This seat just came free and is offered to the next person in the waiting room; it returns to the map ${inSeconds(e)} if they pass.`,
+  no_block: (e) => (Array.isArray(e?.split) && e.split.length > 0 ? `No ${e.count ?? ""} seats together are free like that; the best we have is split over ${e.split.length} rows.` : "Not that many seats together are free like that; try fewer seats or another section.").replace("No  seats", "No seats"),
   hold_budget: (e) => `You have held seats for as long as a hold and its extensions allow; you can hold seats again ${inSeconds(e)}.`,
   // The channels
   not_admitted: "This event has a waiting room: wait for your turn there before choosing seats.",

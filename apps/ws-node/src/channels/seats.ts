@@ -5,6 +5,7 @@ import type { NodeContext } from "../context.ts";
 import type { EventFeed } from "../fanout/event-feed.ts";
 import { prepareSeatView, type SeatView } from "../fanout/seat-view.ts";
 import { startWatching, stopWatching } from "../seat-watch.ts";
+import { bestAvailable, type BestAvailablePush } from "./best-available.ts";
 import { Refusal, type ChannelModule, type Join, type Joining, type Pushing } from "./channel.ts";
 import type { ChannelRuntime } from "./runtime.ts";
 
@@ -143,16 +144,17 @@ export class SeatChannel implements ChannelModule<SeatAssigns> {
   async handle(p: Pushing<SeatAssigns>): Promise<Record<string, unknown>> {
     const { ctx } = this;
     const { conn, event, assigns } = p;
-    if (event !== "lock" && event !== "unlock" && event !== "extend")
-      throw new Refusal({ reason: "unsupported_event", message: `seats channels accept lock, unlock and extend, not ${event}` });
+    if (event !== "lock" && event !== "unlock" && event !== "extend" && event !== "best_available")
+      throw new Refusal({ reason: "unsupported_event", message: `seats channels accept lock, unlock, extend and best_available, not ${event}` });
     if (!conn.userId) throw new Refusal({ reason: "unauthorized", message: "sign in (connect with a token) to lock seats" });
     const parsed = parsePush(seatPushPayloads[event], p.payload);
     if (!parsed.ok) throw new Refusal({ reason: "malformed_payload", field: parsed.error.field, message: parsed.error.message });
     const seat = "seat" in parsed.value ? parsed.value.seat : undefined;
     // An event with a waiting room sells only to admitted buyers, until their turn ends; a room
     // added while the buyer was joined applies to their next lock (settings are cached per node).
-    if (event === "lock" && !assigns.room) assigns.room = ctx.rooms.hasRoomNow(assigns.eventId) ?? (await ctx.rooms.settings(assigns.eventId)) !== null;
-    if (event === "lock" && assigns.room && !((assigns.passUntil ?? 0) > Date.now()))
+    const locks = event === "lock" || event === "best_available";
+    if (locks && !assigns.room) assigns.room = ctx.rooms.hasRoomNow(assigns.eventId) ?? (await ctx.rooms.settings(assigns.eventId)) !== null;
+    if (locks && assigns.room && !((assigns.passUntil ?? 0) > Date.now()))
       throw new Refusal({
         reason: "not_admitted",
         seat: seat!,
@@ -164,6 +166,7 @@ export class SeatChannel implements ChannelModule<SeatAssigns> {
         const r = await ctx.seats.lock({ ...who, seatId: seat!, origin: conn.tag });
         return { seat, seq: r.seq, expires_at: r.deadline, hold_size: r.holdSize };
       }
+      if (event === "best_available") return await bestAvailable(ctx, conn, assigns.eventId, parsed.value as BestAvailablePush);
       if (event === "unlock") {
         const r = await ctx.seats.unlock({ ...who, seatId: seat!, origin: conn.tag });
         return { seat, seq: r.seq, hold_size: r.seatsLeft };
@@ -172,7 +175,7 @@ export class SeatChannel implements ChannelModule<SeatAssigns> {
       return { expires_at: r.deadline, extensions_left: r.extensionsLeft };
     } catch (err) {
       if (!(err instanceof SeatError)) throw err;
-      throw new Refusal({ reason: err.reason, message: err.message, ...(seat ? { seat } : {}), ...(err.retryAfterMs !== undefined ? { retry_after_ms: err.retryAfterMs } : {}) });
+      throw new Refusal({ reason: err.reason, message: err.message, ...(seat ? { seat } : {}), ...(err.retryAfterMs !== undefined ? { retry_after_ms: err.retryAfterMs } : {}), ...err.extra });
     }
   }
 

@@ -32,7 +32,7 @@ local E = {
   ALREADY_UNLOCKED = -5, SEAT_UNAVAILABLE = -6, HOLD_LIMIT = -7, NO_HOLD = -8,
   EXTEND_LIMIT = -9, ALREADY_RESERVED = -10, NOT_RESERVED = -11, ALREADY_PAID = -12,
   NOT_IN_HOLD = -13, USER_LIMIT = -14, SALES_NOT_OPEN = -15, SALES_CLOSED = -16, WRONG_ORDER = -17,
-  RELOCK_COOLDOWN = -18, SALES_PAUSED = -19, SEAT_OFFERED = -20, HOLD_BUDGET = -21,
+  RELOCK_COOLDOWN = -18, SALES_PAUSED = -19, SEAT_OFFERED = -20, HOLD_BUDGET = -21, NO_BLOCK = -22,
 }
 
 -- Read once per script run: a script is atomic, so every step of it happens at the same instant.

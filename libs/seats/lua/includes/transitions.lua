@@ -34,11 +34,13 @@
     {code}: UNKNOWN_EVENT, UNKNOWN_SEAT, ALREADY_UNLOCKED, NOT_YOURS
 ]]
 
-local function lockOne(user, seat, origin)
-  if not eventLoaded() then return { E.UNKNOWN_EVENT } end
-  if redis.call('SISMEMBER', K.seatmap, seat) == 0 then return { E.UNKNOWN_SEAT } end
+--[[
+  What every lock checks before any seat, for a lock of `n` seats: the event's sales are open and
+  not paused, and the caller's hold and orders have room for `n` more. Returns nil, the live hold's
+  deadline (or nil) and its seat count; or the refusal.
+]]
+local function lockGate(user, n, now)
   if setting('paused', 0) == 1 then return { E.SALES_PAUSED } end
-  local now = nowMs()
   local opensAt, closesAt = setting('opensAt', 0), setting('closesAt', 0)
   if opensAt > 0 and now < opensAt then return { E.SALES_NOT_OPEN } end
   if closesAt > 0 and now >= closesAt then return { E.SALES_CLOSED } end
@@ -49,49 +51,34 @@ local function lockOne(user, seat, origin)
   local maxSeats = setting('max', 10)
   local dl = liveHold(user, now)
   local count = 0
-  if dl then
-    count = #getHold(user).s
-    if count >= maxSeats then return { E.HOLD_LIMIT } end
-  elseif maxSeats < 1 then
-    return { E.HOLD_LIMIT }
-  end
+  if dl then count = #getHold(user).s end
+  if count + n > maxSeats then return { E.HOLD_LIMIT } end
   local maxUser = setting('maxUser', 0)
-  if maxUser > 0 and count + tonumber(redis.call('HGET', K.ordered, user) or '0') >= maxUser then
+  if maxUser > 0 and count + n + tonumber(redis.call('HGET', K.ordered, user) or '0') > maxUser then
     return { E.USER_LIMIT }
   end
+  return nil, dl, count
+end
 
-  -- seatState may release other users' dead holds; it cannot release the caller's, which is alive
-  -- at `now` (checked above) or absent.
-  local current = seatState(seat, now)
-  if current then
-    if string.sub(current, 1, 2) ~= 'L|' then return { E.SEAT_UNAVAILABLE } end
-    return { E.ALREADY_LOCKED }
-  end
-  -- A seat this user let go within the event's cool-down (their own member: nobody else's lock erases it).
-  if setting('cool', 0) > 0 then
-    local left = datedLeft(K.cool, pairMember(user, seat), now)
-    if left > 0 then return { E.RELOCK_COOLDOWN, seat, left } end
-  end
-  local newHold, earliest, budgetStarted = 0, 0, false
-  if not dl then
-    -- A new hold ends within the user's holding budget on the event, however many holds came before.
-    local cap, budgetLeft = holdCap(user, now)
-    budgetStarted = cap ~= nil
-    dl = now + setting('ttl', 600000)
-    if cap and cap < dl then dl = cap end
-    if dl <= now then return { E.HOLD_BUDGET, seat, budgetLeft } end
-    count = 0
-    newHold = 1
-  end
-  -- Offered to a waiting-room buyer (seatLib's roomOfferee): theirs to take until the window ends.
-  local offeree, offerLeft = offerOf(seat, now)
-  if offeree and offeree ~= user then return { E.SEAT_OFFERED, seat, offerLeft } end
+-- The deadline of a new hold of `user`, within their holding budget; or the HOLD_BUDGET refusal.
+local function newHoldDeadline(user, seat, now)
+  local cap, budgetLeft = holdCap(user, now)
+  local dl = now + setting('ttl', 600000)
+  if cap and cap < dl then dl = cap end
+  if dl <= now then return nil, false, { E.HOLD_BUDGET, seat, budgetLeft } end
+  return dl, cap ~= nil
+end
 
-  -- Nothing is written before this point: a refusal changes nothing.
-  if offeree then redis.call('HDEL', K.offers, seat) end
+--[[
+  Writes the lock of `seats` (all checked free for `user`) into the caller's hold, creating it
+  with deadline `dl` when `newHold`, and emits one `locked` event per seat. Returns seq, earliest.
+]]
+local function commitLocks(user, seats, dl, newHold, budgetStarted, now, origin)
+  for i = 1, #seats do
+    if offerOf(seats[i], now) then redis.call('HDEL', K.offers, seats[i]) end
+  end
   if newHold == 1 and not budgetStarted then startBudget(user, now) end -- the budget starts with the user's first hold
-
-  local h
+  local h, earliest = nil, 0
   if newHold == 1 then
     -- The cluster-wide index needs a lower entry only when this deadline is earlier than the one the
     -- event is indexed at (`ixd`), which with one TTL per event is rare: usually only the first hold.
@@ -108,11 +95,111 @@ local function lockOne(user, seat, origin)
   else
     h = getHold(user)
   end
-  h.s[#h.s + 1] = seat
+  local events = {}
+  for i = 1, #seats do
+    h.s[#h.s + 1] = seats[i]
+    redis.call('HSET', K.state, seats[i], 'L|' .. user)
+    events[i] = { t = 'locked', seat = seats[i], u = user }
+  end
   putHold(user, h)
-  redis.call('HSET', K.state, seat, 'L|' .. user)
-  local seq = emit({ { t = 'locked', seat = seat, u = user } }, origin)
+  return emit(events, origin), earliest
+end
+
+local function lockOne(user, seat, origin)
+  if not eventLoaded() then return { E.UNKNOWN_EVENT } end
+  if redis.call('SISMEMBER', K.seatmap, seat) == 0 then return { E.UNKNOWN_SEAT } end
+  local now = nowMs()
+  local refused, dl, count = lockGate(user, 1, now)
+  if refused then return refused end
+
+  -- seatState may release other users' dead holds; it cannot release the caller's, which is alive
+  -- at `now` (checked above) or absent.
+  local current = seatState(seat, now)
+  if current then
+    if string.sub(current, 1, 2) ~= 'L|' then return { E.SEAT_UNAVAILABLE } end
+    return { E.ALREADY_LOCKED }
+  end
+  -- A seat this user let go within the event's cool-down (their own member: nobody else's lock erases it).
+  if setting('cool', 0) > 0 then
+    local left = datedLeft(K.cool, pairMember(user, seat), now)
+    if left > 0 then return { E.RELOCK_COOLDOWN, seat, left } end
+  end
+  local newHold, budgetStarted = 0, false
+  if not dl then
+    -- A new hold ends within the user's holding budget on the event, however many holds came before.
+    local budgetRefusal
+    dl, budgetStarted, budgetRefusal = newHoldDeadline(user, seat, now)
+    if budgetRefusal then return budgetRefusal end
+    count = 0
+    newHold = 1
+  end
+  -- Offered to a waiting-room buyer (seatLib's roomOfferee): theirs to take until the window ends.
+  local offeree, offerLeft = offerOf(seat, now)
+  if offeree and offeree ~= user then return { E.SEAT_OFFERED, seat, offerLeft } end
+
+  -- Nothing is written before this point: a refusal changes nothing.
+  local seq, earliest = commitLocks(user, { seat }, dl, newHold, budgetStarted, now, origin)
   return { 1, seq, dl, newHold, count + 1, earliest }
+end
+
+-- Whether `user` may lock `seat` now as part of a block: known, free, not in their cool-down,
+-- not offered to someone else. A seat failing any of these only rules its candidate out.
+local function blockSeatFree(user, seat, now, cool)
+  if redis.call('SISMEMBER', K.seatmap, seat) == 0 then return false end
+  if seatState(seat, now) then return false end
+  if cool and datedLeft(K.cool, pairMember(user, seat), now) > 0 then return false end
+  local offeree = offerOf(seat, now)
+  return not offeree or offeree == user
+end
+
+-- Splits `s` on `sep` (seat ids never contain ' ' or ',': SEAT_ID_RE in libs/protocol).
+local function splitOn(s, sep)
+  local out = {}
+  for part in string.gmatch(s, '[^' .. sep .. ']+') do out[#out + 1] = part end
+  return out
+end
+
+--[[
+  Best-available: locks ONE of the candidate blocks (ranked by the caller, best first), all its
+  seats or none, into the caller's hold. `candidates` is the blocks joined by ',', each its seats
+  joined by ' ' (the caller's ranking of the layout: libs/seats/src/block-finder.ts). Every lock
+  rule applies once for the block (sales, hold limit for all its seats, per-user limit, budget);
+  each seat must be free for the caller (lockOne's seat checks); the first candidate passing them
+  all is locked. A race lost on one candidate costs no round trip: the next is tried here.
+    {1, seq, deadline, newHold(1|0), seatsInHold, earliest(1|0), index of the block locked (1-based)}
+    {code}: lockOne's gate refusals, HOLD_BUDGET, or NO_BLOCK (no candidate was wholly free)
+]]
+local function lockBlock(user, candidates, origin)
+  if not eventLoaded() then return { E.UNKNOWN_EVENT } end
+  local blocks = {}
+  for i, b in ipairs(splitOn(candidates, ',')) do blocks[i] = splitOn(b, ' ') end
+  local n = #blocks[1]
+  local now = nowMs()
+  local refused, dl, count = lockGate(user, n, now)
+  if refused then return refused end
+  local newHold, budgetStarted = 0, false
+  if not dl then
+    local budgetRefusal
+    dl, budgetStarted, budgetRefusal = newHoldDeadline(user, blocks[1][1], now)
+    if budgetRefusal then return budgetRefusal end
+    count = 0
+    newHold = 1
+  end
+  local cool = setting('cool', 0) > 0
+  for b = 1, #blocks do
+    local seats, free = blocks[b], true
+    for i = 1, #seats do
+      if not blockSeatFree(user, seats[i], now, cool) then
+        free = false
+        break
+      end
+    end
+    if free then
+      local seq, earliest = commitLocks(user, seats, dl, newHold, budgetStarted, now, origin)
+      return { 1, seq, dl, newHold, count + n, earliest, b }
+    end
+  end
+  return { E.NO_BLOCK }
 end
 
 local function unlockOne(user, seat, origin)
