@@ -22,7 +22,7 @@ export interface Join<A = unknown> {
   /** What the join took (a feed reference, a presence entry, …): released once, at leave, last first. */
   readonly cleanups: (() => void)[];
   /** Pushes being answered: a crash answers each before the join's `phx_error` (see `ChannelRuntime.crash`). */
-  readonly inflight: Set<(reason: string) => void>;
+  readonly inflight: Set<{ abort(reason: string): void }>;
 }
 
 /**

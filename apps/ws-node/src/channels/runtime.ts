@@ -149,41 +149,21 @@ export class ChannelRuntime {
   }
 
   /** A push to a joined topic: answered with the module's reply, a refusal, or `internal_error`. */
-  async push(conn: Conn, to: To, event: string, payload: Record<string, unknown>): Promise<void> {
-    const codec = this.codecs[conn.dialect];
+  push(conn: Conn, to: To, event: string, payload: Record<string, unknown>): Promise<void> | undefined {
     const join = conn.joins.get(to.topic);
     if (!join || !join.live || join.joinRef !== to.joinRef) {
       metrics.wsFrameErrors.inc({ reason: "not_joined" });
-      send(conn, codec.reply(to, "error", { reason: "not_joined", message: `join ${to.topic} before pushing to it` }));
-      return;
+      send(conn, this.codecs[conn.dialect].reply(to, "error", { reason: "not_joined", message: `join ${to.topic} before pushing to it` }));
+      return undefined;
     }
-    const module = this.modules[join.kind];
-    let answered = false;
-    const answer = (status: "ok" | "error", body: Record<string, unknown>) => {
-      if (answered) return;
-      answered = true;
-      join.inflight.delete(abort);
-      if (status === "error" && FRAME_ERROR_REASONS.has(String(body.reason))) metrics.wsFrameErrors.inc({ reason: String(body.reason) });
-      if (conn.joins.get(to.topic) === join) send(conn, codec.reply(to, status, body));
-    };
-    // A crash answers it with the module's abort reply while the join is still the client's.
-    const abort = (reason: string) => {
-      if (answered) return;
-      answered = true;
-      join.inflight.delete(abort);
-      const message = module.crashMessage ?? "the channel restarted while this push was in flight; retry";
-      send(conn, codec.reply(to, "error", { reason, retryable: true, message, ...module.echo?.(payload) }));
-    };
-    join.inflight.add(abort);
-    try {
-      answer("ok", await module.handle({ conn, join, assigns: join.assigns, event, payload }));
-    } catch (err) {
-      if (err instanceof Refusal) answer("error", err.response);
-      else {
-        this.ctx.logger.error({ err, topic: to.topic, event }, "channel push failed");
-        answer("error", { reason: "internal_error", message: "temporary failure; retry", ...module.echo?.(payload) });
-      }
-    }
+    // One object per push, kept in the join's in-flight set (a lock is the hottest path there is:
+    // no async frame and no closures beyond the two the promise needs).
+    const flight = new Flight(this.ctx, this.modules[join.kind]!, this.codecs[conn.dialect], conn, to, join, payload, event);
+    join.inflight.add(flight);
+    return flight.module.handle({ conn, join, assigns: join.assigns, event, payload }).then(
+      (body) => flight.answer("ok", body),
+      (err: unknown) => flight.failed(err),
+    );
   }
 
   /** A leave frame: the join ends, answered ok and then closed. */
@@ -214,7 +194,7 @@ export class ChannelRuntime {
    */
   crash(conn: Conn, join: Join, reason: string): void {
     const codec = this.codecs[conn.dialect];
-    for (const abort of [...join.inflight]) abort(reason);
+    for (const flight of [...join.inflight]) flight.abort(reason);
     this.forget(conn, join);
     send(conn, codec.ended(join, "error", { reason }));
   }
@@ -262,4 +242,43 @@ const ended = new WeakSet<Join>();
 /** The `rate_limited` reply: how long to wait, in milliseconds, beside the reason. */
 export function rateLimited(retryAfterMs: number, message: string): Record<string, unknown> {
   return { reason: "rate_limited", message, retry_after_ms: retryAfterMs };
+}
+
+/** A push being answered: the module's answer, a failure, or a crash's abort, whichever comes first. */
+class Flight {
+  private answered = false;
+
+  constructor(
+    private readonly ctx: NodeContext,
+    readonly module: ChannelModule<unknown>,
+    private readonly codec: Codec,
+    private readonly conn: Conn,
+    private readonly to: To,
+    private readonly join: Join,
+    private readonly payload: Record<string, unknown>,
+    private readonly event: string,
+  ) {}
+
+  answer(status: "ok" | "error", body: Record<string, unknown>): void {
+    if (this.answered) return;
+    this.answered = true;
+    this.join.inflight.delete(this);
+    if (status === "error" && FRAME_ERROR_REASONS.has(String(body.reason))) metrics.wsFrameErrors.inc({ reason: String(body.reason) });
+    if (this.conn.joins.get(this.to.topic) === this.join) send(this.conn, this.codec.reply(this.to, status, body));
+  }
+
+  failed(err: unknown): void {
+    if (err instanceof Refusal) return this.answer("error", err.response);
+    this.ctx.logger.error({ err, topic: this.to.topic, event: this.event }, "channel push failed");
+    this.answer("error", { reason: "internal_error", message: "temporary failure; retry", ...this.module.echo?.(this.payload) });
+  }
+
+  /** The join crashed: answered on the join the client still has, before its `phx_error`. */
+  abort(reason: string): void {
+    if (this.answered) return;
+    this.answered = true;
+    this.join.inflight.delete(this);
+    const message = this.module.crashMessage ?? "the channel restarted while this push was in flight; retry";
+    send(this.conn, this.codec.reply(this.to, "error", { reason, retryable: true, message, ...this.module.echo?.(this.payload) }));
+  }
 }
