@@ -1,12 +1,12 @@
 import { eq } from "drizzle-orm";
 import { Queue } from "bullmq";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chatRooms, messageArchive, messages, notifications } from "@seatdrop/db";
 import { ROOMS_QUEUE, roomActivateJob, roomCloseJob } from "@seatdrop/jobs";
 import { createLogger } from "@seatdrop/observability";
 import { buildApp, type ApiApp } from "../src/app.ts";
 import { createTestEnv, type TestEnv } from "../../../test/support/test-env.ts";
-import { PhxClient, createUser, push, startCluster, type TestCluster } from "../../../test/support/cluster.ts";
+import { PhxClient, createUser, firstLogged, push, startCluster, type TestCluster } from "../../../test/support/cluster.ts";
 import { adminToken, bearer } from "./api-harness.ts";
 
 /**
@@ -86,14 +86,7 @@ describe("room lifecycle driven by the worker", () => {
     // The activation job runs: members hear it, each ticket holder gets a stored notification, pushed live.
     await expect.poll(() => a.log.find((m) => m.event === "room_status"), { timeout: 10_000, message: "room_status active" }).toBeTruthy();
     expect(a.log.find((m) => m.event === "room_status")!.payload).toEqual({ status: "active" });
-    const pushed = await vi.waitFor(
-      () => {
-        const found = personal.log.find((m) => m.event === "notification");
-        if (!found) throw new Error("still waiting for notification push");
-        return found;
-      },
-      { timeout: 5000 },
-    );
+    const pushed = await firstLogged(personal.log, "notification", { ms: 5000 });
     expect(pushed.payload).toMatchObject({ event_id: ev.id, status: "unread", message: expect.stringContaining("Lifecycle") });
     const stored = await env.db.db.select().from(notifications).where(eq(notifications.eventId, ev.id));
     expect(stored.map((n) => n.userId).sort()).toEqual([alice.id, bob.id].sort());

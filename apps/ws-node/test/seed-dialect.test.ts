@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import WebSocket from "ws";
 import type { TestEnv } from "../../../test/support/test-env.ts";
 import { useCluster } from "../../../test/support/use-cluster.ts";
-import { PhxClient, createEvent, createUser, push, seatIdsGrid, type TestCluster } from "../../../test/support/cluster.ts";
+import { PhxClient, createEvent, createUser, firstLogged, push, seatIdsGrid, type TestCluster } from "../../../test/support/cluster.ts";
 import { rawUpgrade } from "../../../test/support/raw-upgrade.ts";
 import { until } from "../../../test/support/raw-phx.ts";
 
@@ -122,18 +122,6 @@ async function twoUsersOnTwoNodes(
   const a = await connect(0, eventId, alice.token);
   const b = await connect(1, eventId, bob.token);
   return { eventId, a, b };
-}
-
-/** The first message named `event` a Phoenix watcher logged (already or within 8 s). */
-function phxFrame<M extends { event: string }>(log: M[], event: string): Promise<M> {
-  return vi.waitFor(
-    () => {
-      const found = log.find((m) => m.event === event);
-      if (!found) throw new Error(`still waiting for ${event} on the Phoenix watcher`);
-      return found;
-    },
-    { timeout: 8000 },
-  );
 }
 
 type StartState = { reserved: string[]; paid: string[]; locked: string[] };
@@ -340,12 +328,12 @@ describe("legacy seat dialect on / (two ws-nodes)", () => {
 
     s.send({ action: "lock", seat: "A_2" });
     await s.waitForFrame("lockedForYou", "A_2");
-    const locked = await phxFrame(p.log, "locked");
+    const locked = await firstLogged(p.log, "locked");
     expect(locked).toEqual({ event: "locked", payload: { seat: "A_2", seq: expect.any(Number) } });
 
     const svc = await connect(1, eventId);
     svc.send({ action: "reserve", seat: "A_3", authorizationString: SECRET() });
-    const reserved = await phxFrame(p.log, "reserved");
+    const reserved = await firstLogged(p.log, "reserved");
     expect(reserved).toEqual({ event: "reserved", payload: { seat: "A_3", seq: expect.any(Number) } });
     expect((reserved.payload.seq as number) > (locked.payload.seq as number)).toBe(true);
     // The Phoenix author heard its own lock as its own, never the legacy client's lockedForYou.
