@@ -3,7 +3,7 @@ import { and, eq } from "drizzle-orm";
 import { createTokenSigner } from "@seatdrop/auth";
 import { events, seatAudit, users } from "@seatdrop/db";
 import { createEvent, createUser, eventually, push, seatIdsGrid } from "../../../test/support/cluster.ts";
-import { auth, type OrdersWorld, useOrdersWorld } from "./orders-harness.ts";
+import { auth, useOrdersWorld, type OrdersWorld } from "./orders-harness.ts";
 
 /**
  * The ops console's controls against the API and two real ws-nodes with the stock Phoenix client:

@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { eq } from "drizzle-orm";
 import { idempotencyKeys, orderItems, orders, payments, tickets } from "@seatdrop/db";
 import { createEvent, createUser, push, seatIdsGrid } from "../../../test/support/cluster.ts";
-import { auth, postWebhook, type OrdersWorld, useOrdersWorld } from "./orders-harness.ts";
+import { auth, postWebhook, useOrdersWorld, type OrdersWorld } from "./orders-harness.ts";
 
 let w: OrdersWorld;
 const world = useOrdersWorld();

@@ -2,7 +2,7 @@ import { eq } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { orders, payments, tickets } from "@seatdrop/db";
 import { createEvent, push, seatIdsGrid } from "../../../test/support/cluster.ts";
-import { auth, postWebhook, type OrdersWorld, useOrdersWorld, pendingOrderOf } from "./orders-harness.ts";
+import { auth, pendingOrderOf, postWebhook, useOrdersWorld, type OrdersWorld } from "./orders-harness.ts";
 
 /**
  * A payment webhook is the one message that moves money: it must come out right whatever it races

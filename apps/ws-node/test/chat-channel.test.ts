@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { and, eq } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import WebSocket from "ws";
 import { createTokenVerifier, SessionStore } from "@seatdrop/auth";
 import { events, messages, orders, tickets } from "@seatdrop/db";
@@ -11,21 +11,13 @@ import { createChatEvent, issueTicket, syncEventRoom } from "./chat-support.ts";
 
 let env: TestEnv;
 let cluster: TestCluster;
-const clients: PhxClient[] = [];
-const client = (node: number, token?: string) => {
-  const c = new PhxClient(cluster.nodes[node]!.port, token);
-  clients.push(c);
-  return c;
-};
+const client = (node: number, token?: string) => world.client(node, token);
 const RATE = 5;
 
 const world = useCluster({ CHAT_RATE: String(RATE), CHAT_RATE_WINDOW_MS: "60000", CHAT_TYPING_THROTTLE_MS: "60000", CHAT_MAX_MESSAGE_LENGTH: "2000" }, { worker: false });
 beforeAll(() => {
   env = world.env;
   cluster = world.cluster;
-});
-afterAll(async () => {
-  await Promise.all(clients.map((c) => c.disconnect()));
 });
 
 /** An event whose room is active (it starts within CHAT_ACTIVATE_BEFORE_MS). */
