@@ -58,6 +58,17 @@ async function otherLocksInBoth(token: string, [e1, e2]: [string, string], seat:
   await c.waitFor((f) => f[2] === `seats:${e2}` && f[3] === "locked", `locked on seats:${e2}`);
 }
 
+/** Joins the event on `c` and sends one lock push per seat without waiting for replies: the join's ref and the pushes' refs, in order. */
+async function floodLocks(c: RawPhx, eventId: string, seats: string[]): Promise<{ joinRef: string; refs: string[] }> {
+  const { joinRef } = await c.join(`seats:${eventId}`);
+  const refs = seats.map((seat) => {
+    const ref = c.ref();
+    c.send([joinRef, ref, `seats:${eventId}`, "lock", { seat }]);
+    return ref;
+  });
+  return { joinRef, refs };
+}
+
 /**
  * Proves the node still serves a normal client (the stock one: join, snapshot) and returns the
  * event's seat map as a fresh join sees it, with the hold of `token`'s user when given.
@@ -371,13 +382,7 @@ describe("a flood of pushes", () => {
     const o = await other.join(`seats:${eventId}`);
     expect(o.reply.status).toBe("ok");
     const c = await raw(0, user.token);
-    const { joinRef } = await c.join(`seats:${eventId}`);
-    const refs: string[] = [];
-    for (const seat of all) {
-      const ref = c.ref();
-      refs.push(ref);
-      c.send([joinRef, ref, `seats:${eventId}`, "lock", { seat }]);
-    }
+    const { refs } = await floodLocks(c, eventId, all);
     await until(() => refs.every((r) => c.repliesTo(r).length > 0), 20_000, () => `a reply to each of ${refs.length} pushes`);
     for (const r of refs) expect(c.repliesTo(r), `replies to ${r}`).toHaveLength(1);
     expect(c.closeInfo).toBeUndefined();
@@ -407,13 +412,7 @@ describe("a flood of pushes", () => {
     const eventId = await createEvent(env, all, { holdMaxSeats: all.length });
     const user = await createUser(env);
     const c = await raw(0, user.token);
-    const { joinRef } = await c.join(`seats:${eventId}`);
-    const refs: string[] = [];
-    for (const seat of all) {
-      const ref = c.ref();
-      refs.push(ref);
-      c.send([joinRef, ref, `seats:${eventId}`, "lock", { seat }]);
-    }
+    const { joinRef, refs } = await floodLocks(c, eventId, all);
     const closed = await c.closed(20_000);
     expect(closed.code).toBe(CloseCode.rateLimited);
     expect(closed.code).toBe(4429);
