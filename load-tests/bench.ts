@@ -63,7 +63,7 @@ import { GenPool } from "./lib/gen-pool.ts";
 import { Client, now, sectionOf, type ClientSpec } from "./lib/generator.ts";
 import { Histogram } from "./lib/histogram.ts";
 import { corkWarningsOf, freePort, median, root, rssKb, serverEnv, sleep, startServer } from "./lib/procs.ts";
-import { measureCost, type Check, type Cost, type Row } from "./lib/rows.ts";
+import { measureCost, sizeReader, sumOf, type Check, type Cost, type Row } from "./lib/rows.ts";
 import { mapReadBench } from "./map-read-bench.ts";
 import { queueBench } from "./queue-bench.ts";
 
@@ -78,7 +78,7 @@ const { values: opt } = parseArgs({
   },
 });
 const Q = opt.quick;
-const num = (name: string, full: number, quick: number) => Number(process.env[name] ?? (Q ? quick : full));
+const num = sizeReader(Q);
 const size = {
   lockBuyers: num("BENCH_CLIENTS", 100, 100),
   lockSeconds: num("BENCH_LOCK_SECONDS", 5, 2),
@@ -388,22 +388,16 @@ class Bench {
     const batches = batches0 ? diffBuckets(await batchSizes(side.ports), batches0) : null;
     const pubsub = pubsub0 ? await pubsubReceived(side.ports) : null;
     const rtt = new Histogram();
-    let locks = 0;
-    let refused = 0;
-    let unlocks = 0;
-    let failedUnlocks = 0;
-    let ms = 0;
-    let dropped = 0;
+    const locks = sumOf(results, (r) => r.locks);
+    const refused = sumOf(results, (r) => r.refused);
+    const unlocks = sumOf(results, (r) => r.unlocks);
+    const failedUnlocks = sumOf(results, (r) => r.failedUnlocks);
+    const dropped = sumOf(results, (r) => r.dropped);
+    const ms = Math.max(0, ...results.map((r) => r.ms));
     const held: string[] = [];
     const bySeat = new Map<number, [number, number][]>();
     for (const r of results) {
       rtt.merge(r.rtt);
-      locks += r.locks;
-      refused += r.refused;
-      unlocks += r.unlocks;
-      failedUnlocks += r.failedUnlocks;
-      ms = Math.max(ms, r.ms);
-      dropped += r.dropped;
       held.push(...r.held);
       for (let i = 0; i < r.intervals.length; i += 3) {
         const list = bySeat.get(r.intervals[i]!) ?? [];
@@ -552,7 +546,7 @@ class Bench {
     const dealt = this.gens.deal(specs);
     const r = await this.gens.all<{ opened: number; failed: number; refused: number }>("connect", (i) => ({ specs: dealt[i] }));
     assertServersUp();
-    const failed = r.reduce((s, x) => s + x.failed + x.refused, 0);
+    const failed = sumOf(r, (x) => x.failed + x.refused);
     if (failed) console.warn(`${failed} of ${specs.length} watchers could not connect or join`);
   }
 
@@ -712,8 +706,8 @@ class Bench {
     await sleep(1000);
     const warnings = corkWarningsOf(nodeProcs) - warnings0;
     const after = await settledRss();
-    const opened = r.reduce((s, x) => s + x.opened, 0);
-    const failed = r.reduce((s, x) => s + x.failed + x.refused, 0);
+    const opened = sumOf(r, (x) => x.opened);
+    const failed = sumOf(r, (x) => x.failed + x.refused);
     const connectMs = Math.max(...r.map((x) => x.connectMs));
     const joinMs = Math.max(...r.map((x) => x.joinMs));
     await this.gens.all("closeAll");

@@ -53,7 +53,7 @@ import { now } from "./lib/generator.ts";
 import { Histogram } from "./lib/histogram.ts";
 import type { QueueSpec, ShopArgs } from "./lib/queue-gen.ts";
 import { freePort, serverEnv, sleep, startServer } from "./lib/procs.ts";
-import { measureCost, type Check, type Cost, type Pids, type Row } from "./lib/rows.ts";
+import { measureCost, sizeReader, type Check, type Cost, type Pids, type Row } from "./lib/rows.ts";
 
 export interface QueueBenchDeps {
   env: TestEnv;
@@ -116,7 +116,7 @@ interface DropOutcome {
 
 export async function queueBench(d: QueueBenchDeps): Promise<void> {
   const { env, gens, quick } = d;
-  const num = (name: string, full: number, q: number) => Number(process.env[name] ?? (quick ? q : full));
+  const num = sizeReader(quick);
   const size = {
     waiters: num("BENCH_QUEUE_WAITERS", 100_000, 5000),
     sockets: num("BENCH_QUEUE_SOCKETS", 2000, 200),

@@ -105,3 +105,16 @@ export async function measureCost<T>(redis: Redis, pids: Pids, f: () => Promise<
   }
   return { r, cost: { wallMs: now() - before.t, serverMs: nodesMs + workerMs + apiMs, nodesMs, workerMs, apiMs, genMs, redisUs, redisCalls, redisCpuMs, redisCpuMaxServerMs: Math.max(0, ...redisCpuEach), redisTop } };
 }
+
+/** The sum of `f` over `items`: totals of the generators' per-process answers. */
+export function sumOf<T>(items: readonly T[], f: (item: T) => number): number {
+  return items.reduce((s, x) => s + f(x), 0);
+}
+
+/**
+ * A scenario's size reader: `num(VAR, full, quick)` is the environment variable VAR when set, else
+ * the full-run or the --quick figure.
+ */
+export function sizeReader(quick: boolean): (name: string, full: number, quickFigure: number) => number {
+  return (name, full, quickFigure) => Number(process.env[name] ?? (quick ? quickFigure : full));
+}

@@ -146,6 +146,14 @@ export function eventually<T>(check: () => T | undefined | false, ms = 5000, wha
   );
 }
 
+/**
+ * The first message named `event` in a channel's log (already logged or arriving within `ms`), that
+ * `where` accepts when given: what a test waits for before asserting on its payload.
+ */
+export function firstLogged(log: Received[], event: string, opts: { where?: (m: Received) => boolean; ms?: number } = {}): Promise<Received> {
+  return eventually(() => log.find((m) => m.event === event && (opts.where?.(m) ?? true)), opts.ms ?? 8000, `${event} in the channel log`);
+}
+
 export { resolveHoldSettings };
 
 /** Waits for a teardown step at most 25 s, then warns naming it and goes on (the next steps still run). */

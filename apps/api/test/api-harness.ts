@@ -1,3 +1,4 @@
+import { afterAll, beforeAll } from "vitest";
 import { createLogger } from "@seatdrop/observability";
 import { buildApp, type ApiApp } from "../src/app.ts";
 import type { ApiDeps } from "../src/deps.ts";
@@ -24,6 +25,19 @@ export async function startApi(extra: Partial<Pick<ApiDeps, "redis">> = {}): Pro
       await env.close();
     },
   };
+}
+
+/** The usual set-up of a file about admin-guarded routes: the API and its admin's token, made before the file's tests, closed after. */
+export function useApiWithAdmin() {
+  const world = { h: undefined as unknown as ApiHarness, admin: "" };
+  beforeAll(async () => {
+    world.h = await startApi();
+    world.admin = await adminToken(world.h);
+  });
+  afterAll(async () => {
+    await world.h?.close();
+  });
+  return world;
 }
 
 /** A sign-up answer: the session on 201, the error fields otherwise. */
@@ -58,3 +72,14 @@ export async function adminToken(h: ApiHarness): Promise<string> {
 }
 
 export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+let signedUp = 0;
+/** Signs up a fresh user (its name from `prefix` and a per-file counter), so tests do not share accounts. */
+export async function signUpFresh(app: ApiApp, prefix: string) {
+  signedUp += 1;
+  const email = `${prefix}${signedUp}@example.com`;
+  const password = `${prefix}-password-${signedUp}`;
+  const { status, body } = await signUp(app, { username: `${prefix}_${signedUp}`, email, password });
+  if (status !== 201) throw new Error(`sign-up of ${email} answered ${status}: ${JSON.stringify(body)}`);
+  return { id: body.user.id, token: body.token, email, password };
+}

@@ -1,12 +1,12 @@
 import { eq } from "drizzle-orm";
 import { Queue } from "bullmq";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chatRooms, messageArchive, messages, notifications } from "@seatdrop/db";
 import { ROOMS_QUEUE, roomActivateJob, roomCloseJob } from "@seatdrop/jobs";
-import { createLogger } from "@seatdrop/observability";
-import { buildApp, type ApiApp } from "../src/app.ts";
-import { createTestEnv, type TestEnv } from "../../../test/support/test-env.ts";
-import { PhxClient, createUser, push, startCluster, type TestCluster } from "../../../test/support/cluster.ts";
+import type { ApiApp } from "../src/app.ts";
+import type { TestEnv } from "../../../test/support/test-env.ts";
+import { createUser, firstLogged, push } from "../../../test/support/cluster.ts";
+import { useClusterWithApi } from "../../../test/support/use-cluster.ts";
 import { adminToken, bearer } from "./api-harness.ts";
 
 /**
@@ -15,32 +15,20 @@ import { adminToken, bearer } from "./api-harness.ts";
  * event starting in 3 s opens its room about a second from now.
  */
 let env: TestEnv;
-let cluster: TestCluster;
 let app: ApiApp;
 let admin: string;
 let queue: Queue;
-const clients: PhxClient[] = [];
-const client = (node: number, token?: string) => {
-  const c = new PhxClient(cluster.nodes[node]!.port, token);
-  clients.push(c);
-  return c;
-};
 const LEAD_MS = 2000;
 
+const world = useClusterWithApi({ CHAT_ACTIVATE_BEFORE_MS: String(LEAD_MS) });
+const client = (node: number, token?: string) => world.client(node, token);
 beforeAll(async () => {
-  env = await createTestEnv({ CHAT_ACTIVATE_BEFORE_MS: String(LEAD_MS) });
-  cluster = await startCluster(env);
-  app = buildApp({ config: env.config, db: env.db, redis: env.redis, keys: env.keys, logger: createLogger("api-test", "silent") });
-  await app.ready();
+  ({ env, app } = world);
   admin = await adminToken({ env, app, close: async () => {} });
   queue = new Queue(ROOMS_QUEUE, { connection: env.redis, prefix: env.keys.bullPrefix });
 });
 afterAll(async () => {
-  await Promise.all(clients.map((c) => c.disconnect()));
   await queue.close();
-  await app.close();
-  await cluster.close();
-  await env.close();
 });
 
 const iso = (msFromNow: number) => new Date(Date.now() + msFromNow).toISOString();
@@ -86,14 +74,7 @@ describe("room lifecycle driven by the worker", () => {
     // The activation job runs: members hear it, each ticket holder gets a stored notification, pushed live.
     await expect.poll(() => a.log.find((m) => m.event === "room_status"), { timeout: 10_000, message: "room_status active" }).toBeTruthy();
     expect(a.log.find((m) => m.event === "room_status")!.payload).toEqual({ status: "active" });
-    const pushed = await vi.waitFor(
-      () => {
-        const found = personal.log.find((m) => m.event === "notification");
-        if (!found) throw new Error("still waiting for notification push");
-        return found;
-      },
-      { timeout: 5000 },
-    );
+    const pushed = await firstLogged(personal.log, "notification", { ms: 5000 });
     expect(pushed.payload).toMatchObject({ event_id: ev.id, status: "unread", message: expect.stringContaining("Lifecycle") });
     const stored = await env.db.db.select().from(notifications).where(eq(notifications.eventId, ev.id));
     expect(stored.map((n) => n.userId).sort()).toEqual([alice.id, bob.id].sort());

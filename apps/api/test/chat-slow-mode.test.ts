@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createLogger } from "@seatdrop/observability";
-import { buildApp, type ApiApp } from "../src/app.ts";
-import { createTestEnv, type TestEnv } from "../../../test/support/test-env.ts";
-import { PhxClient, createUser, push, startCluster, type TestCluster } from "../../../test/support/cluster.ts";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { ApiApp } from "../src/app.ts";
+import type { TestEnv } from "../../../test/support/test-env.ts";
+import { createUser, push } from "../../../test/support/cluster.ts";
 import { createChatEvent, issueTicket, syncEventRoom } from "../../ws-node/test/chat-support.ts";
+import { useClusterWithApi } from "../../../test/support/use-cluster.ts";
 import { adminToken, bearer } from "./api-harness.ts";
 
 /**
@@ -12,28 +12,14 @@ import { adminToken, bearer } from "./api-harness.ts";
  * `rate_limited` with `retry_after_ms`, whichever node they write through.
  */
 let env: TestEnv;
-let cluster: TestCluster;
 let app: ApiApp;
 let admin: string;
-const clients: PhxClient[] = [];
-const client = (node: number, token?: string) => {
-  const c = new PhxClient(cluster.nodes[node]!.port, token);
-  clients.push(c);
-  return c;
-};
 
+const world = useClusterWithApi({ CHAT_RATE: "1000" }, { worker: false });
+const client = (node: number, token?: string) => world.client(node, token);
 beforeAll(async () => {
-  env = await createTestEnv({ CHAT_RATE: "1000" });
-  cluster = await startCluster(env, { worker: false });
-  app = buildApp({ config: env.config, db: env.db, redis: env.redis, keys: env.keys, logger: createLogger("api-test", "silent") });
-  await app.ready();
+  ({ env, app } = world);
   admin = await adminToken({ env, app, close: async () => {} });
-});
-afterAll(async () => {
-  await Promise.all(clients.map((c) => c.disconnect()));
-  await app.close();
-  await cluster.close();
-  await env.close();
 });
 
 describe("slow mode", () => {

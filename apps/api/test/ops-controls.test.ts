@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { and, eq } from "drizzle-orm";
 import { createTokenSigner } from "@seatdrop/auth";
 import { events, seatAudit, users } from "@seatdrop/db";
-import { PhxClient, createEvent, createUser, eventually, push, seatIdsGrid } from "../../../test/support/cluster.ts";
-import { auth, startOrdersWorld, type OrdersWorld } from "./orders-harness.ts";
+import { createEvent, createUser, eventually, push, seatIdsGrid } from "../../../test/support/cluster.ts";
+import { auth, useOrdersWorld, type OrdersWorld } from "./orders-harness.ts";
 
 /**
  * The ops console's controls against the API and two real ws-nodes with the stock Phoenix client:
@@ -12,20 +12,11 @@ import { auth, startOrdersWorld, type OrdersWorld } from "./orders-harness.ts";
  * each is in the audit trail with who did it.
  */
 let w: OrdersWorld;
-const clients: PhxClient[] = [];
-const client = (node: number, token?: string) => {
-  const c = new PhxClient(w.cluster.nodes[node]!.port, token);
-  clients.push(c);
-  return c;
-};
-
-beforeAll(async () => {
-  w = await startOrdersWorld();
+const world = useOrdersWorld();
+beforeAll(() => {
+  w = world.w;
 });
-afterAll(async () => {
-  await Promise.all(clients.map((c) => c.disconnect()));
-  await w.close();
-});
+const { client } = world;
 
 const post = (url: string, token: string) => w.app.inject({ method: "POST", url, headers: auth(token) });
 const auditRows = (eventId: string, action: string) =>

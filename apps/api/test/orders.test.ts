@@ -1,26 +1,16 @@
 import { unlinkMatching } from "@seatdrop/redis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { eq } from "drizzle-orm";
 import { idempotencyKeys, orderItems, orders, payments, tickets } from "@seatdrop/db";
-import { PhxClient, createEvent, createUser, push, seatIdsGrid } from "../../../test/support/cluster.ts";
-import { auth, postWebhook, startOrdersWorld, type OrdersWorld } from "./orders-harness.ts";
+import { createEvent, createUser, push, seatIdsGrid } from "../../../test/support/cluster.ts";
+import { auth, postWebhook, useOrdersWorld, type OrdersWorld } from "./orders-harness.ts";
 
 let w: OrdersWorld;
-const clients: PhxClient[] = [];
-const client = (node: number, token?: string) => {
-  const c = new PhxClient(w.cluster.nodes[node]!.port, token);
-  clients.push(c);
-  return c;
-};
-const secret = () => w.env.config.PAYMENT_WEBHOOK_SECRET;
-
-beforeAll(async () => {
-  w = await startOrdersWorld();
+const world = useOrdersWorld();
+beforeAll(() => {
+  w = world.w;
 });
-afterAll(async () => {
-  await Promise.all(clients.map((c) => c.disconnect()));
-  await w.close();
-});
+const { client, secret } = world;
 
 async function lockSeats(eventId: string, token: string, seats: string[], node = 0) {
   const j = await client(node, token).join(`seats:${eventId}`);

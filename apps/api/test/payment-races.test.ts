@@ -1,8 +1,8 @@
 import { eq } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { orders, payments, tickets } from "@seatdrop/db";
-import { PhxClient, createEvent, createUser, push, seatIdsGrid } from "../../../test/support/cluster.ts";
-import { auth, postWebhook, startOrdersWorld, type OrdersWorld } from "./orders-harness.ts";
+import { createEvent, push, seatIdsGrid } from "../../../test/support/cluster.ts";
+import { auth, pendingOrderOf, postWebhook, useOrdersWorld, type OrdersWorld } from "./orders-harness.ts";
 
 /**
  * A payment webhook is the one message that moves money: it must come out right whatever it races
@@ -10,27 +10,13 @@ import { auth, postWebhook, startOrdersWorld, type OrdersWorld } from "./orders-
  * the whole story agrees: the order's status, the payment's record, the tickets and the live map.
  */
 let w: OrdersWorld;
-const clients: PhxClient[] = [];
-const secret = () => w.env.config.PAYMENT_WEBHOOK_SECRET;
-
-beforeAll(async () => {
-  w = await startOrdersWorld();
+const world = useOrdersWorld();
+beforeAll(() => {
+  w = world.w;
 });
-afterAll(async () => {
-  await Promise.all(clients.map((c) => c.disconnect()));
-  await w.close();
-});
+const { secret } = world;
 
-async function pendingOrder(eventId: string, seat: string) {
-  const u = await createUser(w.env);
-  const c = new PhxClient(w.cluster.nodes[0]!.port, u.token);
-  clients.push(c);
-  const j = await c.join(`seats:${eventId}`);
-  expect((await push(j.channel, "lock", { seat })).status).toBe("ok");
-  const res = await w.app.inject({ method: "POST", url: "/api/orders", headers: auth(u.token), payload: { event_id: eventId } });
-  expect(res.statusCode).toBe(201);
-  return { user: u, order: res.json() as { id: string; expires_at: string; total_cents: number } };
-}
+const pendingOrder = (eventId: string, seat: string) => pendingOrderOf(world, eventId, seat);
 
 async function story(orderId: string, eventId: string, seat: string) {
   const db = w.env.db.db;

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eq } from "drizzle-orm";
 import { orders, paymentEvents, payments, tickets } from "@seatdrop/db";
-import { PhxClient, createEvent, createUser, eventually, push, seatIdsGrid } from "../../../test/support/cluster.ts";
-import { auth, postWebhook, startOrdersWorld, type OrdersWorld } from "./orders-harness.ts";
+import { createEvent, push, seatIdsGrid } from "../../../test/support/cluster.ts";
+import { pendingOrderOf, postWebhook, useOrdersWorld, type OrdersWorld } from "./orders-harness.ts";
 
 /**
  * docs/reliability.md, round one, finding 4: a success after a failure with the same `payment_id`
@@ -11,27 +11,16 @@ import { auth, postWebhook, startOrdersWorld, type OrdersWorld } from "./orders-
  */
 
 let w: OrdersWorld;
-const clients: PhxClient[] = [];
-const secret = () => w.env.config.PAYMENT_WEBHOOK_SECRET;
-beforeAll(async () => {
-  w = await startOrdersWorld();
+const world = useOrdersWorld();
+beforeAll(() => {
+  w = world.w;
 });
-afterAll(async () => {
-  await Promise.all(clients.map((c) => c.disconnect()));
-  await w.close();
-});
+const { secret } = world;
 
 /** A pending order of one seat (10 EUR) for a new user. */
 async function pendingOrder(settings: { paymentWindowMs?: number } = {}) {
   const eventId = await createEvent(w.env, seatIdsGrid(1, 2), settings);
-  const u = await createUser(w.env);
-  const c = new PhxClient(w.cluster.nodes[0]!.port, u.token);
-  clients.push(c);
-  const j = await c.join(`seats:${eventId}`);
-  expect((await push(j.channel, "lock", { seat: "A_1" })).status).toBe("ok");
-  const res = await w.app.inject({ method: "POST", url: "/api/orders", headers: auth(u.token), payload: { event_id: eventId } });
-  expect(res.statusCode).toBe(201);
-  return res.json() as { id: string };
+  return (await pendingOrderOf(world, eventId, "A_1")).order;
 }
 
 const ticketsOf = async (orderId: string) => w.env.db.db.select().from(tickets).where(eq(tickets.orderId, orderId));

@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { eq } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { chatRooms, events, tickets } from "@seatdrop/db";
-import { adminToken, bearer, signUp, startApi, type ApiHarness } from "./api-harness.ts";
+import { bearer, signUpFresh, signUp, useApiWithAdmin, type ApiHarness } from "./api-harness.ts";
 
 /**
  * Every route of the chat service as its API writes it (path, method, body keys, status codes), beside the
@@ -10,23 +10,11 @@ import { adminToken, bearer, signUp, startApi, type ApiHarness } from "./api-har
  */
 let h: ApiHarness;
 let admin: string;
-let n = 0;
-beforeAll(async () => {
-  h = await startApi();
-  admin = await adminToken(h);
+const world = useApiWithAdmin();
+beforeAll(() => {
+  ({ h, admin } = world);
 });
-afterAll(async () => {
-  await h.close();
-});
-
-async function newUser() {
-  n += 1;
-  const email = `seed${n}@example.com`;
-  const password = `hashed+password-${n}`;
-  const { status, body } = await signUp(h.app, { username: `seed_user_${n}`, email, password });
-  expect(status).toBe(201);
-  return { id: body.user.id, token: body.token, email, password };
-}
+const newUser = () => signUpFresh(h.app, "seed");
 
 type Method = "GET" | "POST" | "PATCH" | "DELETE";
 const call = (method: Method, url: string, token: string | null, payload?: unknown) =>
@@ -158,9 +146,10 @@ describe("users (chat service routes)", () => {
     expect((await call("GET", `/api/users/${me.id}`, null)).statusCode).toBe(401);
     expect((await call("GET", `/api/users/${other.id}`, me.token)).statusCode).toBe(403);
 
-    const upd = await call("POST", "/api/users/update", me.token, { id: me.id, user_params: { email: `updated${n}@email.com`, password_hash: "updated+hashed+password" } });
+    const updatedEmail = `updated-${me.id}@email.com`;
+    const upd = await call("POST", "/api/users/update", me.token, { id: me.id, user_params: { email: updatedEmail, password_hash: "updated+hashed+password" } });
     expect(upd.statusCode).toBe(200);
-    expect(upd.json()).toMatchObject({ user: { email: `updated${n}@email.com` }, token: expect.any(String) });
+    expect(upd.json()).toMatchObject({ user: { email: updatedEmail }, token: expect.any(String) });
     // The password changed: the old token is refused, the answer carries a fresh one.
     expect((await call("GET", `/api/users/${me.id}`, me.token)).json()).toMatchObject({ error: "token_revoked" });
     const token = (upd.json() as { token: string }).token;

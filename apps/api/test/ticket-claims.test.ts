@@ -1,11 +1,11 @@
 import { and, eq } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { seatAudit, tickets } from "@seatdrop/db";
-import { createLogger } from "@seatdrop/observability";
-import { buildApp, type ApiApp } from "../src/app.ts";
-import { createTestEnv, type TestEnv } from "../../../test/support/test-env.ts";
-import { createEvent, createUser, seatIdsGrid, startCluster, type TestCluster } from "../../../test/support/cluster.ts";
-import { RawPhx, phxUrl, type Reply } from "../../../test/support/raw-phx.ts";
+import type { ApiApp } from "../src/app.ts";
+import type { TestEnv } from "../../../test/support/test-env.ts";
+import { useClusterWithApi } from "../../../test/support/use-cluster.ts";
+import { createEvent, createUser, seatIdsGrid, type TestCluster } from "../../../test/support/cluster.ts";
+import type { Reply } from "../../../test/support/raw-phx.ts";
 
 /**
  * docs/reliability.md, round one, finding 1: ticket numbers could be guessed (251 joins counting up
@@ -16,26 +16,11 @@ import { RawPhx, phxUrl, type Reply } from "../../../test/support/raw-phx.ts";
 let env: TestEnv;
 let cluster: TestCluster;
 let app: ApiApp;
-const raws: RawPhx[] = [];
-beforeAll(async () => {
-  env = await createTestEnv({ LIMIT_TICKET_CLAIMS_PER_USER: "5" });
-  cluster = await startCluster(env, { worker: false });
-  app = buildApp({ config: env.config, db: env.db, redis: env.redis, keys: env.keys, logger: createLogger("ticket-test", "silent") });
-  await app.ready();
+const world = useClusterWithApi({ LIMIT_TICKET_CLAIMS_PER_USER: "5" }, { worker: false });
+beforeAll(() => {
+  ({ env, cluster, app } = world);
 });
-afterAll(async () => {
-  raws.forEach((r) => r.close());
-  await app.close();
-  await cluster.close();
-  await env.close();
-});
-
-async function socket(node: number, token: string): Promise<RawPhx> {
-  const c = new RawPhx(phxUrl(cluster.nodes[node]!.port, { token }));
-  raws.push(c);
-  await c.opened();
-  return c;
-}
+const socket = (node: number, token: string) => world.socket(node, token);
 const issue = async (eventId: string, number: string, o: { userId?: string; status?: "valid" | "void"; usedAt?: Date } = {}) =>
   (await env.db.db.insert(tickets).values({ eventId, ticketNumber: number, userId: o.userId ?? null, status: o.status ?? "valid", usedAt: o.usedAt ?? null }).returning())[0]!;
 

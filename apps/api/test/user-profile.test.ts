@@ -1,25 +1,17 @@
 import { eq } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { users } from "@seatdrop/db";
-import { adminToken, bearer, signUp, startApi, type ApiHarness } from "./api-harness.ts";
+import { bearer, signUpFresh, useApiWithAdmin, type ApiHarness } from "./api-harness.ts";
 
 let h: ApiHarness;
 let admin: string;
-let n = 0;
-beforeAll(async () => {
-  h = await startApi();
-  admin = await adminToken(h);
-});
-afterAll(async () => {
-  await h.close();
+const world = useApiWithAdmin();
+beforeAll(() => {
+  ({ h, admin } = world);
 });
 
 /** A fresh user per test, so tests do not depend on each other's sign-outs and deletions. */
-async function newUser() {
-  n += 1;
-  const { body } = await signUp(h.app, { username: `person_${n}`, email: `person${n}@example.com`, password: `password-${n}-x` });
-  return { id: body.user.id, token: body.token, email: `person${n}@example.com`, password: `password-${n}-x` };
-}
+const newUser = () => signUpFresh(h.app, "person");
 
 const show = (id: string, token?: string) => h.app.inject({ method: "GET", url: `/api/users/${id}`, headers: token ? bearer(token) : {} });
 

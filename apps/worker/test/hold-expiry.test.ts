@@ -1,7 +1,7 @@
 import { Queue } from "bullmq";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { HOLDS_QUEUE, ORDERS_QUEUE, ROOMS_QUEUE, holdSweepJob, ordersSweepJob, roomReconcileJob } from "@seatdrop/jobs";
-import { PhxClient, createEvent, createUser, push, seatIdsGrid } from "../../../test/support/cluster.ts";
+import { PhxClient, createEvent, createUser, firstLogged, push, seatIdsGrid } from "../../../test/support/cluster.ts";
 import { startChildNode, type ChildNode } from "../../../test/support/child-node.ts";
 import { useCluster } from "../../../test/support/use-cluster.ts";
 
@@ -91,14 +91,7 @@ describe("a ws-node killed with -9 (docs/reliability.md, round one, finding 9)",
     const killedAt = Date.now();
     await child.kill();
     vc.socket.disconnect();
-    const un = await vi.waitFor(
-      () => {
-        const found = w.log.find((m) => m.event === "unlocked" && m.payload.seat === "A_1");
-        if (!found) throw new Error("still waiting for abandoned hold released");
-        return found;
-      },
-      { timeout: 15_000 },
-    );
+    const un = await firstLogged(w.log, "unlocked", { where: (m) => m.payload.seat === "A_1", ms: 15_000 });
     expect(un.payload).toMatchObject({ seat: "A_1", reason: "abandoned" });
     console.log(`kill -9: the dead node's user's hold released ${Date.now() - killedAt} ms after the kill`);
     const snap = await world.cluster.seats.snapshot({ eventId });

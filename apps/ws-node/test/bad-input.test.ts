@@ -37,6 +37,38 @@ function stock(node: number, token?: string): PhxClient {
   return c;
 }
 
+/** Two fresh 3-seat events, two users, and a raw socket of the first user's on node 0. */
+async function twoEventsTwoUsers() {
+  const [e1, e2] = [await createEvent(env, seatIdsGrid(1, 3)), await createEvent(env, seatIdsGrid(1, 3))];
+  const [user, other] = [await createUser(env), await createUser(env)];
+  const c = await raw(0, user.token);
+  return { e1, e2, user, other, c };
+}
+
+/**
+ * Another user, on node 1, locks `seat` in `e1` and then in `e2`; returns once `c` heard the lock on
+ * `e2` (the barrier: anything about `e1` would have reached `c` before it).
+ */
+async function otherLocksInBoth(token: string, [e1, e2]: [string, string], seat: string, c: RawPhx): Promise<void> {
+  const o = stock(1, token);
+  const oc1 = await o.join(`seats:${e1}`);
+  const oc2 = await o.join(`seats:${e2}`);
+  expect((await push(oc1.channel, "lock", { seat })).status).toBe("ok");
+  expect((await push(oc2.channel, "lock", { seat })).status).toBe("ok");
+  await c.waitFor((f) => f[2] === `seats:${e2}` && f[3] === "locked", `locked on seats:${e2}`);
+}
+
+/** Joins the event on `c` and sends one lock push per seat without waiting for replies: the join's ref and the pushes' refs, in order. */
+async function floodLocks(c: RawPhx, eventId: string, seats: string[]): Promise<{ joinRef: string; refs: string[] }> {
+  const { joinRef } = await c.join(`seats:${eventId}`);
+  const refs = seats.map((seat) => {
+    const ref = c.ref();
+    c.send([joinRef, ref, `seats:${eventId}`, "lock", { seat }]);
+    return ref;
+  });
+  return { joinRef, refs };
+}
+
 /**
  * Proves the node still serves a normal client (the stock one: join, snapshot) and returns the
  * event's seat map as a fresh join sees it, with the hold of `token`'s user when given.
@@ -350,13 +382,7 @@ describe("a flood of pushes", () => {
     const o = await other.join(`seats:${eventId}`);
     expect(o.reply.status).toBe("ok");
     const c = await raw(0, user.token);
-    const { joinRef } = await c.join(`seats:${eventId}`);
-    const refs: string[] = [];
-    for (const seat of all) {
-      const ref = c.ref();
-      refs.push(ref);
-      c.send([joinRef, ref, `seats:${eventId}`, "lock", { seat }]);
-    }
+    const { refs } = await floodLocks(c, eventId, all);
     await until(() => refs.every((r) => c.repliesTo(r).length > 0), 20_000, () => `a reply to each of ${refs.length} pushes`);
     for (const r of refs) expect(c.repliesTo(r), `replies to ${r}`).toHaveLength(1);
     expect(c.closeInfo).toBeUndefined();
@@ -386,13 +412,7 @@ describe("a flood of pushes", () => {
     const eventId = await createEvent(env, all, { holdMaxSeats: all.length });
     const user = await createUser(env);
     const c = await raw(0, user.token);
-    const { joinRef } = await c.join(`seats:${eventId}`);
-    const refs: string[] = [];
-    for (const seat of all) {
-      const ref = c.ref();
-      refs.push(ref);
-      c.send([joinRef, ref, `seats:${eventId}`, "lock", { seat }]);
-    }
+    const { joinRef, refs } = await floodLocks(c, eventId, all);
     const closed = await c.closed(20_000);
     expect(closed.code).toBe(CloseCode.rateLimited);
     expect(closed.code).toBe(4429);
@@ -430,9 +450,7 @@ describe("heartbeat, leave and rejoin", () => {
   });
 
   it("phx_leave: ok reply, then phx_close; nothing more arrives for the topic and pushes are not_joined", async () => {
-    const [e1, e2] = [await createEvent(env, seatIdsGrid(1, 3)), await createEvent(env, seatIdsGrid(1, 3))];
-    const [user, other] = [await createUser(env), await createUser(env)];
-    const c = await raw(0, user.token);
+    const { e1, e2, user, other, c } = await twoEventsTwoUsers();
     const j1 = await c.join(`seats:${e1}`);
     const j2 = await c.join(`seats:${e2}`);
     expect(await c.push(j1.joinRef, `seats:${e1}`, "lock", { seat: "A_1" })).toMatchObject({ status: "ok" });
@@ -448,12 +466,7 @@ describe("heartbeat, leave and rejoin", () => {
     expect(await c.push(j1.joinRef, `seats:${e1}`, "lock", { seat: "A_2" })).toMatchObject({ status: "error", response: { reason: "not_joined" } });
 
     // Another user's lock on the left topic must not arrive; one on the still-joined topic is the barrier.
-    const o = stock(1, other.token);
-    const oc1 = await o.join(`seats:${e1}`);
-    const oc2 = await o.join(`seats:${e2}`);
-    expect((await push(oc1.channel, "lock", { seat: "A_3" })).status).toBe("ok");
-    expect((await push(oc2.channel, "lock", { seat: "A_3" })).status).toBe("ok");
-    await c.waitFor((f) => f[2] === `seats:${e2}` && f[3] === "locked", "locked on the joined topic");
+    await otherLocksInBoth(other.token, [e1, e2], "A_3", c);
     expect(c.frames.filter((f) => f[2] === `seats:${e1}` && f[3] === "locked")).toEqual([]);
 
     // Leaving does not release the hold: the lock is still the user's.
@@ -463,9 +476,7 @@ describe("heartbeat, leave and rejoin", () => {
   });
 
   it("a second phx_join of a joined topic closes the old join first; the old join_ref is dead, events arrive once", async () => {
-    const [e1, e2] = [await createEvent(env, seatIdsGrid(1, 3)), await createEvent(env, seatIdsGrid(1, 3))];
-    const [user, other] = [await createUser(env), await createUser(env)];
-    const c = await raw(0, user.token);
+    const { e1, e2, user, other, c } = await twoEventsTwoUsers();
     const first = await c.join(`seats:${e1}`);
     expect(first.reply.status).toBe("ok");
     const j2 = await c.join(`seats:${e2}`);
@@ -479,12 +490,7 @@ describe("heartbeat, leave and rejoin", () => {
     expect(await c.push(first.joinRef, `seats:${e1}`, "lock", { seat: "A_1" })).toMatchObject({ status: "error", response: { reason: "not_joined" } });
     expect(await c.push(second.joinRef, `seats:${e1}`, "lock", { seat: "A_1" })).toMatchObject({ status: "ok", response: { seat: "A_1" } });
 
-    const o = stock(1, other.token);
-    const oc1 = await o.join(`seats:${e1}`);
-    const oc2 = await o.join(`seats:${e2}`);
-    expect((await push(oc1.channel, "lock", { seat: "A_2" })).status).toBe("ok");
-    expect((await push(oc2.channel, "lock", { seat: "A_2" })).status).toBe("ok");
-    await c.waitFor((f) => f[2] === `seats:${e2}` && f[3] === "locked", "the barrier");
+    await otherLocksInBoth(other.token, [e1, e2], "A_2", c);
     const locked = c.frames.filter((f) => f[2] === `seats:${e1}` && f[3] === "locked");
     expect(locked).toEqual([[null, null, `seats:${e1}`, "locked", { seat: "A_2", seq: expect.any(Number) }]]);
     // The author's own push: once, to the live join.

@@ -1,31 +1,23 @@
 import { randomUUID } from "node:crypto";
 import { and, eq } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import WebSocket from "ws";
 import { createTokenVerifier, SessionStore } from "@seatdrop/auth";
 import { events, messages, orders, tickets } from "@seatdrop/db";
 import type { TestEnv } from "../../../test/support/test-env.ts";
 import { useCluster } from "../../../test/support/use-cluster.ts";
-import { PhxClient, createUser, push, type TestCluster } from "../../../test/support/cluster.ts";
+import { PhxClient, createUser, firstLogged, push, type TestCluster } from "../../../test/support/cluster.ts";
 import { createChatEvent, issueTicket, syncEventRoom } from "./chat-support.ts";
 
 let env: TestEnv;
 let cluster: TestCluster;
-const clients: PhxClient[] = [];
-const client = (node: number, token?: string) => {
-  const c = new PhxClient(cluster.nodes[node]!.port, token);
-  clients.push(c);
-  return c;
-};
+const client = (node: number, token?: string) => world.client(node, token);
 const RATE = 5;
 
 const world = useCluster({ CHAT_RATE: String(RATE), CHAT_RATE_WINDOW_MS: "60000", CHAT_TYPING_THROTTLE_MS: "60000", CHAT_MAX_MESSAGE_LENGTH: "2000" }, { worker: false });
 beforeAll(() => {
   env = world.env;
   cluster = world.cluster;
-});
-afterAll(async () => {
-  await Promise.all(clients.map((c) => c.disconnect()));
 });
 
 /** An event whose room is active (it starts within CHAT_ACTIVATE_BEFORE_MS). */
@@ -64,14 +56,7 @@ describe("chat channel event:<id> (stock phoenix client, two ws-nodes)", () => {
     const sent = await push(a.channel, "new_message", { content: "Hello from node 0" });
     expect(sent.status).toBe("ok");
     const id = sent.response.id as string;
-    const heard = await vi.waitFor(
-      () => {
-        const found = b.log.find((m) => m.event === "new_message");
-        if (!found) throw new Error("still waiting for new_message on node 1");
-        return found;
-      },
-      { timeout: 5000 },
-    );
+    const heard = await firstLogged(b.log, "new_message", { ms: 5000 });
     expect(heard.payload).toEqual({ id, user_id: alice.id, content: "Hello from node 0", content_type: "text", inserted_at: expect.any(String) });
 
     const answer = await push(b.channel, "new_message", { content: "Hi back from node 1", content_type: "markdown" });
@@ -80,14 +65,7 @@ describe("chat channel event:<id> (stock phoenix client, two ws-nodes)", () => {
     expect(a.log.filter((m) => m.event === "new_message").map((m) => m.payload.content)).toEqual(["Hi back from node 1"]);
 
     expect(await push(b.channel, "user_typing", { typing: true })).toEqual({ status: "ok", response: {} });
-    const typing = await vi.waitFor(
-      () => {
-        const found = a.log.find((m) => m.event === "user_typing");
-        if (!found) throw new Error("still waiting for user_typing on node 0");
-        return found;
-      },
-      { timeout: 5000 },
-    );
+    const typing = await firstLogged(a.log, "user_typing", { ms: 5000 });
     expect(typing.payload).toEqual({ user_id: bob.id, typing: true });
     // Throttled per user and kind: a second "typing" within the window is swallowed, "stopped" is not.
     expect(await push(b.channel, "user_typing", { typing: true })).toEqual({ status: "ok", response: { throttled: true } });
@@ -220,14 +198,7 @@ describe("chat channel event:<id> (stock phoenix client, two ws-nodes)", () => {
     // The event moves close: the room opens and every member hears it.
     await env.db.db.update(events).set({ startTime: new Date(Date.now() + 3_600_000), endTime: new Date(Date.now() + 7_200_000) }).where(eq(events.id, eventId));
     expect(await syncEventRoom(env, eventId)).toBe("activated");
-    for (const m of [a, b]) await vi.waitFor(
-      () => {
-        const found = m.log.find((x) => x.event === "room_status");
-        if (!found) throw new Error("still waiting for room_status");
-        return found;
-      },
-      { timeout: 5000 },
-    );
+    for (const m of [a, b]) await firstLogged(m.log, "room_status", { ms: 5000 });
     expect(a.log.find((x) => x.event === "room_status")!.payload).toEqual({ status: "active" });
     expect((await push(a.channel, "new_message", { content: "now we talk" })).status).toBe("ok");
     await expect.poll(() => b.log.find((m) => m.event === "new_message"), { timeout: 5000, message: "message after activation" }).toBeTruthy();

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { eq } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { Presence, type Channel } from "phoenix";
 import { createTokenSigner } from "@seatdrop/auth";
 import { messages, tickets, users } from "@seatdrop/db";
@@ -17,21 +17,13 @@ import { createChatEvent, issueTicket, syncEventRoom } from "./chat-support.ts";
  */
 let env: TestEnv;
 let cluster: TestCluster;
-const clients: PhxClient[] = [];
-const client = (node: number, token?: string) => {
-  const c = new PhxClient(cluster.nodes[node]!.port, token);
-  clients.push(c);
-  return c;
-};
+const client = (node: number, token?: string) => world.client(node, token);
 
 // No overload refusal here (CHAT_QUEUE_MAX_MS high): these tests count every message; the last describe tests the refusal.
 const world = useCluster({ CHAT_RATE: "1000", WS_PUSH_RATE: "1000", WS_PUSH_BURST: "1000", CHAT_TICKET_RECHECK_MS: "300", CHAT_QUEUE_MAX_MS: "60000" }, { nodes: 2, worker: false });
 beforeAll(() => {
   env = world.env;
   cluster = world.cluster;
-});
-afterAll(async () => {
-  await Promise.all(clients.map((c) => c.disconnect()));
 });
 
 /** N users with a ticket each for the event, in two statements. */

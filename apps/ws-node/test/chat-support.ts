@@ -1,8 +1,9 @@
 import { randomBytes } from "node:crypto";
+import { afterAll, beforeAll } from "vitest";
 import { ChatBus, findOrCreateRoom, syncRoom, type RoomLifecycleDeps } from "@seatdrop/chat";
 import { events, tickets } from "@seatdrop/db";
 import { createLogger } from "@seatdrop/observability";
-import type { TestEnv } from "../../../test/support/test-env.ts";
+import { createTestEnv, type TestEnv } from "../../../test/support/test-env.ts";
 
 /** Helpers of the chat tests: events with rooms, tickets, and the room lifecycle driven as the worker drives it. */
 
@@ -31,4 +32,20 @@ export function lifecycleDeps(env: TestEnv): RoomLifecycleDeps {
 /** Puts the room in the state its schedule says (what the worker's jobs do at their time). */
 export function syncEventRoom(env: TestEnv, eventId: string) {
   return syncRoom(lifecycleDeps(env), eventId);
+}
+
+/**
+ * The set-up of a room lifecycle test with no nodes: a private environment and the lifecycle's deps
+ * over it, made before the file's tests and closed after them.
+ */
+export function useLifecycleEnv() {
+  const t = { env: undefined as unknown as TestEnv, deps: undefined as unknown as RoomLifecycleDeps };
+  beforeAll(async () => {
+    t.env = await createTestEnv();
+    t.deps = lifecycleDeps(t.env);
+  });
+  afterAll(async () => {
+    await t.env?.close();
+  });
+  return t;
 }

@@ -1,6 +1,6 @@
-import { describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { useCluster } from "../../../test/support/use-cluster.ts";
-import { createEvent, createUser, push, seatIdsGrid } from "../../../test/support/cluster.ts";
+import { createEvent, createUser, firstLogged, push, seatIdsGrid } from "../../../test/support/cluster.ts";
 
 const world = useCluster();
 
@@ -13,14 +13,7 @@ describe("hold lifecycle", () => {
     const r1 = await push(o.channel, "lock", { seat: "A_1" });
     await push(o.channel, "lock", { seat: "A_2" });
     const deadline = r1.response.expires_at as number;
-    const deleted = await vi.waitFor(
-      () => {
-        const found = o.log.find((m) => m.event === "deleted");
-        if (!found) throw new Error("still waiting for deleted");
-        return found;
-      },
-      { timeout: 8000 },
-    );
+    const deleted = await firstLogged(o.log, "deleted");
     expect(deleted.payload).toMatchObject({ seats: ["A_1", "A_2"], reason: "expired" });
     await expect.poll(() => w.log.filter((m) => m.event === "unlocked").length, { timeout: 5000, message: "two unlocked" }).toBe(2);
     expect(w.log.filter((m) => m.event === "unlocked").map((m) => m.payload)).toEqual([
@@ -57,14 +50,7 @@ describe("hold lifecycle", () => {
     await push(s.channel, "lock", { seat: "A_2" });
     const w = await world.client(1, watcher.token).join(`seats:${eventId}`);
     await l.disconnect();
-    const un = await vi.waitFor(
-      () => {
-        const found = w.log.find((m) => m.event === "unlocked");
-        if (!found) throw new Error("still waiting for abandoned hold released");
-        return found;
-      },
-      { timeout: 8000 },
-    );
+    const un = await firstLogged(w.log, "unlocked");
     expect(un.payload).toMatchObject({ seat: "A_1", reason: "abandoned" });
     await new Promise((r) => setTimeout(r, 800));
     const snap = await world.cluster.seats.snapshot({ eventId });

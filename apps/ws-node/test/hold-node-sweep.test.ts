@@ -1,5 +1,5 @@
-import { describe, expect, it, vi } from "vitest";
-import { createEvent, createUser, push, seatIdsGrid } from "../../../test/support/cluster.ts";
+import { describe, expect, it } from "vitest";
+import { createEvent, createUser, firstLogged, push, seatIdsGrid } from "../../../test/support/cluster.ts";
 import { useCluster } from "../../../test/support/use-cluster.ts";
 
 /**
@@ -21,14 +21,7 @@ describe("expired holds without a worker", () => {
     const w = await world.client(1, watcher.token).join(`seats:${eventId}`);
     const deadline = first.response.expires_at as number;
     // Nobody touches the event from here on: no worker, no lock, no join.
-    const deleted = await vi.waitFor(
-      () => {
-        const found = o.log.find((m) => m.event === "deleted");
-        if (!found) throw new Error("still waiting for deleted");
-        return found;
-      },
-      { timeout: 8000 },
-    );
+    const deleted = await firstLogged(o.log, "deleted");
     const deletedIn = Date.now() - deadline;
     expect(deleted.payload).toMatchObject({ seats: ["A_1", "A_2"], reason: "expired" });
     await expect.poll(() => w.log.filter((m) => m.event === "unlocked").length, { timeout: 5000, message: "two unlocked" }).toBe(2);

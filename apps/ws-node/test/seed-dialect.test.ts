@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import WebSocket from "ws";
 import type { TestEnv } from "../../../test/support/test-env.ts";
 import { useCluster } from "../../../test/support/use-cluster.ts";
-import { PhxClient, createEvent, createUser, push, seatIdsGrid, type TestCluster } from "../../../test/support/cluster.ts";
+import { PhxClient, createEvent, createUser, firstLogged, push, seatIdsGrid, type TestCluster } from "../../../test/support/cluster.ts";
 import { rawUpgrade } from "../../../test/support/raw-upgrade.ts";
 import { until } from "../../../test/support/raw-phx.ts";
 
@@ -112,6 +112,18 @@ async function connect(node: number, eventId: string, token?: string): Promise<S
   return c;
 }
 
+/** Alice on node 0 and Bob on node 1, each connected with a token to a fresh event. */
+async function twoUsersOnTwoNodes(
+  seats: string[],
+  opts?: Parameters<typeof createEvent>[2],
+): Promise<{ eventId: string; a: SeedClient; b: SeedClient }> {
+  const eventId = await createEvent(env, seats, opts);
+  const [alice, bob] = [await createUser(env), await createUser(env)];
+  const a = await connect(0, eventId, alice.token);
+  const b = await connect(1, eventId, bob.token);
+  return { eventId, a, b };
+}
+
 type StartState = { reserved: string[]; paid: string[]; locked: string[] };
 
 /** A fresh connection's `startstate`, arrays sorted. */
@@ -165,10 +177,7 @@ describe("legacy seat dialect on / (two ws-nodes)", () => {
   });
 
   it("lock: the author gets lockedForYou, a client on the other node gets locked, the author never gets locked", async () => {
-    const eventId = await createEvent(env, seatIdsGrid(1, 5));
-    const [alice, bob] = [await createUser(env), await createUser(env)];
-    const a = await connect(0, eventId, alice.token);
-    const b = await connect(1, eventId, bob.token);
+    const { eventId, a, b } = await twoUsersOnTwoNodes(seatIdsGrid(1, 5));
 
     a.send({ action: "lock", seat: "A_2" });
     await a.waitForFrame("lockedForYou", "A_2");
@@ -187,10 +196,7 @@ describe("legacy seat dialect on / (two ws-nodes)", () => {
   });
 
   it("refusals: alreadyLocked, notYours, alreadyUnlocked; own unlock gives unlockedForYou / unlocked", async () => {
-    const eventId = await createEvent(env, seatIdsGrid(1, 5));
-    const [alice, bob] = [await createUser(env), await createUser(env)];
-    const a = await connect(0, eventId, alice.token);
-    const b = await connect(1, eventId, bob.token);
+    const { eventId, a, b } = await twoUsersOnTwoNodes(seatIdsGrid(1, 5));
     a.send({ action: "lock", seat: "A_2" });
     await a.waitForFrame("lockedForYou", "A_2");
     await b.waitForFrame("locked", "A_2");
@@ -322,26 +328,12 @@ describe("legacy seat dialect on / (two ws-nodes)", () => {
 
     s.send({ action: "lock", seat: "A_2" });
     await s.waitForFrame("lockedForYou", "A_2");
-    const locked = await vi.waitFor(
-      () => {
-        const found = p.log.find((m) => m.event === "locked");
-        if (!found) throw new Error("still waiting for locked on the Phoenix watcher");
-        return found;
-      },
-      { timeout: 8000 },
-    );
+    const locked = await firstLogged(p.log, "locked");
     expect(locked).toEqual({ event: "locked", payload: { seat: "A_2", seq: expect.any(Number) } });
 
     const svc = await connect(1, eventId);
     svc.send({ action: "reserve", seat: "A_3", authorizationString: SECRET() });
-    const reserved = await vi.waitFor(
-      () => {
-        const found = p.log.find((m) => m.event === "reserved");
-        if (!found) throw new Error("still waiting for reserved on the Phoenix watcher");
-        return found;
-      },
-      { timeout: 8000 },
-    );
+    const reserved = await firstLogged(p.log, "reserved");
     expect(reserved).toEqual({ event: "reserved", payload: { seat: "A_3", seq: expect.any(Number) } });
     expect((reserved.payload.seq as number) > (locked.payload.seq as number)).toBe(true);
     // The Phoenix author heard its own lock as its own, never the legacy client's lockedForYou.
@@ -350,10 +342,7 @@ describe("legacy seat dialect on / (two ws-nodes)", () => {
   });
 
   it("hold expiry: the owner gets deleted with its seats, the others unlocked per seat", async () => {
-    const eventId = await createEvent(env, seatIdsGrid(1, 5), { holdTtlMs: 1000 });
-    const [alice, bob] = [await createUser(env), await createUser(env)];
-    const a = await connect(0, eventId, alice.token);
-    const b = await connect(1, eventId, bob.token);
+    const { eventId, a, b } = await twoUsersOnTwoNodes(seatIdsGrid(1, 5), { holdTtlMs: 1000 });
     a.send({ action: "lock", seat: "A_1" });
     a.send({ action: "lock", seat: "A_2" });
     await a.waitForFrame("lockedForYou", "A_1");

@@ -3,11 +3,10 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTokenSigner, createTokenVerifier, providerUserId } from "@seatdrop/auth";
 import { revokedTokens } from "@seatdrop/db";
-import { createLogger } from "@seatdrop/observability";
-import { buildApp, type ApiApp } from "../../api/src/app.ts";
-import { createTestEnv, type TestEnv } from "../../../test/support/test-env.ts";
-import { createEvent, createUser, seatIdsGrid, startCluster, type TestCluster } from "../../../test/support/cluster.ts";
-import { RawPhx, phxUrl } from "../../../test/support/raw-phx.ts";
+import type { ApiApp } from "../../api/src/app.ts";
+import type { TestEnv } from "../../../test/support/test-env.ts";
+import { useClusterWithApi } from "../../../test/support/use-cluster.ts";
+import { createEvent, createUser, seatIdsGrid, type TestCluster } from "../../../test/support/cluster.ts";
 import { rawUpgrade } from "../../../test/support/raw-upgrade.ts";
 
 /**
@@ -20,26 +19,11 @@ import { rawUpgrade } from "../../../test/support/raw-upgrade.ts";
 let env: TestEnv;
 let cluster: TestCluster;
 let app: ApiApp;
-const raws: RawPhx[] = [];
-beforeAll(async () => {
-  env = await createTestEnv();
-  cluster = await startCluster(env, { worker: false });
-  app = buildApp({ config: env.config, db: env.db, redis: env.redis, keys: env.keys, logger: createLogger("sessions-test", "silent") });
-  await app.ready();
+const world = useClusterWithApi({}, { worker: false });
+beforeAll(() => {
+  ({ env, cluster, app } = world);
 });
-afterAll(async () => {
-  raws.forEach((r) => r.close());
-  await app.close();
-  await cluster.close();
-  await env.close();
-});
-
-async function socket(node: number, token: string): Promise<RawPhx> {
-  const c = new RawPhx(phxUrl(cluster.nodes[node]!.port, { token }));
-  raws.push(c);
-  await c.opened();
-  return c;
-}
+const socket = (node: number, token: string) => world.socket(node, token);
 const upgrade = (node: number, token: string) => rawUpgrade(cluster.nodes[node]!.port, `/socket/websocket?vsn=2.0.0&token=${encodeURIComponent(token)}`);
 const api = (method: "GET" | "POST" | "DELETE", url: string, token: string, payload?: unknown) =>
   app.inject({ method, url, headers: { authorization: `Bearer ${token}` }, ...(payload ? { payload: payload as object } : {}) });

@@ -1,35 +1,21 @@
 import { eq } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ChatBus, ChatError, findOrCreateRoom, storeMessage, syncRoom, type RoomLifecycleDeps } from "@seatdrop/chat";
+import { describe, expect, it } from "vitest";
+import { ChatError, storeMessage, syncRoom } from "@seatdrop/chat";
 import { events, messageArchive, messages, tickets } from "@seatdrop/db";
-import { createLogger } from "@seatdrop/observability";
-import { createTestEnv, type TestEnv } from "../../../test/support/test-env.ts";
 import { createUser } from "../../../test/support/cluster.ts";
+import { createChatEvent, useLifecycleEnv } from "../../../apps/ws-node/test/chat-support.ts";
 
-let env: TestEnv;
-let deps: RoomLifecycleDeps;
-beforeAll(async () => {
-  env = await createTestEnv();
-  deps = { db: env.db.db, bus: new ChatBus(env.redis, env.keys), logger: createLogger("test", "silent"), activateBeforeMs: env.config.CHAT_ACTIVATE_BEFORE_MS };
-});
-afterAll(async () => {
-  await env.close();
-});
+const lc = useLifecycleEnv();
 
 describe("closing a room while members post", () => {
   it("archives every message stored before the close and stores none after it: nothing is lost or half-moved", async () => {
-    const start = Date.now() + 60_000;
-    const [ev] = await env.db.db
-      .insert(events)
-      .values({ name: "race", description: "", location: "here", startTime: new Date(start), endTime: new Date(start + 3_600_000) })
-      .returning({ id: events.id });
-    const room = (await findOrCreateRoom({ db: env.db.db, eventId: ev!.id }))!;
-    expect(await syncRoom(deps, ev!.id)).toBe("activated");
-    const user = await createUser(env);
-    await env.db.db.insert(tickets).values({ eventId: ev!.id, ticketNumber: `T-${user.id}`, userId: user.id });
+    const { eventId, roomId } = await createChatEvent(lc.env, { startInMs: 60_000, name: "race" });
+    expect(await syncRoom(lc.deps, eventId)).toBe("activated");
+    const user = await createUser(lc.env);
+    await lc.env.db.db.insert(tickets).values({ eventId, ticketNumber: `T-${user.id}`, userId: user.id });
 
     const post = (i: number) =>
-      storeMessage({ db: env.db.db, roomId: room.id, userId: user.id, content: `m${i}`, contentType: "text" }).then(
+      storeMessage({ db: lc.env.db.db, roomId, userId: user.id, content: `m${i}`, contentType: "text" }).then(
         (m) => ({ ok: true as const, id: m.id }),
         (err: unknown) => {
           if (err instanceof ChatError && err.reason === "chat_inactive") return { ok: false as const };
@@ -42,8 +28,8 @@ describe("closing a room while members post", () => {
     expect(before.every((r) => r.ok)).toBe(true);
     const posts = [...before.map((r) => Promise.resolve(r)), ...Array.from({ length: 50 }, (_, i) => post(10 + i))];
     // The event ends now, while the posts are in flight.
-    await env.db.db.update(events).set({ startTime: new Date(Date.now() - 7_200_000), endTime: new Date(Date.now() - 1) }).where(eq(events.id, ev!.id));
-    const closing = syncRoom(deps, ev!.id);
+    await lc.env.db.db.update(events).set({ startTime: new Date(Date.now() - 7_200_000), endTime: new Date(Date.now() - 1) }).where(eq(events.id, eventId));
+    const closing = syncRoom(lc.deps, eventId);
     const results = await Promise.all(posts);
     expect(await closing).toBe("closed");
 
@@ -51,28 +37,23 @@ describe("closing a room while members post", () => {
     expect(stored.length).toBeGreaterThanOrEqual(10);
     // Every post either reached the archive or was refused with chat_inactive: none vanished.
     expect(stored.length + results.filter((r) => !r.ok).length).toBe(60);
-    const live = await env.db.db.select({ id: messages.id }).from(messages).where(eq(messages.chatRoomId, room.id));
-    const archived = await env.db.db.select({ id: messageArchive.id }).from(messageArchive).where(eq(messageArchive.chatRoomId, room.id));
+    const live = await lc.env.db.db.select({ id: messages.id }).from(messages).where(eq(messages.chatRoomId, roomId));
+    const archived = await lc.env.db.db.select({ id: messageArchive.id }).from(messageArchive).where(eq(messageArchive.chatRoomId, roomId));
     expect(live).toEqual([]);
     expect(archived.map((a) => a.id).sort()).toEqual(stored.sort());
     // Closing again is a no-op; the archive keeps its messages once.
-    expect(await syncRoom(deps, ev!.id)).toBe("unchanged");
-    expect(await env.db.db.select().from(messageArchive).where(eq(messageArchive.chatRoomId, room.id))).toHaveLength(stored.length);
+    expect(await syncRoom(lc.deps, eventId)).toBe("unchanged");
+    expect(await lc.env.db.db.select().from(messageArchive).where(eq(messageArchive.chatRoomId, roomId))).toHaveLength(stored.length);
   });
 
   it("a member whose ticket was voided (a refund) can no longer write", async () => {
-    const start = Date.now() + 60_000;
-    const [ev] = await env.db.db
-      .insert(events)
-      .values({ name: "refund", description: "", location: "here", startTime: new Date(start), endTime: new Date(start + 3_600_000) })
-      .returning({ id: events.id });
-    const room = (await findOrCreateRoom({ db: env.db.db, eventId: ev!.id }))!;
-    expect(await syncRoom(deps, ev!.id)).toBe("activated");
-    const user = await createUser(env);
-    const [t] = await env.db.db.insert(tickets).values({ eventId: ev!.id, ticketNumber: `V-${user.id}`, userId: user.id }).returning();
-    await storeMessage({ db: env.db.db, roomId: room.id, userId: user.id, content: "before", contentType: "text" });
-    await env.db.db.update(tickets).set({ status: "void" }).where(eq(tickets.id, t!.id));
-    await expect(storeMessage({ db: env.db.db, roomId: room.id, userId: user.id, content: "after", contentType: "text" })).rejects.toMatchObject({ reason: "ticket_void" });
+    const { eventId, roomId } = await createChatEvent(lc.env, { startInMs: 60_000, name: "refund" });
+    expect(await syncRoom(lc.deps, eventId)).toBe("activated");
+    const user = await createUser(lc.env);
+    const [t] = await lc.env.db.db.insert(tickets).values({ eventId, ticketNumber: `V-${user.id}`, userId: user.id }).returning();
+    await storeMessage({ db: lc.env.db.db, roomId, userId: user.id, content: "before", contentType: "text" });
+    await lc.env.db.db.update(tickets).set({ status: "void" }).where(eq(tickets.id, t!.id));
+    await expect(storeMessage({ db: lc.env.db.db, roomId, userId: user.id, content: "after", contentType: "text" })).rejects.toMatchObject({ reason: "ticket_void" });
   });
 });
 
