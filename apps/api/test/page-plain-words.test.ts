@@ -17,8 +17,8 @@ import { startOrdersWorld, type OrdersWorld } from "./orders-harness.ts";
 /**
  * The seat-map page speaks plainly: every code the cluster can answer it with has words (the one
  * table, apps/api/src/pages/wording.js), seconds are seconds, a frozen sale and a lost connection
- * are banners that stop the controls until they clear, and picking another event drops the last
- * event's section filter.
+ * are banners that stop the controls until they clear, picking another event drops the last
+ * event's section filter, and "Best available" holds a block or offers the split in words.
  */
 const source = (path: string) => readFileSync(new URL(path, import.meta.url), "utf8");
 const codesIn = (text: string, pattern: RegExp) => [...text.matchAll(pattern)].map((m) => m[1]!);
@@ -93,6 +93,18 @@ describe.skipIf(!hasChromium)("the page in a browser", () => {
     return page;
   }
 
+  /** An event with sections, rows and prices, as an organiser creates one through the API. */
+  async function createSectioned(name: string, seats: { id: string; section: string; row: string; number: number; price: number }[]): Promise<string> {
+    const r = await w.app.inject({
+      method: "POST",
+      url: "/api/events",
+      headers: { authorization: `Bearer ${admin}` },
+      payload: { name, description: "page test", location: "Hall", start_time: new Date(Date.now() + 86_400_000).toISOString(), end_time: new Date(Date.now() + 90_000_000).toISOString(), seats },
+    });
+    expect(r.statusCode, r.body).toBe(201);
+    return (r.json() as { id: string }).id;
+  }
+
   const ops = (eventId: string, action: "freeze" | "reopen") => w.app.inject({ method: "POST", url: `/api/ops/events/${eventId}/${action}`, headers: { authorization: `Bearer ${admin}` } });
 
   it("a frozen sale: a lock refused in words, a banner, Order stopped; the banner goes when sales reopen", async () => {
@@ -140,16 +152,45 @@ describe.skipIf(!hasChromium)("the page in a browser", () => {
     }
   }, 90_000);
 
+  it("best available: the control holds a block in one row; without one it offers the split, taken seat by seat", async () => {
+    const seats = [
+      ...["A", "B"].flatMap((row) => Array.from({ length: 5 }, (_, n) => ({ id: `${row}_${n + 1}`, section: "floor", row, number: n + 1, price: 40 }))),
+      ...Array.from({ length: 3 }, (_, n) => ({ id: `C_${n + 1}`, section: "balcony", row: "C", number: n + 1, price: 20 })),
+    ];
+    const eventId = await createSectioned("best", seats);
+    const page = await buyerPage(eventId, w.cluster.nodes[0]!.port);
+    const mine = () => page.$$eval('[data-state="mine"]', (els) => els.map((e) => (e as HTMLElement).dataset.seat!).sort());
+    await page.selectOption('[data-testid="best-count"]', "3");
+    await page.selectOption('[data-testid="best-section"]', "floor");
+    await page.click('[data-testid="best-button"]');
+    await page.waitForFunction(() => document.querySelectorAll('[data-state="mine"]').length === 3);
+    const block = await mine();
+    const rows = new Set(block.map((id) => id.split("_")[0]));
+    const numbers = block.map((id) => Number(id.split("_")[1])).sort((x, y) => x - y);
+    expect(rows.size, `one row: ${block.join(",")}`).toBe(1);
+    expect(numbers[2]! - numbers[0]!, `adjacent: ${block.join(",")}`).toBe(2);
+    expect((await page.textContent("#status")) ?? "").toMatch(/^Holding 3 seats together: Section floor, row A/);
+    // Four seats up to 20 exist nowhere: said in words, no split.
+    await page.selectOption('[data-testid="best-count"]', "4");
+    await page.selectOption('[data-testid="best-section"]', "");
+    await page.fill('[data-testid="best-max"]', "20");
+    await page.click('[data-testid="best-button"]');
+    await page.waitForSelector('[data-testid="status"]:has-text("Not that many seats together")');
+    expect(await page.isHidden('[data-testid="best-split"]')).toBe(true);
+    // Six together in the floor exist in no row any more: the split is offered, and taken.
+    await page.fill('[data-testid="best-max"]', "");
+    await page.selectOption('[data-testid="best-count"]', "6");
+    await page.selectOption('[data-testid="best-section"]', "floor");
+    await page.click('[data-testid="best-button"]');
+    await page.waitForSelector('[data-testid="best-split-take"]:visible');
+    await page.click('[data-testid="best-split-take"]');
+    await page.waitForFunction(() => document.querySelectorAll('[data-state="mine"]').length === 9, undefined, { timeout: 15_000 });
+    expect((await mine()).filter((id) => id.startsWith("C_"))).toEqual([]);
+  }, 60_000);
+
   it("picking another event drops the section filter of the last one", async () => {
-    const seats = ["floor", "balcony"].flatMap((section, i) => Array.from({ length: 3 }, (_, n) => ({ id: `${"AB"[i]}_${n + 1}`, section, row: "AB"[i], number: n + 1, price: 20 })));
-    const r = await w.app.inject({
-      method: "POST",
-      url: "/api/events",
-      headers: { authorization: `Bearer ${admin}` },
-      payload: { name: "sections", description: "page test", location: "Hall", start_time: new Date(Date.now() + 86_400_000).toISOString(), end_time: new Date(Date.now() + 90_000_000).toISOString(), seats },
-    });
-    expect(r.statusCode, r.body).toBe(201);
-    const first = (r.json() as { id: string }).id;
+    const seats = ["floor", "balcony"].flatMap((section, i) => Array.from({ length: 3 }, (_, n) => ({ id: `${"AB"[i]}_${n + 1}`, section, row: "AB"[i]!, number: n + 1, price: 20 })));
+    const first = await createSectioned("sections", seats);
     const second = await createEvent(w.env, seatIdsGrid(1, 3));
     const page = await buyerPage(first, w.cluster.nodes[0]!.port, "&sections=balcony");
     expect(await page.locator("[data-seat]").count()).toBe(3);

@@ -82,6 +82,7 @@ async function loadLayout() {
   layoutById.clear();
   for (const s of layout.seats) if (!sections || sections.includes(s.section)) layoutById.set(s.id, s);
   follower = new SeatMapFollower({ changes: true, seats, layout: layoutById.keys() });
+  fillBestSections();
 }
 
 const rowOf = (s) => s.row ?? s.id.split("_")[0];
@@ -330,6 +331,48 @@ function click(seat) {
       // The room's clock says my turn is over, whatever this browser's clock says.
       if (e.reason === "not_admitted" && turnUntil && !turnEnded) endTurn();
     });
+}
+
+// ---- best available ------------------------------------------------------------------------------
+
+// "4 together, this section, up to this price": the server picks the best block by the same rules
+// for everyone (docs/protocol.md, `best_available`) and locks it into the hold, or offers a split.
+function fillBestSections() {
+  const names = [...new Set([...layoutById.values()].map((s) => s.section).filter(Boolean))];
+  $("best-section").replaceChildren(new Option("any", ""), ...names.map((n) => new Option(n, n)));
+}
+
+$("best").onsubmit = (ev) => {
+  ev.preventDefault();
+  if (!token) return status("Sign in to hold seats.");
+  if (blocked.offline || !channel) return status("Reconnecting: seats can be chosen again once the map is live.");
+  const count = Number($("best-count").value);
+  const section = $("best-section").value;
+  const max = $("best-max").value.trim();
+  $("best-split").hidden = true;
+  channel.push("best_available", { count, ...(section ? { section } : {}), ...(max ? { max_price: Number(max) } : {}) })
+    .receive("ok", (r) => {
+      const fresh = !hold;
+      for (const s of r.seats) mineSeat(s, true);
+      hold.expires_at = r.expires_at;
+      if (fresh || hold.extensions_left === null) hold.extensions_left = event?.hold_max_extensions ?? null;
+      status(`Holding ${r.seats.length} seat${r.seats.length > 1 ? "s" : ""} together: ${r.seats.map(seatName).join("; ")}.`);
+      render();
+    })
+    .receive("error", (e) => {
+      refused("Best available: ", { ...e, count });
+      if (e.reason === "no_block" && Array.isArray(e.split) && e.split.length > 0) offerSplit(e.split);
+    });
+};
+
+// No block of that size: the server's best split, taken seat by seat if the buyer wants it.
+function offerSplit(split) {
+  const all = split.flat();
+  const take = Object.assign(document.createElement("button"), { type: "button", textContent: `Hold these ${all.length} seats (${split.length} rows)` });
+  take.dataset.testid = "best-split-take";
+  take.onclick = () => { $("best-split").hidden = true; for (const s of all) click(s); };
+  $("best-split").replaceChildren(append(document.createElement("p"), [split.map((row) => row.map(seatName).join(", ")).join(" · ")]), take);
+  $("best-split").hidden = false;
 }
 
 $("extend").onclick = () => {
