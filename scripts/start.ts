@@ -24,6 +24,7 @@ import { devEnvFile, removeDevEnv, writeDevEnv } from "./dev-env.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const explicitAdminPassword = Boolean(process.env.ADMIN_PASSWORD);
+const explicitMetricsToken = Boolean(process.env.METRICS_TOKEN);
 
 function fail(line: string, code = 1): never {
   console.error(`npm start: ${line}`);
@@ -245,6 +246,7 @@ const lines = [
   `  Redis      ${describeRedis(config)} (prefix ${config.REDIS_PREFIX})`,
   `  PostgreSQL ${config.DATABASE_URL.replace(/\/\/([^:@/]+):[^@]*@/, "//$1:***@")}`,
   `  payments   ${config.DEV_PAYMENTS ? `development provider ON (DEV_PAYMENTS=1: buyers pay their own orders at /dev/pay; DEV_PAYMENTS=0 turns it off)` : "development provider off (DEV_PAYMENTS=0): orders are paid through PAYMENT_WEBHOOK_SECRET's webhook"}`,
+  `  metrics    every app's /metrics, with Authorization: Bearer ${explicitMetricsToken ? "<METRICS_TOKEN>" : `${config.METRICS_TOKEN}   (generated for this run; set METRICS_TOKEN to choose)`}`,
   `  admin      ${config.ADMIN_EMAIL}${explicitAdminPassword ? " (password from ADMIN_PASSWORD)" : ` / ${config.ADMIN_PASSWORD}   (generated for this run; set ADMIN_PASSWORD to choose)`}`,
   ...(devEnvWritten ? [`  demo       npm run demo, npm run demo:chat   (they read this run's ports and secrets from ${devEnvFile()}, mode 0600)`] : []),
   "Press Ctrl-C to stop.",

@@ -72,10 +72,12 @@ async function startCluster(command: string, args: string[], devEnvName: string)
   const ports = { api: await freePort(), worker: await freePort(), ws: [await freePort(), await freePort()] };
   const devEnvFile = join(tmp, devEnvName);
   const c = env.config;
+  // No METRICS_TOKEN from outside: npm start generates one for the run and prints it.
+  const { METRICS_TOKEN: _outside, ...inherited } = process.env;
   const proc = spawn(command, args, {
     cwd: root,
     env: {
-      ...process.env,
+      ...inherited,
       NODE_ENV: "development",
       LOG_LEVEL: "info", // the ws-nodes' drain line
       SDC_DEV_ENV_FILE: devEnvFile,
@@ -191,6 +193,16 @@ describe("npm start supervises its children", () => {
     );
     expect(pidOf("ws-node-2")).toHaveLength(1);
     expect(pidOf("api")).toHaveLength(1);
+  });
+
+  it("prints the metrics token it generated, which opens every app's /metrics", async () => {
+    const line = out.find((l) => l.includes("every app's /metrics"));
+    const token = /Bearer (\S+)\s+\(generated for this run/.exec(line ?? "")?.[1];
+    expect(token, out.join("\n")).toBeTruthy();
+    for (const port of [ports.api, ports.worker, ports.ws[1]!]) {
+      const r = await fetch(`http://127.0.0.1:${port}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+      expect(r.status, `/metrics on port ${port}`).toBe(200);
+    }
   });
 
   it("writes what the demos need, for the owner only, where they look", () => {

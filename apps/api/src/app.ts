@@ -22,6 +22,7 @@ import { depsPlugin } from "./plugins/deps.ts";
 import { errorHandlerPlugin } from "./plugins/error-handler.ts";
 import { inputGuardPlugin } from "./plugins/input-guard.ts";
 import { openApiPlugin } from "./plugins/openapi.ts";
+import { accessLogPlugin } from "./plugins/access-log.ts";
 import { requestMetricsPlugin } from "./plugins/request-metrics.ts";
 import { eventCreateRoutes } from "./routes/event-create.ts";
 import { eventReadRoutes } from "./routes/event-read.ts";
@@ -47,6 +48,8 @@ export function requestIdOf(header: string | string[] | undefined): string {
 export function buildApp(deps: ApiDeps) {
   const app = Fastify({
     loggerInstance: deps.logger.child({ module: "http" }) as FastifyBaseLogger,
+    // One line per request instead of Fastify's two, quiet for probes (plugins/access-log.ts).
+    disableRequestLogging: true,
     // Behind a proxy the client address comes from X-Forwarded-For, believed only from
     // TRUSTED_PROXIES (docs/reliability.md, round two, finding 1: believing any private-network
     // peer would let any container there choose the address its limits counted); the ws-nodes read
@@ -66,6 +69,7 @@ export function buildApp(deps: ApiDeps) {
   app.register(errorHandlerPlugin);
   app.register(inputGuardPlugin);
   app.register(requestMetricsPlugin);
+  app.register(accessLogPlugin);
   app.register(openApiPlugin);
   app.register(authPlugin);
   app.register(eventsPlugin);

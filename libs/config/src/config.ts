@@ -63,6 +63,12 @@ const schema = z.object({
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
   /** The pino log level: `fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`. */
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /**
+   * How logs are written: `json` (one JSON object a line, what log collectors read), `pretty` (a
+   * human line: time, level, app, message), or `auto`: pretty when the process writes to a
+   * terminal outside production (`npm start` in a terminal), JSON otherwise.
+   */
+  LOG_FORMAT: z.enum(["auto", "json", "pretty"]).default("auto"),
   /** The address every app listens on. */
   HOST: z.string().default("0.0.0.0"),
   /** The API's port (the seat-map page, the ops page and the HTTP API). */

@@ -1,4 +1,4 @@
-export { createLogger, type Logger } from "./logger.ts";
+export { createLogger, logFormat, type Logger } from "./logger.ts";
 export {
   metrics,
   metricsText,

@@ -1,6 +1,16 @@
 import { pino, type DestinationStream, type Logger } from "pino";
+import pretty from "pino-pretty";
 
 export type { Logger };
+
+/**
+ * `LOG_FORMAT` resolved: `auto` is pretty for a person at a terminal (stdout a TTY, not
+ * production) and JSON for everything else (a file, a pipe, a container's log driver).
+ */
+export function logFormat(o: { LOG_FORMAT: "auto" | "json" | "pretty"; NODE_ENV: string }, isTty = process.stdout.isTTY === true): "json" | "pretty" {
+  if (o.LOG_FORMAT !== "auto") return o.LOG_FORMAT;
+  return isTty && o.NODE_ENV !== "production" ? "pretty" : "json";
+}
 
 /**
  * One pino root logger per process; modules take `logger.child({ module })`.
@@ -11,9 +21,23 @@ export type { Logger };
  * (Fastify's `incoming request` lines) through {@link safeRequest}: the path, not the query string.
  * `destination` is for tests that read what was logged.
  */
-export function createLogger(app: string, level: string = process.env.LOG_LEVEL ?? "info", destination?: DestinationStream): Logger {
+export function createLogger(app: string, level: string = process.env.LOG_LEVEL ?? "info", destination?: DestinationStream, format: "json" | "pretty" = "json"): Logger {
   // A logger's own serializers win over Fastify's defaults (Fastify's `req` logs the whole URL).
   const options = { name: app, level, base: { app, pid: process.pid }, serializers: { err: safeError, error: safeError, req: safeRequest } };
+  if (format === "pretty")
+    // In this thread (`sync`), so a line is out before a crash's exit; colours only for a terminal.
+    return pino(
+      options,
+      pretty({
+        destination: destination ?? 1,
+        sync: true,
+        colorize: !destination && process.stdout.isTTY === true,
+        translateTime: "SYS:HH:MM:ss.l",
+        ignore: "pid,hostname,name,app,module",
+        messageFormat: "{app}{if module}/{module}{end}: {msg}",
+        singleLine: true,
+      }),
+    );
   return destination ? pino(options, destination) : pino(options);
 }
 

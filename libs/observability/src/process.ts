@@ -1,5 +1,5 @@
 import { ConfigError, loadConfig, type Config } from "@seatdrop/config";
-import { createLogger, type Logger } from "./logger.ts";
+import { createLogger, logFormat, type Logger } from "./logger.ts";
 
 /** What a started app gives back: how to stop it on SIGTERM and on SIGINT. */
 export interface RunningApp {
@@ -26,7 +26,7 @@ export async function runApp(name: string, start: (o: { config: Config; logger: 
     process.stderr.write(`${name}: ${err.message}\n`);
     process.exit(2);
   }
-  const logger = createLogger(name, config.LOG_LEVEL);
+  const logger = createLogger(name, config.LOG_LEVEL, undefined, logFormat(config));
   const log = logger.child({ module: "main" });
   process.on("unhandledRejection", (err) => log.error({ err }, "unhandled promise rejection"));
   let app: RunningApp;
