@@ -35,7 +35,7 @@ type RoomState = { admitted: boolean; expires_at: number | null } | undefined;
 
 /**
  * `seats:<eventId>`: the live seat map. Join answers with a snapshot (or, with `last_seq`, only the
- * missed events); pushes `lock`, `unlock`, `extend`.
+ * missed events); pushes `lock`, `unlock`, `extend`, `best_available`.
  *
  * With `{"changes": true}` the join's snapshot is compact (taken seats only; the layout
  * comes from `GET /api/events/:id/layout`), a `last_seq` catch-up gives final states, and updates
