@@ -17,9 +17,9 @@ export function logFormat(o: { LOG_FORMAT: "auto" | "json" | "pretty"; NODE_ENV:
  *
  * Errors are logged through {@link safeError}: a failed query's bound parameters (emails, ticket
  * numbers, password hashes during an outage) never reach the log, which is kept and read far more
- * widely than the database. Requests
- * (Fastify's `incoming request` lines) through {@link safeRequest}: the path, not the query string.
- * `destination` is for tests that read what was logged.
+ * widely than the database. A request logged whole (a `req` field) goes through {@link safeRequest}:
+ * the path, not the query string; the API's access lines (apps/api plugins/access-log.ts) log the
+ * path alone. `destination` is for tests that read what was logged; `format` is `logFormat`'s.
  */
 export function createLogger(app: string, level: string = process.env.LOG_LEVEL ?? "info", destination?: DestinationStream, format: "json" | "pretty" = "json"): Logger {
   // A logger's own serializers win over Fastify's defaults (Fastify's `req` logs the whole URL).
