@@ -38,5 +38,10 @@ describe("the seat-map page's modules", () => {
     expect(wording.statusCode).toBe(200);
     expect(wording.headers["content-type"]).toMatch(/^text\/javascript/);
     expect(wording.body).toBe(readFileSync(fileURLToPath(new URL("../src/pages/wording.js", import.meta.url)), "utf8"));
+    // The canvas map (seat-canvas.js), imported the same way.
+    expect(page.body).toContain('from "/seat-canvas.js"');
+    const canvas = await app.inject({ method: "GET", url: "/seat-canvas.js" });
+    expect(canvas.headers["content-type"]).toMatch(/^text\/javascript/);
+    expect(canvas.body).toBe(readFileSync(fileURLToPath(new URL("../src/pages/seat-canvas.js", import.meta.url)), "utf8"));
   });
 });

@@ -10,6 +10,7 @@ import { startWsNode, type WsNode } from "../../ws-node/src/node.ts";
 import { FRAME_ERROR_REASONS } from "../../ws-node/src/channels/channel.ts";
 import { createEvent, createUser, seatIdsGrid } from "../../../test/support/cluster.ts";
 import { CHROMIUM, hasChromium, launchChromium } from "../../../test/support/browser.ts";
+import { clickSeat, heldSeats, seatCount, waitSeat } from "../../../test/support/seat-map.ts";
 // @ts-expect-error: the page's own module, plain JavaScript served as it is (no types)
 import { explain, REASON_WORDS, RELEASE_WORDS, released } from "../src/pages/wording.js";
 import { startOrdersWorld, type OrdersWorld } from "./orders-harness.ts";
@@ -110,10 +111,10 @@ describe.skipIf(!hasChromium)("the page in a browser", () => {
   it("a frozen sale: a lock refused in words, a banner, Order stopped; the banner goes when sales reopen", async () => {
     const eventId = await createEvent(w.env, seatIdsGrid(2, 5));
     const page = await buyerPage(eventId, w.cluster.nodes[0]!.port);
-    await page.click('[data-seat="A_1"]');
-    await page.waitForSelector('[data-seat="A_1"][data-state="mine"]');
+    await clickSeat(page, "A_1");
+    await waitSeat(page, "A_1", "mine");
     expect((await ops(eventId, "freeze")).statusCode).toBe(200);
-    await page.click('[data-seat="A_2"]');
+    await clickSeat(page, "A_2");
     await page.waitForSelector('[data-testid="banner"][data-kind="frozen"]:visible');
     const status = (await page.textContent("#status")) ?? "";
     expect(status).toContain("Sales are paused by the box office");
@@ -140,13 +141,13 @@ describe.skipIf(!hasChromium)("the page in a browser", () => {
       const page = await buyerPage(eventId, port);
       await node.close();
       await page.waitForSelector('[data-testid="banner"][data-kind="offline"]:visible', { timeout: 20_000 });
-      await page.click('[data-seat="A_1"]');
+      await clickSeat(page, "A_1");
       expect((await page.textContent("#status")) ?? "").toMatch(/^Reconnecting/);
       expect(await w.env.redis.hget(w.env.keys.event(eventId).state, "A_1")).toBeNull();
       node = await start();
       await page.waitForSelector('[data-testid="banner"]', { state: "hidden", timeout: 30_000 });
-      await page.click('[data-seat="A_1"]');
-      await page.waitForSelector('[data-seat="A_1"][data-state="mine"]');
+      await clickSeat(page, "A_1");
+      await waitSeat(page, "A_1", "mine");
     } finally {
       await node.close();
     }
@@ -159,11 +160,11 @@ describe.skipIf(!hasChromium)("the page in a browser", () => {
     ];
     const eventId = await createSectioned("best", seats);
     const page = await buyerPage(eventId, w.cluster.nodes[0]!.port);
-    const mine = () => page.$$eval('[data-state="mine"]', (els) => els.map((e) => (e as HTMLElement).dataset.seat!).sort());
+    const mine = () => heldSeats(page);
     await page.selectOption('[data-testid="best-count"]', "3");
     await page.selectOption('[data-testid="best-section"]', "floor");
     await page.click('[data-testid="best-button"]');
-    await page.waitForFunction(() => document.querySelectorAll('[data-state="mine"]').length === 3);
+    await page.waitForFunction(() => window.seatMap.held().length === 3);
     const block = await mine();
     const rows = new Set(block.map((id) => id.split("_")[0]));
     const numbers = block.map((id) => Number(id.split("_")[1])).sort((x, y) => x - y);
@@ -184,7 +185,7 @@ describe.skipIf(!hasChromium)("the page in a browser", () => {
     await page.click('[data-testid="best-button"]');
     await page.waitForSelector('[data-testid="best-split-take"]:visible');
     await page.click('[data-testid="best-split-take"]');
-    await page.waitForFunction(() => document.querySelectorAll('[data-state="mine"]').length === 9, undefined, { timeout: 15_000 });
+    await page.waitForFunction(() => window.seatMap.held().length === 9, undefined, { timeout: 15_000 });
     expect((await mine()).filter((id) => id.startsWith("C_"))).toEqual([]);
   }, 60_000);
 
@@ -193,9 +194,9 @@ describe.skipIf(!hasChromium)("the page in a browser", () => {
     const first = await createSectioned("sections", seats);
     const second = await createEvent(w.env, seatIdsGrid(1, 3));
     const page = await buyerPage(first, w.cluster.nodes[0]!.port, "&sections=balcony");
-    expect(await page.locator("[data-seat]").count()).toBe(3);
+    expect(await seatCount(page)).toBe(3);
     await page.selectOption('[data-testid="event"]', second);
-    await page.waitForFunction(() => document.querySelectorAll("[data-seat]").length === 3 && !!document.querySelector('[data-seat="A_1"]'));
+    await page.waitForFunction(() => window.seatMap.seatCount === 3 && window.seatMap.map.has("A_1"));
     await page.waitForSelector('[data-testid="seats"][data-ready="true"]');
     expect(new URL(page.url()).searchParams.get("sections")).toBeNull();
     expect((await page.textContent("#status")) ?? "").not.toMatch(/malformed|Cannot watch/);

@@ -14,6 +14,7 @@ import { createEvent, createUser, seatIdsGrid } from "../../../test/support/clus
 import { createTestEnv } from "../../../test/support/test-env.ts";
 import { auth, startOrdersWorld, type OrdersWorld } from "./orders-harness.ts";
 import { CHROMIUM, hasChromium, launchChromium } from "../../../test/support/browser.ts";
+import { clickSeat, waitSeat } from "../../../test/support/seat-map.ts";
 
 /**
  * The seat-map page in a real browser (Debian's Chromium, installed by .ci/run), at desktop and phone
@@ -90,7 +91,6 @@ async function openAs(email: string, node: number, eventId: string, size: Browse
   return page;
 }
 
-const seatState = (page: Page, seat: string) => page.getAttribute(`[data-seat="${seat}"]`, "data-state");
 const text = async (page: Page, testid: string) => (await page.textContent(`[data-testid="${testid}"]`))?.trim() ?? "";
 
 /** Order what the page holds, pay it on the development payment page, and come back to the map. */
@@ -118,19 +118,23 @@ describe.skipIf(!hasChromium)("seat-map page in a real browser", () => {
     const phone = await openAs(bob.email, 1, eventId, PHONE);
 
     // Sections and prices come from the layout.
-    expect(await desk.locator('[data-section="floor"] h3').textContent()).toContain("45.50");
-    expect(await desk.locator('[data-section="balcony"] h3').textContent()).toContain("30.00");
-    expect(await desk.getAttribute('[data-seat="A_1"]', "title")).toContain("45.50");
+    // Sections to drill into, with prices and what is free; a seat's price shows on hover.
+    expect(await desk.locator('[data-section="floor"]').textContent()).toMatch(/floor.*45\.50 · 30 of 30 free/);
+    expect(await desk.locator('[data-section="balcony"]').textContent()).toMatch(/balcony.*30\.00 · 24 of 24 free/);
+    const a1 = (await desk.evaluate(() => window.seatMap.reveal("A_1")))!;
+    await desk.mouse.move(a1.x, a1.y);
+    await desk.waitForSelector('[data-testid="seat-tip"][data-seat="A_1"]:visible');
+    expect(await text(desk, "seat-tip")).toMatch(/Section floor, row A, seat 1 · .*45\.50 · available/);
 
     // Two seats held: the running total and the countdown; the other buyer sees them taken.
-    await desk.click('[data-seat="A_1"]');
-    await desk.waitForSelector('[data-seat="A_1"][data-state="mine"]');
-    await desk.click('[data-seat="D_1"]');
-    await desk.waitForSelector('[data-seat="D_1"][data-state="mine"]');
+    await clickSeat(desk, "A_1");
+    await waitSeat(desk, "A_1", "mine");
+    await clickSeat(desk, "D_1");
+    await waitSeat(desk, "D_1", "mine");
     await desk.waitForSelector('[data-testid="total"][data-cents="7550"]');
     expect(await text(desk, "countdown")).toMatch(/^\d+:\d\d left$/);
-    await phone.waitForSelector('[data-seat="A_1"][data-state="locked"]');
-    await phone.waitForSelector('[data-seat="D_1"][data-state="locked"]');
+    await waitSeat(phone, "A_1", "locked");
+    await waitSeat(phone, "D_1", "locked");
 
     // Extend: one of the event's two extensions used.
     expect(await desk.getAttribute('[data-testid="extend"]', "data-left")).toBe("2");
@@ -139,23 +143,23 @@ describe.skipIf(!hasChromium)("seat-map page in a real browser", () => {
     await desk.waitForSelector('[data-testid="status"]:has-text("extended")');
 
     // Clicking a held seat again releases it, for everyone.
-    await desk.click('[data-seat="D_1"]');
-    await desk.waitForSelector('[data-seat="D_1"][data-state="available"]');
+    await clickSeat(desk, "D_1");
+    await waitSeat(desk, "D_1", "available");
     await desk.waitForSelector('[data-testid="total"][data-cents="4550"]');
-    await phone.waitForSelector('[data-seat="D_1"][data-state="available"]');
+    await waitSeat(phone, "D_1", "available");
 
     // Someone else's seat is refused on the phone, with the reason.
-    await phone.click('[data-seat="A_1"]');
+    await clickSeat(phone, "A_1");
     await phone.waitForSelector('[data-testid="status"]:has-text("held by someone else")');
 
     // The phone: the whole map fits the width, the hold is a sheet at the bottom of the screen.
-    await phone.click('[data-seat="D_12"]');
-    await phone.click('[data-seat="E_12"]');
-    await phone.waitForSelector('[data-seat="E_12"][data-state="mine"]');
+    await clickSeat(phone, "D_12");
+    await clickSeat(phone, "E_12");
+    await waitSeat(phone, "E_12", "mine");
     await phone.waitForSelector('[data-testid="total"][data-cents="6000"]');
     const fit = await phone.evaluate(() => {
       const box = document.getElementById("seats")!;
-      const last = document.querySelector('[data-seat="E_12"]')!.getBoundingClientRect();
+      const last = document.querySelector('[data-testid="map-canvas"]')!.getBoundingClientRect();
       const sheet = document.getElementById("hold-sheet")!.getBoundingClientRect();
       return { overflow: box.scrollWidth - box.clientWidth, pageOverflow: document.documentElement.scrollWidth - window.innerWidth, lastRight: last.right, sheetBottom: sheet.bottom, sheetTop: sheet.top, vh: window.innerHeight, vw: window.innerWidth, position: getComputedStyle(document.getElementById("hold-sheet")!).position };
     });
@@ -171,9 +175,9 @@ describe.skipIf(!hasChromium)("seat-map page in a real browser", () => {
 
     // Order and pay on both; the other buyer sees the seats reserved, then sold.
     const aliceOrder = await orderAndPay(desk);
-    await phone.waitForSelector('[data-seat="A_1"][data-state="paid"]');
+    await waitSeat(phone, "A_1", "paid");
     await orderAndPay(phone);
-    await desk.waitForSelector('[data-seat="E_12"][data-state="paid"]');
+    await waitSeat(desk, "E_12", "paid");
 
     // After a reload the order and its ticket are still there.
     await desk.reload();
@@ -195,8 +199,8 @@ describe.skipIf(!hasChromium)("seat-map page in a real browser", () => {
     await phone.waitForSelector('[data-testid="message"]:has-text("See you at the front")');
     await desk.waitForSelector('[data-testid="typing"]:empty');
     // A new hold beside the paid seat, for the picture: hold, countdown, total, order, ticket, chat.
-    await desk.click('[data-seat="B_5"]');
-    await desk.click('[data-seat="B_6"]');
+    await clickSeat(desk, "B_5");
+    await clickSeat(desk, "B_6");
     await desk.waitForSelector('[data-testid="total"][data-cents="9100"]');
     await desk.screenshot({ path: `${SHOTS}/seat-map-desktop.png` });
     await phone.locator('[data-testid="chat"]').scrollIntoViewIfNeeded();
@@ -210,7 +214,7 @@ describe.skipIf(!hasChromium)("seat-map page in a real browser", () => {
     await carol.click('[data-testid="signup-button"]');
     await carol.waitForSelector('[data-testid="who"]:has-text("signed in as carol")');
     await carol.waitForSelector('[data-testid="orders"]:has-text("No orders yet")');
-    await carol.waitForSelector('[data-seat="B_5"][data-state="locked"]');
+    await waitSeat(carol, "B_5", "locked");
     expect(await carol.isVisible('[data-testid="chat"]')).toBe(false);
   }, 120_000);
 
@@ -239,8 +243,8 @@ describe.skipIf(!hasChromium)("seat-map page in a real browser", () => {
     await page.click('[data-testid="signin-button"]');
     await page.waitForSelector('[data-testid="who"]:has-text("signed in as")');
     expect(await text(page, "notice")).toBe("");
-    await page.click('[data-seat="A_1"]');
-    await page.waitForSelector('[data-seat="A_1"][data-state="mine"]');
+    await clickSeat(page, "A_1");
+    await waitSeat(page, "A_1", "mine");
   }, 60_000);
 });
 

@@ -10,6 +10,7 @@ import { createUser, eventually, PhxClient, push, seatIdsGrid } from "../../../t
 import { buyHold, createRoomEvent } from "../../../test/support/waiting-room.ts";
 import { startOrdersWorld, type OrdersWorld } from "./orders-harness.ts";
 import { CHROMIUM, hasChromium, launchChromium } from "../../../test/support/browser.ts";
+import { clickSeat, seatState, waitSeat } from "../../../test/support/seat-map.ts";
 
 /**
  * The buyer page in front of an event with a waiting room, in a real browser (Debian's
@@ -181,9 +182,9 @@ describe.skipIf(!hasChromium)("the waiting room on the buyer page", () => {
     expect(await text(first, "turn-text")).toMatch(/^Your turn: (9:5\d|10:00) left to pick your seats$/);
     expect(await first.isVisible('[data-testid="room"]')).toBe(false);
     // The map, joined with the pass: A_1 is sold, a free seat locks.
-    await first.waitForSelector('[data-seat="A_1"][data-state="paid"]');
-    await first.click('[data-seat="B_2"]');
-    await first.waitForSelector('[data-seat="B_2"][data-state="mine"]');
+    await waitSeat(first, "A_1", "paid");
+    await clickSeat(first, "B_2");
+    await waitSeat(first, "B_2", "mine");
     expect(await text(first, "countdown")).toMatch(/^\d+:\d\d left$/);
     // The other page moves up.
     await second.waitForSelector('[data-testid="room-position"]:text-is("#1")');
@@ -193,10 +194,10 @@ describe.skipIf(!hasChromium)("the waiting room on the buyer page", () => {
     await first.click('[data-testid="buy"]');
     await first.waitForSelector('[data-testid="order"][data-status="pending"]');
     await second.waitForSelector('body[data-view="map"]', { timeout: 10_000 });
-    await second.waitForSelector('[data-seat="B_2"][data-state="reserved"]');
-    await second.click('[data-seat="B_5"]');
-    await second.waitForSelector('[data-seat="B_5"][data-state="mine"]');
-    await first.waitForSelector('[data-seat="B_5"][data-state="locked"]');
+    await waitSeat(second, "B_2", "reserved");
+    await clickSeat(second, "B_5");
+    await waitSeat(second, "B_5", "mine");
+    await waitSeat(first, "B_5", "locked");
     await desk.screenshot({ path: `${SHOTS}/waiting-room-turn-desktop.png` });
     figures.push(
       `two buyers into the pre-queue in ${Math.round(preQueued - t0)} ms; places shown ${Math.round(drawnAt - preQueued)} ms later (draw at sales_open_at); map opened ${Math.round(admittedIn)} ms after the seat ahead was bought; whole scenario ${Math.round(performance.now() - t0)} ms`,
@@ -270,21 +271,21 @@ describe.skipIf(!hasChromium)("the waiting room on the buyer page", () => {
     await desk.waitForSelector('body[data-view="map"]', { timeout: 10_000 });
     await desk.waitForSelector('[data-testid="turn"][data-state="running"]');
     expect(Number(await desk.getAttribute('[data-testid="turn-text"]', "data-left"))).toBeLessThanOrEqual(5);
-    await desk.click('[data-seat="A_1"]');
-    await desk.waitForSelector('[data-seat="A_1"][data-state="mine"]');
+    await clickSeat(desk, "A_1");
+    await waitSeat(desk, "A_1", "mine");
 
     await desk.waitForSelector('[data-testid="turn"][data-state="ended"]', { timeout: 10_000 });
     expect(await text(desk, "turn-text")).toContain("Your turn has ended");
     expect(await text(desk, "turn-text")).toContain("order the seats you hold");
-    await desk.click('[data-seat="A_2"]');
+    await clickSeat(desk, "A_2");
     await desk.waitForSelector('[data-testid="status"]:has-text("waiting room")');
     // The hold is still mine.
-    expect(await desk.getAttribute('[data-seat="A_1"]', "data-state")).toBe("mine");
+    expect(await seatState(desk, "A_1")).toBe("mine");
 
     await desk.click('[data-testid="turn-rejoin"]');
     await desk.waitForSelector('[data-testid="turn"][data-state="running"]', { timeout: 10_000 });
-    await desk.click('[data-seat="A_2"]');
-    await desk.waitForSelector('[data-seat="A_2"][data-state="mine"]');
+    await clickSeat(desk, "A_2");
+    await waitSeat(desk, "A_2", "mine");
     figures.push(`turn of 5 s: ended, refused, new turn and a lock in ${Math.round(performance.now() - t0)} ms`);
   }, 60_000);
 });

@@ -6,6 +6,7 @@
 import { Presence, Socket } from "/vendor/phoenix.mjs";
 import { SeatMapFollower } from "/map-follower.js";
 import { explain, released } from "/wording.js";
+import { createSeatCanvas } from "/seat-canvas.js";
 
 // Where the WebSocket nodes are: `?ws=` picks another node, but only on this page's own host (the
 // socket carries the user's token: a link must never send it elsewhere); else the API's default.
@@ -82,60 +83,50 @@ async function loadLayout() {
   layoutById.clear();
   for (const s of layout.seats) if (!sections || sections.includes(s.section)) layoutById.set(s.id, s);
   follower = new SeatMapFollower({ changes: true, seats, layout: layoutById.keys() });
+  map.setLayout([...layoutById.values()]);
   fillBestSections();
 }
 
 const rowOf = (s) => s.row ?? s.id.split("_")[0];
 const labelOf = (s) => String(s.number ?? s.id.split("_").slice(1).join("_"));
 const priceRange = (list) => {
-  const ps = list.map((s) => s.price);
-  const lo = Math.min(...ps), hi = Math.max(...ps);
+  let lo = Infinity, hi = -Infinity;
+  for (const s of list) { lo = Math.min(lo, s.price); hi = Math.max(hi, s.price); }
   return lo === hi ? money.format(lo) : `${money.format(lo)}–${money.format(hi)}`;
 };
 
-function renderMap() {
-  const bySection = new Map();
-  for (const id of seats.keys()) {
-    const s = layoutById.get(id) ?? { id, price: 0 };
-    const sec = s.section ?? "";
-    if (!bySection.has(sec)) bySection.set(sec, new Map());
-    const rows = bySection.get(sec);
-    if (!rows.has(rowOf(s))) rows.set(rowOf(s), []);
-    rows.get(rowOf(s)).push(s);
-  }
-  let cols = 1;
-  for (const rows of bySection.values()) for (const list of rows.values()) cols = Math.max(cols, list.length);
-  const box = $("seats");
-  box.style.setProperty("--cols", String(cols));
-  box.replaceChildren();
-  for (const [sec, rows] of bySection) {
-    const all = [...rows.values()].flat();
-    const free = all.filter((s) => seats.get(s.id) === "available").length;
-    const block = append(Object.assign(document.createElement("div"), { className: "section" }), [
-      append(document.createElement("h3"), [sec || "Seats", append(Object.assign(document.createElement("span"), { className: "price" }), [`${priceRange(all)} · ${free} of ${all.length} free`])]),
-    ]);
-    block.dataset.section = sec;
-    for (const [row, list] of rows) {
-      const div = Object.assign(document.createElement("div"), { className: "row" });
-      div.append(Object.assign(document.createElement("b"), { textContent: row }));
-      for (const s of list) {
-        const state = seats.get(s.id);
-        const mine = hold?.seats.includes(s.id);
-        const b = document.createElement("button");
-        b.className = `seat ${mine ? "mine" : state}`;
-        b.textContent = labelOf(s);
-        b.title = `${sec ? `${sec} · ` : ""}row ${row} · seat ${labelOf(s)} · ${money.format(s.price)} · ${mine ? "yours" : state === "locked" ? "taken" : state}`;
-        b.setAttribute("aria-label", b.title);
-        b.dataset.seat = s.id;
-        b.dataset.state = mine ? "mine" : state;
-        b.onclick = () => click(s.id);
-        div.append(b);
-      }
-      block.append(div);
-    }
-    box.append(block);
-  }
-}
+// A seat's state as this buyer sees it: "mine" for the seats of my hold.
+const stateOf = (id) => (hold?.seats.includes(id) ? "mine" : seats.get(id));
+const STATE_WORDS = { mine: "yours", available: "available", locked: "taken", reserved: "reserved", paid: "sold" };
+const describeSeat = (id) => `${seatName(id)} · ${money.format(layoutById.get(id)?.price ?? 0)} · ${STATE_WORDS[stateOf(id)] ?? stateOf(id)}`;
+
+// The map is a canvas (seat-canvas.js): a change repaints its seats' cells only, in the next frame.
+// `timings` is what the page measures of itself (the stadium figures in docs/benchmarks.md): when
+// the map was first live, and how long after a lock's reply the seat was shown as mine.
+const timings = { readyMs: null, clickShownMs: [] };
+const replied = new Map(); // seat -> when its lock's ok arrived, until the seat is painted
+const map = createSeatCanvas(
+  { canvas: $("map-canvas"), tip: $("seat-tip"), live: $("map-live"), sections: $("sections"), zoomIn: $("zoom-in"), zoomOut: $("zoom-out") },
+  {
+    stateOf,
+    describe: describeSeat,
+    pick: (id) => click(id),
+    sectionLabel: (sec, free, total) => {
+      sec.priceText ??= priceRange(sec.seats.map((r) => r.seat));
+      return [append(document.createElement("b"), [sec.name || "Seats"]), append(Object.assign(document.createElement("span"), { className: "price" }), [`${sec.priceText} · ${free} of ${total} free`])];
+    },
+  },
+);
+map.onPainted = () => {
+  const now = performance.now();
+  for (const t of replied.values()) timings.clickShownMs.push(Math.round((now - t) * 10) / 10);
+  replied.clear();
+};
+// For tests and the page benchmark: seats are found by id here, as they were by [data-seat].
+window.seatMap = { map, timings, stateOf, describe: describeSeat, reveal: (id) => map.reveal(id), held: () => hold?.seats ?? [], get seatCount() { return map.seatCount; } };
+
+/** Repaints the given seats (every seat without an argument) in the next frame. */
+function renderMap(ids) { map.invalidate(ids); }
 
 function renderHold() {
   const list = $("hold-seats");
@@ -160,7 +151,7 @@ function renderHold() {
   tick();
 }
 
-function render() { renderMap(); renderHold(); }
+function render(ids) { renderMap(ids); renderHold(); }
 
 // The hold's countdown, from the deadline the server gave (lock and extend replies, join reply).
 function tick() {
@@ -196,7 +187,7 @@ function applyPersonal(ev, p) {
     case "deleted": follower.apply(ev, p); for (const s of p.seats) mineSeat(s, false); status(`${released(p.reason)} Its seats are back on the map.`); break;
   }
   log(`${ev} ${p.seat ?? (p.seats || []).join(",")} #${p.seq ?? ""}`);
-  render();
+  render(p.seat ? [p.seat] : p.seats ?? []);
 }
 
 // One coalesced frame per stream and tick. `since` above the seq I hold for that stream means I
@@ -208,8 +199,8 @@ function applyChanges(p) {
   if (result === "ignored") return; // not joined yet: the join's reply covers it
   if (result === "resync") { log(`missed a frame (since ${p.since} > ${held}); catching up`); return resync(); }
   leftHold(p.seats);
-  log(`changes ${Object.entries(p.seats).map(([s, st]) => `${s}=${st}`).join(" ")} #${p.since}→${p.seq}`);
-  render();
+  log(`changes ${Object.keys(p.seats).length} seats #${p.since}→${p.seq}`);
+  render(Object.keys(p.seats));
 }
 
 // ---- the socket ----------------------------------------------------------------------------------
@@ -286,6 +277,7 @@ function openChannel() {
       hold = r.hold;
       if (r.waiting_room) turnFromJoin(r.waiting_room);
       $("seats").dataset.ready = "true";
+      timings.readyMs ??= Math.round(performance.now());
       log(`joined (${r.mode}, seq ${r.seq}, ${Object.keys(r.seats).length} taken)`);
       render();
     })
@@ -323,8 +315,9 @@ function click(seat) {
         if (r.expires_at) hold.expires_at = r.expires_at;
         if (r.hold_size === 1 || hold.extensions_left === null) hold.extensions_left = event?.hold_max_extensions ?? null;
       } else mineSeat(seat, false);
+      if (!mine) replied.set(seat, performance.now());
       status(`${mine ? "Released" : "Holding"} ${seatName(seat)}.`);
-      render();
+      render([seat]);
     })
     .receive("error", (e) => {
       refused(`${seatName(seat)}: `, e);
@@ -357,7 +350,7 @@ $("best").onsubmit = (ev) => {
       hold.expires_at = r.expires_at;
       if (fresh || hold.extensions_left === null) hold.extensions_left = event?.hold_max_extensions ?? null;
       status(`Holding ${r.seats.length} seat${r.seats.length > 1 ? "s" : ""} together: ${r.seats.map(seatName).join("; ")}.`);
-      render();
+      render(r.seats);
     })
     .receive("error", (e) => {
       refused("Best available: ", { ...e, count });
@@ -385,10 +378,11 @@ $("buy").onclick = async () => {
   $("buy").disabled = true;
   try {
     const o = await api("POST", "/api/orders", { event_id: eventId });
+    const ordered = hold?.seats ?? [];
     hold = null;
     status(`Order placed: ${o.items.length} seat${o.items.length > 1 ? "s" : ""}, ${money.format(o.total)}. ${devPayments ? "Pay it below." : "Pay it with your payment provider."}`);
     await loadOrders();
-    render();
+    render(ordered);
     // On a phone the orders are below the map: bring the new one (and its Pay button) into view.
     document.querySelector(`[data-order-id="${o.id}"]`)?.scrollIntoView({ block: "nearest", behavior: "smooth" });
   } catch (e) { refused("Order refused: ", e.body?.error ? e.body : { message: e.message }); renderHold(); }

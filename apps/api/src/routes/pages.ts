@@ -17,6 +17,7 @@ const seatMapAssets = {
   "/seat-map.js": ["text/javascript", pageFile("seat-map.js")],
   "/seat-map.css": ["text/css", pageFile("seat-map.css")],
   "/wording.js": ["text/javascript", pageFile("wording.js")],
+  "/seat-canvas.js": ["text/javascript", pageFile("seat-canvas.js")],
   "/map-follower.js": ["text/javascript", mapFollowerJs],
 } as const;
 const opsHtml = readFileSync(fileURLToPath(new URL("../pages/ops.html", import.meta.url)), "utf8");
