@@ -37,6 +37,9 @@
  *             GET /api/events/:id/seats of a 100,000-seat venue (plain and gzip, still and during a
  *             drop) while /healthz is probed, API CPU per read and the probe's p99; then 20 whole-map
  *             joins from one anonymous socket, the ws-node's CPU for them.
+ *   page      load-tests/page-bench.ts (an API and a ws-node of its own): the buyer page on a
+ *             20,000-seat stadium in Chromium: interactive, main-thread blocking while 600 changes
+ *             arrive, a click shown after its reply (skipped without Chromium).
  *   shards    (`--redis-cluster`, or `--only shards`) the hot lock path on a standalone Redis, on a
  *             local Redis Cluster of three masters and three replicas, and there with group commit
  *             off; one event, then 30 events; Redis CPU summed over every Redis process, pub/sub
@@ -65,6 +68,7 @@ import { Histogram } from "./lib/histogram.ts";
 import { corkWarningsOf, freePort, median, root, rssKb, serverEnv, sleep, startServer } from "./lib/procs.ts";
 import { measureCost, sizeReader, sumOf, type Check, type Cost, type Row } from "./lib/rows.ts";
 import { mapReadBench } from "./map-read-bench.ts";
+import { pageBench } from "./page-bench.ts";
 import { queueBench } from "./queue-bench.ts";
 
 const { values: opt } = parseArgs({
@@ -106,7 +110,7 @@ const size = {
 const PEER = !opt["no-peer"] && process.env.BENCH_BASELINE !== "0";
 /** The scenarios run on the cluster main() starts; `chat` and `queue` start their own. */
 const MAIN_SCENARIOS = ["locks", "drop", "fanout", "sections", "conns", "expiry"];
-const ONLY = new Set((opt.only ?? [...MAIN_SCENARIOS, "hot", "reads", "chat", "queue"].join(",")).split(","));
+const ONLY = new Set((opt.only ?? [...MAIN_SCENARIOS, "hot", "reads", "page", "chat", "queue"].join(",")).split(","));
 // `--redis-cluster` adds the Redis Cluster comparison to whatever else runs (`--only shards` runs it alone).
 if (opt["redis-cluster"]) ONLY.add("shards");
 const GENS = Number(opt.gens ?? process.env.BENCH_GENS ?? 3);
@@ -240,6 +244,8 @@ async function main() {
     // Seat-map reads (docs/reliability.md, round two, findings 2 and 3): load-tests/map-read-bench.ts,
     // an API and a ws-node of its own.
     if (ONLY.has("reads")) await mapReadBench({ env, quick: Q, push: pushRow });
+    // The buyer page on a stadium, in Chromium: load-tests/page-bench.ts, an API and a ws-node of its own.
+    if (ONLY.has("page")) await pageBench({ env, quick: Q, push: pushRow });
     // The waiting room: load-tests/queue-bench.ts, with its own cluster, after the main one stopped.
     if (ONLY.has("queue")) await queueBench({ env, gens, quick: Q, push: pushRow });
   } catch (err) {
