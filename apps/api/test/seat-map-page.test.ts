@@ -171,6 +171,8 @@ describe.skipIf(!hasChromium)("seat-map page in a real browser", () => {
     expect(fit.sheetTop).toBeGreaterThan(fit.vh / 2);
     await phone.click('[data-testid="extend"]');
     await phone.waitForSelector('[data-testid="extend"][data-left="1"]');
+    // Back out to the whole venue (a tap on a map this small zoomed in first), for the picture.
+    await phone.click('[data-testid="sections"] button:has-text("Whole venue")');
     await phone.screenshot({ path: `${SHOTS}/seat-map-phone.png` });
 
     // Order and pay on both; the other buyer sees the seats reserved, then sold.

@@ -417,7 +417,7 @@ export function createSeatCanvas(els, page) {
       const rec = venue.seatsById.get(id);
       if (!rec) return null;
       canvas.scrollIntoView({ block: "start" });
-      if (s < READ_PX || !onScreen(rec)) centreOn(rec, READ_PX);
+      if (s < TARGET_PX || !onScreen(rec)) centreOn(rec, READ_PX);
       if (frame) { cancelAnimationFrame(frame.raf); clearTimeout(frame.timer); frame = 0; flush(); }
       return api.pointOf(id);
     },
