@@ -16,6 +16,8 @@ import { waitingRoomRoutes } from "./routes/waiting-room.ts";
 import { orderRoutes } from "./routes/orders.ts";
 import { seatStateRoutes } from "./routes/seat-state.ts";
 import { opsControlRoutes } from "./routes/ops-controls.ts";
+import { opsOrderRoutes } from "./routes/ops-orders.ts";
+import { seatMapCsvRoutes } from "./routes/seat-map-csv.ts";
 import { paymentWebhookRoutes } from "./routes/payment-webhook.ts";
 import { pageRoutes } from "./routes/pages.ts";
 import { depsPlugin } from "./plugins/deps.ts";
@@ -91,6 +93,8 @@ export function buildApp(deps: ApiDeps) {
   app.register(orderRoutes);
   app.register(seatStateRoutes);
   app.register(opsControlRoutes);
+  app.register(opsOrderRoutes);
+  app.register(seatMapCsvRoutes);
   app.register(waitingRoomRoutes);
   app.register(paymentWebhookRoutes);
   app.register(pageRoutes);

@@ -1,9 +1,10 @@
-import { gt, sql } from "drizzle-orm";
+import { gt, inArray, sql } from "drizzle-orm";
 import { Queue } from "bullmq";
 import type { Config } from "@seatdrop/config";
-import { events } from "@seatdrop/db";
+import { events, users } from "@seatdrop/db";
 import type { Db } from "@seatdrop/db";
 import { HOLDS_QUEUE, ORDERS_QUEUE, ROOMS_QUEUE } from "@seatdrop/jobs";
+import { isUuid } from "@seatdrop/protocol";
 import type { WaitingRooms } from "@seatdrop/queue";
 import type { Keys, Redis } from "@seatdrop/redis";
 
@@ -209,8 +210,15 @@ export async function opsStatus(o: { config: Config; db: Db; redis: Redis; keys:
                   : ROOM_UNKNOWN,
               )
               .catch(() => ROOM_UNKNOWN);
-      const holdList: { user_id: string; deadline: string }[] = [];
-      for (let i = 0; i + 1 < listed.length; i += 2) holdList.push({ user_id: listed[i]!, deadline: new Date(Number(listed[i + 1])).toISOString() });
+      const holdList: { user_id: string; email: string | null; deadline: string }[] = [];
+      for (let i = 0; i + 1 < listed.length; i += 2) holdList.push({ user_id: listed[i]!, email: null, deadline: new Date(Number(listed[i + 1])).toISOString() });
+      // The buyer's email, which an operator on the phone with a buyer can find (a user id they cannot).
+      const ids = holdList.map((h) => h.user_id).filter(isUuid);
+      if (ids.length > 0) {
+        const found = await db.select({ id: users.id, email: users.email }).from(users).where(inArray(users.id, ids));
+        const emailOf = new Map(found.map((u) => [u.id, u.email]));
+        for (const h of holdList) h.email = emailOf.get(h.user_id) ?? null;
+      }
       return {
         id: e.id,
         name: e.name,
