@@ -1,10 +1,12 @@
 import type { AddressInfo } from "node:net";
+import { count, eq } from "drizzle-orm";
+import { events, orders, seats as seatsTable } from "@seatdrop/db";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Browser, type Page } from "playwright-core";
 import { createLogger } from "@seatdrop/observability";
 import { bootstrapAdmin } from "../src/services/bootstrap-admin.ts";
 import { PhxClient, createEvent, createUser, push, seatIdsGrid } from "../../../test/support/cluster.ts";
-import { startOrdersWorld, type OrdersWorld } from "./orders-harness.ts";
+import { auth, postWebhook, startOrdersWorld, type OrdersWorld } from "./orders-harness.ts";
 import { CHROMIUM, hasChromium, launchChromium } from "../../../test/support/browser.ts";
 
 /**
@@ -134,4 +136,60 @@ describe.skipIf(!hasChromium)("ops page in a real browser", () => {
     expect(await w.cluster.seats.holds.holdOf(eventId, other.id)).not.toBeNull();
     await page.screenshot({ path: "/tmp/ops-page-controls.png" });
   }, 60_000);
+
+  it("on a phone: holds by email, an event's orders refunded from the list, an event created from a CSV (a bad one creates nothing), nothing wider than the screen", async () => {
+    const eventId = await createEvent(w.env, seatIdsGrid(1, 4));
+    const holder = await createUser(w.env);
+    await w.cluster.seats.lock({ eventId, userId: holder.id, seatId: "A_3" });
+    const buyer = await createUser(w.env);
+    await w.cluster.seats.lock({ eventId, userId: buyer.id, seatId: "A_1" });
+    const order = (await w.app.inject({ method: "POST", url: "/api/orders", headers: auth(buyer.token), payload: { event_id: eventId } })).json() as { id: string };
+    expect((await postWebhook(w.app, w.env.config.PAYMENT_WEBHOOK_SECRET, { payment_id: `pay-${order.id}`, order_id: order.id, amount: 10, currency: "EUR", status: "succeeded" })).statusCode).toBe(200);
+
+    const page = await (await browser.newContext({ viewport: { width: 375, height: 780 }, isMobile: true, hasTouch: true })).newPage();
+    page.on("dialog", (d) => void d.accept());
+    await page.goto(`${base}/ops`);
+    await signIn(page, w.env.config.ADMIN_EMAIL, w.env.config.ADMIN_PASSWORD);
+    const row = `[data-testid="events"] tbody tr[data-event="${eventId}"]`;
+    // The hold is named by its buyer's email.
+    await page.waitForSelector(`${row} button[data-act="release"]:has-text("${holder.id}@test.local")`);
+
+    // The event's orders: the paid one with its buyer and seat; Refund makes it refunded.
+    await page.click(`${row} button[data-act="orders"]`);
+    const orderRow = `[data-testid="orders"] tbody tr[data-order="${order.id}"]`;
+    await page.waitForSelector(`${orderRow}[data-status="paid"]:has-text("${buyer.id}@test.local")`);
+    expect(await page.textContent(orderRow)).toContain("A_1");
+    await page.click(`${orderRow} button[data-act="refund"]`);
+    await page.waitForSelector(`${orderRow}[data-status="refunded"]`);
+    expect((await w.env.db.db.select({ status: orders.status }).from(orders).where(eq(orders.id, order.id)))[0]!.status).toBe("refunded");
+
+    // A new event from a CSV with a bad price: the line and column named, nothing created.
+    const before = (await w.env.db.db.select({ n: count() }).from(events))[0]!.n;
+    await page.fill('[data-testid="new-event"] input[name="name"]', "Uploaded night");
+    await page.fill('[data-testid="new-event"] input[name="location"]', "Hall 2");
+    await page.fill('[data-testid="new-event"] input[name="start_time"]', "2030-06-01T19:00");
+    await page.fill('[data-testid="new-event"] input[name="end_time"]', "2030-06-01T23:00");
+    const upload = (body: string) => page.setInputFiles('[data-testid="seat-map-file"]', { name: "map.csv", mimeType: "text/csv", buffer: Buffer.from(body) });
+    await upload("section,row,number,price\nFloor,A,1,40\nFloor,A,2,forty\n");
+    await page.click('[data-testid="create-event"]');
+    await page.waitForSelector('[data-testid="new-event-problems"] li:has-text("map.csv, line 3, price")');
+    expect((await w.env.db.db.select({ n: count() }).from(events))[0]!.n).toBe(before);
+    // Fixed: created, with its seats.
+    await upload("section,row,number,price\nFloor,A,1,40\nFloor,A,2,40\nBalcony,B,1,25.5\n");
+    await page.click('[data-testid="create-event"]');
+    const done = await page.waitForSelector('[data-testid="new-event-done"]:has-text("Created")');
+    expect(await done.textContent()).toContain('"Uploaded night" with 3 seats');
+    const created = (await done.getAttribute("data-event-id"))!;
+    expect((await w.env.db.db.select({ n: count() }).from(seatsTable).where(eq(seatsTable.eventId, created)))[0]!.n).toBe(3);
+    expect(await page.isVisible('[data-testid="new-event-problems"] li')).toBe(false);
+
+    // 375 px: nothing wider than the screen, every control at least 24 px each way.
+    const sizes = await page.evaluate(() => ({
+      width: document.documentElement.scrollWidth,
+      small: [...document.querySelectorAll<HTMLElement>("button, input, select")].filter((b) => b.offsetParent !== null && (b.offsetHeight < 24 || b.offsetWidth < 24) && (b as HTMLInputElement).type !== "hidden").map((b) => b.outerHTML.slice(0, 80)),
+    }));
+    expect(sizes.width).toBeLessThanOrEqual(375);
+    expect(sizes.small).toEqual([]);
+    await page.screenshot({ path: "/tmp/ops-page-phone.png", fullPage: true });
+  }, 90_000);
 });

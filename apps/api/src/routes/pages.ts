@@ -19,6 +19,8 @@ const seatMapAssets = {
   "/wording.js": ["text/javascript", pageFile("wording.js")],
   "/seat-canvas.js": ["text/javascript", pageFile("seat-canvas.js")],
   "/map-follower.js": ["text/javascript", mapFollowerJs],
+  // The ops console's script (its page is /ops).
+  "/ops.js": ["text/javascript", pageFile("ops.js")],
 } as const;
 const opsHtml = readFileSync(fileURLToPath(new URL("../pages/ops.html", import.meta.url)), "utf8");
 // The stock Phoenix client, as the page imports it (the package's own ES module build).
