@@ -80,9 +80,30 @@ describe("docker-compose.yml", () => {
       ["ws-node", "/etc/prometheus/metrics-token"],
       ["api", "/etc/prometheus/metrics-token"],
       ["worker", "/etc/prometheus/metrics-token"],
+      ["haproxy", undefined],
+      ["redis", undefined],
+      ["postgres", undefined],
     ]);
     const token = resolved(compose.services.api!.environment).METRICS_TOKEN;
     expect(metricsTokenFile).toBe(token);
+  });
+
+  it("runs Alertmanager with its receiver and the exporters Prometheus scrapes, at the addresses it scrapes", () => {
+    const prom = parse(readFileSync(new URL("../deploy/prometheus/prometheus.yml", import.meta.url), "utf8")) as {
+      alerting: { alertmanagers: { static_configs: { targets: string[] }[] }[] };
+      scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[];
+    };
+    const hostOf = (target: string) => target.split(":")[0]!;
+    expect(prom.alerting.alertmanagers[0]!.static_configs[0]!.targets).toEqual(["alertmanager:9093"]);
+    expect(compose.services.alertmanager!.volumes).toContain("./deploy/alertmanager:/etc/alertmanager:ro");
+    const am = parse(readFileSync(new URL("../deploy/alertmanager/alertmanager.yml", import.meta.url), "utf8")) as { route: { receiver: string }; receivers: { name: string; webhook_configs?: { url: string }[] }[] };
+    expect(am.receivers.find((r) => r.name === am.route.receiver)?.webhook_configs?.[0]?.url).toMatch(/^https?:\/\//);
+    for (const job of ["haproxy", "redis", "postgres"]) {
+      const target = prom.scrape_configs.find((c) => c.job_name === job)!.static_configs[0]!.targets[0]!;
+      expect(compose.services[hostOf(target)], `${job} scrapes ${target}`).toBeDefined();
+    }
+    // HAProxy's exporter listens where Prometheus scrapes it.
+    expect(readFileSync(new URL("../deploy/haproxy.cfg", import.meta.url), "utf8")).toMatch(/bind :8405\n(?:.*\n)*?\s*http-request use-service prometheus-exporter/);
   });
 
   it("ships no secret: compose refuses to start without .env, and every generated secret passes production's checks", () => {

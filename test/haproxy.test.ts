@@ -4,6 +4,7 @@ import { PhxClient, createEvent, createUser, eventually, push, seatIdsGrid, type
 import { STATS_PASSWORD, STATS_USER, haproxyBinary, startHaproxy, type Haproxy } from "./support/haproxy.ts";
 import { rawUpgrade } from "./support/raw-upgrade.ts";
 import { useCluster } from "./support/use-cluster.ts";
+import { queries } from "./support/dashboard-queries.ts";
 
 /**
  * deploy/haproxy.cfg, run by Debian's haproxy in front of three real ws-nodes: its health check
@@ -47,6 +48,20 @@ describe.skipIf(!bin)("deploy/haproxy.cfg in front of three ws-nodes", () => {
     expect(wrong.status).toBe(401);
     const right = await fetch(`http://127.0.0.1:${hp.statsPort}/stats`, { headers: { authorization: `Basic ${Buffer.from(`${STATS_USER}:${STATS_PASSWORD}`).toString("base64")}` } });
     expect(right.status).toBe(200);
+  });
+
+  it("exports Prometheus metrics on its `prometheus` frontend: every haproxy_ series the dashboard and the alerts read", async () => {
+    await vi.waitFor(async () => expect((await hp.servers()).every((x) => x.status === "UP")).toBe(true), { timeout: 10_000, interval: 200 });
+    const text = await (await fetch(`http://127.0.0.1:${hp.metricsPort}/metrics`)).text();
+    const samples = text.split("\n").filter((l) => l && !l.startsWith("#"));
+    expect(samples).toContain('haproxy_backend_active_servers{proxy="ws_nodes"} 3');
+    const used = queries().flatMap(({ where, expr }) => [...expr.matchAll(/\b(haproxy_[a-z_]+)(\{[^}]*\})?/g)].map((m) => ({ where, name: m[1]!, selector: m[2] ?? "" })));
+    expect(used.length).toBeGreaterThanOrEqual(3);
+    for (const u of used) {
+      // The series exists with the selector's exact label values (proxy="ws_nodes", …).
+      const wanted = [...u.selector.matchAll(/(\w+)="([^"]*)"/g)].map((m) => `${m[1]}="${m[2]}"`);
+      expect(samples.some((l) => l.startsWith(`${u.name}{`) && wanted.every((w) => l.includes(w))), `${u.where}: ${u.name}${u.selector}`).toBe(true);
+    }
   });
 
   it("stock Phoenix clients and legacy-dialect clients, spread over the three nodes, see each other's locks", async () => {

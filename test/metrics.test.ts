@@ -6,16 +6,16 @@ import { startWorkerProbes, type WorkerProbes } from "../apps/worker/src/probes.
 import type { WorkerHandle } from "../apps/worker/src/worker.ts";
 import { PhxClient, createEvent, createUser, push, seatIdsGrid } from "./support/cluster.ts";
 import { useCluster } from "./support/use-cluster.ts";
+import { EXPORTER_METRICS, RUNBOOKS, alertRules, dashboard, metricsIn, queries } from "./support/dashboard-queries.ts";
 import { postWebhook } from "../apps/api/test/orders-harness.ts";
 import { createChatEvent, issueTicket, syncEventRoom } from "../apps/ws-node/test/chat-support.ts";
 
 /**
  * Every app's /metrics (behind METRICS_TOKEN), each with its own metrics only; labelled counters
  * start at 0; and every metric and label the Grafana dashboard and the alert rules use is exported
- * by some app, so no panel or alert reads a series that cannot exist.
+ * by some app (or an exporter), so no panel or alert reads a series that cannot exist; the
+ * dashboard's rows, variables and legends; every alert's runbook in docs/runbooks.md.
  */
-const DASHBOARD = new URL("../deploy/grafana/dashboards/seat-drop.json", import.meta.url);
-const RULES = new URL("../deploy/prometheus/rules.yml", import.meta.url);
 
 const world = useCluster({}, { nodes: 1 });
 let api: ApiApp;
@@ -220,32 +220,9 @@ describe("what a drop is watched by moves on real actions", () => {
   });
 });
 
-/** The expressions of every dashboard panel and every alert rule. */
-function queries(): { where: string; expr: string }[] {
-  const dash = JSON.parse(readFileSync(DASHBOARD, "utf8")) as { panels: { title: string; targets?: { expr: string }[] }[] };
-  const out = dash.panels.flatMap((p) => (p.targets ?? []).map((t) => ({ where: `panel "${p.title}"`, expr: t.expr })));
-  // rules.yml: each `expr:` (inline or a `|` block), read without a YAML library.
-  const lines = readFileSync(RULES, "utf8").split("\n");
-  let alert = "";
-  for (let i = 0; i < lines.length; i++) {
-    const a = /^\s*- alert: (\S+)/.exec(lines[i]!);
-    if (a) alert = a[1]!;
-    const e = /^(\s*)expr: (.*)$/.exec(lines[i]!);
-    if (!e) continue;
-    let expr = e[2]!;
-    if (expr.trim() === "|") {
-      const body: string[] = [];
-      while (i + 1 < lines.length && (lines[i + 1]!.startsWith(`${e[1]}  `) || lines[i + 1]!.trim() === "")) body.push(lines[++i]!.trim());
-      expr = body.join(" ");
-    }
-    out.push({ where: `alert ${alert}`, expr });
-  }
-  return out;
-}
-
 /** Labels Prometheus adds itself, or that histograms carry. */
 const PROMETHEUS_LABELS = new Set(["instance", "job", "le"]);
-const PROMQL_WORDS = new Set(["sum", "max", "min", "avg", "count", "rate", "irate", "increase", "histogram_quantile", "by", "without", "clamp_min", "clamp_max", "or", "and", "unless", "on", "ignoring", "bool"]);
+const exporterMetrics = new Set(Object.values(EXPORTER_METRICS).flat());
 
 describe("the Grafana dashboard and the alert rules", () => {
   it("use only metrics and labels some app exports", async () => {
@@ -263,16 +240,48 @@ describe("the Grafana dashboard and the alert rules", () => {
     expect(qs.length).toBeGreaterThan(20);
     const problems: string[] = [];
     for (const { where, expr } of qs) {
-      const noStrings = expr.replace(/"[^"]*"/g, '""').replace(/\[[^\]]*\]/g, "");
-      const names = [...noStrings.matchAll(/\b([a-z_:][a-z0-9_:]*)\b(?!\s*\()/g)].map((m) => m[1]!).filter((n) => !PROMQL_WORDS.has(n));
-      // Metric names are the identifiers that are neither functions, keywords nor label names.
-      const labelNames = new Set([...expr.matchAll(/(?:by|without)\s*\(([^)]*)\)/g)].flatMap((m) => m[1]!.split(",").map((s) => s.trim())));
-      for (const m of expr.replace(/"[^"]*"/g, '""').matchAll(/\{([^}]*)\}/g)) for (const l of m[1]!.matchAll(/([a-z_]+)\s*(?:=~|!=|!~|=)/g)) labelNames.add(l[1]!);
-      const metrics = [...new Set(names.filter((n) => !labelNames.has(n)))];
-      if (metrics.length === 0) problems.push(`${where}: no metric in ${expr}`);
+      const { metrics: all, labels } = metricsIn(expr);
+      if (all.length === 0) problems.push(`${where}: no metric in ${expr}`);
+      // The exporters' own metrics: HAProxy's are checked against a running HAProxy (test/haproxy.test.ts).
+      for (const m of all.filter((n) => /^(redis|pg)_/.test(n))) if (!exporterMetrics.has(m)) problems.push(`${where}: ${m} is not an exporter metric this project knows (EXPORTER_METRICS)`);
+      const metrics = all.filter((n) => !/^(redis|pg|haproxy)_/.test(n));
+      if (metrics.length === 0) continue;
       for (const metric of metrics) if (!exported.has(metric)) problems.push(`${where}: ${metric} is not exported by any app`);
       const carried = new Set(metrics.flatMap((m) => [...(exported.get(m) ?? [])]));
-      for (const l of labelNames) if (!PROMETHEUS_LABELS.has(l) && !carried.has(l)) problems.push(`${where}: label ${l} is on none of ${metrics.join(", ")}`);
+      for (const l of labels) if (!PROMETHEUS_LABELS.has(l) && !carried.has(l)) problems.push(`${where}: label ${l} is on none of ${metrics.join(", ")}`);
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it("groups the dashboard in rows, with a data source and an instance variable that every app panel uses, and a legend on every query", () => {
+    const d = dashboard();
+    expect(d.panels.filter((p) => p.type === "row").map((p) => p.title)).toEqual(["Drop", "Fan-out", "Chat", "Queues", "Infrastructure"]);
+    const vars = new Map((d.templating?.list ?? []).map((v) => [v.name, v]));
+    expect(vars.get("datasource")).toMatchObject({ type: "datasource" });
+    expect(vars.get("instance")).toMatchObject({ type: "query", multi: true, includeAll: true });
+    const problems: string[] = [];
+    for (const p of d.panels.filter((q) => q.type !== "row")) {
+      if (p.datasource?.uid !== "${datasource}") problems.push(`panel "${p.title}": datasource ${p.datasource?.uid}`);
+      for (const t of p.targets ?? []) {
+        if (!t.legendFormat) problems.push(`panel "${p.title}": no legendFormat for ${t.expr}`);
+        if (t.datasource?.uid !== "${datasource}") problems.push(`panel "${p.title}": a query's datasource is ${t.datasource?.uid}`);
+        // Every series of the apps is filtered by the instance picker.
+        for (const m of t.expr.matchAll(/\b(sdc_[a-z0-9_]+)(\{[^}]*\})?/g)) if (!m[2]?.includes('instance=~"$instance"')) problems.push(`panel "${p.title}": ${m[1]} is not filtered by $instance`);
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it("gives every alert a summary and a runbook_url whose section exists in docs/runbooks.md", () => {
+    const anchors = new Set([...readFileSync(RUNBOOKS, "utf8").matchAll(/^#{2,3} (.+)$/gm)].map((m) => m[1]!.trim().toLowerCase().replace(/[^a-z0-9 -]/g, "").replace(/ /g, "-")));
+    const rules = alertRules();
+    expect(rules.length).toBeGreaterThanOrEqual(18);
+    const problems: string[] = [];
+    for (const r of rules) {
+      if (!r.annotations.summary) problems.push(`${r.alert}: no summary`);
+      const url = /^docs\/runbooks\.md#(.+)$/.exec(r.annotations.runbook_url ?? "");
+      if (!url) problems.push(`${r.alert}: runbook_url ${r.annotations.runbook_url} is not docs/runbooks.md#…`);
+      else if (!anchors.has(url[1]!)) problems.push(`${r.alert}: docs/runbooks.md has no section #${url[1]}`);
     }
     expect(problems).toEqual([]);
   });

@@ -38,3 +38,19 @@ describe.skipIf(!promtool)("deploy/prometheus checked by promtool", () => {
     for (const alert of ["FanoutLagHigh", "HoldExpiryLagHigh", "LockErrorRateHigh", "AppDown", "QueueBacklog", "SlowConsumerCloses"]) expect(text).toContain(`alert: ${alert}`);
   });
 });
+
+const amtool = ["amtool", "/usr/bin/amtool"].find((b) => spawnSync(b, ["--version"]).status === 0);
+if (!amtool) console.warn("prometheus-rules.test.ts: amtool SKIPPED (apt-get install prometheus-alertmanager; .ci/run installs it)");
+
+describe.skipIf(!amtool)("deploy/alertmanager checked by amtool", () => {
+  it("alertmanager.yml is valid and routes to its receivers", () => {
+    const file = fileURLToPath(new URL("../deploy/alertmanager/alertmanager.yml", import.meta.url));
+    const r = spawnSync(amtool!, ["check-config", file], { encoding: "utf8" });
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toContain("2 receivers");
+    // A critical alert goes to the ops receiver, an info one to the quiet one.
+    const route = (labels: string[]) => spawnSync(amtool!, ["config", "routes", "test", "--config.file", file, ...labels], { encoding: "utf8" }).stdout.trim();
+    expect(route(["alertname=RedisDown", "severity=critical"])).toBe("ops");
+    expect(route(["alertname=LockRefusalsMostlyLimits", "severity=info"])).toBe("quiet");
+  });
+});

@@ -26,11 +26,11 @@ export const STATS_USER = "ops";
 export const STATS_PASSWORD = "test-stats-password";
 
 /**
- * The committed file with `bind :8080` / `bind :8404` on loopback ports and `server ws-N ws-N:4000`
+ * The committed file with `bind :8080` / `bind :8404` / `bind :8405` on loopback ports and `server ws-N ws-N:4000`
  * pointing at local ports. Throws if the file no longer has what it rewrites, so the test cannot
  * silently run a different configuration.
  */
-export function localVariant(cfg: string, o: { port: number; statsPort: number; servers: number[] }): string {
+export function localVariant(cfg: string, o: { port: number; statsPort: number; metricsPort: number; servers: number[] }): string {
   let out = cfg;
   const swap = (re: RegExp, to: string, what: string) => {
     if (!re.test(out)) throw new Error(`deploy/haproxy.cfg no longer has ${what}`);
@@ -38,6 +38,7 @@ export function localVariant(cfg: string, o: { port: number; statsPort: number; 
   };
   swap(/^(\s*)bind :8080\s*$/m, `$1bind 127.0.0.1:${o.port}`, "`bind :8080`");
   swap(/^(\s*)bind :8404\s*$/m, `$1bind 127.0.0.1:${o.statsPort}`, "`bind :8404`");
+  swap(/^(\s*)bind :8405\s*$/m, `$1bind 127.0.0.1:${o.metricsPort}`, "`bind :8405`");
   o.servers.forEach((p, i) => swap(new RegExp(`^(\\s*server ws-${i + 1}) ws-${i + 1}:4000\\b`, "m"), `$1 127.0.0.1:${p}`, `server ws-${i + 1}`));
   if (/^\s*server\s+\S+\s+ws-\d/m.test(out)) throw new Error("deploy/haproxy.cfg has more servers than the test started");
   return out;
@@ -66,6 +67,8 @@ export interface ServerState {
 export interface Haproxy {
   port: number;
   statsPort: number;
+  /** HAProxy's Prometheus exporter (the `prometheus` frontend), at /metrics. */
+  metricsPort: number;
   /** Every line haproxy wrote (its log goes to stdout), for failure messages. */
   output: string[];
   servers(): Promise<ServerState[]>;
@@ -73,10 +76,10 @@ export interface Haproxy {
 }
 
 export async function startHaproxy(bin: string, servers: number[]): Promise<Haproxy> {
-  const [port, statsPort] = [await freePort(), await freePort()];
+  const [port, statsPort, metricsPort] = [await freePort(), await freePort(), await freePort()];
   const dir = mkdtempSync(path.join(tmpdir(), "sdc-haproxy-"));
   const file = path.join(dir, "haproxy.cfg");
-  writeFileSync(file, localVariant(readFileSync(HAPROXY_CFG, "utf8"), { port, statsPort, servers }));
+  writeFileSync(file, localVariant(readFileSync(HAPROXY_CFG, "utf8"), { port, statsPort, metricsPort, servers }));
   const output: string[] = [];
   // Under the file limit production machines have (20,000): a maxconn that does not fit makes
   // haproxy exit at start ("Cannot raise FD limit"), which `haproxy -c` does not catch.
@@ -92,6 +95,7 @@ export async function startHaproxy(bin: string, servers: number[]): Promise<Hapr
   const hp: Haproxy = {
     port,
     statsPort,
+    metricsPort,
     output,
     async servers() {
       const res = await fetch(`http://127.0.0.1:${statsPort}/stats;csv`, { headers: { authorization: auth } });
