@@ -16,11 +16,13 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
+import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { ConfigError, loadConfig, type Config } from "@seatdrop/config";
 import { connectDb, probeDatabase, runMigrations } from "@seatdrop/db";
 import { describeRedis, probeRedis } from "@seatdrop/redis";
 import { devEnvFile, removeDevEnv, writeDevEnv } from "./dev-env.ts";
+import { privateServers, stopPrivateServers } from "./private-servers.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const explicitAdminPassword = Boolean(process.env.ADMIN_PASSWORD);
@@ -77,14 +79,24 @@ for (const p of ports) {
   if (problem) fail(problem);
 }
 
-const [redisProblem, dbProblem] = await Promise.all([probeRedis(config.REDIS_CLUSTER_NODES ? `redis://${config.REDIS_CLUSTER_NODES[0]!.host}:${config.REDIS_CLUSTER_NODES[0]!.port}` : config.REDIS_URL), probeDatabase(config.DATABASE_URL)]);
-if (redisProblem) fail(redisProblem);
-if (dbProblem) fail(dbProblem);
+const redisUrl = config.REDIS_CLUSTER_NODES ? `redis://${config.REDIS_CLUSTER_NODES[0]!.host}:${config.REDIS_CLUSTER_NODES[0]!.port}` : config.REDIS_URL;
+const [redisProblem, dbProblem] = await Promise.all([probeRedis(redisUrl), probeDatabase(config.DATABASE_URL)]);
+// A store that does not answer: in development, a private one on this machine (scripts/private-servers.ts).
+const { servers: ownServers, problems } = await privateServers({
+  redis: { url: redisUrl, problem: redisProblem, cluster: Boolean(config.REDIS_CLUSTER_NODES) },
+  postgres: { url: config.DATABASE_URL, problem: dbProblem },
+  dataDir: process.env.SDC_DEV_DATA ?? path.join(root, ".dev-data"),
+});
+if (problems.length > 0) {
+  await stopPrivateServers(ownServers);
+  fail(problems.join("\n"));
+}
 
 const db = connectDb(config.DATABASE_URL, { max: 2 });
 try {
   await runMigrations(db);
 } catch (err) {
+  await stopPrivateServers(ownServers);
   fail(`migrations failed: ${(err as Error).message}`);
 } finally {
   await db.close();
@@ -112,9 +124,10 @@ const apps: App[] = [
 
 /** The development values written for the demos (scripts/dev-env.ts), removed again on the way out. */
 let devEnvWritten: string | undefined;
-function exit(code: number): never {
+/** Leaves: the demo file removed, the private Redis and PostgreSQL (if any) stopped after the apps. */
+function exit(code: number): void {
   if (devEnvWritten) removeDevEnv(devEnvWritten);
-  process.exit(code);
+  void stopPrivateServers(ownServers).finally(() => process.exit(code));
 }
 
 let stopping: NodeJS.Signals | undefined;
@@ -245,6 +258,7 @@ const lines = [
   ...config.WS_PORTS.map((p) => `  ws-node    ws://${host}:${p}/socket/websocket   (Phoenix V2)   ws://${host}:${p}/?event=<id>   (legacy seat dialect)`),
   `  Redis      ${describeRedis(config)} (prefix ${config.REDIS_PREFIX})`,
   `  PostgreSQL ${config.DATABASE_URL.replace(/\/\/([^:@/]+):[^@]*@/, "//$1:***@")}`,
+  ...(ownServers.length ? [`  private    ${ownServers.map((x) => x.name).join(" and ")} started for this run (data in ${process.env.SDC_DEV_DATA ?? ".dev-data/"}; stopped with npm start)`] : []),
   `  payments   ${config.DEV_PAYMENTS ? `development provider ON (DEV_PAYMENTS=1: buyers pay their own orders at /dev/pay; DEV_PAYMENTS=0 turns it off)` : "development provider off (DEV_PAYMENTS=0): orders are paid through PAYMENT_WEBHOOK_SECRET's webhook"}`,
   `  metrics    every app's /metrics, with Authorization: Bearer ${explicitMetricsToken ? "<METRICS_TOKEN>" : `${config.METRICS_TOKEN}   (generated for this run; set METRICS_TOKEN to choose)`}`,
   `  admin      ${config.ADMIN_EMAIL}${explicitAdminPassword ? " (password from ADMIN_PASSWORD)" : ` / ${config.ADMIN_PASSWORD}   (generated for this run; set ADMIN_PASSWORD to choose)`}`,
