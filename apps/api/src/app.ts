@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import Fastify, { type FastifyBaseLogger } from "fastify";
+import Fastify, { LogController, type FastifyBaseLogger } from "fastify";
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { ApiDeps } from "./deps.ts";
 import { authPlugin } from "./plugins/auth.ts";
@@ -51,7 +51,7 @@ export function buildApp(deps: ApiDeps) {
   const app = Fastify({
     loggerInstance: deps.logger.child({ module: "http" }) as FastifyBaseLogger,
     // One line per request instead of Fastify's two, quiet for probes (plugins/access-log.ts).
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     // Behind a proxy the client address comes from X-Forwarded-For, believed only from
     // TRUSTED_PROXIES (docs/reliability.md, round two, finding 1: believing any private-network
     // peer would let any container there choose the address its limits counted); the ws-nodes read
