@@ -4,6 +4,8 @@ import { createLogger, metrics } from "@seatdrop/observability";
 import { connectRedis } from "@seatdrop/redis";
 import { createTestEnv, type TestEnv } from "../../../test/support/test-env.ts";
 import { Subscriber, respPushBytes } from "../src/fanout/subscriber.ts";
+import { ChannelSubscriptions } from "../src/fanout/channel-subscriptions.ts";
+import { userBusMessageSchema, type UserBusMessage } from "@seatdrop/protocol";
 
 /**
  * The node's subscriber holds plain channels (revocations, limit totals: PUBLISH) and sharded ones
@@ -76,5 +78,34 @@ describe("the subscriber", () => {
     expect((await value(metrics.pubsubBytes)) - bytes0).toBe(wire);
     expect((await value(metrics.pubsubMessages)) - messages0).toBe(1);
     subscriber.unsubscribe(channel);
+  });
+
+  it("decodes each message for its channel's subscribers: one that does not decode is logged, naming the channel and the field, and dropped", async () => {
+    const lines: { msg: string; channel?: string; err?: { message: string } }[] = [];
+    const log = createLogger("test", "error", { write: (l: string) => void lines.push(JSON.parse(l)) });
+    const got: UserBusMessage[] = [];
+    const subs = new ChannelSubscriptions({
+      subscriber,
+      channelOf: (userId) => env.keys.userChannel(userId),
+      create: (userId, subscribed) => ({ userId, refs: 0, ready: subscribed.then(() => undefined) }),
+      schema: userBusMessageSchema,
+      what: "user message",
+      onMessage: (_entry, msg) => got.push(msg),
+      log,
+    });
+    const userId = "00000000-0000-4000-8000-000000000003";
+    await subs.acquire(userId);
+    const channel = env.keys.userChannel(userId);
+    await env.redis.spublish(channel, "{not json");
+    await env.redis.spublish(channel, JSON.stringify({ kind: "nonsense" }));
+    const good = { k: "notification", n: { id: "n1", event_id: null, message: "hello", status: "unread", inserted_at: new Date().toISOString() } };
+    await env.redis.spublish(channel, JSON.stringify(good));
+    await expect.poll(() => got, { timeout: 5000 }).toEqual([good]);
+    expect(lines.map((l) => [l.msg, l.channel])).toEqual([
+      ["undecodable user message", channel],
+      ["undecodable user message", channel],
+    ]);
+    expect(lines[0]!.err!.message).toMatch(/^user message: \(json\): /);
+    subs.release(userId);
   });
 });

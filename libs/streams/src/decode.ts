@@ -1,5 +1,9 @@
 import type { z } from "zod";
 
+/** A schema of something Redis carries, and what decoding with it gives (for callers without zod of their own). */
+export type BusSchema = z.ZodType;
+export type Decoded<S extends BusSchema> = z.output<S>;
+
 /** A message read from Redis that its schema refuses: named by what it was and the first field at fault. */
 export class BusDecodeError extends Error {
   constructor(

@@ -3,7 +3,7 @@ import type { Logger } from "@seatdrop/observability";
 import { chatBusMessageSchema, messagesOf, type ChatBusMessage, type PresenceMap, type RoomStatus } from "@seatdrop/protocol";
 import type { Keys } from "@seatdrop/redis";
 import { ChannelSubscriptions } from "../fanout/channel-subscriptions.ts";
-import { decodeBus, PresenceSet, SequencedFeed, type StreamPosition } from "@seatdrop/streams";
+import { PresenceSet, SequencedFeed, type StreamPosition } from "@seatdrop/streams";
 import type { Subscriber } from "../fanout/subscriber.ts";
 
 /** How many recent sequenced events each room keeps in memory, for a join's catch-up without Redis. */
@@ -152,7 +152,7 @@ export class RoomFeed extends SequencedFeed<ChatBusMessage> {
  * on the node's one subscriber connection.
  */
 export class RoomFeeds {
-  private readonly subs: ChannelSubscriptions<RoomFeed>;
+  private readonly subs: ChannelSubscriptions<RoomFeed, typeof chatBusMessageSchema>;
   private readonly statusTimer: NodeJS.Timeout;
   private readonly log: Logger;
 
@@ -172,7 +172,7 @@ export class RoomFeeds {
       for (const f of this.subs.values()) f.refreshStatus().catch((err: unknown) => this.log.warn({ err, eventId: f.eventId }, "room status refresh failed"));
     }, STATUS_REFRESH_MS);
     this.statusTimer.unref();
-    this.subs = new ChannelSubscriptions<RoomFeed>({
+    this.subs = new ChannelSubscriptions<RoomFeed, typeof chatBusMessageSchema>({
       subscriber,
       channelOf: (eventId) => keys.chat(eventId).channel,
       create: (eventId, subscribed) => {
@@ -180,16 +180,9 @@ export class RoomFeeds {
         onFeed(feed);
         return feed;
       },
-      onMessage: (feed, text) => {
-        let msg: ChatBusMessage;
-        try {
-          msg = decodeBus(chatBusMessageSchema, text, "chat message");
-        } catch (err) {
-          this.log.error({ err, eventId: feed.eventId }, "undecodable chat message");
-          return;
-        }
-        feed.push(msg);
-      },
+      schema: chatBusMessageSchema,
+      what: "chat message",
+      onMessage: (feed, msg) => feed.push(msg),
       onReconnect: (feed) => feed.catchUp(),
       audit: (feed) => feed.audit(),
       log: this.log,

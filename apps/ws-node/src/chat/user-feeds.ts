@@ -1,6 +1,5 @@
 import type { Logger } from "@seatdrop/observability";
 import { userBusMessageSchema, type UserBusMessage } from "@seatdrop/protocol";
-import { decodeBus } from "@seatdrop/streams";
 import type { Keys } from "@seatdrop/redis";
 import { ChannelSubscriptions } from "../fanout/channel-subscriptions.ts";
 import type { Subscriber } from "../fanout/subscriber.ts";
@@ -11,7 +10,7 @@ import type { Subscriber } from "../fanout/subscriber.ts";
  * stored in PostgreSQL first, and a join's reply lists the unread ones, so a lost push costs nothing.
  */
 export class UserFeeds {
-  private readonly subs: ChannelSubscriptions<UserSubscription>;
+  private readonly subs: ChannelSubscriptions<UserSubscription, typeof userBusMessageSchema>;
   private readonly log: Logger;
 
   constructor(
@@ -21,20 +20,13 @@ export class UserFeeds {
     logger: Logger,
   ) {
     this.log = logger.child({ module: "user-feeds" });
-    this.subs = new ChannelSubscriptions<UserSubscription>({
+    this.subs = new ChannelSubscriptions<UserSubscription, typeof userBusMessageSchema>({
       subscriber,
       channelOf: (userId) => keys.userChannel(userId),
       create: (userId, subscribed) => ({ userId, refs: 0, ready: subscribed.then(() => undefined) }),
-      onMessage: (entry, text) => {
-        let msg: UserBusMessage;
-        try {
-          msg = decodeBus(userBusMessageSchema, text, "user message");
-        } catch (err) {
-          this.log.error({ err, userId: entry.userId }, "undecodable user message");
-          return;
-        }
-        deliver(entry.userId, msg);
-      },
+      schema: userBusMessageSchema,
+      what: "user message",
+      onMessage: (entry, msg) => deliver(entry.userId, msg),
       log: this.log,
     });
   }

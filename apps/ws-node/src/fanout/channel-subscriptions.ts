@@ -1,5 +1,6 @@
 import type { Logger } from "@seatdrop/observability";
 import { isCluster } from "@seatdrop/redis";
+import { decodeBus, type BusSchema, type Decoded } from "@seatdrop/streams";
 import type { Subscriber } from "./subscriber.ts";
 
 /**
@@ -20,13 +21,20 @@ export interface Subscribed {
   close?(): void;
 }
 
-export interface ChannelSubscriptionsOptions<F extends Subscribed> {
+export interface ChannelSubscriptionsOptions<F extends Subscribed, S extends BusSchema> {
   subscriber: Subscriber;
   channelOf: (key: string) => string;
   /** Makes the entry for a key; `subscribed` resolves once Redis acknowledged the SSUBSCRIBE. */
   create: (key: string, subscribed: Promise<unknown>) => F;
-  /** A pub/sub message on the entry's channel. */
-  onMessage: (entry: F, text: string) => void;
+  /**
+   * What the channel carries (libs/protocol bus-schemas.ts) and its name for the log: a message
+   * that does not decode is logged, naming the channel and the field, and dropped here, so every
+   * `onMessage` gets a decoded one.
+   */
+  schema: S;
+  what: string;
+  /** A decoded pub/sub message on the entry's channel. */
+  onMessage: (entry: F, msg: Decoded<S>) => void;
   /** After the subscriber reconnected (resubscriptions acknowledged), for each entry. */
   onReconnect?: (entry: F) => unknown;
   /** On a Redis Cluster, every CLUSTER_AUDIT_MS for each entry: catch up, and true when its subscription looks dead (Redis moved on, nothing heard since the last audit). */
@@ -40,12 +48,12 @@ export interface ChannelSubscriptionsOptions<F extends Subscribed> {
  * connection (see Subscriber). Seat feeds, chat room feeds and user channels each keep one of these, keyed by their
  * own id; the subscriber routes each channel's messages to its entry.
  */
-export class ChannelSubscriptions<F extends Subscribed> {
+export class ChannelSubscriptions<F extends Subscribed, S extends BusSchema> {
   private entries = new Map<string, F>();
 
   private readonly handlers = new Map<string, (text: string) => void>();
 
-  constructor(private readonly o: ChannelSubscriptionsOptions<F>) {
+  constructor(private readonly o: ChannelSubscriptionsOptions<F, S>) {
     const { onReconnect, audit } = o;
     if (onReconnect)
       o.subscriber.onReconnect(() => {
@@ -80,11 +88,20 @@ export class ChannelSubscriptions<F extends Subscribed> {
       const created: { e?: F } = {};
       // Messages before `create` returns cannot arrive: the SUBSCRIBE is not acknowledged yet.
       // Sharded: an event's and a user's channels live on the shard of their hash tag.
+      const channel = this.o.channelOf(key);
       const handler = (text: string) => {
-        if (created.e) this.o.onMessage(created.e, text);
+        if (!created.e) return;
+        let msg: Decoded<S>;
+        try {
+          msg = decodeBus(this.o.schema, text, this.o.what);
+        } catch (err) {
+          this.o.log.error({ err, channel }, `undecodable ${this.o.what}`);
+          return;
+        }
+        this.o.onMessage(created.e, msg);
       };
       this.handlers.set(key, handler);
-      const subscribed = this.o.subscriber.ssubscribe(this.o.channelOf(key), handler);
+      const subscribed = this.o.subscriber.ssubscribe(channel, handler);
       entry = created.e = this.o.create(key, subscribed);
       this.entries.set(key, entry);
       this.o.onSizeChange?.(this.entries.size);

@@ -3,7 +3,7 @@ import { metrics, type Logger } from "@seatdrop/observability";
 import { seatMessageSchema, type SeatEvent, type SeatMessage } from "@seatdrop/protocol";
 import type { SeatService } from "@seatdrop/seats";
 import { ChannelSubscriptions } from "./channel-subscriptions.ts";
-import { decodeBus, SequencedFeed, type StreamPosition } from "@seatdrop/streams";
+import { SequencedFeed, type StreamPosition } from "@seatdrop/streams";
 import type { Subscriber } from "./subscriber.ts";
 
 /** How many recent events each feed keeps in memory for joins and catch-ups without a Redis read. */
@@ -87,7 +87,7 @@ export class EventFeed extends SequencedFeed<SeatEvent> {
 
 /** The node's seat feeds: one Redis channel per event with local watchers (see ChannelSubscriptions). */
 export class EventFeeds {
-  private readonly subs: ChannelSubscriptions<EventFeed>;
+  private readonly subs: ChannelSubscriptions<EventFeed, typeof seatMessageSchema>;
   private readonly log: Logger;
 
   constructor(
@@ -99,18 +99,13 @@ export class EventFeeds {
     logger: Logger,
   ) {
     this.log = logger.child({ module: "event-feeds" });
-    this.subs = new ChannelSubscriptions<EventFeed>({
+    this.subs = new ChannelSubscriptions<EventFeed, typeof seatMessageSchema>({
       subscriber,
       channelOf: (eventId) => keys.event(eventId).channel,
       create: (eventId, subscribed) => new EventFeed(eventId, seats, deliver, resync, this.log, subscribed),
-      onMessage: (feed, text) => {
-        let msg: SeatMessage;
-        try {
-          msg = decodeBus(seatMessageSchema, text, "seat message");
-        } catch (err) {
-          this.log.error({ err, eventId: feed.eventId }, "undecodable seat message");
-          return;
-        }
+      schema: seatMessageSchema,
+      what: "seat message",
+      onMessage: (feed, msg) => {
         feed.push(msg);
         // Publish to local delivery; Redis's clock against this host's, so skew between machines adds to it.
         if (typeof msg.at === "number" && msg.ev.length > 0) metrics.fanoutLag.observe(Math.max(0, Date.now() - msg.at) / 1000);
