@@ -5,6 +5,7 @@
 #                                  SERVICE_SECRET, PAYMENT_WEBHOOK_SECRET, METRICS_TOKEN,
 #                                  ADMIN_PASSWORD, HAPROXY_STATS_PASSWORD (32 random bytes each, hex)
 #   deploy/prometheus/metrics-token  the same METRICS_TOKEN, for Prometheus's `credentials_file`
+#   deploy/alertmanager/metrics-token  and for Alertmanager's, posting alerts to the ops page
 # Existing files are kept: delete them to rotate. OUT_DIR writes into another folder (the tests).
 set -euo pipefail
 root="${OUT_DIR:-$(cd "$(dirname "$0")/.." && pwd)}"
@@ -30,8 +31,10 @@ else
 fi
 token=$(grep '^METRICS_TOKEN=' "$env_file" | cut -d= -f2-)
 [ -n "$token" ] || { echo "make-secrets: no METRICS_TOKEN in $env_file" >&2; exit 1; }
-mkdir -p "$(dirname "$token_file")"
-# Readable by Prometheus's container user; keep the folder itself private on a shared host.
-printf '%s' "$token" > "$token_file"
-chmod 644 "$token_file"
-echo "make-secrets: wrote $token_file"
+# Readable by Prometheus's and Alertmanager's container users; keep the folders private on a shared host.
+for f in "$token_file" "$root/deploy/alertmanager/metrics-token"; do
+  mkdir -p "$(dirname "$f")"
+  printf '%s' "$token" > "$f"
+  chmod 644 "$f"
+  echo "make-secrets: wrote $f"
+done

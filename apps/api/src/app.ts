@@ -17,6 +17,7 @@ import { orderRoutes } from "./routes/orders.ts";
 import { seatStateRoutes } from "./routes/seat-state.ts";
 import { opsControlRoutes } from "./routes/ops-controls.ts";
 import { opsOrderRoutes } from "./routes/ops-orders.ts";
+import { opsAlertRoutes } from "./routes/ops-alerts.ts";
 import { seatMapCsvRoutes } from "./routes/seat-map-csv.ts";
 import { paymentWebhookRoutes } from "./routes/payment-webhook.ts";
 import { pageRoutes } from "./routes/pages.ts";
@@ -94,6 +95,7 @@ export function buildApp(deps: ApiDeps) {
   app.register(seatStateRoutes);
   app.register(opsControlRoutes);
   app.register(opsOrderRoutes);
+  app.register(opsAlertRoutes);
   app.register(seatMapCsvRoutes);
   app.register(waitingRoomRoutes);
   app.register(paymentWebhookRoutes);

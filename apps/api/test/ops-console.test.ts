@@ -116,3 +116,40 @@ describe("POST /api/seat_maps/csv", () => {
     expect((await csv(buyer.token, "id,price\nA,1\n")).statusCode).toBe(403);
   });
 });
+
+describe("POST /api/ops/alerts (Alertmanager's webhook)", () => {
+  const alert = (name: string, severity: string, status = "firing") => ({
+    status,
+    fingerprint: `fp-${name}`,
+    labels: { alertname: name, severity, instance: "ws-1:4000" },
+    annotations: { summary: `${name} happened`, runbook_url: `docs/runbooks.md#${name.toLowerCase()}` },
+    startsAt: "2026-12-05T06:00:00Z",
+  });
+  const post = (body: unknown, token?: string) => use.w.app.inject({ method: "POST", url: "/api/ops/alerts", headers: token ? auth(token) : {}, payload: body as Record<string, unknown> });
+  const firing = async () => {
+    const admin = await createUser(use.w.env, "admin");
+    return (await use.w.app.inject({ method: "GET", url: "/api/ops/status", headers: auth(admin.token) })).json().alerts as { name: string; severity: string; runbook_url: string }[];
+  };
+
+  it("keeps what fires for the ops page, critical first with its runbook, and forgets what resolved", async () => {
+    const token = use.w.env.config.METRICS_TOKEN;
+    expect((await post({ version: "4", status: "firing", alerts: [alert("QueueBacklog", "warning"), alert("RedisDown", "critical")] }, token)).json()).toEqual({ firing: 2, resolved: 0 });
+    expect(await firing()).toEqual([
+      expect.objectContaining({ name: "RedisDown", severity: "critical", summary: "RedisDown happened", runbook_url: "docs/runbooks.md#redisdown", instance: "ws-1:4000" }),
+      expect.objectContaining({ name: "QueueBacklog", severity: "warning" }),
+    ]);
+    expect((await post({ alerts: [alert("RedisDown", "critical", "resolved")] }, token)).json()).toEqual({ firing: 0, resolved: 1 });
+    expect((await firing()).map((a) => a.name)).toEqual(["QueueBacklog"]);
+    await post({ alerts: [alert("QueueBacklog", "warning", "resolved")] }, token);
+    expect(await firing()).toEqual([]);
+  });
+
+  it("needs the metrics token, and names a malformed alert's field", async () => {
+    expect((await post({ alerts: [alert("AppDown", "critical")] })).statusCode).toBe(401);
+    expect((await post({ alerts: [alert("AppDown", "critical")] }, "not-the-token")).statusCode).toBe(401);
+    const bad = await post({ alerts: [{ status: "firing", labels: {}, annotations: {}, startsAt: "x" }] }, use.w.env.config.METRICS_TOKEN);
+    expect(bad.statusCode).toBe(422);
+    expect(bad.json().errors[0].field).toContain("fingerprint");
+    expect(await firing()).toEqual([]);
+  });
+});

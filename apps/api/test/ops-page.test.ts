@@ -151,6 +151,15 @@ describe.skipIf(!hasChromium)("ops page in a real browser", () => {
     await page.goto(`${base}/ops`);
     await signIn(page, w.env.config.ADMIN_EMAIL, w.env.config.ADMIN_PASSWORD);
     const row = `[data-testid="events"] tbody tr[data-event="${eventId}"]`;
+    // An alert Alertmanager posted is on the page, with its runbook.
+    const posted = await w.app.inject({
+      method: "POST",
+      url: "/api/ops/alerts",
+      headers: auth(w.env.config.METRICS_TOKEN),
+      payload: { alerts: [{ status: "firing", fingerprint: "fp-page", labels: { alertname: "NoWsNodeInRotation", severity: "critical" }, annotations: { summary: "HAProxy has no ws-node in rotation", runbook_url: "docs/runbooks.md#nowsnodeinrotation" }, startsAt: new Date().toISOString() }] },
+    });
+    expect(posted.statusCode, posted.body).toBe(200);
+    await page.waitForSelector('[data-testid="alerts"] li[data-alert="NoWsNodeInRotation"][data-severity="critical"]:has-text("docs/runbooks.md#nowsnodeinrotation")');
     // The hold is named by its buyer's email.
     await page.waitForSelector(`${row} button[data-act="release"]:has-text("${holder.id}@test.local")`);
 

@@ -223,6 +223,8 @@ export function createKeys(prefix: string) {
      * the rule that keeps it correct.
      */
     holdEvents: `${prefix}:holds:due`,
+    /** Hash of the alerts Alertmanager says are firing (fingerprint → the alert as JSON), for the ops page. */
+    opsAlerts: `${prefix}:ops:alerts`,
     /**
      * BullMQ's own prefix, so queues of one deployment (or test run) never meet another's. Its hash
      * tag puts every queue's keys in one Redis Cluster slot (BullMQ's scripts touch many keys of a

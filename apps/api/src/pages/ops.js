@@ -20,7 +20,7 @@ function signedIn(yesNo, why = "") {
     localStorage.removeItem("seatdrop.ops.token");
     for (const t of ["apps", "queues", "events", "rooms", "orders"]) fill(t, []);
     $("orders-card").hidden = true;
-    for (const id of ["postgres", "redis", "locks", "at"]) $(id).textContent = "";
+    for (const id of ["postgres", "redis", "locks", "at", "alerts"]) $(id).textContent = "";
   }
   $("error").textContent = why;
 }
@@ -45,6 +45,7 @@ async function refresh() {
   fill("apps", [row({ ...s.api, url: `pid ${s.api.pid}, up ${s.api.uptime_s} s` }), ...s.apps.map(row)]);
   $("postgres").innerHTML = s.postgres.ok ? `<span class="ok">up</span> · version ${esc(s.postgres.version)} · ${esc(s.postgres.latency_ms)} ms · ${esc(s.postgres.connections)} connections` : '<span class="down">unreachable</span>';
   $("redis").innerHTML = s.redis.ok ? `<span class="ok">up</span> · version ${esc(s.redis.version)} · memory ${esc(s.redis.used_memory)} · ${s.redis.connected_clients} clients · ${s.redis.ops_per_sec} ops/s` : '<span class="down">unreachable</span>';
+  renderAlerts(s.alerts);
   const refused = Object.entries(s.locks.refused).sort((a, b) => b[1] - a[1]);
   $("locks").innerHTML = `${s.locks.ok} locked · refused: ${refused.length ? refused.map(([k, v]) => `<span data-reason="${esc(k)}">${esc(k)} ${v}</span>`).join(", ") : "none"}`
     + ` · hold expiry lag (worker, mean): ${s.expiry_lag_mean_ms === null ? "—" : `${esc(s.expiry_lag_mean_ms)} ms`}`;
@@ -57,6 +58,15 @@ async function refresh() {
     + `<td data-testid="waiting">${esc(w.waiting)}</td><td data-testid="admitted">${esc(w.admitted)}</td><td>${esc(w.shopping)}</td><td>${esc(w.admitted_per_minute)}</td><td>${esc(w.free_seats)}</td>`
     + `<td><input data-testid="max-active" type="number" min="1" step="1" placeholder="no cap" value="${w.max_active === null ? "" : esc(w.max_active)}"> <button data-act="room-cap">Set</button></td>`
     + `<td>${w.paused === null ? "—" : w.paused ? '<span class="down">paused</span> <button data-act="room-resume">Resume admission</button>' : '<span class="ok">admitting</span> <button data-act="room-pause">Pause admission</button>'}</td></tr>`; }));
+}
+
+// What Alertmanager says is firing (it posts to /api/ops/alerts), critical first, each with its runbook.
+function renderAlerts(alerts) {
+  const box = $("alerts");
+  if (alerts === null) { box.textContent = "unknown: Redis cannot be read"; return; }
+  if (alerts.length === 0) { box.innerHTML = '<span class="ok">none</span> (as Alertmanager last said)'; return; }
+  const runbook = (u) => (!u ? "" : /^https?:\/\//.test(u) ? ` · <a href="${esc(u)}" target="_blank" rel="noopener">runbook</a>` : ` · runbook <code>${esc(u)}</code>`);
+  box.innerHTML = `<ul>${alerts.map((a) => `<li data-alert="${esc(a.name)}" data-severity="${esc(a.severity)}"><b class="${a.severity === "critical" ? "down" : ""}">${esc(a.name)}</b> (${esc(a.severity)}) ${esc(a.summary)} · since ${new Date(a.starts_at).toLocaleTimeString()}${runbook(a.runbook_url)}</li>`).join("")}</ul>`;
 }
 
 /** Redraws the rooms table, keeping what an operator is typing into a max-active field. */

@@ -7,6 +7,7 @@ import { HOLDS_QUEUE, ORDERS_QUEUE, ROOMS_QUEUE } from "@seatdrop/jobs";
 import { isUuid } from "@seatdrop/protocol";
 import type { WaitingRooms } from "@seatdrop/queue";
 import type { Keys, Redis } from "@seatdrop/redis";
+import { firingAlerts } from "./ops-alerts.ts";
 
 const PROBE_TIMEOUT_MS = 1500;
 /** Live holds listed per event (earliest deadline first) for the page's release buttons; `holds` counts them all. */
@@ -247,6 +248,8 @@ export async function opsStatus(o: { config: Config; db: Db; redis: Redis; keys:
       ops_per_sec: Number(redisInfo.instantaneous_ops_per_sec ?? 0),
     },
     queues,
+    // What Alertmanager says is firing (POST /api/ops/alerts); unknown while Redis is down.
+    alerts: redisUp ? await firingAlerts(redis, keys).catch(() => null) : null,
     // Cluster-wide, not per event: the nodes count lock results by reason only (per-event labels
     // would make one series per event on every node). Since each app started.
     locks: sumResults(apps.map((a) => a.lock_results)),
